@@ -1,0 +1,82 @@
+/* The only module that reads process.env: everything else receives a Config. */
+import { z } from 'zod';
+
+const optionalUrl = z.string().trim().min(1).optional();
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || v === 'memory://' || /^postgres(ql)?:\/\//.test(v), 'must be postgres://…, postgresql://… or memory://'),
+  DATA_DIR: z.string().default('./.data'),
+  GATEWAY_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  GATEWAY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  REDIS_URL: optionalUrl,
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: optionalUrl,
+  ANTHROPIC_API_KEY: z.string().optional(),
+  ANTHROPIC_BASE_URL: optionalUrl,
+  GEMINI_API_KEY: z.string().optional(),
+  GEMINI_BASE_URL: optionalUrl,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  USAGE_FLUSH_MS: z.coerce.number().int().min(1).default(200),
+  USAGE_BUFFER_MAX: z.coerce.number().int().min(100).default(100_000),
+  USAGE_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(2000),
+  DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
+  GRAPHQL_INTROSPECTION: z.stringbool().default(true),
+  METRICS_TOKEN: z.string().optional(),
+  CORS_ORIGIN: z.string().optional(),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.infer<typeof envSchema>) {
+  const dbUrl = env.DATABASE_URL || undefined;
+  return {
+    http: { port: env.PORT, host: env.HOST, corsOrigin: env.CORS_ORIGIN },
+    db: {
+      /** undefined → embedded PGlite in dataDir */
+      url: dbUrl,
+      dataDir: env.DATA_DIR,
+    },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL } : undefined,
+    adminKey: env.GATEWAY_ADMIN_KEY,
+    secret: env.GATEWAY_SECRET,
+    providers: {
+      openai: env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL } : undefined,
+      anthropic: env.ANTHROPIC_API_KEY ? { apiKey: env.ANTHROPIC_API_KEY, baseUrl: env.ANTHROPIC_BASE_URL } : undefined,
+      gemini: env.GEMINI_API_KEY ? { apiKey: env.GEMINI_API_KEY, baseUrl: env.GEMINI_BASE_URL } : undefined,
+    },
+    logLevel: env.LOG_LEVEL,
+    usage: { flushMs: env.USAGE_FLUSH_MS, bufferMax: env.USAGE_BUFFER_MAX, retentionDays: env.USAGE_RETENTION_DAYS },
+    keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
+    defaultTimeoutMs: env.DEFAULT_TIMEOUT_MS,
+    graphql: { introspection: env.GRAPHQL_INTROSPECTION },
+    metricsToken: env.METRICS_TOKEN,
+  };
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; reports every problem at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = toConfig(parsed.data);
+  if (config.db.url?.startsWith('postgres') && !config.secret) {
+    throw new ConfigError('Invalid configuration:\n  GATEWAY_SECRET: required when DATABASE_URL points at a Postgres server');
+  }
+  return Object.freeze(config);
+}
+
+/** Test helper: a config for an in-memory gateway with overrides. */
+export function testConfig(overrides: Record<string, string | undefined> = {}): Readonly<Config> {
+  return loadConfig({ DATABASE_URL: 'memory://', PORT: '0', LOG_LEVEL: 'silent', GATEWAY_SECRET: 'test-secret-test-secret', ...overrides });
+}

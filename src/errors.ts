@@ -1,0 +1,95 @@
+import { GraphQLError } from 'graphql';
+
+/** The error codes of DESIGN.md; every expected failure carries one in `extensions.code`. */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_RETIRED'
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED'
+  | 'UPSTREAM_ERROR'
+  | 'UPSTREAM_TIMEOUT'
+  | 'NOT_IMPLEMENTED';
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  BAD_USER_INPUT: 400,
+  NOT_FOUND: 404,
+  MODEL_NOT_FOUND: 404,
+  MODEL_RETIRED: 410,
+  RATE_LIMITED: 429,
+  QUOTA_EXCEEDED: 429,
+  UPSTREAM_ERROR: 502,
+  UPSTREAM_TIMEOUT: 504,
+  NOT_IMPLEMENTED: 501,
+};
+
+/** An expected failure. Yoga's masking lets GraphQLErrors through, so these reach clients as they are. */
+export class GatewayError extends GraphQLError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code } });
+    this.code = code;
+  }
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code];
+  }
+}
+
+export const unauthenticated = (message = 'A valid API key is required (Authorization: Bearer gw_...)') =>
+  new GatewayError('UNAUTHENTICATED', message);
+
+export const forbidden = (message: string) => new GatewayError('FORBIDDEN', message);
+
+/** Invalid input; `field` is the argument path, e.g. `input.messages[0].role`. */
+export const badInput = (field: string, message: string) =>
+  new GatewayError('BAD_USER_INPUT', `${field}: ${message}`, { field });
+
+export const notFound = (what: string, name: string) =>
+  new GatewayError('NOT_FOUND', `${what} "${name}" not found`, { [what.toLowerCase()]: name });
+
+export const modelNotFound = (model: string) =>
+  new GatewayError('MODEL_NOT_FOUND', `Model "${model}" not found`, { model });
+
+export const modelRetired = (model: string) =>
+  new GatewayError('MODEL_RETIRED', `Model "${model}" is retired and no longer served`, { model });
+
+export const rateLimited = (message: string, retryAfterMs: number) =>
+  new GatewayError('RATE_LIMITED', message, { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) });
+
+export const quotaExceeded = (message: string) => new GatewayError('QUOTA_EXCEEDED', message);
+
+export const notImplemented = (what: string) =>
+  new GatewayError('NOT_IMPLEMENTED', `${what} is not implemented yet`);
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}
+
+/** OpenAI-style error body and HTTP status for the `/v1` routes. */
+export function toRestError(err: unknown): { status: number; headers: Record<string, string>; body: unknown } {
+  const ge = isGatewayError(err) ? err : null;
+  if (!ge) {
+    return {
+      status: 500,
+      headers: {},
+      body: { error: { message: 'Unexpected error.', type: 'server_error', param: null, code: 'INTERNAL_SERVER_ERROR' } },
+    };
+  }
+  const headers: Record<string, string> = {};
+  const retryAfterMs = ge.extensions.retryAfterMs;
+  if (typeof retryAfterMs === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  const type =
+    ge.code === 'BAD_USER_INPUT' ? 'invalid_request_error'
+    : ge.code === 'UNAUTHENTICATED' ? 'authentication_error'
+    : ge.code === 'FORBIDDEN' ? 'permission_error'
+    : ge.code === 'RATE_LIMITED' || ge.code === 'QUOTA_EXCEEDED' ? 'rate_limit_error'
+    : ge.code === 'NOT_FOUND' || ge.code === 'MODEL_NOT_FOUND' || ge.code === 'MODEL_RETIRED' ? 'not_found_error'
+    : 'api_error';
+  const param = typeof ge.extensions.field === 'string' ? ge.extensions.field : null;
+  return { status: ge.httpStatus, headers, body: { error: { message: ge.message, type, param, code: ge.code } } };
+}

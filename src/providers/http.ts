@@ -1,0 +1,192 @@
+/* Shared upstream HTTP: one keep-alive undici pool, JSON calls, SSE event iteration, error mapping. */
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { UpstreamError } from './types.js';
+
+let agent: Agent | undefined;
+
+/** The process-wide keep-alive pool; created lazily so tests that never call upstream open nothing. */
+export function upstreamAgent(): Agent {
+  agent ??= new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+    connections: 256,
+    pipelining: 1,
+    connect: { timeout: 10_000 },
+  });
+  return agent;
+}
+
+export async function closeUpstreamAgent(): Promise<void> {
+  const a = agent;
+  agent = undefined;
+  if (a) await a.close().catch(() => a.destroy());
+}
+
+export interface UpstreamCall {
+  provider: string;
+  url: string;
+  method?: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: unknown;
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+/** Retry-After in ms from seconds or an HTTP date (also Anthropic/OpenAI `retry-after-ms`). */
+export function parseRetryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const ms = headers['retry-after-ms'];
+  if (typeof ms === 'string' && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const ra = headers['retry-after'];
+  if (typeof ra !== 'string' || ra.trim() === '') return undefined;
+  const secs = Number(ra);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(ra);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
+
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUS.has(status);
+}
+
+/** Extracts the provider's own message from an error body (OpenAI, Anthropic and Gemini all nest it under `error`). */
+export function errorMessageFromBody(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as unknown;
+    const b = Array.isArray(body) ? body[0] : body;
+    if (b && typeof b === 'object') {
+      const err = (b as Record<string, unknown>).error;
+      if (typeof err === 'string') return err;
+      if (err && typeof err === 'object' && typeof (err as Record<string, unknown>).message === 'string') {
+        return (err as Record<string, string>).message;
+      }
+      if (typeof (b as Record<string, unknown>).message === 'string') return (b as Record<string, string>).message;
+      if (typeof (b as Record<string, unknown>).detail === 'string') return (b as Record<string, string>).detail;
+    }
+  } catch {
+    /* not JSON: fall through to the raw text */
+  }
+  const trimmed = text.trim();
+  return trimmed ? trimmed.slice(0, 500) : undefined;
+}
+
+/** Maps a thrown fetch/undici error (network, timeout, abort) to an UpstreamError. */
+export function toUpstreamError(provider: string, e: unknown, signal?: AbortSignal): UpstreamError {
+  if (e instanceof UpstreamError) return e;
+  if (
+    e instanceof undiciErrors.HeadersTimeoutError ||
+    e instanceof undiciErrors.BodyTimeoutError ||
+    e instanceof undiciErrors.ConnectTimeoutError ||
+    (signal?.aborted && isTimeoutReason(signal.reason))
+  ) {
+    return new UpstreamError({ provider, message: `${provider}: upstream timed out`, retryable: true, timeout: true, cause: e });
+  }
+  if (signal?.aborted) {
+    return new UpstreamError({ provider, message: `${provider}: request aborted`, retryable: false, cause: e });
+  }
+  const msg = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
+  return new UpstreamError({ provider, message: `${provider}: ${msg}`, retryable: true, cause: e });
+}
+
+function isTimeoutReason(reason: unknown): boolean {
+  return reason instanceof Error && (reason.name === 'TimeoutError' || (reason as { timeout?: boolean }).timeout === true);
+}
+
+async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+  const headers: Record<string, string> = { ...call.headers };
+  let body: string | undefined;
+  if (call.body !== undefined) {
+    body = JSON.stringify(call.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  try {
+    return await request(call.url, {
+      method: call.method ?? (body === undefined ? 'GET' : 'POST'),
+      headers,
+      body,
+      signal: call.signal,
+      dispatcher: upstreamAgent(),
+      headersTimeout: call.timeoutMs,
+      bodyTimeout: call.timeoutMs,
+    });
+  } catch (e) {
+    throw toUpstreamError(call.provider, e, call.signal);
+  }
+}
+
+async function throwForStatus(call: UpstreamCall, res: Dispatcher.ResponseData): Promise<void> {
+  if (res.statusCode < 400) return;
+  let text = '';
+  try {
+    text = await res.body.text();
+  } catch {
+    /* the body is informative only */
+  }
+  const message = errorMessageFromBody(text) ?? `HTTP ${res.statusCode}`;
+  throw new UpstreamError({
+    provider: call.provider,
+    status: res.statusCode,
+    message: `${call.provider} returned ${res.statusCode}: ${message}`,
+    retryable: isRetryableStatus(res.statusCode),
+    retryAfterMs: parseRetryAfter(res.headers),
+  });
+}
+
+/** A JSON request/response call; non-2xx and malformed bodies become UpstreamErrors. */
+export async function callJson<T>(call: UpstreamCall): Promise<T> {
+  const res = await send(call);
+  await throwForStatus(call, res);
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (e) {
+    throw toUpstreamError(call.provider, e, call.signal);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new UpstreamError({
+      provider: call.provider,
+      status: res.statusCode,
+      message: `${call.provider} returned a malformed body (not JSON)`,
+      retryable: true,
+    });
+  }
+}
+
+/**
+ * Opens a streaming call and yields each SSE event as it arrives. The caller parses `data` as it needs.
+ * Aborting `call.signal` rejects the pending read, so the generator ends at once.
+ */
+export async function* callSse(call: UpstreamCall): AsyncGenerator<EventSourceMessage> {
+  const res = await send(call);
+  await throwForStatus(call, res);
+  const queue: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (ev) => queue.push(ev) });
+  const decoder = new TextDecoder();
+  try {
+    for await (const buf of res.body) {
+      parser.feed(decoder.decode(buf as Buffer, { stream: true }));
+      while (queue.length) yield queue.shift()!;
+    }
+    parser.feed(decoder.decode());
+    parser.feed('\n\n');
+    while (queue.length) yield queue.shift()!;
+  } catch (e) {
+    throw toUpstreamError(call.provider, e, call.signal);
+  } finally {
+    // a consumer that stops early must not leave the socket half-read
+    if (!res.body.destroyed) res.body.destroy();
+  }
+}
+
+/** Parses one SSE `data:` payload; a malformed one is a retryable upstream error. */
+export function parseEventData<T>(provider: string, data: string): T {
+  try {
+    return JSON.parse(data) as T;
+  } catch {
+    throw new UpstreamError({ provider, message: `${provider} sent a malformed stream event`, retryable: true });
+  }
+}
