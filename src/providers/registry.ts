@@ -1,6 +1,10 @@
 /* ProviderKind → adapter. */
 import type { ProviderAdapter } from './types.js';
 import { createEchoAdapter } from './echo/index.js';
+import { createOpenAIAdapter } from './openai/index.js';
+import { createOpenAICompatibleAdapter } from './openai-compatible/index.js';
+import { createAnthropicAdapter } from './anthropic/index.js';
+import { createGeminiAdapter } from './gemini/index.js';
 
 export type ProviderKind = 'OPENAI' | 'ANTHROPIC' | 'GEMINI' | 'OPENAI_COMPATIBLE' | 'ECHO';
 export const PROVIDER_KINDS: ProviderKind[] = ['OPENAI', 'ANTHROPIC', 'GEMINI', 'OPENAI_COMPATIBLE', 'ECHO'];
@@ -9,10 +13,11 @@ export type AdapterRegistry = Record<ProviderKind, ProviderAdapter | undefined>;
 
 export function createAdapterRegistry(overrides: Partial<AdapterRegistry> = {}): AdapterRegistry {
   return {
-    OPENAI: undefined,
-    ANTHROPIC: undefined,
-    GEMINI: undefined,
-    OPENAI_COMPATIBLE: undefined,
+    OPENAI: createOpenAIAdapter(),
+    ANTHROPIC: createAnthropicAdapter(),
+    GEMINI: createGeminiAdapter(),
+    OPENAI_COMPATIBLE: createOpenAICompatibleAdapter(),
+    // spaced words so the playground shows a stream; tests override it
     ECHO: createEchoAdapter({ wordDelayMs: 20 }),
     ...overrides,
   };

@@ -1,0 +1,159 @@
+/* createApp(config): wires everything once and returns { start, stop }. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type pino from 'pino';
+import type { Config } from './config.js';
+import type { Services } from './context.js';
+import { createDatabase } from './db/client.js';
+import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
+import { createGateway, type GatewayObserver } from './gateway/gateway.js';
+import { noLimits, type Limiter } from './gateway/limits.js';
+import { createRouter, type RouterOptions } from './gateway/route.js';
+import { createUsageFeed } from './gateway/usage-feed.js';
+import { createUsageWriter } from './gateway/usage-writer.js';
+import { createRestHandler } from './http/rest/index.js';
+import { createHttpServer } from './http/server.js';
+import { attachWebSockets } from './http/ws.js';
+import { createGatewayYoga } from './http/yoga.js';
+import { createLogger } from './logger.js';
+import { closeUpstreamAgent } from './providers/http.js';
+import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from './providers/registry.js';
+import { WELL_KNOWN_MODELS } from './providers/well-known.js';
+import { createSecretBox } from './security/secret-box.js';
+import { createCatalogueService } from './services/catalogue.js';
+import { createKeyService } from './services/keys.js';
+import { createPromptService } from './services/prompts.js';
+import { createUsageQueries } from './services/usage-queries.js';
+
+export interface AppOptions {
+  /** Replace adapters (tests: a fast echo). */
+  adapters?: Partial<AdapterRegistry>;
+  router?: RouterOptions;
+  policy?: Partial<AttemptPolicy>;
+  limiter?: Limiter;
+  logDestination?: pino.DestinationStream;
+  observer?: GatewayObserver;
+  /** Close sockets that never send connection_init after this long. */
+  wsInitTimeoutMs?: number;
+}
+
+/** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
+function resolveSecret(config: Config): string {
+  if (config.secret) return config.secret;
+  if (config.db.url === 'memory://') return randomBytes(32).toString('hex');
+  const file = join(config.db.dataDir, 'gateway-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.db.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+function envProviders(config: Config) {
+  const out: Array<{ name: string; kind: ProviderKind; apiKey: string; baseUrl?: string; models: Array<{ name: string; upstreamModel: string; inputPricePerMTok: number; outputPricePerMTok: number; contextWindow: number }> }> = [];
+  const add = (name: string, kind: ProviderKind, p: { apiKey: string; baseUrl?: string } | undefined) => {
+    if (p) out.push({ name, kind, apiKey: p.apiKey, baseUrl: p.baseUrl, models: WELL_KNOWN_MODELS[kind] ?? [] });
+  };
+  add('openai', 'OPENAI', config.providers.openai);
+  add('anthropic', 'ANTHROPIC', config.providers.anthropic);
+  add('gemini', 'GEMINI', config.providers.gemini);
+  return out;
+}
+
+export type App = Awaited<ReturnType<typeof createApp>>;
+
+export async function createApp(config: Config, options: AppOptions = {}) {
+  const log = createLogger(config.logLevel, options.logDestination);
+  const database = await createDatabase(config.db);
+  await database.migrate();
+  const db = database.db;
+
+  const box = createSecretBox(resolveSecret(config));
+  const keys = createKeyService(db, { cacheTtlMs: config.keyCacheTtlMs });
+  const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
+  const prompts = createPromptService(db);
+  const usageQueries = createUsageQueries(db);
+  const feed = createUsageFeed();
+  const usage = createUsageWriter(db, {
+    flushMs: config.usage.flushMs,
+    bufferMax: config.usage.bufferMax,
+    log,
+    onWritten: (events) => feed.publish(events),
+  });
+  const router = createRouter(options.router);
+  const executor = createExecutor({
+    router,
+    catalogue,
+    log,
+    policy: { maxAttemptsPerModel: 3, maxAttempts: 8, deadlineMs: 120_000, backoffBaseMs: 100, backoffMaxMs: 2000, defaultTimeoutMs: config.defaultTimeoutMs, ...options.policy },
+  });
+  const limiter = options.limiter ?? noLimits;
+  const gateway = createGateway({
+    catalogue,
+    adapters: createAdapterRegistry(options.adapters),
+    executor,
+    limiter,
+    usage,
+    log,
+    observer: options.observer,
+  });
+
+  await catalogue.seed(envProviders(config));
+  let bootstrapAdminSecret: string | undefined;
+  if (config.adminKey) {
+    await keys.ensureAdminSecret(config.adminKey);
+  } else if ((await keys.count()) === 0) {
+    const created = await keys.create({ name: 'bootstrap admin', scopes: ['ADMIN', 'INVOKE', 'READ_USAGE'] });
+    bootstrapAdminSecret = created.secret;
+  }
+
+  const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
+  const yoga = createGatewayYoga(config, services);
+  const http = createHttpServer(yoga, createRestHandler(services));
+  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs });
+
+  let stopping: Promise<void> | undefined;
+
+  return {
+    config,
+    services,
+    usage,
+    yoga,
+    server: http.server,
+    /** Printed once by main when the first start created the admin key. */
+    bootstrapAdminSecret,
+    url: '',
+    async start(port = config.http.port, host = config.http.host): Promise<string> {
+      await new Promise<void>((resolve, reject) => {
+        http.server.once('error', reject);
+        http.server.listen(port, host, () => {
+          http.server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = http.server.address() as AddressInfo;
+      this.url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      log.info({ url: this.url }, 'gateway listening');
+      return this.url;
+    },
+    /** Stop accepting, let in-flight requests finish, flush usage, close everything. */
+    stop(graceMs = 10_000): Promise<void> {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((r) => http.server.close(() => r()));
+        http.server.closeIdleConnections();
+        await http.drained(graceMs);
+        await ws.dispose();
+        http.server.closeAllConnections();
+        await closed;
+        await usage.stop();
+        await limiter.close();
+        await closeUpstreamAgent();
+        await database.close();
+        log.info('gateway stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/* One context factory for every transport: HTTP, SSE, websockets and the REST routes. */
+import type { Logger } from 'pino';
+import type { Database } from './db/client.js';
+import { createLoaders, type Loaders } from './db/loaders.js';
+import type { Gateway } from './gateway/gateway.js';
+import type { Router } from './gateway/route.js';
+import type { UsageFeed } from './gateway/usage-feed.js';
+import type { CatalogueService } from './services/catalogue.js';
+import type { KeyService, Principal } from './services/keys.js';
+import type { PromptService } from './services/prompts.js';
+import type { UsageQueries } from './services/usage-queries.js';
+
+/** Everything built once per process. */
+export interface Services {
+  database: Database;
+  keys: KeyService;
+  catalogue: CatalogueService;
+  prompts: PromptService;
+  usageQueries: UsageQueries;
+  gateway: Gateway;
+  router: Router;
+  feed: UsageFeed;
+  log: Logger;
+}
+
+export interface Context {
+  principal: Principal | null;
+  services: Services;
+  gateway: Gateway;
+  loaders: Loaders;
+  /** Aborts when the client goes away (HTTP); undefined on websockets, where ending the iterator cancels. */
+  signal?: AbortSignal;
+  /** Collected for extensions.warnings (e.g. a deprecated model). */
+  warnings: string[];
+  requestId: string;
+  log: Logger;
+}
+
+export function createContext(args: { services: Services; principal: Principal | null; signal?: AbortSignal; requestId: string }): Context {
+  const { services } = args;
+  return {
+    principal: args.principal,
+    services,
+    gateway: services.gateway,
+    loaders: createLoaders(services.database.db, services.catalogue, services.usageQueries),
+    signal: args.signal,
+    warnings: [],
+    requestId: args.requestId,
+    log: services.log,
+  };
+}
+
+export function newLoaders(ctx: Context): Loaders {
+  return createLoaders(ctx.services.database.db, ctx.services.catalogue, ctx.services.usageQueries);
+}

@@ -1,0 +1,96 @@
+/* createDb: postgres.js for postgres://…, PGlite in a directory by default, PGlite in memory for memory://. */
+import { mkdirSync } from 'node:fs';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import * as schema from './schema.js';
+import type { Config } from '../config.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  /** Runs the committed migrations; safe when several instances start at once. */
+  migrate(): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+  /** Counts statements sent, for tests that prove batching. */
+  queryCount(): number;
+  /** postgres.js only: LISTEN/NOTIFY for cross-instance invalidation. */
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  notify?(channel: string, payload: string): Promise<void>;
+}
+
+const migrationsFolder = new URL('../../migrations', import.meta.url).pathname;
+// any fixed 64-bit number; only our migrations take it
+const MIGRATION_LOCK = 7_316_042_219;
+
+export async function createDatabase(c: Config['db']): Promise<Database> {
+  let count = 0;
+  const logger = { logQuery: () => void count++ };
+
+  if (c.url?.startsWith('postgres')) {
+    const { default: postgres } = await import('postgres');
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const client = postgres(c.url, { max: 10, onnotice: () => {}, idle_timeout: 30, connect_timeout: 10 });
+    const db = drizzle(client, { schema, logger }) as unknown as Db;
+    return {
+      db,
+      kind: 'postgres',
+      async migrate() {
+        const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+        const lockConn = await client.reserve();
+        try {
+          await lockConn`select pg_advisory_lock(${MIGRATION_LOCK})`;
+          await migrate(drizzle(client), { migrationsFolder });
+        } finally {
+          await lockConn`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+          lockConn.release();
+        }
+      },
+      ping: () => ping(db),
+      close: () => client.end({ timeout: 5 }),
+      queryCount: () => count,
+      async listen(channel, onMessage) {
+        const sub = await client.listen(channel, onMessage);
+        return () => sub.unlisten();
+      },
+      async notify(channel, payload) {
+        await client.notify(channel, payload);
+      },
+    };
+  }
+
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  let pg: InstanceType<typeof PGlite>;
+  if (c.url === 'memory://') {
+    pg = new PGlite();
+  } else {
+    mkdirSync(c.dataDir, { recursive: true });
+    pg = new PGlite(`${c.dataDir.replace(/\/$/, '')}/pgdata`);
+  }
+  await pg.waitReady;
+  const db = drizzle(pg, { schema, logger }) as unknown as Db;
+  return {
+    db,
+    kind: 'pglite',
+    async migrate() {
+      const { migrate } = await import('drizzle-orm/pglite/migrator');
+      // PGlite is one connection in one process: nothing else can race us here
+      await migrate(drizzle(pg), { migrationsFolder });
+    },
+    ping: () => ping(db),
+    close: () => pg.close(),
+    queryCount: () => count,
+  };
+}
+
+async function ping(db: Db): Promise<boolean> {
+  try {
+    await db.execute(sql`select 1`);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,172 @@
+/* Retries with backoff, per-attempt timeout, cooldown bookkeeping and fallback models: one loop for every entry point. */
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import { UpstreamError, isUpstreamError } from '../providers/types.js';
+import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
+import type { Router } from './route.js';
+
+export interface AttemptPolicy {
+  /** Attempts per model (each target at least once). @default 3 */
+  maxAttemptsPerModel: number;
+  /** Attempts over all models, fallbacks included. @default 8 */
+  maxAttempts: number;
+  /** Total time budget for one invocation's attempts, ms. @default 120000 */
+  deadlineMs: number;
+  /** First backoff, ms; doubles each retry, with full jitter. @default 100 */
+  backoffBaseMs: number;
+  /** @default 2000 */
+  backoffMaxMs: number;
+  /** Used when the model sets no timeoutMs. */
+  defaultTimeoutMs: number;
+}
+
+export interface AttemptContext {
+  target: ResolvedTarget;
+  model: ResolvedModel;
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+export interface AttemptOutcome<T> {
+  value: T;
+  target: ResolvedTarget;
+  model: ResolvedModel;
+  attempts: number;
+}
+
+/** The invocation failed for good; carries what usage needs to know. */
+export class AttemptsFailed extends Error {
+  constructor(
+    readonly error: GatewayError,
+    readonly attempts: number,
+    readonly lastTarget: ResolvedTarget | undefined,
+  ) {
+    super(error.message);
+  }
+}
+
+export interface Executor {
+  run<T>(model: ResolvedModel, signal: AbortSignal, call: (a: AttemptContext) => Promise<T>): Promise<AttemptOutcome<T>>;
+}
+
+export class TimeoutReason extends Error {
+  readonly timeout = true;
+  constructor() {
+    super('attempt timed out');
+    this.name = 'TimeoutError';
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function toGatewayError(e: UpstreamError, allTimedOut: boolean): GatewayError {
+  if (allTimedOut) {
+    return new GatewayError('UPSTREAM_TIMEOUT', `Upstream timed out (${e.provider})`, { provider: e.provider });
+  }
+  return new GatewayError('UPSTREAM_ERROR', e.message, { provider: e.provider, status: e.status ?? null, retryable: e.retryable });
+}
+
+export function createExecutor(deps: { router: Router; catalogue: CatalogueService; log: Logger; policy: AttemptPolicy; onAttemptFailed?: (target: ResolvedTarget, err: UpstreamError) => void }): Executor {
+  const { router, catalogue, policy, log } = deps;
+
+  return {
+    async run(primary, clientSignal, call) {
+      const started = Date.now();
+      const deadline = started + policy.deadlineMs;
+      let attempts = 0;
+      let last: UpstreamError | undefined;
+      let lastTarget: ResolvedTarget | undefined;
+      let allTimedOut = true;
+      const visited = new Set<string>();
+      const queue: Array<ResolvedModel | string> = [primary];
+
+      while (queue.length) {
+        const next = queue.shift()!;
+        const model = typeof next === 'string' ? await catalogue.resolve(next) : next;
+        if (!model || visited.has(model.row.name)) continue;
+        visited.add(model.row.name);
+        if (model.row.status === 'RETIRED' && model !== primary) continue;
+        queue.push(...model.row.fallbacks);
+
+        const plan = router.plan(model);
+        const timeoutMs = model.row.timeoutMs ?? policy.defaultTimeoutMs;
+        const perModel = Math.max(policy.maxAttemptsPerModel, plan.length);
+        const tried = new Map<string, number>();
+
+        for (let i = 0; i < perModel && plan.length; i++) {
+          if (attempts >= policy.maxAttempts || Date.now() >= deadline || clientSignal.aborted) break;
+          const target = plan[i % plan.length];
+          const retries = tried.get(target.id) ?? 0;
+          if (retries > 0) {
+            // retrying a target already tried: back off (full jitter), and respect its cooldown/retry-after
+            if (!router.isHealthy(target.id) && plan.length > 1) continue;
+            const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (retries - 1));
+            const wait = Math.max(backoff, last?.retryAfterMs ?? 0);
+            if (Date.now() + wait >= deadline) break;
+            await sleep(wait, clientSignal);
+            if (clientSignal.aborted) break;
+          }
+          tried.set(target.id, retries + 1);
+          attempts++;
+          lastTarget = target;
+
+          const ac = new AbortController();
+          const onClientAbort = () => ac.abort(clientSignal.reason);
+          clientSignal.addEventListener('abort', onClientAbort, { once: true });
+          // a guard for adapters whose own timeouts do not fire (the deadline too)
+          const guardMs = Math.min(timeoutMs + 50, Math.max(1, deadline - Date.now()));
+          const guard = setTimeout(() => ac.abort(new TimeoutReason()), guardMs);
+          const t0 = Date.now();
+          router.started(target.id);
+          try {
+            const value = await call({ target, model, signal: ac.signal, timeoutMs });
+            router.succeeded(target.id, Date.now() - t0);
+            return { value, target, model, attempts };
+          } catch (e) {
+            if (clientSignal.aborted) throw e;
+            const err = isUpstreamError(e)
+              ? e
+              : ac.signal.aborted
+                ? new UpstreamError({ provider: target.provider.name, message: `${target.provider.name}: upstream timed out`, retryable: true, timeout: true, cause: e })
+                : e;
+            if (!isUpstreamError(err)) throw err;
+            last = err;
+            if (!err.timeout) allTimedOut = false;
+            deps.onAttemptFailed?.(target, err);
+            log.warn(
+              { provider: target.provider.name, upstreamModel: target.upstreamModel, model: model.row.name, status: err.status, retryable: err.retryable, attempt: attempts, err: err.message },
+              'upstream attempt failed',
+            );
+            if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false), attempts, target);
+            router.failed(target.id, err.retryAfterMs);
+          } finally {
+            clearTimeout(guard);
+            clientSignal.removeEventListener('abort', onClientAbort);
+            router.finished(target.id);
+          }
+        }
+      }
+      if (!last) {
+        if (clientSignal.aborted) throw clientSignal.reason ?? new Error('aborted');
+        throw new AttemptsFailed(
+          new GatewayError('UPSTREAM_ERROR', `Model "${primary.row.name}" has no enabled target`, { provider: null, status: null }),
+          attempts,
+          lastTarget,
+        );
+      }
+      throw new AttemptsFailed(toGatewayError(last, allTimedOut), attempts, lastTarget);
+    },
+  };
+}
+

@@ -1,0 +1,145 @@
+/* Validates the public ChatInput and turns it into the adapters' ChatRequest (minus the upstream model id). */
+import { badInput } from '../errors.js';
+import type { ChatMessage, ChatRequest, ContentPart, Role, ToolChoice, ToolDefinition } from '../providers/types.js';
+
+export interface ChatInput {
+  model: string;
+  messages: Array<{
+    role: Role;
+    content?: string | null;
+    parts?: Array<{ type: string; text?: string | null; imageUrl?: string | null }> | null;
+    toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
+    toolCallId?: string | null;
+    name?: string | null;
+  }>;
+  temperature?: number | null;
+  topP?: number | null;
+  maxTokens?: number | null;
+  stop?: string[] | null;
+  seed?: number | null;
+  tools?: Array<{ name: string; description?: string | null; parameters?: unknown }> | null;
+  toolChoice?: string | null;
+  jsonMode?: boolean | null;
+  metadata?: unknown;
+}
+
+export interface InputBounds {
+  /** @default 1000 */
+  maxMessages: number;
+  /** Total characters of text, arguments and URLs over all messages. @default 2_000_000 */
+  maxInputChars: number;
+}
+
+export const DEFAULT_INPUT_BOUNDS: InputBounds = { maxMessages: 1000, maxInputChars: 2_000_000 };
+
+const ROLES: Role[] = ['SYSTEM', 'USER', 'ASSISTANT', 'TOOL'];
+const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_INPUT_BOUNDS): Omit<ChatRequest, 'model'> {
+  if (!input.model?.trim()) throw badInput('input.model', 'must not be empty');
+  if (!Array.isArray(input.messages) || !input.messages.length) throw badInput('input.messages', 'must contain at least one message');
+  if (input.messages.length > bounds.maxMessages) throw badInput('input.messages', `at most ${bounds.maxMessages} messages are allowed`);
+  let chars = 0;
+  const messages: ChatMessage[] = input.messages.map((m, i) => {
+    const at = `input.messages[${i}]`;
+    if (!ROLES.includes(m.role)) throw badInput(`${at}.role`, 'must be SYSTEM, USER, ASSISTANT or TOOL');
+    const parts: ContentPart[] | undefined = m.parts?.map((p, j) => {
+      const pat = `${at}.parts[${j}]`;
+      if (p.type === 'TEXT') {
+        if (typeof p.text !== 'string') throw badInput(`${pat}.text`, 'is required for TEXT parts');
+        chars += p.text.length;
+        return { type: 'TEXT', text: p.text };
+      }
+      if (p.type === 'IMAGE_URL') {
+        if (typeof p.imageUrl !== 'string' || !/^(https?:|data:image\/)/.test(p.imageUrl)) {
+          throw badInput(`${pat}.imageUrl`, 'must be an http(s) URL or a data:image/… URL');
+        }
+        chars += p.imageUrl.length;
+        return { type: 'IMAGE_URL', imageUrl: p.imageUrl };
+      }
+      throw badInput(`${pat}.type`, 'must be TEXT or IMAGE_URL');
+    });
+    if (parts && m.role !== 'USER' && parts.some((p) => p.type === 'IMAGE_URL')) {
+      throw badInput(`${at}.parts`, 'image parts are only allowed on USER messages');
+    }
+    const toolCalls = m.toolCalls?.map((c, j) => {
+      if (m.role !== 'ASSISTANT') throw badInput(`${at}.toolCalls`, 'only ASSISTANT messages carry tool calls');
+      if (!c.id) throw badInput(`${at}.toolCalls[${j}].id`, 'must not be empty');
+      if (!TOOL_NAME.test(c.name)) throw badInput(`${at}.toolCalls[${j}].name`, 'must be 1-64 letters, digits, _ or -');
+      chars += c.arguments.length;
+      return { id: c.id, name: c.name, arguments: c.arguments };
+    });
+    if (m.role === 'TOOL' && !m.toolCallId) throw badInput(`${at}.toolCallId`, 'is required on TOOL messages');
+    const content = m.content ?? null;
+    if (content !== null) chars += content.length;
+    if (content === null && !parts?.length && !toolCalls?.length) {
+      throw badInput(`${at}.content`, 'a message needs content, parts or toolCalls');
+    }
+    const msg: ChatMessage = { role: m.role, content };
+    if (parts) msg.parts = parts;
+    if (toolCalls?.length) msg.toolCalls = toolCalls;
+    if (m.toolCallId) msg.toolCallId = m.toolCallId;
+    if (m.name) msg.name = m.name;
+    return msg;
+  });
+  if (chars > bounds.maxInputChars) throw badInput('input.messages', `total input must be at most ${bounds.maxInputChars} characters`);
+
+  const req: Omit<ChatRequest, 'model'> = { messages };
+  if (input.temperature != null) {
+    if (!(input.temperature >= 0 && input.temperature <= 2)) throw badInput('input.temperature', 'must be between 0 and 2');
+    req.temperature = input.temperature;
+  }
+  if (input.topP != null) {
+    if (!(input.topP > 0 && input.topP <= 1)) throw badInput('input.topP', 'must be greater than 0 and at most 1');
+    req.topP = input.topP;
+  }
+  if (input.maxTokens != null) {
+    if (!Number.isInteger(input.maxTokens) || input.maxTokens < 1) throw badInput('input.maxTokens', 'must be a positive integer');
+    req.maxTokens = input.maxTokens;
+  }
+  if (input.stop != null) {
+    if (input.stop.length > 16) throw badInput('input.stop', 'at most 16 stop sequences');
+    if (input.stop.some((s) => !s)) throw badInput('input.stop', 'stop sequences must not be empty');
+    if (input.stop.length) req.stop = input.stop;
+  }
+  if (input.seed != null) req.seed = input.seed;
+  if (input.jsonMode) req.jsonMode = true;
+  let tools: ToolDefinition[] | undefined;
+  if (input.tools?.length) {
+    tools = input.tools.map((t, i) => {
+      if (!TOOL_NAME.test(t.name)) throw badInput(`input.tools[${i}].name`, 'must be 1-64 letters, digits, _ or -');
+      if (t.parameters != null && (typeof t.parameters !== 'object' || Array.isArray(t.parameters))) {
+        throw badInput(`input.tools[${i}].parameters`, 'must be a JSON Schema object');
+      }
+      const def: ToolDefinition = { name: t.name };
+      if (t.description) def.description = t.description;
+      if (t.parameters) def.parameters = t.parameters as Record<string, unknown>;
+      return def;
+    });
+    const names = new Set(tools.map((t) => t.name));
+    if (names.size !== tools.length) throw badInput('input.tools', 'tool names must be unique');
+    req.tools = tools;
+  }
+  if (input.toolChoice != null) req.toolChoice = toToolChoice(input.toolChoice, tools);
+  return req;
+}
+
+function toToolChoice(choice: string, tools: ToolDefinition[] | undefined): ToolChoice {
+  const upper = choice.toUpperCase();
+  if (upper === 'AUTO' || upper === 'NONE' || upper === 'REQUIRED') {
+    if (upper === 'REQUIRED' && !tools?.length) throw badInput('input.toolChoice', 'REQUIRED needs at least one tool');
+    return upper;
+  }
+  if (!tools?.some((t) => t.name === choice)) {
+    throw badInput('input.toolChoice', `must be AUTO, NONE, REQUIRED or the name of one of input.tools (got "${choice}")`);
+  }
+  return { name: choice };
+}
+
+/** Free-form tags stored with the usage record: a JSON object of bounded size. */
+export function toMetadata(value: unknown, field = 'input.metadata'): Record<string, unknown> | null {
+  if (value == null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw badInput(field, 'must be a JSON object');
+  if (JSON.stringify(value).length > 8192) throw badInput(field, 'must be at most 8 KiB of JSON');
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,34 @@
+/* Warnings collected during execution (e.g. a deprecated model) travel in extensions.warnings. */
+import type { ExecutionResult } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Context } from '../../context.js';
+
+function addWarnings(result: ExecutionResult, warnings: string[]): ExecutionResult {
+  if (!warnings.length) return result;
+  return { ...result, extensions: { ...(result.extensions ?? {}), warnings: [...new Set(warnings)] } };
+}
+
+export function useWarnings(): Plugin<Context> {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult, args }) {
+          const ctx = args.contextValue as Context;
+          if (!ctx.warnings?.length) return;
+          if (isAsyncIterable(result)) {
+            return { onNext: ({ result: r, setResult: set }) => set(addWarnings(r, ctx.warnings)) };
+          }
+          setResult(addWarnings(result, ctx.warnings));
+        },
+      };
+    },
+    onSubscribe() {
+      return {
+        onSubscribeResult({ args }) {
+          const ctx = args.contextValue as Context;
+          return { onNext: ({ result, setResult }) => { if (ctx.warnings?.length) setResult(addWarnings(result, ctx.warnings)); } };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/* Entry point: config → app → listen; SIGTERM/SIGINT → graceful stop. */
+import { ConfigError, loadConfig } from './config.js';
+import { createApp } from './app.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const app = await createApp(config);
+  const url = await app.start();
+  if (app.bootstrapAdminSecret) {
+    // printed once: only its hash is stored
+    process.stdout.write(
+      `\n  First start: created an ADMIN key. Store it now, it will not be shown again:\n\n    ${app.bootstrapAdminSecret}\n\n`,
+    );
+  }
+  process.stdout.write(`  GraphQL AI gateway on ${url}/graphql (GraphiQL in a browser)\n`);
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) process.exit(1);
+    app.services.log.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => process.exit(0),
+      (err) => {
+        app.services.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

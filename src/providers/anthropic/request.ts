@@ -1,0 +1,225 @@
+/* Unified ChatRequest → Anthropic Messages API request body. */
+import type { ChatMessage, ChatRequest, ContentPart, ToolChoice, ToolDefinition } from '../types.js';
+
+/** Anthropic requires max_tokens on every request; used when the caller sets none. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/** Anthropic has no JSON-mode flag, so JSON mode is asked for in the system prompt. */
+export const JSON_MODE_INSTRUCTION =
+  'Respond only with a single valid JSON object. Do not add any text before or after it and do not wrap it in Markdown code fences.';
+
+export interface AnthropicTextBlock {
+  type: 'text';
+  text: string;
+}
+
+export interface AnthropicImageBlock {
+  type: 'image';
+  source: { type: 'url'; url: string } | { type: 'base64'; media_type: string; data: string };
+}
+
+export interface AnthropicToolUseBlock {
+  type: 'tool_use';
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export interface AnthropicToolResultBlock {
+  type: 'tool_result';
+  tool_use_id: string;
+  content: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
+}
+
+export type AnthropicRequestBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
+
+export interface AnthropicMessageParam {
+  role: 'user' | 'assistant';
+  content: AnthropicRequestBlock[];
+}
+
+export interface AnthropicTool {
+  name: string;
+  description?: string;
+  input_schema: Record<string, unknown>;
+}
+
+export type AnthropicToolChoice = { type: 'auto' } | { type: 'any' } | { type: 'none' } | { type: 'tool'; name: string };
+
+export interface AnthropicRequestBody {
+  model: string;
+  max_tokens: number;
+  messages: AnthropicMessageParam[];
+  system?: string;
+  temperature?: number;
+  top_p?: number;
+  stop_sequences?: string[];
+  tools?: AnthropicTool[];
+  tool_choice?: AnthropicToolChoice;
+  stream?: boolean;
+}
+
+/**
+ * Builds the Messages API body. `seed` has no Anthropic equivalent and is dropped.
+ * @see https://docs.anthropic.com/en/api/messages
+ */
+export function buildAnthropicRequest(req: ChatRequest, stream = false): AnthropicRequestBody {
+  const body: AnthropicRequestBody = {
+    model: req.model,
+    max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS,
+    messages: mapMessages(req.messages),
+  };
+  const system = mapSystem(req);
+  if (system) body.system = system;
+  // Anthropic accepts 0..1 while OpenAI-style callers may send up to 2; clamping keeps fallbacks from failing
+  if (req.temperature !== undefined) body.temperature = Math.min(1, Math.max(0, req.temperature));
+  if (req.topP !== undefined) body.top_p = req.topP;
+  if (req.stop?.length) body.stop_sequences = req.stop;
+  if (req.tools?.length) {
+    body.tools = req.tools.map(mapTool);
+    if (req.toolChoice !== undefined) body.tool_choice = mapToolChoice(req.toolChoice);
+  }
+  if (stream) body.stream = true;
+  return body;
+}
+
+/**
+ * System messages become the top-level `system` prompt (Anthropic has no system role in `messages`).
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/system-prompts
+ */
+export function mapSystem(req: ChatRequest): string | undefined {
+  const texts = req.messages.filter((m) => m.role === 'SYSTEM').map(textOf).filter((t) => t !== '');
+  if (req.jsonMode) texts.push(JSON_MODE_INSTRUCTION);
+  return texts.length ? texts.join('\n\n') : undefined;
+}
+
+/**
+ * Maps the conversation to alternating user/assistant turns: tool results travel in user turns,
+ * and consecutive same-role messages are merged into one turn.
+ * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use#handling-tool-use-and-tool-result-content-blocks
+ */
+export function mapMessages(messages: ChatMessage[]): AnthropicMessageParam[] {
+  const out: AnthropicMessageParam[] = [];
+  for (const m of messages) {
+    if (m.role === 'SYSTEM') continue;
+    const role = m.role === 'ASSISTANT' ? 'assistant' : 'user';
+    const blocks: AnthropicRequestBlock[] = m.role === 'TOOL' ? [mapToolResult(m)] : mapContent(m);
+    if (m.role === 'ASSISTANT') for (const c of m.toolCalls ?? []) blocks.push(mapToolCall(c));
+    if (!blocks.length) continue;
+    const prev = out[out.length - 1];
+    if (prev && prev.role === role) prev.content.push(...blocks);
+    else out.push({ role, content: blocks });
+  }
+  // Anthropic rejects a user turn whose tool_result blocks do not come first
+  for (const m of out) {
+    if (m.role !== 'user') continue;
+    m.content = [...m.content.filter((b) => b.type === 'tool_result'), ...m.content.filter((b) => b.type !== 'tool_result')];
+  }
+  return out;
+}
+
+/**
+ * Text and image parts of one message as content blocks (empty text blocks are rejected upstream).
+ * @see https://docs.anthropic.com/en/api/messages#body-messages-content
+ */
+export function mapContent(m: ChatMessage): Array<AnthropicTextBlock | AnthropicImageBlock> {
+  const blocks: Array<AnthropicTextBlock | AnthropicImageBlock> = [];
+  for (const p of partsOf(m)) {
+    if (p.type === 'TEXT') {
+      if (p.text !== '') blocks.push({ type: 'text', text: p.text });
+    } else {
+      blocks.push(mapImage(p.imageUrl));
+    }
+  }
+  return blocks;
+}
+
+/**
+ * data: URLs become base64 sources, anything else a URL source.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/vision
+ */
+export function mapImage(imageUrl: string): AnthropicImageBlock {
+  const data = parseDataUrl(imageUrl);
+  if (data) return { type: 'image', source: { type: 'base64', media_type: data.mimeType, data: data.base64 } };
+  return { type: 'image', source: { type: 'url', url: imageUrl } };
+}
+
+/**
+ * An assistant tool call as a tool_use block; `input` must be an object, so other JSON is wrapped.
+ * @see https://docs.anthropic.com/en/api/messages#body-messages-content
+ */
+export function mapToolCall(c: { id: string; name: string; arguments: string }): AnthropicToolUseBlock {
+  return { type: 'tool_use', id: toolUseId(c.id), name: c.name, input: parseArguments(c.arguments) };
+}
+
+/**
+ * A TOOL message as a tool_result block answering the tool_use with the same id.
+ * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use#handling-results-from-client-tools
+ */
+export function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
+  const blocks = mapContent(m);
+  const onlyText = blocks.every((b) => b.type === 'text');
+  return {
+    type: 'tool_result',
+    tool_use_id: toolUseId(m.toolCallId ?? ''),
+    content: onlyText ? blocks.map((b) => (b as AnthropicTextBlock).text).join('') : blocks,
+  };
+}
+
+/**
+ * @see https://docs.anthropic.com/en/api/messages#body-tools
+ */
+export function mapTool(t: ToolDefinition): AnthropicTool {
+  const tool: AnthropicTool = { name: t.name, input_schema: t.parameters ?? { type: 'object', properties: {} } };
+  if (t.description) tool.description = t.description;
+  return tool;
+}
+
+/**
+ * @see https://docs.anthropic.com/en/api/messages#body-tool-choice
+ */
+export function mapToolChoice(choice: ToolChoice): AnthropicToolChoice {
+  if (typeof choice === 'object') return { type: 'tool', name: choice.name };
+  if (choice === 'REQUIRED') return { type: 'any' };
+  if (choice === 'NONE') return { type: 'none' };
+  return { type: 'auto' };
+}
+
+/** Tool ids from other providers may hold characters Anthropic's `^[a-zA-Z0-9_-]+$` id pattern rejects. */
+function toolUseId(id: string): string {
+  return id.replace(/[^a-zA-Z0-9_-]/g, '_') || 'toolu_unknown';
+}
+
+function parseArguments(args: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  try {
+    const v = JSON.parse(args) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    return { value: v };
+  } catch {
+    return { value: args };
+  }
+}
+
+/** A message's parts; `content` counts as a text part unless the parts already carry the text. */
+function partsOf(m: ChatMessage): ContentPart[] {
+  const parts = m.parts ?? [];
+  if (m.content && !parts.some((p) => p.type === 'TEXT')) return [{ type: 'TEXT', text: m.content }, ...parts];
+  return parts;
+}
+
+function textOf(m: ChatMessage): string {
+  return partsOf(m)
+    .map((p) => (p.type === 'TEXT' ? p.text : ''))
+    .join('');
+}
+
+/** Splits a data: URL into MIME type and base64 payload (percent-encoded payloads are re-encoded). */
+export function parseDataUrl(url: string): { mimeType: string; base64: string } | undefined {
+  const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
+  if (!m) return undefined;
+  const mimeType = m[1] || 'application/octet-stream';
+  const isBase64 = m[2].split(';').includes('base64');
+  const base64 = isBase64 ? m[3] : Buffer.from(decodeURIComponent(m[3]), 'utf8').toString('base64');
+  return { mimeType, base64 };
+}

@@ -1,0 +1,68 @@
+/* Gemini GenerateContentResponse → unified ChatResponse. */
+import { randomUUID } from 'node:crypto';
+import type { ChatRequest, ChatResponse, ToolCall } from '../types.js';
+import { mapFinishReason } from './finish-reason.js';
+import type { GeminiContent, GeminiPart } from './request.js';
+import { estimateUsage, mapUsage, type GeminiUsageMetadata } from './usage.js';
+
+export const PROVIDER = 'gemini';
+
+export interface GeminiCandidate {
+  content?: Partial<GeminiContent>;
+  finishReason?: string;
+  index?: number;
+}
+
+/** The error object Google APIs send in error bodies (and, rarely, as a stream event). */
+export interface GeminiErrorStatus {
+  code?: number;
+  message?: string;
+  status?: string;
+}
+
+/** @see https://ai.google.dev/api/generate-content#v1beta.GenerateContentResponse */
+export interface GeminiResponse {
+  candidates?: GeminiCandidate[];
+  promptFeedback?: { blockReason?: string };
+  usageMetadata?: GeminiUsageMetadata;
+  modelVersion?: string;
+  responseId?: string;
+  error?: GeminiErrorStatus;
+}
+
+/**
+ * Text and function calls of one candidate's parts. Gemini sends no call ids before newer API
+ * versions, so missing ones are made up from the call's position (`call_<index>`).
+ * @see https://ai.google.dev/api/caching#Part
+ */
+export function readParts(parts: GeminiPart[] | undefined, firstCallIndex = 0): { text: string; calls: ToolCall[] } {
+  let text = '';
+  const calls: ToolCall[] = [];
+  for (const p of parts ?? []) {
+    // thought summaries are reasoning, not answer text
+    if (typeof p.text === 'string' && !p.thought) text += p.text;
+    if (p.functionCall) {
+      const index = firstCallIndex + calls.length;
+      calls.push({ id: p.functionCall.id || `call_${index}`, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) });
+    }
+  }
+  return { text, calls };
+}
+
+/**
+ * Maps a generateContent response (first candidate only: the adapter never asks for more).
+ * @see https://ai.google.dev/api/generate-content#v1beta.GenerateContentResponse
+ */
+export function parseGeminiResponse(res: GeminiResponse, req: ChatRequest): ChatResponse {
+  const candidate = res.candidates?.[0];
+  const { text, calls } = readParts(candidate?.content?.parts);
+  const hasText = candidate?.content?.parts?.some((p) => typeof p.text === 'string' && !p.thought) ?? false;
+  return {
+    id: res.responseId || `gemini-${randomUUID()}`,
+    upstreamModel: res.modelVersion || req.model,
+    content: hasText ? text : null,
+    toolCalls: calls,
+    finishReason: mapFinishReason(candidate?.finishReason, { hasToolCalls: calls.length > 0, blockReason: res.promptFeedback?.blockReason }),
+    usage: res.usageMetadata ? mapUsage(res.usageMetadata) : estimateUsage(req.messages, text),
+  };
+}

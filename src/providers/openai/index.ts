@@ -1,0 +1,79 @@
+/* The OpenAI adapter (Chat Completions + Embeddings); openai-compatible servers reuse it. */
+import { callJson, callSse } from '../http.js';
+import type { CallOptions, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ProviderAdapter, StreamChunk } from '../types.js';
+import { UpstreamError } from '../types.js';
+import { toChatBody, toEmbeddingsBody } from './request.js';
+import { mapChatCompletion, mapEmbeddings, type OpenAIChatCompletion, type OpenAIEmbeddingsResponse } from './response.js';
+import { mapChatStream } from './stream.js';
+
+/** @see https://platform.openai.com/docs/api-reference/introduction */
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+export interface OpenAIAdapterOptions {
+  /**
+   * Name reported in UpstreamError.provider and used in made-up response ids.
+   * @default 'openai', or 'openai-compatible' when `compatible`
+   */
+  provider?: string;
+  /**
+   * Talk to an OpenAI-compatible server: `max_tokens` instead of `max_completion_tokens`, and no
+   * fallback to api.openai.com when the call has no base URL (that would send a foreign credential to OpenAI).
+   * @default false
+   */
+  compatible?: boolean;
+}
+
+export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): ProviderAdapter {
+  const compatible = options.compatible ?? false;
+  const provider = options.provider ?? (compatible ? 'openai-compatible' : 'openai');
+
+  function baseUrl(opts: CallOptions): string {
+    const url = opts.baseUrl?.trim() || (compatible ? undefined : OPENAI_BASE_URL);
+    if (!url) throw new UpstreamError({ provider, message: `${provider}: no base URL configured`, retryable: false });
+    return url.replace(/\/+$/, '');
+  }
+
+  function headers(opts: CallOptions, accept: string): Record<string, string> {
+    // local servers (Ollama, llama.cpp) run without a key
+    return opts.apiKey ? { accept, authorization: `Bearer ${opts.apiKey}` } : { accept };
+  }
+
+  return {
+    async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
+      const body = await callJson<OpenAIChatCompletion>({
+        provider,
+        url: `${baseUrl(opts)}/chat/completions`,
+        headers: headers(opts, 'application/json'),
+        body: toChatBody(req, { stream: false, compatible }),
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+      });
+      return mapChatCompletion(body, { provider, req });
+    },
+
+    async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
+      const events = callSse({
+        provider,
+        url: `${baseUrl(opts)}/chat/completions`,
+        headers: headers(opts, 'text/event-stream'),
+        body: toChatBody(req, { stream: true, compatible }),
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+      });
+      yield* mapChatStream(events, { provider, req });
+    },
+
+    async embed(req: EmbedRequest, opts: CallOptions): Promise<EmbedResponse> {
+      const body = await callJson<OpenAIEmbeddingsResponse>({
+        provider,
+        url: `${baseUrl(opts)}/embeddings`,
+        headers: headers(opts, 'application/json'),
+        body: toEmbeddingsBody(req),
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+      });
+      return mapEmbeddings(body, provider, req);
+    },
+  };
+}
+

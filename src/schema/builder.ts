@@ -1,0 +1,39 @@
+/* The one SchemaBuilder: scope-auth maps the contract's Scope enum onto every marked field. */
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { forbidden, unauthenticated } from '../errors.js';
+import type { Context } from '../context.js';
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  AuthScopes: {
+    authenticated: boolean;
+    invoke: boolean;
+    readUsage: boolean;
+    admin: boolean;
+  };
+  DefaultFieldNullability: false;
+}>({
+  // the contract marks most output fields non-null; nullable ones say so explicitly
+  defaultFieldNullability: false,
+  plugins: [ScopeAuthPlugin],
+  scopeAuth: {
+    // checked once when a subscription starts, not on every event
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => {
+      const p = ctx.principal;
+      return {
+        authenticated: !!p,
+        admin: !!p?.isAdmin,
+        invoke: !!p && (p.isAdmin || p.scopes.has('INVOKE')),
+        readUsage: !!p && (p.isAdmin || p.scopes.has('READ_USAGE')),
+      };
+    },
+    unauthorizedError: (_parent, ctx, info) =>
+      ctx.principal ? forbidden(`This key may not access ${info.parentType.name}.${info.fieldName}`) : unauthenticated(),
+  },
+});

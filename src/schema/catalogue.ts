@@ -1,0 +1,190 @@
+/* Providers, models and their targets; admin mutations call the catalogue service. */
+import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
+import { builder } from './builder.js';
+import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
+import type { Context } from '../context.js';
+
+export const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    kind: t.field({ type: ProviderKindEnum, resolve: (p) => p.kind as typeof ProviderKindEnum.$inferType }),
+    baseUrl: t.exposeString('baseUrl', { nullable: true }),
+    hasCredential: t.boolean({
+      description: 'Whether a credential is stored. The credential itself is never readable.',
+      resolve: (p) => p.credentialEnc != null,
+    }),
+    enabled: t.exposeBoolean('enabled'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+export const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').implement({
+  fields: (t) => ({
+    provider: t.field({ type: ProviderRef, resolve: (row, _, ctx) => ctx.loaders.provider.load(row.providerId) }),
+    upstreamModel: t.exposeString('upstreamModel'),
+    weight: t.exposeInt('weight'),
+    priority: t.exposeInt('priority'),
+    healthy: t.boolean({
+      description: 'False while the target is cooling down after failures',
+      resolve: (row, _, ctx) => ctx.services.router.isHealthy(row.id),
+    }),
+  }),
+});
+
+export const ModelRef = builder.objectRef<ModelRow>('Model').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name', { description: 'Public name clients invoke' }),
+    description: t.exposeString('description', { nullable: true }),
+    status: t.field({ type: ModelStatusEnum, resolve: (m) => m.status as typeof ModelStatusEnum.$inferType }),
+    strategy: t.field({ type: RoutingStrategyEnum, resolve: (m) => m.strategy as typeof RoutingStrategyEnum.$inferType }),
+    targets: t.field({
+      type: [ModelTargetRef],
+      description: 'Visible to ADMIN keys only (empty list otherwise)',
+      authScopes: { admin: true },
+      unauthorizedResolver: () => [],
+      resolve: (m, _, ctx) => ctx.loaders.targetsByModel.load(m.id),
+    }),
+    fallbacks: t.exposeStringList('fallbacks', { description: 'Other public model names tried, in order, when every target failed' }),
+    inputPricePerMTok: t.exposeFloat('inputPricePerMTok', { nullable: true, description: 'USD per million prompt tokens' }),
+    outputPricePerMTok: t.exposeFloat('outputPricePerMTok', { nullable: true, description: 'USD per million completion tokens' }),
+    contextWindow: t.exposeInt('contextWindow', { nullable: true }),
+    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: 'Per-attempt upstream timeout in milliseconds' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const ModelTargetInput = builder.inputType('ModelTargetInput', {
+  fields: (t) => ({
+    provider: t.string({ required: true, description: 'Provider name' }),
+    upstreamModel: t.string({ required: true }),
+    weight: t.int(),
+    priority: t.int(),
+  }),
+});
+
+const CreateProviderInput = builder.inputType('CreateProviderInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    kind: t.field({ type: ProviderKindEnum, required: true }),
+    baseUrl: t.string(),
+    apiKey: t.string({ description: 'Stored encrypted; never returned' }),
+    enabled: t.boolean(),
+  }),
+});
+
+const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
+  fields: (t) => ({
+    baseUrl: t.string(),
+    apiKey: t.string(),
+    enabled: t.boolean(),
+  }),
+});
+
+
+const CreateModelInput = builder.inputType('CreateModelInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    strategy: t.field({ type: RoutingStrategyEnum }),
+    targets: t.field({ type: [ModelTargetInput], required: true }),
+    fallbacks: t.stringList(),
+    inputPricePerMTok: t.float(),
+    outputPricePerMTok: t.float(),
+    contextWindow: t.int(),
+    timeoutMs: t.int(),
+    status: t.field({ type: ModelStatusEnum }),
+  }),
+});
+
+const UpdateModelInput = builder.inputType('UpdateModelInput', {
+  fields: (t) => ({
+    description: t.string(),
+    strategy: t.field({ type: RoutingStrategyEnum }),
+    targets: t.field({ type: [ModelTargetInput] }),
+    fallbacks: t.stringList(),
+    inputPricePerMTok: t.float(),
+    outputPricePerMTok: t.float(),
+    contextWindow: t.int(),
+    timeoutMs: t.int(),
+    status: t.field({ type: ModelStatusEnum }),
+  }),
+});
+
+/** Non-admins see the models they may invoke, retired ones left out. */
+function visible(ctx: Context, m: ModelRow): boolean {
+  const p = ctx.principal;
+  if (!p) return false;
+  if (p.isAdmin) return true;
+  if (m.status === 'RETIRED') return false;
+  return !p.key.allowedModels || p.key.allowedModels.includes(m.name);
+}
+
+builder.queryFields((t) => ({
+  models: t.field({
+    type: [ModelRef],
+    description: 'Models the caller may invoke (all of them for ADMIN)',
+    authScopes: { authenticated: true },
+    resolve: async (_, __, ctx) => (await ctx.services.catalogue.listModels()).filter((m) => visible(ctx, m)),
+  }),
+  model: t.field({
+    type: ModelRef,
+    nullable: true,
+    authScopes: { authenticated: true },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: async (_, { name }, ctx) => {
+      const m = await ctx.services.catalogue.findModel(name);
+      return m && visible(ctx, m) ? m : null;
+    },
+  }),
+  providers: t.field({
+    type: [ProviderRef],
+    description: 'ADMIN',
+    authScopes: { admin: true },
+    resolve: (_, __, ctx) => ctx.services.catalogue.listProviders(),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createProvider: t.field({
+    type: ProviderRef,
+    description: 'ADMIN',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: CreateProviderInput, required: true }) },
+    resolve: (_, { input }, ctx) => ctx.services.catalogue.createProvider(input),
+  }),
+  updateProvider: t.field({
+    type: ProviderRef,
+    description: 'ADMIN',
+    authScopes: { admin: true },
+    args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateProviderInput, required: true }) },
+    resolve: (_, { name, input }, ctx) => ctx.services.catalogue.updateProvider(name, input),
+  }),
+  deleteProvider: t.boolean({
+    description: 'ADMIN; fails while a model still routes to it',
+    authScopes: { admin: true },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_, { name }, ctx) => ctx.services.catalogue.deleteProvider(name),
+  }),
+  createModel: t.field({
+    type: ModelRef,
+    description: 'ADMIN',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: CreateModelInput, required: true }) },
+    resolve: (_, { input }, ctx) => ctx.services.catalogue.createModel(input),
+  }),
+  updateModel: t.field({
+    type: ModelRef,
+    description: 'ADMIN',
+    authScopes: { admin: true },
+    args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateModelInput, required: true }) },
+    resolve: (_, { name, input }, ctx) => ctx.services.catalogue.updateModel(name, input),
+  }),
+  deleteModel: t.boolean({
+    description: 'ADMIN',
+    authScopes: { admin: true },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_, { name }, ctx) => ctx.services.catalogue.deleteModel(name),
+  }),
+}));

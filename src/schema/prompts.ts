@@ -1,0 +1,83 @@
+/* Versioned prompt templates; runPrompt fills placeholders and goes through the same gateway core. */
+import type { PromptRow } from '../db/schema.js';
+import { notFound } from '../errors.js';
+import { fillPrompt } from '../services/prompts.js';
+import { builder } from './builder.js';
+import { RoleEnum } from './enums.js';
+import { ChatResultRef, invocationOptions } from './invocation.js';
+
+const PromptMessageRef = builder.objectRef<{ role: string; content: string }>('PromptMessage').implement({
+  fields: (t) => ({
+    role: t.field({ type: RoleEnum, resolve: (m) => m.role as typeof RoleEnum.$inferType }),
+    content: t.exposeString('content'),
+  }),
+});
+
+const PromptTemplateRef = builder.objectRef<PromptRow>('PromptTemplate').implement({
+  description: 'A named, versioned prompt: messages with {{variable}} placeholders, bound to a model.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    version: t.exposeInt('version'),
+    model: t.exposeString('model'),
+    messages: t.field({ type: [PromptMessageRef], resolve: (p) => p.messages }),
+    variables: t.exposeStringList('variables'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const PromptMessageInput = builder.inputType('PromptMessageInput', {
+  fields: (t) => ({
+    role: t.field({ type: RoleEnum, required: true }),
+    content: t.string({ required: true }),
+  }),
+});
+
+const CreatePromptInput = builder.inputType('CreatePromptInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    model: t.string({ required: true }),
+    messages: t.field({ type: [PromptMessageInput], required: true }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  prompts: t.field({
+    type: [PromptTemplateRef],
+    authScopes: { authenticated: true },
+    resolve: (_, __, ctx) => ctx.services.prompts.list(),
+  }),
+  prompt: t.field({
+    type: PromptTemplateRef,
+    nullable: true,
+    description: 'Latest version unless version is given',
+    authScopes: { authenticated: true },
+    args: { name: t.arg.string({ required: true }), version: t.arg.int() },
+    resolve: (_, { name, version }, ctx) => ctx.services.prompts.get(name, version),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  runPrompt: t.field({
+    type: ChatResultRef,
+    description: "Fill a stored prompt's placeholders and invoke its model",
+    authScopes: { invoke: true },
+    args: { name: t.arg.string({ required: true }), version: t.arg.int(), variables: t.arg({ type: 'JSON' }) },
+    resolve: async (_, { name, version, variables }, ctx) => {
+      const prompt = await ctx.services.prompts.get(name, version);
+      if (!prompt) throw notFound('Prompt', version != null ? `${name}@${version}` : name);
+      const messages = fillPrompt(prompt, variables);
+      return ctx.gateway.chat(
+        { model: prompt.model, messages },
+        { ...invocationOptions(ctx), metadata: { prompt: prompt.name, promptVersion: prompt.version } },
+      );
+    },
+  }),
+  createPrompt: t.field({
+    type: PromptTemplateRef,
+    description: 'ADMIN; a new version when the name exists',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: CreatePromptInput, required: true }) },
+    resolve: (_, { input }, ctx) => ctx.services.prompts.create(input),
+  }),
+}));

@@ -1,0 +1,364 @@
+/* Providers and models: CRUD for admins, and the cached model resolution every invocation makes. */
+import { asc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { modelTargets, models, providers, type ModelRow, type ModelTargetRow, type ProviderRow } from '../db/schema.js';
+import { badInput, notFound } from '../errors.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
+
+export type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
+export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
+export const MODEL_STATUSES: ModelStatus[] = ['ACTIVE', 'DEPRECATED', 'RETIRED'];
+export const STRATEGIES: RoutingStrategy[] = ['PRIORITY', 'WEIGHTED', 'ROUND_ROBIN', 'LEAST_BUSY', 'LOWEST_LATENCY'];
+
+/** A provider as the gateway calls it: credential decrypted, in memory only. */
+export interface RuntimeProvider {
+  id: string;
+  name: string;
+  kind: ProviderKind;
+  baseUrl?: string;
+  apiKey?: string;
+  enabled: boolean;
+}
+
+export interface ResolvedTarget {
+  id: string;
+  provider: RuntimeProvider;
+  upstreamModel: string;
+  weight: number;
+  priority: number;
+}
+
+export interface ResolvedModel {
+  row: ModelRow;
+  targets: ResolvedTarget[];
+}
+
+export interface CreateProviderInput {
+  name: string;
+  kind: ProviderKind;
+  baseUrl?: string | null;
+  apiKey?: string | null;
+  enabled?: boolean | null;
+}
+
+export interface UpdateProviderInput {
+  baseUrl?: string | null;
+  apiKey?: string | null;
+  enabled?: boolean | null;
+}
+
+export interface ModelTargetInput {
+  provider: string;
+  upstreamModel: string;
+  weight?: number | null;
+  priority?: number | null;
+}
+
+export interface ModelInput {
+  name?: string;
+  description?: string | null;
+  strategy?: RoutingStrategy | null;
+  targets?: ModelTargetInput[] | null;
+  fallbacks?: string[] | null;
+  inputPricePerMTok?: number | null;
+  outputPricePerMTok?: number | null;
+  contextWindow?: number | null;
+  timeoutMs?: number | null;
+  status?: ModelStatus | null;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
+
+function checkEntityName(name: string, field: string): void {
+  if (!NAME_RE.test(name)) {
+    throw badInput(field, 'must be 1-128 characters: letters, digits and . _ : / @ - (not starting with a symbol)');
+  }
+}
+
+function checkBaseUrl(url: string | null | undefined, field: string): void {
+  if (url == null) return;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw badInput(field, 'must be an absolute http(s) URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badInput(field, 'must be an absolute http(s) URL');
+}
+
+function checkNonNegative(v: number | null | undefined, field: string, integer = false): void {
+  if (v == null) return;
+  if (!Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+    throw badInput(field, integer ? 'must be a non-negative integer' : 'must be a non-negative number');
+  }
+}
+
+export type CatalogueService = ReturnType<typeof createCatalogueService>;
+
+export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlMs: number }) {
+  const cache = new Map<string, { value: ResolvedModel | null; until: number }>();
+  const clearCache = () => cache.clear();
+
+  function toRuntime(p: ProviderRow): RuntimeProvider {
+    return {
+      id: p.id,
+      name: p.name,
+      kind: p.kind as ProviderKind,
+      baseUrl: p.baseUrl ?? undefined,
+      apiKey: p.credentialEnc ? box.open(p.credentialEnc) : undefined,
+      enabled: p.enabled,
+    };
+  }
+
+  async function providerByName(name: string): Promise<ProviderRow> {
+    const [row] = await db.select().from(providers).where(eq(providers.name, name));
+    if (!row) throw notFound('Provider', name);
+    return row;
+  }
+
+  async function modelByName(name: string): Promise<ModelRow> {
+    const [row] = await db.select().from(models).where(eq(models.name, name));
+    if (!row) throw notFound('Model', name);
+    return row;
+  }
+
+  function checkModelInput(input: ModelInput, selfName: string): void {
+    if (input.strategy != null && !STRATEGIES.includes(input.strategy)) throw badInput('input.strategy', 'unknown strategy');
+    if (input.status != null && !MODEL_STATUSES.includes(input.status)) throw badInput('input.status', 'unknown status');
+    checkNonNegative(input.inputPricePerMTok, 'input.inputPricePerMTok');
+    checkNonNegative(input.outputPricePerMTok, 'input.outputPricePerMTok');
+    checkNonNegative(input.contextWindow, 'input.contextWindow', true);
+    if (input.timeoutMs != null && (!Number.isInteger(input.timeoutMs) || input.timeoutMs < 1 || input.timeoutMs > 3_600_000)) {
+      throw badInput('input.timeoutMs', 'must be an integer between 1 and 3600000');
+    }
+    if (input.targets != null) {
+      if (!input.targets.length) throw badInput('input.targets', 'must name at least one target');
+      input.targets.forEach((t, i) => {
+        if (!t.upstreamModel?.trim()) throw badInput(`input.targets[${i}].upstreamModel`, 'must not be empty');
+        checkNonNegative(t.weight, `input.targets[${i}].weight`, true);
+        if (t.priority != null && !Number.isInteger(t.priority)) throw badInput(`input.targets[${i}].priority`, 'must be an integer');
+      });
+    }
+    input.fallbacks?.forEach((f, i) => {
+      if (f === selfName) throw badInput(`input.fallbacks[${i}]`, 'a model cannot fall back to itself');
+    });
+  }
+
+  async function targetRows(modelId: string, targets: ModelTargetInput[]) {
+    const names = [...new Set(targets.map((t) => t.provider))];
+    const found = await db.select().from(providers).where(inArray(providers.name, names));
+    const byName = new Map(found.map((p) => [p.name, p]));
+    return targets.map((t, i) => {
+      const p = byName.get(t.provider);
+      if (!p) throw badInput(`input.targets[${i}].provider`, `unknown provider "${t.provider}"`);
+      return {
+        modelId,
+        providerId: p.id,
+        upstreamModel: t.upstreamModel.trim(),
+        weight: t.weight ?? 1,
+        priority: t.priority ?? 0,
+        position: i,
+      };
+    });
+  }
+
+  function modelColumns(input: ModelInput) {
+    const out: Partial<ModelRow> = {};
+    if (input.description !== undefined) out.description = input.description;
+    if (input.strategy != null) out.strategy = input.strategy;
+    if (input.status != null) out.status = input.status;
+    if (input.fallbacks != null) out.fallbacks = input.fallbacks;
+    if (input.inputPricePerMTok !== undefined) out.inputPricePerMTok = input.inputPricePerMTok;
+    if (input.outputPricePerMTok !== undefined) out.outputPricePerMTok = input.outputPricePerMTok;
+    if (input.contextWindow !== undefined) out.contextWindow = input.contextWindow;
+    if (input.timeoutMs !== undefined) out.timeoutMs = input.timeoutMs;
+    return out;
+  }
+
+  async function loadResolved(name: string): Promise<ResolvedModel | null> {
+    const [row] = await db.select().from(models).where(eq(models.name, name));
+    if (!row) return null;
+    const rows = await db
+      .select({ t: modelTargets, p: providers })
+      .from(modelTargets)
+      .innerJoin(providers, eq(modelTargets.providerId, providers.id))
+      .where(eq(modelTargets.modelId, row.id))
+      .orderBy(asc(modelTargets.position));
+    return {
+      row,
+      targets: rows.map(({ t, p }) => ({
+        id: t.id,
+        provider: toRuntime(p),
+        upstreamModel: t.upstreamModel,
+        weight: t.weight,
+        priority: t.priority,
+      })),
+    };
+  }
+
+  return {
+    clearCache,
+
+    /** The model with its targets and runtime providers; cached briefly (no DB round trip per request). */
+    async resolve(name: string): Promise<ResolvedModel | null> {
+      const now = Date.now();
+      const hit = cache.get(name);
+      if (hit && hit.until > now) return hit.value;
+      const value = await loadResolved(name);
+      if (cache.size > 10_000) cache.clear();
+      cache.set(name, { value, until: now + opts.cacheTtlMs });
+      return value;
+    },
+
+    listProviders: () => db.select().from(providers).orderBy(asc(providers.name)),
+    listModels: () => db.select().from(models).orderBy(asc(models.name)),
+    modelByName,
+    async findModel(name: string): Promise<ModelRow | null> {
+      const [row] = await db.select().from(models).where(eq(models.name, name));
+      return row ?? null;
+    },
+    async targetsOf(modelIds: readonly string[]): Promise<ModelTargetRow[][]> {
+      const rows = await db
+        .select()
+        .from(modelTargets)
+        .where(inArray(modelTargets.modelId, [...modelIds]))
+        .orderBy(asc(modelTargets.position));
+      return modelIds.map((id) => rows.filter((r) => r.modelId === id));
+    },
+    async providersByIds(ids: readonly string[]): Promise<ProviderRow[]> {
+      const rows = await db.select().from(providers).where(inArray(providers.id, [...ids]));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id)!);
+    },
+
+    async createProvider(input: CreateProviderInput): Promise<ProviderRow> {
+      checkEntityName(input.name, 'input.name');
+      if (!PROVIDER_KINDS.includes(input.kind)) throw badInput('input.kind', 'unknown provider kind');
+      checkBaseUrl(input.baseUrl, 'input.baseUrl');
+      if (input.kind === 'OPENAI_COMPATIBLE' && !input.baseUrl) {
+        throw badInput('input.baseUrl', 'is required for OPENAI_COMPATIBLE providers');
+      }
+      const [existing] = await db.select({ id: providers.id }).from(providers).where(eq(providers.name, input.name));
+      if (existing) throw badInput('input.name', `a provider named "${input.name}" already exists`);
+      const [row] = await db
+        .insert(providers)
+        .values({
+          name: input.name,
+          kind: input.kind,
+          baseUrl: input.baseUrl ?? null,
+          credentialEnc: input.apiKey ? box.seal(input.apiKey) : null,
+          enabled: input.enabled ?? true,
+        })
+        .returning();
+      clearCache();
+      return row;
+    },
+
+    async updateProvider(name: string, input: UpdateProviderInput): Promise<ProviderRow> {
+      await providerByName(name);
+      checkBaseUrl(input.baseUrl, 'input.baseUrl');
+      const patch: Partial<ProviderRow> = {};
+      if (input.baseUrl !== undefined) patch.baseUrl = input.baseUrl;
+      // an empty string clears the stored credential
+      if (input.apiKey !== undefined) patch.credentialEnc = input.apiKey ? box.seal(input.apiKey) : null;
+      if (input.enabled != null) patch.enabled = input.enabled;
+      if (!Object.keys(patch).length) return providerByName(name);
+      const [row] = await db.update(providers).set(patch).where(eq(providers.name, name)).returning();
+      clearCache();
+      return row;
+    },
+
+    async deleteProvider(name: string): Promise<boolean> {
+      const p = await providerByName(name);
+      const used = await db
+        .select({ model: models.name })
+        .from(modelTargets)
+        .innerJoin(models, eq(modelTargets.modelId, models.id))
+        .where(eq(modelTargets.providerId, p.id));
+      if (used.length) {
+        const names = [...new Set(used.map((u) => u.model))].join(', ');
+        throw badInput('name', `provider "${name}" is still routed to by model(s): ${names}`);
+      }
+      await db.delete(providers).where(eq(providers.id, p.id));
+      clearCache();
+      return true;
+    },
+
+    async createModel(input: ModelInput & { name: string; targets: ModelTargetInput[] }): Promise<ModelRow> {
+      checkEntityName(input.name, 'input.name');
+      checkModelInput(input, input.name);
+      const [existing] = await db.select({ id: models.id }).from(models).where(eq(models.name, input.name));
+      if (existing) throw badInput('input.name', `a model named "${input.name}" already exists`);
+      const row = await db.transaction(async (tx) => {
+        const [m] = await tx
+          .insert(models)
+          .values({ name: input.name, ...modelColumns(input) })
+          .returning();
+        const targets = await targetRows(m.id, input.targets);
+        await tx.insert(modelTargets).values(targets);
+        return m;
+      });
+      clearCache();
+      return row;
+    },
+
+    async updateModel(name: string, input: ModelInput): Promise<ModelRow> {
+      const current = await modelByName(name);
+      checkModelInput(input, name);
+      const row = await db.transaction(async (tx) => {
+        const patch = modelColumns(input);
+        const [m] = Object.keys(patch).length
+          ? await tx.update(models).set(patch).where(eq(models.id, current.id)).returning()
+          : [current];
+        if (input.targets) {
+          const targets = await targetRows(current.id, input.targets);
+          await tx.delete(modelTargets).where(eq(modelTargets.modelId, current.id));
+          await tx.insert(modelTargets).values(targets);
+        }
+        return m;
+      });
+      clearCache();
+      return row;
+    },
+
+    async deleteModel(name: string): Promise<boolean> {
+      const current = await modelByName(name);
+      await db.delete(models).where(eq(models.id, current.id));
+      clearCache();
+      return true;
+    },
+
+    /**
+     * Start-up seeding: the echo provider and model, and providers named by the environment.
+     * Idempotent; existing rows are left as operators changed them, except env credentials, which are refreshed.
+     */
+    async seed(envProviders: Array<{ name: string; kind: ProviderKind; apiKey: string; baseUrl?: string; models: Array<Omit<ModelInput, 'targets'> & { name: string; upstreamModel: string }> }>): Promise<void> {
+      await db.insert(providers).values({ name: 'echo', kind: 'ECHO' }).onConflictDoNothing();
+      const seedModels: Array<{ provider: string; model: Omit<ModelInput, 'targets'> & { name: string; upstreamModel: string } }> = [
+        { provider: 'echo', model: { name: 'echo', upstreamModel: 'echo', description: 'Built-in offline model: answers "echo: <last user message>"', inputPricePerMTok: 0, outputPricePerMTok: 0 } },
+      ];
+      for (const p of envProviders) {
+        const sealed = box.seal(p.apiKey);
+        await db
+          .insert(providers)
+          .values({ name: p.name, kind: p.kind, baseUrl: p.baseUrl ?? null, credentialEnc: sealed })
+          .onConflictDoUpdate({ target: providers.name, set: { credentialEnc: sealed, ...(p.baseUrl ? { baseUrl: p.baseUrl } : {}) } });
+        for (const m of p.models) seedModels.push({ provider: p.name, model: m });
+      }
+      for (const { provider, model } of seedModels) {
+        const [prov] = await db.select().from(providers).where(eq(providers.name, provider));
+        const { upstreamModel, name, ...rest } = model;
+        const inserted = await db
+          .insert(models)
+          .values({ name, ...modelColumns(rest) })
+          .onConflictDoNothing()
+          .returning();
+        if (inserted[0]) {
+          await db.insert(modelTargets).values({ modelId: inserted[0].id, providerId: prov.id, upstreamModel, weight: 1, priority: 0, position: 0 });
+        }
+      }
+      clearCache();
+    },
+  };
+}

@@ -1,0 +1,225 @@
+/* API keys: create/update/revoke/rotate, and the cached lookup every request makes. */
+import { desc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { apiKeys, type ApiKeyRow } from '../db/schema.js';
+import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
+import { badInput, notFound } from '../errors.js';
+
+export type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
+export const SCOPES: Scope[] = ['INVOKE', 'READ_USAGE', 'ADMIN'];
+
+/** Who is calling: the key row as it was when the request authenticated. */
+export interface Principal {
+  key: ApiKeyRow;
+  scopes: ReadonlySet<Scope>;
+  isAdmin: boolean;
+}
+
+export interface KeyLimitsInput {
+  requestsPerMinute?: number | null;
+  tokensPerMinute?: number | null;
+  tokensPerDay?: number | null;
+  monthlyBudgetUsd?: number | null;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  scopes?: Scope[] | null;
+  allowedModels?: string[] | null;
+  limits?: KeyLimitsInput | null;
+  expiresAt?: Date | null;
+}
+
+export interface UpdateKeyInput {
+  name?: string | null;
+  scopes?: Scope[] | null;
+  allowedModels?: string[] | null;
+  limits?: KeyLimitsInput | null;
+  expiresAt?: Date | null;
+}
+
+export interface KeyServiceOptions {
+  /** How long a lookup (hit or miss) is trusted; bounds cross-instance staleness. */
+  cacheTtlMs: number;
+  /** Tells other instances that a key changed (LISTEN/NOTIFY or Redis); optional. */
+  broadcast?: (secretHash: string) => void;
+}
+
+interface CacheEntry {
+  row: ApiKeyRow | null;
+  until: number;
+}
+
+export function toPrincipal(row: ApiKeyRow): Principal {
+  const scopes = new Set(row.scopes as Scope[]);
+  return { key: row, scopes, isAdmin: scopes.has('ADMIN') };
+}
+
+function checkLimits(l: KeyLimitsInput | null | undefined): void {
+  if (!l) return;
+  for (const f of ['requestsPerMinute', 'tokensPerMinute', 'tokensPerDay'] as const) {
+    const v = l[f];
+    if (v != null && (!Number.isInteger(v) || v < 0)) throw badInput(`input.limits.${f}`, 'must be a non-negative integer');
+  }
+  if (l.monthlyBudgetUsd != null && (!Number.isFinite(l.monthlyBudgetUsd) || l.monthlyBudgetUsd < 0)) {
+    throw badInput('input.limits.monthlyBudgetUsd', 'must be a non-negative number');
+  }
+}
+
+function limitColumns(l: KeyLimitsInput | null | undefined) {
+  if (!l) return {};
+  const out: Partial<ApiKeyRow> = {};
+  if (l.requestsPerMinute !== undefined) out.requestsPerMinute = l.requestsPerMinute;
+  if (l.tokensPerMinute !== undefined) out.tokensPerMinute = l.tokensPerMinute;
+  if (l.tokensPerDay !== undefined) out.tokensPerDay = l.tokensPerDay;
+  if (l.monthlyBudgetUsd !== undefined) out.monthlyBudgetUsd = l.monthlyBudgetUsd;
+  return out;
+}
+
+function checkName(name: string | null | undefined, field: string): void {
+  if (name == null) return;
+  if (!name.trim()) throw badInput(field, 'must not be empty');
+  if (name.length > 200) throw badInput(field, 'must be at most 200 characters');
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;
+
+export function createKeyService(db: Db, opts: KeyServiceOptions) {
+  const cache = new Map<string, CacheEntry>();
+
+  function invalidateHash(secretHash: string): void {
+    cache.delete(secretHash);
+  }
+
+  function changed(row: ApiKeyRow, oldHash?: string): void {
+    invalidateHash(row.secretHash);
+    if (oldHash) invalidateHash(oldHash);
+    opts.broadcast?.(row.secretHash);
+    if (oldHash) opts.broadcast?.(oldHash);
+  }
+
+  async function byId(id: string): Promise<ApiKeyRow> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('ApiKey', id);
+    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+    if (!row) throw notFound('ApiKey', id);
+    return row;
+  }
+
+  return {
+    /** Resolves a secret to a usable key, or null (unknown, revoked, expired). Cached; misses too. */
+    async authenticate(secret: string): Promise<Principal | null> {
+      const h = hashSecret(secret);
+      const now = Date.now();
+      let entry = cache.get(h);
+      if (!entry || entry.until < now) {
+        const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
+        entry = { row: row ?? null, until: now + opts.cacheTtlMs };
+        if (cache.size > 50_000) cache.clear();
+        cache.set(h, entry);
+      }
+      const row = entry.row;
+      // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
+      if (!row || !hashesEqual(row.secretHash, h)) return null;
+      if (row.revokedAt) return null;
+      if (row.expiresAt && row.expiresAt.getTime() <= now) return null;
+      return toPrincipal(row);
+    },
+
+    /** Drops a cached lookup (called when another instance says a key changed). */
+    invalidate: invalidateHash,
+
+    async create(input: CreateKeyInput, secret = generateSecret()): Promise<{ row: ApiKeyRow; secret: string }> {
+      checkName(input.name, 'input.name');
+      checkLimits(input.limits);
+      const [row] = await db
+        .insert(apiKeys)
+        .values({
+          name: input.name.trim(),
+          prefix: displayPrefix(secret),
+          secretHash: hashSecret(secret),
+          scopes: input.scopes?.length ? [...new Set(input.scopes)] : ['INVOKE'],
+          allowedModels: input.allowedModels ?? null,
+          expiresAt: input.expiresAt ?? null,
+          ...limitColumns(input.limits),
+        })
+        .returning();
+      return { row, secret };
+    },
+
+    async update(id: string, input: UpdateKeyInput): Promise<ApiKeyRow> {
+      checkName(input.name, 'input.name');
+      checkLimits(input.limits);
+      const current = await byId(id);
+      const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits) };
+      if (input.name != null) patch.name = input.name.trim();
+      if (input.scopes != null) {
+        if (!input.scopes.length) throw badInput('input.scopes', 'must name at least one scope');
+        patch.scopes = [...new Set(input.scopes)];
+      }
+      if (input.allowedModels !== undefined) patch.allowedModels = input.allowedModels;
+      if (input.expiresAt !== undefined) patch.expiresAt = input.expiresAt;
+      if (!Object.keys(patch).length) return current;
+      const [row] = await db.update(apiKeys).set(patch).where(eq(apiKeys.id, id)).returning();
+      changed(row);
+      return row;
+    },
+
+    async revoke(id: string): Promise<ApiKeyRow> {
+      const current = await byId(id);
+      if (current.revokedAt) return current;
+      const [row] = await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning();
+      changed(row);
+      return row;
+    },
+
+    async rotate(id: string): Promise<{ row: ApiKeyRow; secret: string }> {
+      const current = await byId(id);
+      if (current.revokedAt) throw badInput('id', 'a revoked key cannot be rotated');
+      const secret = generateSecret();
+      const [row] = await db
+        .update(apiKeys)
+        .set({ secretHash: hashSecret(secret), prefix: displayPrefix(secret) })
+        .where(eq(apiKeys.id, id))
+        .returning();
+      changed(row, current.secretHash);
+      return { row, secret };
+    },
+
+    list: () => db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt)),
+    byId,
+
+    async count(): Promise<number> {
+      const rows = await db.select({ id: apiKeys.id }).from(apiKeys).limit(1);
+      return rows.length;
+    },
+
+    /** GATEWAY_ADMIN_KEY is always an ADMIN key: make sure a row for it exists and is usable. */
+    async ensureAdminSecret(secret: string): Promise<void> {
+      const h = hashSecret(secret);
+      const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
+      if (!row) {
+        await db
+          .insert(apiKeys)
+          .values({ name: 'GATEWAY_ADMIN_KEY', prefix: displayPrefix(secret), secretHash: h, scopes: ['ADMIN', 'INVOKE', 'READ_USAGE'] })
+          .onConflictDoNothing();
+      } else if (row.revokedAt || !row.scopes.includes('ADMIN') || (row.expiresAt && row.expiresAt <= new Date())) {
+        await db
+          .update(apiKeys)
+          .set({ revokedAt: null, expiresAt: null, scopes: [...new Set([...row.scopes, 'ADMIN'])] })
+          .where(eq(apiKeys.id, row.id));
+      }
+      invalidateHash(h);
+    },
+
+    /** Records lastUsedAt at most once a minute per key, off the request path. */
+    touch: (() => {
+      const last = new Map<string, number>();
+      return (row: ApiKeyRow): void => {
+        const now = Date.now();
+        if ((last.get(row.id) ?? 0) > now - 60_000) return;
+        last.set(row.id, now);
+        db.update(apiKeys).set({ lastUsedAt: new Date(now) }).where(eq(apiKeys.id, row.id)).catch(() => {});
+      };
+    })(),
+  };
+}

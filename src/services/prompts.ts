@@ -1,0 +1,84 @@
+/* Versioned prompt templates with {{variable}} placeholders. */
+import { and, asc, desc, eq, max } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { prompts, type PromptRow } from '../db/schema.js';
+import { badInput } from '../errors.js';
+import type { Role } from '../providers/types.js';
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+const ROLES: Role[] = ['SYSTEM', 'USER', 'ASSISTANT', 'TOOL'];
+
+export interface CreatePromptInput {
+  name: string;
+  model: string;
+  messages: Array<{ role: Role; content: string }>;
+}
+
+export function variablesOf(messages: Array<{ content: string }>): string[] {
+  const seen = new Set<string>();
+  for (const m of messages) for (const match of m.content.matchAll(PLACEHOLDER)) seen.add(match[1]);
+  return [...seen];
+}
+
+/** Fills every placeholder; a missing or unknown variable is an error naming it. */
+export function fillPrompt(row: PromptRow, variables: unknown): Array<{ role: Role; content: string }> {
+  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) {
+    throw badInput('variables', 'must be a JSON object of variable names to values');
+  }
+  const vars = (variables ?? {}) as Record<string, unknown>;
+  for (const name of Object.keys(vars)) {
+    if (!row.variables.includes(name)) throw badInput(`variables.${name}`, `unknown variable; prompt "${row.name}" uses: ${row.variables.join(', ') || 'none'}`);
+  }
+  for (const name of row.variables) {
+    if (vars[name] === undefined || vars[name] === null) throw badInput(`variables.${name}`, 'is missing');
+  }
+  return row.messages.map((m) => ({
+    role: m.role as Role,
+    content: m.content.replace(PLACEHOLDER, (_, name: string) => {
+      const v = vars[name];
+      return typeof v === 'string' ? v : JSON.stringify(v);
+    }),
+  }));
+}
+
+export type PromptService = ReturnType<typeof createPromptService>;
+
+export function createPromptService(db: Db) {
+  return {
+    async create(input: CreatePromptInput): Promise<PromptRow> {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/.test(input.name)) {
+        throw badInput('input.name', 'must be 1-128 characters: letters, digits and . _ : / -');
+      }
+      if (!input.model?.trim()) throw badInput('input.model', 'must not be empty');
+      if (!input.messages.length) throw badInput('input.messages', 'must contain at least one message');
+      input.messages.forEach((m, i) => {
+        if (!ROLES.includes(m.role)) throw badInput(`input.messages[${i}].role`, 'unknown role');
+        if (!m.content) throw badInput(`input.messages[${i}].content`, 'must not be empty');
+      });
+      const variables = variablesOf(input.messages);
+      // the unique (name, version) index settles a race between two creators: retry with the next number
+      for (let tries = 0; ; tries++) {
+        const [{ v }] = await db.select({ v: max(prompts.version) }).from(prompts).where(eq(prompts.name, input.name));
+        try {
+          const [row] = await db
+            .insert(prompts)
+            .values({ name: input.name, version: (v ?? 0) + 1, model: input.model, messages: input.messages, variables })
+            .returning();
+          return row;
+        } catch (e) {
+          if (tries >= 3) throw e;
+        }
+      }
+    },
+    list: () => db.select().from(prompts).orderBy(asc(prompts.name), desc(prompts.version)),
+    async get(name: string, version?: number | null): Promise<PromptRow | null> {
+      const [row] = await db
+        .select()
+        .from(prompts)
+        .where(version != null ? and(eq(prompts.name, name), eq(prompts.version, version)) : eq(prompts.name, name))
+        .orderBy(desc(prompts.version))
+        .limit(1);
+      return row ?? null;
+    },
+  };
+}

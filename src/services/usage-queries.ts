@@ -1,0 +1,182 @@
+/* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries (all in SQL). */
+import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { usageRecords, type UsageRow } from '../db/schema.js';
+import { badInput } from '../errors.js';
+
+export interface UsageFilter {
+  apiKeyId?: string | null;
+  model?: string | null;
+  provider?: string | null;
+  status?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+export type UsageGroupBy = 'MODEL' | 'PROVIDER' | 'API_KEY' | 'DAY' | 'HOUR';
+
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+export interface UsageBucket extends UsageTotals {
+  key: string;
+  errors: number;
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+}
+
+export interface UsagePage {
+  edges: Array<{ cursor: string; node: UsageRow }>;
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function encodeCursor(row: Pick<UsageRow, 'createdAt' | 'id'>): string {
+  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) throw badInput('after', 'is not a valid cursor');
+  return { createdAt, id };
+}
+
+/** `scopeKeyId` restricts to one key's records (non-admin callers). */
+function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string | null): SQL[] {
+  const c: SQL[] = [];
+  if (scopeKeyId) c.push(eq(usageRecords.apiKeyId, scopeKeyId));
+  if (!filter) return c;
+  if (filter.apiKeyId) {
+    if (!UUID.test(filter.apiKeyId)) throw badInput('filter.apiKeyId', 'is not a valid key id');
+    c.push(eq(usageRecords.apiKeyId, filter.apiKeyId));
+  }
+  if (filter.model) c.push(eq(usageRecords.model, filter.model));
+  if (filter.provider) c.push(eq(usageRecords.provider, filter.provider));
+  if (filter.status) c.push(eq(usageRecords.status, filter.status));
+  if (filter.from) c.push(gte(usageRecords.createdAt, filter.from));
+  if (filter.to) c.push(lt(usageRecords.createdAt, filter.to));
+  if (filter.from && filter.to && filter.from > filter.to) throw badInput('filter.from', 'must not be after filter.to');
+  return c;
+}
+
+export function monthStart(now = new Date()): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}
+
+export type UsageQueries = ReturnType<typeof createUsageQueries>;
+
+export function createUsageQueries(db: Db) {
+  return {
+    async page(args: { filter?: UsageFilter | null; first?: number | null; after?: string | null; scopeKeyId: string | null }): Promise<UsagePage> {
+      const first = args.first ?? 50;
+      if (!Number.isInteger(first) || first < 0 || first > 500) throw badInput('first', 'must be between 0 and 500');
+      const c = conditions(args.filter, args.scopeKeyId);
+      if (args.after) {
+        const cur = decodeCursor(args.after);
+        c.push(
+          or(lt(usageRecords.createdAt, cur.createdAt), and(eq(usageRecords.createdAt, cur.createdAt), lt(usageRecords.id, cur.id)))!,
+        );
+      }
+      const rows = await db
+        .select()
+        .from(usageRecords)
+        .where(c.length ? and(...c) : undefined)
+        .orderBy(desc(usageRecords.createdAt), desc(usageRecords.id))
+        .limit(first + 1);
+      const hasNextPage = rows.length > first;
+      const page = rows.slice(0, first);
+      const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage,
+          hasPreviousPage: Boolean(args.after),
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+    },
+
+    /** Totals since the start of the calendar month (UTC), for many keys in one statement. */
+    async monthToDate(keyIds: readonly string[]): Promise<UsageTotals[]> {
+      const rows = await db
+        .select({
+          keyId: usageRecords.apiKeyId,
+          requests: sql<number>`count(*)::int`,
+          promptTokens: sql<number>`coalesce(sum(${usageRecords.promptTokens}), 0)::bigint`,
+          completionTokens: sql<number>`coalesce(sum(${usageRecords.completionTokens}), 0)::bigint`,
+          costUsd: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
+        })
+        .from(usageRecords)
+        .where(and(inArray(usageRecords.apiKeyId, [...keyIds]), gte(usageRecords.createdAt, monthStart())))
+        .groupBy(usageRecords.apiKeyId);
+      const byKey = new Map(rows.map((r) => [r.keyId, r]));
+      return keyIds.map((id) => {
+        const r = byKey.get(id);
+        return {
+          requests: Number(r?.requests ?? 0),
+          promptTokens: Number(r?.promptTokens ?? 0),
+          completionTokens: Number(r?.completionTokens ?? 0),
+          costUsd: Number(r?.costUsd ?? 0),
+        };
+      });
+    },
+
+    async summary(args: { groupBy: UsageGroupBy; filter?: UsageFilter | null; scopeKeyId: string | null }): Promise<UsageBucket[]> {
+      const keyExpr: SQL<string> = {
+        MODEL: sql<string>`${usageRecords.model}`,
+        PROVIDER: sql<string>`coalesce(${usageRecords.provider}, '')`,
+        API_KEY: sql<string>`coalesce(${usageRecords.apiKeyId}::text, '')`,
+        DAY: sql<string>`to_char(${usageRecords.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`,
+        HOUR: sql<string>`to_char(date_trunc('hour', ${usageRecords.createdAt} at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:00:00"Z"')`,
+      }[args.groupBy];
+      if (!keyExpr) throw badInput('groupBy', 'unknown grouping');
+      const c = conditions(args.filter, args.scopeKeyId);
+      const rows = await db
+        .select({
+          key: keyExpr,
+          requests: sql<number>`count(*)::int`,
+          errors: sql<number>`(count(*) filter (where ${usageRecords.status} <> 'OK'))::int`,
+          promptTokens: sql<number>`coalesce(sum(${usageRecords.promptTokens}), 0)::bigint`,
+          completionTokens: sql<number>`coalesce(sum(${usageRecords.completionTokens}), 0)::bigint`,
+          costUsd: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
+          p50: sql<number | null>`percentile_cont(0.5) within group (order by ${usageRecords.latencyMs})`,
+          p95: sql<number | null>`percentile_cont(0.95) within group (order by ${usageRecords.latencyMs})`,
+        })
+        .from(usageRecords)
+        .where(c.length ? and(...c) : undefined)
+        .groupBy(keyExpr)
+        .orderBy(keyExpr);
+      return rows.map((r) => ({
+        key: r.key,
+        requests: Number(r.requests),
+        errors: Number(r.errors),
+        promptTokens: Number(r.promptTokens),
+        completionTokens: Number(r.completionTokens),
+        costUsd: Number(r.costUsd),
+        p50LatencyMs: r.p50 == null ? null : Math.round(Number(r.p50)),
+        p95LatencyMs: r.p95 == null ? null : Math.round(Number(r.p95)),
+      }));
+    },
+
+    /** Deletes records older than `days`, in small batches so the table is never locked for long. */
+    async deleteOlderThan(days: number, batch = 5000): Promise<number> {
+      const cutoff = new Date(Date.now() - days * 86_400_000);
+      let total = 0;
+      for (;;) {
+        const res = await db.execute(
+          sql`delete from ${usageRecords} where ${usageRecords.id} in (select ${usageRecords.id} from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff} limit ${batch})`,
+        );
+        const n = Number((res as { rowCount?: number; count?: number; affectedRows?: number }).affectedRows ?? (res as { count?: number }).count ?? (res as { rowCount?: number }).rowCount ?? 0);
+        total += n;
+        if (n < batch) return total;
+      }
+    },
+  };
+}
