@@ -17,7 +17,9 @@ import { createRestHandler } from './http/rest/index.js';
 import { createHttpServer } from './http/server.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
+import { createMetricsRoute } from './http/metrics-route.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './telemetry/metrics.js';
 import { closeUpstreamAgent } from './providers/http.js';
 import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from './providers/registry.js';
 import { WELL_KNOWN_MODELS } from './providers/well-known.js';
@@ -75,18 +77,21 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
   const usageQueries = createUsageQueries(db);
+  const metrics = createMetrics();
   const feed = createUsageFeed();
   const usage = createUsageWriter(db, {
     flushMs: config.usage.flushMs,
     bufferMax: config.usage.bufferMax,
     log,
     onWritten: (events) => feed.publish(events),
+    onDropped: (n) => metrics.usageDropped.inc(n),
   });
   const router = createRouter(options.router);
   const executor = createExecutor({
     router,
     catalogue,
     log,
+    onAttemptFailed: (target, err) => metrics.observer.attemptFailed?.(target.provider.name, err.status),
     policy: { maxAttemptsPerModel: 3, maxAttempts: 8, deadlineMs: 120_000, backoffBaseMs: 100, backoffMaxMs: 2000, defaultTimeoutMs: config.defaultTimeoutMs, ...options.policy },
   });
   const limiter = options.limiter ?? noLimits;
@@ -97,7 +102,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     limiter,
     usage,
     log,
-    observer: options.observer,
+    observer: options.observer ?? metrics.observer,
   });
 
   await catalogue.seed(envProviders(config));
@@ -111,7 +116,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
   const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
   const yoga = createGatewayYoga(config, services);
-  const http = createHttpServer(yoga, createRestHandler(services));
+  const http = createHttpServer(yoga, createRestHandler(services), {}, [
+    createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
+  ]);
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs });
 
   let stopping: Promise<void> | undefined;
@@ -119,6 +126,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   return {
     config,
     services,
+    metrics,
     usage,
     yoga,
     server: http.server,

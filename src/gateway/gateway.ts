@@ -66,6 +66,8 @@ export interface GatewayObserver {
   invocationFinished?(e: UsageEvent): void;
   attemptFailed?(provider: string, status: number | undefined): void;
   firstToken?(model: string, ms: number): void;
+  streamOpened?(): void;
+  streamClosed?(): void;
 }
 
 export interface GatewayDeps {
@@ -279,6 +281,8 @@ export function createGateway(deps: GatewayDeps) {
       }
 
       return new Repeater<ChatChunk>(async (push, stop) => {
+        obs.streamOpened?.();
+        void stop.then(() => obs.streamClosed?.());
         const ac = new AbortController();
         const onOuterAbort = () => ac.abort();
         opts.signal?.addEventListener('abort', onOuterAbort, { once: true });

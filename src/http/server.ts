@@ -1,6 +1,7 @@
 /* node:http: /v1/* and /openapi.json → REST, everything else → Yoga; upgrades → graphql-ws. Tracks in-flight requests for a clean stop. */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Route } from './metrics-route.js';
 import type { RestHandler } from './rest/index.js';
 import type { GatewayYoga } from './yoga.js';
 
@@ -9,7 +10,7 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
 }
 
-export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}) {
+export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
   const maxBody = opts.maxBodyBytes ?? 2 * 1024 * 1024;
   let inFlight = 0;
   let idle: (() => void) | undefined;
@@ -31,6 +32,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       return;
     }
     try {
+      for (const route of routes) if (await route(req, res)) return;
       if (await rest(req, res, requestId)) return;
       await yoga(req, res, { requestId });
     } catch (err) {

@@ -1,0 +1,106 @@
+/* Prometheus metrics (prom-client) with OpenTelemetry GenAI-style names, fed by the gateway's observer hooks. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { GatewayObserver } from '../gateway/gateway.js';
+import type { UsageEvent } from '../gateway/usage-writer.js';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
+
+  const requests = new Counter({
+    name: 'gateway_invocations_total',
+    help: 'Invocations by public model, provider that answered (or last tried) and usage status',
+    labelNames: ['model', 'provider', 'status', 'streamed'] as const,
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'gen_ai_client_token_usage_total',
+    help: 'Tokens by model, provider and type (input|output)',
+    labelNames: ['model', 'provider', 'type'] as const,
+    registers: [registry],
+  });
+  const cost = new Counter({
+    name: 'gateway_cost_usd_total',
+    help: 'Cost in USD by model and provider',
+    labelNames: ['model', 'provider'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'gen_ai_client_operation_duration_seconds',
+    help: 'Invocation latency, seconds',
+    labelNames: ['model', 'provider', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
+    help: 'Time to first streamed chunk, seconds',
+    labelNames: ['model'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const upstreamErrors = new Counter({
+    name: 'gateway_upstream_errors_total',
+    help: 'Failed upstream attempts (each retry counts) by provider and HTTP status (none for network errors and timeouts)',
+    labelNames: ['provider', 'status'] as const,
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'gateway_upstream_retries_total',
+    help: 'Attempts beyond the first, by model',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  });
+  const inFlight = new Gauge({ name: 'gateway_invocations_in_flight', help: 'Invocations in progress', registers: [registry] });
+  const openStreams = new Gauge({ name: 'gateway_open_streams', help: 'chatStream subscriptions and REST streams open', registers: [registry] });
+  const usagePending = new Gauge({ name: 'gateway_usage_records_pending', help: 'Usage records waiting to be written', registers: [registry] });
+  const usageDropped = new Counter({ name: 'gateway_usage_records_dropped_total', help: 'Usage records dropped because the buffer bound was reached', registers: [registry] });
+  const armorRejections = new Counter({
+    name: 'gateway_operations_rejected_total',
+    help: 'GraphQL operations refused by query hardening, by rule',
+    labelNames: ['rule'] as const,
+    registers: [registry],
+  });
+
+  const observer: GatewayObserver = {
+    invocationStarted() {
+      inFlight.inc();
+    },
+    invocationFinished(e: UsageEvent) {
+      inFlight.dec();
+      const provider = e.provider ?? 'none';
+      requests.inc({ model: e.model, provider, status: e.status, streamed: String(e.streamed) });
+      if (e.promptTokens) tokens.inc({ model: e.model, provider, type: 'input' }, e.promptTokens);
+      if (e.completionTokens) tokens.inc({ model: e.model, provider, type: 'output' }, e.completionTokens);
+      if (e.costUsd) cost.inc({ model: e.model, provider }, e.costUsd);
+      duration.observe({ model: e.model, provider, status: e.status }, e.latencyMs / 1000);
+      if (e.attempts > 1) retries.inc({ model: e.model }, e.attempts - 1);
+    },
+    attemptFailed(provider, status) {
+      upstreamErrors.inc({ provider, status: status === undefined ? 'none' : String(status) });
+    },
+    firstToken(model, ms) {
+      ttft.observe({ model }, ms / 1000);
+    },
+    streamOpened() {
+      openStreams.inc();
+    },
+    streamClosed() {
+      openStreams.dec();
+    },
+  };
+
+  return {
+    registry,
+    observer,
+    usagePending,
+    usageDropped,
+    armorRejections,
+    async render(pendingUsage: number): Promise<string> {
+      usagePending.set(pendingUsage);
+      return registry.metrics();
+    },
+  };
+}
