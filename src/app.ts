@@ -11,6 +11,7 @@ import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
 import { createGateway, type GatewayObserver } from './gateway/gateway.js';
 import { noLimits, type Limiter } from './gateway/limits.js';
 import { createRouter, type RouterOptions } from './gateway/route.js';
+import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
 import { createUsageWriter } from './gateway/usage-writer.js';
 import { createRestHandler } from './http/rest/index.js';
@@ -64,6 +65,30 @@ function envProviders(config: Config) {
   return out;
 }
 
+async function connectFeedRedis(url: string) {
+  const { Redis } = await import('ioredis');
+  const opts = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false } as const;
+  const publishClient = new Redis(url, opts);
+  const subscribeClient = new Redis(url, { ...opts, enableOfflineQueue: true });
+  // errors are retried by ioredis; log nothing per attempt, the limiter reports Redis outages
+  publishClient.on('error', () => {});
+  subscribeClient.on('error', () => {});
+  return { publishClient, subscribeClient };
+}
+
+/** Deletes old usage records hourly, in batches, off the request path. */
+function startRetention(queries: ReturnType<typeof createUsageQueries>, days: number, log: pino.Logger): NodeJS.Timeout {
+  const run = () =>
+    queries.deleteOlderThan(days).then(
+      (n) => n && log.info({ deleted: n, days }, 'usage retention: old records deleted'),
+      (err) => log.warn({ err }, 'usage retention failed; will retry'),
+    );
+  const timer = setInterval(run, 3_600_000);
+  timer.unref();
+  setTimeout(run, 5_000).unref();
+  return timer;
+}
+
 export type App = Awaited<ReturnType<typeof createApp>>;
 
 export async function createApp(config: Config, options: AppOptions = {}) {
@@ -78,7 +103,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const prompts = createPromptService(db);
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
-  const feed = createUsageFeed();
+  // with Redis, a record written by any instance reaches subscribers on every instance
+  const feedRedis = config.redis ? await connectFeedRedis(config.redis.url) : undefined;
+  const feed = createUsageFeed(feedRedis ? createRedisEventTarget(feedRedis) : undefined);
   const usage = createUsageWriter(db, {
     flushMs: config.usage.flushMs,
     bufferMax: config.usage.bufferMax,
@@ -121,6 +148,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   ]);
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs });
 
+  const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
+
   let stopping: Promise<void> | undefined;
 
   return {
@@ -155,7 +184,12 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         await ws.dispose();
         http.server.closeAllConnections();
         await closed;
+        if (retention) clearInterval(retention);
         await usage.stop();
+        if (feedRedis) {
+          feedRedis.publishClient.disconnect();
+          feedRedis.subscribeClient.disconnect();
+        }
         await limiter.close();
         await closeUpstreamAgent();
         await database.close();

@@ -7,8 +7,8 @@ export type UsageFeedEventTarget = NonNullable<NonNullable<Parameters<typeof cre
 
 export type UsageFeed = ReturnType<typeof createUsageFeed>;
 
-export function createUsageFeed(eventTarget?: UsageFeedEventTarget) {
-  const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
+export function createUsageFeed(eventTarget?: UsageFeedEventTarget | EventTarget) {
+  const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget: eventTarget as UsageFeedEventTarget } : undefined);
   return {
     publish(events: UsageEvent[]): void {
       for (const e of events) pubsub.publish('usage', e);
