@@ -9,11 +9,11 @@ import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
 import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
 import { createGateway, type GatewayObserver } from './gateway/gateway.js';
-import { noLimits, type Limiter } from './gateway/limits.js';
+import { createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limits.js';
 import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
-import { createUsageWriter } from './gateway/usage-writer.js';
+import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createHttpServer } from './http/server.js';
 import { attachWebSockets } from './http/ws.js';
@@ -26,6 +26,7 @@ import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from '
 import { WELL_KNOWN_MODELS } from './providers/well-known.js';
 import { createSecretBox } from './security/secret-box.js';
 import { createCatalogueService } from './services/catalogue.js';
+import { createKeyInvalidation } from './services/key-invalidation.js';
 import { createKeyService } from './services/keys.js';
 import { createPromptService } from './services/prompts.js';
 import { createUsageQueries } from './services/usage-queries.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   router?: RouterOptions;
   policy?: Partial<AttemptPolicy>;
   limiter?: Limiter;
+  /** Prefix of Redis keys and channels (limits, key invalidation), e.g. to share one Redis between deployments. @default 'gw:' */
+  redisPrefix?: string;
   logDestination?: pino.DestinationStream;
   observer?: GatewayObserver;
   /** Close sockets that never send connection_init after this long. */
@@ -89,6 +92,45 @@ function startRetention(queries: ReturnType<typeof createUsageQueries>, days: nu
   return timer;
 }
 
+/**
+ * Counts invocations the gateway core started and has not yet recorded (the observer hooks are balanced:
+ * one invocationFinished per usage record), so stop() can wait for streams cut by closing websockets.
+ */
+function trackInvocations(base: GatewayObserver) {
+  let active = 0;
+  let idle: (() => void) | undefined;
+  const observer: GatewayObserver = Object.assign(Object.create(base) as GatewayObserver, {
+    invocationStarted(model: string) {
+      active++;
+      base.invocationStarted?.(model);
+    },
+    invocationFinished(e: UsageEvent) {
+      try {
+        base.invocationFinished?.(e);
+      } finally {
+        if (--active <= 0) {
+          active = 0;
+          idle?.();
+        }
+      }
+    },
+  });
+  return {
+    observer,
+    /** Resolves when every started invocation has recorded its usage (or after `timeoutMs`). */
+    settled(timeoutMs: number): Promise<void> {
+      if (active <= 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        idle = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    },
+  };
+}
+
 export type App = Awaited<ReturnType<typeof createApp>>;
 
 export async function createApp(config: Config, options: AppOptions = {}) {
@@ -98,7 +140,10 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const db = database.db;
 
   const box = createSecretBox(resolveSecret(config));
-  const keys = createKeyService(db, { cacheTtlMs: config.keyCacheTtlMs });
+  // revoke/rotate/update reach the other instances' key caches at once (Redis pub/sub or LISTEN/NOTIFY)
+  const keyInvalidation = createKeyInvalidation({ redisUrl: config.redis?.url, redisPrefix: options.redisPrefix, database, log });
+  const keys = createKeyService(db, { cacheTtlMs: config.keyCacheTtlMs, broadcast: keyInvalidation?.publish });
+  await keyInvalidation?.start((hash) => keys.invalidate(hash));
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
   const usageQueries = createUsageQueries(db);
@@ -121,7 +166,10 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     onAttemptFailed: (target, err) => metrics.observer.attemptFailed?.(target.provider.name, err.status),
     policy: { maxAttemptsPerModel: 3, maxAttempts: 8, deadlineMs: 120_000, backoffBaseMs: 100, backoffMaxMs: 2000, defaultTimeoutMs: config.defaultTimeoutMs, ...options.policy },
   });
-  const limiter = options.limiter ?? noLimits;
+  const limiter =
+    options.limiter ??
+    (await createLimiter({ seeder: createDbUsageSeeder(db), log, redisUrl: config.redis?.url, redisPrefix: options.redisPrefix }));
+  const invocations = trackInvocations(options.observer ?? metrics.observer);
   const gateway = createGateway({
     catalogue,
     adapters: createAdapterRegistry(options.adapters),
@@ -129,7 +177,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     limiter,
     usage,
     log,
-    observer: options.observer ?? metrics.observer,
+    observer: invocations.observer,
   });
 
   await catalogue.seed(envProviders(config));
@@ -142,11 +190,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
-  const yoga = createGatewayYoga(config, services);
-  const http = createHttpServer(yoga, createRestHandler(services), {}, [
+  const yoga = createGatewayYoga(config, services, { metrics });
+  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
   ]);
-  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs });
+  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics });
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
 
@@ -182,6 +230,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         http.server.closeIdleConnections();
         await http.drained(graceMs);
         await ws.dispose();
+        // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush
+        await invocations.settled(graceMs);
         http.server.closeAllConnections();
         await closed;
         if (retention) clearInterval(retention);
@@ -191,6 +241,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
           feedRedis.subscribeClient.disconnect();
         }
         await limiter.close();
+        await keyInvalidation?.close();
         await closeUpstreamAgent();
         await database.close();
         log.info('gateway stopped');

@@ -1,4 +1,8 @@
 /* Per-key limits: admission before the call, settlement to the real usage after it. */
+import { and, eq, gte, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.js';
+import { usageRecords, type ApiKeyRow } from '../db/schema.js';
 import type { Principal } from '../services/keys.js';
 
 export interface Reservation {
@@ -21,10 +25,118 @@ export interface Limiter {
   close(): Promise<void>;
 }
 
-const NOOP_RESERVATION: Reservation = { settle() {} };
+export const NOOP_RESERVATION: Reservation = { settle() {} };
 
 /** Admits everything: for keys without limits, and until the real limiter is wired. */
 export const noLimits: Limiter = {
   admit: async () => NOOP_RESERVATION,
   close: async () => {},
 };
+
+/*
+ * Semantics shared by the memory and the Redis limiter (they must agree exactly):
+ *
+ * - requestsPerMinute / tokensPerMinute: one fixed 60 s window per key that starts with the first
+ *   request admitted after the previous window ended (so a burst never straddles two windows).
+ *   RATE_LIMITED carries retryAfterMs = time left in the window.
+ * - tokensPerDay (UTC day) / monthlyBudgetUsd (UTC calendar month): one counter per key and period,
+ *   seeded lazily from usage_records (what was recorded since the period began) the first time an
+ *   admission needs it, then kept up to date by reservations and settlements.
+ * - A token or budget counter admits while it is below its limit and then reserves the whole estimate.
+ *   A call is therefore never refused because its estimate alone is larger than what is left
+ *   (maxTokens defaults to 1024, often more than a small tokensPerMinute), and once settled the total
+ *   exceeds the limit by at most what was in flight when the counter crossed it.
+ * - All counters are checked first and only then all are incremented: a refusal by one limit consumes
+ *   nothing from another. Quotas (day, month) are checked before rates, since waiting a minute
+ *   does not cure them.
+ * - A counter whose limit was removed from the key is dropped, so setting the limit again re-seeds it
+ *   from usage_records instead of trusting a counter that missed the usage in between.
+ */
+
+export const WINDOW_MS = 60_000;
+/** Day/month counters outlive their period by this much, so calls that started before midnight settle. */
+export const PERIOD_GRACE_MS = 3_600_000;
+
+/** The limits a key sets (null where unset); limitsOf() is null when it sets none: the fast path. */
+export interface KeyLimitSet {
+  rpm: number | null;
+  tpm: number | null;
+  tpd: number | null;
+  budget: number | null;
+}
+
+export function limitsOf(key: ApiKeyRow): KeyLimitSet | null {
+  const { requestsPerMinute: rpm, tokensPerMinute: tpm, tokensPerDay: tpd, monthlyBudgetUsd: budget } = key;
+  if (rpm == null && tpm == null && tpd == null && budget == null) return null;
+  return { rpm, tpm, tpd, budget };
+}
+
+export interface Period {
+  /** 2025-06-01 or 2025-06 */
+  id: string;
+  start: Date;
+  /** epoch ms of the next period's start */
+  end: number;
+}
+
+export function utcDay(now: number): Period {
+  const d = new Date(now);
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  return { id: new Date(start).toISOString().slice(0, 10), start: new Date(start), end: start + 86_400_000 };
+}
+
+export function utcMonth(now: number): Period {
+  const d = new Date(now);
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  return { id: new Date(start).toISOString().slice(0, 7), start: new Date(start), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
+}
+
+/** What a key has recorded since the start of the UTC day (tokens) and of the UTC month (USD). */
+export type UsageSeeder = (keyId: string, day: Date, month: Date) => Promise<{ tokensToday: number; costMonth: number }>;
+
+/** Sums usage_records in one indexed statement (usage_key_created_idx). */
+export function createDbUsageSeeder(db: Db): UsageSeeder {
+  return async (keyId, day, month) => {
+    const [row] = await db
+      .select({
+        tokens: sql<string>`coalesce(sum(${usageRecords.promptTokens} + ${usageRecords.completionTokens}) filter (where ${usageRecords.createdAt} >= ${day.toISOString()}::timestamptz), 0)`,
+        cost: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
+      })
+      .from(usageRecords)
+      .where(and(eq(usageRecords.apiKeyId, keyId), gte(usageRecords.createdAt, month)));
+    return { tokensToday: Number(row?.tokens ?? 0), costMonth: Number(row?.cost ?? 0) };
+  };
+}
+
+export interface LimiterOptions {
+  seeder: UsageSeeder;
+  log: Logger;
+  /** Shared counters across instances; without it counters are per process. */
+  redisUrl?: string;
+  /** Prefix of every Redis key (no braces: the key id is the cluster hash tag). @default 'gw:' */
+  redisPrefix?: string;
+  /** A Redis command slower than this counts as an outage. @default 500 */
+  redisTimeoutMs?: number;
+}
+
+/** Redis when a URL is given, memory otherwise (each implementation is loaded only when used). */
+export async function createLimiter(opts: LimiterOptions): Promise<Limiter> {
+  if (opts.redisUrl) {
+    const { createRedisLimiter } = await import('./limits-redis.js');
+    return createRedisLimiter({ ...opts, url: opts.redisUrl });
+  }
+  const { createMemoryLimiter } = await import('./limits-memory.js');
+  return createMemoryLimiter(opts);
+}
+
+/** Refusal messages, the same from every implementation. */
+export const messages = {
+  requestsPerMinute: (limit: number) => `Rate limit exceeded: ${limit} requests per minute for this key`,
+  tokensPerMinute: (limit: number) => `Rate limit exceeded: ${limit} tokens per minute for this key`,
+  tokensPerDay: (limit: number) => `Daily token quota exhausted: ${limit} tokens per UTC day for this key`,
+  monthlyBudgetUsd: (limit: number) => `Monthly budget exhausted: ${limit} USD per calendar month (UTC) for this key`,
+};
+
+/** Integers for token counters (Redis HINCRBY and exact sums). */
+export const toTokens = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.ceil(n) : 0);
+export const toUsd = (n: number): number => (Number.isFinite(n) && n > 0 ? n : 0);

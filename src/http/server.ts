@@ -1,33 +1,69 @@
 /* node:http: /v1/* and /openapi.json → REST, everything else → Yoga; upgrades → graphql-ws. Tracks in-flight requests for a clean stop. */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Metrics } from '../telemetry/metrics.js';
 import type { Route } from './metrics-route.js';
 import type { RestHandler } from './rest/index.js';
 import type { GatewayYoga } from './yoga.js';
 
+/** Largest request body accepted by default (GraphQL and REST), bytes. */
+export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
 export interface HttpServerOptions {
-  /** Largest request body accepted, bytes. @default 2 MiB */
+  /** Largest request body accepted, bytes (announced by content-length; Yoga and the REST routes hold chunked bodies to it). @default 2 MiB */
   maxBodyBytes?: number;
+  /** One line per completed request: request id, method, path, status, duration. Never headers or bodies. */
+  log?: Logger;
+  metrics?: Metrics;
+}
+
+const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
+/** Probes and scrapes succeed every few seconds: their lines go to debug. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** A metrics label from a fixed set, whatever path was asked for. */
+function routeOf(path: string): string {
+  if (KNOWN_ROUTES.has(path)) return path;
+  return path.startsWith('/v1/') ? '/v1/*' : 'other';
 }
 
 export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
-  const maxBody = opts.maxBodyBytes ?? 2 * 1024 * 1024;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { log, metrics } = opts;
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
   const server: Server = createServer(async (req, res) => {
     inFlight++;
-    res.on('close', () => {
-      if (--inFlight === 0) idle?.();
-    });
+    const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    res.on('close', () => {
+      if (--inFlight === 0) idle?.();
+      // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
+      const path = (req.url ?? '/').split('?')[0].slice(0, 200);
+      const method = req.method ?? 'GET';
+      const status = res.statusCode;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics?.httpRequest(routeOf(path), method, status, seconds);
+      if (log) {
+        const line = { requestId, method, path, status, durationMs: Math.round(seconds * 1e4) / 10, ...(res.writableFinished ? {} : { aborted: true }) };
+        if (QUIET_ROUTES.has(path) && status < 400) log.debug(line, 'request completed');
+        else log.info(line, 'request completed');
+      }
+    });
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > maxBody) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ errors: [{ message: `Request body larger than ${maxBody} bytes`, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
+      const message = `Request body larger than ${maxBody} bytes`;
+      // the OpenAI-compatible routes answer in OpenAI's error envelope, GraphQL in its own
+      const rest = (req.url ?? '').startsWith('/v1/');
+      res.end(JSON.stringify(rest
+        ? { error: { message, type: 'invalid_request_error', param: null, code: 'BAD_USER_INPUT' } }
+        : { errors: [{ message, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
       req.resume();
       return;
     }
@@ -36,6 +72,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       if (await rest(req, res, requestId)) return;
       await yoga(req, res, { requestId });
     } catch (err) {
+      log?.error({ err, requestId }, 'request failed unexpectedly');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] }));
     }

@@ -145,9 +145,10 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     });
   }
 
-  async function targetRows(modelId: string, targets: ModelTargetInput[]) {
+  /** `q` is the open transaction when there is one: on PGlite (one connection) a query on `db` inside it waits forever. */
+  async function targetRows(q: Pick<Db, 'select'>, modelId: string, targets: ModelTargetInput[]) {
     const names = [...new Set(targets.map((t) => t.provider))];
-    const found = await db.select().from(providers).where(inArray(providers.name, names));
+    const found = await q.select().from(providers).where(inArray(providers.name, names));
     const byName = new Map(found.map((p) => [p.name, p]));
     return targets.map((t, i) => {
       const p = byName.get(t.provider);
@@ -295,7 +296,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
           .insert(models)
           .values({ name: input.name, ...modelColumns(input) })
           .returning();
-        const targets = await targetRows(m.id, input.targets);
+        const targets = await targetRows(tx, m.id, input.targets);
         await tx.insert(modelTargets).values(targets);
         return m;
       });
@@ -312,7 +313,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
           ? await tx.update(models).set(patch).where(eq(models.id, current.id)).returning()
           : [current];
         if (input.targets) {
-          const targets = await targetRows(current.id, input.targets);
+          const targets = await targetRows(tx, current.id, input.targets);
           await tx.delete(modelTargets).where(eq(modelTargets.modelId, current.id));
           await tx.insert(modelTargets).values(targets);
         }

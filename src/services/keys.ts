@@ -86,9 +86,14 @@ export type KeyService = ReturnType<typeof createKeyService>;
 
 export function createKeyService(db: Db, opts: KeyServiceOptions) {
   const cache = new Map<string, CacheEntry>();
+  const inFlight = new Map<string, Promise<CacheEntry>>();
+  const generations = new Map<string, number>();
 
   function invalidateHash(secretHash: string): void {
     cache.delete(secretHash);
+    inFlight.delete(secretHash);
+    generations.set(secretHash, (generations.get(secretHash) ?? 0) + 1);
+    if (generations.size > 50_000) generations.clear();
   }
 
   function changed(row: ApiKeyRow, oldHash?: string): void {
@@ -112,10 +117,27 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       const now = Date.now();
       let entry = cache.get(h);
       if (!entry || entry.until < now) {
-        const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
-        entry = { row: row ?? null, until: now + opts.cacheTtlMs };
-        if (cache.size > 50_000) cache.clear();
-        cache.set(h, entry);
+        // concurrent misses for one key share one lookup
+        let pending = inFlight.get(h);
+        if (!pending) {
+          const generation = generations.get(h) ?? 0;
+          pending = (async () => {
+            try {
+              const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
+              const fresh = { row: row ?? null, until: Date.now() + opts.cacheTtlMs };
+              // an invalidation that arrived during the lookup wins: do not cache what may be stale
+              if ((generations.get(h) ?? 0) === generation) {
+                if (cache.size > 50_000) cache.clear();
+                cache.set(h, fresh);
+              }
+              return fresh;
+            } finally {
+              inFlight.delete(h);
+            }
+          })();
+          inFlight.set(h, pending);
+        }
+        entry = await pending;
       }
       const row = entry.row;
       // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks

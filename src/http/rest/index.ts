@@ -1,16 +1,79 @@
 /* OpenAI-compatible REST routes (/v1/*) and their OpenAPI document; they call the same gateway core. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../../context.js';
+import { handleChatCompletions } from './chat-completions.js';
+import { handleEmbeddings } from './embeddings.js';
+import { HttpError, sendError, type RestContext } from './http.js';
+import { handleListModels, handleRetrieveModel } from './models.js';
+import { openApiJson } from './openapi.js';
+import { handleRunPrompt } from './prompts.js';
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
 
+export interface RestOptions {
+  /** Largest request body accepted, bytes (chunked bodies included). @default 2 MiB, as the HTTP server */
+  maxBodyBytes?: number;
+}
+
+type Route = { method: string; match: (path: string) => string[] | null; run: (ctx: RestContext, params: string[]) => Promise<void> };
+
+const exact = (p: string) => (path: string) => (path === p ? [] : null);
+const pattern = (re: RegExp) => (path: string) => {
+  const m = re.exec(path);
+  if (!m) return null;
+  try {
+    return m.slice(1).map((s) => decodeURIComponent(s));
+  } catch {
+    return null;
+  }
+};
+
+const ROUTES: Route[] = [
+  { method: 'POST', match: exact('/v1/chat/completions'), run: (ctx) => handleChatCompletions(ctx) },
+  { method: 'POST', match: exact('/v1/embeddings'), run: (ctx) => handleEmbeddings(ctx) },
+  { method: 'GET', match: exact('/v1/models'), run: (ctx) => handleListModels(ctx) },
+  { method: 'GET', match: pattern(/^\/v1\/models\/(.+)$/), run: (ctx, [name]) => handleRetrieveModel(ctx, name) },
+  { method: 'POST', match: pattern(/^\/v1\/prompts\/(.+)\/run$/), run: (ctx, [name]) => handleRunPrompt(ctx, name) },
+];
+
 /** Returns false for paths it does not own, so the caller hands them to Yoga. */
-export function createRestHandler(_services: Services): RestHandler {
-  return async (req, res) => {
+export function createRestHandler(services: Services, opts: RestOptions = {}): RestHandler {
+  const maxBodyBytes = opts.maxBodyBytes ?? 2 * 1024 * 1024;
+  return async (req, res, requestId) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (!path.startsWith('/v1/') && path !== '/openapi.json') return false;
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { message: `No route ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: 'NOT_FOUND' } }));
+    if (path === '/openapi.json') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res, 'GET');
+      const body = openApiJson();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'public, max-age=300' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    }
+    if (!path.startsWith('/v1/')) return false;
+
+    const ac = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
+    const ctx: RestContext = { req, res, requestId, services, signal: ac.signal, maxBodyBytes };
+    try {
+      const candidates = ROUTES.map((r) => ({ r, params: r.match(path) })).filter((c) => c.params);
+      if (!candidates.length) throw new HttpError(404, `No route ${req.method} ${path}`, 'NOT_FOUND');
+      const route = candidates.find((c) => c.r.method === req.method);
+      if (!route) {
+        const allow = [...new Set(candidates.map((c) => c.r.method))].join(', ');
+        throw new HttpError(405, `Method ${req.method} is not allowed on ${path}; use ${allow}`, 'METHOD_NOT_ALLOWED', { allow });
+      }
+      await route.r.run(ctx, route.params!);
+    } catch (err) {
+      if (!res.destroyed) sendError(ctx, err);
+    }
     return true;
   };
+}
+
+function notAllowed(res: ServerResponse, allow: string): true {
+  const body = JSON.stringify({ error: { message: `Use ${allow}`, type: 'invalid_request_error', param: null, code: 'METHOD_NOT_ALLOWED' } });
+  res.writeHead(405, { 'content-type': 'application/json', allow });
+  res.end(body);
+  return true;
 }

@@ -1,0 +1,226 @@
+/*
+ * POST /v1/chat/completions: an OpenAI request body → the gateway's ChatInput → gateway.chat / gateway.stream
+ * → a `chat.completion` object or `chat.completion.chunk` server-sent events.
+ * @see https://platform.openai.com/docs/api-reference/chat/create
+ * @see https://platform.openai.com/docs/api-reference/chat-streaming
+ */
+import type { ChatInput } from '../../gateway/chat-input.js';
+import type { ChatChunk, ChatResult, InvocationOptions } from '../../gateway/gateway.js';
+import { GatewayError, isGatewayError } from '../../errors.js';
+import type { FinishReason, ToolCallDelta } from '../../providers/types.js';
+import { errorResponse, parseBody, readJson, requirePrincipal, sendError, sendJson, warningHeaders, type RestContext } from './http.js';
+import { ChatCompletionRequest, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
+import { SseWriter } from './sse.js';
+
+type Part = NonNullable<ChatInput['messages'][number]['parts']>[number];
+
+function textParts(content: string | Array<{ type: 'text'; text: string }>): Pick<ChatInput['messages'][number], 'content' | 'parts'> {
+  if (typeof content === 'string') return { content };
+  return { content: null, parts: content.map((p): Part => ({ type: 'TEXT', text: p.text })) };
+}
+
+/** The OpenAI request body as the gateway's unified ChatInput. */
+export function toChatInput(b: ChatCompletionRequest): ChatInput {
+  const messages = b.messages.map((m): ChatInput['messages'][number] => {
+    const name = 'name' in m && m.name ? { name: m.name } : {};
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        return { role: 'SYSTEM', ...textParts(m.content), ...name };
+      case 'user':
+        if (typeof m.content === 'string') return { role: 'USER', content: m.content, ...name };
+        return {
+          role: 'USER',
+          content: null,
+          parts: m.content.map((p): Part => (p.type === 'text' ? { type: 'TEXT', text: p.text } : { type: 'IMAGE_URL', imageUrl: p.image_url.url })),
+          ...name,
+        };
+      case 'assistant':
+        return {
+          role: 'ASSISTANT',
+          ...(m.content == null ? { content: null } : textParts(m.content)),
+          ...(m.tool_calls?.length ? { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) } : {}),
+          ...name,
+        };
+      case 'tool':
+        return { role: 'TOOL', ...textParts(m.content), toolCallId: m.tool_call_id };
+    }
+  });
+  const input: ChatInput = { model: b.model, messages };
+  if (b.temperature != null) input.temperature = b.temperature;
+  if (b.top_p != null) input.topP = b.top_p;
+  const maxTokens = b.max_completion_tokens ?? b.max_tokens;
+  if (maxTokens != null) input.maxTokens = maxTokens;
+  if (b.stop != null) input.stop = typeof b.stop === 'string' ? [b.stop] : b.stop;
+  if (b.seed != null) input.seed = b.seed;
+  if (b.tools?.length) {
+    input.tools = b.tools.map((t) => ({ name: t.function.name, description: t.function.description ?? null, parameters: t.function.parameters ?? null }));
+  }
+  if (b.tool_choice != null) input.toolChoice = typeof b.tool_choice === 'string' ? b.tool_choice.toUpperCase() : b.tool_choice.function.name;
+  if (b.response_format?.type === 'json_object') input.jsonMode = true;
+  if (b.metadata || b.user) input.metadata = { ...(b.metadata ?? {}), ...(b.user ? { user: b.user } : {}) };
+  return input;
+}
+
+/**
+ * The core validates ChatInput with GraphQL field names (`input.messages[0].toolCalls`); a REST
+ * client should see the names it sent (`messages[0].tool_calls`).
+ */
+export function restParam(field: string): string {
+  return field
+    .replace(/^input\./, '')
+    .replace(/\.toolCalls\[(\d+)\]\.(name|arguments)/g, '.tool_calls[$1].function.$2')
+    .replace(/\.toolCalls/g, '.tool_calls')
+    .replace(/\.toolCallId/g, '.tool_call_id')
+    .replace(/\.parts\[(\d+)\]\.imageUrl/g, '.content[$1].image_url.url')
+    .replace(/\.parts/g, '.content')
+    .replace(/^tools\[(\d+)\]\.(name|description|parameters)/, 'tools[$1].function.$2')
+    .replace(/^topP$/, 'top_p')
+    .replace(/^maxTokens$/, 'max_completion_tokens')
+    .replace(/^toolChoice$/, 'tool_choice')
+    .replace(/^jsonMode$/, 'response_format');
+}
+
+/** Renames the field of a BAD_USER_INPUT raised by the core; other errors pass unchanged. */
+export function withRestParam(err: unknown): unknown {
+  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
+  const field = err.extensions.field;
+  if (!field.startsWith('input.')) return err;
+  const param = restParam(field);
+  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
+  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
+}
+
+const FINISH: Record<FinishReason, ChatCompletion['choices'][number]['finish_reason']> = {
+  STOP: 'stop',
+  LENGTH: 'length',
+  TOOL_CALLS: 'tool_calls',
+  CONTENT_FILTER: 'content_filter',
+  // only a failed stream ends with ERROR, and that becomes an error event instead
+  ERROR: 'stop',
+};
+
+export const completionId = (invocationId: string) => `chatcmpl-${invocationId}`;
+const unixNow = () => Math.floor(Date.now() / 1000);
+
+export function toChatCompletion(r: ChatResult): ChatCompletion {
+  const toolCalls = r.message.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } }));
+  return {
+    id: completionId(r.id),
+    object: 'chat.completion',
+    created: unixNow(),
+    model: r.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: r.message.content, refusal: null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+        finish_reason: FINISH[r.finishReason],
+        logprobs: null,
+      },
+    ],
+    usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens },
+  };
+}
+
+function toolCallDeltas(deltas: ToolCallDelta[]) {
+  return deltas.map((d) => ({
+    index: d.index,
+    ...(d.id ? { id: d.id, type: 'function' as const } : {}),
+    function: { ...(d.name ? { name: d.name } : {}), arguments: d.argumentsDelta ?? '' },
+  }));
+}
+
+/**
+ * Streams the gateway's chunks as `chat.completion.chunk` events. Nothing is sent before the first
+ * chunk, so a failure before it (no target answered, limits) still gets its HTTP status; after it,
+ * a failure is an error event and the stream ends. The client going away ends the gateway stream,
+ * which aborts the upstream request.
+ */
+export async function streamChatCompletion(
+  ctx: RestContext,
+  stream: AsyncIterable<ChatChunk>,
+  opts: { includeUsage: boolean; headers: Record<string, string> },
+): Promise<void> {
+  const { res } = ctx;
+  const it = stream[Symbol.asyncIterator]();
+  const onClose = () => {
+    if (!res.writableFinished) void it.return?.();
+  };
+  res.once('close', onClose);
+  const sse = new SseWriter(res);
+  try {
+    let next = await it.next();
+    // the core ends a failed stream with an ERROR chunk, then the error: before anything was sent, answer with the error's status
+    while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
+    if (next.done || res.destroyed) return;
+
+    const base = { id: completionId(next.value.id), object: 'chat.completion.chunk' as const, created: unixNow(), model: next.value.model };
+    const usageNull = opts.includeUsage ? { usage: null } : {};
+    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null): ChatCompletionChunk => ({
+      ...base,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      ...usageNull,
+    });
+
+    sse.start(opts.headers);
+    await sse.send(chunk({ role: 'assistant', content: '' }));
+    let usage: ChatChunk['usage'] = null;
+    let finished = false;
+    while (!next.done) {
+      const c = next.value;
+      if (c.finishReason !== 'ERROR') {
+        if (c.delta) await sse.send(chunk({ content: c.delta }));
+        if (c.toolCalls?.length) await sse.send(chunk({ tool_calls: toolCallDeltas(c.toolCalls) }));
+        if (c.finishReason) {
+          await sse.send(chunk({}, FINISH[c.finishReason]));
+          usage = c.usage;
+          finished = true;
+        }
+      }
+      if (sse.closed) return;
+      next = await it.next();
+    }
+    if (!finished || sse.closed) return sse.end();
+    if (opts.includeUsage && usage) {
+      await sse.send({
+        ...base,
+        choices: [],
+        usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens },
+      } satisfies ChatCompletionChunk);
+    }
+    await sse.send('[DONE]');
+    sse.end();
+  } catch (err) {
+    if (!res.headersSent) return sendError(ctx, err);
+    // OpenAI's own in-stream error shape; SDKs raise it as an APIError
+    await sse.send(errorResponse(err).body);
+    sse.end();
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/** Runs a ChatInput through the core and answers as Chat Completions does (JSON or SSE). */
+export async function respondChat(
+  ctx: RestContext,
+  input: ChatInput,
+  invocation: InvocationOptions & { warnings: string[] },
+  mode: { stream: boolean; includeUsage: boolean; extra?: Record<string, unknown> },
+): Promise<void> {
+  const { gateway } = ctx.services;
+  if (mode.stream) {
+    const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
+    return streamChatCompletion(ctx, stream, { includeUsage: mode.includeUsage, headers: warningHeaders(invocation.warnings) });
+  }
+  const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
+  sendJson(ctx.res, 200, { ...toChatCompletion(result), ...mode.extra }, warningHeaders(invocation.warnings));
+}
+
+export async function handleChatCompletions(ctx: RestContext): Promise<void> {
+  const principal = await requirePrincipal(ctx);
+  const body = parseBody(ChatCompletionRequest, await readJson(ctx));
+  await respondChat(ctx, toChatInput(body), { principal, signal: ctx.signal, warnings: [] }, {
+    stream: body.stream === true,
+    includeUsage: body.stream_options?.include_usage === true,
+  });
+}

@@ -1,0 +1,169 @@
+/*
+ * GET /openapi.json: the OpenAPI 3.1 document of the REST routes, generated from the zod schemas in
+ * schemas.ts, the same objects that validate the requests. Built once, on first use.
+ */
+import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import type { ZodType } from 'zod';
+import {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+  ErrorResponse,
+  Model,
+  ModelIdParams,
+  ModelList,
+  PromptNameParams,
+  PromptRunRequest,
+  PromptRunResponse,
+} from './schemas.js';
+
+const json = (schema: ZodType) => ({ 'application/json': { schema } });
+
+const error = (description: string, headers?: ResponseConfig['headers']): ResponseConfig => ({ description, content: json(ErrorResponse), ...(headers ? { headers } : {}) });
+
+const retryAfter = { 'retry-after': { description: 'Seconds to wait before retrying (RATE_LIMITED)', schema: { type: 'integer' as const, minimum: 1 } } };
+
+/** The failures every authenticated route can answer. */
+const common: RouteConfig['responses'] = {
+  400: error('BAD_USER_INPUT: the body is not valid JSON or a field is invalid; `param` names the field'),
+  401: error('UNAUTHENTICATED: missing, unknown, revoked or expired key'),
+  403: error('FORBIDDEN: the key lacks the INVOKE scope or may not use this model'),
+  500: error('Unexpected error (details are logged, never returned)'),
+};
+
+const bodyErrors: RouteConfig['responses'] = {
+  413: error('The request body is larger than the limit (2 MiB by default)'),
+};
+
+/** The failures of an invocation. */
+const invocation: RouteConfig['responses'] = {
+  ...common,
+  ...bodyErrors,
+  404: error('MODEL_NOT_FOUND (or NOT_FOUND for an unknown prompt)'),
+  410: error('MODEL_RETIRED: the model is retired and no longer served'),
+  429: error('RATE_LIMITED or QUOTA_EXCEEDED', retryAfter),
+  502: error('UPSTREAM_ERROR: every target failed, after retries and fallbacks'),
+  504: error('UPSTREAM_TIMEOUT: every attempt timed out'),
+};
+
+const lifecycleHeaders = {
+  deprecation: { description: 'Present (`true`) when the model is DEPRECATED: it still answers, but will be retired', schema: { type: 'string' as const } },
+  'x-gateway-warning': { description: 'Warnings of the invocation, e.g. the deprecation notice', schema: { type: 'string' as const } },
+};
+
+const chatAnswer = (description: string, schema: ZodType): ResponseConfig => ({
+  description,
+  headers: lifecycleHeaders,
+  content: {
+    'application/json': { schema },
+    // as OpenAI's own document does: the schema of each event's `data:` JSON (the stream ends with `data: [DONE]`)
+    'text/event-stream': { schema: ChatCompletionChunk },
+  },
+});
+
+function build() {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A gateway API key: `Authorization: Bearer gw_…`',
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/chat/completions',
+    operationId: 'createChatCompletion',
+    tags: ['Chat'],
+    summary: 'Create a chat completion (OpenAI-compatible)',
+    description:
+      'Same keys, limits, routing and usage records as the GraphQL `chat` and `chatStream`. ' +
+      'With `stream: true` the answer is server-sent ChatCompletionChunk events; a client disconnect aborts the upstream call.',
+    request: { body: { required: true, content: json(ChatCompletionRequest) } },
+    responses: { 200: chatAnswer('A chat.completion object, or a stream of chat.completion.chunk events', ChatCompletion), ...invocation },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/embeddings',
+    operationId: 'createEmbedding',
+    tags: ['Embeddings'],
+    summary: 'Create embeddings (OpenAI-compatible)',
+    request: { body: { required: true, content: json(EmbeddingsRequest) } },
+    responses: { 200: { description: 'One embedding per input string', headers: lifecycleHeaders, content: json(EmbeddingsResponse) }, ...invocation },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models',
+    operationId: 'listModels',
+    tags: ['Models'],
+    summary: 'List the models this key may invoke',
+    description: 'Retired models and models outside the key\'s allow-list are left out.',
+    responses: { 200: { description: 'The models', content: json(ModelList) }, ...common },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models/{model}',
+    operationId: 'retrieveModel',
+    tags: ['Models'],
+    summary: 'Retrieve one model this key may invoke',
+    request: { params: ModelIdParams },
+    responses: {
+      200: { description: 'The model', content: json(Model) },
+      ...common,
+      404: error('MODEL_NOT_FOUND: unknown, or not invocable with this key'),
+      410: error('MODEL_RETIRED'),
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/prompts/{name}/run',
+    operationId: 'runPrompt',
+    tags: ['Prompts'],
+    summary: 'Run a stored prompt template',
+    description:
+      "Fills the prompt's {{variable}} placeholders and invokes its model, like the GraphQL `runPrompt`. " +
+      'A missing or unknown variable is a 400 whose `param` is `variables.<name>`. The usage record carries `{prompt, promptVersion}` in its metadata.',
+    request: { params: PromptNameParams, body: { required: true, content: json(PromptRunRequest) } },
+    responses: { 200: chatAnswer('A chat.completion object plus `prompt`, or (stream: true) chat.completion.chunk events', PromptRunResponse), ...invocation },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
+    tags: ['Meta'],
+    summary: 'This document',
+    security: [],
+    responses: { 200: { description: 'The OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'GraphQL AI Gateway: OpenAI-compatible REST',
+      version: '1.0.0',
+      description:
+        'OpenAI-compatible routes in front of the same gateway core as the GraphQL API (/graphql). ' +
+        'Errors use OpenAI\'s envelope `{"error": {message, type, param, code}}`, with the gateway error code in `code`.',
+    },
+    security: [{ bearerAuth: [] }],
+    tags: [{ name: 'Chat' }, { name: 'Embeddings' }, { name: 'Models' }, { name: 'Prompts' }, { name: 'Meta' }],
+  });
+}
+
+let cached: string | undefined;
+
+/** The document as JSON text (generated once per process). */
+export function openApiJson(): string {
+  cached ??= JSON.stringify(build());
+  return cached;
+}
+
+export function openApiDocument(): ReturnType<typeof build> {
+  return JSON.parse(openApiJson());
+}
