@@ -46,11 +46,17 @@ export function toRow(e: UsageEvent): UsageInsert {
 
 export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
   const batchSize = opts.batchSize ?? 500;
+  /** Waiting to be written, oldest first. */
   let buffer: UsageEvent[] = [];
+  /** The batch an insert is running for; put back in front of `buffer` if the insert fails. */
+  let inflight: UsageEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
-  let flushing: Promise<void> | undefined;
+  /** The one write attempt running; every write goes through it, so two inserts never take the same records. */
+  let running: Promise<void> | undefined;
   let failures = 0;
   let dropped = 0;
+  let droppedSinceLog = 0;
+  let lastDropLog = 0;
   let stopped = false;
 
   function schedule(delay: number): void {
@@ -62,22 +68,61 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
     timer.unref();
   }
 
-  async function writeOnce(): Promise<void> {
-    while (buffer.length) {
-      const batch = buffer.slice(0, batchSize);
-      // ids are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
-      await db.insert(usageRecords).values(batch.map(toRow)).onConflictDoNothing();
-      buffer = buffer.slice(batch.length);
-      failures = 0;
-      opts.onWritten?.(batch);
+  /** Keeps at most `bufferMax` records (in flight included), dropping the oldest waiting ones. */
+  function enforceBound(): void {
+    const over = buffer.length + inflight.length - opts.bufferMax;
+    const n = Math.min(over, buffer.length);
+    if (n <= 0) return;
+    buffer.splice(0, n);
+    dropped += n;
+    droppedSinceLog += n;
+    opts.onDropped?.(n);
+    // one line when the bound is first reached, then at most one every 5 s while it stays reached
+    const now = Date.now();
+    if (lastDropLog === 0 || now - lastDropLog >= 5000) {
+      opts.log.error(
+        { dropped: droppedSinceLog, droppedTotal: dropped, bufferMax: opts.bufferMax },
+        'usage buffer full: oldest records dropped',
+      );
+      lastDropLog = now;
+      droppedSinceLog = 0;
     }
   }
 
-  function flush(): Promise<void> {
-    if (flushing) return flushing;
-    flushing = (async () => {
+  async function writeAll(): Promise<void> {
+    while (buffer.length) {
+      inflight = buffer.splice(0, batchSize);
       try {
-        await writeOnce();
+        // ids are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
+        await db.insert(usageRecords).values(inflight.map(toRow)).onConflictDoNothing();
+      } catch (err) {
+        buffer = inflight.concat(buffer);
+        inflight = [];
+        enforceBound();
+        throw err;
+      }
+      const written = inflight;
+      inflight = [];
+      failures = 0;
+      lastDropLog = 0;
+      try {
+        opts.onWritten?.(written);
+      } catch (err) {
+        opts.log.warn({ err }, 'usage onWritten hook failed');
+      }
+    }
+  }
+
+  /** Writes everything waiting; on failure keeps it and retries with backoff. Never rejects. */
+  function flush(): Promise<void> {
+    if (running) return running;
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    running = (async () => {
+      try {
+        await writeAll();
       } catch (err) {
         failures++;
         if (failures === 1 || failures % 20 === 0) {
@@ -86,44 +131,41 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
         // back off up to 5 s while the database is away
         schedule(Math.min(5000, opts.flushMs * 2 ** Math.min(failures, 5)));
       } finally {
-        flushing = undefined;
+        running = undefined;
       }
     })();
-    return flushing;
+    return running;
   }
 
   return {
     record(e: UsageEvent): void {
       buffer.push(e);
-      if (buffer.length > opts.bufferMax) {
-        const over = buffer.length - opts.bufferMax;
-        buffer.splice(0, over);
-        dropped += over;
-        opts.onDropped?.(over);
-        opts.log.error({ dropped, bufferMax: opts.bufferMax }, 'usage buffer full: oldest records dropped');
-      }
-      if (buffer.length >= batchSize && !failures) void flush();
+      enforceBound();
+      if (buffer.length >= batchSize && !failures && !running) void flush();
       else schedule(opts.flushMs);
     },
     flush,
-    pending: () => buffer.length,
+    /** Records not yet written (waiting or in flight). */
+    pending: () => buffer.length + inflight.length,
     dropped: () => dropped,
-    /** Flushes everything, retrying for up to `deadlineMs`. */
+    /** Flushes everything, retrying for up to `deadlineMs`; records after this are only buffered. */
     async stop(deadlineMs = 10_000): Promise<void> {
       const until = Date.now() + deadlineMs;
+      stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      while (buffer.length && Date.now() < until) {
-        await flushing;
-        try {
-          await writeOnce();
-        } catch (err) {
-          opts.log.warn({ err, pending: buffer.length }, 'usage flush at shutdown failed; retrying');
-          await new Promise((r) => setTimeout(r, 250));
-        }
+      for (;;) {
+        // an insert stuck on a dead connection must not hold the shutdown past its deadline
+        let deadline: NodeJS.Timeout | undefined;
+        await Promise.race([flush(), new Promise((r) => (deadline = setTimeout(r, Math.max(0, until - Date.now()))))]);
+        clearTimeout(deadline);
+        if (!buffer.length && !inflight.length) break;
+        const left = until - Date.now();
+        if (left <= 0) break;
+        if (failures) await new Promise((r) => setTimeout(r, Math.min(250, left)));
       }
-      stopped = true;
-      if (buffer.length) opts.log.error({ lost: buffer.length }, 'usage records could not be written before shutdown');
+      const lost = buffer.length + inflight.length;
+      if (lost) opts.log.error({ lost }, 'usage records could not be written before shutdown');
     },
   };
 }

@@ -93,6 +93,10 @@ const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
   }),
 });
 
+/** How long a subscription reuses its DataLoaders between records (bounds how stale a nested key can be). */
+const FEED_LOADER_TTL_MS = 1000;
+const loadersBorn = new WeakMap<Context, number>();
+
 const scopeKeyId = (ctx: Context) => (ctx.principal!.isAdmin ? null : ctx.principal!.key.id);
 
 builder.queryFields((t) => ({
@@ -133,8 +137,14 @@ builder.subscriptionFields((t) => ({
       return own ? pipe(source, filter((e: UsageEvent) => e.apiKeyId === own)) : source;
     },
     resolve: (e: UsageEvent, _, ctx) => {
-      // a long-lived subscription must not serve stale keys from the first event's loaders
-      ctx.loaders = newLoaders(ctx);
+      // a long-lived subscription must not serve stale keys from its first loaders, but a burst of records shares
+      // one set for up to a second: one key lookup per key per second instead of one statement per record
+      const now = Date.now();
+      const born = loadersBorn.get(ctx);
+      if (born === undefined || now - born > FEED_LOADER_TTL_MS) {
+        ctx.loaders = newLoaders(ctx);
+        loadersBorn.set(ctx, now);
+      }
       return e as unknown as UsageRecordShape;
     },
   }),

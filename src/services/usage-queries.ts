@@ -1,5 +1,5 @@
 /* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries (all in SQL). */
-import { and, desc, eq, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
@@ -35,16 +35,25 @@ export interface UsagePage {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** UTC, up to microseconds (what timestamptz holds; a JS Date keeps only milliseconds). */
+const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
-export function encodeCursor(row: Pick<UsageRow, 'createdAt' | 'id'>): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+/**
+ * A cursor is the row's exact sort key (created_at to the microsecond, id): a millisecond Date would
+ * skip rows that share the millisecond but not the microsecond.
+ */
+export function encodeCursor(row: { createdAt: Date | string; id: string }): string {
+  const at = typeof row.createdAt === 'string' ? row.createdAt : row.createdAt.toISOString();
+  return Buffer.from(`${at}|${row.id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) throw badInput('after', 'is not a valid cursor');
-  return { createdAt, id };
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [at, id] = parts;
+  if (parts.length !== 2 || !at || !id || !CURSOR_TS.test(at) || Number.isNaN(Date.parse(at)) || !UUID.test(id)) {
+    throw badInput('after', 'is not a valid cursor');
+  }
+  return { createdAt: at, id };
 }
 
 /** `scopeKeyId` restricts to one key's records (non-admin callers). */
@@ -79,19 +88,22 @@ export function createUsageQueries(db: Db) {
       const c = conditions(args.filter, args.scopeKeyId);
       if (args.after) {
         const cur = decodeCursor(args.after);
-        c.push(
-          or(lt(usageRecords.createdAt, cur.createdAt), and(eq(usageRecords.createdAt, cur.createdAt), lt(usageRecords.id, cur.id)))!,
-        );
+        // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
+        c.push(sql`(${usageRecords.createdAt}, ${usageRecords.id}) < (${cur.createdAt}::timestamptz, ${cur.id}::uuid)`);
       }
       const rows = await db
-        .select()
+        .select({
+          ...getTableColumns(usageRecords),
+          cursorAt: sql<string>`to_char(${usageRecords.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        })
         .from(usageRecords)
         .where(c.length ? and(...c) : undefined)
-        .orderBy(desc(usageRecords.createdAt), desc(usageRecords.id))
+        // NULLS LAST as in the indexes (drizzle-kit writes `DESC NULLS LAST`); a plain DESC means NULLS FIRST,
+        // which no index provides, and Postgres would sort the whole table for every page
+        .orderBy(sql`${usageRecords.createdAt} desc nulls last`, sql`${usageRecords.id} desc nulls last`)
         .limit(first + 1);
       const hasNextPage = rows.length > first;
-      const page = rows.slice(0, first);
-      const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
+      const edges = rows.slice(0, first).map(({ cursorAt, ...node }) => ({ cursor: encodeCursor({ createdAt: cursorAt, id: node.id }), node }));
       return {
         edges,
         pageInfo: {
@@ -171,7 +183,8 @@ export function createUsageQueries(db: Db) {
       let total = 0;
       for (;;) {
         const res = await db.execute(
-          sql`delete from ${usageRecords} where ${usageRecords.id} in (select ${usageRecords.id} from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff} limit ${batch})`,
+          // an ISO string, not a Date: a raw sql`` parameter skips drizzle's column mapping, and postgres.js rejects Dates
+          sql`delete from ${usageRecords} where ${usageRecords.id} in (select ${usageRecords.id} from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff.toISOString()}::timestamptz limit ${batch})`,
         );
         const n = Number((res as { rowCount?: number; count?: number; affectedRows?: number }).affectedRows ?? (res as { count?: number }).count ?? (res as { rowCount?: number }).rowCount ?? 0);
         total += n;

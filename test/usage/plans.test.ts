@@ -1,0 +1,156 @@
+/*
+ * Query plans on a million usage records (Postgres only): the pages usage(...) asks for are index scans that
+ * stop after `first + 1` rows, never a scan of the table; usageSummary's timing on 1M rows is printed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import * as schema from '../../src/db/schema.js';
+import { createDatabase, type Db } from '../../src/db/client.js';
+import { createUsageQueries, encodeCursor, type UsageQueries } from '../../src/services/usage-queries.js';
+import { freshDatabase, PG_URL, type FreshDatabase } from './usage-kit.js';
+
+const ROWS = 1_000_000;
+const KEYS = 200;
+const keyId = (k: number) => `00000000-0000-4000-8000-${String(k).padStart(12, '0')}`;
+
+describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
+  let fresh: FreshDatabase;
+  let client: postgres.Sql;
+  let queries: UsageQueries;
+  let last: { query: string; params: unknown[] } | undefined;
+
+  beforeAll(async () => {
+    fresh = await freshDatabase(PG_URL!);
+    const database = await createDatabase({ url: fresh.url, dataDir: '' });
+    await database.migrate();
+    await database.close();
+    client = postgres(fresh.url, { max: 2, onnotice: () => {} });
+    // the app's query code on a drizzle that remembers the last statement it sent, to EXPLAIN exactly that
+    const db = drizzle(client, { schema, logger: { logQuery: (query, params) => void (last = { query, params }) } }) as unknown as Db;
+    queries = createUsageQueries(db);
+
+    const t0 = performance.now();
+    // one statement; ids in insertion order keep the primary key's inserts at its right edge (random uuids are slower)
+    await client.unsafe(`
+      insert into usage_records (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
+                                 completion_tokens, cost_usd, latency_ms, status, streamed, attempts)
+      select ('10000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
+             now() - g * interval '2 seconds' - (g % 997) * interval '1 microsecond',
+             ('00000000-0000-4000-8000-' || lpad((g % ${KEYS})::text, 12, '0'))::uuid,
+             'model-' || (g % 12),
+             (array['openai', 'anthropic', 'gemini'])[1 + g % 3],
+             'upstream-' || (g % 12),
+             10 + g % 500,
+             5 + g % 300,
+             ((10 + g % 500) * 1.5 + (5 + g % 300) * 2.5) / 1e6,
+             50 + (g::bigint * 7919) % 2000,
+             case when g % 25 = 0 then 'ERROR' else 'OK' end,
+             g % 2 = 0,
+             1
+      from generate_series(1, ${ROWS}) g`);
+    const t1 = performance.now();
+    await client.unsafe('analyze usage_records');
+    console.log(`[plans] inserted ${ROWS} rows in ${Math.round(t1 - t0)} ms, analyze ${Math.round(performance.now() - t1)} ms`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.end({ timeout: 1 });
+    await fresh?.drop();
+  });
+
+  /** Runs `fn` (one usage query), then EXPLAIN ANALYZE of the statement it sent. */
+  async function plan(label: string, fn: () => Promise<unknown>): Promise<string> {
+    last = undefined;
+    const t0 = performance.now();
+    await fn();
+    const ms = performance.now() - t0;
+    expect(last, 'no statement captured').toBeDefined();
+    const rows = await client.unsafe(`explain (analyze, costs off, timing off, summary off) ${last!.query}`, last!.params as never[]);
+    const text = rows.map((r) => r['QUERY PLAN']).join('\n');
+    console.log(`[plans] ${label} (${ms.toFixed(1)} ms)\n${text}\n`);
+    return text;
+  }
+
+  function expectIndexOnly(text: string, index: string): void {
+    expect(text).toMatch(new RegExp(`Index (Only )?Scan using ${index} on usage_records`));
+    expect(text).not.toMatch(/Seq Scan/);
+    // the order comes from the index: no sort of the table
+    expect(text).not.toMatch(/\bSort\b/);
+    // and the scan stops after the page: at most first + 1 rows leave it, none read and thrown away
+    expect(text).not.toMatch(/Rows Removed by Filter/);
+    const scanned = [...text.matchAll(/Index (?:Only )?Scan[^\n]*actual rows=(\d+)/g)].map((m) => Number(m[1]));
+    expect(Math.max(...scanned)).toBeLessThanOrEqual(51);
+  }
+
+  it('first page for ADMIN walks usage_created_idx', async () => {
+    const text = await plan('first page, ADMIN', () => queries.page({ first: 50, scopeKeyId: null }));
+    expectIndexOnly(text, 'usage_created_idx');
+  });
+
+  it('first page for one key walks usage_key_created_idx', async () => {
+    const text = await plan('first page, one key', () => queries.page({ first: 50, scopeKeyId: keyId(42) }));
+    expectIndexOnly(text, 'usage_key_created_idx');
+    expect(text).toMatch(/Index Cond: \(api_key_id = /);
+  });
+
+  it('a page after a cursor deep in the table seeks to the cursor in the index', async () => {
+    const [mid] = await client.unsafe(`
+      select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
+      from usage_records order by created_at desc, id desc offset ${ROWS / 2} limit 1`);
+    const after = encodeCursor({ createdAt: mid!.at, id: mid!.id });
+    const text = await plan('page after a cursor at row 500 000, ADMIN', () => queries.page({ first: 50, after, scopeKeyId: null }));
+    expectIndexOnly(text, 'usage_created_idx');
+    expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) < ROW\(/);
+
+    const [midKey] = await client.unsafe(
+      `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
+       from usage_records where api_key_id = $1 order by created_at desc, id desc offset 2500 limit 1`,
+      [keyId(42)],
+    );
+    const afterKey = encodeCursor({ createdAt: midKey!.at, id: midKey!.id });
+    const keyText = await plan('page after a cursor, one key', () => queries.page({ first: 50, after: afterKey, scopeKeyId: keyId(42) }));
+    expectIndexOnly(keyText, 'usage_key_created_idx');
+    expect(keyText).toMatch(/Index Cond: \(\(api_key_id = [^\n]*ROW\(created_at, id\) < ROW\(/);
+
+    // the page itself: the 50 rows right after the cursor, in order
+    const page = await queries.page({ first: 50, after, scopeKeyId: null });
+    const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 + 1} limit 50`);
+    expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
+  });
+
+  it('filtered first pages (model, provider, status, time window) avoid a table scan', async () => {
+    const from = new Date(Date.now() - 3 * 86_400_000);
+    const to = new Date(Date.now() - 2 * 86_400_000);
+    for (const [label, filter] of [
+      ['model', { model: 'model-3' }],
+      ['provider', { provider: 'gemini' }],
+      ['time window', { from, to }],
+      ['key + model', { apiKeyId: keyId(7), model: 'model-7' }],
+    ] as const) {
+      const text = await plan(`first page, filter ${label}`, () => queries.page({ first: 50, filter, scopeKeyId: null }));
+      expect(text, label).toMatch(/Index (Only )?Scan/);
+      expect(text, label).not.toMatch(/Seq Scan/);
+    }
+  });
+
+  it('usageSummary on 1M records (timing printed, not asserted)', async () => {
+    for (const groupBy of ['MODEL', 'DAY'] as const) {
+      const t0 = performance.now();
+      const buckets = await queries.summary({ groupBy, scopeKeyId: null });
+      const ms = performance.now() - t0;
+      console.log(`[plans] usageSummary(${groupBy}) over ${ROWS} rows: ${Math.round(ms)} ms, ${buckets.length} buckets`);
+      expect(buckets.reduce((s, b) => s + b.requests, 0)).toBe(ROWS);
+      if (groupBy === 'MODEL') {
+        expect(buckets).toHaveLength(12);
+        expect(buckets.reduce((s, b) => s + b.errors, 0)).toBe(ROWS / 25);
+      }
+    }
+    const t0 = performance.now();
+    const one = await queries.summary({ groupBy: 'MODEL', scopeKeyId: keyId(42) });
+    console.log(`[plans] usageSummary(MODEL) for one key (${one.reduce((s, b) => s + b.requests, 0)} rows): ${Math.round(performance.now() - t0)} ms`);
+    await queries.summary({ groupBy: 'MODEL', scopeKeyId: null });
+    const rows = await client.unsafe(`explain (costs off) ${last!.query}`, last!.params as never[]);
+    console.log(`[plans] usageSummary(MODEL), ADMIN\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+  });
+});
