@@ -150,7 +150,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const metrics = createMetrics();
   // with Redis, a record written by any instance reaches subscribers on every instance
   const feedRedis = config.redis ? await connectFeedRedis(config.redis.url) : undefined;
-  const feed = createUsageFeed(feedRedis ? createRedisEventTarget(feedRedis) : undefined);
+  const feed = createUsageFeed(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}feed:` }) : undefined);
   const usage = createUsageWriter(db, {
     flushMs: config.usage.flushMs,
     bufferMax: config.usage.bufferMax,

@@ -3,6 +3,7 @@
  * usageRecorded subscribers on every instance. Same contract as @graphql-yoga/redis-event-target,
  * which peers on ioredis 5 while the project uses ioredis 6.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 type Listener = ((e: Event) => void) | { handleEvent(e: Event): void };
@@ -11,20 +12,26 @@ export function createRedisEventTarget(opts: { publishClient: Redis; subscribeCl
   const { publishClient, subscribeClient } = opts;
   const prefix = opts.channelPrefix ?? 'gw:feed:';
   const listeners = new Map<string, Set<Listener>>();
+  // local subscribers get events directly, so they keep receiving while Redis is away
+  const origin = randomUUID();
+
+  function deliver(topic: string, detail: unknown): void {
+    const set = listeners.get(topic);
+    if (!set?.size) return;
+    const event = new CustomEvent(topic, { detail });
+    for (const l of set) (typeof l === 'function' ? l(event) : l.handleEvent(event));
+  }
 
   subscribeClient.on('message', (channel: string, message: string) => {
     if (!channel.startsWith(prefix)) return;
-    const topic = channel.slice(prefix.length);
-    const set = listeners.get(topic);
-    if (!set?.size) return;
-    let detail: unknown;
+    let envelope: { origin?: string; detail?: unknown };
     try {
-      detail = JSON.parse(message);
+      envelope = JSON.parse(message) as { origin?: string; detail?: unknown };
     } catch {
       return;
     }
-    const event = new CustomEvent(topic, { detail });
-    for (const l of set) (typeof l === 'function' ? l(event) : l.handleEvent(event));
+    if (envelope.origin === origin) return;
+    deliver(channel.slice(prefix.length), envelope.detail);
   });
 
   return {
@@ -48,7 +55,8 @@ export function createRedisEventTarget(opts: { publishClient: Redis; subscribeCl
     },
     dispatchEvent(event: Event) {
       const detail = (event as CustomEvent).detail;
-      void publishClient.publish(prefix + event.type, JSON.stringify(detail)).catch(() => {});
+      deliver(event.type, detail);
+      void publishClient.publish(prefix + event.type, JSON.stringify({ origin, detail })).catch(() => {});
       return true;
     },
   } as EventTarget;

@@ -206,7 +206,14 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       const now = Date.now();
       const hit = cache.get(name);
       if (hit && hit.until > now) return hit.value;
-      const value = await loadResolved(name);
+      let value: ResolvedModel | null;
+      try {
+        value = await loadResolved(name);
+      } catch (err) {
+        // keep serving the last known routing while the database is briefly away
+        if (hit) return hit.value;
+        throw err;
+      }
       if (cache.size > 10_000) cache.clear();
       cache.set(name, { value, until: now + opts.cacheTtlMs });
       return value;

@@ -137,7 +137,12 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           })();
           inFlight.set(h, pending);
         }
-        entry = await pending;
+        try {
+          entry = await pending;
+        } catch (err) {
+          // the database is briefly away: a key known a moment ago keeps working (revocations still apply once it returns)
+          if (!entry) throw err;
+        }
       }
       const row = entry.row;
       // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
