@@ -1,0 +1,46 @@
+/*
+ * The gateway under benchmark, in its own process: createApp with an in-memory database (or DATA_DIR when
+ * BENCH_DATABASE=embedded), LOG_LEVEL=warn, listening on 127.0.0.1 (PORT, default 0 = any free port).
+ * Providers, models and keys are created by the bench through the GraphQL API, like a real deployment.
+ *
+ * Prints one JSON line {"ready":true,"url":…,"pid":…} on stdout when listening. SIGTERM/SIGINT stop it
+ * gracefully and exit, so `--cpu-prof` gets to write its profile. With an IPC channel, answers {type:"mem"}
+ * messages with process.memoryUsage() (after a full GC when asked and started with --expose-gc).
+ */
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+const env: Record<string, string | undefined> = {
+  ...process.env,
+  DATABASE_URL: process.env.BENCH_DATABASE === 'embedded' ? undefined : (process.env.DATABASE_URL ?? 'memory://'),
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  HOST: '127.0.0.1',
+  PORT: process.env.PORT ?? '0',
+};
+const config = loadConfig(env);
+const app = await createApp(config);
+const url = await app.start(config.http.port, config.http.host);
+process.stdout.write(`${JSON.stringify({ ready: true, url, pid: process.pid })}\n`);
+
+// the bench asks for memory figures over the IPC channel (optionally after a full GC: node --expose-gc)
+process.on('message', (msg: { type?: string; gc?: boolean }) => {
+  if (msg?.type !== 'mem' || !process.send) return;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (msg.gc && gc) gc();
+  process.send({ type: 'mem', gc: Boolean(msg.gc && gc), ...process.memoryUsage() });
+});
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  app.stop(2000).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
