@@ -32,6 +32,20 @@ export interface AttemptOutcome<T> {
   target: ResolvedTarget;
   model: ResolvedModel;
   attempts: number;
+  /**
+   * Ends a held attempt (`RunOptions.hold`): the target stops counting as in flight and the attempt counts as
+   * a success (latency to the first chunk) or, given a `failure` (a stream that broke after its first chunk),
+   * as a failure towards the target's cooldown. Idempotent; a no-op when not held.
+   */
+  release(failure?: { retryAfterMs?: number }): void;
+}
+
+export interface RunOptions {
+  /**
+   * Keep the answering target counted as in flight after `call` resolved, until `release()`: a stream is
+   * still using its target after the first chunk (LEAST_BUSY must see it busy).
+   */
+  hold?: boolean;
 }
 
 /** The invocation failed for good; carries what usage needs to know. */
@@ -45,8 +59,20 @@ export class AttemptsFailed extends Error {
   }
 }
 
+/** The client went away (unsubscribed, disconnected) before an answer; carries what usage needs to know. */
+export class AttemptsCancelled extends Error {
+  constructor(
+    readonly attempts: number,
+    readonly lastTarget: ResolvedTarget | undefined,
+    cause: unknown,
+  ) {
+    super('The invocation was cancelled by the client', { cause });
+    this.name = 'AttemptsCancelled';
+  }
+}
+
 export interface Executor {
-  run<T>(model: ResolvedModel, signal: AbortSignal, call: (a: AttemptContext) => Promise<T>): Promise<AttemptOutcome<T>>;
+  run<T>(model: ResolvedModel, signal: AbortSignal, call: (a: AttemptContext) => Promise<T>, opts?: RunOptions): Promise<AttemptOutcome<T>>;
 }
 
 export class TimeoutReason extends Error {
@@ -70,18 +96,22 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function toGatewayError(e: UpstreamError, allTimedOut: boolean): GatewayError {
+/**
+ * The client-facing error for a failed upstream call. `provider` is the configured provider's name (the
+ * adapter only knows its kind, e.g. "openai"), so extensions.provider names the target that failed.
+ */
+export function toGatewayError(e: UpstreamError, allTimedOut: boolean, provider: string = e.provider): GatewayError {
   if (allTimedOut) {
-    return new GatewayError('UPSTREAM_TIMEOUT', `Upstream timed out (${e.provider})`, { provider: e.provider });
+    return new GatewayError('UPSTREAM_TIMEOUT', `Upstream timed out (${provider})`, { provider });
   }
-  return new GatewayError('UPSTREAM_ERROR', e.message, { provider: e.provider, status: e.status ?? null, retryable: e.retryable });
+  return new GatewayError('UPSTREAM_ERROR', e.message, { provider, status: e.status ?? null, retryable: e.retryable });
 }
 
 export function createExecutor(deps: { router: Router; catalogue: CatalogueService; log: Logger; policy: AttemptPolicy; onAttemptFailed?: (target: ResolvedTarget, err: UpstreamError) => void }): Executor {
   const { router, catalogue, policy, log } = deps;
 
   return {
-    async run(primary, clientSignal, call) {
+    async run(primary, clientSignal, call, runOpts = {}) {
       const started = Date.now();
       const deadline = started + policy.deadlineMs;
       let attempts = 0;
@@ -129,12 +159,25 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
           const guard = setTimeout(() => ac.abort(new TimeoutReason()), guardMs);
           const t0 = Date.now();
           router.started(target.id);
+          let held = false;
           try {
             const value = await call({ target, model, signal: ac.signal, timeoutMs });
-            router.succeeded(target.id, Date.now() - t0);
-            return { value, target, model, attempts };
+            const latencyMs = Date.now() - t0;
+            held = runOpts.hold === true;
+            // a held attempt (a stream) is judged when it ends: only then does it count as a success or a failure
+            if (!held) router.succeeded(target.id, latencyMs);
+            let released = !held;
+            const release = (failure?: { retryAfterMs?: number }) => {
+              if (released) return;
+              released = true;
+              router.finished(target.id);
+              if (failure) router.failed(target.id, failure.retryAfterMs);
+              else router.succeeded(target.id, latencyMs);
+            };
+            return { value, target, model, attempts, release };
           } catch (e) {
-            if (clientSignal.aborted) throw e;
+            // the client left: not the target's fault, no retry; usage still learns what was tried
+            if (clientSignal.aborted) throw new AttemptsCancelled(attempts, target, e);
             const err = isUpstreamError(e)
               ? e
               : ac.signal.aborted
@@ -148,24 +191,24 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
               { provider: target.provider.name, upstreamModel: target.upstreamModel, model: model.row.name, status: err.status, retryable: err.retryable, attempt: attempts, err: err.message },
               'upstream attempt failed',
             );
-            if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false), attempts, target);
+            if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), attempts, target);
             router.failed(target.id, err.retryAfterMs);
           } finally {
             clearTimeout(guard);
             clientSignal.removeEventListener('abort', onClientAbort);
-            router.finished(target.id);
+            if (!held) router.finished(target.id);
           }
         }
       }
+      if (clientSignal.aborted) throw new AttemptsCancelled(attempts, lastTarget, clientSignal.reason);
       if (!last) {
-        if (clientSignal.aborted) throw clientSignal.reason ?? new Error('aborted');
         throw new AttemptsFailed(
           new GatewayError('UPSTREAM_ERROR', `Model "${primary.row.name}" has no enabled target`, { provider: null, status: null }),
           attempts,
           lastTarget,
         );
       }
-      throw new AttemptsFailed(toGatewayError(last, allTimedOut), attempts, lastTarget);
+      throw new AttemptsFailed(toGatewayError(last, allTimedOut, lastTarget?.provider.name), attempts, lastTarget);
     },
   };
 }

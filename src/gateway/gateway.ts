@@ -9,7 +9,7 @@ import type { ChatRequest, EmbedResponse, FinishReason, ProviderAdapter, StreamC
 import { UpstreamError, isUpstreamError } from '../providers/types.js';
 import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
 import type { Principal } from '../services/keys.js';
-import { AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
+import { type AttemptOutcome, AttemptsCancelled, AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds, toChatRequest, toMetadata } from './chat-input.js';
 import type { Limiter, Reservation } from './limits.js';
 import { costUsd } from './pricing.js';
@@ -186,6 +186,16 @@ export function createGateway(deps: GatewayDeps) {
       finish(e);
       throw err.error;
     }
+    if (err instanceof AttemptsCancelled) {
+      // the caller went away mid-attempt: nobody reads the error, the record says what happened
+      e.status = 'CANCELLED';
+      e.errorCode = 'CANCELLED';
+      e.attempts = err.attempts;
+      e.provider = err.lastTarget?.provider.name ?? null;
+      e.upstreamModel = err.lastTarget?.upstreamModel ?? null;
+      finish(e);
+      throw err;
+    }
     e.errorCode = isGatewayError(err) ? err.code : 'INTERNAL';
     finish(e);
     throw err;
@@ -294,15 +304,20 @@ export function createGateway(deps: GatewayDeps) {
         let answeredBy: ResolvedModel = model;
         let final: StreamChunk | undefined;
         let failure: unknown;
+        let release: AttemptOutcome<unknown>['release'] | undefined;
         try {
           const outcome = await executor.run(model, ac.signal, async ({ target: t, model: m, signal, timeoutMs }) => {
+            // the executor lets go of its attempt signal once the first chunk is in: keep the stream's own
+            // signal on the adapter, so a cancel (or a stall timeout) aborts the upstream at once
+            const upstreamSignal = AbortSignal.any([signal, ac.signal]);
             const iterator = adapterFor(t)
-              .stream({ ...req, model: t.upstreamModel }, { signal, timeoutMs, baseUrl: t.provider.baseUrl, apiKey: t.provider.apiKey })
+              .stream({ ...req, model: t.upstreamModel }, { signal: upstreamSignal, timeoutMs, baseUrl: t.provider.baseUrl, apiKey: t.provider.apiKey })
               [Symbol.asyncIterator]();
             // the attempt is committed once the first chunk arrived: no retry or fallback after that
             const first = await iterator.next();
             return { iterator, first, timeoutMs, model: m };
-          });
+          }, { hold: true }); // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
+          release = outcome.release;
           target = outcome.target;
           answeredBy = outcome.model;
           ev.attempts = outcome.attempts;
@@ -337,6 +352,9 @@ export function createGateway(deps: GatewayDeps) {
         }
 
         const cancelled = ac.signal.aborted && !final?.finishReason && !(failure instanceof AttemptsFailed) && !isTimeout(failure);
+        // a stream that broke after its first chunk counts towards the target's cooldown (a cancel does not)
+        const broke = !cancelled && (isTimeout(failure) || (isUpstreamError(failure) && failure.retryable) || (!failure && !final?.finishReason));
+        release?.(broke ? { retryAfterMs: isUpstreamError(failure) ? failure.retryAfterMs : undefined } : undefined);
         const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(req.messages);
         const completionTokens = final?.usage?.completionTokens ?? countTextTokens(text) + (argsChars ? countTextTokens(argsChars) : 0);
         const u = usageOut(promptTokens, completionTokens, answeredBy);
@@ -352,7 +370,12 @@ export function createGateway(deps: GatewayDeps) {
         if (cancelled) {
           ev.status = 'CANCELLED';
           ev.errorCode = 'CANCELLED';
-          if (!ev.attempts && failure instanceof AttemptsFailed) ev.attempts = failure.attempts;
+          if (failure instanceof AttemptsCancelled) {
+            // cancelled before the first chunk: name the attempt(s) the client walked away from
+            ev.attempts = failure.attempts;
+            ev.provider = failure.lastTarget?.provider.name ?? null;
+            ev.upstreamModel = failure.lastTarget?.upstreamModel ?? null;
+          }
           finish(ev);
           stop();
           return;
@@ -361,7 +384,7 @@ export function createGateway(deps: GatewayDeps) {
           const gerr =
             failure instanceof AttemptsFailed ? failure.error
             : isGatewayError(failure) ? failure
-            : isUpstreamError(failure) ? toGatewayError(failure, failure.timeout)
+            : isUpstreamError(failure) ? toGatewayError(failure, failure.timeout, target?.provider.name)
             : isTimeout(failure) ? new GatewayError('UPSTREAM_TIMEOUT', `Upstream timed out (${target?.provider.name ?? 'unknown'})`, { provider: target?.provider.name ?? null })
             : failure ? (log.error({ err: failure }, 'stream failed unexpectedly'), new GatewayError('UPSTREAM_ERROR', 'The stream failed unexpectedly', { provider: target?.provider.name ?? null }))
             : new GatewayError('UPSTREAM_ERROR', 'The upstream stream ended without a finish reason', { provider: target?.provider.name ?? null });

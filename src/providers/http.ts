@@ -45,6 +45,30 @@ export function parseRetryAfter(headers: Record<string, string | string[] | unde
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
+/**
+ * Google's retry delay from an error body: `error.details[]` holds a `google.rpc.RetryInfo` whose `retryDelay`
+ * is a protobuf Duration in JSON ("34s", "1.5s"). Gemini's 429 carries it there and sends no retry-after header.
+ * @see https://ai.google.dev/gemini-api/docs/rate-limits
+ * @see https://cloud.google.com/apis/design/errors#retry_info
+ */
+export function retryDelayFromBody(text: string): number | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const b = Array.isArray(body) ? body[0] : body;
+  const details = (b as { error?: { details?: unknown } } | undefined)?.error?.details;
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details) {
+    const delay = (d as { retryDelay?: unknown } | null)?.retryDelay;
+    const m = typeof delay === 'string' ? /^\s*(\d+(?:\.\d+)?)s\s*$/.exec(delay) : null;
+    if (m) return Math.round(Number(m[1]) * 1000);
+  }
+  return undefined;
+}
+
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
 
 export function isRetryableStatus(status: number): boolean {
@@ -130,7 +154,7 @@ async function throwForStatus(call: UpstreamCall, res: Dispatcher.ResponseData):
     status: res.statusCode,
     message: `${call.provider} returned ${res.statusCode}: ${message}`,
     retryable: isRetryableStatus(res.statusCode),
-    retryAfterMs: parseRetryAfter(res.headers),
+    retryAfterMs: parseRetryAfter(res.headers) ?? retryDelayFromBody(text),
   });
 }
 
