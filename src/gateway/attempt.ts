@@ -18,6 +18,8 @@ export interface AttemptPolicy {
   backoffMaxMs: number;
   /** Used when the model sets no timeoutMs. */
   defaultTimeoutMs: number;
+  /** Longest retry-after honoured by waiting; a longer one moves on to the next target or fallback. @default 10000 */
+  maxRetryWaitMs?: number;
 }
 
 export interface AttemptContext {
@@ -133,6 +135,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
         const timeoutMs = model.row.timeoutMs ?? policy.defaultTimeoutMs;
         const perModel = Math.max(policy.maxAttemptsPerModel, plan.length);
         const tried = new Map<string, number>();
+        const retryAfterOf = new Map<string, number>();
 
         for (let i = 0; i < perModel && plan.length; i++) {
           if (attempts >= policy.maxAttempts || Date.now() >= deadline || clientSignal.aborted) break;
@@ -142,7 +145,10 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
             // retrying a target already tried: back off (full jitter), and respect its cooldown/retry-after
             if (!router.isHealthy(target.id) && plan.length > 1) continue;
             const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (retries - 1));
-            const wait = Math.max(backoff, last?.retryAfterMs ?? 0);
+            const retryAfter = retryAfterOf.get(target.id) ?? 0;
+            // a provider asking for a long pause is not waited for: fall back instead of holding the caller
+            if (retryAfter > (policy.maxRetryWaitMs ?? 10_000)) continue;
+            const wait = Math.max(backoff, retryAfter);
             if (Date.now() + wait >= deadline) break;
             await sleep(wait, clientSignal);
             if (clientSignal.aborted) break;
@@ -192,6 +198,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
               'upstream attempt failed',
             );
             if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), attempts, target);
+            if (err.retryAfterMs !== undefined) retryAfterOf.set(target.id, err.retryAfterMs);
             router.failed(target.id, err.retryAfterMs);
           } finally {
             clearTimeout(guard);

@@ -194,7 +194,8 @@ export function createGateway(deps: GatewayDeps) {
       e.provider = err.lastTarget?.provider.name ?? null;
       e.upstreamModel = err.lastTarget?.upstreamModel ?? null;
       finish(e);
-      throw err;
+      // a typed error, so masking does not log every client disconnect as an unexpected failure
+      throw new GatewayError('UPSTREAM_ERROR', 'The request was cancelled by the client', { cancelled: true });
     }
     e.errorCode = isGatewayError(err) ? err.code : 'INTERNAL';
     finish(e);
