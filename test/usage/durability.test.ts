@@ -3,12 +3,13 @@
  * log line and a count), never runs two inserts at once, flushes on stop and SIGTERM; an outage in the middle
  * of a burst against real Postgres leaves exactly one record per call. Retention deletes in batches.
  */
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { createUsageWriter, type UsageEvent } from '../../src/gateway/usage-writer.js';
@@ -52,23 +53,23 @@ function fakeDb(opts: { down?: boolean; delayMs?: number } = {}) {
       return this.batches.flat();
     },
   };
+  const dialect = new PgDialect();
   const db = {
-    insert: () => ({
-      values: (rows: Array<{ id: string }>) => ({
-        onConflictDoNothing: async () => {
-          state.calls++;
-          state.active++;
-          state.maxActive = Math.max(state.maxActive, state.active);
-          try {
-            if (state.delayMs) await sleep(state.delayMs);
-            if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
-            state.batches.push(rows.map((r) => r.id));
-          } finally {
-            state.active--;
-          }
-        },
-      }),
-    }),
+    // the writer sends one statement per batch with the records as one JSON parameter
+    execute: async (query: SQL) => {
+      const { params } = dialect.sqlToQuery(query);
+      const rows = JSON.parse(String(params[0])) as Array<{ id: string }>;
+      state.calls++;
+      state.active++;
+      state.maxActive = Math.max(state.maxActive, state.active);
+      try {
+        if (state.delayMs) await sleep(state.delayMs);
+        if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+        state.batches.push(rows.map((r) => r.id));
+      } finally {
+        state.active--;
+      }
+    },
   } as unknown as Db;
   return { db, state };
 }
