@@ -291,7 +291,9 @@ export function createGateway(deps: GatewayDeps) {
         return failWith(ev, err, started);
       }
 
-      return new Repeater<ChatChunk>(async (push, stop) => {
+      let began = false;
+      const repeater = new Repeater<ChatChunk>(async (push, stop) => {
+        began = true;
         obs.streamOpened?.();
         void stop.then(() => obs.streamClosed?.());
         const ac = new AbortController();
@@ -408,6 +410,29 @@ export function createGateway(deps: GatewayDeps) {
         await push({ id, model: modelName, delta: '', toolCalls: null, finishReason: final.finishReason, usage: u });
         stop();
       });
+      // ended before its first read: the Repeater never runs its body, so settle and record here
+      const cancelBeforeStart = (): void => {
+        if (began) return;
+        began = true;
+        reservation.settle({ tokens: 0, costUsd: 0 });
+        Object.assign(ev, { status: 'CANCELLED', errorCode: 'CANCELLED', latencyMs: Date.now() - started });
+        finish(ev);
+      };
+      const iterator: AsyncIterableIterator<ChatChunk> = {
+        next: () => repeater.next(),
+        return: (value?: unknown) => {
+          cancelBeforeStart();
+          return repeater.return(value as never);
+        },
+        throw: (err?: unknown) => {
+          cancelBeforeStart();
+          return repeater.throw(err);
+        },
+        [Symbol.asyncIterator]() {
+          return iterator;
+        },
+      };
+      return iterator;
     },
 
     async embed(input: { model: string; input: string[] }, opts: InvocationOptions): Promise<EmbedResult> {

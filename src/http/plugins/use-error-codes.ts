@@ -2,11 +2,19 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 
+/** Yoga's own codes for a request the client got wrong (bad JSON, parse or validation failure): all BAD_USER_INPUT here. */
+const YOGA_CLIENT_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+
 export function withErrorCode(err: GraphQLError, requestId?: string): GraphQLError {
   const ext = err.extensions ?? {};
-  if (typeof ext.code === 'string' && (!requestId || ext.requestId)) return err;
+  const yogaClientError = typeof ext.code === 'string' && YOGA_CLIENT_CODES.has(ext.code);
+  if (typeof ext.code === 'string' && !yogaClientError && (!requestId || ext.requestId)) return err;
   // errors GraphQL raises itself (no originalError) are about the request the client sent
-  const code = typeof ext.code === 'string' ? ext.code : err.originalError && !(err.originalError instanceof GraphQLError) ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT';
+  const code =
+    yogaClientError ? 'BAD_USER_INPUT'
+    : typeof ext.code === 'string' ? ext.code
+    : err.originalError && !(err.originalError instanceof GraphQLError) ? 'INTERNAL_SERVER_ERROR'
+    : 'BAD_USER_INPUT';
   return new GraphQLError(err.message, {
     nodes: err.nodes,
     source: err.source,
