@@ -10,7 +10,8 @@ export function upstreamAgent(): Agent {
   agent ??= new Agent({
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
-    connections: 256,
+    // no per-origin cap: thousands of concurrent streams to one provider must not queue behind each other
+    connections: null,
     pipelining: 1,
     connect: { timeout: 10_000 },
   });
