@@ -30,6 +30,12 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: z.stringbool().default(true),
   METRICS_TOKEN: z.string().optional(),
   CORS_ORIGIN: z.string().optional(),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
+  MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(100),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -55,7 +61,18 @@ function toConfig(env: z.infer<typeof envSchema>) {
     usage: { flushMs: env.USAGE_FLUSH_MS, bufferMax: env.USAGE_BUFFER_MAX, retentionDays: env.USAGE_RETENTION_DAYS },
     keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
     defaultTimeoutMs: env.DEFAULT_TIMEOUT_MS,
-    graphql: { introspection: env.GRAPHQL_INTROSPECTION },
+    graphql: {
+      introspection: env.GRAPHQL_INTROSPECTION,
+      limits: {
+        maxDepth: env.GRAPHQL_MAX_DEPTH,
+        maxAliases: env.GRAPHQL_MAX_ALIASES,
+        maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+        maxTokens: env.GRAPHQL_MAX_TOKENS,
+        maxCost: env.GRAPHQL_MAX_COST,
+      },
+      /** Open subscriptions (chatStream, usageRecorded) per API key, over websockets and SSE together. */
+      maxSubscriptionsPerKey: env.MAX_SUBSCRIPTIONS_PER_KEY,
+    },
     metricsToken: env.METRICS_TOKEN,
   };
 }

@@ -1,25 +1,49 @@
-/* graphql-ws on the same port and path, running Yoga's envelop pipeline (masking, auth, plugins) for every operation. */
+/* graphql-ws on the same port and path, running Yoga's envelop pipeline (masking, auth, armor, limits, plugins) for every operation. */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Services } from '../context.js';
 import { isGatewayError } from '../errors.js';
 import type { Principal } from '../services/keys.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
+import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 import type { GatewayYoga } from './yoga.js';
-import { withErrorCode } from './plugins/use-error-codes.js';
+import { withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 
-type Extra = { principal?: Principal | null; [k: string]: unknown };
+type Extra = {
+  principal?: Principal | null;
+  /** graphql-ws operation id → the request id its errors carry. */
+  requestIds?: Map<string, string>;
+  [k: string]: unknown;
+};
 
 export interface WsOptions {
-  /** Sockets that never send connection_init are closed after this long. @default 10000 */
+  /** Sockets that never send connection_init are closed after this long (close code 4408). @default 10000 */
   connectionInitWaitTimeout?: number;
+  /** Largest message accepted (bigger ones close the socket with 1009), as for HTTP bodies. @default 2 MiB */
+  maxPayloadBytes?: number;
+  metrics?: Metrics;
 }
 
 export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Services, opts: WsOptions = {}) {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
+  const { log } = services;
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_BODY_BYTES });
+  const opened = new WeakMap<WebSocket, { id: string; at: number; operations: number }>();
+  wss.on('connection', (socket) => {
+    opened.set(socket, { id: randomUUID(), at: Date.now(), operations: 0 });
+    opts.metrics?.wsConnections.inc();
+  });
+
+  const requestIdOf = (extra: Extra, id: string): string => {
+    extra.requestIds ??= new Map();
+    let rid = extra.requestIds.get(id);
+    if (!rid) extra.requestIds.set(id, (rid = randomUUID()));
+    return rid;
+  };
+
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
       connectionInitWaitTimeout: opts.connectionInitWaitTimeout ?? 10_000,
@@ -37,24 +61,29 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
           throw e;
         }
       },
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
+        const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+        const conn = opened.get(socket);
+        if (conn) conn.operations++;
+        const requestId = requestIdOf(ctx.extra, id);
         const request = (ctx.extra as unknown as { request: unknown }).request;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: request,
-          socket: (ctx.extra as unknown as { socket: unknown }).socket,
+          socket,
           params,
           principal: ctx.extra.principal ?? null,
-          requestId: randomUUID(),
+          requestId,
+          transport: 'ws',
         });
         let document;
         try {
           document = parse(params.query);
         } catch (e) {
-          return [withErrorCode(e as never)];
+          return [withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error)?.message ?? e)), requestId)];
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors.map((e: GraphQLError) => withErrorCode(e));
+        if (errors.length) return errors.map((e: GraphQLError) => withErrorCode(e, requestId));
         return {
           schema,
           operationName: params.operationName,
@@ -64,6 +93,31 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
           execute,
           subscribe,
         } as unknown as ExecutionArgs;
+      },
+      // results and `error` messages carry extensions.code and extensions.requestId, as on HTTP
+      onNext: (ctx, id, _payload, _args, result) => {
+        if (!result.errors?.length) return;
+        const r = withErrorCodes(result, requestIdOf(ctx.extra, id));
+        return { ...r, errors: r.errors?.map((e) => (e instanceof GraphQLError ? e.toJSON() : e)) } as never;
+      },
+      onError: (ctx, id, _payload, errors) => {
+        const requestId = requestIdOf(ctx.extra, id);
+        ctx.extra.requestIds?.delete(id);
+        return errors.map((e) => withErrorCode(e, requestId).toJSON());
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.requestIds?.delete(id);
+      },
+      onClose: (ctx, code, reason) => {
+        const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+        const conn = opened.get(socket);
+        if (!conn) return;
+        opened.delete(socket);
+        opts.metrics?.wsConnections.dec();
+        log.info(
+          { connectionId: conn.id, path: yoga.graphqlEndpoint, transport: 'websocket', code, reason: String(reason ?? '').slice(0, 120), durationMs: Date.now() - conn.at, operations: conn.operations, initialised: ctx.connectionInitReceived },
+          'websocket closed',
+        );
       },
     },
     wss,

@@ -1,24 +1,38 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
-import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
+import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createContext, type Context, type Services } from '../context.js';
 import type { Principal } from '../services/keys.js';
 import { schema } from '../schema/index.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
-import { useErrorCodes } from './plugins/use-error-codes.js';
+import { useArmor } from './plugins/use-armor.js';
+import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
+import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-subscription-limit.js';
 import { useWarnings } from './plugins/use-warnings.js';
+import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 
 /** What node:http and graphql-ws hand to Yoga besides the request. */
 export interface ServerContext {
   requestId?: string;
   /** Set by the websocket transport, which authenticated at connection_init. */
   principal?: Principal | null;
+  /** 'ws' for graphql-ws operations; absent on HTTP (plain and SSE). */
+  transport?: 'ws';
 }
 
-export type GatewayYoga = YogaServerInstance<ServerContext, Context>;
+export type GatewayYoga = YogaServerInstance<ServerContext, Context> & { subscriptions: SubscriptionCounter };
+
+export interface GatewayYogaOptions {
+  metrics?: Metrics;
+  /** Largest request body, chunked ones included. @default 2 MiB, as the HTTP server */
+  maxBodyBytes?: number;
+  plugins?: Plugin[];
+}
 
 const DEFAULT_QUERY = `# Put your key in the Headers tab: {"Authorization": "Bearer gw_..."}
 mutation Chat {
@@ -47,19 +61,152 @@ function useIntrospectionSwitch(enabled: boolean): Plugin {
   };
 }
 
-export function createGatewayYoga(config: Config, services: Services, extraPlugins: Plugin[] = []): GatewayYoga {
-  return createYoga<ServerContext, Context>({
+/**
+ * Errors inside a subscription stream carry extensions.code and extensions.requestId like any other.
+ * Over SSE an error thrown by the source (e.g. the upstream cut mid-stream) would only break the connection:
+ * it becomes a last `next` payload with the error instead, then `complete`. (graphql-ws sends its own `error`
+ * message; ws.ts adds the request id there.)
+ */
+function useStreamErrors(log: Logger): Plugin<Context> {
+  return {
+    onSubscribe() {
+      return {
+        onSubscribeResult({ args, result, setResult }) {
+          if (!isAsyncIterable(result)) return;
+          const ctx = args.contextValue as Context & ServerContext;
+          const requestId = ctx.requestId;
+          if (ctx.transport !== 'ws') {
+            setResult(errorAsLastResult(result as AsyncIterable<ExecutionResult>, (e) => ({ errors: [toClientError(e, requestId, log)] })));
+          }
+          return {
+            onNext: ({ result: r, setResult: set }) => {
+              if (r.errors?.length) set(withErrorCodes(r, requestId));
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+function toClientError(e: unknown, requestId: string, log: Logger): GraphQLError {
+  if (e instanceof GraphQLError && !(e.originalError && !(e.originalError instanceof GraphQLError))) return withErrorCode(e, requestId);
+  // anything else is unexpected: logged here, masked for the client
+  log.error({ err: e, requestId }, 'subscription stream failed unexpectedly');
+  return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
+}
+
+/** The same stream; a failure becomes one last value. Not a generator, so `return()` reaches the source at once. */
+function errorAsLastResult<T>(source: AsyncIterable<T>, toValue: (e: unknown) => T): AsyncIterableIterator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let finished = false;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      if (finished) return Promise.resolve({ done: true, value: undefined as T });
+      return it.next().then(
+        (r) => {
+          if (r.done) finished = true;
+          return r;
+        },
+        (e) => {
+          finished = true;
+          return { done: false, value: toValue(e) };
+        },
+      );
+    },
+    return(value?: unknown) {
+      finished = true;
+      return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
+    },
+    throw(e?: unknown) {
+      finished = true;
+      return it.throw ? it.throw(e) : Promise.reject(e);
+    },
+  };
+}
+
+/**
+ * Yoga's own limit on chunked bodies says REQUEST_ENTITY_TOO_LARGE; answer like server.ts does for announced ones.
+ * The rest of such a body is never read, so the connection cannot carry another request: close it.
+ */
+function useBodyLimitCode(maxBytes: number): Plugin {
+  return {
+    onResponse({ response }) {
+      if (response.status === 413) response.headers.set('connection', 'close');
+    },
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result) || isAsyncIterable(result) || !result.errors?.length) return;
+      if (!result.errors.some((e) => e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE')) return;
+      setResult({
+        ...result,
+        errors: result.errors.map((e) =>
+          e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
+            ? new GraphQLError(`Request body larger than ${maxBytes} bytes`, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
+            : e,
+        ),
+      });
+    },
+  };
+}
+
+/**
+ * A subscription asked for over HTTP without `Accept: text/event-stream` has already started when Yoga finds no way
+ * to send it (406 Not Acceptable), and Yoga never ends it: the upstream call, the subscription slot and the usage
+ * record would wait forever. End it here. (Yoga's own result processors run before this plugin.)
+ */
+function useEndUnsendableStreams(): Plugin {
+  return {
+    onResultProcess({ result, resultProcessor }) {
+      if (resultProcessor || !isAsyncIterable(result)) return;
+      void Promise.resolve(result[Symbol.asyncIterator]().return?.()).catch(() => {});
+    },
+  };
+}
+
+/**
+ * CORS_ORIGIN unset: any origin (keys travel in Authorization, never in cookies, so no credentials);
+ * "none": no CORS headers at all; otherwise a comma-separated list of allowed origins.
+ */
+function corsOptions(origin: string | undefined) {
+  const common = { credentials: false, exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 };
+  const value = origin?.trim();
+  if (!value) return { ...common, origin: ['*'] };
+  if (value === 'none') return false as const;
+  return { ...common, origin: value.split(',').map((s) => s.trim()).filter(Boolean) };
+}
+
+/** A parse error is not cached, so a refused oversized document is refused (and counted) every time it comes. */
+const noErrorCache = { get: () => undefined, set: () => {} };
+
+export function createGatewayYoga(config: Config, services: Services, options: GatewayYogaOptions = {}): GatewayYoga {
+  const { metrics } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const subscriptionLimit = useSubscriptionLimit(config.graphql.maxSubscriptionsPerKey, {
+    opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
+    closed: (field, transport) => metrics?.subscriptionsOpen.dec({ field, transport }),
+    refused: (field) => metrics?.subscriptionsRefused.inc({ field }),
+  });
+  const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     logging: services.log,
-    cors: config.http.corsOrigin ? { origin: config.http.corsOrigin.split(',').map((s) => s.trim()), credentials: false } : undefined,
+    cors: corsOptions(config.http.corsOrigin),
+    maxRequestBodySize: maxBodyBytes,
+    parserAndValidationCache: { errorCache: noErrorCache },
     renderGraphiQL,
     graphiql: {
       title: 'GraphQL AI Gateway',
       defaultQuery: DEFAULT_QUERY,
-      headers: JSON.stringify({ Authorization: 'Bearer gw_...' }, null, 2),
+      // an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an
+      // invalid key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
+      headers: JSON.stringify({ Authorization: '' }, null, 2),
+      // the key typed into the headers editor is not written to the browser's localStorage
+      shouldPersistHeaders: false,
       subscriptionsProtocol: 'SSE',
     },
     context: async (initial): Promise<Context> => {
@@ -73,9 +220,15 @@ export function createGatewayYoga(config: Config, services: Services, extraPlugi
     plugins: [
       useReadinessCheck({ endpoint: '/readyz', check: () => services.database.ping() }),
       useIntrospectionSwitch(config.graphql.introspection),
+      useArmor(config.graphql.limits, (rule) => metrics?.armorRejections.inc({ rule })),
+      subscriptionLimit,
+      useStreamErrors(services.log),
       useWarnings(),
+      useBodyLimitCode(maxBodyBytes),
       useErrorCodes((req) => req.headers.get('x-request-id') ?? undefined),
-      ...extraPlugins,
+      ...(options.plugins ?? []),
+      useEndUnsendableStreams(),
     ],
   });
+  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter });
 }

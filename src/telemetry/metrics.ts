@@ -5,6 +5,9 @@ import type { UsageEvent } from '../gateway/usage-writer.js';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** Failures before the model name was known to be real. */
+const UNRESOLVED = new Set(['MODEL_NOT_FOUND', 'BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED']);
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
@@ -59,10 +62,36 @@ export function createMetrics() {
   const usageDropped = new Counter({ name: 'gateway_usage_records_dropped_total', help: 'Usage records dropped because the buffer bound was reached', registers: [registry] });
   const armorRejections = new Counter({
     name: 'gateway_operations_rejected_total',
-    help: 'GraphQL operations refused by query hardening, by rule',
+    help: 'GraphQL operations refused by query hardening, by rule (maxDepth|maxAliases|maxDirectives|maxTokens|costLimit)',
     labelNames: ['rule'] as const,
     registers: [registry],
   });
+  const subscriptionsOpen = new Gauge({
+    name: 'gateway_subscriptions_open',
+    help: 'GraphQL subscriptions open, by field and transport (ws|sse)',
+    labelNames: ['field', 'transport'] as const,
+    registers: [registry],
+  });
+  const subscriptionsRefused = new Counter({
+    name: 'gateway_subscriptions_refused_total',
+    help: 'Subscriptions refused because the key already had MAX_SUBSCRIPTIONS_PER_KEY open',
+    labelNames: ['field'] as const,
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: 'gateway_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'gateway_http_request_duration_seconds',
+    help: 'HTTP request duration (for streams: until the response ended), seconds',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const wsConnections = new Gauge({ name: 'gateway_websocket_connections_open', help: 'graphql-ws connections open', registers: [registry] });
 
   const observer: GatewayObserver = {
     invocationStarted() {
@@ -71,6 +100,8 @@ export function createMetrics() {
     invocationFinished(e: UsageEvent) {
       inFlight.dec();
       const provider = e.provider ?? 'none';
+      // a caller may send any model name: names that never resolved must not become label values
+      if (e.errorCode && UNRESOLVED.has(e.errorCode)) e = { ...e, model: '(unresolved)' };
       requests.inc({ model: e.model, provider, status: e.status, streamed: String(e.streamed) });
       if (e.promptTokens) tokens.inc({ model: e.model, provider, type: 'input' }, e.promptTokens);
       if (e.completionTokens) tokens.inc({ model: e.model, provider, type: 'output' }, e.completionTokens);
@@ -98,6 +129,14 @@ export function createMetrics() {
     usagePending,
     usageDropped,
     armorRejections,
+    subscriptionsOpen,
+    subscriptionsRefused,
+    wsConnections,
+    /** One completed HTTP request; `route` must come from a fixed set (label cardinality). */
+    httpRequest(route: string, method: string, status: number, seconds: number): void {
+      httpRequests.inc({ route, method, status: String(status) });
+      httpDuration.observe({ route, method }, seconds);
+    },
     async render(pendingUsage: number): Promise<string> {
       usagePending.set(pendingUsage);
       return registry.metrics();

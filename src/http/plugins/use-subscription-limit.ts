@@ -1,0 +1,129 @@
+/* Concurrent subscriptions per API key (chatStream, usageRecorded, …), over websockets and SSE alike: the one place they are counted. */
+import { getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Context } from '../../context.js';
+import { GatewayError } from '../../errors.js';
+
+export interface SubscriptionLimitObserver {
+  opened?(field: string, transport: string): void;
+  closed?(field: string, transport: string): void;
+  refused?(field: string): void;
+}
+
+export interface SubscriptionCounter {
+  /** Open subscriptions of one key. */
+  open(keyId: string): number;
+  /** Open subscriptions over all keys. */
+  total(): number;
+}
+
+/**
+ * Refuses a subscription with RATE_LIMITED (extensions.limit = "subscriptionsPerKey") when its key already holds
+ * `max` open ones. Runs inside the envelop pipeline, which websockets (graphql-ws) and HTTP (SSE) share.
+ * The slot is taken before the resolver runs and given back exactly once: when the subscription did not start
+ * (an error result or a throw), when the source ends, when it fails, or when the client ends it (`return()`).
+ */
+export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObserver = {}): Plugin<Context> & { counter: SubscriptionCounter } {
+  const perKey = new Map<string, number>();
+  let total = 0;
+
+  function acquire(keyId: string): boolean {
+    const n = perKey.get(keyId) ?? 0;
+    if (n >= max) return false;
+    perKey.set(keyId, n + 1);
+    total++;
+    return true;
+  }
+  function release(keyId: string): void {
+    const n = (perKey.get(keyId) ?? 0) - 1;
+    if (n <= 0) perKey.delete(keyId);
+    else perKey.set(keyId, n);
+    total--;
+  }
+
+  return {
+    counter: { open: (keyId) => perKey.get(keyId) ?? 0, total: () => total },
+    onSubscribe({ args, subscribeFn, setSubscribeFn, setResultAndStopExecution }) {
+      const ctx = args.contextValue as Context & { transport?: string };
+      const keyId = ctx.principal?.key.id;
+      // without a key the resolver answers UNAUTHENTICATED; nothing to count
+      if (!keyId) return;
+      const field = rootField(args);
+      const transport = ctx.transport === 'ws' ? 'ws' : 'sse';
+      if (!acquire(keyId)) {
+        observer.refused?.(field);
+        setResultAndStopExecution({
+          errors: [
+            new GatewayError('RATE_LIMITED', `This key already has ${max} open subscriptions (MAX_SUBSCRIPTIONS_PER_KEY); end one before starting another`, {
+              limit: 'subscriptionsPerKey',
+              max,
+              retryAfterMs: 1000,
+            }),
+          ],
+        });
+        return;
+      }
+      observer.opened?.(field, transport);
+      let released = false;
+      const done = () => {
+        if (released) return;
+        released = true;
+        release(keyId);
+        observer.closed?.(field, transport);
+      };
+      setSubscribeFn(async (a: ExecutionArgs) => {
+        let result: unknown;
+        try {
+          result = await subscribeFn(a);
+        } catch (e) {
+          done();
+          throw e;
+        }
+        if (!isAsyncIterable(result)) {
+          done();
+          return result as ExecutionResult;
+        }
+        return releasing(result as AsyncIterable<ExecutionResult>, done);
+      });
+    },
+  };
+}
+
+function rootField(args: ExecutionArgs): string {
+  const op = getOperationAST(args.document, args.operationName);
+  const first = op?.selectionSet.selections[0];
+  return first?.kind === 'Field' ? first.name.value : 'unknown';
+}
+
+/**
+ * The same stream, calling `done` once when it ends, fails or is returned. Not a generator: `return()` goes
+ * straight to the source, so ending a subscription never waits for the next event (graphql-ws#653).
+ */
+function releasing<T>(source: AsyncIterable<T>, done: () => void): AsyncIterableIterator<T> {
+  const it = source[Symbol.asyncIterator]();
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next(...a: [] | [unknown]) {
+      return it.next(...a).then(
+        (r) => {
+          if (r.done) done();
+          return r;
+        },
+        (e) => {
+          done();
+          throw e;
+        },
+      );
+    },
+    return(value?: unknown) {
+      done();
+      return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
+    },
+    throw(e?: unknown) {
+      done();
+      return it.throw ? it.throw(e) : Promise.reject(e);
+    },
+  };
+}
