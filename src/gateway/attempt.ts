@@ -1,4 +1,5 @@
 /* Retries with backoff, per-attempt timeout, cooldown bookkeeping and fallback models: one loop for every entry point. */
+import { abortableSleep } from '../util/abortable-sleep.js';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { UpstreamError, isUpstreamError } from '../providers/types.js';
@@ -85,18 +86,6 @@ export class TimeoutReason extends Error {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * The client-facing error for a failed upstream call. `provider` is the configured provider's name (the
@@ -150,7 +139,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
             if (retryAfter > (policy.maxRetryWaitMs ?? 10_000)) continue;
             const wait = Math.max(backoff, retryAfter);
             if (Date.now() + wait >= deadline) break;
-            await sleep(wait, clientSignal);
+            await abortableSleep(wait, clientSignal);
             if (clientSignal.aborted) break;
           }
           tried.set(target.id, retries + 1);

@@ -1,5 +1,6 @@
 /* Unified ChatRequest → Anthropic Messages API request body. */
 import type { ChatMessage, ChatRequest, ContentPart, ToolChoice, ToolDefinition } from '../types.js';
+import { argumentsObject, parseDataUrl, partsOf, textOf } from '../content.js';
 
 /** Anthropic requires max_tokens on every request; used when the caller sets none. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -149,7 +150,7 @@ export function mapImage(imageUrl: string): AnthropicImageBlock {
  * @see https://docs.anthropic.com/en/api/messages#body-messages-content
  */
 export function mapToolCall(c: { id: string; name: string; arguments: string }): AnthropicToolUseBlock {
-  return { type: 'tool_use', id: toolUseId(c.id), name: c.name, input: parseArguments(c.arguments) };
+  return { type: 'tool_use', id: toolUseId(c.id), name: c.name, input: argumentsObject(c.arguments) };
 }
 
 /**
@@ -190,36 +191,3 @@ function toolUseId(id: string): string {
   return id.replace(/[^a-zA-Z0-9_-]/g, '_') || 'toolu_unknown';
 }
 
-function parseArguments(args: string): Record<string, unknown> {
-  if (args.trim() === '') return {};
-  try {
-    const v = JSON.parse(args) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    return { value: v };
-  } catch {
-    return { value: args };
-  }
-}
-
-/** A message's parts; `content` counts as a text part unless the parts already carry the text. */
-function partsOf(m: ChatMessage): ContentPart[] {
-  const parts = m.parts ?? [];
-  if (m.content && !parts.some((p) => p.type === 'TEXT')) return [{ type: 'TEXT', text: m.content }, ...parts];
-  return parts;
-}
-
-function textOf(m: ChatMessage): string {
-  return partsOf(m)
-    .map((p) => (p.type === 'TEXT' ? p.text : ''))
-    .join('');
-}
-
-/** Splits a data: URL into MIME type and base64 payload (percent-encoded payloads are re-encoded). */
-export function parseDataUrl(url: string): { mimeType: string; base64: string } | undefined {
-  const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
-  if (!m) return undefined;
-  const mimeType = m[1] || 'application/octet-stream';
-  const isBase64 = m[2].split(';').includes('base64');
-  const base64 = isBase64 ? m[3] : Buffer.from(decodeURIComponent(m[3]), 'utf8').toString('base64');
-  return { mimeType, base64 };
-}

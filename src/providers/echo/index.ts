@@ -1,4 +1,5 @@
 /* The built-in offline provider: answers "echo: <last user message>", streamed word by word. */
+import { abortableSleep } from '../../util/abortable-sleep.js';
 import type { ChatRequest, ChatResponse, ProviderAdapter, StreamChunk, Usage } from '../types.js';
 import { randomUUID } from 'node:crypto';
 
@@ -61,7 +62,7 @@ export function createEchoAdapter(options: EchoOptions = {}): ProviderAdapter {
       const delay = options.wordDelayMs ?? 0;
       for (let i = 0; i < words.length; i++) {
         if (opts.signal.aborted) return;
-        if (delay > 0) await sleep(delay, opts.signal);
+        if (delay > 0) await abortableSleep(delay, opts.signal);
         if (opts.signal.aborted) return;
         yield { delta: i === 0 ? words[i] : ` ${words[i]}` };
       }
@@ -70,14 +71,3 @@ export function createEchoAdapter(options: EchoOptions = {}): ProviderAdapter {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -1,5 +1,6 @@
 /* Unified ChatRequest → Gemini generateContent request body. */
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../types.js';
+import { argumentsObject, isRecord, parseDataUrl, partsOf, textOf } from '../content.js';
 
 /** @see https://ai.google.dev/api/caching#Part */
 export interface GeminiPart {
@@ -151,7 +152,7 @@ export function mapImage(imageUrl: string): GeminiPart {
  * @see https://ai.google.dev/api/caching#FunctionCall
  */
 export function mapToolCall(c: ToolCall): GeminiPart {
-  return { functionCall: { name: c.name, args: parseObject(c.arguments) } };
+  return { functionCall: { name: c.name, args: argumentsObject(c.arguments) } };
 }
 
 /**
@@ -252,43 +253,6 @@ export function guessMimeType(url: string): string {
   }
   const ext = /\.([a-z0-9]+)$/i.exec(path)?.[1]?.toLowerCase();
   return (ext && MIME_BY_EXT[ext]) || 'image/jpeg';
-}
-
-/** Splits a data: URL into MIME type and base64 payload (percent-encoded payloads are re-encoded). */
-export function parseDataUrl(url: string): { mimeType: string; base64: string } | undefined {
-  const m = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s.exec(url);
-  if (!m) return undefined;
-  const mimeType = m[1] || 'application/octet-stream';
-  const isBase64 = m[2].split(';').includes('base64');
-  const base64 = isBase64 ? m[3] : Buffer.from(decodeURIComponent(m[3]), 'utf8').toString('base64');
-  return { mimeType, base64 };
-}
-
-function parseObject(args: string): Record<string, unknown> {
-  if (args.trim() === '') return {};
-  try {
-    const v = JSON.parse(args) as unknown;
-    return isRecord(v) ? v : { value: v };
-  } catch {
-    return { value: args };
-  }
-}
-
-/** A message's parts; `content` counts as a text part unless the parts already carry the text. */
-function partsOf(m: ChatMessage): ContentPart[] {
-  const parts = m.parts ?? [];
-  if (m.content && !parts.some((p) => p.type === 'TEXT')) return [{ type: 'TEXT', text: m.content }, ...parts];
-  return parts;
-}
-
-function textOf(m: ChatMessage): string {
-  return partsOf(m)
-    .map((p) => (p.type === 'TEXT' ? p.text : ''))
-    .join('');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function isObjectType(t: unknown): boolean {
