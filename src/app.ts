@@ -15,7 +15,8 @@ import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
 import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
 import { createRestHandler } from './http/rest/index.js';
-import { createHttpServer } from './http/server.js';
+import { createGraphqlFastPath } from './http/graphql-fast-path.js';
+import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
@@ -191,7 +192,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
   const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
   const yoga = createGatewayYoga(config, services, { metrics });
-  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics }, [
+  const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
+  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
   ]);
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics });

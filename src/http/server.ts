@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
+import type { FastPath } from './graphql-fast-path.js';
 import type { Route } from './metrics-route.js';
 import type { RestHandler } from './rest/index.js';
 import type { GatewayYoga } from './yoga.js';
@@ -16,6 +17,8 @@ export interface HttpServerOptions {
   /** One line per completed request: request id, method, path, status, duration. Never headers or bodies. */
   log?: Logger;
   metrics?: Metrics;
+  /** Plain JSON queries and mutations on /graphql without the Fetch-API layer (see graphql-fast-path.ts). */
+  fastPath?: FastPath;
 }
 
 const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
@@ -70,6 +73,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     try {
       for (const route of routes) if (await route(req, res)) return;
       if (await rest(req, res, requestId)) return;
+      if (opts.fastPath && (await opts.fastPath(req, res, requestId))) return;
       await yoga(req, res, { requestId });
     } catch (err) {
       log?.error({ err, requestId }, 'request failed unexpectedly');
