@@ -35,6 +35,7 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
   wss.on('connection', (socket) => {
     opened.set(socket, { id: randomUUID(), at: Date.now(), operations: 0 });
     opts.metrics?.wsConnections.inc();
+    coalesceWrites(socket);
   });
 
   const requestIdOf = (extra: Extra, id: string): string => {
@@ -127,5 +128,27 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
     async dispose(): Promise<void> {
       await disposable.dispose();
     },
+  };
+}
+
+/**
+ * Many subscriptions on one socket each send a frame per token: cork the TCP socket on the first send of a
+ * tick and uncork it on the next, so the frames of one tick leave in one write instead of one syscall each.
+ */
+function coalesceWrites(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
+  if (!raw) return;
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  let corked = false;
+  (socket as unknown as { send: (...args: unknown[]) => void }).send = (...args: unknown[]) => {
+    if (!corked && !raw.destroyed) {
+      corked = true;
+      raw.cork();
+      setImmediate(() => {
+        corked = false;
+        raw.uncork();
+      });
+    }
+    send(...args);
   };
 }
