@@ -147,6 +147,18 @@ describe('key lifecycle', () => {
     expect(list.apiKeys.find((k) => k.id === apiKey.id)?.revokedAt).toBeTruthy();
   });
 
+  it('a presented but unusable key is refused for the whole request: HTTP 401 with WWW-Authenticate, no internals in extensions', async () => {
+    const { secret, apiKey } = await create({ name: 'to refuse' });
+    ok(await gw.gql(REVOKE, { id: apiKey.id }));
+    for (const key of [secret, 'gw_unknown_unknown_unknown_unknown_unknown', 'not a bearer value at all']) {
+      const res = await gw.gql(VIEWER, {}, key);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+      expect(res.errors?.[0].extensions).not.toHaveProperty('http');
+    }
+  });
+
   it('rotateApiKey: the old secret is refused, the new one works, same key id', async () => {
     const { secret: oldSecret, apiKey } = await create({ name: 'to rotate' });
     ok(await gw.gql(VIEWER, {}, oldSecret)); // warm the cache
