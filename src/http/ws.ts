@@ -15,6 +15,8 @@ import { withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 
 type Extra = {
   principal?: Principal | null;
+  /** connectionParams.authorization, kept to check the key again on every operation */
+  authorization?: unknown;
   /** graphql-ws operation id → the request id its errors carry. */
   requestIds?: Map<string, string>;
   [k: string]: unknown;
@@ -52,10 +54,12 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
       subscribe: (args) => (args as unknown as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onConnect: async (ctx) => {
         try {
-          const principal = await authenticate(services.keys, ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+          const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+          const principal = await authenticate(services.keys, authorization);
           // a websocket exists to invoke or watch usage: no key, no connection (close 4403)
           if (!principal) return false;
           ctx.extra.principal = principal;
+          ctx.extra.authorization = authorization;
           return true;
         } catch (e) {
           if (isGatewayError(e)) return false;
@@ -67,13 +71,24 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
         const conn = opened.get(socket);
         if (conn) conn.operations++;
         const requestId = requestIdOf(ctx.extra, id);
+        // the key is checked again for every operation (a cache hit): revoking it stops new operations on open sockets
+        let principal: Principal | null = null;
+        try {
+          principal = await authenticate(services.keys, ctx.extra.authorization);
+        } catch {
+          /* refused below */
+        }
+        if (!principal) {
+          return [new GraphQLError('Unknown, revoked or expired API key', { extensions: { code: 'UNAUTHENTICATED', requestId } })];
+        }
+        ctx.extra.principal = principal;
         const request = (ctx.extra as unknown as { request: unknown }).request;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: request,
           socket,
           params,
-          principal: ctx.extra.principal ?? null,
+          principal,
           requestId,
           transport: 'ws',
         });

@@ -60,6 +60,29 @@ describe('connection_init', () => {
     }
   });
 
+  it('revoking a key stops new operations on a socket that is already open', async () => {
+    const { id, secret } = await gw.createKey({ name: 'revoked while connected', scopes: ['INVOKE', 'READ_USAGE'] });
+    const client = createWsClient(gw.url, secret);
+    // a live subscription keeps the (lazy) client's socket open across the revocation
+    const stopFeed = client.subscribe({ query: 'subscription { usageRecorded { id } }' }, { next: () => {}, error: () => {}, complete: () => {} });
+    try {
+      const first = await wsCollect<{ viewer: { id: string } }>(client, '{ viewer { id } }');
+      expect(first[0].data?.viewer.id).toBe(id);
+      ok(await gw.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id }));
+      const err = await wsCollect(client, '{ viewer { id } }').then(
+        () => null,
+        (e) => e,
+      );
+      expect(Array.isArray(err)).toBe(true);
+      expect(err[0].extensions.code).toBe('UNAUTHENTICATED');
+      // the socket itself was not closed and reopened in between
+      expect(client.closes).toEqual([]);
+    } finally {
+      stopFeed();
+      await client.dispose();
+    }
+  });
+
   it('a socket that never sends connection_init is closed (4408), not left open', async () => {
     const socket = new WebSocket(wsUrl(gw.url), 'graphql-transport-ws');
     const code = await new Promise<number>((resolve, reject) => {
