@@ -108,6 +108,8 @@ export function createGateway(deps: GatewayDeps) {
   /** Model lookup and the checks that need no upstream: existence, lifecycle, allow-list. */
   async function resolveModel(name: string, opts: InvocationOptions): Promise<ResolvedModel> {
     const { principal } = opts;
+    // Postgres cannot even compare text holding NUL: a clear refusal instead of a masked database error
+    if (name.includes('\u0000')) throw badInput('input.model', 'must not contain NUL characters');
     const allowed = principal.key.allowedModels;
     if (allowed && !principal.isAdmin && !allowed.includes(name)) {
       throw forbidden(`This key may not invoke model "${name}"`);

@@ -66,6 +66,8 @@ function insertBatch(events: UsageEvent[]): SQL {
       usage_exact: e.usageExact,
       metadata: e.metadata,
     })),
+    // jsonb (and text) refuse NUL and lone surrogates: one such string from a caller must not block every record
+    (_key, value: unknown) => (typeof value === 'string' ? value.replace(/\u0000/g, '\uFFFD').toWellFormed() : value),
   );
   return sql`insert into ${usageRecords} (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
       completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata)
@@ -125,16 +127,20 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
   async function writeAll(): Promise<void> {
     while (buffer.length) {
       inflight = buffer.splice(0, batchSize);
+      let written = inflight;
       try {
         // ids are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
         await db.execute(insertBatch(inflight));
       } catch (err) {
-        buffer = inflight.concat(buffer);
-        inflight = [];
-        enforceBound();
-        throw err;
+        if (!isDataError(err)) {
+          buffer = inflight.concat(buffer);
+          inflight = [];
+          enforceBound();
+          throw err;
+        }
+        // the database refused a value, not the connection: write one by one, drop only what it refuses
+        written = await writeEachDroppingRefused(inflight);
       }
-      const written = inflight;
       inflight = [];
       failures = 0;
       lastDropLog = 0;
@@ -144,6 +150,27 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
         opts.log.warn({ err }, 'usage onWritten hook failed');
       }
     }
+  }
+
+  async function writeEachDroppingRefused(events: UsageEvent[]): Promise<UsageEvent[]> {
+    const written: UsageEvent[] = [];
+    for (let i = 0; i < events.length; i++) {
+      try {
+        await db.execute(insertBatch([events[i]]));
+        written.push(events[i]);
+      } catch (err) {
+        if (!isDataError(err)) {
+          buffer = events.slice(i).concat(buffer);
+          inflight = [];
+          if (written.length) opts.onWritten?.(written);
+          throw err;
+        }
+        dropped++;
+        opts.onDropped?.(1);
+        opts.log.error({ err, usageId: events[i].id, model: events[i].model }, 'usage record refused by the database: dropped');
+      }
+    }
+    return written;
   }
 
   /** Writes everything waiting; on failure keeps it and retries with backoff. Never rejects. */
@@ -201,4 +228,13 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
       if (lost) opts.log.error({ lost }, 'usage records could not be written before shutdown');
     },
   };
+}
+
+/** SQLSTATE class 22 (data exception): the statement is wrong for this data, retrying it cannot help. */
+function isDataError(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('22')) return true;
+  }
+  return false;
 }

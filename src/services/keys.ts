@@ -82,6 +82,9 @@ function checkName(name: string | null | undefined, field: string): void {
   if (name.length > 200) throw badInput(field, 'must be at most 200 characters');
 }
 
+/** How long past its TTL a cached key may still be used while the database cannot be reached. */
+const MAX_STALE_MS = 30_000;
+
 export type KeyService = ReturnType<typeof createKeyService>;
 
 export function createKeyService(db: Db, opts: KeyServiceOptions) {
@@ -132,7 +135,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
               }
               return fresh;
             } finally {
-              inFlight.delete(h);
+              if (inFlight.get(h) === pending) inFlight.delete(h);
             }
           })();
           inFlight.set(h, pending);
@@ -140,8 +143,9 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
         try {
           entry = await pending;
         } catch (err) {
-          // the database is briefly away: a key known a moment ago keeps working (revocations still apply once it returns)
-          if (!entry) throw err;
+          // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
+          // so a revocation whose broadcast was lost cannot outlive a long outage
+          if (!entry || now - entry.until > MAX_STALE_MS) throw err;
         }
       }
       const row = entry.row;

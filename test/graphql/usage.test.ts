@@ -54,6 +54,20 @@ describe('one usage record per invocation', () => {
     expect(await usageOf(gw, key.id)).toHaveLength(4);
   });
 
+  it('NUL characters and lone surrogates from callers are stored (replaced), never blocking the records behind them', async () => {
+    const { id, secret } = await gw.createKey({ name: 'odd text' });
+    const odd = { tag: 'a\u0000b', broken: 'x\ud800y', nested: { list: ['\u0000'] } };
+    const r1 = await gw.gql(CHAT, { input: { ...chatInput('hi'), metadata: odd } }, secret);
+    expect(r1.errors).toBeUndefined();
+    const r2 = await gw.gql(CHAT, { input: { ...chatInput('hi'), model: 'no\u0000such-model' } }, secret);
+    expectCode(r2, 'BAD_USER_INPUT');
+    const r3 = await gw.gql(CHAT, { input: chatInput('after') }, secret);
+    expect(r3.errors).toBeUndefined();
+    const records = await usageOf(gw, id);
+    expect(records).toHaveLength(3);
+    expect(gw.app.usage.pending()).toBe(0);
+  });
+
   it('concurrent invocations leave one record each', async () => {
     const key = await gw.createKey({ name: 'parallel', scopes: ['INVOKE'] });
     await Promise.all(Array.from({ length: 20 }, (_, i) => gw.gql(CHAT, { input: chatInput(`n${i}`, { metadata: { i } }) }, key.secret).then(ok)));
