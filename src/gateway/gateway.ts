@@ -9,7 +9,7 @@ import type { ChatRequest, EmbedResponse, FinishReason, ProviderAdapter, StreamC
 import { UpstreamError, isUpstreamError } from '../providers/types.js';
 import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
 import type { Principal } from '../services/keys.js';
-import { type AttemptOutcome, AttemptsCancelled, AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
+import { type AttemptContext, type AttemptOutcome, AttemptsCancelled, AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds, toChatRequest, toMetadata } from './chat-input.js';
 import type { Limiter, Reservation } from './limits.js';
 import { costUsd } from './pricing.js';
@@ -208,6 +208,44 @@ export function createGateway(deps: GatewayDeps) {
     return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costUsd: costUsd(model.row, promptTokens, completionTokens) };
   }
 
+  /**
+   * A non-streamed call (chat, embed): attempts, then the reservation settled to the real usage (or released on
+   * failure) and the usage event filled and recorded. Priced by the model that answered: a fallback may cost
+   * more or less.
+   */
+  async function runUnary<T extends { usage: { promptTokens: number; completionTokens: number; exact: boolean }; upstreamModel: string }>(
+    model: ResolvedModel,
+    reservation: Reservation,
+    ev: UsageEvent,
+    started: number,
+    opts: InvocationOptions,
+    call: (a: AttemptContext) => Promise<T>,
+  ): Promise<{ outcome: AttemptOutcome<T>; usage: UsageOut; latencyMs: number }> {
+    let outcome: AttemptOutcome<T>;
+    try {
+      outcome = await executor.run(model, opts.signal ?? NEVER, call);
+    } catch (err) {
+      reservation.settle({ tokens: 0, costUsd: 0 });
+      throw err;
+    }
+    const res = outcome.value;
+    const usage = usageOut(res.usage.promptTokens, res.usage.completionTokens, outcome.model);
+    reservation.settle({ tokens: usage.totalTokens, costUsd: usage.costUsd });
+    const latencyMs = Date.now() - started;
+    Object.assign(ev, {
+      provider: outcome.target.provider.name,
+      upstreamModel: res.upstreamModel || outcome.target.upstreamModel,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      costUsd: usage.costUsd,
+      latencyMs,
+      attempts: outcome.attempts,
+      usageExact: res.usage.exact,
+    });
+    finish(ev);
+    return { outcome, usage, latencyMs };
+  }
+
   return {
     requireInvoke,
 
@@ -225,34 +263,13 @@ export function createGateway(deps: GatewayDeps) {
         const req = toChatRequest(input, bounds);
         const model = await resolveModel(modelName, opts);
         const reservation = await admit(model, req, opts);
-        let outcome;
-        try {
-          outcome = await executor.run(model, opts.signal ?? NEVER, ({ target, signal, timeoutMs }) =>
-            adapterFor(target).chat(
-              { ...req, model: target.upstreamModel },
-              { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey },
-            ),
-          );
-        } catch (err) {
-          reservation.settle({ tokens: 0, costUsd: 0 });
-          throw err;
-        }
+        const { outcome, usage: u, latencyMs } = await runUnary(model, reservation, ev, started, opts, ({ target, signal, timeoutMs }) =>
+          adapterFor(target).chat(
+            { ...req, model: target.upstreamModel },
+            { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey },
+          ),
+        );
         const res = outcome.value;
-        // price by the model that answered (a fallback may cost more or less)
-        const u = usageOut(res.usage.promptTokens, res.usage.completionTokens, outcome.model);
-        reservation.settle({ tokens: u.totalTokens, costUsd: u.costUsd });
-        const latencyMs = Date.now() - started;
-        Object.assign(ev, {
-          provider: outcome.target.provider.name,
-          upstreamModel: res.upstreamModel || outcome.target.upstreamModel,
-          promptTokens: u.promptTokens,
-          completionTokens: u.completionTokens,
-          costUsd: u.costUsd,
-          latencyMs,
-          attempts: outcome.attempts,
-          usageExact: res.usage.exact,
-        });
-        finish(ev);
         return {
           id,
           model: modelName,
@@ -453,31 +470,12 @@ export function createGateway(deps: GatewayDeps) {
         const model = await resolveModel(modelName, opts);
         const estimate = needsEstimate(opts.principal) ? input.input.reduce((s, x) => s + countTextTokens(x), 0) : 0;
         const reservation = await limiter.admit({ principal: opts.principal, model: modelName, estimatedTokens: estimate, estimatedCostUsd: costUsd(model.row, estimate, 0) });
-        let outcome;
-        try {
-          outcome = await executor.run(model, opts.signal ?? NEVER, async ({ target, signal, timeoutMs }): Promise<EmbedResponse> => {
-            const a = adapterFor(target);
-            if (!a.embed) throw new UpstreamError({ provider: target.provider.name, message: `${target.provider.kind} providers do not support embeddings`, retryable: false });
-            return a.embed({ model: target.upstreamModel, input: input.input }, { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey });
-          });
-        } catch (err) {
-          reservation.settle({ tokens: 0, costUsd: 0 });
-          throw err;
-        }
-        const res = outcome.value;
-        const u = usageOut(res.usage.promptTokens, res.usage.completionTokens, outcome.model);
-        reservation.settle({ tokens: u.totalTokens, costUsd: u.costUsd });
-        Object.assign(ev, {
-          provider: outcome.target.provider.name,
-          upstreamModel: res.upstreamModel || outcome.target.upstreamModel,
-          promptTokens: u.promptTokens,
-          completionTokens: u.completionTokens,
-          costUsd: u.costUsd,
-          latencyMs: Date.now() - started,
-          attempts: outcome.attempts,
-          usageExact: res.usage.exact,
+        const { outcome, usage: u } = await runUnary(model, reservation, ev, started, opts, async ({ target, signal, timeoutMs }): Promise<EmbedResponse> => {
+          const a = adapterFor(target);
+          if (!a.embed) throw new UpstreamError({ provider: target.provider.name, message: `${target.provider.kind} providers do not support embeddings`, retryable: false });
+          return a.embed({ model: target.upstreamModel, input: input.input }, { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey });
         });
-        finish(ev);
+        const res = outcome.value;
         return { model: modelName, provider: outcome.target.provider.name, vectors: res.vectors, usage: u };
       } catch (err) {
         return failWith(ev, err, started);
