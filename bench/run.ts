@@ -5,6 +5,7 @@
  * graphql-ws clients) in this one:
  *   - mock upstream (bench/mock-upstream.ts) called directly: the limit
  *   - thin proxy (bench/thin-proxy.ts): a minimal node:http pass-through
+ *   - floor proxy (bench/floor-proxy.ts): parses the request and the reply and writes a new one, nothing else
  *   - the gateway (bench/gateway-server.ts): `chat` over HTTP, /v1/chat/completions (when it exists),
  *     `chatStream` over graphql-ws; real INVOKE key with limits, usage records on
  *   - Portkey's gateway from npm (@portkey-ai/gateway), pointed at the same mock
@@ -13,7 +14,7 @@
  *   --profile               gateway runs with --cpu-prof (bench/results/prof/<run>/); summary printed at the end
  *   --duration=5            seconds per measured run (non-streaming)      --warmup=1  seconds of warm-up first
  *   --concurrency=1,10,100  autocannon connections
- *   --only=a,b              targets: direct,thin,gw-graphql,gw-rest,portkey (direct is always kept as the baseline)
+ *   --only=a,b              targets: direct,thin,floor,gw-graphql,gw-rest,portkey (direct is always kept as the baseline)
  *   --no-portkey            skip Portkey
  *   --sse-duration=3        seconds per streaming-latency run; --sse-tokens=20; --sse-concurrency=1,10
  *   --streams=2000          concurrent chatStream subscriptions (0 skips)  --stream-tokens=100  --stream-gap-ms=50
@@ -521,13 +522,15 @@ async function main(): Promise<void> {
   const mockUrl = `http://127.0.0.1:${mock.info.port as number}`;
   const thin = wanted('thin') ? await startProc('thin-proxy', [...tsx, 'bench/thin-proxy.ts'], { UPSTREAM: mockUrl }) : undefined;
   const thinUrl = thin ? `http://127.0.0.1:${thin.info.port as number}` : '';
+  const floor = wanted('floor') ? await startProc('floor-proxy', [...tsx, 'bench/floor-proxy.ts'], { UPSTREAM: mockUrl }) : undefined;
+  const floorUrl = floor ? `http://127.0.0.1:${floor.info.port as number}` : '';
   if (PROFILE) mkdirSync(PROF_DIR, { recursive: true });
   const gwArgs = ['--expose-gc', ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...tsx, 'bench/gateway-server.ts'];
   const gw = await startProc('gateway', gwArgs, {
     GATEWAY_ADMIN_KEY: ADMIN_KEY,
     GATEWAY_SECRET: 'bench-secret-bench-secret-0123456789',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: 'memory://',
+    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'memory://',
     // one key opens all the subscriptions of the concurrency test
     MAX_SUBSCRIPTIONS_PER_KEY: String(Math.max(100, STREAMS + 100)),
   }, undefined, true);
@@ -599,6 +602,7 @@ async function main(): Promise<void> {
     { id: 'direct', label: 'mock direct', url: `${mockUrl}/v1/chat/completions`, headers: json, body: openaiBody, proc: mock, ok: hasChoices },
   ];
   if (thin) targets.push({ id: 'thin', label: 'thin proxy', url: `${thinUrl}/v1/chat/completions`, headers: json, body: openaiBody, proc: thin, ok: hasChoices });
+  if (floor) targets.push({ id: 'floor', label: 'floor proxy', url: `${floorUrl}/v1/chat/completions`, headers: json, body: openaiBody, proc: floor, ok: hasChoices });
   if (wanted('gw-graphql')) {
     targets.push({
       id: 'gw-graphql',
@@ -734,9 +738,9 @@ async function main(): Promise<void> {
 
   const peak = (id: string) => Math.max(...httpRuns.filter((r) => r.target === id).map((r) => r.rps));
   const ratios: Record<string, Record<string, number>> = {};
-  for (const g of ['gw-graphql', 'gw-rest']) {
+  for (const g of ['floor', 'gw-graphql', 'gw-rest']) {
     if (!httpRuns.some((r) => r.target === g)) continue;
-    for (const base of ['direct', 'thin', 'portkey']) {
+    for (const base of g === 'floor' ? ['thin'] : ['direct', 'thin', 'floor', 'portkey']) {
       if (!httpRuns.some((r) => r.target === base)) continue;
       const row: Record<string, number> = {};
       for (const c of CONCURRENCY) row[`c${c}`] = (get(g, c)?.rps ?? NaN) / (get(base, c)?.rps ?? NaN);

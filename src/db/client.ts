@@ -2,6 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
+import type { PGlite } from '@electric-sql/pglite';
+import { PGliteRemote } from './pglite-remote.js';
 import * as schema from './schema.js';
 import type { Config } from '../config.js';
 
@@ -61,24 +63,23 @@ export async function createDatabase(c: Config['db']): Promise<Database> {
     };
   }
 
-  const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
-  let pg: InstanceType<typeof PGlite>;
-  if (c.url === 'memory://') {
-    pg = new PGlite();
-  } else {
+  let dataDir: string | undefined;
+  if (c.url !== 'memory://') {
     mkdirSync(c.dataDir, { recursive: true });
-    pg = new PGlite(`${c.dataDir.replace(/\/$/, '')}/pgdata`);
+    dataDir = `${c.dataDir.replace(/\/$/, '')}/pgdata`;
   }
+  // PGlite runs its SQL synchronously on its thread: that thread is a worker, not the event loop
+  const pg = new PGliteRemote(dataDir);
   await pg.waitReady;
-  const db = drizzle(pg, { schema, logger }) as unknown as Db;
+  const db = drizzle(pg as unknown as PGlite, { schema, logger }) as unknown as Db;
   return {
     db,
     kind: 'pglite',
     async migrate() {
       const { migrate } = await import('drizzle-orm/pglite/migrator');
       // PGlite is one connection in one process: nothing else can race us here
-      await migrate(drizzle(pg), { migrationsFolder });
+      await migrate(drizzle(pg as unknown as PGlite), { migrationsFolder });
     },
     ping: () => ping(db),
     close: () => pg.close(),
