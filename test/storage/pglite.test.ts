@@ -53,3 +53,58 @@ describe('embedded DATA_DIR', () => {
     // (the restart test of the suite above proves a later start reuses it: the stored credential still opens)
   });
 });
+
+describe('embedded PGlite off the event loop', () => {
+  it('HTTP keeps being answered while a long statement runs on the embedded database', async () => {
+    const gw = await startGateway({ DATABASE_URL: 'memory://' });
+    try {
+      const { sql } = await import('drizzle-orm');
+      let statementDone = false;
+      // a statement that keeps PGlite busy for a while (about a second on this machine)
+      const slow = gw.app.services.database.db
+        .execute(sql`select count(*) as n from generate_series(1, 4000000) g where g % 7 = 3`)
+        .then((r) => {
+          statementDone = true;
+          return r;
+        });
+      // PGlite runs SQL synchronously: on the event loop, no response could complete before the statement ends
+      const answeredDuring: boolean[] = [];
+      while (!statementDone && answeredDuring.length < 500) {
+        const res = await fetch(`${gw.url}/healthz`);
+        expect(res.status).toBe(200);
+        answeredDuring.push(!statementDone);
+      }
+      const rows = (await slow) as unknown as { rows: { n: number | string }[] };
+      expect(Number(rows.rows[0].n)).toBe(571429);
+      expect(answeredDuring.filter(Boolean).length).toBeGreaterThan(3);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('a failing statement is a database error with its SQLSTATE; a failed transaction leaves nothing behind', async () => {
+    const gw = await startGateway({ DATABASE_URL: 'memory://' });
+    try {
+      const { sql } = await import('drizzle-orm');
+      const db = gw.app.services.database.db;
+      const err = await db.execute(sql`select 1/0`).then(() => undefined, (e: unknown) => e);
+      const codes: unknown[] = [];
+      for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) codes.push(e.code);
+      expect(codes).toContain('22012');
+      await db.execute(sql`create table t_tx (v int)`);
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.execute(sql`insert into t_tx values (1)`);
+          throw new Error('abandon');
+        }),
+      ).rejects.toThrow('abandon');
+      await db.transaction(async (tx) => {
+        await tx.execute(sql`insert into t_tx values (2)`);
+      });
+      const r = (await db.execute(sql`select v from t_tx order by v`)) as unknown as { rows: { v: number }[] };
+      expect(r.rows).toEqual([{ v: 2 }]);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
