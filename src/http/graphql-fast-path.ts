@@ -103,7 +103,16 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       return true;
     }
 
-    const request = { signal: ac.signal, headers: headersOf(req), method: 'POST', url: req.url };
+    // Headers built only if a plugin asks: the context gets the request id and principal directly
+    let headers: Headers | undefined;
+    const request = {
+      signal: ac.signal,
+      get headers() {
+        return (headers ??= headersOf(req));
+      },
+      method: 'POST',
+      url: req.url,
+    };
     const graphqlParams = {
       query: params.query,
       variables: (params.variables ?? undefined) as Record<string, unknown> | undefined,
