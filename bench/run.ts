@@ -19,15 +19,17 @@
  *   --sse-duration=3        seconds per streaming-latency run; --sse-tokens=20; --sse-concurrency=1,10
  *   --streams=2000          concurrent chatStream subscriptions (0 skips)  --stream-tokens=100  --stream-gap-ms=50
  *   --ws-connections=40     websocket connections the subscriptions are spread over
+ *   --database=disk         the gateway's database: disk = embedded PGlite in a fresh temporary DATA_DIR (the
+ *                           zero-setup default), memory = memory://, or a postgres:// URL (BENCH_DATABASE_URL)
  *   --spread-origins=8      also run the subscriptions against a model whose targets are this many providers on
  *                           separate mock ports (origins), so no per-origin connection pool caps them (0 skips)
  *
  * Writes bench/results/<timestamp>.json and bench/results/latest.json.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +65,8 @@ const STREAM_GAP_MS = Number(opt('stream-gap-ms', '50'));
 const WS_CONNECTIONS = Number(opt('ws-connections', '40'));
 const SPREAD_ORIGINS = Number(opt('spread-origins', '8'));
 const MOCK_GAP_MS = 1;
+/** disk: embedded PGlite in a fresh DATA_DIR (the zero-setup default); memory: memory://; or a postgres:// URL */
+const DATABASE = opt('database', process.env.BENCH_DATABASE_URL ?? 'disk');
 
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-');
 const RESULTS_DIR = join(ROOT, 'bench/results');
@@ -73,6 +77,15 @@ const wanted = (id: string) => id === 'direct' || ONLY.length === 0 || ONLY.incl
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 // ---------------------------------------------------------------- processes
+
+let benchDataDir: string | undefined;
+function databaseEnv(): Record<string, string> {
+  if (DATABASE === 'memory') return { DATABASE_URL: 'memory://' };
+  if (DATABASE.startsWith('postgres')) return { DATABASE_URL: DATABASE };
+  benchDataDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  // gateway-server.ts: BENCH_DATABASE=embedded leaves DATABASE_URL unset, so DATA_DIR is used
+  return { BENCH_DATABASE: 'embedded', DATA_DIR: benchDataDir };
+}
 
 interface Proc {
   name: string;
@@ -530,7 +543,7 @@ async function main(): Promise<void> {
     GATEWAY_ADMIN_KEY: ADMIN_KEY,
     GATEWAY_SECRET: 'bench-secret-bench-secret-0123456789',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'memory://',
+    ...databaseEnv(),
     // one key opens all the subscriptions of the concurrency test
     MAX_SUBSCRIPTIONS_PER_KEY: String(Math.max(100, STREAMS + 100)),
   }, undefined, true);
@@ -702,6 +715,7 @@ async function main(): Promise<void> {
 
   for (const p of procs) p.rss.endMb = rssMb(p.pid);
   for (const p of [...procs].reverse()) await stopProc(p);
+  if (benchDataDir) rmSync(benchDataDir, { recursive: true, force: true });
 
   let profile: ProfileSummary | undefined;
   if (PROFILE) {
@@ -812,6 +826,7 @@ async function main(): Promise<void> {
   out.push('');
   out.push(`/v1/chat/completions: ${restStatus}`);
   out.push(`usage records for the bench key (month to date): ${usageRecords ?? '?'}`);
+  out.push(`gateway database: ${DATABASE === 'disk' ? 'embedded PGlite in a fresh DATA_DIR' : DATABASE === 'memory' ? 'embedded PGlite in memory' : DATABASE.replace(/\/\/[^@/]*@/, '//…@')}`);
   out.push(`loadavg at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   if (profile) {
     out.push('');
@@ -836,6 +851,7 @@ async function main(): Promise<void> {
     streaming: sseRuns,
     concurrentStreams: many,
     processes: procs.map((p) => ({ name: p.name, pid: p.pid, rss: p.rss })),
+    database: DATABASE.startsWith('postgres') ? 'postgres' : DATABASE,
     usageRecords,
     targets: checks,
     profile,
