@@ -1,5 +1,5 @@
 /* createDb: postgres.js for postgres://…, PGlite in a directory by default, PGlite in memory for memory://. */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
@@ -70,6 +70,13 @@ export async function createDatabase(c: Config['db']): Promise<Database> {
     dataDir = `${c.dataDir.replace(/\/$/, '')}/pgdata`;
   }
   // PGlite runs its SQL synchronously on its thread: that thread is a worker, not the event loop
+  if (dataDir && !existsSync(`${dataDir}/PG_VERSION`)) {
+    // creating the cluster (initdb) leaves ~400 MB of WebAssembly memory that PGlite never gives back; a new
+    // thread on the now existing files starts without it (measured: 813 → 430 MB RSS)
+    const init = new PGliteRemote(dataDir);
+    await init.waitReady;
+    await init.close();
+  }
   const pg = new PGliteRemote(dataDir);
   await pg.waitReady;
   const db = drizzle(pg as unknown as PGlite, { schema, logger }) as unknown as Db;
