@@ -98,7 +98,14 @@ export type CatalogueService = ReturnType<typeof createCatalogueService>;
 
 export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlMs: number }) {
   const cache = new Map<string, { value: ResolvedModel | null; until: number }>();
-  const clearCache = () => cache.clear();
+  // a change to the catalogue bumps the generation: a load that started before it must not be cached
+  let generation = 0;
+  const loading = new Map<string, Promise<ResolvedModel | null>>();
+  const clearCache = () => {
+    generation++;
+    cache.clear();
+    loading.clear();
+  };
 
   function toRuntime(p: ProviderRow): RuntimeProvider {
     return {
@@ -206,17 +213,30 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       const now = Date.now();
       const hit = cache.get(name);
       if (hit && hit.until > now) return hit.value;
-      let value: ResolvedModel | null;
+      // one load per name at a time: when the entry expires under load, every request in flight would
+      // otherwise run the same queries at once
+      let load = loading.get(name);
+      if (!load) {
+        const gen = generation;
+        const started = loadResolved(name).then((value) => {
+          if (gen === generation) {
+            if (cache.size > 10_000) cache.clear();
+            cache.set(name, { value, until: Date.now() + opts.cacheTtlMs });
+          }
+          return value;
+        });
+        load = started.finally(() => {
+          if (loading.get(name) === load) loading.delete(name);
+        });
+        loading.set(name, load);
+      }
       try {
-        value = await loadResolved(name);
+        return await load;
       } catch (err) {
         // keep serving the last known routing while the database is briefly away
         if (hit) return hit.value;
         throw err;
       }
-      if (cache.size > 10_000) cache.clear();
-      cache.set(name, { value, until: now + opts.cacheTtlMs });
-      return value;
     },
 
     listProviders: () => db.select().from(providers).orderBy(asc(providers.name)),
