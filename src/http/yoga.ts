@@ -76,9 +76,9 @@ function useStreamErrors(log: Logger): Plugin<Context> {
           if (!isAsyncIterable(result)) return;
           const ctx = args.contextValue as Context & ServerContext;
           const requestId = ctx.requestId;
-          if (ctx.transport !== 'ws') {
-            setResult(errorAsLastResult(result as AsyncIterable<ExecutionResult>, (e) => ({ errors: [toClientError(e, requestId, log)] })));
-          }
+          // graphql-ws: ws.ts gives every result's errors their codes; no per-event hook needed here
+          if (ctx.transport === 'ws') return;
+          setResult(errorAsLastResult(result as AsyncIterable<ExecutionResult>, (e) => ({ errors: [toClientError(e, requestId, log)] })));
           return {
             onNext: ({ result: r, setResult: set }) => {
               if (r.errors?.length) set(withErrorCodes(r, requestId));

@@ -26,7 +26,10 @@ export function useWarnings(): Plugin<Context> {
       return {
         onSubscribeResult({ args }) {
           const ctx = args.contextValue as Context;
-          return { onNext: ({ result, setResult }) => { if (ctx.warnings?.length) setResult(addWarnings(result, ctx.warnings)); } };
+          // warnings are known once the subscription has started (the model is resolved before the first
+          // event); without any, no per-event hook: each one is another layer every chunk goes through
+          if (!ctx.warnings?.length) return;
+          return { onNext: ({ result, setResult }) => setResult(addWarnings(result, ctx.warnings)) };
         },
       };
     },
