@@ -13,6 +13,8 @@
  * Options:
  *   --profile               gateway runs with --cpu-prof (bench/results/prof/<run>/); summary printed at the end
  *   --duration=5            seconds per measured run (non-streaming)      --warmup=1  seconds of warm-up first
+ *   --prewarm=5             seconds every HTTP target is loaded at the highest concurrency before any measurement
+ *   --gateway-node-flags=a,b extra node flags for the gateway process only (e.g. --max-semi-space-size=32)
  *   --concurrency=1,10,100  autocannon connections
  *   --only=a,b              targets: direct,thin,floor,gw-graphql,gw-rest,portkey (direct is always kept as the baseline)
  *   --no-portkey            skip Portkey
@@ -27,7 +29,7 @@
  * Writes bench/results/<timestamp>.json and bench/results/latest.json.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,6 +55,7 @@ const nums = (s: string) => s.split(',').filter(Boolean).map(Number);
 const PROFILE = flag('profile');
 const DURATION_S = Number(opt('duration', '5'));
 const WARMUP_S = Number(opt('warmup', '1'));
+const PREWARM_S = Number(opt('prewarm', '5'));
 const CONCURRENCY = nums(opt('concurrency', '1,10,100'));
 const ONLY = opt('only', '').split(',').filter(Boolean);
 const NO_PORTKEY = flag('no-portkey');
@@ -65,6 +68,8 @@ const STREAM_GAP_MS = Number(opt('stream-gap-ms', '50'));
 const WS_CONNECTIONS = Number(opt('ws-connections', '40'));
 const SPREAD_ORIGINS = Number(opt('spread-origins', '8'));
 const MOCK_GAP_MS = 1;
+/** extra node flags for the gateway process only, e.g. --gateway-node-flags=--max-semi-space-size=32 (comma-separated) */
+const GATEWAY_NODE_FLAGS = opt('gateway-node-flags', '').split(',').filter(Boolean);
 /** disk: embedded PGlite in a fresh DATA_DIR (the zero-setup default); memory: memory://; or a postgres:// URL */
 const DATABASE = opt('database', process.env.BENCH_DATABASE_URL ?? 'disk');
 
@@ -125,10 +130,15 @@ function rssMb(pid: number): number {
   }
 }
 
-/** user+system CPU time of a process, ms. */
-function cpuMs(pid: number): number {
+/** user+system CPU time of the process's main thread (tid = pid), ms: the event loop, which caps one process. */
+function mainThreadCpuMs(pid: number): number {
+  return cpuMs(pid, `/proc/${pid}/task/${pid}/stat`);
+}
+
+/** user+system CPU time of a process, ms (all threads: event loop, GC helpers, workers such as PGlite's). */
+function cpuMs(pid: number, file = `/proc/${pid}/stat`): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
   } catch {
@@ -163,6 +173,7 @@ async function startProc(
   const stderr: string[] = [];
   child.stderr!.on('data', (d: Buffer) => {
     stderr.push(String(d));
+    if (process.env.BENCH_STDERR_DIR) appendFileSync(join(process.env.BENCH_STDERR_DIR, `${name}.log`), d);
     if (stderr.length > 200) stderr.shift();
   });
   const proc: Proc = { name, child, pid: child.pid!, info: {}, stderr, rss: { idleMb: NaN, peakMb: 0 } };
@@ -180,6 +191,7 @@ async function startProc(
       })()
     : new Promise<Record<string, unknown>>((res) => {
         const rl = createInterface({ input: child.stdout! });
+        if (process.env.BENCH_STDERR_DIR) child.stdout!.on("data", (d: Buffer) => appendFileSync(join(process.env.BENCH_STDERR_DIR!, `${name}.out`), d));
         rl.on('line', (line) => {
           try {
             const j = JSON.parse(line) as Record<string, unknown>;
@@ -288,6 +300,8 @@ interface HttpRun {
   errors: number;
   timeouts: number;
   serverCpuUsPerReq: number;
+  /** the event loop's share of serverCpuUsPerReq; the rest is GC helper threads and workers */
+  mainThreadCpuUsPerReq: number;
   mockCpuUsPerReq: number;
   serverRssPeakMb: number;
   upstreamCalls: number;
@@ -334,9 +348,9 @@ async function runHttp(t: HttpTarget, connections: number, mock: Proc, mockUrl: 
   const samples: number[] = [];
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(t.proc.pid))), 250);
-  const before = { cpu: cpuMs(t.proc.pid), mock: cpuMs(mock.pid), calls: (await mockStats(mockUrl)).requests };
+  const before = { cpu: cpuMs(t.proc.pid), main: mainThreadCpuMs(t.proc.pid), mock: cpuMs(mock.pid), calls: (await mockStats(mockUrl)).requests };
   const { result, bad } = await cannon(t, connections, DURATION_S, (ms) => samples.push(ms));
-  const after = { cpu: cpuMs(t.proc.pid), mock: cpuMs(mock.pid), calls: (await mockStats(mockUrl)).requests };
+  const after = { cpu: cpuMs(t.proc.pid), main: mainThreadCpuMs(t.proc.pid), mock: cpuMs(mock.pid), calls: (await mockStats(mockUrl)).requests };
   clearInterval(sampler);
   peak = Math.max(peak, rssMb(t.proc.pid));
   t.proc.rss.peakMb = Math.max(t.proc.rss.peakMb, peak);
@@ -356,6 +370,7 @@ async function runHttp(t: HttpTarget, connections: number, mock: Proc, mockUrl: 
     errors: result.errors,
     timeouts: result.timeouts,
     serverCpuUsPerReq: ok2xx ? (serverCpu * 1000) / ok2xx : NaN,
+    mainThreadCpuUsPerReq: ok2xx ? ((after.main - before.main) * 1000) / ok2xx : NaN,
     mockCpuUsPerReq: ok2xx ? ((after.mock - before.mock) * 1000) / ok2xx : NaN,
     serverRssPeakMb: peak,
     upstreamCalls: calls,
@@ -538,7 +553,7 @@ async function main(): Promise<void> {
   const floor = wanted('floor') ? await startProc('floor-proxy', [...tsx, 'bench/floor-proxy.ts'], { UPSTREAM: mockUrl }) : undefined;
   const floorUrl = floor ? `http://127.0.0.1:${floor.info.port as number}` : '';
   if (PROFILE) mkdirSync(PROF_DIR, { recursive: true });
-  const gwArgs = ['--expose-gc', ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...tsx, 'bench/gateway-server.ts'];
+  const gwArgs = ['--expose-gc', ...GATEWAY_NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...tsx, 'bench/gateway-server.ts'];
   const gw = await startProc('gateway', gwArgs, {
     GATEWAY_ADMIN_KEY: ADMIN_KEY,
     GATEWAY_SECRET: 'bench-secret-bench-secret-0123456789',
@@ -656,6 +671,14 @@ async function main(): Promise<void> {
     }
   }
 
+  // every target runs at the highest concurrency before anything is measured: JIT tiers, heap sizes, pools and
+  // the gateway's fresh database all reach steady state (the first seconds of a fresh gateway ran ~30 % slower,
+  // so a per-run warm-up of 1 s penalised whichever target happened to come first)
+  if (PREWARM_S > 0) {
+    for (const t of targets) await cannon(t, Math.max(...CONCURRENCY), PREWARM_S);
+    log(`pre-warmed every target for ${PREWARM_S} s at c=${Math.max(...CONCURRENCY)}`);
+  }
+
   const httpRuns: HttpRun[] = [];
   // interleaved by concurrency, so background noise spreads over every target alike
   for (const c of CONCURRENCY) {
@@ -729,10 +752,10 @@ async function main(): Promise<void> {
   const out: string[] = [];
   const load1 = loadavg();
   out.push('');
-  out.push(`Non-streaming chat completion (16 tokens), ${DURATION_S} s per run after ${WARMUP_S} s warm-up; added = target − direct at the same concurrency`);
+  out.push(`Non-streaming chat completion (16 tokens), ${DURATION_S} s per run after ${WARMUP_S} s warm-up (every target pre-warmed ${PREWARM_S} s first); added = target − direct at the same concurrency`);
   out.push(
     table(
-      ['target', 'c', 'req/s', 'p50 ms', 'p99 ms', '+p50 ms', '+p99 ms', 'srv CPU µs/req', 'errors'],
+      ['target', 'c', 'req/s', 'p50 ms', 'p99 ms', '+p50 ms', '+p99 ms', 'srv CPU µs/req', 'main thread', 'errors'],
       httpRuns.map((r) => {
         const d = get('direct', r.connections);
         return [
@@ -744,6 +767,7 @@ async function main(): Promise<void> {
           r.target === 'direct' || !d ? '' : f(r.latencyMs.p50 - d.latencyMs.p50, 2),
           r.target === 'direct' || !d ? '' : f(r.latencyMs.p99 - d.latencyMs.p99, 2),
           f(r.serverCpuUsPerReq, 0),
+          f(r.mainThreadCpuUsPerReq, 0),
           String(r.non2xx + r.badBodies + r.errors),
         ];
       }),
@@ -844,7 +868,7 @@ async function main(): Promise<void> {
     timestamp: new Date().toISOString(),
     commit,
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), loadavgStart: load0, loadavgEnd: load1 },
-    options: { durationS: DURATION_S, warmupS: WARMUP_S, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
+    options: { durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: GATEWAY_NODE_FLAGS, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
     restChatCompletions: restStatus,
     http: httpRuns,
     ratios,

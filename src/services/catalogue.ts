@@ -96,6 +96,9 @@ function checkNonNegative(v: number | null | undefined, field: string, integer =
 
 export type CatalogueService = ReturnType<typeof createCatalogueService>;
 
+/** How long past its TTL a cached model is still routed by while a background load refreshes it. */
+const REVALIDATE_MS = 10_000;
+
 export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlMs: number }) {
   const cache = new Map<string, { value: ResolvedModel | null; until: number }>();
   // a change to the catalogue bumps the generation: a load that started before it must not be cached
@@ -205,6 +208,28 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     };
   }
 
+  /**
+   * One load per name at a time: when the entry expires under load, every request in flight would otherwise
+   * run the same queries at once. A load that began before a catalogue change is not cached.
+   */
+  function loadOnce(name: string): Promise<ResolvedModel | null> {
+    let load = loading.get(name);
+    if (load) return load;
+    const gen = generation;
+    const started = loadResolved(name).then((value) => {
+      if (gen === generation) {
+        if (cache.size > 10_000) cache.clear();
+        cache.set(name, { value, until: Date.now() + opts.cacheTtlMs });
+      }
+      return value;
+    });
+    load = started.finally(() => {
+      if (loading.get(name) === load) loading.delete(name);
+    });
+    loading.set(name, load);
+    return load;
+  }
+
   return {
     clearCache,
 
@@ -213,22 +238,13 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       const now = Date.now();
       const hit = cache.get(name);
       if (hit && hit.until > now) return hit.value;
-      // one load per name at a time: when the entry expires under load, every request in flight would
-      // otherwise run the same queries at once
-      let load = loading.get(name);
-      if (!load) {
-        const gen = generation;
-        const started = loadResolved(name).then((value) => {
-          if (gen === generation) {
-            if (cache.size > 10_000) cache.clear();
-            cache.set(name, { value, until: Date.now() + opts.cacheTtlMs });
-          }
-          return value;
-        });
-        load = started.finally(() => {
-          if (loading.get(name) === load) loading.delete(name);
-        });
-        loading.set(name, load);
+      const load = loadOnce(name);
+      // expired a moment ago: route by it while the reload runs, so requests never queue behind the database
+      // (on embedded PGlite, behind a whole usage batch) each time the TTL runs out. Catalogue mutations on
+      // this instance clear the cache, so they are seen at once.
+      if (hit && now - hit.until <= REVALIDATE_MS) {
+        load.catch(() => {});
+        return hit.value;
       }
       try {
         return await load;

@@ -84,6 +84,8 @@ function checkName(name: string | null | undefined, field: string): void {
 
 /** How long past its TTL a cached key may still be used while the database cannot be reached. */
 const MAX_STALE_MS = 30_000;
+/** How long past its TTL a cached key is still answered from while a background lookup refreshes it. */
+const REVALIDATE_MS = 10_000;
 
 export type KeyService = ReturnType<typeof createKeyService>;
 
@@ -113,6 +115,29 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     return row;
   }
 
+  /** One database lookup per key hash at a time; its result is cached unless an invalidation came meanwhile. */
+  function lookup(h: string): Promise<CacheEntry> {
+    let pending = inFlight.get(h);
+    if (pending) return pending;
+    const generation = generations.get(h) ?? 0;
+    pending = (async () => {
+      try {
+        const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
+        const fresh = { row: row ?? null, until: Date.now() + opts.cacheTtlMs };
+        // an invalidation that arrived during the lookup wins: do not cache what may be stale
+        if ((generations.get(h) ?? 0) === generation) {
+          if (cache.size > 50_000) cache.clear();
+          cache.set(h, fresh);
+        }
+        return fresh;
+      } finally {
+        if (inFlight.get(h) === pending) inFlight.delete(h);
+      }
+    })();
+    inFlight.set(h, pending);
+    return pending;
+  }
+
   return {
     /** Resolves a secret to a usable key, or null (unknown, revoked, expired). Cached; misses too. */
     async authenticate(secret: string): Promise<Principal | null> {
@@ -120,32 +145,21 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       const now = Date.now();
       let entry = cache.get(h);
       if (!entry || entry.until < now) {
-        // concurrent misses for one key share one lookup
-        let pending = inFlight.get(h);
-        if (!pending) {
-          const generation = generations.get(h) ?? 0;
-          pending = (async () => {
-            try {
-              const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
-              const fresh = { row: row ?? null, until: Date.now() + opts.cacheTtlMs };
-              // an invalidation that arrived during the lookup wins: do not cache what may be stale
-              if ((generations.get(h) ?? 0) === generation) {
-                if (cache.size > 50_000) cache.clear();
-                cache.set(h, fresh);
-              }
-              return fresh;
-            } finally {
-              if (inFlight.get(h) === pending) inFlight.delete(h);
-            }
-          })();
-          inFlight.set(h, pending);
-        }
-        try {
-          entry = await pending;
-        } catch (err) {
-          // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
-          // so a revocation whose broadcast was lost cannot outlive a long outage
-          if (!entry || now - entry.until > MAX_STALE_MS) throw err;
+        const pending = lookup(h);
+        if (entry && now - entry.until <= REVALIDATE_MS) {
+          // expired a moment ago: answer from it while one lookup refreshes it in the background. Awaiting
+          // the lookup would hold every request of a busy key behind the database (on embedded PGlite,
+          // behind a whole usage batch) each time the TTL runs out. A revocation still lands at once:
+          // it removes the entry, locally and through the broadcast.
+          pending.catch(() => {});
+        } else {
+          try {
+            entry = await pending;
+          } catch (err) {
+            // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
+            // so a revocation whose broadcast was lost cannot outlive a long outage
+            if (!entry || now - entry.until > MAX_STALE_MS) throw err;
+          }
         }
       }
       const row = entry.row;
