@@ -81,6 +81,11 @@ export class PGliteRemote {
     return this.call({ op: 'exec', sql, tx });
   }
 
+  /** `COPY … FROM '/dev/blob'` with `text` as the data (COPY text format). */
+  copy(sql: string, text: string): Promise<{ affectedRows?: number }> {
+    return this.call({ op: 'copy', sql, text });
+  }
+
   async transaction<T>(fn: (tx: RemoteTransaction) => Promise<T>): Promise<T> {
     const txId = await this.call<number>({ op: 'begin' });
     const tx: RemoteTransaction = {

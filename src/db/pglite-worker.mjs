@@ -7,6 +7,7 @@
  * worker. The other side is `pglite-remote.ts`; messages:
  *   → {id, op: 'query', sql, params, rowMode, tx?}   ← {id, result}
  *   → {id, op: 'exec', sql, tx?}                      ← {id, result}
+ *   → {id, op: 'copy', sql, text}                     ← {id, result: {affectedRows}}  (COPY … FROM '/dev/blob')
  *   → {id, op: 'begin'}                               ← {id, result: txId} once the transaction holds PGlite
  *   → {id, op: 'commit' | 'rollback', tx}             ← {id, result: null} once it is over
  *   → {id, op: 'close'}                               ← {id, result: null}
@@ -63,6 +64,11 @@ parentPort.on('message', async (m) => {
         const r = await target(m).query(m.sql, m.params, { rowMode: m.rowMode, parsers });
         // only what drizzle reads; `blob` and the like stay here
         return reply(m.id, { rows: r.rows, fields: r.fields, affectedRows: r.affectedRows });
+      }
+      case 'copy': {
+        // COPY's text format: PGlite reads it from the blob without JSON or parameter decoding in WebAssembly
+        const r = await pg.query(m.sql, [], { blob: new Blob([m.text]) });
+        return reply(m.id, { affectedRows: r.affectedRows });
       }
       case 'exec': {
         const rs = await target(m).exec(m.sql);

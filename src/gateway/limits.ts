@@ -79,13 +79,27 @@ export interface Period {
   end: number;
 }
 
+// every admitted request asks for its day and month: the same two objects until the period ends
+let lastDay: Period | undefined;
+let lastMonth: Period | undefined;
+
 export function utcDay(now: number): Period {
+  if (lastDay && now >= lastDay.start.getTime() && now < lastDay.end) return lastDay;
+  return (lastDay = computeDay(now));
+}
+
+export function utcMonth(now: number): Period {
+  if (lastMonth && now >= lastMonth.start.getTime() && now < lastMonth.end) return lastMonth;
+  return (lastMonth = computeMonth(now));
+}
+
+function computeDay(now: number): Period {
   const d = new Date(now);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
   return { id: new Date(start).toISOString().slice(0, 10), start: new Date(start), end: start + 86_400_000 };
 }
 
-export function utcMonth(now: number): Period {
+function computeMonth(now: number): Period {
   const d = new Date(now);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
   return { id: new Date(start).toISOString().slice(0, 7), start: new Date(start), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };

@@ -37,9 +37,46 @@ export interface UsageWriterOptions {
   onWritten?: (events: UsageEvent[]) => void;
   /** Called with the records dropped because the bound was reached. */
   onDropped?: (count: number) => void;
+  /** Bulk path (embedded PGlite's COPY): takes toCopyText rows; any failure falls back to the one-statement insert. */
+  copyRows?: (text: string) => Promise<void>;
 }
 
 export type UsageWriter = ReturnType<typeof createUsageWriter>;
+
+/** jsonb (and text) refuse NUL and lone surrogates: one such string from a caller must not block every record. */
+function storable(value: string): string {
+  return value.replace(/\u0000/g, '\uFFFD').toWellFormed();
+}
+
+const jsonSafe = (_key: string, value: unknown) => (typeof value === 'string' ? storable(value) : value);
+
+/** The columns toCopyText writes, in its order. */
+export const USAGE_COPY_COLUMNS = [
+  'id', 'created_at', 'api_key_id', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens', 'cost_usd',
+  'latency_ms', 'ttft_ms', 'status', 'error_code', 'streamed', 'attempts', 'usage_exact', 'metadata',
+] as const;
+
+/** A COPY text-format field: \N for null; backslash, tab, newline and carriage return escaped. */
+function copyField(v: string | number | boolean | null): string {
+  if (v === null) return '\\N';
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (typeof v === 'number') return String(v);
+  return storable(v).replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** The batch as COPY text-format rows (USAGE_COPY_COLUMNS), for embedded PGlite's cheaper bulk path. */
+export function toCopyText(events: UsageEvent[]): string {
+  let out = '';
+  for (const e of events) {
+    const fields = [
+      e.id, e.createdAt.toISOString(), e.apiKeyId, e.model, e.provider, e.upstreamModel, e.promptTokens, e.completionTokens,
+      e.costUsd.toFixed(10), e.latencyMs, e.ttftMs, e.status, e.errorCode, e.streamed, e.attempts, e.usageExact,
+      e.metadata === null ? null : JSON.stringify(e.metadata, jsonSafe),
+    ];
+    out += fields.map(copyField).join('\t') + '\n';
+  }
+  return out;
+}
 
 /**
  * One statement and one JSON parameter per batch, whatever its size: binding 17 parameters per record
@@ -66,8 +103,7 @@ function insertBatch(events: UsageEvent[]): SQL {
       usage_exact: e.usageExact,
       metadata: e.metadata,
     })),
-    // jsonb (and text) refuse NUL and lone surrogates: one such string from a caller must not block every record
-    (_key, value: unknown) => (typeof value === 'string' ? value.replace(/\u0000/g, '\uFFFD').toWellFormed() : value),
+    jsonSafe,
   );
   return sql`insert into ${usageRecords} (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
       completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata)
@@ -124,13 +160,25 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
     }
   }
 
+  async function insert(events: UsageEvent[]): Promise<void> {
+    if (opts.copyRows) {
+      try {
+        return await opts.copyRows(toCopyText(events));
+      } catch {
+        // COPY has no ON CONFLICT and refuses the whole batch for one bad value: the insert below skips rows
+        // already written and reports a refused value (or the outage) as usual
+      }
+    }
+    // ids are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
+    await db.execute(insertBatch(events));
+  }
+
   async function writeAll(): Promise<void> {
     while (buffer.length) {
       inflight = buffer.splice(0, batchSize);
       let written = inflight;
       try {
-        // ids are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
-        await db.execute(insertBatch(inflight));
+        await insert(inflight);
       } catch (err) {
         if (!isDataError(err)) {
           buffer = inflight.concat(buffer);

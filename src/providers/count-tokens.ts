@@ -2,8 +2,24 @@
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage } from './types.js';
 
+/**
+ * Limit estimates count every prompt before it is admitted, and system prompts and templates repeat call after
+ * call: short texts keep their count (a Map lookup instead of a BPE pass). Bounded in entries and length.
+ */
+const counted = new Map<string, number>();
+const CACHE_ENTRIES = 1000;
+const CACHE_MAX_CHARS = 4096;
+
 export function countTextTokens(text: string): number {
-  return text ? encode(text).length : 0;
+  if (!text) return 0;
+  if (text.length > CACHE_MAX_CHARS) return encode(text).length;
+  let n = counted.get(text);
+  if (n === undefined) {
+    n = encode(text).length;
+    if (counted.size >= CACHE_ENTRIES) counted.clear();
+    counted.set(text, n);
+  }
+  return n;
 }
 
 /** Approximates chat-format overhead the way OpenAI documents it: ~3 tokens per message plus 3 for the reply. */

@@ -48,6 +48,8 @@ export interface KeyServiceOptions {
 interface CacheEntry {
   row: ApiKeyRow | null;
   until: number;
+  /** Built once per lookup, shared by the requests the entry serves (nothing mutates a principal). */
+  principal: Principal | null;
 }
 
 export function toPrincipal(row: ApiKeyRow): Principal {
@@ -122,8 +124,10 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     const generation = generations.get(h) ?? 0;
     pending = (async () => {
       try {
-        const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
-        const fresh = { row: row ?? null, until: Date.now() + opts.cacheTtlMs };
+        const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
+        // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
+        const row = found && hashesEqual(found.secretHash, h) ? found : null;
+        const fresh = { row, until: Date.now() + opts.cacheTtlMs, principal: row ? toPrincipal(row) : null };
         // an invalidation that arrived during the lookup wins: do not cache what may be stale
         if ((generations.get(h) ?? 0) === generation) {
           if (cache.size > 50_000) cache.clear();
@@ -163,11 +167,9 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
         }
       }
       const row = entry.row;
-      // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
-      if (!row || !hashesEqual(row.secretHash, h)) return null;
-      if (row.revokedAt) return null;
+      if (!row || row.revokedAt) return null;
       if (row.expiresAt && row.expiresAt.getTime() <= now) return null;
-      return toPrincipal(row);
+      return entry.principal;
     },
 
     /** Drops a cached lookup (called when another instance says a key changed). */

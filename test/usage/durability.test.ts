@@ -12,7 +12,7 @@ import pino from 'pino';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
-import { createUsageWriter, type UsageEvent } from '../../src/gateway/usage-writer.js';
+import { createUsageWriter, USAGE_COPY_COLUMNS, type UsageEvent } from '../../src/gateway/usage-writer.js';
 import { createUsageQueries } from '../../src/services/usage-queries.js';
 import { ADMIN_KEY, startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { chat, createPricedModel, freshDatabase, PG_URL, rowsOf, sleep, waitFor, type FreshDatabase } from './usage-kit.js';
@@ -409,3 +409,80 @@ for (const backend of retentionBackends) {
     });
   });
 }
+
+describe('usage writer on embedded PGlite (COPY bulk path)', () => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await createDatabase({ url: 'memory://', dataDir: '' });
+    await database.migrate();
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('writes every record through COPY, with the characters COPY escapes (tab, newline, CR, backslash, \\N) intact', async () => {
+    expect(database.copyRows).toBeTypeOf('function');
+    let copies = 0;
+    const copyRows = async (text: string) => {
+      await database.copyRows!('usage_records', USAGE_COPY_COLUMNS, text);
+      copies++;
+    };
+    const { log } = capturingLog();
+    const w = createUsageWriter(database.db, { flushMs: 1, bufferMax: 1000, batchSize: 50, log, copyRows });
+    const odd = 'tab\there\nnew line\r\\back\\slash \\N "quoted" ünïcødé 🚀 nul\u0000 lone\ud800';
+    const events = Array.from({ length: 120 }, (_, i) => ({
+      ...event(i),
+      model: i === 0 ? `m\t${i}\\` : 'm',
+      errorCode: i % 2 ? null : 'UPSTREAM_ERROR',
+      ttftMs: i % 3 ? null : i,
+      streamed: i % 2 === 0,
+      costUsd: i * 0.000123,
+      metadata: i === 1 ? { odd, nested: { list: [odd, 1, null, true] } } : i === 2 ? null : { n: i },
+    }));
+    for (const e of events) w.record(e);
+    await w.stop();
+    expect(copies).toBe(3); // 120 records in batches of 50, none through the fallback insert
+
+    const rows = rowsOf<{ id: string; model: string; error_code: string | null; ttft_ms: number | null; streamed: boolean; cost_usd: string; prompt_tokens: number; metadata: unknown }>(
+      await database.db.execute(sql`select id, model, error_code, ttft_ms, streamed, cost_usd, prompt_tokens, metadata from usage_records`),
+    );
+    expect(rows).toHaveLength(120);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const clean = odd.replace('\u0000', '\uFFFD').replace('\ud800', '\uFFFD');
+    for (const e of events) {
+      const r = byId.get(e.id)!;
+      expect(r.model).toBe(e.model);
+      expect(r.error_code).toBe(e.errorCode);
+      expect(r.ttft_ms).toBe(e.ttftMs);
+      expect(r.streamed).toBe(e.streamed);
+      expect(r.prompt_tokens).toBe(e.promptTokens);
+      expect(Number(r.cost_usd)).toBeCloseTo(e.costUsd, 10);
+      const metadata = typeof r.metadata === 'string' ? JSON.parse(r.metadata) : r.metadata;
+      if (e === events[1]) expect(metadata).toEqual({ odd: clean, nested: { list: [clean, 1, null, true] } });
+      else expect(metadata).toEqual(e.metadata);
+    }
+  });
+
+  it('a batch COPY refuses (a duplicate id) falls back to the insert that skips duplicates: nothing lost, nothing twice', async () => {
+    const { log } = capturingLog();
+    let failedCopies = 0;
+    const copyRows = (text: string) =>
+      database.copyRows!('usage_records', USAGE_COPY_COLUMNS, text).catch((err: unknown) => {
+        failedCopies++;
+        throw err;
+      });
+    const first = createUsageWriter(database.db, { flushMs: 1, bufferMax: 100, log, copyRows });
+    const a = event(1);
+    first.record(a);
+    await first.stop();
+    const b = event(2);
+    // `a` again, as after a lost acknowledgement: COPY has no ON CONFLICT and refuses the batch
+    const second = createUsageWriter(database.db, { flushMs: 1, bufferMax: 100, log, copyRows });
+    second.record(a);
+    second.record(b);
+    await second.stop();
+    expect(failedCopies).toBe(1);
+    const rows = rowsOf<{ id: string }>(await database.db.execute(sql`select id from usage_records where id in (${a.id}, ${b.id})`));
+    expect(rows.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+  });
+});
