@@ -6,7 +6,7 @@
  *   - mock upstream (bench/mock-upstream.ts) called directly: the limit
  *   - thin proxy (bench/thin-proxy.ts): a minimal node:http pass-through
  *   - floor proxy (bench/floor-proxy.ts): parses the request and the reply and writes a new one, nothing else
- *   - the gateway (bench/gateway-server.ts): `chat` over HTTP, /v1/chat/completions (when it exists),
+ *   - the gateway (bench/gateway-server.mjs, the dist/ build as `npm start` runs it): `chat` over HTTP, /v1/chat/completions (when it exists),
  *     `chatStream` over graphql-ws; real INVOKE key with limits, usage records on
  *   - Portkey's gateway from npm (@portkey-ai/gateway), pointed at the same mock
  *
@@ -15,6 +15,7 @@
  *   --duration=5            seconds per measured run (non-streaming)      --warmup=1  seconds of warm-up first
  *   --prewarm=5             seconds every HTTP target is loaded at the highest concurrency before any measurement
  *   --gateway-node-flags=a,b extra node flags for the gateway process only (e.g. --max-semi-space-size=32)
+ *   --gateway-source        run the gateway from src/ through tsx (default: `npm run build`, then dist/ under node)
  *   --concurrency=1,10,100  autocannon connections
  *   --only=a,b              targets: direct,thin,floor,gw-graphql,gw-rest,portkey (direct is always kept as the baseline)
  *   --no-portkey            skip Portkey
@@ -70,6 +71,8 @@ const SPREAD_ORIGINS = Number(opt('spread-origins', '8'));
 const MOCK_GAP_MS = 1;
 /** extra node flags for the gateway process only, e.g. --gateway-node-flags=--max-semi-space-size=32 (comma-separated) */
 const GATEWAY_NODE_FLAGS = opt('gateway-node-flags', '').split(',').filter(Boolean);
+/** run the gateway from src/ through tsx instead of the dist/ build `npm start` runs */
+const GATEWAY_SOURCE = flag('gateway-source');
 /** disk: embedded PGlite in a fresh DATA_DIR (the zero-setup default); memory: memory://; or a postgres:// URL */
 const DATABASE = opt('database', process.env.BENCH_DATABASE_URL ?? 'disk');
 
@@ -88,7 +91,7 @@ function databaseEnv(): Record<string, string> {
   if (DATABASE === 'memory') return { DATABASE_URL: 'memory://' };
   if (DATABASE.startsWith('postgres')) return { DATABASE_URL: DATABASE };
   benchDataDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
-  // gateway-server.ts: BENCH_DATABASE=embedded leaves DATABASE_URL unset, so DATA_DIR is used
+  // gateway-server.mjs: BENCH_DATABASE=embedded leaves DATABASE_URL unset, so DATA_DIR is used
   return { BENCH_DATABASE: 'embedded', DATA_DIR: benchDataDir };
 }
 
@@ -221,7 +224,7 @@ interface Mem {
   gc: boolean;
 }
 
-/** process.memoryUsage() of a process started with an IPC channel (gateway-server.ts), after a full GC if asked. */
+/** process.memoryUsage() of a process started with an IPC channel (gateway-server.mjs), after a full GC if asked. */
 function memOf(p: Proc, gc: boolean): Promise<Mem | undefined> {
   if (!p.child.connected) return Promise.resolve(undefined);
   return new Promise((res) => {
@@ -553,8 +556,11 @@ async function main(): Promise<void> {
   const floor = wanted('floor') ? await startProc('floor-proxy', [...tsx, 'bench/floor-proxy.ts'], { UPSTREAM: mockUrl }) : undefined;
   const floorUrl = floor ? `http://127.0.0.1:${floor.info.port as number}` : '';
   if (PROFILE) mkdirSync(PROF_DIR, { recursive: true });
-  const gwArgs = ['--expose-gc', ...GATEWAY_NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...tsx, 'bench/gateway-server.ts'];
+  // the gateway runs as `npm start` runs it: the esbuild output in dist/ under plain node (--gateway-source: src/ via tsx)
+  if (!GATEWAY_SOURCE) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const gwArgs = ['--expose-gc', ...GATEWAY_NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...(GATEWAY_SOURCE ? tsx : []), 'bench/gateway-server.mjs'];
   const gw = await startProc('gateway', gwArgs, {
+    ...(GATEWAY_SOURCE ? { GATEWAY_BUILD: 'source' } : {}),
     GATEWAY_ADMIN_KEY: ADMIN_KEY,
     GATEWAY_SECRET: 'bench-secret-bench-secret-0123456789',
     LOG_LEVEL: 'warn',
@@ -868,7 +874,7 @@ async function main(): Promise<void> {
     timestamp: new Date().toISOString(),
     commit,
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), loadavgStart: load0, loadavgEnd: load1 },
-    options: { durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: GATEWAY_NODE_FLAGS, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
+    options: { durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: GATEWAY_NODE_FLAGS, gatewaySource: GATEWAY_SOURCE, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
     restChatCompletions: restStatus,
     http: httpRuns,
     ratios,

@@ -1,5 +1,7 @@
 /*
- * The gateway under benchmark, in its own process: createApp with an in-memory database (or DATA_DIR when
+ * The gateway under benchmark, in its own process, as `npm start` runs it: the compiled build in dist/ (the bench
+ * runs `npm run build` first) under plain node; GATEWAY_BUILD=source imports src/ instead (start it with
+ * --import tsx). createApp with an in-memory database (or DATA_DIR when
  * BENCH_DATABASE=embedded), LOG_LEVEL=warn, listening on 127.0.0.1 (PORT, default 0 = any free port).
  * Providers, models and keys are created by the bench through the GraphQL API, like a real deployment.
  *
@@ -7,10 +9,11 @@
  * gracefully and exit, so `--cpu-prof` gets to write its profile. With an IPC channel, answers {type:"mem"}
  * messages with process.memoryUsage() (after a full GC when asked and started with --expose-gc).
  */
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+const root = process.env.GATEWAY_BUILD === 'source' ? '../src' : '../dist';
+const { createApp } = await import(`${root}/app.js`);
+const { loadConfig } = await import(`${root}/config.js`);
 
-const env: Record<string, string | undefined> = {
+const env = {
   ...process.env,
   DATABASE_URL: process.env.BENCH_DATABASE === 'embedded' ? undefined : (process.env.DATABASE_URL ?? 'memory://'),
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -23,9 +26,9 @@ const url = await app.start(config.http.port, config.http.host);
 process.stdout.write(`${JSON.stringify({ ready: true, url, pid: process.pid })}\n`);
 
 // the bench asks for memory figures over the IPC channel (optionally after a full GC: node --expose-gc)
-process.on('message', (msg: { type?: string; gc?: boolean }) => {
+process.on('message', (msg) => {
   if (msg?.type !== 'mem' || !process.send) return;
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = globalThis.gc;
   if (msg.gc && gc) gc();
   process.send({ type: 'mem', gc: Boolean(msg.gc && gc), ...process.memoryUsage() });
 });
@@ -36,7 +39,7 @@ const stop = () => {
   stopping = true;
   app.stop(2000).then(
     () => process.exit(0),
-    (err: unknown) => {
+    (err) => {
       console.error(err);
       process.exit(1);
     },
