@@ -50,17 +50,31 @@ function storable(value: string): string {
 
 const jsonSafe = (_key: string, value: unknown) => (typeof value === 'string' ? storable(value) : value);
 
+/** JSON.stringify writes NUL and lone surrogates as these escapes, and only those: valid pairs stay raw. */
+const REFUSED_ESCAPE = /\\u0000|\\ud[89a-f]/i;
+
+/** JSON that jsonb accepts; the replacer (a call per value) only runs for the rare value that needs it. */
+function storableJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return REFUSED_ESCAPE.test(json) ? JSON.stringify(value, jsonSafe) : json;
+}
+
 /** The columns toCopyText writes, in its order. */
 export const USAGE_COPY_COLUMNS = [
   'id', 'created_at', 'api_key_id', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens', 'cost_usd',
   'latency_ms', 'ttft_ms', 'status', 'error_code', 'streamed', 'attempts', 'usage_exact', 'metadata',
 ] as const;
 
+/** Characters that need work before they reach COPY: NUL, surrogates (maybe lone), backslash, tab, newline, CR. */
+const NEEDS_WORK = /[\u0000\ud800-\udfff\\\t\n\r]/;
+
 /** A COPY text-format field: \N for null; backslash, tab, newline and carriage return escaped. */
 function copyField(v: string | number | boolean | null): string {
   if (v === null) return '\\N';
   if (typeof v === 'boolean') return v ? 't' : 'f';
   if (typeof v === 'number') return String(v);
+  // almost every value (names, codes, small JSON) is plain: one scan instead of three replacements
+  if (!NEEDS_WORK.test(v)) return v;
   return storable(v).replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
@@ -68,12 +82,12 @@ function copyField(v: string | number | boolean | null): string {
 export function toCopyText(events: UsageEvent[]): string {
   let out = '';
   for (const e of events) {
-    const fields = [
-      e.id, e.createdAt.toISOString(), e.apiKeyId, e.model, e.provider, e.upstreamModel, e.promptTokens, e.completionTokens,
-      e.costUsd.toFixed(10), e.latencyMs, e.ttftMs, e.status, e.errorCode, e.streamed, e.attempts, e.usageExact,
-      e.metadata === null ? null : JSON.stringify(e.metadata, jsonSafe),
-    ];
-    out += fields.map(copyField).join('\t') + '\n';
+    // id, timestamp, key id and status are ours (uuid, ISO date, enum): nothing to escape
+    out +=
+      `${e.id}\t${e.createdAt.toISOString()}\t${e.apiKeyId ?? '\\N'}\t${copyField(e.model)}\t${copyField(e.provider)}\t${copyField(e.upstreamModel)}\t` +
+      `${e.promptTokens}\t${e.completionTokens}\t${e.costUsd.toFixed(10)}\t${e.latencyMs}\t${copyField(e.ttftMs)}\t${e.status}\t` +
+      `${copyField(e.errorCode)}\t${e.streamed ? 't' : 'f'}\t${e.attempts}\t${e.usageExact ? 't' : 'f'}\t` +
+      `${e.metadata === null ? '\\N' : copyField(storableJson(e.metadata))}\n`;
   }
   return out;
 }
@@ -83,7 +97,7 @@ export function toCopyText(events: UsageEvent[]): string {
  * costs more CPU (query building, and on embedded PGlite the event loop itself) than Postgres parsing JSON.
  */
 function insertBatch(events: UsageEvent[]): SQL {
-  const rows = JSON.stringify(
+  const rows = storableJson(
     events.map((e) => ({
       id: e.id,
       created_at: e.createdAt.toISOString(),
@@ -103,7 +117,6 @@ function insertBatch(events: UsageEvent[]): SQL {
       usage_exact: e.usageExact,
       metadata: e.metadata,
     })),
-    jsonSafe,
   );
   return sql`insert into ${usageRecords} (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
       completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata)

@@ -1,5 +1,5 @@
 /* Shared upstream HTTP: one keep-alive undici pool, JSON calls, SSE event iteration, error mapping. */
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { UpstreamError } from './types.js';
 
@@ -119,6 +119,20 @@ function isTimeoutReason(reason: unknown): boolean {
   return reason instanceof Error && (reason.name === 'TimeoutError' || (reason as { timeout?: boolean }).timeout === true);
 }
 
+/** Origin and path of each upstream URL, parsed once: a gateway calls a handful of endpoints over and over. */
+const targets = new Map<string, { origin: string; path: string }>();
+
+function target(url: string): { origin: string; path: string } {
+  let t = targets.get(url);
+  if (!t) {
+    const u = new URL(url); // a malformed base URL throws here, inside send()'s error mapping
+    t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (targets.size >= 1000) targets.clear();
+    targets.set(url, t);
+  }
+  return t;
+}
+
 async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
   const headers: Record<string, string> = { ...call.headers };
   let body: string | undefined;
@@ -127,12 +141,15 @@ async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
     headers['content-type'] ??= 'application/json';
   }
   try {
-    return await request(call.url, {
+    // the agent's own request(): undici's top-level request() parses the URL again on every call
+    const { origin, path } = target(call.url);
+    return await upstreamAgent().request({
+      origin,
+      path,
       method: call.method ?? (body === undefined ? 'GET' : 'POST'),
       headers,
       body,
       signal: call.signal,
-      dispatcher: upstreamAgent(),
       headersTimeout: call.timeoutMs,
       bodyTimeout: call.timeoutMs,
     });
