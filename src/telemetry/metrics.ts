@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayObserver } from '../gateway/gateway.js';
 import type { UsageEvent } from '../gateway/usage-writer.js';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -12,37 +13,37 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
 
-  const requests = new Counter({
+  const requests = new HotCounter({
     name: 'gateway_invocations_total',
     help: 'Invocations by public model, provider that answered (or last tried) and usage status',
     labelNames: ['model', 'provider', 'status', 'streamed'] as const,
-    registers: [registry],
+    registry,
   });
-  const tokens = new Counter({
+  const tokens = new HotCounter({
     name: 'gen_ai_client_token_usage_total',
     help: 'Tokens by model, provider and type (input|output)',
     labelNames: ['model', 'provider', 'type'] as const,
-    registers: [registry],
+    registry,
   });
-  const cost = new Counter({
+  const cost = new HotCounter({
     name: 'gateway_cost_usd_total',
     help: 'Cost in USD by model and provider',
     labelNames: ['model', 'provider'] as const,
-    registers: [registry],
+    registry,
   });
-  const duration = new Histogram({
+  const duration = new HotHistogram({
     name: 'gen_ai_client_operation_duration_seconds',
     help: 'Invocation latency, seconds',
     labelNames: ['model', 'provider', 'status'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-    registers: [registry],
+    registry,
   });
-  const ttft = new Histogram({
+  const ttft = new HotHistogram({
     name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
     help: 'Time to first streamed chunk, seconds',
     labelNames: ['model'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
+    registry,
   });
   const upstreamErrors = new Counter({
     name: 'gateway_upstream_errors_total',
@@ -78,18 +79,18 @@ export function createMetrics() {
     labelNames: ['field'] as const,
     registers: [registry],
   });
-  const httpRequests = new Counter({
+  const httpRequests = new HotCounter({
     name: 'gateway_http_requests_total',
     help: 'HTTP requests by route, method and status',
     labelNames: ['route', 'method', 'status'] as const,
-    registers: [registry],
+    registry,
   });
-  const httpDuration = new Histogram({
+  const httpDuration = new HotHistogram({
     name: 'gateway_http_request_duration_seconds',
     help: 'HTTP request duration (for streams: until the response ended), seconds',
     labelNames: ['route', 'method'] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
+    registry,
   });
   const wsConnections = new Gauge({ name: 'gateway_websocket_connections_open', help: 'graphql-ws connections open', registers: [registry] });
 
@@ -102,18 +103,18 @@ export function createMetrics() {
       const provider = e.provider ?? 'none';
       // a caller may send any model name: names that never resolved must not become label values
       if (e.errorCode && UNRESOLVED.has(e.errorCode)) e = { ...e, model: '(unresolved)' };
-      requests.inc({ model: e.model, provider, status: e.status, streamed: String(e.streamed) });
-      if (e.promptTokens) tokens.inc({ model: e.model, provider, type: 'input' }, e.promptTokens);
-      if (e.completionTokens) tokens.inc({ model: e.model, provider, type: 'output' }, e.completionTokens);
-      if (e.costUsd) cost.inc({ model: e.model, provider }, e.costUsd);
-      duration.observe({ model: e.model, provider, status: e.status }, e.latencyMs / 1000);
+      requests.inc([e.model, provider, e.status, e.streamed ? 'true' : 'false']);
+      if (e.promptTokens) tokens.inc([e.model, provider, 'input'], e.promptTokens);
+      if (e.completionTokens) tokens.inc([e.model, provider, 'output'], e.completionTokens);
+      if (e.costUsd) cost.inc([e.model, provider], e.costUsd);
+      duration.observe([e.model, provider, e.status], e.latencyMs / 1000);
       if (e.attempts > 1) retries.inc({ model: e.model }, e.attempts - 1);
     },
     attemptFailed(provider, status) {
       upstreamErrors.inc({ provider, status: status === undefined ? 'none' : String(status) });
     },
     firstToken(model, ms) {
-      ttft.observe({ model }, ms / 1000);
+      ttft.observe([model], ms / 1000);
     },
     streamOpened() {
       openStreams.inc();
@@ -134,8 +135,8 @@ export function createMetrics() {
     wsConnections,
     /** One completed HTTP request; `route` must come from a fixed set (label cardinality). */
     httpRequest(route: string, method: string, status: number, seconds: number): void {
-      httpRequests.inc({ route, method, status: String(status) });
-      httpDuration.observe({ route, method }, seconds);
+      httpRequests.inc([route, method, String(status)]);
+      httpDuration.observe([route, method], seconds);
     },
     async render(pendingUsage: number): Promise<string> {
       usagePending.set(pendingUsage);
