@@ -6,7 +6,7 @@
  * document, a bad key, other Accept types, CORS) is handed to Yoga itself, so its answers stay the reference.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, GraphQLError, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { isAsyncIterable } from 'graphql-yoga';
 import type { Services } from '../context.js';
 import { authenticate } from './auth.js';
@@ -46,6 +46,8 @@ function headersOf(req: IncomingMessage): Headers {
 export type FastPath = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
 
 export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
+  /** Documents (by identity, from Yoga's parse cache) that passed validation. */
+  const validated = new WeakSet<DocumentNode>();
   /** The body is already read: Yoga answers from a rebuilt Fetch request. */
   async function viaYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, requestId: string, signal: AbortSignal): Promise<void> {
     const fetchWithContext = yoga.fetch as unknown as (url: string, init: RequestInit, ctx: { requestId: string }) => Promise<Response>;
@@ -140,11 +142,17 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       await viaYoga(req, res, body, requestId, ac.signal);
       return true;
     }
-    // answered here, not by Yoga: validating twice would count an armor refusal twice
-    const invalid = validate(schema, document);
-    if (invalid.length) {
-      send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withErrorCodes({ errors: invalid }, requestId));
-      return true;
+    // a document that passed once passes again: the schema, the rules and the armor limits are fixed for the
+    // process, and the parse cache hands back the same document object for the same text. Skipping the hooks
+    // saves Yoga rebuilding its rule-set cache key (a name per rule) and every plugin's closures per request.
+    if (!validated.has(document)) {
+      // answered here, not by Yoga: validating twice would count an armor refusal twice
+      const invalid = validate(schema, document);
+      if (invalid.length) {
+        send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withErrorCodes({ errors: invalid }, requestId));
+        return true;
+      }
+      validated.add(document);
     }
 
     const contextValue = await contextFactory();
