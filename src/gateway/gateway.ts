@@ -1,6 +1,5 @@
 /* The one invocation path: auth'd principal → model → limits → attempts (routing, retries, fallbacks) → usage record. */
 import { randomUUID } from 'node:crypto';
-import { Repeater } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { GatewayError, badInput, forbidden, isGatewayError, modelNotFound, modelRetired } from '../errors.js';
 import { countMessagesTokens, countTextTokens } from '../providers/count-tokens.js';
@@ -12,6 +11,7 @@ import type { Principal } from '../services/keys.js';
 import { type AttemptContext, type AttemptOutcome, AttemptsCancelled, AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds, toChatRequest, toMetadata } from './chat-input.js';
 import type { Limiter, Reservation } from './limits.js';
+import { Channel } from './channel.js';
 import { costUsd } from './pricing.js';
 import type { UsageEvent, UsageStatus, UsageWriter } from './usage-writer.js';
 
@@ -288,7 +288,7 @@ export function createGateway(deps: GatewayDeps) {
 
     /**
      * Checks everything that can fail before streaming (so errors come back as a plain GraphQL error),
-     * then returns a Repeater: ending it aborts the upstream request at once.
+     * then returns a Channel: ending it aborts the upstream request at once.
      */
     async stream(input: ChatInput, opts: InvocationOptions): Promise<AsyncIterable<ChatChunk>> {
       const started = Date.now();
@@ -310,15 +310,23 @@ export function createGateway(deps: GatewayDeps) {
         return failWith(ev, err, started);
       }
 
-      let began = false;
-      const repeater = new Repeater<ChatChunk>(async (push, stop) => {
-        began = true;
+      // ended before its first read: the producer never runs, so settle and record here
+      const cancelBeforeStart = (): void => {
+        reservation.settle({ tokens: 0, costUsd: 0 });
+        Object.assign(ev, { status: 'CANCELLED', errorCode: 'CANCELLED', latencyMs: Date.now() - started });
+        finish(ev);
+      };
+      const channel: Channel<ChatChunk> = new Channel<ChatChunk>(() => void produce(), cancelBeforeStart);
+      const push = (c: ChatChunk) => channel.push(c);
+      const stop = (err?: unknown) => channel.end(err);
+
+      const produce = async (): Promise<void> => {
         obs.streamOpened?.();
-        void stop.then(() => obs.streamClosed?.());
+        void channel.closed.then(() => obs.streamClosed?.());
         const ac = new AbortController();
         const onOuterAbort = () => ac.abort();
         opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-        void stop.then(() => ac.abort());
+        void channel.closed.then(() => ac.abort());
 
         let text = '';
         let argsChars = '';
@@ -327,6 +335,7 @@ export function createGateway(deps: GatewayDeps) {
         let final: StreamChunk | undefined;
         let failure: unknown;
         let release: AttemptOutcome<unknown>['release'] | undefined;
+        let stall: NodeJS.Timeout | undefined;
         try {
           const outcome = await executor.run(model, ac.signal, async ({ target: t, model: m, signal, timeoutMs }) => {
             // the executor lets go of its attempt signal once the first chunk is in: keep the stream's own
@@ -346,6 +355,13 @@ export function createGateway(deps: GatewayDeps) {
           ev.provider = target.provider.name;
           ev.upstreamModel = target.upstreamModel;
           const { iterator, timeoutMs } = outcome.value;
+          // one watchdog per stream, re-armed for each upstream read (not while the client is being written to):
+          // a stall aborts the attempt's signal, which ends the adapter's pending read
+          let reading = false;
+          stall = setTimeout(() => {
+            if (reading) ac.abort(new TimeoutReason());
+            else stall?.refresh();
+          }, timeoutMs + 50);
           let next = outcome.value.first;
           ev.ttftMs = Date.now() - started;
           obs.firstToken?.(modelName, ev.ttftMs);
@@ -362,14 +378,20 @@ export function createGateway(deps: GatewayDeps) {
               await push({ id, model: modelName, delta: c.delta, toolCalls: c.toolCalls ?? null, finishReason: null, usage: null });
             }
             if (ac.signal.aborted) break;
-            next = await nextWithin(iterator, timeoutMs, ac);
+            stall.refresh();
+            reading = true;
+            next = await iterator.next();
+            reading = false;
           }
+          // an adapter may end quietly when its signal aborts: a stall is still a timeout
+          if (isTimeout(ac.signal.reason) && !final?.finishReason) failure = ac.signal.reason;
           if (ac.signal.aborted && !final?.finishReason) {
             await iterator.return?.();
           }
         } catch (err) {
           failure = err;
         } finally {
+          clearTimeout(stall);
           opts.signal?.removeEventListener('abort', onOuterAbort);
         }
 
@@ -428,30 +450,8 @@ export function createGateway(deps: GatewayDeps) {
         finish(ev);
         await push({ id, model: modelName, delta: '', toolCalls: null, finishReason: final.finishReason, usage: u });
         stop();
-      });
-      // ended before its first read: the Repeater never runs its body, so settle and record here
-      const cancelBeforeStart = (): void => {
-        if (began) return;
-        began = true;
-        reservation.settle({ tokens: 0, costUsd: 0 });
-        Object.assign(ev, { status: 'CANCELLED', errorCode: 'CANCELLED', latencyMs: Date.now() - started });
-        finish(ev);
       };
-      const iterator: AsyncIterableIterator<ChatChunk> = {
-        next: () => repeater.next(),
-        return: (value?: unknown) => {
-          cancelBeforeStart();
-          return repeater.return(value as never);
-        },
-        throw: (err?: unknown) => {
-          cancelBeforeStart();
-          return repeater.throw(err);
-        },
-        [Symbol.asyncIterator]() {
-          return iterator;
-        },
-      };
-      return iterator;
+      return channel;
     },
 
     async embed(input: { model: string; input: string[] }, opts: InvocationOptions): Promise<EmbedResult> {
@@ -486,21 +486,4 @@ export function createGateway(deps: GatewayDeps) {
 
 function isTimeout(e: unknown): boolean {
   return e instanceof TimeoutReason || (isUpstreamError(e) && e.timeout);
-}
-
-/** Next stream event, or a timeout that aborts the attempt (covers adapters without socket timeouts). */
-async function nextWithin<T>(it: AsyncIterator<T>, ms: number, ac: AbortController): Promise<IteratorResult<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const reason = new TimeoutReason();
-      ac.abort(reason);
-      reject(reason);
-    }, ms + 50);
-  });
-  try {
-    return await Promise.race([it.next(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -157,7 +157,7 @@ builder.subscriptionFields((t) => ({
     description: 'Tokens as the model produces them; ending the subscription cancels the upstream request',
     authScopes: { invoke: true },
     args: { input: t.arg({ type: ChatInput, required: true }) },
-    // the gateway returns a Repeater: never wrap it in another generator, or cancellation waits for the next token
+    // the gateway returns its stream channel: never wrap it in another generator, or cancellation waits for the next token
     subscribe: (_, { input }, ctx) => ctx.gateway.stream(input, invocationOptions(ctx)),
     resolve: (chunk) => chunk,
   }),
