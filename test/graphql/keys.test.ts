@@ -306,3 +306,36 @@ describe('scopes', () => {
     expect(models.models.map((m) => m.name)).toEqual(['echo']);
   });
 });
+
+describe('key cache past its TTL', () => {
+  it('a key revoked behind the gateway (no invalidation reaches it) is refused within the TTL plus one background lookup; a live key keeps working throughout', async () => {
+    const ttl = 150;
+    const small = await startGateway({ KEY_CACHE_TTL_MS: String(ttl) });
+    try {
+      const doomed = ok(await small.gql<{ createApiKey: { secret: string; apiKey: { id: string } } }>(CREATE, { input: { name: 'doomed', scopes: ['INVOKE'] } })).createApiKey;
+      const live = ok(await small.gql<{ createApiKey: { secret: string } }>(CREATE, { input: { name: 'live', scopes: ['INVOKE'] } })).createApiKey;
+      ok(await small.gql(CHAT, { input: chatInput('cached now') }, doomed.secret));
+      // straight into the database: the gateway's own invalidation never runs
+      await small.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, doomed.apiKey.id));
+      const revokedAt = Date.now();
+      let refusedAfter: number | undefined;
+      let liveFailures = 0;
+      while (Date.now() - revokedAt < 3000) {
+        const [d, l] = await Promise.all([small.gql(CHAT, { input: chatInput('still?') }, doomed.secret), small.gql(CHAT, { input: chatInput('live') }, live.secret)]);
+        if (l.errors) liveFailures++;
+        if (d.errors) {
+          expect(d.errors[0].extensions?.code).toBe('UNAUTHENTICATED');
+          refusedAfter = Date.now() - revokedAt;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(refusedAfter).toBeDefined();
+      // the stale entry may answer the request that started its refresh (and those during it), never much longer
+      expect(refusedAfter!).toBeLessThan(ttl + 500);
+      expect(liveFailures).toBe(0);
+    } finally {
+      await small.stop();
+    }
+  });
+});
