@@ -316,7 +316,13 @@ export function createGateway(deps: GatewayDeps) {
         Object.assign(ev, { status: 'CANCELLED', errorCode: 'CANCELLED', latencyMs: Date.now() - started });
         finish(ev);
       };
-      const channel: Channel<ChatChunk> = new Channel<ChatChunk>(() => void produce(), cancelBeforeStart);
+      // a bug in the producer must end this stream with an error, never surface as an unhandled rejection
+      const start = (): void =>
+        void produce().catch((err: unknown) => {
+          log.error({ err }, 'stream failed unexpectedly');
+          channel.end(new GatewayError('UPSTREAM_ERROR', 'The stream failed unexpectedly', { provider: null }));
+        });
+      const channel: Channel<ChatChunk> = new Channel<ChatChunk>(start, cancelBeforeStart);
       const push = (c: ChatChunk) => channel.push(c);
       const stop = (err?: unknown) => channel.end(err);
 
