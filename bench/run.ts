@@ -231,7 +231,7 @@ function memOf(p: Proc, gc: boolean): Promise<Mem | undefined> {
     const t = setTimeout(() => {
       p.child.off('message', on);
       res(undefined);
-    }, 10_000);
+    }, 30_000); // a full GC under 2 000 busy streams can take a while; undefined (shown as –) only past that
     const on = (m: unknown) => {
       if ((m as { type?: string })?.type !== 'mem') return;
       clearTimeout(t);
