@@ -362,11 +362,14 @@ export function createGateway(deps: GatewayDeps) {
           ev.upstreamModel = target.upstreamModel;
           const { iterator, timeoutMs } = outcome.value;
           // one watchdog per stream, re-armed for each upstream read (not while the client is being written to):
-          // a stall aborts the attempt's signal, which ends the adapter's pending read
-          let reading = false;
+          // a stall aborts the attempt's signal, which ends the adapter's pending read;
+          // the pending read is also failed directly, so an adapter that ignores its signal cannot hang the stream
+          let failRead: ((reason: unknown) => void) | undefined;
           stall = setTimeout(() => {
-            if (reading) ac.abort(new TimeoutReason());
-            else stall?.refresh();
+            if (!failRead) return void stall?.refresh();
+            const reason = new TimeoutReason();
+            ac.abort(reason);
+            failRead(reason);
           }, timeoutMs + 50);
           let next = outcome.value.first;
           ev.ttftMs = Date.now() - started;
@@ -385,9 +388,11 @@ export function createGateway(deps: GatewayDeps) {
             }
             if (ac.signal.aborted) break;
             stall.refresh();
-            reading = true;
-            next = await iterator.next();
-            reading = false;
+            next = await new Promise<IteratorResult<StreamChunk>>((resolve, reject) => {
+              failRead = reject;
+              iterator.next().then(resolve, reject);
+            });
+            failRead = undefined;
           }
           // an adapter may end quietly when its signal aborts: a stall is still a timeout
           if (isTimeout(ac.signal.reason) && !final?.finishReason) failure = ac.signal.reason;
@@ -395,7 +400,8 @@ export function createGateway(deps: GatewayDeps) {
             await iterator.return?.();
           }
         } catch (err) {
-          failure = err;
+          // a stall may surface as the adapter's own abort error: it is still a timeout
+          failure = isTimeout(ac.signal.reason) && !isTimeout(err) ? ac.signal.reason : err;
         } finally {
           clearTimeout(stall);
           opts.signal?.removeEventListener('abort', onOuterAbort);

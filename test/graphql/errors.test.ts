@@ -227,3 +227,57 @@ describe('never a hang', () => {
     expect(ok(await gw.gql<{ viewer: { id: string } }>('{ viewer { id } }', {}, key.secret)).viewer.id).toBe(key.id);
   });
 });
+
+describe('a stream whose adapter stalls and ignores its abort signal', () => {
+  it('ends with UPSTREAM_TIMEOUT after the model timeout (never hangs) and records one ERROR usage record', async () => {
+    const deaf: ProviderAdapter = {
+      async chat() {
+        throw new Error('not used');
+      },
+      async *stream() {
+        yield { delta: 'first ', toolCalls: null, finishReason: null, usage: null };
+        // never resolves and never looks at the signal
+        await new Promise(() => {});
+      },
+    } as unknown as ProviderAdapter;
+    const g = await startGateway({}, { adapters: { OPENAI_COMPATIBLE: deaf } });
+    try {
+      const k = await g.createKey({ name: 'deaf', scopes: ['INVOKE', 'READ_USAGE'] });
+      ok(await g.gql('mutation { createProvider(input: { name: "deaf", kind: OPENAI_COMPATIBLE, baseUrl: "http://127.0.0.1:9" }) { id } }'));
+      ok(await g.gql('mutation { createModel(input: { name: "deaf-model", timeoutMs: 300, targets: [{ provider: "deaf", upstreamModel: "x" }] }) { id } }'));
+      const ws = createWsClient(g.url, k.secret);
+      try {
+        const t0 = Date.now();
+        const deltas: string[] = [];
+        const errors = await new Promise<Array<{ extensions?: { code?: string } }>>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('the stalled stream never ended')), 5000);
+          ws.subscribe<{ chatStream: { delta: string } }>(
+            { query: 'subscription($input: ChatInput!) { chatStream(input: $input) { delta finishReason } }', variables: { input: chatInput('hi', { model: 'deaf-model' }) } },
+            {
+              next: (r) => void (r.data && deltas.push(r.data.chatStream.delta)),
+              error: (e) => {
+                clearTimeout(timer);
+                resolve(e as Array<{ extensions?: { code?: string } }>);
+              },
+              complete: () => {
+                clearTimeout(timer);
+                reject(new Error('completed without the timeout error'));
+              },
+            },
+          );
+        });
+        expect(Date.now() - t0).toBeLessThan(3000);
+        expect(deltas[0]).toBe('first ');
+        expect(errors[0]?.extensions?.code).toBe('UPSTREAM_TIMEOUT');
+      } finally {
+        await ws.dispose();
+      }
+      await g.flushUsage();
+      const records = await usageOf(g, k.id);
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ status: 'ERROR', errorCode: 'UPSTREAM_TIMEOUT', streamed: true });
+    } finally {
+      await g.stop();
+    }
+  });
+});
