@@ -13,7 +13,7 @@ import { createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limi
 import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
-import { createUsageWriter, USAGE_COPY_COLUMNS, type UsageEvent } from './gateway/usage-writer.js';
+import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
 import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
@@ -158,7 +158,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     log,
     onWritten: (events) => feed.publish(events),
     onDropped: (n) => metrics.usageDropped.inc(n),
-    copyRows: database.copyRows ? (text) => database.copyRows!('usage_records', USAGE_COPY_COLUMNS, text) : undefined,
+    copyRows: database.copyRows,
   });
   const router = createRouter(options.router);
   const executor = createExecutor({

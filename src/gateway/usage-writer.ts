@@ -1,5 +1,5 @@
 /* Usage records are buffered and written in batches off the request path; kept while the database is away. */
-import { sql, type SQL } from 'drizzle-orm';
+import { getTableName, sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { usageRecords } from '../db/schema.js';
@@ -37,8 +37,8 @@ export interface UsageWriterOptions {
   onWritten?: (events: UsageEvent[]) => void;
   /** Called with the records dropped because the bound was reached. */
   onDropped?: (count: number) => void;
-  /** Bulk path (embedded PGlite's COPY): takes toCopyText rows; any failure falls back to the one-statement insert. */
-  copyRows?: (text: string) => Promise<void>;
+  /** Bulk path (embedded PGlite's COPY, `Database.copyRows`); any failure falls back to the one-statement insert. */
+  copyRows?: (table: string, columns: readonly string[], text: string) => Promise<void>;
 }
 
 export type UsageWriter = ReturnType<typeof createUsageWriter>;
@@ -176,7 +176,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
   async function insert(events: UsageEvent[]): Promise<void> {
     if (opts.copyRows) {
       try {
-        return await opts.copyRows(toCopyText(events));
+        return await opts.copyRows(getTableName(usageRecords), USAGE_COPY_COLUMNS, toCopyText(events));
       } catch {
         // COPY has no ON CONFLICT and refuses the whole batch for one bad value: the insert below skips rows
         // already written and reports a refused value (or the outage) as usual

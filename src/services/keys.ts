@@ -46,10 +46,9 @@ export interface KeyServiceOptions {
 }
 
 interface CacheEntry {
-  row: ApiKeyRow | null;
-  until: number;
-  /** Built once per lookup, shared by the requests the entry serves (nothing mutates a principal). */
+  /** Null for an unknown key. Built once per lookup, shared by the requests the entry serves (nothing mutates it). */
   principal: Principal | null;
+  until: number;
 }
 
 export function toPrincipal(row: ApiKeyRow): Principal {
@@ -127,7 +126,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
         const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
         // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
         const row = found && hashesEqual(found.secretHash, h) ? found : null;
-        const fresh = { row, until: Date.now() + opts.cacheTtlMs, principal: row ? toPrincipal(row) : null };
+        const fresh = { principal: row ? toPrincipal(row) : null, until: Date.now() + opts.cacheTtlMs };
         // an invalidation that arrived during the lookup wins: do not cache what may be stale
         if ((generations.get(h) ?? 0) === generation) {
           if (cache.size > 50_000) cache.clear();
@@ -166,10 +165,10 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           }
         }
       }
-      const row = entry.row;
-      if (!row || row.revokedAt) return null;
-      if (row.expiresAt && row.expiresAt.getTime() <= now) return null;
-      return entry.principal;
+      const { principal } = entry;
+      if (!principal || principal.key.revokedAt) return null;
+      if (principal.key.expiresAt && principal.key.expiresAt.getTime() <= now) return null;
+      return principal;
     },
 
     /** Drops a cached lookup (called when another instance says a key changed). */

@@ -74,6 +74,7 @@ export class HotCounter<L extends string> extends HotMetric {
 export class HotHistogram<L extends string> extends HotMetric {
   readonly type = 'histogram';
   private series = new Map<string, HistogramSeries>();
+  private readonly buckets: number[];
   private readonly le: string[];
 
   constructor(opts: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[]; registry: Registry }) {
@@ -81,8 +82,6 @@ export class HotHistogram<L extends string> extends HotMetric {
     this.buckets = [...opts.buckets].sort((a, b) => a - b);
     this.le = [...this.buckets.map(String), '+Inf'];
   }
-
-  private readonly buckets: number[];
 
   /** `values` in the order of labelNames. */
   observe(values: readonly string[], x: number): void {

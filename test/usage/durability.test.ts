@@ -423,8 +423,9 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
   it('writes every record through COPY, with the characters COPY escapes (tab, newline, CR, backslash, \\N) intact', async () => {
     expect(database.copyRows).toBeTypeOf('function');
     let copies = 0;
-    const copyRows = async (text: string) => {
-      await database.copyRows!('usage_records', USAGE_COPY_COLUMNS, text);
+    const copyRows = async (table: string, columns: readonly string[], text: string) => {
+      expect([table, columns]).toEqual(['usage_records', USAGE_COPY_COLUMNS]);
+      await database.copyRows!(table, columns, text);
       copies++;
     };
     const { log } = capturingLog();
@@ -478,8 +479,8 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
   it('a batch COPY refuses (a duplicate id) falls back to the insert that skips duplicates: nothing lost, nothing twice', async () => {
     const { log } = capturingLog();
     let failedCopies = 0;
-    const copyRows = (text: string) =>
-      database.copyRows!('usage_records', USAGE_COPY_COLUMNS, text).catch((err: unknown) => {
+    const copyRows = (table: string, columns: readonly string[], text: string) =>
+      database.copyRows!(table, columns, text).catch((err: unknown) => {
         failedCopies++;
         throw err;
       });
