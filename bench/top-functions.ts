@@ -157,7 +157,7 @@ export function summarizeProfile(file: string, top = 20, window: { fromS?: numbe
       const frame = byId.get(cur)!.callFrame;
       if (frame.functionName === '(idle)') break;
       const u = shortUrl(frame.url);
-      if (!u.startsWith('src/')) continue;
+      if (!u.startsWith('src/') && !u.startsWith('dist/')) continue;
       const k = keyOf(frame);
       if (seen.has(k)) continue;
       seen.add(k);
@@ -219,7 +219,7 @@ export function formatSummary(s: ProfileSummary): string {
   out.push('self time by package / file');
   for (const g of s.groups) out.push(`  ${lpad(g.selfMs.toFixed(0), 9)} ${lpad(g.selfPct.toFixed(1), 6)}  ${g.group}`);
   out.push('');
-  out.push('gateway functions (src/) by inclusive time');
+  out.push('gateway functions (src/, or dist/ for the build) by inclusive time');
   out.push(`  ${lpad('total ms', 9)} ${lpad('%', 6)} ${lpad('self %', 7)}  ${pad('function', 40)} location`);
   for (const r of s.gatewayInclusive) {
     out.push(`  ${lpad((r.totalMs ?? 0).toFixed(0), 9)} ${lpad((r.totalPct ?? 0).toFixed(1), 6)} ${lpad(r.selfPct.toFixed(1), 7)}  ${pad(r.name.slice(0, 40), 40)} ${r.location}`);

@@ -176,18 +176,109 @@ async function throwForStatus(call: UpstreamCall, res: Dispatcher.ResponseData):
   });
 }
 
+/** What a unary call brings back: the status, the raw header list (parsed only on errors) and the whole body. */
+interface TextResponse {
+  statusCode: number;
+  rawHeaders: Buffer[];
+  text: string;
+}
+
+function headersOf(raw: Buffer[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) out[raw[i].toString('latin1').toLowerCase()] = raw[i + 1].toString('latin1');
+  return out;
+}
+
+/**
+ * One request, the whole body as text, straight on undici's dispatcher. `request()` would wrap every call in
+ * an AsyncResource, a Readable body stream and a consumer for `.text()`: for a reply of a few hundred bytes
+ * that machinery cost more CPU than the rest of the upstream call.
+ */
+function sendForText(call: UpstreamCall): Promise<TextResponse> {
+  const headers: Record<string, string> = { ...call.headers };
+  let body: string | undefined;
+  if (call.body !== undefined) {
+    body = JSON.stringify(call.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const { signal } = call;
+  return new Promise<TextResponse>((resolve, reject) => {
+    let abortUpstream: ((reason?: Error) => void) | undefined;
+    let statusCode = 0;
+    let rawHeaders: Buffer[] = [];
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const onAbort = () => abortUpstream?.(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const done = (err: unknown, res?: TextResponse) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(toUpstreamError(call.provider, err, signal));
+      else resolve(res!);
+    };
+    if (signal.aborted) return done(signal.reason ?? new Error('aborted'));
+    signal.addEventListener('abort', onAbort);
+    try {
+      const { origin, path } = target(call.url);
+      upstreamAgent().dispatch(
+        {
+          origin,
+          path,
+          method: call.method ?? (body === undefined ? 'GET' : 'POST'),
+          headers,
+          body,
+          headersTimeout: call.timeoutMs,
+          bodyTimeout: call.timeoutMs,
+        },
+        {
+          onConnect(abort: (reason?: Error) => void) {
+            abortUpstream = abort;
+            if (signal.aborted) onAbort();
+          },
+          onHeaders(status: number, raw: Buffer[]) {
+            // 1xx informational answers come first and are not the response
+            if (status < 200) return true;
+            statusCode = status;
+            rawHeaders = raw;
+            return true;
+          },
+          onData(chunk: Buffer) {
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete() {
+            let text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+            // a UTF-8 byte-order mark is not JSON (fetch's .text() drops it too)
+            if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+            done(undefined, { statusCode, rawHeaders, text });
+          },
+          onError(err: Error) {
+            done(err);
+          },
+        } as unknown as Dispatcher.DispatchHandler,
+      );
+    } catch (e) {
+      // a malformed base URL throws in target()
+      done(e);
+    }
+  });
+}
+
 /** A JSON request/response call; non-2xx and malformed bodies become UpstreamErrors. */
 export async function callJson<T>(call: UpstreamCall): Promise<T> {
-  const res = await send(call);
-  await throwForStatus(call, res);
-  let text: string;
-  try {
-    text = await res.body.text();
-  } catch (e) {
-    throw toUpstreamError(call.provider, e, call.signal);
+  const res = await sendForText(call);
+  if (res.statusCode >= 400) {
+    const message = errorMessageFromBody(res.text) ?? `HTTP ${res.statusCode}`;
+    throw new UpstreamError({
+      provider: call.provider,
+      status: res.statusCode,
+      message: `${call.provider} returned ${res.statusCode}: ${message}`,
+      retryable: isRetryableStatus(res.statusCode),
+      retryAfterMs: parseRetryAfter(headersOf(res.rawHeaders)) ?? retryDelayFromBody(res.text),
+    });
   }
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(res.text) as T;
   } catch {
     throw new UpstreamError({
       provider: call.provider,
