@@ -9,6 +9,7 @@ import type { CatalogueService } from './services/catalogue.js';
 import type { KeyService, Principal } from './services/keys.js';
 import type { PromptService } from './services/prompts.js';
 import type { UsageQueries } from './services/usage-queries.js';
+import type { CancelSignal } from './util/cancellation.js';
 
 /** Everything built once per process. */
 export interface Services {
@@ -29,14 +30,14 @@ export interface Context {
   gateway: Gateway;
   loaders: Loaders;
   /** Aborts when the client goes away (HTTP); undefined on websockets, where ending the iterator cancels. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Collected for extensions.warnings (e.g. a deprecated model). */
   warnings: string[];
   requestId: string;
   log: Logger;
 }
 
-export function createContext(args: { services: Services; principal: Principal | null; signal?: AbortSignal; requestId: string }): Context {
+export function createContext(args: { services: Services; principal: Principal | null; signal?: CancelSignal; requestId: string }): Context {
   const { services } = args;
   let loaders: Loaders | undefined;
   return {

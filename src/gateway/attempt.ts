@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import { UpstreamError, isUpstreamError } from '../providers/types.js';
 import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
 import type { Router } from './route.js';
+import { Cancellation, type CancelSignal } from '../util/cancellation.js';
 
 export interface AttemptPolicy {
   /** Attempts per model (each target at least once). @default 3 */
@@ -26,7 +27,7 @@ export interface AttemptPolicy {
 export interface AttemptContext {
   target: ResolvedTarget;
   model: ResolvedModel;
-  signal: AbortSignal;
+  signal: CancelSignal;
   timeoutMs: number;
 }
 
@@ -75,7 +76,7 @@ export class AttemptsCancelled extends Error {
 }
 
 export interface Executor {
-  run<T>(model: ResolvedModel, signal: AbortSignal, call: (a: AttemptContext) => Promise<T>, opts?: RunOptions): Promise<AttemptOutcome<T>>;
+  run<T>(model: ResolvedModel, signal: CancelSignal, call: (a: AttemptContext) => Promise<T>, opts?: RunOptions): Promise<AttemptOutcome<T>>;
 }
 
 export class TimeoutReason extends Error {
@@ -146,7 +147,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
           attempts++;
           lastTarget = target;
 
-          const ac = new AbortController();
+          const ac = new Cancellation();
           const onClientAbort = () => ac.abort(clientSignal.reason);
           clientSignal.addEventListener('abort', onClientAbort, { once: true });
           // a guard for adapters whose own timeouts do not fire (the deadline too)

@@ -14,6 +14,7 @@ import type { Limiter, Reservation } from './limits.js';
 import { Channel } from './channel.js';
 import { costUsd } from './pricing.js';
 import type { UsageEvent, UsageStatus, UsageWriter } from './usage-writer.js';
+import { Cancellation, NEVER, anyOf, type CancelSignal } from '../util/cancellation.js';
 
 export interface UsageOut {
   promptTokens: number;
@@ -53,7 +54,7 @@ export interface EmbedResult {
 /** Who asks and how; the same for GraphQL, REST and prompts. */
 export interface InvocationOptions {
   principal: Principal;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Collects warnings (e.g. deprecated model) for extensions.warnings / the Deprecation header. */
   warnings?: string[];
   /** Extra tags merged into the usage record's metadata (e.g. the prompt name and version). */
@@ -83,7 +84,6 @@ export interface GatewayDeps {
   defaultReserveTokens?: number;
 }
 
-const NEVER = new AbortController().signal;
 
 export type Gateway = ReturnType<typeof createGateway>;
 
@@ -329,7 +329,7 @@ export function createGateway(deps: GatewayDeps) {
       const produce = async (): Promise<void> => {
         obs.streamOpened?.();
         void channel.closed.then(() => obs.streamClosed?.());
-        const ac = new AbortController();
+        const ac = new Cancellation();
         const onOuterAbort = () => ac.abort();
         opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
         void channel.closed.then(() => ac.abort());
@@ -346,7 +346,7 @@ export function createGateway(deps: GatewayDeps) {
           const outcome = await executor.run(model, ac.signal, async ({ target: t, model: m, signal, timeoutMs }) => {
             // the executor lets go of its attempt signal once the first chunk is in: keep the stream's own
             // signal on the adapter, so a cancel (or a stall timeout) aborts the upstream at once
-            const upstreamSignal = AbortSignal.any([signal, ac.signal]);
+            const upstreamSignal = anyOf(signal, ac);
             const iterator = adapterFor(t)
               .stream({ ...req, model: t.upstreamModel }, { signal: upstreamSignal, timeoutMs, baseUrl: t.provider.baseUrl, apiKey: t.provider.apiKey })
               [Symbol.asyncIterator]();

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { isAsyncIterable } from 'graphql-yoga';
 import type { Services } from '../context.js';
+import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
 import { authenticate } from './auth.js';
 import { withErrorCodes } from './plugins/use-error-codes.js';
 import type { GatewayYoga } from './yoga.js';
@@ -79,11 +80,11 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   /** Documents (by identity, from Yoga's parse cache) that passed validation. */
   const validated = new WeakSet<DocumentNode>();
   /** The body is already read: Yoga answers from a rebuilt Fetch request. */
-  async function viaYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, requestId: string, signal: AbortSignal): Promise<void> {
+  async function viaYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, requestId: string, signal: CancelSignal): Promise<void> {
     const fetchWithContext = yoga.fetch as unknown as (url: string, init: RequestInit, ctx: { requestId: string }) => Promise<Response>;
     const response = await fetchWithContext(
       `http://${req.headers.host ?? 'localhost'}${req.url}`,
-      { method: 'POST', headers: headersOf(req), body: new Uint8Array(body), signal },
+      { method: 'POST', headers: headersOf(req), body: new Uint8Array(body), signal: toAbortSignal(signal) },
       { requestId },
     );
     const out = Buffer.from(await response.arrayBuffer());
@@ -106,7 +107,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       res.end(JSON.stringify({ errors: [{ message: `Request body larger than ${maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
       return true;
     }
-    const ac = new AbortController();
+    const ac = new Cancellation();
     res.on('close', () => {
       if (!res.writableFinished) ac.abort();
     });

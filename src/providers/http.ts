@@ -2,6 +2,7 @@
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { UpstreamError } from './types.js';
+import type { CancelSignal } from '../util/cancellation.js';
 
 let agent: Agent | undefined;
 
@@ -30,7 +31,7 @@ export interface UpstreamCall {
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: unknown;
-  signal: AbortSignal;
+  signal: CancelSignal;
   timeoutMs: number;
 }
 
@@ -98,7 +99,7 @@ export function errorMessageFromBody(text: string): string | undefined {
 }
 
 /** Maps a thrown fetch/undici error (network, timeout, abort) to an UpstreamError. */
-export function toUpstreamError(provider: string, e: unknown, signal?: AbortSignal): UpstreamError {
+export function toUpstreamError(provider: string, e: unknown, signal?: CancelSignal): UpstreamError {
   if (e instanceof UpstreamError) return e;
   if (
     e instanceof undiciErrors.HeadersTimeoutError ||

@@ -2,6 +2,7 @@
  * The one small contract every provider adapter implements: unified request in,
  * unified result / stream of chunks / usage / error out.
  */
+import type { CancelSignal } from '../util/cancellation.js';
 
 export type Role = 'SYSTEM' | 'USER' | 'ASSISTANT' | 'TOOL';
 export type FinishReason = 'STOP' | 'LENGTH' | 'TOOL_CALLS' | 'CONTENT_FILTER' | 'ERROR';
@@ -102,7 +103,7 @@ export interface EmbedResponse {
 /** Per-attempt call options. */
 export interface CallOptions {
   /** Aborts the upstream HTTP request at once (client gone, attempt timed out). */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Covers the wait for the response headers and for each body chunk / streamed event. */
   timeoutMs: number;
   /** Provider base URL; adapters fall back to the provider's public default. */

@@ -1,5 +1,6 @@
+import type { CancelSignal } from './cancellation.js';
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects: callers check `signal.aborted`). */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal: CancelSignal): Promise<void> {
   return new Promise((resolve) => {
     if (ms <= 0 || signal.aborted) return resolve();
     const t = setTimeout(done, ms);

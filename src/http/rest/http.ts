@@ -5,6 +5,7 @@ import type { Services } from '../../context.js';
 import { badInput, isGatewayError, toRestError, unauthenticated } from '../../errors.js';
 import type { Principal } from '../../services/keys.js';
 import { authenticate } from '../auth.js';
+import type { CancelSignal } from '../../util/cancellation.js';
 
 /** A failure that is about HTTP itself (body too large, wrong method), not a gateway error code. */
 export class HttpError extends Error {
@@ -25,7 +26,7 @@ export interface RestContext {
   requestId: string;
   services: Services;
   /** Aborts when the client goes away before the answer is complete. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   maxBodyBytes: number;
 }
 

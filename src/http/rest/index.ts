@@ -7,6 +7,7 @@ import { HttpError, sendError, type RestContext } from './http.js';
 import { handleListModels, handleRetrieveModel } from './models.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
+import { Cancellation } from '../../util/cancellation.js';
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
 
@@ -50,7 +51,7 @@ export function createRestHandler(services: Services, opts: RestOptions = {}): R
     }
     if (!path.startsWith('/v1/')) return false;
 
-    const ac = new AbortController();
+    const ac = new Cancellation();
     res.once('close', () => {
       if (!res.writableFinished) ac.abort();
     });
