@@ -8,6 +8,8 @@
  * Prints one JSON line {"ready":true,"url":…,"pid":…} on stdout when listening. SIGTERM/SIGINT stop it
  * gracefully and exit, so `--cpu-prof` gets to write its profile. With an IPC channel, answers {type:"mem"}
  * messages with process.memoryUsage() (after a full GC when asked and started with --expose-gc).
+ * BENCH_ALLOC_PROFILE=<file>: samples every allocation, garbage included (V8's sampling heap profiler with the
+ * collected objects kept), and writes a .heapprofile there on stop: what the young-generation GC is busy with.
  */
 const root = process.env.GATEWAY_BUILD === 'source' ? '../src' : '../dist';
 const { createApp } = await import(`${root}/app.js`);
@@ -21,6 +23,23 @@ const env = {
   PORT: process.env.PORT ?? '0',
 };
 const config = loadConfig(env);
+
+let writeAllocProfile = async () => {};
+if (process.env.BENCH_ALLOC_PROFILE) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  writeAllocProfile = async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(process.env.BENCH_ALLOC_PROFILE, JSON.stringify(profile));
+  };
+}
 const app = await createApp(config);
 const url = await app.start(config.http.port, config.http.host);
 process.stdout.write(`${JSON.stringify({ ready: true, url, pid: process.pid })}\n`);
@@ -37,7 +56,7 @@ let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
-  app.stop(2000).then(
+  app.stop(2000).then(writeAllocProfile).then(
     () => process.exit(0),
     (err) => {
       console.error(err);

@@ -39,18 +39,11 @@ export interface Context {
 
 export function createContext(args: { services: Services; principal: Principal | null; signal?: CancelSignal; requestId: string }): Context {
   const { services } = args;
-  let loaders: Loaders | undefined;
   return {
     principal: args.principal,
     services,
     gateway: services.gateway,
-    // most operations (chat) never touch a loader: build them on first use
-    get loaders(): Loaders {
-      return (loaders ??= createLoaders(services.database.db, services.catalogue, services.usageQueries));
-    },
-    set loaders(value: Loaders) {
-      loaders = value;
-    },
+    loaders: createLoaders(services.database.db, services.catalogue, services.usageQueries),
     signal: args.signal,
     warnings: [],
     requestId: args.requestId,

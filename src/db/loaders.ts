@@ -13,15 +13,43 @@ export interface Loaders {
   monthToDate: DataLoader<string, UsageTotals>;
 }
 
-export function createLoaders(db: Db, catalogue: CatalogueService, usage: UsageQueries): Loaders {
-  return {
-    apiKey: new DataLoader(async (ids) => {
-      const rows = await db.select().from(apiKeys).where(inArray(apiKeys.id, [...ids]));
+/**
+ * Each DataLoader is built on first use: most operations (a chat) touch none, and the context is copied
+ * property by property (envelop's extendContext), which would call a lazy getter on the context itself.
+ */
+class LazyLoaders implements Loaders {
+  #apiKey?: Loaders['apiKey'];
+  #provider?: Loaders['provider'];
+  #targetsByModel?: Loaders['targetsByModel'];
+  #monthToDate?: Loaders['monthToDate'];
+
+  constructor(
+    private readonly db: Db,
+    private readonly catalogue: CatalogueService,
+    private readonly usage: UsageQueries,
+  ) {}
+
+  get apiKey(): Loaders['apiKey'] {
+    return (this.#apiKey ??= new DataLoader(async (ids) => {
+      const rows = await this.db.select().from(apiKeys).where(inArray(apiKeys.id, [...ids]));
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
-    }),
-    provider: new DataLoader((ids) => catalogue.providersByIds(ids)),
-    targetsByModel: new DataLoader((ids) => catalogue.targetsOf(ids)),
-    monthToDate: new DataLoader((ids) => usage.monthToDate(ids)),
-  };
+    }));
+  }
+
+  get provider(): Loaders['provider'] {
+    return (this.#provider ??= new DataLoader((ids) => this.catalogue.providersByIds(ids)));
+  }
+
+  get targetsByModel(): Loaders['targetsByModel'] {
+    return (this.#targetsByModel ??= new DataLoader((ids) => this.catalogue.targetsOf(ids)));
+  }
+
+  get monthToDate(): Loaders['monthToDate'] {
+    return (this.#monthToDate ??= new DataLoader((ids) => this.usage.monthToDate(ids)));
+  }
+}
+
+export function createLoaders(db: Db, catalogue: CatalogueService, usage: UsageQueries): Loaders {
+  return new LazyLoaders(db, catalogue, usage);
 }

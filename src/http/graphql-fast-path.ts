@@ -6,12 +6,14 @@
  * document, a bad key, other Accept types, CORS) is handed to Yoga itself, so its answers stay the reference.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
-import { isAsyncIterable } from 'graphql-yoga';
-import type { Services } from '../context.js';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
 import { authenticate } from './auth.js';
 import { withErrorCodes } from './plugins/use-error-codes.js';
+import { addWarnings } from './plugins/use-warnings.js';
 import type { GatewayYoga } from './yoga.js';
 
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
@@ -74,11 +76,69 @@ function headersOf(req: IncomingMessage): Headers {
   return h;
 }
 
-export type FastPath = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
+export type FastPath = ((req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>) & {
+  /** Whether validated documents run straight on their compiled code (see `directExecution`). */
+  readonly direct: boolean;
+};
+
+/**
+ * The plugins that act around execution in the gateway's Yoga: Yoga's engine (graphql-js execute) and context
+ * extension (the `context` factory), the warnings plugin, graphql-jit and Yoga's error masking. The direct path
+ * below does what these do, so it is only taken when the count matches: any other plugin with an onExecute or
+ * onContextBuilding hook (an operator's, a test's) turns it off, and every request goes through envelop again.
+ */
+const KNOWN_EXECUTION_PLUGINS = 5;
+
+interface MaskedErrors {
+  errorMessage: string;
+  maskError: (error: GraphQLError, message: string) => GraphQLError;
+}
+
+export function directExecution(yoga: GatewayYoga): { masked: MaskedErrors } | undefined {
+  const { plugins, maskedErrorsOpts } = yoga as unknown as { plugins?: Plugin[]; maskedErrorsOpts?: MaskedErrors | null };
+  if (!plugins || !maskedErrorsOpts) return undefined;
+  const around = plugins.filter((p) => p && (p.onExecute || p.onContextBuilding)).length;
+  return around === KNOWN_EXECUTION_PLUGINS ? { masked: maskedErrorsOpts } : undefined;
+}
+
+/** A document that parsed, validated and compiled: the same query text runs it again with no hook in between. */
+interface Ready {
+  document: DocumentNode;
+  compiled: CompiledQuery;
+}
+
+/** Distinct operations kept ready; a gateway's clients send a handful, so reaching this means they vary texts. */
+const MAX_READY = 1000;
 
 export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
   /** Documents (by identity, from Yoga's parse cache) that passed validation. */
   const validated = new WeakSet<DocumentNode>();
+  const direct = directExecution(yoga);
+  /** By operation name, then query text. */
+  const ready = new Map<string, Ready>();
+
+  function prepare(schema: GraphQLSchema, document: DocumentNode, query: string, operationName: string | undefined): Ready | undefined {
+    if (!direct) return undefined;
+    const compiled = compileQuery(schema, document, operationName);
+    // what graphql-jit cannot compile still runs through envelop, whose jit plugin answers with the same errors
+    if (!isCompiledQuery(compiled)) return undefined;
+    if (ready.size >= MAX_READY) ready.clear();
+    const r = { document, compiled };
+    ready.set(`${operationName ?? ''}\n${query}`, r);
+    return r;
+  }
+
+  /** What envelop would run for this document: the context factory, graphql-jit, warnings, then masking. */
+  async function runDirect(r: Ready, request: object, graphqlParams: object, requestId: string, principal: Awaited<ReturnType<typeof authenticate>>, signal: CancelSignal, variables: Record<string, unknown> | undefined): Promise<ExecutionResult> {
+    const contextValue = { request, params: graphqlParams, ...createContext({ services, principal, signal, requestId }) };
+    let result = (await r.compiled.query(undefined, contextValue, variables)) as ExecutionResult;
+    if (contextValue.warnings.length) result = addWarnings(result, contextValue.warnings);
+    if (result.errors?.length) {
+      const { maskError, errorMessage } = direct!.masked;
+      result = { ...result, errors: result.errors.map((e) => maskError(e, errorMessage)) };
+    }
+    return result;
+  }
   /** The body is already read: Yoga answers from a rebuilt Fetch request. */
   async function viaYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, requestId: string, signal: CancelSignal): Promise<void> {
     const fetchWithContext = yoga.fetch as unknown as (url: string, init: RequestInit, ctx: { requestId: string }) => Promise<Response>;
@@ -95,7 +155,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     res.end(out);
   }
 
-  return async (req, res, requestId) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> => {
     if (req.method !== 'POST' || req.url !== yoga.graphqlEndpoint || req.headers.origin) return false;
     if (!req.headers['content-type']?.startsWith('application/json')) return false;
     const type = answerType(req.headers.accept);
@@ -152,6 +212,13 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       operationName: (params.operationName ?? undefined) as string | undefined,
       extensions: params.extensions as Record<string, unknown> | undefined,
     };
+    const known = direct && ready.get(`${graphqlParams.operationName ?? ''}\n${graphqlParams.query}`);
+    if (known) {
+      const result = withErrorCodes(await runDirect(known, request, graphqlParams, requestId, principal, ac, graphqlParams.variables), requestId);
+      send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);
+      return true;
+    }
+
     const { schema, parse, validate, contextFactory, execute } = yoga.getEnveloped({
       request,
       params: graphqlParams,
@@ -186,6 +253,13 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       validated.add(document);
     }
 
+    const prepared = prepare(schema, document, graphqlParams.query, graphqlParams.operationName);
+    if (prepared) {
+      const result = withErrorCodes(await runDirect(prepared, request, graphqlParams, requestId, principal, ac, graphqlParams.variables), requestId);
+      send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);
+      return true;
+    }
+
     const contextValue = await contextFactory();
     let result = (await execute({
       schema,
@@ -200,6 +274,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);
     return true;
   };
+  return Object.assign(handle, { direct: direct !== undefined });
 }
 
 function send(res: ServerResponse, type: string, status: number, result: ExecutionResult): void {

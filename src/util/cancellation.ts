@@ -29,7 +29,8 @@ export class Cancellation implements CancelSignal {
     return this;
   }
 
-  addEventListener(type: 'abort', listener: () => void): void {
+  /** Every listener runs at most once (there is only one abort), so `once` changes nothing. */
+  addEventListener(type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
     if (type !== 'abort' || this.aborted) return;
     (this.listeners ??= []).push(listener);
   }

@@ -3,7 +3,8 @@ import type { ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../../context.js';
 
-function addWarnings(result: ExecutionResult, warnings: string[]): ExecutionResult {
+/** The result with the invocation's warnings (deduplicated) in extensions.warnings. */
+export function addWarnings(result: ExecutionResult, warnings: string[]): ExecutionResult {
   if (!warnings.length) return result;
   return { ...result, extensions: { ...(result.extensions ?? {}), warnings: [...new Set(warnings)] } };
 }
