@@ -124,18 +124,19 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
         const plan = router.plan(model);
         const timeoutMs = model.row.timeoutMs ?? policy.defaultTimeoutMs;
         const perModel = Math.max(policy.maxAttemptsPerModel, plan.length);
-        const tried = new Map<string, number>();
-        const retryAfterOf = new Map<string, number>();
+        // built on the first failure: most invocations succeed at once
+        let tried: Map<string, number> | undefined;
+        let retryAfterOf: Map<string, number> | undefined;
 
         for (let i = 0; i < perModel && plan.length; i++) {
           if (attempts >= policy.maxAttempts || Date.now() >= deadline || clientSignal.aborted) break;
           const target = plan[i % plan.length];
-          const retries = tried.get(target.id) ?? 0;
+          const retries = tried?.get(target.id) ?? 0;
           if (retries > 0) {
             // retrying a target already tried: back off (full jitter), and respect its cooldown/retry-after
             if (!router.isHealthy(target.id) && plan.length > 1) continue;
             const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (retries - 1));
-            const retryAfter = retryAfterOf.get(target.id) ?? 0;
+            const retryAfter = retryAfterOf?.get(target.id) ?? 0;
             // a provider asking for a long pause is not waited for: fall back instead of holding the caller
             if (retryAfter > (policy.maxRetryWaitMs ?? 10_000)) continue;
             const wait = Math.max(backoff, retryAfter);
@@ -143,7 +144,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
             await abortableSleep(wait, clientSignal);
             if (clientSignal.aborted) break;
           }
-          tried.set(target.id, retries + 1);
+          (tried ??= new Map()).set(target.id, retries + 1);
           attempts++;
           lastTarget = target;
 
@@ -188,7 +189,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
               'upstream attempt failed',
             );
             if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), attempts, target);
-            if (err.retryAfterMs !== undefined) retryAfterOf.set(target.id, err.retryAfterMs);
+            if (err.retryAfterMs !== undefined) (retryAfterOf ??= new Map()).set(target.id, err.retryAfterMs);
             router.failed(target.id, err.retryAfterMs);
           } finally {
             clearTimeout(guard);

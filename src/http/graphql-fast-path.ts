@@ -114,17 +114,27 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   /** Documents (by identity, from Yoga's parse cache) that passed validation. */
   const validated = new WeakSet<DocumentNode>();
   const direct = directExecution(yoga);
-  /** By operation name, then query text. */
-  const ready = new Map<string, Ready>();
+  /**
+   * By operation name, then query text: looked up by the text as parsed from the body, never a joined key,
+   * which would copy a document-sized string per request.
+   */
+  const ready = new Map<string | undefined, Map<string, Ready>>();
+  let readyCount = 0;
 
   function prepare(schema: GraphQLSchema, document: DocumentNode, query: string, operationName: string | undefined): Ready | undefined {
     if (!direct) return undefined;
     const compiled = compileQuery(schema, document, operationName);
     // what graphql-jit cannot compile still runs through envelop, whose jit plugin answers with the same errors
     if (!isCompiledQuery(compiled)) return undefined;
-    if (ready.size >= MAX_READY) ready.clear();
+    if (readyCount >= MAX_READY) {
+      ready.clear();
+      readyCount = 0;
+    }
     const r = { document, compiled };
-    ready.set(`${operationName ?? ''}\n${query}`, r);
+    let byText = ready.get(operationName);
+    if (!byText) ready.set(operationName, (byText = new Map()));
+    if (!byText.has(query)) readyCount++;
+    byText.set(query, r);
     return r;
   }
 
@@ -212,7 +222,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       operationName: (params.operationName ?? undefined) as string | undefined,
       extensions: params.extensions as Record<string, unknown> | undefined,
     };
-    const known = direct && ready.get(`${graphqlParams.operationName ?? ''}\n${graphqlParams.query}`);
+    const known = direct && ready.get(graphqlParams.operationName)?.get(graphqlParams.query);
     if (known) {
       const result = withErrorCodes(await runDirect(known, request, graphqlParams, requestId, principal, ac, graphqlParams.variables), requestId);
       send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);

@@ -47,12 +47,15 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     res.on('close', () => {
       if (--inFlight === 0) idle?.();
       // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
-      const path = (req.url ?? '/').split('?')[0].slice(0, 200);
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = (q < 0 ? url : url.slice(0, q)).slice(0, 200);
       const method = req.method ?? 'GET';
       const status = res.statusCode;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics?.httpRequest(routeOf(path), method, status, seconds);
-      if (log) {
+      // at LOG_LEVEL=warn (or above) no line is built at all
+      if (log?.isLevelEnabled(QUIET_ROUTES.has(path) && status < 400 ? 'debug' : 'info')) {
         const line = { requestId, method, path, status, durationMs: Math.round(seconds * 1e4) / 10, ...(res.writableFinished ? {} : { aborted: true }) };
         if (QUIET_ROUTES.has(path) && status < 400) log.debug(line, 'request completed');
         else log.info(line, 'request completed');
