@@ -110,14 +110,15 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
       let last: UpstreamError | undefined;
       let lastTarget: ResolvedTarget | undefined;
       let allTimedOut = true;
-      const visited = new Set<string>();
+      // models already tried, built once there are fallbacks to go through (most models have none)
+      let visited: Set<string> | undefined;
       const queue: Array<ResolvedModel | string> = [primary];
 
       while (queue.length) {
         const next = queue.shift()!;
         const model = typeof next === 'string' ? await catalogue.resolve(next) : next;
-        if (!model || visited.has(model.row.name)) continue;
-        visited.add(model.row.name);
+        if (!model || visited?.has(model.row.name)) continue;
+        if (model.row.fallbacks.length || visited) (visited ??= new Set()).add(model.row.name);
         if (model.row.status === 'RETIRED' && model !== primary) continue;
         queue.push(...model.row.fallbacks);
 

@@ -232,16 +232,14 @@ export function createGateway(deps: GatewayDeps) {
     const usage = usageOut(res.usage.promptTokens, res.usage.completionTokens, outcome.model);
     reservation.settle({ tokens: usage.totalTokens, costUsd: usage.costUsd });
     const latencyMs = Date.now() - started;
-    Object.assign(ev, {
-      provider: outcome.target.provider.name,
-      upstreamModel: res.upstreamModel || outcome.target.upstreamModel,
-      promptTokens: usage.promptTokens,
-      completionTokens: usage.completionTokens,
-      costUsd: usage.costUsd,
-      latencyMs,
-      attempts: outcome.attempts,
-      usageExact: res.usage.exact,
-    });
+    ev.provider = outcome.target.provider.name;
+    ev.upstreamModel = res.upstreamModel || outcome.target.upstreamModel;
+    ev.promptTokens = usage.promptTokens;
+    ev.completionTokens = usage.completionTokens;
+    ev.costUsd = usage.costUsd;
+    ev.latencyMs = latencyMs;
+    ev.attempts = outcome.attempts;
+    ev.usageExact = res.usage.exact;
     finish(ev);
     return { outcome, usage, latencyMs };
   }

@@ -21,7 +21,12 @@ const GRAPHQL_RESPONSE = 'application/graphql-response+json';
 /** The media type to answer with, or undefined to let Yoga negotiate. */
 function answerType(accept: string | undefined): string | undefined {
   if (!accept) return undefined;
-  const first = accept.split(',')[0].split(';')[0].trim();
+  let end = accept.length;
+  const comma = accept.indexOf(',');
+  if (comma >= 0) end = comma;
+  const semi = accept.indexOf(';');
+  if (semi >= 0 && semi < end) end = semi;
+  const first = accept.slice(0, end).trim();
   if (first === GRAPHQL_RESPONSE || first === 'application/json') return first;
   return undefined;
 }

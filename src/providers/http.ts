@@ -196,11 +196,12 @@ function headersOf(raw: Buffer[]): Record<string, string> {
  * that machinery cost more CPU than the rest of the upstream call.
  */
 function sendForText(call: UpstreamCall): Promise<TextResponse> {
-  const headers: Record<string, string> = { ...call.headers };
+  let headers = call.headers;
   let body: string | undefined;
   if (call.body !== undefined) {
     body = JSON.stringify(call.body);
-    headers['content-type'] ??= 'application/json';
+    // the caller's object is never changed: adapters may hand the same headers to every call
+    if (!headers['content-type']) headers = { ...headers, 'content-type': 'application/json' };
   }
   const { signal } = call;
   return new Promise<TextResponse>((resolve, reject) => {

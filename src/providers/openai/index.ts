@@ -33,17 +33,41 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     return url.replace(/\/+$/, '');
   }
 
+  /** The chat URL per configured base URL: built once, not trimmed and joined on every call. */
+  const chatUrls = new Map<string | undefined, string>();
+  function chatUrl(opts: CallOptions): string {
+    let url = chatUrls.get(opts.baseUrl);
+    if (url === undefined) {
+      url = `${baseUrl(opts)}/chat/completions`;
+      if (chatUrls.size >= 1000) chatUrls.clear();
+      chatUrls.set(opts.baseUrl, url);
+    }
+    return url;
+  }
+
   function headers(opts: CallOptions, accept: string): Record<string, string> {
     // local servers (Ollama, llama.cpp) run without a key
     return opts.apiKey ? { accept, authorization: `Bearer ${opts.apiKey}` } : { accept };
+  }
+
+  /** The JSON chat call's headers per API key, shared by every call (the HTTP layer never changes them). */
+  const jsonHeaders = new Map<string | undefined, Readonly<Record<string, string>>>();
+  function chatJsonHeaders(opts: CallOptions): Record<string, string> {
+    let h = jsonHeaders.get(opts.apiKey);
+    if (!h) {
+      h = Object.freeze({ ...headers(opts, 'application/json'), 'content-type': 'application/json' });
+      if (jsonHeaders.size >= 1000) jsonHeaders.clear();
+      jsonHeaders.set(opts.apiKey, h);
+    }
+    return h as Record<string, string>;
   }
 
   return {
     async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
       const body = await callJson<OpenAIChatCompletion>({
         provider,
-        url: `${baseUrl(opts)}/chat/completions`,
-        headers: headers(opts, 'application/json'),
+        url: chatUrl(opts),
+        headers: chatJsonHeaders(opts),
         body: toChatBody(req, { stream: false, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
@@ -54,7 +78,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
       const events = callSse({
         provider,
-        url: `${baseUrl(opts)}/chat/completions`,
+        url: chatUrl(opts),
         headers: headers(opts, 'text/event-stream'),
         body: toChatBody(req, { stream: true, compatible }),
         signal: opts.signal,
