@@ -10,6 +10,7 @@
  * messages with process.memoryUsage() (after a full GC when asked and started with --expose-gc).
  * BENCH_ALLOC_PROFILE=<file>: samples every allocation, garbage included (V8's sampling heap profiler with the
  * collected objects kept), and writes a .heapprofile there on stop: what the young-generation GC is busy with.
+ * BENCH_GC_STATS=<file>: count and pause time of each kind of GC (perf_hooks), written as JSON on stop.
  */
 const root = process.env.GATEWAY_BUILD === 'source' ? '../src' : '../dist';
 const { createApp } = await import(`${root}/app.js`);
@@ -25,6 +26,23 @@ const env = {
 const config = loadConfig(env);
 
 let writeAllocProfile = async () => {};
+if (process.env.BENCH_GC_STATS) {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  const { writeFileSync } = await import('node:fs');
+  const names = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+  const stats = {};
+  const started = performance.now();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const k = names[e.detail?.kind] ?? String(e.detail?.kind);
+      const s = (stats[k] ??= { count: 0, ms: 0, maxMs: 0 });
+      s.count++;
+      s.ms += e.duration;
+      s.maxMs = Math.max(s.maxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('exit', () => writeFileSync(process.env.BENCH_GC_STATS, JSON.stringify({ seconds: (performance.now() - started) / 1000, ...stats }, null, 1)));
+}
 if (process.env.BENCH_ALLOC_PROFILE) {
   const { Session } = await import('node:inspector/promises');
   const { writeFileSync } = await import('node:fs');
