@@ -7,7 +7,7 @@
  * worker. The other side is `pglite-remote.ts`; messages:
  *   → {id, op: 'query', sql, params, rowMode, tx?}   ← {id, result}
  *   → {id, op: 'exec', sql, tx?}                      ← {id, result}
- *   → {id, op: 'copy', sql, text}                     ← {id, result: {affectedRows}}  (COPY … FROM '/dev/blob')
+ *   → {id, op: 'copy', sql, data: Uint8Array}                     ← {id, result: {affectedRows}}  (COPY … FROM '/dev/blob')
  *   → {id, op: 'begin'}                               ← {id, result: txId} once the transaction holds PGlite
  *   → {id, op: 'commit' | 'rollback', tx}             ← {id, result: null} once it is over
  *   → {id, op: 'close'}                               ← {id, result: null}
@@ -67,7 +67,7 @@ parentPort.on('message', async (m) => {
       }
       case 'copy': {
         // COPY's text format: PGlite reads it from the blob without JSON or parameter decoding in WebAssembly
-        const r = await pg.query(m.sql, [], { blob: new Blob([m.text]) });
+        const r = await pg.query(m.sql, [], { blob: new Blob([m.data]) });
         return reply(m.id, { affectedRows: r.affectedRows });
       }
       case 'exec': {

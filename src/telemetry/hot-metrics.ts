@@ -22,6 +22,48 @@ interface HistogramSeries {
 
 type Values = Array<{ labels: Record<string, string>; value: number; metricName?: string }>;
 
+/**
+ * Series by label values, one Map level per label: finding a series reads the values as they are, where a
+ * joined key would build and hash a new string on every call.
+ */
+class SeriesIndex<S> {
+  private readonly root = new Map<string, unknown>();
+  private readonly all: S[] = [];
+
+  /** The one series of a metric without labels. */
+  private unlabelled: S | undefined;
+
+  get(values: readonly string[]): S | undefined {
+    if (!values.length) return this.unlabelled;
+    let node: unknown = this.root;
+    for (let i = 0; i < values.length && node; i++) node = (node as Map<string, unknown>).get(values[i]);
+    return node as S | undefined;
+  }
+
+  add(values: readonly string[], series: S): S {
+    this.all.push(series);
+    if (!values.length) return (this.unlabelled = series);
+    let node = this.root;
+    for (let i = 0; i < values.length - 1; i++) {
+      let next = node.get(values[i]) as Map<string, unknown> | undefined;
+      if (!next) node.set(values[i], (next = new Map()));
+      node = next;
+    }
+    node.set(values[values.length - 1], series);
+    return series;
+  }
+
+  values(): readonly S[] {
+    return this.all;
+  }
+
+  clear(): void {
+    this.root.clear();
+    this.all.length = 0;
+    this.unlabelled = undefined;
+  }
+}
+
 function labelsOf(names: readonly string[], values: readonly string[]): Record<string, string> {
   const labels: Record<string, string> = {};
   for (let i = 0; i < names.length; i++) labels[names[i]] = values[i];
@@ -46,17 +88,16 @@ abstract class HotMetric {
 
 export class HotCounter<L extends string> extends HotMetric {
   readonly type = 'counter';
-  private series = new Map<string, Series>();
+  private series = new SeriesIndex<Series>();
 
   constructor(opts: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
     super(opts.name, opts.help, opts.labelNames, opts.registry);
+    this.reset();
   }
 
   /** `values` in the order of labelNames. */
   inc(values: readonly string[], by = 1): void {
-    const key = values.join('\u0001');
-    let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { labels: labelsOf(this.labelNames, values), value: 0 }));
+    const s = this.series.get(values) ?? this.series.add(values, { labels: labelsOf(this.labelNames, values), value: 0 });
     s.value += by;
   }
 
@@ -68,12 +109,14 @@ export class HotCounter<L extends string> extends HotMetric {
 
   reset(): void {
     this.series.clear();
+    // like prom-client: a metric without labels shows its one series at zero from the start
+    if (!this.labelNames.length) this.series.add([], { labels: {}, value: 0 });
   }
 }
 
 export class HotHistogram<L extends string> extends HotMetric {
   readonly type = 'histogram';
-  private series = new Map<string, HistogramSeries>();
+  private series = new SeriesIndex<HistogramSeries>();
   private readonly buckets: number[];
   private readonly le: string[];
 
@@ -86,12 +129,9 @@ export class HotHistogram<L extends string> extends HotMetric {
   /** `values` in the order of labelNames. */
   observe(values: readonly string[], x: number): void {
     if (!Number.isFinite(x)) return;
-    const key = values.join('\u0001');
-    let s = this.series.get(key);
-    if (!s) {
-      s = { labels: labelsOf(this.labelNames, values), counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
+    const s =
+      this.series.get(values) ??
+      this.series.add(values, { labels: labelsOf(this.labelNames, values), counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 });
     let i = 0;
     while (i < this.buckets.length && x > this.buckets[i]) i++;
     s.counts[i]++;
@@ -114,6 +154,7 @@ export class HotHistogram<L extends string> extends HotMetric {
   }
 
   reset(): void {
+    // unlike a counter, prom-client shows a histogram without labels only once it has observed something
     this.series.clear();
   }
 }

@@ -25,7 +25,19 @@ describe('hot metrics', () => {
       c1.inc({ m, s: p }, v);
       c2.inc([m, p], v);
     }
+    // a metric without labels has one series
+    const u1 = new Counter({ name: 'u_total', help: 'u', registers: [theirs] });
+    const u2 = new HotCounter({ name: 'u_total', help: 'u', labelNames: [], registry: ours });
+    u1.inc(2);
+    u2.inc([], 2);
+    u1.inc();
+    u2.inc([]);
+    const uh1 = new Histogram({ name: 'uh_seconds', help: 'uh', buckets, registers: [theirs] });
+    const uh2 = new HotHistogram({ name: 'uh_seconds', help: 'uh', labelNames: [], buckets, registry: ours });
+    uh1.observe(0.02);
+    uh2.observe([], 0.02);
     const expected = await theirs.metrics();
+    expect(expected).toContain('u_total 3');
     expect(expected).toContain('h_seconds_bucket{le="+Inf",m="x",p="y"} 3');
     expect(await ours.metrics()).toBe(expected);
 

@@ -41,7 +41,9 @@ const ROUTES: Route[] = [
 export function createRestHandler(services: Services, opts: RestOptions = {}): RestHandler {
   const maxBodyBytes = opts.maxBodyBytes ?? 2 * 1024 * 1024;
   return async (req, res, requestId) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     if (path === '/openapi.json') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res, 'GET');
       const body = openApiJson();
@@ -57,14 +59,26 @@ export function createRestHandler(services: Services, opts: RestOptions = {}): R
     });
     const ctx: RestContext = { req, res, requestId, services, signal: ac.signal, maxBodyBytes };
     try {
-      const candidates = ROUTES.map((r) => ({ r, params: r.match(path) })).filter((c) => c.params);
-      if (!candidates.length) throw new HttpError(404, `No route ${req.method} ${path}`, 'NOT_FOUND');
-      const route = candidates.find((c) => c.r.method === req.method);
+      // the first route for this path and method; the others' methods only matter for a 405
+      let route: Route | undefined;
+      let params: string[] | null = null;
+      let methods: string[] | undefined;
+      for (const r of ROUTES) {
+        const p = r.match(path);
+        if (!p) continue;
+        if (r.method === req.method) {
+          route = r;
+          params = p;
+          break;
+        }
+        (methods ??= []).push(r.method);
+      }
       if (!route) {
-        const allow = [...new Set(candidates.map((c) => c.r.method))].join(', ');
+        if (!methods) throw new HttpError(404, `No route ${req.method} ${path}`, 'NOT_FOUND');
+        const allow = [...new Set(methods)].join(', ');
         throw new HttpError(405, `Method ${req.method} is not allowed on ${path}; use ${allow}`, 'METHOD_NOT_ALLOWED', { allow });
       }
-      await route.r.run(ctx, route.params!);
+      await route.run(ctx, params!);
     } catch (err) {
       if (!res.destroyed) sendError(ctx, err);
     }
