@@ -91,6 +91,8 @@ export function createRouter(opts: RouterOptions = {}) {
      * unless every target is cooling: then all are tried, soonest-recovering first.
      */
     plan(model: ResolvedModel): ResolvedTarget[] {
+      // one target: every strategy, cooling or not, tries just it (most models have one)
+      if (model.targets.length === 1) return model.targets[0].provider.enabled ? [model.targets[0]] : [];
       const enabled = model.targets.filter((t) => t.provider.enabled);
       const t = now();
       const healthy = enabled.filter((x) => state(x.id).cooldownUntil <= t);
