@@ -5,6 +5,7 @@ import type { Services } from '../../context.js';
 import { badInput, isGatewayError, toRestError, unauthenticated } from '../../errors.js';
 import type { Principal } from '../../services/keys.js';
 import { authenticate } from '../auth.js';
+import { takeBufferedBody } from '../buffered-body.js';
 import type { CancelSignal } from '../../util/cancellation.js';
 
 /** A failure that is about HTTP itself (body too large, wrong method), not a gateway error code. */
@@ -43,6 +44,20 @@ export async function requirePrincipal(ctx: RestContext): Promise<Principal> {
  */
 export function readJson(ctx: RestContext): Promise<unknown> {
   const { req, maxBodyBytes } = ctx;
+  const buffered = takeBufferedBody(req, maxBodyBytes);
+  if (buffered === undefined) {
+    // past the limit: the 413 goes out with `connection: close`, so nothing more is read
+    return Promise.reject(new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT', { connection: 'close' }));
+  }
+  if (buffered) {
+    const raw = buffered.toString('utf8');
+    if (!raw.trim()) return Promise.reject(badInput('body', 'a JSON request body is required'));
+    try {
+      return Promise.resolve(JSON.parse(raw));
+    } catch {
+      return Promise.reject(badInput('body', 'malformed JSON'));
+    }
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
