@@ -12,7 +12,7 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
 import { authenticate } from './auth.js';
-import { takeBufferedBody } from './buffered-body.js';
+import { readBody } from './request-body.js';
 import { withErrorCodes } from './plugins/use-error-codes.js';
 import { addWarnings } from './plugins/use-warnings.js';
 import type { GatewayYoga } from './yoga.js';
@@ -30,47 +30,6 @@ function answerType(accept: string | undefined): string | undefined {
   const first = accept.slice(0, end).trim();
   if (first === GRAPHQL_RESPONSE || first === 'application/json') return first;
   return undefined;
-}
-
-/**
- * The whole body, or undefined past `max` (the rest is left unread: the 413 closes the connection). Plain
- * events rather than `for await`: the stream's async iterator costs more than the read for a small body.
- */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        cleanup();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      if (!req.complete) onError(new Error('the request body was cut off'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -123,6 +82,13 @@ export function directExecution(yoga: GatewayYoga): { masked: MaskedErrors } | u
   return around === KNOWN_EXECUTION_PLUGINS ? { masked: maskedErrorsOpts } : undefined;
 }
 
+interface GraphqlParams {
+  query: string;
+  variables: Record<string, unknown> | undefined;
+  operationName: string | undefined;
+  extensions: Record<string, unknown> | undefined;
+}
+
 /** A document that parsed, validated and compiled: the same query text runs it again with no hook in between. */
 interface Ready {
   document: DocumentNode;
@@ -161,10 +127,10 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   }
 
   /** What envelop would run for this document: the context factory, graphql-jit, warnings, then masking. */
-  async function runDirect(r: Ready, request: object, graphqlParams: object, requestId: string, principal: Awaited<ReturnType<typeof authenticate>>, signal: CancelSignal, variables: Record<string, unknown> | undefined): Promise<ExecutionResult> {
+  async function runDirect(r: Ready, request: FastRequest, graphqlParams: GraphqlParams, requestId: string, principal: Awaited<ReturnType<typeof authenticate>>): Promise<ExecutionResult> {
     // the fields envelop's context would hold, on the one object (no spread copy)
-    const contextValue = Object.assign(createContext({ services, principal, signal, requestId }), { request, params: graphqlParams });
-    let result = (await r.compiled.query(undefined, contextValue, variables)) as ExecutionResult;
+    const contextValue = Object.assign(createContext({ services, principal, signal: request.signal, requestId }), { request, params: graphqlParams });
+    let result = (await r.compiled.query(undefined, contextValue, graphqlParams.variables)) as ExecutionResult;
     if (contextValue.warnings.length) result = addWarnings(result, contextValue.warnings);
     if (result.errors?.length) {
       const { maskError, errorMessage } = direct!.masked;
@@ -194,8 +160,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     const type = answerType(req.headers.accept);
     if (!type) return false;
 
-    let body = takeBufferedBody(req, maxBodyBytes);
-    if (body === null) body = await readBody(req, maxBodyBytes);
+    const body = await readBody(req, maxBodyBytes);
     if (!body) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
       res.end(JSON.stringify({ errors: [{ message: `Request body larger than ${maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
@@ -232,7 +197,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
 
     // Headers built only if a plugin asks: the context gets the request id and principal directly
     const request = new FastRequest(req, ac);
-    const graphqlParams = {
+    const graphqlParams: GraphqlParams = {
       query: params.query,
       variables: (params.variables ?? undefined) as Record<string, unknown> | undefined,
       operationName: (params.operationName ?? undefined) as string | undefined,
@@ -240,8 +205,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     };
     const known = direct && ready.get(graphqlParams.operationName)?.get(graphqlParams.query);
     if (known) {
-      const result = withErrorCodes(await runDirect(known, request, graphqlParams, requestId, principal, ac, graphqlParams.variables), requestId);
-      send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);
+      answer(res, type, await runDirect(known, request, graphqlParams, requestId, principal), requestId);
       return true;
     }
 
@@ -281,13 +245,12 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
 
     const prepared = prepare(schema, document, graphqlParams.query, graphqlParams.operationName);
     if (prepared) {
-      const result = withErrorCodes(await runDirect(prepared, request, graphqlParams, requestId, principal, ac, graphqlParams.variables), requestId);
-      send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);
+      answer(res, type, await runDirect(prepared, request, graphqlParams, requestId, principal), requestId);
       return true;
     }
 
     const contextValue = await contextFactory();
-    let result = (await execute({
+    const result = (await execute({
       schema,
       document,
       variableValues: graphqlParams.variables,
@@ -295,12 +258,15 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       contextValue,
     })) as ExecutionResult;
     if (isAsyncIterable(result)) throw new Error('incremental delivery is not enabled on this server');
-    result = withErrorCodes(result, requestId);
-    // a request error (e.g. variables that do not coerce) leaves no data: 4xx for the GraphQL response type
-    send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, result);
+    answer(res, type, result, requestId);
     return true;
   };
   return Object.assign(handle, { direct: direct !== undefined });
+}
+
+/** An execution's result; a request error (e.g. variables that do not coerce) leaves no data: 4xx for the GraphQL response type. */
+function answer(res: ServerResponse, type: string, result: ExecutionResult, requestId: string): void {
+  send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, withErrorCodes(result, requestId));
 }
 
 function send(res: ServerResponse, type: string, status: number, result: ExecutionResult): void {

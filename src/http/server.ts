@@ -54,11 +54,10 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       const status = res.statusCode;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics?.httpRequest(routeOf(path), method, status, seconds);
+      const level = QUIET_ROUTES.has(path) && status < 400 ? 'debug' : 'info';
       // at LOG_LEVEL=warn (or above) no line is built at all
-      if (log?.isLevelEnabled(QUIET_ROUTES.has(path) && status < 400 ? 'debug' : 'info')) {
-        const line = { requestId, method, path, status, durationMs: Math.round(seconds * 1e4) / 10, ...(res.writableFinished ? {} : { aborted: true }) };
-        if (QUIET_ROUTES.has(path) && status < 400) log.debug(line, 'request completed');
-        else log.info(line, 'request completed');
+      if (log?.isLevelEnabled(level)) {
+        log[level]({ requestId, method, path, status, durationMs: Math.round(seconds * 1e4) / 10, ...(res.writableFinished ? {} : { aborted: true }) }, 'request completed');
       }
     });
     const length = Number(req.headers['content-length'] ?? 0);

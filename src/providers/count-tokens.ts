@@ -1,25 +1,18 @@
 /* Local token counting for when a provider reports no usage (estimates: never marked exact). */
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage } from './types.js';
+import { boundedMemo } from '../util/bounded-memo.js';
 
 /**
  * Limit estimates count every prompt before it is admitted, and system prompts and templates repeat call after
  * call: short texts keep their count (a Map lookup instead of a BPE pass). Bounded in entries and length.
  */
-const counted = new Map<string, number>();
-const CACHE_ENTRIES = 1000;
 const CACHE_MAX_CHARS = 4096;
+const countShort = boundedMemo((text: string) => encode(text).length);
 
 export function countTextTokens(text: string): number {
   if (!text) return 0;
-  if (text.length > CACHE_MAX_CHARS) return encode(text).length;
-  let n = counted.get(text);
-  if (n === undefined) {
-    n = encode(text).length;
-    if (counted.size >= CACHE_ENTRIES) counted.clear();
-    counted.set(text, n);
-  }
-  return n;
+  return text.length > CACHE_MAX_CHARS ? encode(text).length : countShort(text);
 }
 
 /** Approximates chat-format overhead the way OpenAI documents it: ~3 tokens per message plus 3 for the reply. */

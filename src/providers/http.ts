@@ -2,6 +2,7 @@
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { UpstreamError } from './types.js';
+import { boundedMemo } from '../util/bounded-memo.js';
 import type { CancelSignal } from '../util/cancellation.js';
 
 let agent: Agent | undefined;
@@ -121,39 +122,50 @@ function isTimeoutReason(reason: unknown): boolean {
 }
 
 /** Origin and path of each upstream URL, parsed once: a gateway calls a handful of endpoints over and over. */
-const targets = new Map<string, { origin: string; path: string }>();
+const target = boundedMemo((url: string) => {
+  const u = new URL(url); // a malformed base URL throws here, inside the callers' error mapping
+  return { origin: u.origin, path: `${u.pathname}${u.search}` };
+});
 
-function target(url: string): { origin: string; path: string } {
-  let t = targets.get(url);
-  if (!t) {
-    const u = new URL(url); // a malformed base URL throws here, inside send()'s error mapping
-    t = { origin: u.origin, path: `${u.pathname}${u.search}` };
-    if (targets.size >= 1000) targets.clear();
-    targets.set(url, t);
-  }
-  return t;
-}
-
-async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
-  const headers: Record<string, string> = { ...call.headers };
+/**
+ * The dispatch options of a call: URL split once per URL, body serialized, content type added. The caller's
+ * headers object is never changed: adapters may hand the same one to every call. A malformed base URL throws.
+ */
+function requestOptions(call: UpstreamCall) {
+  let headers = call.headers;
   let body: string | undefined;
   if (call.body !== undefined) {
     body = JSON.stringify(call.body);
-    headers['content-type'] ??= 'application/json';
+    if (!headers['content-type']) headers = { ...headers, 'content-type': 'application/json' };
   }
+  // the agent's own request()/dispatch(): undici's top-level request() parses the URL again on every call
+  const { origin, path } = target(call.url);
+  return {
+    origin,
+    path,
+    method: call.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+    headersTimeout: call.timeoutMs,
+    bodyTimeout: call.timeoutMs,
+  } as const;
+}
+
+/** The UpstreamError for a non-2xx answer, with the provider's own message and its retry hint. */
+function statusError(call: UpstreamCall, status: number, text: string, headers: () => Record<string, string | string[] | undefined>): UpstreamError {
+  const message = errorMessageFromBody(text) ?? `HTTP ${status}`;
+  return new UpstreamError({
+    provider: call.provider,
+    status,
+    message: `${call.provider} returned ${status}: ${message}`,
+    retryable: isRetryableStatus(status),
+    retryAfterMs: parseRetryAfter(headers()) ?? retryDelayFromBody(text),
+  });
+}
+
+async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
   try {
-    // the agent's own request(): undici's top-level request() parses the URL again on every call
-    const { origin, path } = target(call.url);
-    return await upstreamAgent().request({
-      origin,
-      path,
-      method: call.method ?? (body === undefined ? 'GET' : 'POST'),
-      headers,
-      body,
-      signal: call.signal,
-      headersTimeout: call.timeoutMs,
-      bodyTimeout: call.timeoutMs,
-    });
+    return await upstreamAgent().request({ ...requestOptions(call), signal: call.signal });
   } catch (e) {
     throw toUpstreamError(call.provider, e, call.signal);
   }
@@ -167,14 +179,7 @@ async function throwForStatus(call: UpstreamCall, res: Dispatcher.ResponseData):
   } catch {
     /* the body is informative only */
   }
-  const message = errorMessageFromBody(text) ?? `HTTP ${res.statusCode}`;
-  throw new UpstreamError({
-    provider: call.provider,
-    status: res.statusCode,
-    message: `${call.provider} returned ${res.statusCode}: ${message}`,
-    retryable: isRetryableStatus(res.statusCode),
-    retryAfterMs: parseRetryAfter(res.headers) ?? retryDelayFromBody(text),
-  });
+  throw statusError(call, res.statusCode, text, () => res.headers);
 }
 
 /** What a unary call brings back: the status, the raw header list (parsed only on errors) and the whole body. */
@@ -196,13 +201,6 @@ function headersOf(raw: Buffer[]): Record<string, string> {
  * that machinery cost more CPU than the rest of the upstream call.
  */
 function sendForText(call: UpstreamCall): Promise<TextResponse> {
-  let headers = call.headers;
-  let body: string | undefined;
-  if (call.body !== undefined) {
-    body = JSON.stringify(call.body);
-    // the caller's object is never changed: adapters may hand the same headers to every call
-    if (!headers['content-type']) headers = { ...headers, 'content-type': 'application/json' };
-  }
   const { signal } = call;
   return new Promise<TextResponse>((resolve, reject) => {
     let abortUpstream: ((reason?: Error) => void) | undefined;
@@ -221,46 +219,34 @@ function sendForText(call: UpstreamCall): Promise<TextResponse> {
     if (signal.aborted) return done(signal.reason ?? new Error('aborted'));
     signal.addEventListener('abort', onAbort);
     try {
-      const { origin, path } = target(call.url);
-      upstreamAgent().dispatch(
-        {
-          origin,
-          path,
-          method: call.method ?? (body === undefined ? 'GET' : 'POST'),
-          headers,
-          body,
-          headersTimeout: call.timeoutMs,
-          bodyTimeout: call.timeoutMs,
+      upstreamAgent().dispatch(requestOptions(call), {
+        onConnect(abort: (reason?: Error) => void) {
+          abortUpstream = abort;
+          if (signal.aborted) onAbort();
         },
-        {
-          onConnect(abort: (reason?: Error) => void) {
-            abortUpstream = abort;
-            if (signal.aborted) onAbort();
-          },
-          onHeaders(status: number, raw: Buffer[]) {
-            // 1xx informational answers come first and are not the response
-            if (status < 200) return true;
-            statusCode = status;
-            rawHeaders = raw;
-            return true;
-          },
-          onData(chunk: Buffer) {
-            chunks.push(chunk);
-            return true;
-          },
-          onComplete() {
-            let text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-            // a UTF-8 byte-order mark is not JSON (fetch's .text() drops it too)
-            if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-            done(undefined, { statusCode, rawHeaders, text });
-          },
-          onError(err: Error) {
-            done(err);
-          },
-        } as unknown as Dispatcher.DispatchHandler,
-      );
+        onHeaders(status: number, raw: Buffer[]) {
+          // 1xx informational answers come first and are not the response
+          if (status < 200) return true;
+          statusCode = status;
+          rawHeaders = raw;
+          return true;
+        },
+        onData(chunk: Buffer) {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete() {
+          let text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          // a UTF-8 byte-order mark is not JSON (fetch's .text() drops it too)
+          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+          done(undefined, { statusCode, rawHeaders, text });
+        },
+        onError(err: Error) {
+          done(err);
+        },
+      } as unknown as Dispatcher.DispatchHandler);
     } catch (e) {
-      // a malformed base URL throws in target()
+      // a malformed base URL throws in requestOptions()
       done(e);
     }
   });
@@ -269,16 +255,7 @@ function sendForText(call: UpstreamCall): Promise<TextResponse> {
 /** A JSON request/response call; non-2xx and malformed bodies become UpstreamErrors. */
 export async function callJson<T>(call: UpstreamCall): Promise<T> {
   const res = await sendForText(call);
-  if (res.statusCode >= 400) {
-    const message = errorMessageFromBody(res.text) ?? `HTTP ${res.statusCode}`;
-    throw new UpstreamError({
-      provider: call.provider,
-      status: res.statusCode,
-      message: `${call.provider} returned ${res.statusCode}: ${message}`,
-      retryable: isRetryableStatus(res.statusCode),
-      retryAfterMs: parseRetryAfter(headersOf(res.rawHeaders)) ?? retryDelayFromBody(res.text),
-    });
-  }
+  if (res.statusCode >= 400) throw statusError(call, res.statusCode, res.text, () => headersOf(res.rawHeaders));
   try {
     return JSON.parse(res.text) as T;
   } catch {

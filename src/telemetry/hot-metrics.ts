@@ -2,7 +2,7 @@
  * Counters and histograms for the metrics every request touches, registered in prom-client's registry (which
  * renders them like its own). prom-client validates and hashes the label object on every inc/observe and
  * builds a closure per observation: ~3 µs a call, 7 calls per chat, about 5 % of the gateway's CPU per request.
- * Here the caller passes label values positionally, the series is found by one string key, and a histogram
+ * Here the caller passes label values positionally, the series is found through one Map per label, and a histogram
  * observation is a bucket search and three additions. Label values must come from bounded sets, as always.
  */
 import type { Registry } from 'prom-client';

@@ -5,7 +5,7 @@ import type { Services } from '../../context.js';
 import { badInput, isGatewayError, toRestError, unauthenticated } from '../../errors.js';
 import type { Principal } from '../../services/keys.js';
 import { authenticate } from '../auth.js';
-import { takeBufferedBody } from '../buffered-body.js';
+import { BodyCutOffError, readBody } from '../request-body.js';
 import type { CancelSignal } from '../../util/cancellation.js';
 
 /** A failure that is about HTTP itself (body too large, wrong method), not a gateway error code. */
@@ -38,71 +38,26 @@ export async function requirePrincipal(ctx: RestContext): Promise<Principal> {
 }
 
 /**
- * Reads the body as JSON; chunked bodies are held to the same limit as announced ones. Past the limit
- * the rest is read and dropped (the 413 goes out with `connection: close`), so the answer still reaches
- * a client that is busy uploading.
+ * Reads the body as JSON; chunked bodies are held to the same limit as announced ones. Past the limit the
+ * answer is a 413 with `connection: close` (the rest of the body is read and dropped meanwhile).
  */
-export function readJson(ctx: RestContext): Promise<unknown> {
+export async function readJson(ctx: RestContext): Promise<unknown> {
   const { req, maxBodyBytes } = ctx;
-  const buffered = takeBufferedBody(req, maxBodyBytes);
-  if (buffered === undefined) {
-    // past the limit: the 413 goes out with `connection: close`, so nothing more is read
-    return Promise.reject(new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT', { connection: 'close' }));
+  let body: Buffer | undefined;
+  try {
+    body = await readBody(req, maxBodyBytes);
+  } catch (e) {
+    if (e instanceof BodyCutOffError) throw new HttpError(400, e.message, 'BAD_USER_INPUT');
+    throw e;
   }
-  if (buffered) {
-    const raw = buffered.toString('utf8');
-    if (!raw.trim()) return Promise.reject(badInput('body', 'a JSON request body is required'));
-    try {
-      return Promise.resolve(JSON.parse(raw));
-    } catch {
-      return Promise.reject(badInput('body', 'malformed JSON'));
-    }
+  if (body === undefined) throw new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT', { connection: 'close' });
+  const raw = body.toString('utf8');
+  if (!raw.trim()) throw badInput('body', 'a JSON request body is required');
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw badInput('body', 'malformed JSON');
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const onData = (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > maxBodyBytes) {
-        over = true;
-        chunks.length = 0;
-        reject(new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT', { connection: 'close' }));
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => {
-      cleanup();
-      if (over) return;
-      const raw = Buffer.concat(chunks).toString('utf8');
-      if (!raw.trim()) return reject(badInput('body', 'a JSON request body is required'));
-      try {
-        resolve(JSON.parse(raw));
-      } catch {
-        reject(badInput('body', 'malformed JSON'));
-      }
-    };
-    const onFail = () => {
-      cleanup();
-      reject(new HttpError(400, 'The request body was cut off', 'BAD_USER_INPUT'));
-    };
-    const onClose = () => {
-      if (!req.complete) onFail();
-    };
-    const cleanup = () => {
-      req.off('end', onEnd);
-      req.off('error', onFail);
-      req.off('close', onClose);
-      // data keeps flowing (and is dropped) after a 413
-      if (!over) req.off('data', onData);
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onFail);
-    req.once('close', onClose);
-  });
 }
 
 type Issue = { code: string; path: PropertyKey[]; message: string; errors?: Issue[][] };

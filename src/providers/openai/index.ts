@@ -1,4 +1,5 @@
 /* The OpenAI adapter (Chat Completions + Embeddings); openai-compatible servers reuse it. */
+import { boundedMemo } from '../../util/bounded-memo.js';
 import { callJson, callSse } from '../http.js';
 import type { CallOptions, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ProviderAdapter, StreamChunk } from '../types.js';
 import { UpstreamError } from '../types.js';
@@ -27,47 +28,31 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
   const compatible = options.compatible ?? false;
   const provider = options.provider ?? (compatible ? 'openai-compatible' : 'openai');
 
-  function baseUrl(opts: CallOptions): string {
+  function baseUrl(opts: Pick<CallOptions, 'baseUrl'>): string {
     const url = opts.baseUrl?.trim() || (compatible ? undefined : OPENAI_BASE_URL);
     if (!url) throw new UpstreamError({ provider, message: `${provider}: no base URL configured`, retryable: false });
     return url.replace(/\/+$/, '');
   }
 
   /** The chat URL per configured base URL: built once, not trimmed and joined on every call. */
-  const chatUrls = new Map<string | undefined, string>();
-  function chatUrl(opts: CallOptions): string {
-    let url = chatUrls.get(opts.baseUrl);
-    if (url === undefined) {
-      url = `${baseUrl(opts)}/chat/completions`;
-      if (chatUrls.size >= 1000) chatUrls.clear();
-      chatUrls.set(opts.baseUrl, url);
-    }
-    return url;
-  }
+  const chatUrlOf = boundedMemo((base: string | undefined) => `${baseUrl({ baseUrl: base })}/chat/completions`);
 
-  function headers(opts: CallOptions, accept: string): Record<string, string> {
+  function headers(opts: Pick<CallOptions, 'apiKey'>, accept: string): Record<string, string> {
     // local servers (Ollama, llama.cpp) run without a key
     return opts.apiKey ? { accept, authorization: `Bearer ${opts.apiKey}` } : { accept };
   }
 
   /** The JSON chat call's headers per API key, shared by every call (the HTTP layer never changes them). */
-  const jsonHeaders = new Map<string | undefined, Readonly<Record<string, string>>>();
-  function chatJsonHeaders(opts: CallOptions): Record<string, string> {
-    let h = jsonHeaders.get(opts.apiKey);
-    if (!h) {
-      h = Object.freeze({ ...headers(opts, 'application/json'), 'content-type': 'application/json' });
-      if (jsonHeaders.size >= 1000) jsonHeaders.clear();
-      jsonHeaders.set(opts.apiKey, h);
-    }
-    return h as Record<string, string>;
-  }
+  const jsonHeadersOf = boundedMemo((apiKey: string | undefined) =>
+    Object.freeze({ ...headers({ apiKey }, 'application/json'), 'content-type': 'application/json' }) as Record<string, string>,
+  );
 
   return {
     async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
       const body = await callJson<OpenAIChatCompletion>({
         provider,
-        url: chatUrl(opts),
-        headers: chatJsonHeaders(opts),
+        url: chatUrlOf(opts.baseUrl),
+        headers: jsonHeadersOf(opts.apiKey),
         body: toChatBody(req, { stream: false, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
@@ -78,7 +63,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
       const events = callSse({
         provider,
-        url: chatUrl(opts),
+        url: chatUrlOf(opts.baseUrl),
         headers: headers(opts, 'text/event-stream'),
         body: toChatBody(req, { stream: true, compatible }),
         signal: opts.signal,
