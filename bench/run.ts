@@ -17,6 +17,9 @@
  *   --gateway-node-flags=a,b extra node flags for the gateway process only (e.g. --max-semi-space-size=32)
  *   --gateway-source        run the gateway from src/ through tsx (default: `npm run build`, then dist/ under node)
  *   --concurrency=1,10,100  autocannon connections
+ *   --paired-rounds=5       after the runs above: rounds of back-to-back runs of the thin proxy and each gateway
+ *                           target, each at its best concurrency (--paired-duration=3 s after 1 s warm-up, order
+ *                           reversed every other round); the median of the per-round ratios (0 skips)
  *   --only=a,b              targets: direct,thin,floor,gw-graphql,gw-rest,portkey (direct is always kept as the baseline)
  *   --no-portkey            skip Portkey
  *   --sse-duration=3        seconds per streaming-latency run; --sse-tokens=20; --sse-concurrency=1,10
@@ -59,6 +62,8 @@ const WARMUP_S = Number(opt('warmup', '1'));
 const PREWARM_S = Number(opt('prewarm', '5'));
 const CONCURRENCY = nums(opt('concurrency', '1,10,100'));
 const ONLY = opt('only', '').split(',').filter(Boolean);
+const PAIRED_ROUNDS = Number(opt('paired-rounds', '5'));
+const PAIRED_DURATION_S = Number(opt('paired-duration', '3'));
 const NO_PORTKEY = flag('no-portkey');
 const SSE_DURATION_MS = Number(opt('sse-duration', '3')) * 1000;
 const SSE_TOKENS = Number(opt('sse-tokens', '20'));
@@ -344,6 +349,13 @@ function cannon(t: HttpTarget, connections: number, durationS: number, onSample?
     );
     if (onSample) inst.on('response', (_c: unknown, status: number, _b: number, ms: number) => status === 200 && onSample(ms));
   });
+}
+
+/** req/s of one short measured run after a 1 s warm-up (the paired rounds) */
+async function quickRps(t: HttpTarget, connections: number, durationS: number): Promise<number> {
+  await cannon(t, connections, 1);
+  const { result } = await cannon(t, connections, durationS);
+  return result['2xx'] / result.duration;
 }
 
 async function runHttp(t: HttpTarget, connections: number, mock: Proc, mockUrl: string): Promise<HttpRun> {
@@ -695,6 +707,24 @@ async function main(): Promise<void> {
     }
   }
 
+  // --- paired rounds: the machine's speed drifts by tens of percent over a minute (other tenants of the host),
+  // and it slows the syscall-bound thin proxy more than the gateway; one pass compares targets measured up to a
+  // minute apart. Back-to-back runs, repeated with the order reversed, give a ratio per round and a median.
+  const paired: PairedRound[] = [];
+  const bestC = (id: string) => httpRuns.filter((r) => r.target === id).reduce((a, b) => (b.rps > a.rps ? b : a)).connections;
+  const pairedTargets = targets.filter((t) => t.id === 'thin' || t.id === 'gw-graphql' || t.id === 'gw-rest');
+  if (PAIRED_ROUNDS > 0 && pairedTargets.some((t) => t.id === 'thin') && pairedTargets.length > 1) {
+    for (let i = 0; i < PAIRED_ROUNDS; i++) {
+      const order = i % 2 ? [...pairedTargets].reverse() : pairedTargets;
+      const rps: Record<string, number> = {};
+      for (const t of order) rps[t.id] = await quickRps(t, bestC(t.id), PAIRED_DURATION_S);
+      const round: PairedRound = { rps, ratios: {} };
+      for (const id of Object.keys(rps)) if (id !== 'thin') round.ratios[`${id}/thin`] = rps[id]! / rps.thin!;
+      paired.push(round);
+      log(`paired round ${i + 1}/${PAIRED_ROUNDS}: ${Object.entries(rps).map(([k, v]) => `${k} ${f(v, 0)}`).join(', ')}; ${Object.entries(round.ratios).map(([k, v]) => `${k} ${fr(v)}`).join(', ')}`);
+    }
+  }
+
   // --- streaming latency: SSE targets and chatStream over graphql-ws
   const sseRuns: StreamRun[] = [];
   const sseBody = (model: string) => JSON.stringify({ model, messages: [{ role: 'user', content: USER_TEXT }], max_tokens: SSE_TOKENS, stream: true, stream_options: { include_usage: true } });
@@ -796,6 +826,19 @@ async function main(): Promise<void> {
   out.push('Throughput ratios (req/s; peak = best concurrency of each)');
   out.push(table(['ratio', ...CONCURRENCY.map((c) => `c=${c}`), 'peak'], Object.entries(ratios).map(([k, v]) => [k, ...CONCURRENCY.map((c) => fr(v[`c${c}`])), fr(v.peak)])));
 
+  const pairedMedian: Record<string, { median: number; min: number; max: number }> = {};
+  if (paired.length) {
+    for (const k of Object.keys(paired[0]!.ratios)) {
+      const v = paired.map((r) => r.ratios[k]!).sort((a, b) => a - b);
+      pairedMedian[k] = { median: v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2, min: v[0]!, max: v[v.length - 1]! };
+    }
+    out.push('');
+    out.push(`Paired rounds: thin proxy and gateway back to back, each at its best concurrency above, ${PAIRED_DURATION_S} s after 1 s warm-up, order reversed every other round`);
+    const ids = Object.keys(paired[0]!.rps);
+    out.push(table(['round', ...ids.map((id) => `${id} req/s`), ...Object.keys(pairedMedian)], paired.map((r, i) => [String(i + 1), ...ids.map((id) => f(r.rps[id]!, 0)), ...Object.keys(pairedMedian).map((k) => fr(r.ratios[k]!))])));
+    out.push(table(['ratio', 'median', 'min', 'max'], Object.entries(pairedMedian).map(([k, v]) => [k, fr(v.median), fr(v.min), fr(v.max)])));
+  }
+
   const sget = (id: string, c: number) => sseRuns.find((r) => r.target === id && r.concurrency === c);
   out.push('');
   out.push(`Streaming latency (${SSE_TOKENS} tokens, ${MOCK_GAP_MS} ms apart), ${SSE_DURATION_MS / 1000} s per run; gw-ws = chatStream over graphql-ws, others SSE`);
@@ -844,8 +887,10 @@ async function main(): Promise<void> {
   const check = (target: string, value: number, goal: string, pass: boolean) => checks.push({ target, value, goal, pass });
   if (ratios['gw-graphql/portkey']) check('gateway (GraphQL) peak throughput / Portkey', ratios['gw-graphql/portkey'].peak, '≥ 1.5', ratios['gw-graphql/portkey'].peak >= 1.5);
   if (ratios['gw-graphql/thin']) check('gateway (GraphQL) peak throughput / thin proxy', ratios['gw-graphql/thin'].peak, '≥ 0.6', ratios['gw-graphql/thin'].peak >= 0.6);
+  if (pairedMedian['gw-graphql/thin']) check(`gateway (GraphQL) / thin proxy, median of ${paired.length} paired rounds`, pairedMedian['gw-graphql/thin'].median, '≥ 0.6', pairedMedian['gw-graphql/thin'].median >= 0.6);
   if (ratios['gw-rest/portkey']) check('gateway (REST) peak throughput / Portkey', ratios['gw-rest/portkey'].peak, '≥ 1.5', ratios['gw-rest/portkey'].peak >= 1.5);
   if (ratios['gw-rest/thin']) check('gateway (REST) peak throughput / thin proxy', ratios['gw-rest/thin'].peak, '≥ 0.6', ratios['gw-rest/thin'].peak >= 0.6);
+  if (pairedMedian['gw-rest/thin']) check(`gateway (REST) / thin proxy, median of ${paired.length} paired rounds`, pairedMedian['gw-rest/thin'].median, '≥ 0.6', pairedMedian['gw-rest/thin'].median >= 0.6);
   if (d1 && g1) check('p50 added latency at c=1 (GraphQL chat), ms', g1.latencyMs.p50 - d1.latencyMs.p50, '≤ 1', g1.latencyMs.p50 - d1.latencyMs.p50 <= 1);
   const r1 = get('gw-rest', 1);
   if (d1 && r1) check('p50 added latency at c=1 (REST), ms', r1.latencyMs.p50 - d1.latencyMs.p50, '≤ 1', r1.latencyMs.p50 - d1.latencyMs.p50 <= 1);
@@ -874,10 +919,11 @@ async function main(): Promise<void> {
     timestamp: new Date().toISOString(),
     commit,
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), loadavgStart: load0, loadavgEnd: load1 },
-    options: { durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: GATEWAY_NODE_FLAGS, gatewaySource: GATEWAY_SOURCE, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
+    options: { pairedRounds: PAIRED_ROUNDS, pairedDurationS: PAIRED_DURATION_S, durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: GATEWAY_NODE_FLAGS, gatewaySource: GATEWAY_SOURCE, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
     restChatCompletions: restStatus,
     http: httpRuns,
     ratios,
+    paired: { rounds: paired, ratios: pairedMedian },
     streaming: sseRuns,
     concurrentStreams: many,
     processes: procs.map((p) => ({ name: p.name, pid: p.pid, rss: p.rss })),
@@ -892,6 +938,11 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(report, null, 2));
   writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify(report, null, 2));
   log(`wrote ${file} and bench/results/latest.json`);
+}
+
+interface PairedRound {
+  rps: Record<string, number>;
+  ratios: Record<string, number>;
 }
 
 interface ManyResult {
