@@ -91,7 +91,6 @@ interface GraphqlParams {
 
 /** A document that parsed, validated and compiled: the same query text runs it again with no hook in between. */
 interface Ready {
-  document: DocumentNode;
   compiled: CompiledQuery;
 }
 
@@ -118,7 +117,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       ready.clear();
       readyCount = 0;
     }
-    const r = { document, compiled };
+    const r = { compiled };
     let byText = ready.get(operationName);
     if (!byText) ready.set(operationName, (byText = new Map()));
     if (!byText.has(query)) readyCount++;

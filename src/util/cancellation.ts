@@ -62,8 +62,13 @@ export class Cancellation implements CancelSignal {
   }
 }
 
-/** A signal that never aborts. */
-export const NEVER: CancelSignal = new Cancellation();
+/** A signal that never aborts. Shared by every caller without one, so it keeps no listeners at all. */
+export const NEVER: CancelSignal = Object.freeze({
+  aborted: false,
+  reason: undefined,
+  addEventListener() {},
+  removeEventListener() {},
+});
 
 /** A real AbortSignal that follows `signal`, for APIs that insist on one (fetch). */
 export function toAbortSignal(signal: CancelSignal): AbortSignal {
