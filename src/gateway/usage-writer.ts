@@ -48,15 +48,25 @@ function storable(value: string): string {
   return value.replace(/\u0000/g, '\uFFFD').toWellFormed();
 }
 
-const jsonSafe = (_key: string, value: unknown) => (typeof value === 'string' ? storable(value) : value);
+/** A copy of JSON-able `value` with every string, object keys included, made storable. */
+function storableValue(value: unknown): unknown {
+  if (typeof value === 'string') return storable(value);
+  if (value === null || typeof value !== 'object') return value;
+  const withJson = value as { toJSON?: () => unknown };
+  if (typeof withJson.toJSON === 'function') return storableValue(withJson.toJSON());
+  if (Array.isArray(value)) return value.map(storableValue);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[storable(k)] = storableValue(v);
+  return out;
+}
 
 /** JSON.stringify writes NUL and lone surrogates as these escapes, and only those: valid pairs stay raw. */
 const REFUSED_ESCAPE = /\\u0000|\\ud[89a-f]/i;
 
-/** JSON that jsonb accepts; the replacer (a call per value) only runs for the rare value that needs it. */
+/** JSON that jsonb accepts; the copy that cleans values and keys is only made for the rare value that needs it. */
 function storableJson(value: unknown): string {
   const json = JSON.stringify(value);
-  return REFUSED_ESCAPE.test(json) ? JSON.stringify(value, jsonSafe) : json;
+  return REFUSED_ESCAPE.test(json) ? JSON.stringify(storableValue(value)) : json;
 }
 
 /** The columns toCopyText writes, in its order. */

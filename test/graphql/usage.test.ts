@@ -56,7 +56,7 @@ describe('one usage record per invocation', () => {
 
   it('NUL characters and lone surrogates from callers are stored (replaced), never blocking the records behind them', async () => {
     const { id, secret } = await gw.createKey({ name: 'odd text' });
-    const odd = { tag: 'a\u0000b', broken: 'x\ud800y', nested: { list: ['\u0000'] } };
+    const odd = { tag: 'a\u0000b', broken: 'x\ud800y', nested: { list: ['\u0000'], 'key\u0000': 1 }, 'lone\udc00': true };
     const r1 = await gw.gql(CHAT, { input: { ...chatInput('hi'), metadata: odd } }, secret);
     expect(r1.errors).toBeUndefined();
     const r2 = await gw.gql(CHAT, { input: { ...chatInput('hi'), model: 'no\u0000such-model' } }, secret);
@@ -66,6 +66,13 @@ describe('one usage record per invocation', () => {
     const records = await usageOf(gw, id);
     expect(records).toHaveLength(3);
     expect(gw.app.usage.pending()).toBe(0);
+    // keys are cleaned like values: the record keeps its metadata
+    expect(records.find((r) => r.metadata?.tag)?.metadata).toEqual({
+      tag: 'a\uFFFDb',
+      broken: 'x\uFFFDy',
+      nested: { list: ['\uFFFD'], 'key\uFFFD': 1 },
+      'lone\uFFFD': true,
+    });
   });
 
   it('concurrent invocations leave one record each', async () => {

@@ -438,7 +438,7 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
       ttftMs: i % 3 ? null : i,
       streamed: i % 2 === 0,
       costUsd: i * 0.000123,
-      metadata: i === 1 ? { odd, nested: { list: [odd, 1, null, true] } } : i === 2 ? null : { n: i },
+      metadata: i === 1 ? { odd, nested: { list: [odd, 1, null, true] }, [odd]: 'as a key' } : i === 2 ? null : { n: i },
     }));
     for (const e of events) w.record(e);
     await w.stop();
@@ -459,7 +459,7 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
       expect(r.prompt_tokens).toBe(e.promptTokens);
       expect(Number(r.cost_usd)).toBeCloseTo(e.costUsd, 10);
       const metadata = typeof r.metadata === 'string' ? JSON.parse(r.metadata) : r.metadata;
-      if (e === events[1]) expect(metadata).toEqual({ odd: clean, nested: { list: [clean, 1, null, true] } });
+      if (e === events[1]) expect(metadata).toEqual({ odd: clean, nested: { list: [clean, 1, null, true] }, [clean]: 'as a key' });
       else expect(metadata).toEqual(e.metadata);
     }
   });
@@ -467,13 +467,13 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
   it('the one-statement jsonb insert (Postgres, and the fallback) stores NUL and lone surrogates replaced', async () => {
     const { log } = capturingLog();
     const w = createUsageWriter(database.db, { flushMs: 1, bufferMax: 100, log });
-    const e = { ...event(7), model: 'm\u0000x', metadata: { tag: 'a\u0000b', broken: 'x\ud800y', fine: 'ok 🚀', text: 'a literal \\u0000 stays' } };
+    const e = { ...event(7), model: 'm\u0000x', metadata: { tag: 'a\u0000b', broken: 'x\ud800y', fine: 'ok 🚀', text: 'a literal \\u0000 stays', 'k\u0000': { 'l\ud800': 1 } } };
     w.record(e);
     await w.stop();
     const [row] = rowsOf<{ model: string; metadata: unknown }>(await database.db.execute(sql`select model, metadata from usage_records where id = ${e.id}`));
     const metadata = typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata;
     expect(row.model).toBe('m\uFFFDx');
-    expect(metadata).toEqual({ tag: 'a\uFFFDb', broken: 'x\uFFFDy', fine: 'ok 🚀', text: 'a literal \\u0000 stays' });
+    expect(metadata).toEqual({ tag: 'a\uFFFDb', broken: 'x\uFFFDy', fine: 'ok 🚀', text: 'a literal \\u0000 stays', 'k\uFFFD': { 'l\uFFFD': 1 } });
   });
 
   it('a batch COPY refuses (a duplicate id) falls back to the insert that skips duplicates: nothing lost, nothing twice', async () => {
