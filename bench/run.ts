@@ -14,7 +14,7 @@
  *   --profile               gateway runs with --cpu-prof (bench/results/prof/<run>/); summary printed at the end
  *   --duration=5            seconds per measured run (non-streaming)      --warmup=1  seconds of warm-up first
  *   --prewarm=5             seconds every HTTP target is loaded at the highest concurrency before any measurement
- *   --gateway-node-flags=a,b extra node flags for the gateway process only (e.g. --max-semi-space-size=32)
+ *   --gateway-node-flags=a,b extra node flags for the gateway process only, after those of `npm start`
  *   --gateway-source        run the gateway from src/ through tsx (default: `npm run build`, then dist/ under node)
  *   --concurrency=1,10,100  autocannon connections
  *   --paired-rounds=5       after the runs above: rounds of back-to-back runs of the thin proxy and each gateway
@@ -74,7 +74,14 @@ const STREAM_GAP_MS = Number(opt('stream-gap-ms', '50'));
 const WS_CONNECTIONS = Number(opt('ws-connections', '40'));
 const SPREAD_ORIGINS = Number(opt('spread-origins', '8'));
 const MOCK_GAP_MS = 1;
-/** extra node flags for the gateway process only, e.g. --gateway-node-flags=--max-semi-space-size=32 (comma-separated) */
+/** The node flags `npm start` gives the gateway (package.json), so the bench measures the process users run. */
+const START_NODE_FLAGS = (() => {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const m = /\bnode((?: --\S+)*) dist\/main\.js/.exec(start);
+  if (!m) throw new Error(`package.json "start" does not run node … dist/main.js: ${start}`);
+  return m[1].split(' ').filter(Boolean);
+})();
+/** extra node flags for the gateway process only, after the start script's, e.g. --gateway-node-flags=--max-semi-space-size=64 (comma-separated) */
 const GATEWAY_NODE_FLAGS = opt('gateway-node-flags', '').split(',').filter(Boolean);
 /** run the gateway from src/ through tsx instead of the dist/ build `npm start` runs */
 const GATEWAY_SOURCE = flag('gateway-source');
@@ -570,7 +577,7 @@ async function main(): Promise<void> {
   if (PROFILE) mkdirSync(PROF_DIR, { recursive: true });
   // the gateway runs as `npm start` runs it: the esbuild output in dist/ under plain node (--gateway-source: src/ via tsx)
   if (!GATEWAY_SOURCE) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  const gwArgs = ['--expose-gc', ...GATEWAY_NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...(GATEWAY_SOURCE ? tsx : []), 'bench/gateway-server.mjs'];
+  const gwArgs = ['--expose-gc', ...START_NODE_FLAGS, ...GATEWAY_NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...(GATEWAY_SOURCE ? tsx : []), 'bench/gateway-server.mjs'];
   const gw = await startProc('gateway', gwArgs, {
     ...(GATEWAY_SOURCE ? { GATEWAY_BUILD: 'source' } : {}),
     GATEWAY_ADMIN_KEY: ADMIN_KEY,
@@ -919,7 +926,7 @@ async function main(): Promise<void> {
     timestamp: new Date().toISOString(),
     commit,
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), loadavgStart: load0, loadavgEnd: load1 },
-    options: { pairedRounds: PAIRED_ROUNDS, pairedDurationS: PAIRED_DURATION_S, durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: GATEWAY_NODE_FLAGS, gatewaySource: GATEWAY_SOURCE, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
+    options: { pairedRounds: PAIRED_ROUNDS, pairedDurationS: PAIRED_DURATION_S, durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: [...START_NODE_FLAGS, ...GATEWAY_NODE_FLAGS], gatewaySource: GATEWAY_SOURCE, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
     restChatCompletions: restStatus,
     http: httpRuns,
     ratios,
