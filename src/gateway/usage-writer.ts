@@ -55,7 +55,8 @@ function storableValue(value: unknown): unknown {
   const withJson = value as { toJSON?: () => unknown };
   if (typeof withJson.toJSON === 'function') return storableValue(withJson.toJSON());
   if (Array.isArray(value)) return value.map(storableValue);
-  const out: Record<string, unknown> = {};
+  // no prototype: a "__proto__" key from the caller's JSON stays a key instead of setting one
+  const out = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(value)) out[storable(k)] = storableValue(v);
   return out;
 }
