@@ -7,7 +7,7 @@
  * worker. The other side is `pglite-remote.ts`; messages:
  *   → {id, op: 'query', sql, params, rowMode, tx?}   ← {id, result}
  *   → {id, op: 'exec', sql, tx?}                      ← {id, result}
- *   → {id, op: 'copy', sql, data: Uint8Array}                     ← {id, result: {affectedRows}}  (COPY … FROM '/dev/blob')
+ *   → {id, op: 'copy', sql, data: Uint8Array}         ← {id, result: {affectedRows}}  (COPY … FROM '/dev/blob')
  *   → {id, op: 'begin'}                               ← {id, result: txId} once the transaction holds PGlite
  *   → {id, op: 'commit' | 'rollback', tx}             ← {id, result: null} once it is over
  *   → {id, op: 'close'}                               ← {id, result: null}
