@@ -1,5 +1,5 @@
 /* The one invocation path: auth'd principal → model → limits → attempts (routing, retries, fallbacks) → usage record. */
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../util/time-ordered-id.js';
 import type { Logger } from 'pino';
 import { GatewayError, badInput, forbidden, isGatewayError, modelNotFound, modelRetired } from '../errors.js';
 import { countMessagesTokens, countTextTokens } from '../providers/count-tokens.js';
@@ -249,7 +249,7 @@ export function createGateway(deps: GatewayDeps) {
 
     async chat(input: ChatInput, opts: InvocationOptions): Promise<ChatResult> {
       const started = Date.now();
-      const id = randomUUID();
+      const id = timeOrderedId();
       const modelName = String(input.model ?? '');
       obs.invocationStarted?.(modelName);
       let metadata: Record<string, unknown> | null = null;
@@ -290,7 +290,7 @@ export function createGateway(deps: GatewayDeps) {
      */
     async stream(input: ChatInput, opts: InvocationOptions): Promise<AsyncIterable<ChatChunk>> {
       const started = Date.now();
-      const id = randomUUID();
+      const id = timeOrderedId();
       const modelName = String(input.model ?? '');
       obs.invocationStarted?.(modelName);
       const ev = baseEvent(id, modelName, opts, true, null);
@@ -466,7 +466,7 @@ export function createGateway(deps: GatewayDeps) {
 
     async embed(input: { model: string; input: string[] }, opts: InvocationOptions): Promise<EmbedResult> {
       const started = Date.now();
-      const id = randomUUID();
+      const id = timeOrderedId();
       const modelName = String(input.model ?? '');
       obs.invocationStarted?.(modelName);
       const ev = baseEvent(id, modelName, opts, false, opts.metadata ?? null);

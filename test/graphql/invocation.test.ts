@@ -72,6 +72,23 @@ describe('chat over HTTP', () => {
     expect(again.chat.id).not.toBe(d.chat.id);
   });
 
+  it('ids are UUID version 7 carrying the time of the call, so usage rows are written in primary-key order', async () => {
+    const before = Date.now();
+    const first = ok(await gw.gql<{ chat: { id: string } }>(CHAT, { input: { model: 'echo', messages: MESSAGES } }, key)).chat.id;
+    await new Promise((r) => setTimeout(r, 5));
+    const second = ok(await gw.gql<{ chat: { id: string } }>(CHAT, { input: { model: 'echo', messages: MESSAGES } }, key)).chat.id;
+    const after = Date.now();
+    const v7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const msOf = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    for (const id of [first, second]) {
+      expect(id).toMatch(v7);
+      expect(msOf(id)).toBeGreaterThanOrEqual(before);
+      expect(msOf(id)).toBeLessThanOrEqual(after);
+    }
+    expect(msOf(second)).toBeGreaterThan(msOf(first));
+    expect(second > first).toBe(true);
+  });
+
   it('maxTokens cuts the answer and reports LENGTH', async () => {
     const d = ok(await gw.gql<{ chat: any }>(CHAT, { input: chatInput('one two three four', { maxTokens: 2 }) }, key));
     expect(d.chat.message.content).toBe('echo: one');
