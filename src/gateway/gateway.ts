@@ -9,7 +9,7 @@ import { UpstreamError, isUpstreamError } from '../providers/types.js';
 import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
 import type { Principal } from '../services/keys.js';
 import { type AttemptContext, type AttemptOutcome, AttemptsCancelled, AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
-import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds, toChatRequest, toMetadata } from './chat-input.js';
+import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds, toChatRequest, toMetadata, withModel } from './chat-input.js';
 import type { Limiter, Reservation } from './limits.js';
 import { Channel } from './channel.js';
 import { costUsd } from './pricing.js';
@@ -263,7 +263,7 @@ export function createGateway(deps: GatewayDeps) {
         const reservation = await admit(model, req, opts);
         const { outcome, usage: u, latencyMs } = await runUnary(model, reservation, ev, started, opts, ({ target, signal, timeoutMs }) =>
           adapterFor(target).chat(
-            { ...req, model: target.upstreamModel },
+            withModel(req, target.upstreamModel),
             { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey },
           ),
         );
@@ -346,7 +346,7 @@ export function createGateway(deps: GatewayDeps) {
             // signal on the adapter, so a cancel (or a stall timeout) aborts the upstream at once
             const upstreamSignal = anyOf(signal, ac);
             const iterator = adapterFor(t)
-              .stream({ ...req, model: t.upstreamModel }, { signal: upstreamSignal, timeoutMs, baseUrl: t.provider.baseUrl, apiKey: t.provider.apiKey })
+              .stream(withModel(req, t.upstreamModel), { signal: upstreamSignal, timeoutMs, baseUrl: t.provider.baseUrl, apiKey: t.provider.apiKey })
               [Symbol.asyncIterator]();
             // the attempt is committed once the first chunk arrived: no retry or fallback after that
             const first = await iterator.next();

@@ -131,12 +131,13 @@ const target = boundedMemo((url: string) => {
  * The dispatch options of a call: URL split once per URL, body serialized, content type added. The caller's
  * headers object is never changed: adapters may hand the same one to every call. A malformed base URL throws.
  */
-function requestOptions(call: UpstreamCall) {
+function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
   let headers = call.headers;
   let body: string | undefined;
   if (call.body !== undefined) {
     body = JSON.stringify(call.body);
-    if (!headers['content-type']) headers = { ...headers, 'content-type': 'application/json' };
+    // the added key goes first: a spread followed by a new key builds a new hidden class per call (see withModel)
+    if (!headers['content-type']) headers = { 'content-type': 'application/json', ...headers };
   }
   // the agent's own request()/dispatch(): undici's top-level request() parses the URL again on every call
   const { origin, path } = target(call.url);
@@ -148,6 +149,7 @@ function requestOptions(call: UpstreamCall) {
     body,
     headersTimeout: call.timeoutMs,
     bodyTimeout: call.timeoutMs,
+    signal,
   } as const;
 }
 
@@ -165,7 +167,7 @@ function statusError(call: UpstreamCall, status: number, text: string, headers: 
 
 async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
   try {
-    return await upstreamAgent().request({ ...requestOptions(call), signal: call.signal });
+    return await upstreamAgent().request(requestOptions(call, call.signal));
   } catch (e) {
     throw toUpstreamError(call.provider, e, call.signal);
   }

@@ -156,8 +156,13 @@ export async function streamChatCompletion(
 
     const base = { id: completionId(next.value.id), object: 'chat.completion.chunk' as const, created: unixNow(), model: next.value.model };
     const usageNull = opts.includeUsage ? { usage: null } : {};
+    // base's fields are copied by name, not spread first: a leading spread followed by more keys builds a new
+    // hidden class for every chunk on Node 20's V8 (see withModel)
     const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null): ChatCompletionChunk => ({
-      ...base,
+      id: base.id,
+      object: base.object,
+      created: base.created,
+      model: base.model,
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...usageNull,
     });
@@ -183,7 +188,10 @@ export async function streamChatCompletion(
     if (!finished || sse.closed) return sse.end();
     if (opts.includeUsage && usage) {
       await sse.send({
-        ...base,
+        id: base.id,
+        object: base.object,
+        created: base.created,
+        model: base.model,
         choices: [],
         usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens },
       } satisfies ChatCompletionChunk);
@@ -213,7 +221,8 @@ export async function respondChat(
     return streamChatCompletion(ctx, stream, { includeUsage: mode.includeUsage, headers: warningHeaders(invocation.warnings) });
   }
   const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
-  sendJson(ctx.res, 200, { ...toChatCompletion(result), ...mode.extra }, warningHeaders(invocation.warnings));
+  const completion = toChatCompletion(result);
+  sendJson(ctx.res, 200, mode.extra ? Object.assign(completion, mode.extra) : completion, warningHeaders(invocation.warnings));
 }
 
 export async function handleChatCompletions(ctx: RestContext): Promise<void> {

@@ -20,8 +20,9 @@ export function messagesUrl(baseUrl: string | undefined): string {
 /**
  * @see https://docs.anthropic.com/en/api/versioning
  */
-function headersFor(opts: CallOptions): Record<string, string> {
+function headersFor(opts: CallOptions, accept?: string): Record<string, string> {
   const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
+  if (accept) headers.accept = accept;
   if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
   return headers;
 }
@@ -44,7 +45,7 @@ export function createAnthropicAdapter(): ProviderAdapter {
       const events = callSse({
         provider: PROVIDER,
         url: messagesUrl(opts.baseUrl),
-        headers: { ...headersFor(opts), accept: 'text/event-stream' },
+        headers: headersFor(opts, 'text/event-stream'),
         body: buildAnthropicRequest(req, true),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,

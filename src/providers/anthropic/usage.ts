@@ -26,7 +26,8 @@ export function mapUsage(u: AnthropicUsage): Usage {
  */
 export function mergeUsage(into: AnthropicUsage, from: AnthropicUsage | null | undefined): AnthropicUsage {
   if (!from) return into;
-  const out: AnthropicUsage = { ...into };
+  // not `{ ...into }`: keys added to a spread copy build a new hidden class per call on Node 20's V8
+  const out: AnthropicUsage = Object.assign({}, into);
   for (const k of ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const) {
     const v = from[k];
     if (typeof v === 'number') out[k] = v;

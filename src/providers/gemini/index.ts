@@ -36,8 +36,11 @@ export function methodUrl(baseUrl: string | undefined, model: string, method: st
  * The key goes in a header, never in the `?key=` query string, so it stays out of URLs and logs.
  * @see https://ai.google.dev/gemini-api/docs/api-key
  */
-function headersFor(opts: CallOptions): Record<string, string> {
-  return opts.apiKey ? { 'x-goog-api-key': opts.apiKey } : {};
+function headersFor(opts: CallOptions, accept?: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (opts.apiKey) headers['x-goog-api-key'] = opts.apiKey;
+  if (accept) headers.accept = accept;
+  return headers;
 }
 
 interface BatchEmbedResponse {
@@ -62,7 +65,7 @@ export function createGeminiAdapter(): ProviderAdapter {
       const events = callSse({
         provider: PROVIDER,
         url: methodUrl(opts.baseUrl, req.model, 'streamGenerateContent?alt=sse'),
-        headers: { ...headersFor(opts), accept: 'text/event-stream' },
+        headers: headersFor(opts, 'text/event-stream'),
         body: buildGeminiRequest(req),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,

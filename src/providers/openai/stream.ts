@@ -117,7 +117,8 @@ export async function* mapChatStream(events: AsyncIterable<EventSourceMessage>, 
     }
     if (finishReason && usage) {
       finalSent = true;
-      yield { ...(out ?? { delta: '' }), finishReason, usage };
+      // the spread goes last: a leading spread followed by new keys builds a new hidden class per call (see withModel)
+      yield { finishReason, usage, ...(out ?? { delta: '' }) };
     } else if (out) {
       yield out;
     }
