@@ -81,7 +81,7 @@ const START_NODE_FLAGS = (() => {
   if (!m) throw new Error(`package.json "start" does not run node … dist/main.js: ${start}`);
   return m[1].split(' ').filter(Boolean);
 })();
-/** extra node flags for the gateway process only, after the start script's, e.g. --gateway-node-flags=--max-semi-space-size=64 (comma-separated) */
+/** extra node flags for the gateway process only, after the start script's, e.g. --gateway-node-flags=--max-semi-space-size=128 (comma-separated) */
 const GATEWAY_NODE_FLAGS = opt('gateway-node-flags', '').split(',').filter(Boolean);
 /** run the gateway from src/ through tsx instead of the dist/ build `npm start` runs */
 const GATEWAY_SOURCE = flag('gateway-source');
