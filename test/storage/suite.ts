@@ -1,9 +1,12 @@
 /* One storage suite for every backend: migrations (idempotent, concurrent where it can happen), and the gateway's basic calls. */
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
+import { createUsageQueries } from '../../src/services/usage-queries.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { sseCollect } from '../kit/sse.js';
 
@@ -68,6 +71,47 @@ export function storageSuite(backend: StorageBackend): void {
         expect(await tablesOf(db)).toEqual(tables);
         expect(await db.ping()).toBe(true);
       } finally {
+        await db.close();
+      }
+    });
+
+    it('a database made by the first migration upgrades to the latest with its usage records intact', async () => {
+      const { env } = await backend.fresh();
+      const db = await openDb(env);
+      // the migrations folder as the first release shipped it: 0000 and a journal of one entry
+      const first = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
+      try {
+        const migrations = new URL('../../migrations/', import.meta.url).pathname;
+        cpSync(join(migrations, `${journal.entries[0].tag}.sql`), join(first, `${journal.entries[0].tag}.sql`));
+        cpSync(join(migrations, 'meta'), join(first, 'meta'), { recursive: true });
+        const full = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] };
+        writeFileSync(join(first, 'meta/_journal.json'), JSON.stringify({ ...full, entries: full.entries.slice(0, 1) }));
+        const { migrate } = db.kind === 'pglite' ? await import('drizzle-orm/pglite/migrator') : await import('drizzle-orm/postgres-js/migrator');
+        await migrate(db.db as never, { migrationsFolder: first });
+        expect(await appliedMigrations(db)).toBe(1);
+
+        const key = '00000000-0000-4000-8000-000000000001';
+        for (let i = 0; i < 30; i++) {
+          await db.db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, status, prompt_tokens)
+            values (${`10000000-0000-4000-8000-${String(i).padStart(12, '0')}`}::uuid, ${new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()}::timestamptz,
+                    ${key}::uuid, ${`m${i % 3}`}, 'p', 'OK', ${i})`);
+        }
+        await db.migrate();
+        expect(await appliedMigrations(db)).toBe(journal.entries.length);
+
+        const res = await db.db.execute(sql`select count(*)::int as n, sum(prompt_tokens)::int as tokens from usage_records`);
+        const [row] = (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows) as Array<{ n: number; tokens: number }>;
+        expect(row).toEqual({ n: 30, tokens: 435 });
+        // the pages still come newest first, by key and by model too
+        const queries = createUsageQueries(db.db);
+        const all = await queries.page({ first: 5, scopeKeyId: null });
+        expect(all.edges.map((e) => e.node.promptTokens)).toEqual([29, 28, 27, 26, 25]);
+        const byKey = await queries.page({ first: 3, after: all.pageInfo.endCursor, scopeKeyId: key });
+        expect(byKey.edges.map((e) => e.node.promptTokens)).toEqual([24, 23, 22]);
+        const byModel = await queries.page({ first: 3, filter: { model: 'm1' }, scopeKeyId: null });
+        expect(byModel.edges.map((e) => e.node.promptTokens)).toEqual([28, 25, 22]);
+      } finally {
+        rmSync(first, { recursive: true, force: true });
         await db.close();
       }
     });

@@ -73,7 +73,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   }
 
   function expectIndexOnly(text: string, index: string): void {
-    expect(text).toMatch(new RegExp(`Index (Only )?Scan using ${index} on usage_records`));
+    expect(text).toMatch(new RegExp(`Index (Only )?Scan (Backward )?using ${index} on usage_records`));
     expect(text).not.toMatch(/Seq Scan/);
     // the order comes from the index: no sort of the table
     expect(text).not.toMatch(/\bSort\b/);
