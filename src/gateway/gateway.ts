@@ -1,5 +1,4 @@
 /* The one invocation path: auth'd principal → model → limits → attempts (routing, retries, fallbacks) → usage record. */
-import { timeOrderedId } from '../util/time-ordered-id.js';
 import type { Logger } from 'pino';
 import { GatewayError, badInput, forbidden, isGatewayError, modelNotFound, modelRetired } from '../errors.js';
 import { countMessagesTokens, countTextTokens } from '../providers/count-tokens.js';
@@ -15,6 +14,7 @@ import { Channel } from './channel.js';
 import { costUsd } from './pricing.js';
 import type { UsageEvent, UsageStatus, UsageWriter } from './usage-writer.js';
 import { Cancellation, NEVER, anyOf, type CancelSignal } from '../util/cancellation.js';
+import { timeOrderedId } from '../util/time-ordered-id.js';
 
 export interface UsageOut {
   promptTokens: number;

@@ -27,6 +27,11 @@ export interface StorageBackend {
 }
 
 const journal = JSON.parse(readFileSync(new URL('../../migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: Array<{ tag: string }> };
+
+/** The rows of an `execute` result: an array from postgres.js, `{ rows }` from PGlite. */
+function rowsOf<T>(res: unknown): T[] {
+  return (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows) as T[];
+}
 const TABLES = ['api_keys', 'model_targets', 'models', 'prompts', 'providers', 'usage_records'];
 
 async function openDb(env: Record<string, string | undefined>): Promise<Database> {
@@ -35,13 +40,13 @@ async function openDb(env: Record<string, string | undefined>): Promise<Database
 
 async function appliedMigrations(db: Database): Promise<number> {
   const res = await db.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-  const rows = (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows) as Array<{ n: number }>;
+  const rows = rowsOf<{ n: number }>(res);
   return Number(rows[0].n);
 }
 
 async function tablesOf(db: Database): Promise<string[]> {
   const res = await db.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`);
-  const rows = (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows) as Array<{ table_name: string }>;
+  const rows = rowsOf<{ table_name: string }>(res);
   return rows.map((r) => r.table_name);
 }
 
@@ -84,8 +89,7 @@ export function storageSuite(backend: StorageBackend): void {
         const migrations = new URL('../../migrations/', import.meta.url).pathname;
         cpSync(join(migrations, `${journal.entries[0].tag}.sql`), join(first, `${journal.entries[0].tag}.sql`));
         cpSync(join(migrations, 'meta'), join(first, 'meta'), { recursive: true });
-        const full = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] };
-        writeFileSync(join(first, 'meta/_journal.json'), JSON.stringify({ ...full, entries: full.entries.slice(0, 1) }));
+        writeFileSync(join(first, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }));
         const { migrate } = db.kind === 'pglite' ? await import('drizzle-orm/pglite/migrator') : await import('drizzle-orm/postgres-js/migrator');
         await migrate(db.db as never, { migrationsFolder: first });
         expect(await appliedMigrations(db)).toBe(1);
@@ -100,7 +104,7 @@ export function storageSuite(backend: StorageBackend): void {
         expect(await appliedMigrations(db)).toBe(journal.entries.length);
 
         const res = await db.db.execute(sql`select count(*)::int as n, sum(prompt_tokens)::int as tokens from usage_records`);
-        const [row] = (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows) as Array<{ n: number; tokens: number }>;
+        const [row] = rowsOf<{ n: number; tokens: number }>(res);
         expect(row).toEqual({ n: 30, tokens: 435 });
         // the pages still come newest first, by key and by model too
         const queries = createUsageQueries(db.db);

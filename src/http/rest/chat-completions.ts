@@ -154,18 +154,22 @@ export async function streamChatCompletion(
     while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
     if (next.done || res.destroyed) return;
 
-    const base = { id: completionId(next.value.id), object: 'chat.completion.chunk' as const, created: unixNow(), model: next.value.model };
+    const id = completionId(next.value.id);
+    const created = unixNow();
+    const { model } = next.value;
     const usageNull = opts.includeUsage ? { usage: null } : {};
-    // base's fields are copied by name, not spread first: a leading spread followed by more keys builds a new
-    // hidden class for every chunk on Node 20's V8 (see withModel)
-    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null): ChatCompletionChunk => ({
-      id: base.id,
-      object: base.object,
-      created: base.created,
-      model: base.model,
-      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-      ...usageNull,
+    // the fixed fields are written out and only the usage part is spread, last: a leading spread followed by
+    // more keys builds a new hidden class for every chunk on Node 20's V8 (see withModel)
+    const frame = (choices: ChatCompletionChunk['choices'], usagePart: Pick<ChatCompletionChunk, 'usage'> | object): ChatCompletionChunk => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices,
+      ...usagePart,
     });
+    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null) =>
+      frame([{ index: 0, delta, finish_reason: finish, logprobs: null }], usageNull);
 
     sse.start(opts.headers);
     await sse.send(chunk({ role: 'assistant', content: '' }));
@@ -187,14 +191,7 @@ export async function streamChatCompletion(
     }
     if (!finished || sse.closed) return sse.end();
     if (opts.includeUsage && usage) {
-      await sse.send({
-        id: base.id,
-        object: base.object,
-        created: base.created,
-        model: base.model,
-        choices: [],
-        usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens },
-      } satisfies ChatCompletionChunk);
+      await sse.send(frame([], { usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens } }));
     }
     await sse.send('[DONE]');
     sse.end();
