@@ -20,8 +20,9 @@
  *   --sweeps=3              the non-streaming runs are repeated this many times (target order rotated); the run
  *                           with the median req/s stands for each target and concurrency in the tables and ratios
  *   --paired-rounds=5       after the runs above: rounds of back-to-back runs of the thin proxy and each gateway
- *                           target, each at its best concurrency (--paired-duration=3 s after 1 s warm-up, order
- *                           reversed every other round); the median of the per-round ratios (0 skips)
+ *                           target at each --paired-concurrency (default: every concurrency above 1), the best
+ *                           of them standing for the target in that round (--paired-duration=3 s after 1 s
+ *                           warm-up, order reversed every other round); the median of the per-round ratios (0 skips)
  *   --only=a,b              targets: direct,thin,floor,gw-graphql,gw-rest,portkey (direct is always kept as the baseline)
  *   --no-portkey            skip Portkey
  *   --sse-duration=3        seconds per streaming-latency run; --sse-tokens=20; --sse-concurrency=1,10
@@ -67,6 +68,13 @@ const ONLY = opt('only', '').split(',').filter(Boolean);
 const SWEEPS = Math.max(1, Number(opt('sweeps', '3')));
 const PAIRED_ROUNDS = Number(opt('paired-rounds', '5'));
 const PAIRED_DURATION_S = Number(opt('paired-duration', '3'));
+/** every concurrency above 1 unless given: c=1 measures latency, never a peak */
+const PAIRED_CONCURRENCY = (() => {
+  const given = nums(opt('paired-concurrency', ''));
+  if (given.length) return given;
+  const above1 = CONCURRENCY.filter((c) => c > 1);
+  return above1.length ? above1 : CONCURRENCY;
+})();
 const NO_PORTKEY = flag('no-portkey');
 const SSE_DURATION_MS = Number(opt('sse-duration', '3')) * 1000;
 const SSE_TOKENS = Number(opt('sse-tokens', '20'));
@@ -745,17 +753,22 @@ async function main(): Promise<void> {
   // and it slows the syscall-bound thin proxy more than the gateway; one pass compares targets measured up to a
   // minute apart. Back-to-back runs, repeated with the order reversed, give a ratio per round and a median.
   const paired: PairedRound[] = [];
-  const bestC = (id: string) => httpRuns.filter((r) => r.target === id).reduce((a, b) => (b.rps > a.rps ? b : a)).connections;
   const pairedTargets = targets.filter((t) => t.id === 'thin' || t.id === 'gw-graphql' || t.id === 'gw-rest');
   if (PAIRED_ROUNDS > 0 && pairedTargets.some((t) => t.id === 'thin') && pairedTargets.length > 1) {
     for (let i = 0; i < PAIRED_ROUNDS; i++) {
       const order = i % 2 ? [...pairedTargets].reverse() : pairedTargets;
+      // a target's throughput is its best concurrency, measured in this round: which one wins moves with the
+      // machine's speed, and a choice made from the pass above can hold a target to its slower one
+      const byC: Record<string, Record<number, number>> = {};
+      for (const c of PAIRED_CONCURRENCY) {
+        for (const t of order) (byC[t.id] ??= {})[c] = await quickRps(t, c, PAIRED_DURATION_S);
+      }
       const rps: Record<string, number> = {};
-      for (const t of order) rps[t.id] = await quickRps(t, bestC(t.id), PAIRED_DURATION_S);
-      const round: PairedRound = { rps, ratios: {} };
+      for (const t of pairedTargets) rps[t.id] = Math.max(...Object.values(byC[t.id]!));
+      const round: PairedRound = { rps, byConcurrency: byC, ratios: {} };
       for (const id of Object.keys(rps)) if (id !== 'thin') round.ratios[`${id}/thin`] = rps[id]! / rps.thin!;
       paired.push(round);
-      log(`paired round ${i + 1}/${PAIRED_ROUNDS}: ${Object.entries(rps).map(([k, v]) => `${k} ${f(v, 0)}`).join(', ')}; ${Object.entries(round.ratios).map(([k, v]) => `${k} ${fr(v)}`).join(', ')}`);
+      log(`paired round ${i + 1}/${PAIRED_ROUNDS}: ${Object.entries(byC).map(([k, v]) => `${k} ${Object.entries(v).map(([c, x]) => `c=${c} ${f(x, 0)}`).join(' ')}`).join(', ')}; ${Object.entries(round.ratios).map(([k, v]) => `${k} ${fr(v)}`).join(', ')}`);
     }
   }
 
@@ -869,7 +882,7 @@ async function main(): Promise<void> {
       pairedMedian[k] = { median: v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2, min: v[0]!, max: v[v.length - 1]! };
     }
     out.push('');
-    out.push(`Paired rounds: thin proxy and gateway back to back, each at its best concurrency above, ${PAIRED_DURATION_S} s after 1 s warm-up, order reversed every other round`);
+    out.push(`Paired rounds: thin proxy and gateway back to back at c=${PAIRED_CONCURRENCY.join(' and c=')}, the better of each target standing for it in the round, ${PAIRED_DURATION_S} s after 1 s warm-up, order reversed every other round`);
     const ids = Object.keys(paired[0]!.rps);
     out.push(table(['round', ...ids.map((id) => `${id} req/s`), ...Object.keys(pairedMedian)], paired.map((r, i) => [String(i + 1), ...ids.map((id) => f(r.rps[id]!, 0)), ...Object.keys(pairedMedian).map((k) => fr(r.ratios[k]!))])));
     out.push(table(['ratio', 'median', 'min', 'max'], Object.entries(pairedMedian).map(([k, v]) => [k, fr(v.median), fr(v.min), fr(v.max)])));
@@ -978,7 +991,9 @@ async function main(): Promise<void> {
 }
 
 interface PairedRound {
+  /** each target's best of its concurrencies in this round */
   rps: Record<string, number>;
+  byConcurrency: Record<string, Record<number, number>>;
   ratios: Record<string, number>;
 }
 
