@@ -12,6 +12,7 @@ import { schema } from '../schema/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
 import { useArmor } from './plugins/use-armor.js';
+import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscription-events.js';
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-subscription-limit.js';
 import { useWarnings } from './plugins/use-warnings.js';
@@ -232,6 +233,11 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       useReadinessCheck({ endpoint: '/readyz', check: () => services.database.ping() }),
       useIntrospectionSwitch(config.graphql.introspection),
       useArmor(config.graphql.limits, (rule) => metrics?.armorRejections.inc({ rule })),
+      // before the subscription limit: that plugin must wrap the stream this one returns, not the one it drops
+      useCompiledSubscriptionEvents({
+        onCompileError: (errors) => services.log.error({ errors }, 'GraphQL JIT could not compile a subscription'),
+        onReexecuted: () => services.log.debug('subscription event with errors executed again by graphql-tools'),
+      }),
       subscriptionLimit,
       useStreamErrors(services.log),
       useWarnings(),
