@@ -182,8 +182,9 @@ function corsOptions(origin: string | undefined) {
 
 /**
  * Queries and mutations run as compiled code (graphql-jit, cached per parsed document): variable coercion and
- * execution of a `chat` cost a fraction of graphql-js's. Subscriptions keep graphql-js: their source errors,
- * warnings and per-event hooks are built on its subscribe.
+ * execution of a `chat` cost a fraction of graphql-js's. Subscriptions keep graphql-js's subscribe (their source
+ * errors, warnings and per-event hooks are built on it) and map their events on compiled code instead
+ * (use-compiled-subscription-events.ts).
  */
 function useJitForQueriesAndMutations(log: Logger): Plugin {
   const { onExecute } = useGraphQlJit({}, { onError: (r) => log.error({ errors: r.errors }, 'GraphQL JIT could not compile a document') });
