@@ -238,6 +238,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       useCompiledSubscriptionEvents({
         onCompileError: (errors) => services.log.error({ errors }, 'GraphQL JIT could not compile a subscription'),
         onReexecuted: () => services.log.debug('subscription event with errors executed again by graphql-tools'),
+        onFallback: (reason) => services.log.debug({ reason }, 'subscription events left to graphql-tools'),
       }),
       subscriptionLimit,
       useStreamErrors(services.log),
