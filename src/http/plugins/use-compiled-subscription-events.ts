@@ -10,13 +10,10 @@
  * an error thrown by the stream, which masking then hides, and it fails subscriptions over SSE.
  */
 import { execute } from '@graphql-tools/executor';
-import { handleMaybePromise, mapAsyncIterator } from '@whatwg-node/promise-helpers';
+import { handleMaybePromise, isPromise, mapAsyncIterator } from '@whatwg-node/promise-helpers';
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import type { Plugin } from 'graphql-yoga';
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  v != null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 
 /** Two streams captured for one context: which belongs to which operation is unknown, so neither is mapped here. */
 const CLASH = Symbol('clash');
@@ -38,12 +35,10 @@ function captureSources(schema: GraphQLSchema): void {
     };
     field.subscribe = (root, args, ctx, info) => {
       const stream = subscribe(root, args, ctx, info) as unknown;
-      return isThenable(stream) ? stream.then((s) => keep(ctx, s)) : keep(ctx, stream);
+      return isPromise(stream) ? stream.then((s) => keep(ctx, s)) : keep(ctx, stream);
     };
   }
 }
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> => v != null && typeof (v as { then?: unknown }).then === 'function';
 
 /** A source that is its own iterator (generators, Repeaters, channels): @graphql-tools holds the very same one. */
 function selfIterating(source: AsyncIterable<unknown>): boolean {
