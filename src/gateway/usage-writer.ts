@@ -136,7 +136,7 @@ function insertBatch(events: UsageEvent[]): SQL {
     from jsonb_to_recordset(${rows}::jsonb) as r(id uuid, created_at timestamptz, api_key_id uuid, model text,
       provider text, upstream_model text, prompt_tokens int, completion_tokens int, cost_usd numeric, latency_ms int,
       ttft_ms int, status text, error_code text, streamed boolean, attempts int, usage_exact boolean, metadata jsonb)
-    on conflict (id) do nothing`;
+    on conflict (created_at, id) do nothing`;
 }
 
 export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
@@ -193,7 +193,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
         // already written and reports a refused value (or the outage) as usual
       }
     }
-    // ids are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
+    // ids and times are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
     await db.execute(insertBatch(events));
   }
 

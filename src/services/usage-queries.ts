@@ -98,9 +98,9 @@ export function createUsageQueries(db: Db) {
         })
         .from(usageRecords)
         .where(c.length ? and(...c) : undefined)
-        // NULLS LAST as in the indexes (drizzle-kit writes `DESC NULLS LAST`); a plain DESC means NULLS FIRST,
-        // which no index provides, and Postgres would sort the whole table for every page
-        .orderBy(sql`${usageRecords.createdAt} desc nulls last`, sql`${usageRecords.id} desc nulls last`)
+        // plain DESC (nulls first: both columns are NOT NULL) is what the default-ordered indexes give read
+        // backwards; Postgres does not match `DESC NULLS LAST` to them and would sort the whole table for every page
+        .orderBy(sql`${usageRecords.createdAt} desc`, sql`${usageRecords.id} desc`)
         .limit(first + 1);
       const hasNextPage = rows.length > first;
       const edges = rows.slice(0, first).map(({ cursorAt, ...node }) => ({ cursor: encodeCursor({ createdAt: cursorAt, id: node.id }), node }));
@@ -184,7 +184,7 @@ export function createUsageQueries(db: Db) {
       for (;;) {
         const res = await db.execute(
           // an ISO string, not a Date: a raw sql`` parameter skips drizzle's column mapping, and postgres.js rejects Dates
-          sql`delete from ${usageRecords} where ${usageRecords.id} in (select ${usageRecords.id} from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff.toISOString()}::timestamptz limit ${batch})`,
+          sql`delete from ${usageRecords} where (${usageRecords.createdAt}, ${usageRecords.id}) in (select ${usageRecords.createdAt}, ${usageRecords.id} from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff.toISOString()}::timestamptz limit ${batch})`,
         );
         const n = Number((res as { rowCount?: number; count?: number; affectedRows?: number }).affectedRows ?? (res as { count?: number }).count ?? (res as { rowCount?: number }).rowCount ?? 0);
         total += n;
