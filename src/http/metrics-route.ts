@@ -13,7 +13,9 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export function createMetricsRoute(metrics: Metrics, pendingUsage: () => number, token?: string): Route {
   return async (req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') return false;
+    // every request passes here first: a prefix test instead of splitting each URL
+    const url = req.url ?? '';
+    if (!url.startsWith('/metrics') || (url.length > 8 && url.charCodeAt(8) !== 63 /* ? */)) return false;
     if (token && !tokenMatches(req.headers.authorization, token)) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' });
       res.end('metrics token required\n');

@@ -107,4 +107,16 @@ describe('GET /metrics', () => {
     const samples = await scrapeNow();
     expect(samples.some((s) => s.name === 'gateway_invocations_in_flight')).toBe(true);
   });
+
+  it('answers /metrics with a query string, and nothing that only starts with /metrics', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const withQuery = await fetch(`${gw.url}/metrics?name[]=gateway_usage_records_pending`, { headers: auth });
+    expect(withQuery.status).toBe(200);
+    expect(await withQuery.text()).toContain('gateway_usage_records_pending');
+    for (const path of ['/metricsx', '/metrics/', '/metrics2?x=1']) {
+      const other = await fetch(`${gw.url}${path}`, { headers: auth });
+      expect(other.status, path).not.toBe(200);
+      expect(await other.text(), path).not.toContain('gateway_usage_records_pending');
+    }
+  });
 });
