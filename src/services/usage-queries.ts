@@ -183,8 +183,10 @@ export function createUsageQueries(db: Db) {
       let total = 0;
       for (;;) {
         const res = await db.execute(
-          // an ISO string, not a Date: a raw sql`` parameter skips drizzle's column mapping, and postgres.js rejects Dates
-          sql`delete from ${usageRecords} where (${usageRecords.createdAt}, ${usageRecords.id}) in (select ${usageRecords.createdAt}, ${usageRecords.id} from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff.toISOString()}::timestamptz limit ${batch})`,
+          // an ISO string, not a Date: a raw sql`` parameter skips drizzle's column mapping, and postgres.js rejects Dates.
+          // The batch is picked on the primary key's time order and deleted by row address: `= any(array(…))` is a
+          // TID scan, where `in (select …)` planned a hash join that read the whole table for every batch
+          sql`delete from ${usageRecords} where ctid = any(array(select ctid from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff.toISOString()}::timestamptz limit ${batch}))`,
         );
         const n = Number((res as { rowCount?: number; count?: number; affectedRows?: number }).affectedRows ?? (res as { count?: number }).count ?? (res as { rowCount?: number }).rowCount ?? 0);
         total += n;

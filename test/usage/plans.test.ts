@@ -134,6 +134,18 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
     }
   });
 
+  it('the retention sweep finds a batch on the primary key and deletes it by row address, never scanning the table', async () => {
+    // nothing is that old here: the statement runs (and is captured) without deleting anything
+    expect(await queries.deleteOlderThan(365)).toBe(0);
+    expect(last?.query).toMatch(/^delete from/);
+    const rows = await client.unsafe(`explain (costs off) ${last!.query}`, last!.params as never[]);
+    const text = rows.map((r) => r['QUERY PLAN']).join('\n');
+    console.log(`[plans] retention batch\n${text}\n`);
+    expect(text).toMatch(/Tid Scan on usage_records/);
+    expect(text).toMatch(/Index (Only )?Scan using usage_records_pkey/);
+    expect(text).not.toMatch(/Seq Scan/);
+  });
+
   it('usageSummary on 1M records (timing printed, not asserted)', async () => {
     for (const groupBy of ['MODEL', 'DAY'] as const) {
       const t0 = performance.now();
