@@ -13,9 +13,9 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export function createMetricsRoute(metrics: Metrics, pendingUsage: () => number, token?: string): Route {
   return async (req, res) => {
-    // every request passes here first: a prefix test instead of splitting each URL
+    // every request passes here first: compared as it is, never split
     const url = req.url ?? '';
-    if (!url.startsWith('/metrics') || (url.length > 8 && url.charCodeAt(8) !== 63 /* ? */)) return false;
+    if (url !== '/metrics' && !url.startsWith('/metrics?')) return false;
     if (token && !tokenMatches(req.headers.authorization, token)) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' });
       res.end('metrics token required\n');
