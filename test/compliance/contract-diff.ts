@@ -1,6 +1,7 @@
 /* Differences that would break a client of the public contract: every contract type, field, argument and enum value must exist in
    the printed schema with the same type, except that an output may be stricter (non-null) and an input looser. */
 import {
+  type GraphQLArgument,
   type GraphQLNamedType,
   type GraphQLSchema,
   type GraphQLType,
@@ -50,8 +51,8 @@ export function contractDifferences(project: GraphQLSchema, contract: GraphQLSch
         continue;
       }
       if (!sameOrAllowed(got.type, field.type, input)) problems.push(`${want.name}.${name}: type ${String(got.type)}, contract says ${String(field.type)}`);
-      const wantArgs = 'args' in field ? field.args : [];
-      const gotArgs = 'args' in got ? got.args : [];
+      const wantArgs: readonly GraphQLArgument[] = 'args' in field ? field.args : [];
+      const gotArgs: readonly GraphQLArgument[] = 'args' in got ? got.args : [];
       for (const arg of wantArgs) {
         const gotArg = gotArgs.find((a) => a.name === arg.name);
         if (!gotArg) problems.push(`${want.name}.${name}(${arg.name}): missing argument`);
