@@ -79,9 +79,16 @@ function toConfig(env: z.infer<typeof envSchema>) {
 
 export class ConfigError extends Error {}
 
+/** `FOO=` in a compose file or a shell means "not set", not "set to nothing": drop empty and blank values before parsing. */
+function withoutEmpty(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') out[name] = value;
+  return out;
+}
+
 /** Parses the environment once; reports every problem at once. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema.safeParse(withoutEmpty(env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

@@ -1,0 +1,27 @@
+/* The environment is parsed once: empty variables count as unset, and every problem is reported together. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('treats an empty or blank variable as unset (defaults apply, optional settings stay off)', () => {
+    const config = loadConfig({ GATEWAY_ADMIN_KEY: '', GATEWAY_SECRET: '  ', PORT: '', REDIS_URL: '', OPENAI_API_KEY: '', LOG_LEVEL: '', DATABASE_URL: 'memory://' });
+    expect(config.adminKey).toBeUndefined();
+    expect(config.secret).toBeUndefined();
+    expect(config.http.port).toBe(4000);
+    expect(config.redis).toBeUndefined();
+    expect(config.providers.openai).toBeUndefined();
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('still refuses a value that is set but invalid, naming every variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ GATEWAY_ADMIN_KEY: 'short', PORT: 'x', DATABASE_URL: 'memory://' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(String((error as Error).message)).toMatch(/GATEWAY_ADMIN_KEY: must be at least 16 characters/);
+    expect(String((error as Error).message)).toMatch(/PORT:/);
+  });
+});
