@@ -178,6 +178,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     executor,
     limiter,
     usage,
+    prompts,
     log,
     observer: invocations.observer,
   });

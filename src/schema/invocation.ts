@@ -2,7 +2,8 @@
 import type { ChatChunk, ChatResult, EmbedResult, UsageOut } from '../gateway/gateway.js';
 import type { ToolCall, ToolCallDelta } from '../providers/types.js';
 import type { Context } from '../context.js';
-import { forbidden, unauthenticated } from '../errors.js';
+import { unauthenticated } from '../errors.js';
+import { requireInvoke } from '../security/scopes.js';
 import { builder } from './builder.js';
 import { FinishReasonEnum, RoleEnum } from './enums.js';
 
@@ -145,7 +146,7 @@ export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!,
 function invokeOptions(ctx: Context, field: string) {
   const p = ctx.principal;
   if (!p) throw unauthenticated();
-  if (!p.isAdmin && !p.scopes.has('INVOKE')) throw forbidden(`This key may not access Mutation.${field}`);
+  requireInvoke(p, `Mutation.${field}`);
   return invocationOptions(ctx);
 }
 

@@ -1,7 +1,5 @@
 /* Versioned prompt templates; runPrompt fills placeholders and goes through the same gateway core. */
 import type { PromptRow } from '../db/schema.js';
-import { notFound } from '../errors.js';
-import { fillPrompt } from '../services/prompts.js';
 import { builder } from './builder.js';
 import { RoleEnum } from './enums.js';
 import { ChatResultRef, invocationOptions } from './invocation.js';
@@ -63,15 +61,7 @@ builder.mutationFields((t) => ({
     description: "Fill a stored prompt's placeholders and invoke its model",
     authScopes: { invoke: true },
     args: { name: t.arg.string({ required: true }), version: t.arg.int(), variables: t.arg({ type: 'JSON' }) },
-    resolve: async (_, { name, version, variables }, ctx) => {
-      const prompt = await ctx.services.prompts.get(name, version);
-      if (!prompt) throw notFound('Prompt', version != null ? `${name}@${version}` : name);
-      const messages = fillPrompt(prompt, variables);
-      return ctx.gateway.chat(
-        { model: prompt.model, messages },
-        { ...invocationOptions(ctx), metadata: { prompt: prompt.name, promptVersion: prompt.version } },
-      );
-    },
+    resolve: (_, { name, version, variables }, ctx) => ctx.gateway.runPrompt({ name, version, variables }, invocationOptions(ctx)),
   }),
   createPrompt: t.field({
     type: PromptTemplateRef,

@@ -1,0 +1,96 @@
+/* One call's life: its id, timing, request, model, reservation, attempts and usage event, finished exactly once. */
+import type { ChatRequest } from '../providers/types.js';
+import type { ResolvedModel } from '../services/catalogue.js';
+import type { Principal } from '../services/keys.js';
+import type { CancelSignal } from '../util/cancellation.js';
+import { timeOrderedId } from '../util/time-ordered-id.js';
+import type { ChatInput } from './chat-input.js';
+import { NOOP_RESERVATION, type Reservation } from './limits.js';
+import type { UsageEvent } from './usage-writer.js';
+
+/** Who asks and how; the same for GraphQL, REST and prompts. */
+export interface InvocationOptions {
+  principal: Principal;
+  signal?: CancelSignal;
+  /** Collects warnings (e.g. deprecated model) for extensions.warnings / the Deprecation header. */
+  warnings?: string[];
+  /** Extra tags merged into the usage record's metadata (e.g. the prompt name and version). */
+  metadata?: Record<string, unknown>;
+}
+
+export interface EmbedInput {
+  model: string;
+  input: string[];
+}
+
+/** What the caller sent, by kind of call: the input steps read it, nothing else does. */
+export type InvocationInput = { kind: 'chat' | 'stream'; chat: ChatInput } | { kind: 'embed'; embed: EmbedInput };
+
+export class Invocation {
+  readonly id = timeOrderedId();
+  readonly started = Date.now();
+  readonly modelName: string;
+  readonly event: UsageEvent;
+  /** The validated chat request (chat and stream), set by the read-input step. */
+  request: Omit<ChatRequest, 'model'> | undefined;
+  /** Set by the resolve-model step. */
+  model: ResolvedModel | undefined;
+  /** Set by the reserve step; settled exactly once by settle(). */
+  reservation: Reservation = NOOP_RESERVATION;
+  private finished = false;
+  private settled = false;
+
+  constructor(
+    readonly input: InvocationInput,
+    readonly options: InvocationOptions,
+  ) {
+    this.modelName = String((input.kind === 'embed' ? input.embed.model : input.chat.model) ?? '');
+    this.event = {
+      id: this.id,
+      createdAt: new Date(this.started),
+      apiKeyId: options.principal.key.id,
+      model: this.modelName,
+      provider: null,
+      upstreamModel: null,
+      promptTokens: 0,
+      completionTokens: 0,
+      costUsd: 0,
+      latencyMs: 0,
+      ttftMs: null,
+      status: 'OK',
+      errorCode: null,
+      streamed: input.kind === 'stream',
+      attempts: 0,
+      usageExact: true,
+      metadata: options.metadata ?? null,
+    };
+  }
+
+  get principal(): Principal {
+    return this.options.principal;
+  }
+
+  /** The resolved model; a step that runs after resolve-model may rely on it. */
+  get resolved(): ResolvedModel {
+    if (!this.model) throw new Error('invocation step order: the model is not resolved yet');
+    return this.model;
+  }
+
+  elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+
+  /** Replaces the reservation's estimate with what was used; later calls are ignored (a failure after success must not refund). */
+  settle(tokens: number, costUsd: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reservation.settle({ tokens, costUsd });
+  }
+
+  /** Marks the invocation finished; true the first time only, so a record is written once whatever path ends it. */
+  finishOnce(): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    return true;
+  }
+}

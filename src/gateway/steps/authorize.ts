@@ -1,0 +1,10 @@
+/* Step: the key may invoke models at all (INVOKE scope, or ADMIN). */
+import { requireInvoke } from '../../security/scopes.js';
+import type { Step } from '../pipeline.js';
+
+export const authorize: Step = {
+  name: 'authorize',
+  run(inv) {
+    requireInvoke(inv.principal);
+  },
+};

@@ -1,0 +1,45 @@
+/* Step: route and call for a unary answer (chat, embed): the executor's attempts, retries and fallbacks over the model's targets. */
+import type { ChatResponse, EmbedResponse, ProviderAdapter, CallOptions } from '../../providers/types.js';
+import { UpstreamError } from '../../providers/types.js';
+import type { AdapterRegistry } from '../../providers/registry.js';
+import type { ResolvedTarget } from '../../services/catalogue.js';
+import { NEVER, type CancelSignal } from '../../util/cancellation.js';
+import type { AttemptContext, AttemptOutcome } from '../attempt.js';
+import { withModel } from '../chat-input.js';
+import type { Invocation } from '../invocation.js';
+import type { PipelineDeps } from '../pipeline.js';
+
+export function adapterFor(adapters: AdapterRegistry, target: ResolvedTarget): ProviderAdapter {
+  const a = adapters[target.provider.kind];
+  if (!a) throw new UpstreamError({ provider: target.provider.name, message: `no adapter for provider kind ${target.provider.kind}`, retryable: true });
+  return a;
+}
+
+export function callOptions(target: ResolvedTarget, signal: CancelSignal, timeoutMs: number): CallOptions {
+  return { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey };
+}
+
+/** Runs the attempts; a failure releases the reservation (nothing was used). */
+export async function callUpstream<T>(inv: Invocation, deps: PipelineDeps, call: (a: AttemptContext) => Promise<T>): Promise<AttemptOutcome<T>> {
+  try {
+    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call);
+  } catch (err) {
+    inv.settle(0, 0);
+    throw err;
+  }
+}
+
+export function chatCall(inv: Invocation, { adapters }: PipelineDeps): (a: AttemptContext) => Promise<ChatResponse> {
+  const req = inv.request!;
+  return ({ target, signal, timeoutMs }) => adapterFor(adapters, target).chat(withModel(req, target.upstreamModel), callOptions(target, signal, timeoutMs));
+}
+
+export function embedCall(inv: Invocation, { adapters }: PipelineDeps): (a: AttemptContext) => Promise<EmbedResponse> {
+  if (inv.input.kind !== 'embed') throw new Error('embedCall on a chat invocation');
+  const { input } = inv.input.embed;
+  return async ({ target, signal, timeoutMs }) => {
+    const a = adapterFor(adapters, target);
+    if (!a.embed) throw new UpstreamError({ provider: target.provider.name, message: `${target.provider.kind} providers do not support embeddings`, retryable: false });
+    return a.embed({ model: target.upstreamModel, input }, callOptions(target, signal, timeoutMs));
+  };
+}

@@ -1,0 +1,33 @@
+/* Step: the key's rate, token and budget limits admit the call and reserve its worst case. */
+import { countMessagesTokens, countTextTokens } from '../../providers/count-tokens.js';
+import type { Principal } from '../../services/keys.js';
+import { costUsd } from '../pricing.js';
+import type { Step } from '../pipeline.js';
+
+export const reserveLimits: Step = {
+  name: 'reserve-limits',
+  async run(inv, { limiter, reserveTokens }) {
+    const model = inv.resolved;
+    let estimatedTokens = 0;
+    let estimatedCostUsd = 0;
+    // counting tokens costs CPU on large prompts: only when a token or budget limit needs it
+    if (needsEstimate(inv.principal)) {
+      if (inv.input.kind === 'embed') {
+        estimatedTokens = inv.input.embed.input.reduce((s, x) => s + countTextTokens(x), 0);
+        estimatedCostUsd = costUsd(model.row, estimatedTokens, 0);
+      } else {
+        const req = inv.request!;
+        const prompt = countMessagesTokens(req.messages);
+        const completion = req.maxTokens ?? reserveTokens;
+        estimatedTokens = prompt + completion;
+        estimatedCostUsd = costUsd(model.row, prompt, completion);
+      }
+    }
+    inv.reservation = await limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens, estimatedCostUsd });
+  },
+};
+
+function needsEstimate(p: Principal): boolean {
+  const k = p.key;
+  return k.tokensPerMinute != null || k.tokensPerDay != null || k.monthlyBudgetUsd != null;
+}

@@ -1,0 +1,20 @@
+/* Step: the model by name, and the checks that need no upstream: the key's allow-list, existence, lifecycle. */
+import { badInput, forbidden, modelNotFound, modelRetired } from '../../errors.js';
+import type { Step } from '../pipeline.js';
+
+export const resolveModel: Step = {
+  name: 'resolve-model',
+  async run(inv, { catalogue }) {
+    const name = inv.modelName;
+    const { principal, warnings } = inv.options;
+    // Postgres cannot even compare text holding NUL: a clear refusal instead of a masked database error
+    if (name.includes('\u0000')) throw badInput('input.model', 'must not contain NUL characters');
+    const allowed = principal.key.allowedModels;
+    if (allowed && !principal.isAdmin && !allowed.includes(name)) throw forbidden(`This key may not invoke model "${name}"`);
+    const model = await catalogue.resolve(name);
+    if (!model) throw modelNotFound(name);
+    if (model.row.status === 'RETIRED') throw modelRetired(name);
+    if (model.row.status === 'DEPRECATED') warnings?.push(`Model "${name}" is deprecated and will be retired; move to another model.`);
+    inv.model = model;
+  },
+};

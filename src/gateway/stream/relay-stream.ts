@@ -1,0 +1,60 @@
+/* Stream, part 2: each upstream chunk passed to the client as it comes, under a stall watchdog, with back-pressure. */
+import type { StreamChunk } from '../../providers/types.js';
+import type { Cancellation } from '../../util/cancellation.js';
+import { TimeoutReason } from '../attempt.js';
+import type { Invocation } from '../invocation.js';
+import type { PipelineDeps } from '../pipeline.js';
+import type { ChatChunk } from '../results.js';
+import type { OpenedStream, StreamProgress } from './open-stream.js';
+import { isTimeout } from './classify-end.js';
+
+export async function relayStream(
+  opened: OpenedStream,
+  inv: Invocation,
+  deps: PipelineDeps,
+  ac: Cancellation,
+  push: (c: ChatChunk) => Promise<void>,
+  progress: StreamProgress,
+): Promise<void> {
+  const { iterator, timeoutMs } = opened;
+  // one watchdog per stream, re-armed for each upstream read (not while the client is being written to):
+  // a stall aborts the attempt's signal, which ends the adapter's pending read;
+  // the pending read is also failed directly, so an adapter that ignores its signal cannot hang the stream
+  let failRead: ((reason: unknown) => void) | undefined;
+  const stall: NodeJS.Timeout = setTimeout(() => {
+    if (!failRead) return void stall.refresh();
+    const reason = new TimeoutReason();
+    ac.abort(reason);
+    failRead(reason);
+  }, timeoutMs + 50);
+  try {
+    let next = opened.first;
+    inv.event.ttftMs = inv.elapsedMs();
+    deps.observer.firstToken?.(inv.modelName, inv.event.ttftMs);
+    while (!next.done) {
+      const c = next.value;
+      if (c.finishReason || c.usage) progress.final = c;
+      progress.text += c.delta;
+      for (const d of c.toolCalls ?? []) progress.argsChars += (d.name ?? '') + (d.argumentsDelta ?? '');
+      // the finish reason and usage go out in the stream's last chunk, once usage is priced
+      if (c.delta || c.toolCalls?.length) await push(deltaChunk(inv, c));
+      if (ac.signal.aborted) break;
+      stall.refresh();
+      next = await new Promise<IteratorResult<StreamChunk>>((resolve, reject) => {
+        failRead = reject;
+        iterator.next().then(resolve, reject);
+      });
+      failRead = undefined;
+    }
+    const finished = Boolean(progress.final?.finishReason);
+    // an adapter may end quietly when its signal aborts: a stall is still a timeout
+    if (isTimeout(ac.signal.reason) && !finished) progress.failure = ac.signal.reason;
+    if (ac.signal.aborted && !finished) await iterator.return?.();
+  } finally {
+    clearTimeout(stall);
+  }
+}
+
+function deltaChunk(inv: Invocation, c: StreamChunk): ChatChunk {
+  return { id: inv.id, model: inv.modelName, delta: c.delta, toolCalls: c.toolCalls ?? null, finishReason: null, usage: null };
+}
