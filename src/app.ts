@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
+import type { Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
@@ -44,6 +45,8 @@ export interface AppOptions {
   observer?: GatewayObserver;
   /** Close sockets that never send connection_init after this long. */
   wsInitTimeoutMs?: number;
+  /** More Yoga plugins (an operator's: APQ, a response cache, result processors); they turn the GraphQL fast path off. */
+  yogaPlugins?: Plugin[];
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -193,7 +196,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
-  const yoga = createGatewayYoga(config, services, { metrics });
+  const yoga = createGatewayYoga(config, services, { metrics, plugins: options.yogaPlugins });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
   const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),

@@ -28,6 +28,7 @@ const envSchema = z.object({
   KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(2000),
   DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
   GRAPHQL_INTROSPECTION: z.stringbool().default(true),
+  GRAPHQL_FAST_PATH: z.stringbool().default(true),
   METRICS_TOKEN: z.string().optional(),
   CORS_ORIGIN: z.string().optional(),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
@@ -63,6 +64,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     defaultTimeoutMs: env.DEFAULT_TIMEOUT_MS,
     graphql: {
       introspection: env.GRAPHQL_INTROSPECTION,
+      /** Plain JSON queries and mutations skip the Fetch-API layer (src/http/graphql-fast-path.ts); answers are the same either way. */
+      fastPath: env.GRAPHQL_FAST_PATH,
       limits: {
         maxDepth: env.GRAPHQL_MAX_DEPTH,
         maxAliases: env.GRAPHQL_MAX_ALIASES,

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { isAsyncIterable } from 'graphql-yoga';
 import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
 import { authenticate } from './auth.js';
@@ -58,29 +58,9 @@ class FastRequest {
 }
 
 export type FastPath = ((req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>) & {
-  /** Whether validated documents run straight on their compiled code (see `directExecution`). */
-  readonly direct: boolean;
+  /** Whether the fast path runs at all (GRAPHQL_FAST_PATH, and no plugin beyond the gateway's own). */
+  readonly enabled: boolean;
 };
-
-/**
- * The plugins that act around execution in the gateway's Yoga: Yoga's engine (graphql-js execute) and context
- * extension (the `context` factory), the warnings plugin, graphql-jit and Yoga's error masking. The direct path
- * below does what these do, so it is only taken when the count matches: any other plugin with an onExecute or
- * onContextBuilding hook (an operator's, a test's) turns it off, and every request goes through envelop again.
- */
-const KNOWN_EXECUTION_PLUGINS = 5;
-
-interface MaskedErrors {
-  errorMessage: string;
-  maskError: (error: GraphQLError, message: string) => GraphQLError;
-}
-
-export function directExecution(yoga: GatewayYoga): { masked: MaskedErrors } | undefined {
-  const { plugins, maskedErrorsOpts } = yoga as unknown as { plugins?: Plugin[]; maskedErrorsOpts?: MaskedErrors | null };
-  if (!plugins || !maskedErrorsOpts) return undefined;
-  const around = plugins.filter((p) => p && (p.onExecute || p.onContextBuilding)).length;
-  return around === KNOWN_EXECUTION_PLUGINS ? { masked: maskedErrorsOpts } : undefined;
-}
 
 interface GraphqlParams {
   query: string;
@@ -100,7 +80,7 @@ const MAX_READY = 1000;
 export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
   /** Documents (by identity, from Yoga's parse cache) that passed validation. */
   const validated = new WeakSet<DocumentNode>();
-  const direct = directExecution(yoga);
+  const support = yoga.fastPath;
   /**
    * By operation name, then query text: looked up by the text as parsed from the body, never a joined key,
    * which would copy a document-sized string per request.
@@ -109,7 +89,6 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   let readyCount = 0;
 
   function prepare(schema: GraphQLSchema, document: DocumentNode, query: string, operationName: string | undefined): Ready | undefined {
-    if (!direct) return undefined;
     const compiled = compileQuery(schema, document, operationName);
     // what graphql-jit cannot compile still runs through envelop, whose jit plugin answers with the same errors
     if (!isCompiledQuery(compiled)) return undefined;
@@ -132,8 +111,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     let result = (await r.compiled.query(undefined, contextValue, graphqlParams.variables)) as ExecutionResult;
     if (contextValue.warnings.length) result = addWarnings(result, contextValue.warnings);
     if (result.errors?.length) {
-      const { maskError, errorMessage } = direct!.masked;
-      result = { ...result, errors: result.errors.map((e) => maskError(e, errorMessage)) };
+      result = { ...result, errors: result.errors.map((e) => support!.maskError(e)) };
     }
     return result;
   }
@@ -154,6 +132,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> => {
+    if (!support) return false;
     if (req.method !== 'POST' || req.url !== yoga.graphqlEndpoint || req.headers.origin) return false;
     if (!req.headers['content-type']?.startsWith('application/json')) return false;
     const type = answerType(req.headers.accept);
@@ -202,7 +181,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       operationName: (params.operationName ?? undefined) as string | undefined,
       extensions: params.extensions as Record<string, unknown> | undefined,
     };
-    const known = direct && ready.get(graphqlParams.operationName)?.get(graphqlParams.query);
+    const known = ready.get(graphqlParams.operationName)?.get(graphqlParams.query);
     if (known) {
       answer(res, type, await runDirect(known, request, graphqlParams, requestId, principal), requestId);
       return true;
@@ -260,12 +239,32 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     answer(res, type, result, requestId);
     return true;
   };
-  return Object.assign(handle, { direct: direct !== undefined });
+  return Object.assign(handle, { enabled: support !== undefined });
 }
 
-/** An execution's result; a request error (e.g. variables that do not coerce) leaves no data: 4xx for the GraphQL response type. */
+/** An execution's result, with the status Yoga gives it (its result processor's rule, see statusOf). */
 function answer(res: ServerResponse, type: string, result: ExecutionResult, requestId: string): void {
-  send(res, type, type === GRAPHQL_RESPONSE && result.data === undefined ? 400 : 200, withErrorCodes(result, requestId));
+  send(res, type, statusOf(result, type !== GRAPHQL_RESPONSE), withErrorCodes(result, requestId));
+}
+
+/**
+ * graphql-yoga's status for an execution result (getResponseInitByRespectingErrors, not exported): the highest
+ * `extensions.http.status` of its errors (for application/json, spec-only statuses do not count), else 500 when an
+ * unexpected error left no `data` key, else 200. Variable coercion errors are plain GraphQL errors: 200.
+ */
+function statusOf(result: ExecutionResult, isApplicationJson: boolean): number {
+  let status: number | undefined;
+  let unexpected = false;
+  for (const error of result.errors ?? []) {
+    const http = error.extensions?.http as { status?: number; spec?: boolean } | undefined;
+    if (http) {
+      if (isApplicationJson && http.spec) continue;
+      if (http.status && (!status || http.status > status)) status = http.status;
+    } else if (!(error instanceof GraphQLError) || error.extensions?.unexpected) {
+      unexpected = true;
+    }
+  }
+  return status ?? (unexpected && !('data' in result) ? 500 : 200);
 }
 
 function send(res: ServerResponse, type: string, status: number, result: ExecutionResult): void {
@@ -277,9 +276,9 @@ function send(res: ServerResponse, type: string, status: number, result: Executi
   res.end(out);
 }
 
-/** Yoga's internal status hints are for the server, not the client. */
+/** Yoga's internal hints (the status, whether an error was masked) are for the server, not the client: its result processor drops them too. */
 function withoutHttp(ext: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!ext || !('http' in ext)) return ext;
-  const { http: _http, ...rest } = ext;
+  if (!ext || !('http' in ext || 'unexpected' in ext)) return ext;
+  const { http: _http, unexpected: _unexpected, ...rest } = ext;
   return rest;
 }

@@ -1,7 +1,7 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
-import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
@@ -27,12 +27,28 @@ export interface ServerContext {
   transport?: 'ws';
 }
 
-export type GatewayYoga = YogaServerInstance<ServerContext, Context> & { subscriptions: SubscriptionCounter };
+/**
+ * What the GraphQL fast path needs to answer as Yoga would, handed over instead of read from Yoga's private fields;
+ * undefined when it must not run (switched off, or plugins it does not know of are installed).
+ */
+export interface FastPathSupport {
+  /** Yoga's masking of unexpected errors, with the same message and the same log line. */
+  maskError(error: GraphQLError): GraphQLError;
+}
+
+export type GatewayYoga = YogaServerInstance<ServerContext, Context> & { subscriptions: SubscriptionCounter; fastPath: FastPathSupport | undefined };
+
+/** The message of a masked (unexpected) error, on every path. */
+const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
 
 export interface GatewayYogaOptions {
   metrics?: Metrics;
   /** Largest request body, chunked ones included. @default 2 MiB, as the HTTP server */
   maxBodyBytes?: number;
+  /**
+   * More Yoga plugins, after the gateway's own. The fast path knows only the gateway's plugins (the allow-list is the
+   * list in createGatewayYoga), so any plugin here sends every request through Yoga's own pipeline.
+   */
   plugins?: Plugin[];
 }
 
@@ -211,6 +227,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     cors: corsOptions(config.http.corsOrigin),
     maxRequestBodySize: maxBodyBytes,
     parserAndValidationCache: { errorCache: noErrorCache },
+    maskedErrors: { errorMessage: UNEXPECTED_ERROR_MESSAGE },
     renderGraphiQL,
     graphiql: {
       title: 'GraphQL AI Gateway',
@@ -250,5 +267,16 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       useJitForQueriesAndMutations(services.log),
     ],
   });
-  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter });
+  const fastPath: FastPathSupport | undefined =
+    config.graphql.fastPath && !options.plugins?.length
+      ? {
+          maskError(error) {
+            // as Yoga's own masking does: graphql-yoga's maskError, and the original error logged when it was masked
+            const masked = maskError(error, UNEXPECTED_ERROR_MESSAGE) as GraphQLError;
+            if (masked !== error) yoga.logger.error(error);
+            return masked;
+          },
+        }
+      : undefined;
+  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath });
 }
