@@ -104,6 +104,19 @@ describe('gemini adapter: request mapping', () => {
     });
   });
 
+  it('a model name is one encoded path segment: a name full of path syntax never leaves /v1beta/models/ (chat, stream, embed)', async () => {
+    const model = '../../../admin/export?all=1#';
+    const segment = encodeURIComponent(model);
+    await adapter.chat(req({ model }), opts());
+    await collect(adapter.stream(req({ model }), opts()));
+    await adapter.embed!({ model, input: ['x'] }, opts()).catch(() => undefined);
+    expect(mock.requests.map((r) => r.path)).toEqual([
+      `/v1beta/models/${segment}:generateContent`,
+      `/v1beta/models/${segment}:streamGenerateContent?alt=sse`,
+      `/v1beta/models/${segment}:batchEmbedContents`,
+    ]);
+  });
+
   it('JSON mode sets responseMimeType', async () => {
     await adapter.chat(req({ jsonMode: true }), opts());
     expect(mock.last().body.generationConfig).toEqual({ responseMimeType: 'application/json' });
