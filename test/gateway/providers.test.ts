@@ -334,7 +334,7 @@ describe.each(KINDS)('$kind through the gateway', (k) => {
 
     // what the third upstream request pairs each result with: [call name, result] in conversation order
     const body = k.requests(upstream)[2].body;
-    let pairs: Array<[string, string]>;
+    let pairs: Array<[string, string]> = [];
     switch (k.kind) {
       case 'OPENAI':
       case 'OPENAI_COMPATIBLE': {
