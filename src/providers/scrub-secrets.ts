@@ -15,8 +15,6 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bsk-[A-Za-z0-9_*-]{8,}/g, REDACTED],
   [/\bAIza[A-Za-z0-9_-]{30,}/g, REDACTED],
   [/\bgw_[A-Za-z0-9]{16,}/g, REDACTED],
-  // credentials after an auth scheme (an echoed Authorization header)
-  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
   // a named secret in a query string, a header or JSON: `api_key: …`, `"access_token":"…"`, `x-goog-api-key=…`
   [/\b((?:x-(?:goog-)?)?api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|password)(["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi, `$1$2${REDACTED}`],
   // a bare `key=` / `token=` / `sig=` (Google's `?key=`, signed URLs): with `=` only, so prose such as "Unknown key: foo" stays
@@ -24,6 +22,10 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   // whatever another service masked with stars (`abc1****wxyz`)
   [/[^\s"'(),;]*\*{4,}[^\s"'(),;]*/g, REDACTED],
 ];
+
+/** A credential after an auth scheme (an echoed Authorization header); a plain word after it is prose ("bearer token"). */
+const AUTH_SCHEME = /\b(Bearer|bearer|Basic)\s+([A-Za-z0-9._~+/=-]{8,})/g;
+const WORD = /^[A-Za-z][a-z]*$/;
 
 /** Runs of key-like characters long enough to be a secret; `looksRandom` decides. */
 const LONG_TOKEN = /[A-Za-z0-9_+=-]{32,}/g;
@@ -63,5 +65,6 @@ export function scrubSecrets(text: string, credential?: string): string {
     if (encoded !== credential) out = out.split(encoded).join(REDACTED);
   }
   for (const [re, replacement] of PATTERNS) out = out.replace(re, replacement);
+  out = out.replace(AUTH_SCHEME, (m: string, scheme: string, value: string) => (WORD.test(value) ? m : `${scheme} ${REDACTED}`));
   return out.replace(LONG_TOKEN, (t) => (looksRandom(t) ? REDACTED : t));
 }

@@ -180,6 +180,8 @@ describe('other secrets an upstream quotes', () => {
     "model 'mistralai-Mixtral-8x22B-Instruct-v0-1' not found, try pulling it first",
     'Unknown key: temperature_x (request req_7f3a9c2b1e4d)',
     '* GenerateContentRequest.contents: contents is not specified',
+    'Authentication failed: missing bearer token. Basic authentication is not supported for this endpoint.',
+    'Prompt token count 5000 exceeds the limit of 4096 (max_tokens=4096)',
   ])('an ordinary message comes through unchanged: %s', async (message) => {
     compat.reply({ status: 400, error: { message } });
     const res = await chat(gw, { model: models.OPENAI_COMPATIBLE, messages: ask }, caller);
