@@ -5,14 +5,16 @@ import { createOpenAIAdapter } from './openai/index.js';
 import { createOpenAICompatibleAdapter } from './openai-compatible/index.js';
 import { createAnthropicAdapter } from './anthropic/index.js';
 import { createGeminiAdapter } from './gemini/index.js';
+import { withScrubbedErrors } from './with-scrubbed-errors.js';
 
 export type ProviderKind = 'OPENAI' | 'ANTHROPIC' | 'GEMINI' | 'OPENAI_COMPATIBLE' | 'ECHO';
 export const PROVIDER_KINDS: ProviderKind[] = ['OPENAI', 'ANTHROPIC', 'GEMINI', 'OPENAI_COMPATIBLE', 'ECHO'];
 
 export type AdapterRegistry = Record<ProviderKind, ProviderAdapter | undefined>;
 
+/** Every adapter, overrides included, behind the secret scrubbing of its error messages. */
 export function createAdapterRegistry(overrides: Partial<AdapterRegistry> = {}): AdapterRegistry {
-  return {
+  const adapters: AdapterRegistry = {
     OPENAI: createOpenAIAdapter(),
     ANTHROPIC: createAnthropicAdapter(),
     GEMINI: createGeminiAdapter(),
@@ -21,4 +23,9 @@ export function createAdapterRegistry(overrides: Partial<AdapterRegistry> = {}):
     ECHO: createEchoAdapter({ wordDelayMs: 20 }),
     ...overrides,
   };
+  for (const kind of PROVIDER_KINDS) {
+    const a = adapters[kind];
+    if (a) adapters[kind] = withScrubbedErrors(a);
+  }
+  return adapters;
 }

@@ -5,6 +5,7 @@ import { modelTargets, models, providers, type ModelRow, type ModelTargetRow, ty
 import { badInput, notFound } from '../errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
+import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 
 export type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
@@ -163,6 +164,8 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     return targets.map((t, i) => {
       const p = byName.get(t.provider);
       if (!p) throw badInput(`input.targets[${i}].provider`, `unknown provider "${t.provider}"`);
+      const problem = upstreamModelProblem(p.kind as ProviderKind, t.upstreamModel.trim());
+      if (problem) throw badInput(`input.targets[${i}].upstreamModel`, problem);
       return {
         modelId,
         providerId: p.id,

@@ -44,7 +44,8 @@ let gemini: GeminiMock;
 interface Script {
   text?: string;
   usage?: { prompt: number; completion: number };
-  toolCall?: { id: string; name: string; args: Record<string, unknown> };
+  /** Without an id the mock makes one up the way its provider does (Gemini: none at all). */
+  toolCall?: { id?: string; name: string; args: Record<string, unknown> };
   gapMs?: number;
   /** End the connection after this many *content* chunks (text pieces) were sent. */
   cutAfterChunks?: number;
@@ -302,6 +303,66 @@ describe.each(KINDS)('$kind through the gateway', (k) => {
         expect(JSON.stringify(msgs[2].parts[0].functionResponse.response)).toContain('21');
         break;
     }
+  });
+
+  it('a two-round tool loop with different functions: call ids are unique across the conversation, and each result goes back under its own call', async () => {
+    const { model, upstream } = await setup(k);
+    const tools = [
+      { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+      { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] } },
+    ];
+    const ask = { role: 'USER', content: 'Weather and time in Paris?' };
+
+    // ids as each provider makes them (none from Gemini): nothing here hands the gateway unique ones
+    k.script({ toolCall: { name: 'get_weather', args: { city: 'Paris' } } });
+    const first = await chatOk(gw, { model, tools, messages: [ask] }, caller.secret);
+    const weatherCall = first.message.toolCalls[0];
+    expect(weatherCall.name).toBe('get_weather');
+
+    k.script({ toolCall: { name: 'get_time', args: { zone: 'Europe/Paris' } } });
+    const round1 = [ask, { role: 'ASSISTANT', content: null, toolCalls: [weatherCall] }, { role: 'TOOL', toolCallId: weatherCall.id, content: '{"tempC":21}' }];
+    const second = await chatOk(gw, { model, tools, messages: round1 }, caller.secret);
+    const timeCall = second.message.toolCalls[0];
+    expect(timeCall.name).toBe('get_time');
+    expect(timeCall.id).toBeTruthy();
+    expect(timeCall.id).not.toBe(weatherCall.id);
+
+    k.script({ text: '21 degrees, and it is noon.' });
+    const round2 = [...round1, { role: 'ASSISTANT', content: null, toolCalls: [timeCall] }, { role: 'TOOL', toolCallId: timeCall.id, content: '{"time":"12:00"}' }];
+    const third = await chatOk(gw, { model, tools, messages: round2 }, caller.secret);
+    expect(third.message.content).toBe('21 degrees, and it is noon.');
+
+    // what the third upstream request pairs each result with: [call name, result] in conversation order
+    const body = k.requests(upstream)[2].body;
+    let pairs: Array<[string, string]> = [];
+    switch (k.kind) {
+      case 'OPENAI':
+      case 'OPENAI_COMPATIBLE': {
+        const names = new Map<string, string>();
+        for (const m of body.messages) for (const c of m.tool_calls ?? []) names.set(c.id, c.function.name);
+        pairs = body.messages.filter((m: any) => m.role === 'tool').map((m: any) => [names.get(m.tool_call_id), m.content]);
+        expect(body.messages.filter((m: any) => m.role === 'tool').map((m: any) => m.tool_call_id)).toEqual([weatherCall.id, timeCall.id]);
+        break;
+      }
+      case 'ANTHROPIC': {
+        const blocks = body.messages.flatMap((m: any) => (Array.isArray(m.content) ? m.content : []));
+        const names = new Map<string, string>(blocks.filter((b: any) => b.type === 'tool_use').map((b: any) => [b.id, b.name]));
+        const results = blocks.filter((b: any) => b.type === 'tool_result');
+        expect(results.map((b: any) => b.tool_use_id)).toEqual([weatherCall.id, timeCall.id]);
+        pairs = results.map((b: any) => [names.get(b.tool_use_id), JSON.stringify(b.content)]);
+        break;
+      }
+      case 'GEMINI': {
+        // Gemini pairs a functionResponse with its call by name
+        const parts = body.contents.flatMap((c: any) => c.parts);
+        pairs = parts.filter((p: any) => p.functionResponse).map((p: any) => [p.functionResponse.name, JSON.stringify(p.functionResponse.response)]);
+        expect(parts.filter((p: any) => p.functionCall).map((p: any) => p.functionCall.name)).toEqual(['get_weather', 'get_time']);
+        break;
+      }
+    }
+    expect(pairs.map(([name]) => name)).toEqual(['get_weather', 'get_time']);
+    expect(pairs[0][1]).toContain('21');
+    expect(pairs[1][1]).toContain('12:00');
   });
 
   it('chatStream over graphql-ws forwards chunks while the mock is still sending; final chunk, ChatResult and usage record agree with the mock', async () => {

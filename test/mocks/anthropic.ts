@@ -18,6 +18,7 @@
  * Like the real API it rejects a request without `x-api-key` (401), without `anthropic-version`,
  * `model`, `max_tokens` or `messages`, or with a `system` role inside `messages` (400).
  */
+import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { sendJson, startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
@@ -31,7 +32,7 @@ export interface AnthropicMockUsage {
 export interface AnthropicMockReply {
   /** Answer text. @default 'Hello from Claude.' (none when `toolCalls` are set) */
   text?: string;
-  /** tool_use blocks after the text; ids default to `toolu_mock_<n>`. */
+  /** tool_use blocks after the text; ids default to a fresh `toolu_…` (unique, as Anthropic's are). */
   toolCalls?: Array<{ id?: string; name: string; input?: Record<string, unknown> }>;
   /** @default 'tool_use' with tool calls, else 'end_turn' */
   stopReason?: 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'refusal' | 'pause_turn';
@@ -162,7 +163,7 @@ function pieces(text: string): string[] {
 }
 
 function toolId(reply: AnthropicMockReply, i: number): string {
-  return reply.toolCalls?.[i]?.id ?? `toolu_mock_${i + 1}`;
+  return reply.toolCalls?.[i]?.id ?? `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 }
 
 function stopReasonOf(reply: AnthropicMockReply): string {

@@ -104,6 +104,19 @@ describe('gemini adapter: request mapping', () => {
     });
   });
 
+  it('a model name is one encoded path segment: a name full of path syntax never leaves /v1beta/models/ (chat, stream, embed)', async () => {
+    const model = '../../../admin/export?all=1#';
+    const segment = encodeURIComponent(model);
+    await adapter.chat(req({ model }), opts());
+    await collect(adapter.stream(req({ model }), opts()));
+    await adapter.embed!({ model, input: ['x'] }, opts()).catch(() => undefined);
+    expect(mock.requests.map((r) => r.path)).toEqual([
+      `/v1beta/models/${segment}:generateContent`,
+      `/v1beta/models/${segment}:streamGenerateContent?alt=sse`,
+      `/v1beta/models/${segment}:batchEmbedContents`,
+    ]);
+  });
+
   it('JSON mode sets responseMimeType', async () => {
     await adapter.chat(req({ jsonMode: true }), opts());
     expect(mock.last().body.generationConfig).toEqual({ responseMimeType: 'application/json' });
@@ -204,6 +217,23 @@ describe('gemini adapter: request mapping', () => {
     expect(parts[0].thoughtSignature).toBe(SKIP_THOUGHT_SIGNATURE);
     expect(parts[1]).not.toHaveProperty('thoughtSignature');
   });
+
+  it('names each functionResponse after the call it answers, even when a history reuses a call id in every round', async () => {
+    // what gateways before unique ids handed out: every round's first call was call_0
+    const messages: ChatRequest['messages'] = [
+      { role: 'USER', content: 'Weather and time in Paris?' },
+      { role: 'ASSISTANT', content: null, toolCalls: [{ id: 'call_0', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+      { role: 'TOOL', toolCallId: 'call_0', content: '{"temp":21}' },
+      { role: 'ASSISTANT', content: null, toolCalls: [{ id: 'call_0', name: 'get_time', arguments: '{}' }] },
+      { role: 'TOOL', toolCallId: 'call_0', content: '{"time":"12:00"}' },
+    ];
+    await adapter.chat(req({ tools: [weather, { name: 'get_time' }], messages }), opts());
+    const responses = mock.last().body.contents.flatMap((c: { parts: Array<{ functionResponse?: unknown }> }) => c.parts.filter((p) => p.functionResponse));
+    expect(responses).toEqual([
+      { functionResponse: { name: 'get_weather', response: { temp: 21 } } },
+      { functionResponse: { name: 'get_time', response: { time: '12:00' } } },
+    ]);
+  });
 });
 
 describe('gemini adapter: responses', () => {
@@ -235,9 +265,13 @@ describe('gemini adapter: responses', () => {
     expect(res.finishReason).toBe('TOOL_CALLS');
     expect(res.content).toBeNull();
     expect(res.toolCalls).toEqual([
-      { id: 'call_0', name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { id: expect.stringMatching(/^call_./), name: 'get_weather', arguments: '{"city":"Paris"}' },
       { id: 'fc_abc', name: 'get_weather', arguments: '{"city":"Rome"}' },
     ]);
+    // a made-up id is never made up again in a later round of the same conversation
+    const again = await adapter.chat(req({ tools: [weather] }), opts());
+    expect(again.toolCalls[0].id).toMatch(/^call_./);
+    expect(again.toolCalls[0].id).not.toBe(res.toolCalls[0].id);
   });
 
   it.each([
@@ -287,10 +321,12 @@ describe('gemini adapter: streaming', () => {
   it('streams function calls as whole tool-call deltas and finishes with TOOL_CALLS', async () => {
     mock.reply({ text: 'Checking', functionCalls: [{ name: 'get_weather', args: { city: 'Paris' } }, { name: 'get_time' }] });
     const chunks = await collect(adapter.stream(req({ tools: [weather] }), opts()));
-    expect(chunks.flatMap((c) => c.toolCalls ?? [])).toEqual([
-      { index: 0, id: 'call_0', name: 'get_weather', argumentsDelta: '{"city":"Paris"}' },
-      { index: 1, id: 'call_1', name: 'get_time', argumentsDelta: '{}' },
+    const deltas = chunks.flatMap((c) => c.toolCalls ?? []);
+    expect(deltas).toEqual([
+      { index: 0, id: expect.stringMatching(/^call_./), name: 'get_weather', argumentsDelta: '{"city":"Paris"}' },
+      { index: 1, id: expect.stringMatching(/^call_./), name: 'get_time', argumentsDelta: '{}' },
     ]);
+    expect(deltas[0].id).not.toBe(deltas[1].id);
     expect(chunks[chunks.length - 1].finishReason).toBe('TOOL_CALLS');
   });
 

@@ -25,11 +25,12 @@ function modelId(model: string): string {
 }
 
 /**
- * `{base}/v1beta/models/{model}:{method}`; the base URL carries no version.
+ * `{base}/v1beta/models/{model}:{method}`; the base URL carries no version. The model is encoded as one path
+ * segment: a stored name can never move the call (and the credential) to another path on the provider's host.
  * @see https://ai.google.dev/api/generate-content#endpoint
  */
 export function methodUrl(baseUrl: string | undefined, model: string, method: string): string {
-  return `${(baseUrl ?? GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1beta/models/${modelId(model)}:${method}`;
+  return `${(baseUrl ?? GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1beta/models/${encodeURIComponent(modelId(model))}:${method}`;
 }
 
 /**

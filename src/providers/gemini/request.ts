@@ -92,11 +92,12 @@ export function mapGenerationConfig(req: ChatRequest): GeminiGenerationConfig {
  * @see https://ai.google.dev/gemini-api/docs/function-calling
  */
 export function mapContents(messages: ChatMessage[], opts: { thoughtSignatures?: boolean } = {}): GeminiContent[] {
+  // filled as the conversation is read, so a result is named after the latest call with its id before it:
+  // histories from clients (or older gateways) may reuse an id in every round
   const callNames = new Map<string, string>();
-  for (const m of messages) for (const c of m.toolCalls ?? []) callNames.set(c.id, c.name);
-
   const out: GeminiContent[] = [];
   for (const m of messages) {
+    if (m.role === 'ASSISTANT') for (const c of m.toolCalls ?? []) callNames.set(c.id, c.name);
     if (m.role === 'SYSTEM') continue;
     const role = m.role === 'ASSISTANT' ? 'model' : 'user';
     let parts: GeminiPart[];

@@ -31,19 +31,26 @@ export interface GeminiResponse {
 }
 
 /**
- * Text and function calls of one candidate's parts. Gemini sends no call ids before newer API
- * versions, so missing ones are made up from the call's position (`call_<index>`).
- * @see https://ai.google.dev/api/caching#Part
+ * A call id for a functionCall Gemini sent without one. Unique across the conversation: callers pair each tool
+ * result with its call by id, and a per-response counter would hand every round's first call the same one.
  */
-export function readParts(parts: GeminiPart[] | undefined, firstCallIndex = 0): { text: string; calls: ToolCall[] } {
+export function newCallId(): string {
+  return `call_${randomUUID()}`;
+}
+
+/**
+ * Text and function calls of one candidate's parts; Gemini's own call id is kept when it sends one (newer API
+ * versions do), otherwise one is made up.
+ * @see https://ai.google.dev/api/caching#FunctionCall
+ */
+export function readParts(parts: GeminiPart[] | undefined): { text: string; calls: ToolCall[] } {
   let text = '';
   const calls: ToolCall[] = [];
   for (const p of parts ?? []) {
     // thought summaries are reasoning, not answer text
     if (typeof p.text === 'string' && !p.thought) text += p.text;
     if (p.functionCall) {
-      const index = firstCallIndex + calls.length;
-      calls.push({ id: p.functionCall.id || `call_${index}`, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) });
+      calls.push({ id: p.functionCall.id || newCallId(), name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) });
     }
   }
   return { text, calls };

@@ -41,7 +41,7 @@ export async function* geminiStream(events: AsyncIterable<EventSourceMessage>, r
       if (data.usageMetadata) usage = data.usageMetadata;
       if (data.promptFeedback?.blockReason) blockReason = data.promptFeedback.blockReason;
       const candidate = data.candidates?.[0];
-      const { text: delta, calls } = readParts(candidate?.content?.parts, callCount);
+      const { text: delta, calls } = readParts(candidate?.content?.parts);
       if (delta || calls.length) {
         text += delta;
         const chunk: StreamChunk = { delta };

@@ -1,0 +1,30 @@
+/* Which upstream model names a target on each provider kind may carry: checked when a target is created or changed. */
+import type { ProviderKind } from './registry.js';
+
+// C0 controls and DEL are never part of a model id; they would end up in URLs, request bodies and log lines
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Gemini puts the model in the URL (`/v1beta/models/{model}:generateContent`): one path segment of Google's
+ * resource-id characters, optionally named as the `models/` resource. Nothing that could end the segment or the
+ * path ('/', '?', '#', ':', '%', '\', a '..' segment) gets through, so no name can point the call elsewhere.
+ * @see https://ai.google.dev/api/models#model
+ */
+const GEMINI_MODEL = /^(?:models\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
+/** At most this many characters: the longest real model ids are well under 100. */
+export const MAX_UPSTREAM_MODEL_LENGTH = 256;
+
+/**
+ * What is wrong with an upstream model name for this provider kind, or undefined when it may be used. OpenAI,
+ * Anthropic and OpenAI-compatible servers get the model in the JSON body, where '/' is common
+ * (`meta-llama/Llama-3-8b-chat-hf` on Together, OpenRouter or vLLM): only control characters are refused there.
+ */
+export function upstreamModelProblem(kind: ProviderKind, name: string): string | undefined {
+  if (name.length > MAX_UPSTREAM_MODEL_LENGTH) return `must be at most ${MAX_UPSTREAM_MODEL_LENGTH} characters`;
+  if (CONTROL.test(name)) return 'must not contain control characters';
+  if (kind === 'GEMINI' && (!GEMINI_MODEL.test(name) || name.includes('..'))) {
+    return "must be a Gemini model id (letters, digits, '.', '_' and '-', optionally after 'models/'): it becomes part of the request path";
+  }
+  return undefined;
+}
