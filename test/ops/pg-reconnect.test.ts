@@ -1,0 +1,132 @@
+/*
+ * A PostgreSQL outage under load, through a TCP proxy the test controls (the shared server keeps running): the
+ * proxy drops every connection and refuses new ones for 5 s, then accepts again. Measured from the return:
+ * the first /readyz 200, the latency of calls made during and after the outage, and when the usage records
+ * buffered meanwhile are in the database.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { startTcpProxy, type TcpProxy } from '../kit/tcp-proxy.js';
+import { freshDatabase, PG_URL, type FreshDatabase } from '../usage/usage-kit.js';
+import { sleep, waitFor } from './kit.js';
+
+const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { id } }';
+const OUTAGE_MS = 5000;
+
+interface Call {
+  n: number;
+  start: number;
+  ms: number;
+  ok: boolean;
+  code?: string;
+}
+
+async function call(gw: TestGateway, secret: string, n: number): Promise<Call> {
+  const start = Date.now();
+  const res = await gw.gql(CHAT, { input: { model: 'echo', messages: [{ role: 'USER', content: `call ${n}` }], metadata: { n } } }, secret);
+  return { n, start, ms: Date.now() - start, ok: Boolean(res.data?.chat), code: res.errors?.[0]?.extensions?.code };
+}
+
+async function readyz(gw: TestGateway): Promise<{ at: number; status: number; ms: number }> {
+  const at = Date.now();
+  const res = await fetch(`${gw.url}/readyz`);
+  await res.arrayBuffer();
+  return { at, status: res.status, ms: Date.now() - at };
+}
+
+describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', () => {
+  let fresh: FreshDatabase;
+  let proxy: TcpProxy;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    fresh = await freshDatabase(PG_URL!);
+    const u = new URL(fresh.url);
+    proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    u.host = `127.0.0.1:${proxy.port}`;
+    // the default flush interval, so the writer's retry backoff is the one users get
+    gw = await startGateway({ DATABASE_URL: u.toString(), USAGE_FLUSH_MS: '200' });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await proxy?.close();
+    await fresh?.drop();
+  });
+
+  it('is ready within a second of the return; calls stay fast; buffered usage lands within two seconds', async () => {
+    const key = await gw.createKey({ name: 'load', scopes: ['INVOKE'] });
+    // created before the outage and never used: not in the key cache when the database goes away
+    const coldKey = await gw.createKey({ name: 'cold', scopes: ['INVOKE'] });
+    expect((await call(gw, key.secret, -1)).ok).toBe(true);
+
+    const calls: Call[] = [];
+    const probes: Array<Awaited<ReturnType<typeof readyz>>> = [];
+    let stop = false;
+    let next = 0;
+    const workers = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        calls.push(await call(gw, key.secret, next++));
+        await sleep(20);
+      }
+    });
+    const prober = (async () => {
+      while (!stop) {
+        probes.push(await readyz(gw));
+        await sleep(50);
+      }
+    })();
+
+    await sleep(500);
+    const downAt = Date.now();
+    await proxy.down();
+    await sleep(1000);
+    const cold = call(gw, coldKey.secret, -2);
+    await sleep(OUTAGE_MS - (Date.now() - downAt));
+    const callsBeforeReturn = calls.filter((c) => c.ok).map((c) => c.n);
+    await proxy.up();
+    const upAt = Date.now();
+
+    const ready = await waitFor(() => probes.find((p) => p.at >= upAt && p.status === 200), 'a /readyz 200 after the return', 20_000);
+    const readyMs = ready.at + ready.ms - upAt;
+
+    // every record of a call answered before the return is in the database (read beside the proxy)
+    const landed = await waitFor(
+      async () => {
+        const [{ count }] = await fresh.sql<[{ count: number }]>`
+          select count(*)::int as count from usage_records
+          where api_key_id = ${key.id}::uuid and (metadata->>'n')::int = any(${callsBeforeReturn}::int[])`;
+        return count === callsBeforeReturn.length ? Date.now() : 0;
+      },
+      'the buffered usage records to land',
+      20_000,
+    );
+    const landedMs = landed - upAt;
+    await sleep(1000);
+    stop = true;
+    await Promise.all([...workers, prober]);
+    const coldCall = await cold;
+
+    const during = calls.filter((c) => c.start >= downAt && c.start < upAt);
+    const after = calls.filter((c) => c.start >= upAt);
+    const slowest = (cs: Call[]) => Math.max(0, ...cs.map((c) => c.ms));
+    const downProbes = probes.filter((p) => p.at >= downAt + 200 && p.at + p.ms < upAt);
+    console.log(
+      `[pg-reconnect] outage ${upAt - downAt} ms; /readyz 200 ${readyMs} ms after the return; usage landed ${landedMs} ms after; ` +
+        `calls during: ${during.length} (slowest ${slowest(during)} ms), after: ${after.length} (slowest ${slowest(after)} ms); ` +
+        `unknown key during the outage: ${coldCall.code} in ${coldCall.ms} ms; /readyz during: slowest ${Math.max(0, ...downProbes.map((p) => p.ms))} ms`,
+    );
+
+    expect(readyMs).toBeLessThan(1000);
+    expect(landedMs).toBeLessThan(2000);
+    // a cached key keeps working through the outage, without waiting on the database
+    expect(during.length).toBeGreaterThan(20);
+    expect(calls.every((c) => c.ok)).toBe(true);
+    expect(slowest(during)).toBeLessThan(1000);
+    expect(slowest(after)).toBeLessThan(1000);
+    // readiness says "not ready" at once while the database is away; a key it cannot look up fails fast
+    expect(downProbes.length).toBeGreaterThan(10);
+    expect(downProbes.every((p) => p.status === 503 && p.ms < 1000)).toBe(true);
+    expect(coldCall.ok).toBe(false);
+    expect(coldCall.ms).toBeLessThan(1000);
+  }, 60_000);
+});
