@@ -62,7 +62,8 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
           ctx.extra.authorization = authorization;
           return true;
         } catch (e) {
-          if (isGatewayError(e)) return false;
+          // a key that cannot be checked now (database away) is not a refused key: close with 4500, not 4403
+          if (isGatewayError(e) && e.code !== 'SERVICE_UNAVAILABLE') return false;
           throw e;
         }
       },

@@ -3,7 +3,7 @@ import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput, notFound, serviceUnavailable } from '../errors.js';
 
 export type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
 export const SCOPES: Scope[] = ['INVOKE', 'READ_USAGE', 'ADMIN'];
@@ -161,7 +161,9 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           } catch (err) {
             // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
             // so a revocation whose broadcast was lost cannot outlive a long outage
-            if (!entry || now - entry.until > MAX_STALE_MS) throw err;
+            if (!entry || now - entry.until > MAX_STALE_MS) {
+              throw Object.assign(serviceUnavailable('The API key cannot be checked now: the database is not answering; retry shortly'), { cause: err });
+            }
           }
         }
       }
