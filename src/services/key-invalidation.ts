@@ -14,8 +14,11 @@ export interface KeyInvalidation {
   kind: 'redis' | 'postgres';
   /** Tells every instance (this one included) that the key with this secret hash changed. Never throws, never waits. */
   publish(secretHash: string): void;
-  /** Starts delivering other instances' announcements. */
-  start(onInvalidate: (secretHash: string) => void): Promise<void>;
+  /**
+   * Starts delivering other instances' announcements. `onMissed` is called when the channel comes back after
+   * being down (Postgres LISTEN re-established): announcements sent meanwhile are lost, so caches must be dropped.
+   */
+  start(onInvalidate: (secretHash: string) => void, onMissed?: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,12 +45,24 @@ export function createKeyInvalidation(opts: KeyInvalidationOptions): KeyInvalida
       publish(hash) {
         notify(PG_CHANNEL, hash).catch((err) => log.warn({ err }, 'key invalidation: NOTIFY failed; other instances rely on the cache TTL'));
       },
-      async start(onInvalidate) {
-        // postgres.js keeps the LISTEN connection alive and re-listens after reconnecting
+      async start(onInvalidate, onMissed) {
+        // postgres.js keeps the LISTEN connection alive and re-listens after reconnecting; a NOTIFY sent while
+        // it was away is never delivered, so every re-listen after the first drops what may now be stale
+        let listened = false;
         try {
-          unlisten = await listen(PG_CHANNEL, (payload) => {
-            if (HASH.test(payload)) onInvalidate(payload);
-          });
+          unlisten = await listen(
+            PG_CHANNEL,
+            (payload) => {
+              if (HASH.test(payload)) onInvalidate(payload);
+            },
+            () => {
+              if (listened) {
+                log.info('key invalidation: LISTEN re-established; cached key lookups dropped');
+                onMissed?.();
+              }
+              listened = true;
+            },
+          );
         } catch (err) {
           log.warn({ err }, 'key invalidation: LISTEN failed; key changes reach this instance via the cache TTL');
         }

@@ -94,6 +94,8 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<CacheEntry>>();
   const generations = new Map<string, number>();
+  /** Bumped when every cached lookup is dropped: a lookup that started before must not be cached either. */
+  let epoch = 0;
 
   function invalidateHash(secretHash: string): void {
     cache.delete(secretHash);
@@ -121,6 +123,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     let pending = inFlight.get(h);
     if (pending) return pending;
     const generation = generations.get(h) ?? 0;
+    const startEpoch = epoch;
     pending = (async () => {
       try {
         const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
@@ -128,7 +131,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
         const row = found && hashesEqual(found.secretHash, h) ? found : null;
         const fresh = { principal: row ? toPrincipal(row) : null, until: Date.now() + opts.cacheTtlMs };
         // an invalidation that arrived during the lookup wins: do not cache what may be stale
-        if ((generations.get(h) ?? 0) === generation) {
+        if ((generations.get(h) ?? 0) === generation && epoch === startEpoch) {
           if (cache.size > 50_000) cache.clear();
           cache.set(h, fresh);
         }
@@ -175,6 +178,13 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
 
     /** Drops a cached lookup (called when another instance says a key changed). */
     invalidate: invalidateHash,
+
+    /** Drops every cached lookup (key changes announced while the broadcast channel was down were missed). */
+    invalidateAll(): void {
+      epoch++;
+      cache.clear();
+      inFlight.clear();
+    },
 
     async create(input: CreateKeyInput, secret = generateSecret()): Promise<{ row: ApiKeyRow; secret: string }> {
       checkName(input.name, 'input.name');

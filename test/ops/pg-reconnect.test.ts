@@ -9,7 +9,7 @@ import { RECONNECT_MAX_S } from '../../src/db/client.js';
 import { RETRY_MAX_MS } from '../../src/gateway/usage-writer.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { startTcpProxy, type TcpProxy } from '../kit/tcp-proxy.js';
-import { freshDatabase, PG_URL, type FreshDatabase } from '../usage/usage-kit.js';
+import { createPricedModel, freshDatabase, PG_URL, type FreshDatabase } from '../usage/usage-kit.js';
 import { sleep, waitFor } from './kit.js';
 
 const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { id } }';
@@ -25,9 +25,9 @@ interface Call {
   retryAfter: string | null;
 }
 
-async function call(gw: TestGateway, secret: string, n: number): Promise<Call> {
+async function call(gw: TestGateway, secret: string, n: number, model = 'echo'): Promise<Call> {
   const start = Date.now();
-  const res = await gw.gql(CHAT, { input: { model: 'echo', messages: [{ role: 'USER', content: `call ${n}` }], metadata: { n } } }, secret);
+  const res = await gw.gql(CHAT, { input: { model, messages: [{ role: 'USER', content: `call ${n}` }], metadata: { n } } }, secret);
   const ok = Boolean(res.data?.chat);
   return { n, start, ms: Date.now() - start, ok, code: res.errors?.[0]?.extensions?.code, status: res.status, retryAfter: res.headers.get('retry-after') };
 }
@@ -43,6 +43,8 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
   let fresh: FreshDatabase;
   let proxy: TcpProxy;
   let gw: TestGateway;
+  /** A second instance on the same database, beside the proxy: it never sees the outage. */
+  let direct: TestGateway;
 
   beforeAll(async () => {
     fresh = await freshDatabase(PG_URL!);
@@ -50,10 +52,12 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
     u.host = `127.0.0.1:${proxy.port}`;
     // the default flush interval, so the writer's retry backoff is the one users get
-    gw = await startGateway({ DATABASE_URL: u.toString(), USAGE_FLUSH_MS: '200' });
+    gw = await startGateway({ DATABASE_URL: u.toString(), USAGE_FLUSH_MS: '200', KEY_CACHE_TTL_MS: '5000' });
+    direct = await startGateway({ DATABASE_URL: fresh.url });
   });
   afterAll(async () => {
     await gw?.stop();
+    await direct?.stop();
     await proxy?.close();
     await fresh?.drop();
   });
@@ -62,6 +66,8 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     const key = await gw.createKey({ name: 'load', scopes: ['INVOKE'] });
     // created before the outage and never used: not in the key cache when the database goes away
     const coldKey = await gw.createKey({ name: 'cold', scopes: ['INVOKE'] });
+    // created on the other instance, so this one's catalogue cache neither holds it nor is cleared
+    await createPricedModel(direct, 'cold-model');
     expect((await call(gw, key.secret, -1)).ok).toBe(true);
 
     const calls: Call[] = [];
@@ -86,6 +92,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     await proxy.down();
     await sleep(1000);
     const cold = call(gw, coldKey.secret, -2);
+    const coldModel = call(gw, key.secret, -4, 'cold-model');
     await sleep(OUTAGE_MS - (Date.now() - downAt));
     const callsBeforeReturn = calls.filter((c) => c.ok).map((c) => c.n);
     await proxy.up();
@@ -110,6 +117,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     stop = true;
     await Promise.all([...workers, prober]);
     const coldCall = await cold;
+    const coldModelCall = await coldModel;
 
     const during = calls.filter((c) => c.start >= downAt && c.start < upAt);
     const after = calls.filter((c) => c.start >= upAt);
@@ -118,7 +126,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     console.log(
       `[pg-reconnect] outage ${upAt - downAt} ms; /readyz 200 ${readyMs} ms after the return; usage landed ${landedMs} ms after; ` +
         `calls during: ${during.length} (slowest ${slowest(during)} ms), after: ${after.length} (slowest ${slowest(after)} ms); ` +
-        `unknown key during the outage: ${coldCall.code} in ${coldCall.ms} ms; /readyz during: slowest ${Math.max(0, ...downProbes.map((p) => p.ms))} ms`,
+        `uncached key during the outage: ${coldCall.code} in ${coldCall.ms} ms, uncached model: ${coldModelCall.code} in ${coldModelCall.ms} ms; /readyz during: slowest ${Math.max(0, ...downProbes.map((p) => p.ms))} ms`,
     );
 
     // the pool's reconnect wait is bounded, and the writer's retry wait: the slack is for a loaded machine
@@ -130,12 +138,43 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     expect(calls.every((c) => c.ok)).toBe(true);
     expect(slowest(during)).toBeLessThan(1000);
     expect(slowest(after)).toBeLessThan(1000);
-    // readiness says "not ready" at once while the database is away; a key it cannot look up fails fast
+    // readiness says "not ready" at once while the database is away; a key or model it cannot look up fails fast
     expect(downProbes.length).toBeGreaterThan(10);
     expect(downProbes.every((p) => p.status === 503 && p.ms < 1000)).toBe(true);
     expect(coldCall).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE', status: 503, retryAfter: '1' });
     expect(coldCall.ms).toBeLessThan(1000);
-    // once the database is back, that key works
+    expect(coldModelCall).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE' });
+    expect(coldModelCall.ms).toBeLessThan(1000);
+    // once the database is back, that key and that model work
     expect((await call(gw, coldKey.secret, -3)).ok).toBe(true);
+    expect((await call(gw, key.secret, -5, 'cold-model')).ok).toBe(true);
   }, 60_000);
+
+  it('a key revoked on another instance during the outage is refused within a second of the return', async () => {
+    // a fresh lookup caches the key on the proxied instance for KEY_CACHE_TTL_MS (5 s)
+    const key = await direct.createKey({ name: 'revoked during the outage', scopes: ['INVOKE'] });
+    expect((await call(gw, key.secret, 0)).ok).toBe(true);
+
+    await proxy.down();
+    // the other instance still reaches the database: the revocation commits, its NOTIFY cannot reach this one
+    const revoked = await direct.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: key.id });
+    expect(revoked.errors).toBeUndefined();
+    await sleep(1000);
+    await proxy.up();
+    const upAt = Date.now();
+
+    const refused = await waitFor(
+      async () => {
+        const c = await call(gw, key.secret, 1);
+        return c.ok ? undefined : c;
+      },
+      'the revoked key to be refused',
+      8000,
+    );
+    const ms = Date.now() - upAt;
+    console.log(`[pg-reconnect] key revoked during the outage refused ${ms} ms after the return`);
+    expect(refused.code).toBe('UNAUTHENTICATED');
+    // well before the cached lookup runs out (5 s after it was made)
+    expect(ms).toBeLessThan(1000);
+  }, 30_000);
 });
