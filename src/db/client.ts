@@ -33,14 +33,14 @@ const migrationsFolder = new URL('../../migrations', import.meta.url).pathname;
 const MIGRATION_LOCK = 7_316_042_219;
 
 /** The longest wait, in seconds, before a pool connection tries the server again after a failed attempt. */
-export const RECONNECT_MAX_S = 0.5;
+export const RECONNECT_MAX_S = 0.25;
 
 /**
  * Seconds before a closed pool connection reconnects; postgres.js passes the failed attempts counted across the
  * whole pool since the last success. Its default grows as 3^n towards 20 s, so ten connections failing together
  * during a short outage left the pool waiting many seconds after the server was back (and every query with it).
  * Here: 50 ms doubling, with jitter so the pool does not reconnect in lockstep, never above RECONNECT_MAX_S; a
- * refused connection costs the server nothing, so trying twice a second during an outage is cheap.
+ * refused connection costs next to nothing, and a pool connection only retries while a query waits for it.
  */
 export function reconnectBackoff(failures: number): number {
   return Math.min(0.05 * 2 ** failures, RECONNECT_MAX_S) * (0.5 + Math.random() / 2);

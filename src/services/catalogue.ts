@@ -1,6 +1,7 @@
 /* Providers and models: CRUD for admins, and the cached model resolution every invocation makes. */
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { modelTargets, models, providers, type ModelRow, type ModelTargetRow, type ProviderRow } from '../db/schema.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import type { SecretBox } from '../security/secret-box.js';
@@ -187,7 +188,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     return out;
   }
 
-  /** The model's row and its targets' rows; a failed read means the model cannot be routed now (503, not a 500). */
+  /** The model's row and its targets' rows; an unreachable database means the model cannot be routed now (503, not a 500). */
   async function readResolved(name: string) {
     try {
       const [row] = await db.select().from(models).where(eq(models.name, name));
@@ -200,6 +201,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
         .orderBy(asc(modelTargets.position));
       return { row, rows };
     } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
       throw Object.assign(serviceUnavailable(`Model "${name}" cannot be looked up now: the database is not answering; retry shortly`), { cause: err });
     }
   }

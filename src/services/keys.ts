@@ -1,6 +1,7 @@
 /* API keys: create/update/revoke/rotate, and the cached lookup every request makes. */
 import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
@@ -165,6 +166,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
             // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
             // so a revocation whose broadcast was lost cannot outlive a long outage
             if (!entry || now - entry.until > MAX_STALE_MS) {
+              if (!isDatabaseUnavailable(err)) throw err;
               throw Object.assign(serviceUnavailable('The API key cannot be checked now: the database is not answering; retry shortly'), { cause: err });
             }
           }
