@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECONNECT_MAX_S } from '../../src/db/client.js';
 import { RETRY_MAX_MS } from '../../src/gateway/usage-writer.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { wsHandshake } from '../kit/ws.js';
 import { startTcpProxy, type TcpProxy } from '../kit/tcp-proxy.js';
 import { createPricedModel, freshDatabase, PG_URL, type FreshDatabase } from '../usage/usage-kit.js';
 import { sleep, waitFor } from './kit.js';
@@ -93,6 +94,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     await sleep(1000);
     const cold = call(gw, coldKey.secret, -2);
     const coldModel = call(gw, key.secret, -4, 'cold-model');
+    const coldSocket = wsHandshake(gw.url, { authorization: `Bearer ${coldKey.secret}` });
     await sleep(OUTAGE_MS - (Date.now() - downAt));
     const callsBeforeReturn = calls.filter((c) => c.ok).map((c) => c.n);
     await proxy.up();
@@ -118,6 +120,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     await Promise.all([...workers, prober]);
     const coldCall = await cold;
     const coldModelCall = await coldModel;
+    const coldSocketOutcome = await coldSocket;
 
     const during = calls.filter((c) => c.start >= downAt && c.start < upAt);
     const after = calls.filter((c) => c.start >= upAt);
@@ -143,6 +146,8 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     expect(downProbes.every((p) => p.status === 503 && p.ms < 1000)).toBe(true);
     expect(coldCall).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE', status: 503, retryAfter: '1' });
     expect(coldCall.ms).toBeLessThan(1000);
+    // a websocket whose key cannot be checked is closed with 1013 "try again later", not as a refused key (4403)
+    expect(coldSocketOutcome).toMatchObject({ acked: false, code: 1013 });
     expect(coldModelCall).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE' });
     expect(coldModelCall.ms).toBeLessThan(1000);
     // once the database is back, that key and that model work
