@@ -4,7 +4,8 @@
  * Redis pub/sub when REDIS_URL is set, else Postgres LISTEN/NOTIFY when the database is a Postgres
  * server, else nothing (one embedded PGlite process has one cache). The payload is the secret's
  * sha256 hash, which the caches are keyed by (never the secret).
- * Best effort by design: a lost message (Redis or Postgres away) is covered by the cache TTL (≤ 5 s).
+ * Best effort by design: a lost message (Redis or Postgres away) is covered by the cache TTL (≤ 5 s), and on
+ * Postgres by dropping every cached lookup once LISTEN is re-established.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
