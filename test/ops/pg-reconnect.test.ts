@@ -15,6 +15,8 @@ import { sleep, waitFor } from './kit.js';
 
 const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { id } }';
 const OUTAGE_MS = 5000;
+/** "At once" for a call or a probe: well below the seconds they took before, with room for a loaded machine. */
+const FAST_MS = 1500;
 
 interface Call {
   n: number;
@@ -139,17 +141,17 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     // a cached key keeps working through the outage, without waiting on the database
     expect(during.length).toBeGreaterThan(20);
     expect(calls.every((c) => c.ok)).toBe(true);
-    expect(slowest(during)).toBeLessThan(1000);
-    expect(slowest(after)).toBeLessThan(1000);
+    expect(slowest(during)).toBeLessThan(FAST_MS);
+    expect(slowest(after)).toBeLessThan(FAST_MS);
     // readiness says "not ready" at once while the database is away; a key or model it cannot look up fails fast
     expect(downProbes.length).toBeGreaterThan(10);
-    expect(downProbes.every((p) => p.status === 503 && p.ms < 1000)).toBe(true);
+    expect(downProbes.every((p) => p.status === 503 && p.ms < FAST_MS)).toBe(true);
     expect(coldCall).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE', status: 503, retryAfter: '1' });
-    expect(coldCall.ms).toBeLessThan(1000);
+    expect(coldCall.ms).toBeLessThan(FAST_MS);
     // a websocket whose key cannot be checked is closed with 1013 "try again later", not as a refused key (4403)
     expect(coldSocketOutcome).toMatchObject({ acked: false, code: 1013 });
     expect(coldModelCall).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE' });
-    expect(coldModelCall.ms).toBeLessThan(1000);
+    expect(coldModelCall.ms).toBeLessThan(FAST_MS);
     // once the database is back, that key and that model work
     expect((await call(gw, coldKey.secret, -3)).ok).toBe(true);
     expect((await call(gw, key.secret, -5, 'cold-model')).ok).toBe(true);
