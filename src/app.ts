@@ -147,7 +147,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   // revoke/rotate/update reach the other instances' key caches at once (Redis pub/sub or LISTEN/NOTIFY)
   const keyInvalidation = createKeyInvalidation({ redisUrl: config.redis?.url, redisPrefix: options.redisPrefix, database, log });
   const keys = createKeyService(db, { cacheTtlMs: config.keyCacheTtlMs, broadcast: keyInvalidation?.publish });
-  await keyInvalidation?.start((hash) => keys.invalidate(hash));
+  await keyInvalidation?.start((hash) => keys.invalidate(hash), () => keys.invalidateAll());
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
   const usageQueries = createUsageQueries(db);

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_TIMEOUT'
-  | 'NOT_IMPLEMENTED';
+  | 'NOT_IMPLEMENTED'
+  | 'SERVICE_UNAVAILABLE';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -26,6 +27,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   UPSTREAM_ERROR: 502,
   UPSTREAM_TIMEOUT: 504,
   NOT_IMPLEMENTED: 501,
+  SERVICE_UNAVAILABLE: 503,
 };
 
 /** An expected failure. Yoga's masking lets GraphQLErrors through, so these reach clients as they are. */
@@ -65,6 +67,16 @@ export const quotaExceeded = (message: string) => new GatewayError('QUOTA_EXCEED
 
 export const notImplemented = (what: string) =>
   new GatewayError('NOT_IMPLEMENTED', `${what} is not implemented yet`);
+
+/**
+ * What the answer needs (a key or model lookup) cannot be read: the database is unreachable and nothing usable is
+ * cached. Clients retry after `retryAfterMs` (the database pool reconnects within that).
+ */
+export const serviceUnavailable = (message: string, retryAfterMs = 1000) =>
+  new GatewayError('SERVICE_UNAVAILABLE', message, {
+    retryAfterMs,
+    http: { status: 503, headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } },
+  });
 
 export function isGatewayError(e: unknown): e is GatewayError {
   return e instanceof GatewayError;

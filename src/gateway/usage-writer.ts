@@ -43,6 +43,12 @@ export interface UsageWriterOptions {
 
 export type UsageWriter = ReturnType<typeof createUsageWriter>;
 
+/**
+ * The longest wait between two write attempts while the database is away: records buffered during an outage land
+ * at most this long after the database is back (plus the pool's reconnect, src/db/client.ts).
+ */
+export const RETRY_MAX_MS = 1000;
+
 /** jsonb (and text) refuse NUL and lone surrogates: one such string from a caller must not block every record. */
 function storable(value: string): string {
   return value.replace(/\u0000/g, '\uFFFD').toWellFormed();
@@ -260,8 +266,8 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
         if (failures === 1 || failures % 20 === 0) {
           opts.log.warn({ err, pending: buffer.length, failures }, 'usage records could not be written; keeping them and retrying');
         }
-        // back off up to 5 s while the database is away
-        schedule(Math.min(5000, opts.flushMs * 2 ** Math.min(failures, 5)));
+        // back off while the database is away, but not so far that its return goes unnoticed for long
+        schedule(Math.min(RETRY_MAX_MS, opts.flushMs * 2 ** Math.min(failures, 5)));
       } finally {
         running = undefined;
       }

@@ -62,6 +62,12 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
           ctx.extra.authorization = authorization;
           return true;
         } catch (e) {
+          if (isGatewayError(e) && e.code === 'SERVICE_UNAVAILABLE') {
+            // the key could not be checked (database away), it was not refused: 1013 "try again later", which
+            // graphql-ws clients retry, instead of 4403
+            (ctx.extra as unknown as { socket: WebSocket }).socket.close(1013, e.message);
+            return false;
+          }
           if (isGatewayError(e)) return false;
           throw e;
         }

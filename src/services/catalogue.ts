@@ -1,8 +1,9 @@
 /* Providers and models: CRUD for admins, and the cached model resolution every invocation makes. */
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { modelTargets, models, providers, type ModelRow, type ModelTargetRow, type ProviderRow } from '../db/schema.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
@@ -190,15 +191,28 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     return out;
   }
 
+  /** The model's row and its targets' rows; an unreachable database means the model cannot be routed now (503, not a 500). */
+  async function readResolved(name: string) {
+    try {
+      const [row] = await db.select().from(models).where(eq(models.name, name));
+      if (!row) return null;
+      const rows = await db
+        .select({ t: modelTargets, p: providers })
+        .from(modelTargets)
+        .innerJoin(providers, eq(modelTargets.providerId, providers.id))
+        .where(eq(modelTargets.modelId, row.id))
+        .orderBy(asc(modelTargets.position));
+      return { row, rows };
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      throw Object.assign(serviceUnavailable(`Model "${name}" cannot be looked up now: the database is not answering; retry shortly`), { cause: err });
+    }
+  }
+
   async function loadResolved(name: string): Promise<ResolvedModel | null> {
-    const [row] = await db.select().from(models).where(eq(models.name, name));
-    if (!row) return null;
-    const rows = await db
-      .select({ t: modelTargets, p: providers })
-      .from(modelTargets)
-      .innerJoin(providers, eq(modelTargets.providerId, providers.id))
-      .where(eq(modelTargets.modelId, row.id))
-      .orderBy(asc(modelTargets.position));
+    const read = await readResolved(name);
+    if (!read) return null;
+    const { row, rows } = read;
     return {
       row,
       targets: rows.map(({ t, p }) => ({

@@ -4,7 +4,8 @@
  * Redis pub/sub when REDIS_URL is set, else Postgres LISTEN/NOTIFY when the database is a Postgres
  * server, else nothing (one embedded PGlite process has one cache). The payload is the secret's
  * sha256 hash, which the caches are keyed by (never the secret).
- * Best effort by design: a lost message (Redis or Postgres away) is covered by the cache TTL (≤ 5 s).
+ * Best effort by design: a lost message (Redis or Postgres away) is covered by the cache TTL (≤ 5 s), and on
+ * Postgres by dropping every cached lookup once LISTEN is re-established.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,8 +15,11 @@ export interface KeyInvalidation {
   kind: 'redis' | 'postgres';
   /** Tells every instance (this one included) that the key with this secret hash changed. Never throws, never waits. */
   publish(secretHash: string): void;
-  /** Starts delivering other instances' announcements. */
-  start(onInvalidate: (secretHash: string) => void): Promise<void>;
+  /**
+   * Starts delivering other instances' announcements. `onMissed` is called when the channel comes back after
+   * being down (Postgres LISTEN re-established): announcements sent meanwhile are lost, so caches must be dropped.
+   */
+  start(onInvalidate: (secretHash: string) => void, onMissed?: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,12 +46,24 @@ export function createKeyInvalidation(opts: KeyInvalidationOptions): KeyInvalida
       publish(hash) {
         notify(PG_CHANNEL, hash).catch((err) => log.warn({ err }, 'key invalidation: NOTIFY failed; other instances rely on the cache TTL'));
       },
-      async start(onInvalidate) {
-        // postgres.js keeps the LISTEN connection alive and re-listens after reconnecting
+      async start(onInvalidate, onMissed) {
+        // postgres.js keeps the LISTEN connection alive and re-listens after reconnecting; a NOTIFY sent while
+        // it was away is never delivered, so every re-listen after the first drops what may now be stale
+        let listened = false;
         try {
-          unlisten = await listen(PG_CHANNEL, (payload) => {
-            if (HASH.test(payload)) onInvalidate(payload);
-          });
+          unlisten = await listen(
+            PG_CHANNEL,
+            (payload) => {
+              if (HASH.test(payload)) onInvalidate(payload);
+            },
+            () => {
+              if (listened) {
+                log.info('key invalidation: LISTEN re-established; cached key lookups dropped');
+                onMissed?.();
+              }
+              listened = true;
+            },
+          );
         } catch (err) {
           log.warn({ err }, 'key invalidation: LISTEN failed; key changes reach this instance via the cache TTL');
         }

@@ -1,9 +1,10 @@
 /* API keys: create/update/revoke/rotate, and the cached lookup every request makes. */
 import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput, notFound, serviceUnavailable } from '../errors.js';
 
 export type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
 export const SCOPES: Scope[] = ['INVOKE', 'READ_USAGE', 'ADMIN'];
@@ -94,6 +95,8 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<CacheEntry>>();
   const generations = new Map<string, number>();
+  /** Bumped when every cached lookup is dropped: a lookup that started before must not be cached either. */
+  let epoch = 0;
 
   function invalidateHash(secretHash: string): void {
     cache.delete(secretHash);
@@ -121,6 +124,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     let pending = inFlight.get(h);
     if (pending) return pending;
     const generation = generations.get(h) ?? 0;
+    const startEpoch = epoch;
     pending = (async () => {
       try {
         const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
@@ -128,7 +132,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
         const row = found && hashesEqual(found.secretHash, h) ? found : null;
         const fresh = { principal: row ? toPrincipal(row) : null, until: Date.now() + opts.cacheTtlMs };
         // an invalidation that arrived during the lookup wins: do not cache what may be stale
-        if ((generations.get(h) ?? 0) === generation) {
+        if ((generations.get(h) ?? 0) === generation && epoch === startEpoch) {
           if (cache.size > 50_000) cache.clear();
           cache.set(h, fresh);
         }
@@ -161,7 +165,10 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           } catch (err) {
             // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
             // so a revocation whose broadcast was lost cannot outlive a long outage
-            if (!entry || now - entry.until > MAX_STALE_MS) throw err;
+            if (!entry || now - entry.until > MAX_STALE_MS) {
+              if (!isDatabaseUnavailable(err)) throw err;
+              throw Object.assign(serviceUnavailable('The API key cannot be checked now: the database is not answering; retry shortly'), { cause: err });
+            }
           }
         }
       }
@@ -173,6 +180,13 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
 
     /** Drops a cached lookup (called when another instance says a key changed). */
     invalidate: invalidateHash,
+
+    /** Drops every cached lookup (key changes announced while the broadcast channel was down were missed). */
+    invalidateAll(): void {
+      epoch++;
+      cache.clear();
+      inFlight.clear();
+    },
 
     async create(input: CreateKeyInput, secret = generateSecret()): Promise<{ row: ApiKeyRow; secret: string }> {
       checkName(input.name, 'input.name');
