@@ -21,7 +21,10 @@ export interface ChatResult {
 }
 
 export interface ChatChunk {
-  id: string;
+  /** The invocation this chunk belongs to (its usage record's id). */
+  invocationId: string;
+  /** 0, 1, 2… in the order sent: with the invocation id, the chunk's own identity. */
+  index: number;
   model: string;
   delta: string;
   toolCalls: ToolCallDelta[] | null;

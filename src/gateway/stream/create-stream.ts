@@ -44,7 +44,7 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
     outer?.addEventListener('abort', onOuterAbort, { once: true });
     void channel.closed.then(() => ac.abort());
 
-    const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '' };
+    const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '', sent: 0 };
     try {
       const opened = await openStream(inv, deps, ac, progress);
       await relayStream(opened, inv, deps, ac, push, progress);
@@ -83,14 +83,14 @@ async function finishStream(inv: Invocation, deps: PipelineDeps, progress: Strea
     ev.errorCode = end.error.code;
     record(inv, deps);
     // the client already has partial text: end with a final ERROR chunk, then the error
-    if (target) await channel.push(lastChunk(inv, 'ERROR', usage)).catch(() => {});
+    if (target) await channel.push(lastChunk(inv, progress.sent, 'ERROR', usage)).catch(() => {});
     return channel.end(end.error);
   }
   record(inv, deps);
-  await channel.push(lastChunk(inv, end.finishReason, usage));
+  await channel.push(lastChunk(inv, progress.sent, end.finishReason, usage));
   channel.end();
 }
 
-function lastChunk(inv: Invocation, finishReason: ChatChunk['finishReason'], usage: ChatChunk['usage']): ChatChunk {
-  return { id: inv.id, model: inv.modelName, delta: '', toolCalls: null, finishReason, usage };
+function lastChunk(inv: Invocation, index: number, finishReason: ChatChunk['finishReason'], usage: ChatChunk['usage']): ChatChunk {
+  return { invocationId: inv.id, index, model: inv.modelName, delta: '', toolCalls: null, finishReason, usage };
 }

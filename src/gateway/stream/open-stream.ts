@@ -19,6 +19,8 @@ export interface StreamProgress {
   text: string;
   argsChars: string;
   failure?: unknown;
+  /** Chunks sent to the client so far: the next one's index. */
+  sent: number;
 }
 
 export interface OpenedStream {

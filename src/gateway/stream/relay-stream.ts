@@ -37,7 +37,7 @@ export async function relayStream(
       progress.text += c.delta;
       for (const d of c.toolCalls ?? []) progress.argsChars += (d.name ?? '') + (d.argumentsDelta ?? '');
       // the finish reason and usage go out in the stream's last chunk, once usage is priced
-      if (c.delta || c.toolCalls?.length) await push(deltaChunk(inv, c));
+      if (c.delta || c.toolCalls?.length) await push(deltaChunk(inv, c, progress.sent++));
       if (ac.signal.aborted) break;
       stall.refresh();
       next = await new Promise<IteratorResult<StreamChunk>>((resolve, reject) => {
@@ -55,6 +55,6 @@ export async function relayStream(
   }
 }
 
-function deltaChunk(inv: Invocation, c: StreamChunk): ChatChunk {
-  return { id: inv.id, model: inv.modelName, delta: c.delta, toolCalls: c.toolCalls ?? null, finishReason: null, usage: null };
+function deltaChunk(inv: Invocation, c: StreamChunk, index: number): ChatChunk {
+  return { invocationId: inv.id, index, model: inv.modelName, delta: c.delta, toolCalls: c.toolCalls ?? null, finishReason: null, usage: null };
 }

@@ -154,7 +154,7 @@ export async function streamChatCompletion(
     while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
     if (next.done || res.destroyed) return;
 
-    const id = completionId(next.value.id);
+    const id = completionId(next.value.invocationId);
     const created = unixNow();
     const { model } = next.value;
     const usageNull = opts.includeUsage ? { usage: null } : {};
