@@ -12,12 +12,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { build, version as esbuildVersion } from 'esbuild';
+import { BUILD_NAME, DIST, readPointer } from './dist-pointer.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = join(ROOT, 'dist');
+const ROOT = join(DIST, '..');
 const POINTER = join(DIST, 'current');
 /** The inputs of a build; migrations travel with it (dist/<hash>/src/db/client.js reads ../../migrations). */
 const INPUTS = ['src', 'migrations'];
@@ -40,23 +39,13 @@ function filesUnder(dir) {
 function inputsHash() {
   const h = createHash('sha256');
   h.update(`esbuild ${esbuildVersion}\0`);
-  h.update(readFileSync(fileURLToPath(import.meta.url)));
+  for (const script of ['build.mjs', 'dist-pointer.mjs']) h.update(readFileSync(join(ROOT, 'scripts', script)));
   const files = INPUTS.flatMap((d) => filesUnder(join(ROOT, d))).sort();
   for (const file of files) {
     h.update(`\0${relative(ROOT, file)}\0`);
     h.update(readFileSync(file));
   }
   return h.digest('hex').slice(0, 16);
-}
-
-/** Reads the name of the current build folder, or undefined. */
-export function readPointer(dist = DIST) {
-  try {
-    const name = readFileSync(join(dist, 'current'), 'utf8').trim();
-    return /^[0-9a-f]{16}$/.test(name) ? name : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function isAlive(pid) {
@@ -93,7 +82,7 @@ function removeUnused(current) {
       if (Date.now() - statSync(path).mtimeMs > STALE_TMP_MS) rmSync(path, { recursive: true, force: true });
       continue;
     }
-    if (!/^[0-9a-f]{16}$/.test(entry.name) || entry.name === current) continue;
+    if (!BUILD_NAME.test(entry.name) || entry.name === current) continue;
     if (pointerAge < POINTER_GRACE_MS || hasLiveLease(path)) continue;
     // out of sight first (a rename is atomic), so no build reuses a half-deleted folder
     const doomed = join(DIST, `.tmp-old-${entry.name}-${randomBytes(4).toString('hex')}`);
@@ -146,6 +135,4 @@ async function main() {
   process.stdout.write(`${relative(ROOT, target)}\n`);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await main();
-}
+await main();

@@ -7,11 +7,10 @@
  */
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readPointer } from './build.mjs';
+import { pathToFileURL } from 'node:url';
+import { DIST, readPointer } from './dist-pointer.mjs';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const name = readPointer(DIST);
+const name = readPointer();
 if (!name) {
   process.stderr.write('No build in dist/: run `npm run build` first (npm start does).\n');
   process.exit(1);
