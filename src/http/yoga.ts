@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -11,6 +10,7 @@ import type { Principal } from '../services/keys.js';
 import { schema } from '../schema/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
+import { renderGraphiQL } from './graphiql/render.js';
 import { useArmor } from './plugins/use-armor.js';
 import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscription-events.js';
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
@@ -36,24 +36,40 @@ export interface GatewayYogaOptions {
   plugins?: Plugin[];
 }
 
-const DEFAULT_QUERY = `# Put your key in the Headers tab: {"Authorization": "Bearer gw_..."}
-mutation Chat {
-  chat(input: { model: "echo", messages: [{ role: USER, content: "Hello, gateway!" }] }) {
+/**
+ * The playground's first tab. The result pane shows a subscription's events one at a time, so when a stream ends it
+ * holds only the last one (an empty delta with finishReason and usage): `Chat` sends the same input and shows the
+ * whole answer.
+ */
+const DEFAULT_QUERY = `# Put your key in the Headers tab: {"Authorization": "Bearer gw_..."}, then run one of these (▶ asks which).
+#
+# Stream: the answer word by word as the model writes it. The result pane shows one event at a time,
+# so once the stream has ended it shows only the last event (finishReason and usage).
+subscription Stream($input: ChatInput!) {
+  chatStream(input: $input) {
+    delta
+    finishReason
+    usage { promptTokens completionTokens totalTokens }
+  }
+}
+
+# Chat: the same input (Variables tab), the whole answer at once.
+mutation Chat($input: ChatInput!) {
+  chat(input: $input) {
     message { content }
+    finishReason
     usage { promptTokens completionTokens totalTokens costUsd }
     provider
     latencyMs
   }
 }
-
-subscription Stream {
-  chatStream(input: { model: "echo", messages: [{ role: USER, content: "Stream these words one by one" }] }) {
-    delta
-    finishReason
-    usage { totalTokens }
-  }
-}
 `;
+
+const DEFAULT_VARIABLES = JSON.stringify({ input: { model: 'echo', messages: [{ role: 'USER', content: 'Stream these words one by one' }] } }, null, 2);
+
+// an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an invalid
+// key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
+const DEFAULT_HEADERS = JSON.stringify({ Authorization: '' }, null, 2);
 
 function useIntrospectionSwitch(enabled: boolean): Plugin {
   return {
@@ -215,9 +231,8 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     graphiql: {
       title: 'GraphQL AI Gateway',
       defaultQuery: DEFAULT_QUERY,
-      // an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an
-      // invalid key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
-      headers: JSON.stringify({ Authorization: '' }, null, 2),
+      defaultTabs: [{ query: DEFAULT_QUERY, variables: DEFAULT_VARIABLES, headers: DEFAULT_HEADERS }],
+      headers: DEFAULT_HEADERS,
       // the key typed into the headers editor is not written to the browser's localStorage
       shouldPersistHeaders: false,
       subscriptionsProtocol: 'SSE',
