@@ -1,7 +1,7 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
-import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, useReadinessCheck, type GraphiQLOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -41,10 +41,14 @@ export interface GatewayYogaOptions {
  * holds only the last one (an empty delta with finishReason and usage): `Chat` sends the same input and shows the
  * whole answer.
  */
-const DEFAULT_QUERY = `# Put your key in the Headers tab: {"Authorization": "Bearer gw_..."}, then run one of these (▶ asks which).
-#
-# Stream: the answer word by word as the model writes it. The result pane shows one event at a time,
-# so once the stream has ended it shows only the last event (finishReason and usage).
+const DEFAULT_QUERY = `# Your key goes in the Headers tab:
+#   {"Authorization": "Bearer gw_..."}
+# Both operations take the input in the Variables tab;
+# the run button asks which one to run.
+
+# The answer word by word, as the model writes it. The
+# result pane shows one event at a time: once the stream
+# has ended, only the last one (finishReason and usage).
 subscription Stream($input: ChatInput!) {
   chatStream(input: $input) {
     delta
@@ -53,23 +57,30 @@ subscription Stream($input: ChatInput!) {
   }
 }
 
-# Chat: the same input (Variables tab), the whole answer at once.
+# The whole answer at once.
 mutation Chat($input: ChatInput!) {
   chat(input: $input) {
     message { content }
     finishReason
-    usage { promptTokens completionTokens totalTokens costUsd }
+    usage { totalTokens costUsd }
     provider
     latencyMs
   }
 }
 `;
 
-const DEFAULT_VARIABLES = JSON.stringify({ input: { model: 'echo', messages: [{ role: 'USER', content: 'Stream these words one by one' }] } }, null, 2);
-
-// an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an invalid
-// key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
-const DEFAULT_HEADERS = JSON.stringify({ Authorization: '' }, null, 2);
+/** Yoga's GraphiQL also takes the first tab's variables (`variables`), which its options type leaves out. */
+const GRAPHIQL_OPTIONS: GraphiQLOptions & { variables: string } = {
+  title: 'GraphQL AI Gateway',
+  defaultQuery: DEFAULT_QUERY,
+  variables: JSON.stringify({ input: { model: 'echo', messages: [{ role: 'USER', content: 'Stream these words one by one' }] } }, null, 2),
+  // an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an invalid
+  // key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
+  headers: JSON.stringify({ Authorization: '' }, null, 2),
+  // the key typed into the headers editor is not written to the browser's localStorage
+  shouldPersistHeaders: false,
+  subscriptionsProtocol: 'SSE',
+};
 
 function useIntrospectionSwitch(enabled: boolean): Plugin {
   return {
@@ -228,15 +239,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     maxRequestBodySize: maxBodyBytes,
     parserAndValidationCache: { errorCache: noErrorCache },
     renderGraphiQL,
-    graphiql: {
-      title: 'GraphQL AI Gateway',
-      defaultQuery: DEFAULT_QUERY,
-      defaultTabs: [{ query: DEFAULT_QUERY, variables: DEFAULT_VARIABLES, headers: DEFAULT_HEADERS }],
-      headers: DEFAULT_HEADERS,
-      // the key typed into the headers editor is not written to the browser's localStorage
-      shouldPersistHeaders: false,
-      subscriptionsProtocol: 'SSE',
-    },
+    graphiql: GRAPHIQL_OPTIONS,
     context: async (initial): Promise<Context> => {
       const requestId = initial.requestId ?? initial.request?.headers.get('x-request-id') ?? randomUUID();
       const principal =

@@ -52,10 +52,10 @@ describe('GraphiQL page and files', () => {
     // every script element either loads a file or only carries the options as JSON, so a strict CSP holds
     for (const [tag] of html.matchAll(/<script\b[^>]*>/g)) expect(tag).toMatch(/ src="|type="application\/json"/);
     expect(html).toMatch(/Content-Security-Policy" content="[^"]*script-src 'self'[;"]/);
-    // the options GraphiQL starts with: the playground's first tab with its variables
+    // the options GraphiQL starts with: a stream and a chat of the same input
     const options = JSON.parse(/<script type="application\/json" id="graphiql-options">([^<]*)<\/script>/.exec(html)![1]);
-    expect(options.defaultTabs[0].query).toMatch(/subscription Stream\(\$input: ChatInput!\)[\s\S]*mutation Chat\(\$input: ChatInput!\)/);
-    expect(JSON.parse(options.defaultTabs[0].variables).input.model).toBe('echo');
+    expect(options.defaultQuery).toMatch(/subscription Stream\(\$input: ChatInput!\)[\s\S]*mutation Chat\(\$input: ChatInput!\)/);
+    expect(JSON.parse(options.variables).input.model).toBe('echo');
   });
 
   it('answers every file compressed as the client accepts, cacheable for a year, the same bytes each way', async () => {
