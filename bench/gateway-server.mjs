@@ -1,5 +1,5 @@
 /*
- * The gateway under benchmark, in its own process, as `npm start` runs it: the compiled build in dist/ (the bench
+ * The gateway under benchmark, in its own process, as `npm start` runs it: the compiled build in dist/<hash>/ (the bench
  * runs `npm run build` first) under plain node; GATEWAY_BUILD=source imports src/ instead (start it with
  * --import tsx). createApp with an in-memory database (or DATA_DIR when
  * BENCH_DATABASE=embedded), LOG_LEVEL=warn, listening on 127.0.0.1 (PORT, default 0 = any free port).
@@ -12,7 +12,8 @@
  * collected objects kept), and writes a .heapprofile there on stop: what the young-generation GC is busy with.
  * BENCH_GC_STATS=<file>: count and pause time of each kind of GC (perf_hooks), written as JSON on stop.
  */
-const root = process.env.GATEWAY_BUILD === 'source' ? '../src' : '../dist';
+// the build `npm run build` made current (scripts/dist-pointer.mjs)
+const root = process.env.GATEWAY_BUILD === 'source' ? '../src' : `../dist/${(await import('../scripts/dist-pointer.mjs')).readPointer()}/src`;
 const { createApp } = await import(`${root}/app.js`);
 const { loadConfig } = await import(`${root}/config.js`);
 

@@ -90,8 +90,8 @@ const MOCK_GAP_MS = 1;
 /** The node flags `npm start` gives the gateway (package.json), so the bench measures the process users run. */
 const START_NODE_FLAGS = (() => {
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const m = /\bnode((?: --\S+)*) dist\/main\.js/.exec(start);
-  if (!m) throw new Error(`package.json "start" does not run node … dist/main.js: ${start}`);
+  const m = /\bnode((?: --\S+)*) scripts\/start\.mjs/.exec(start);
+  if (!m) throw new Error(`package.json "start" does not run node … scripts/start.mjs: ${start}`);
   return m[1].split(' ').filter(Boolean);
 })();
 /** extra node flags for the gateway process only, after the start script's, e.g. --gateway-node-flags=--max-semi-space-size=128 (comma-separated) */

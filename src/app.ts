@@ -21,6 +21,7 @@ import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
+import { createGraphiqlAssetsRoute } from './http/graphiql/route.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { closeUpstreamAgent } from './providers/http.js';
@@ -200,6 +201,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
   const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
+    createGraphiqlAssetsRoute(),
   ]);
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics });
 

@@ -1,8 +1,7 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
-import { createYoga, isAsyncIterable, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga, isAsyncIterable, maskError, useReadinessCheck, type GraphiQLOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -11,6 +10,7 @@ import type { Principal } from '../services/keys.js';
 import { schema } from '../schema/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
+import { renderGraphiQL } from './graphiql/render.js';
 import { useArmor } from './plugins/use-armor.js';
 import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscription-events.js';
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
@@ -52,24 +52,51 @@ export interface GatewayYogaOptions {
   plugins?: Plugin[];
 }
 
-const DEFAULT_QUERY = `# Put your key in the Headers tab: {"Authorization": "Bearer gw_..."}
-mutation Chat {
-  chat(input: { model: "echo", messages: [{ role: USER, content: "Hello, gateway!" }] }) {
+/**
+ * The playground's first tab. The result pane shows a subscription's events one at a time, so when a stream ends it
+ * holds only the last one (an empty delta with finishReason and usage): `Chat` sends the same input and shows the
+ * whole answer.
+ */
+const DEFAULT_QUERY = `# Your key goes in the Headers tab:
+#   {"Authorization": "Bearer gw_..."}
+# Both operations take the input in the Variables tab;
+# the run button asks which one to run.
+
+# The answer word by word, as the model writes it. The
+# result pane shows one event at a time: once the stream
+# has ended, only the last one (finishReason and usage).
+subscription Stream($input: ChatInput!) {
+  chatStream(input: $input) {
+    delta
+    finishReason
+    usage { promptTokens completionTokens totalTokens }
+  }
+}
+
+# The whole answer at once.
+mutation Chat($input: ChatInput!) {
+  chat(input: $input) {
     message { content }
-    usage { promptTokens completionTokens totalTokens costUsd }
+    finishReason
+    usage { totalTokens costUsd }
     provider
     latencyMs
   }
 }
-
-subscription Stream {
-  chatStream(input: { model: "echo", messages: [{ role: USER, content: "Stream these words one by one" }] }) {
-    delta
-    finishReason
-    usage { totalTokens }
-  }
-}
 `;
+
+/** Yoga's GraphiQL also takes the first tab's variables (`variables`), which its options type leaves out. */
+const GRAPHIQL_OPTIONS: GraphiQLOptions & { variables: string } = {
+  title: 'GraphQL AI Gateway',
+  defaultQuery: DEFAULT_QUERY,
+  variables: JSON.stringify({ input: { model: 'echo', messages: [{ role: 'USER', content: 'Stream these words one by one' }] } }, null, 2),
+  // an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an invalid
+  // key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
+  headers: JSON.stringify({ Authorization: '' }, null, 2),
+  // the key typed into the headers editor is not written to the browser's localStorage
+  shouldPersistHeaders: false,
+  subscriptionsProtocol: 'SSE',
+};
 
 function useIntrospectionSwitch(enabled: boolean): Plugin {
   return {
@@ -229,16 +256,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     parserAndValidationCache: { errorCache: noErrorCache },
     maskedErrors: { errorMessage: UNEXPECTED_ERROR_MESSAGE },
     renderGraphiQL,
-    graphiql: {
-      title: 'GraphQL AI Gateway',
-      defaultQuery: DEFAULT_QUERY,
-      // an empty value is "no key": the schema still loads (introspection needs none); "Bearer gw_..." would be an
-      // invalid key, refused with UNAUTHENTICATED, and the playground would start without docs or completion
-      headers: JSON.stringify({ Authorization: '' }, null, 2),
-      // the key typed into the headers editor is not written to the browser's localStorage
-      shouldPersistHeaders: false,
-      subscriptionsProtocol: 'SSE',
-    },
+    graphiql: GRAPHIQL_OPTIONS,
     context: async (initial): Promise<Context> => {
       const requestId = initial.requestId ?? initial.request?.headers.get('x-request-id') ?? randomUUID();
       const principal =

@@ -1,5 +1,6 @@
-/* GraphiQL in a real browser: headless Debian Chromium driven by playwright-core opens /graphql, takes a key in the
- * headers editor, runs a query, then a chatStream subscription (over SSE) whose words arrive one by one. */
+/* GraphiQL in a real browser: headless Debian Chromium driven by playwright-core opens /graphql (a small page whose
+ * files come compressed and cacheable, all from the gateway), takes a key in the headers editor, runs the prefilled
+ * chat mutation, then the prefilled chatStream subscription (over SSE) whose words arrive one by one. */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,33 +65,55 @@ describe.runIf(hasChromium)('GraphiQL in headless Chromium', () => {
   /** What the result pane shows, as plain text. */
   const resultText = () => page.locator('.result-window .view-lines').first().innerText().then((t) => t.replace(/\u00a0/g, ' '));
 
-  it('serves the playground offline, takes a key in the headers editor and runs a query', async () => {
-    const requests: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`${gw.url}/graphql`);
+  /** Runs one operation of the prefilled document: the run button asks which. */
+  async function run(operation: string): Promise<void> {
+    await page.locator('.graphiql-execute-button').click();
+    await page.getByRole('menuitem', { name: operation, exact: true }).click();
+  }
+
+  it('serves the playground offline from a small page and compressed, cacheable files, and runs the prefilled chat mutation', async () => {
+    const responses: Array<{ url: string; headers: Record<string, string> }> = [];
+    page.on('response', (r) => responses.push({ url: r.url(), headers: r.headers() }));
+    const failures: string[] = [];
+    page.on('pageerror', (e) => failures.push(e.message));
+    // a CSP violation is reported to the document, not thrown
+    await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP: ${e.violatedDirective} ${e.blockedURI}`)));
+    page.on('console', (m) => m.type() === 'error' && failures.push(m.text()));
+
+    const started = Date.now();
+    const html = await page.goto(`${gw.url}/graphql`);
     await page.locator('.graphiql-container').first().waitFor({ timeout: 20_000 });
     await page.locator('.graphiql-query-editor .monaco-editor').first().waitFor();
+    console.info(`GraphiQL opened in ${Date.now() - started} ms`);
+    expect((await html!.body()).length).toBeLessThan(20_000);
     // everything came from the gateway itself (no CDN)
-    expect(requests.filter((u) => !u.startsWith(gw.url) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
+    expect(responses.map((r) => r.url).filter((u) => !u.startsWith(gw.url) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
+    const files = responses.filter((r) => r.url.startsWith(`${gw.url}/graphql/graphiql/`));
+    expect(files.map((f) => /\/(\w+)[.-]/.exec(new URL(f.url).pathname.slice('/graphql/graphiql'.length))?.[1])).toEqual(expect.arrayContaining(['graphiql', 'bootstrap']));
+    for (const f of files) {
+      expect(f.headers['content-encoding'], f.url).toBe('br');
+      expect(f.headers['cache-control'], f.url).toContain('immutable');
+    }
 
     await page.getByRole('button', { name: 'Headers', exact: true }).click();
     await setEditor('section.graphiql-editor-tool[aria-label="Headers"]', JSON.stringify({ Authorization: `Bearer ${key}` }));
-    await setOperation('Me', 'query Me { viewer { name scopes } }');
-    await page.locator('.graphiql-execute-button').click();
-    await expect.poll(resultText, { timeout: 10_000 }).toContain('"name": "playground key"');
-    expect(await resultText()).toContain('"INVOKE"');
+    await run('Chat');
+    // the whole answer, where the stream's pane ends with its last event only
+    await expect.poll(resultText, { timeout: 10_000 }).toContain('"content": "echo: Stream these words one by one"');
+    expect(await resultText()).toContain('"provider": "echo"');
+    expect(failures).toEqual([]);
   });
 
-  it('runs a chatStream subscription and shows the words as they stream in', async () => {
-    // typed as one line each (a newline in Monaco auto-closes brackets), then laid out by GraphiQL's Prettify button
-    await setOperation('Stream', 'subscription Stream($input: ChatInput!) { chatStream(input: $input) { delta finishReason usage { promptTokens completionTokens totalTokens } } }');
+  it('runs the prefilled chatStream subscription and shows the words as they stream in', async () => {
+    // the prefilled document as it is; a longer sentence in the variables both operations share
     await page.getByRole('button', { name: 'Variables', exact: true }).click();
     const variables = { input: { model: 'echo', messages: [{ role: 'USER', content: SENTENCE }] } };
     await setEditor('section.graphiql-editor-tool[aria-label="Variables"]', JSON.stringify(variables));
     // GraphiQL stores the variables once it has taken them (after its debounce)
     await expect.poll(() => page.evaluate(() => localStorage.getItem('graphiql:variables') ?? ''), { timeout: 5000 }).toContain('writing its answer');
+    // lays the variables out (typed as one line: a newline in Monaco auto-closes brackets)
     await page.getByRole('button', { name: /^Prettify query/ }).click();
-    await expect.poll(() => page.locator('.graphiql-query-editor .view-lines').first().innerText(), { timeout: 5000 }).toMatch(/\n\s+delta\n/);
+    await expect.poll(() => page.locator('section.graphiql-editor-tool[aria-label="Variables"] .view-lines').first().innerText(), { timeout: 5000 }).toMatch(/\n\s+"input"/);
     // back to the start of both editors, so the screenshot shows them from the left
     for (const editor of ['.graphiql-query-editor', 'section.graphiql-editor-tool[aria-label="Variables"]']) {
       await page.locator(`${editor} .monaco-editor:visible`).first().click();
@@ -109,7 +132,7 @@ describe.runIf(hasChromium)('GraphiQL in headless Chromium', () => {
         if (w.__seen.at(-1) !== text) w.__seen.push(text);
       }).observe(pane, { subtree: true, childList: true, characterData: true });
     });
-    await page.locator('.graphiql-execute-button').click();
+    await run('Stream');
 
     // mid-stream: some words shown, not finished yet; this is the screenshot for the README
     await expect.poll(async () => /"delta": " (gateway|into|GraphiQL|one|word)"/.test(await resultText()), { timeout: 10_000, interval: 20 }).toBe(true);
@@ -121,6 +144,9 @@ describe.runIf(hasChromium)('GraphiQL in headless Chromium', () => {
     const words = `echo: ${SENTENCE}`.split(' ');
     // echo counts one token per word
     expect(await resultText()).toContain(`"completionTokens": ${words.length}`);
+    // what the prefilled document's comment says: the pane ends with the last event only
+    expect(await resultText()).toContain('"delta": ""');
+    expect(await resultText()).not.toContain('GraphiQL');
 
     // the pane showed the words one after another, in the order the model wrote them
     const seen = (await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen)) as string[];

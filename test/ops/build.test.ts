@@ -1,0 +1,133 @@
+/* npm start in one checkout, several times at once: a build never pulls files from under a running or starting
+ * instance, an unchanged checkout is not rebuilt, and old builds go once no instance uses them. Each test works in
+ * its own copy of the checkout (package.json, scripts, src, migrations; node_modules linked). */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = process.cwd();
+
+/** The environment a user's shell would give `npm start`: no vitest variables, an in-memory database, any port. */
+function startEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'memory://', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' };
+}
+
+function copyCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-build-'));
+  for (const entry of ['package.json', 'scripts', 'src', 'migrations']) {
+    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+interface Instance {
+  proc: ChildProcess;
+  /** Everything it printed (both streams). */
+  output: () => string;
+  /** Resolves with the base URL once it listens, or with undefined when it exits first. */
+  ready: Promise<string | undefined>;
+  exited: Promise<number | null>;
+}
+
+/** `npm start` in `dir`, in its own process group so that stopping it stops npm, the shell and node. */
+function npmStart(dir: string): Instance {
+  const proc = spawn('npm', ['start'], { cwd: dir, env: startEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let onOutput = () => {};
+  const collect = (b: Buffer) => {
+    out += b.toString();
+    onOutput();
+  };
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const ready = new Promise<string | undefined>((resolve) => {
+    onOutput = () => {
+      const m = /GraphQL AI gateway on (http:\/\/\S+)\/graphql/.exec(out);
+      if (m) resolve(m[1]);
+    };
+    void exited.then(() => resolve(undefined));
+  });
+  return { proc, output: () => out, ready, exited };
+}
+
+async function stop(i: Instance): Promise<void> {
+  if (i.proc.exitCode !== null || i.proc.signalCode !== null) return;
+  try {
+    process.kill(-i.proc.pid!, 'SIGTERM');
+  } catch {}
+  await i.exited;
+}
+
+const build = async (dir: string) => (await run('npm', ['run', '--silent', 'build'], { cwd: dir, env: startEnv() })).stdout.trim();
+/** A source change, so the next build is a new one. */
+const touchSources = (dir: string, n: number) => appendFileSync(join(dir, 'src', 'main.ts'), `\n// change ${n}\n`);
+
+describe('npm start, several at once in one checkout', () => {
+  const dirs: string[] = [];
+  const instances: Instance[] = [];
+  afterEach(async () => {
+    await Promise.all(instances.splice(0).map(stop));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('skips the build when nothing changed', async () => {
+    const dir = copyCheckout();
+    dirs.push(dir);
+    const first = await build(dir);
+    expect(first).toMatch(/^dist\/[0-9a-f]{16}$/);
+    const main = join(dir, first, 'src', 'main.js');
+    const built = statSync(main).mtimeMs;
+    expect(await build(dir)).toBe(first);
+    // not rebuilt: the same file, untouched
+    expect(statSync(main).mtimeMs).toBe(built);
+    touchSources(dir, 1);
+    const second = await build(dir);
+    expect(second).not.toBe(first);
+    expect(readFileSync(join(dir, 'dist', 'current'), 'utf8').trim()).toBe(second.slice('dist/'.length));
+  });
+
+  // one real `npm start`: on an idle machine about 5 s, far more on a loaded one (importing and starting the app)
+  it('an instance starts while builds of changed sources are swapped in, and its build stays until it stops', async () => {
+    const dir = copyCheckout();
+    dirs.push(dir);
+    const a = npmStart(dir);
+    instances.push(a);
+    // builds (what every other `npm start` does first) run back to back while instance A builds, loads and starts
+    let rounds = 0;
+    let settled = false;
+    void a.ready.then(() => (settled = true));
+    while (!settled && rounds < 8) {
+      touchSources(dir, ++rounds);
+      await build(dir);
+    }
+    const url = await a.ready;
+    expect(a.output()).not.toContain('ERR_MODULE_NOT_FOUND');
+    expect(url, `instance A did not start:\n${a.output()}`).toBeDefined();
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+    // A holds a lease on the build it runs from; a newer build becomes current
+    const builds = () => readdirSync(join(dir, 'dist')).filter((n) => /^[0-9a-f]{16}$/.test(n));
+    const leases = (n: string) => (existsSync(join(dir, 'dist', n, '.leases')) ? readdirSync(join(dir, 'dist', n, '.leases')) : []);
+    const leased = builds().filter((n) => leases(n).length > 0);
+    expect(leased).toHaveLength(1);
+    touchSources(dir, ++rounds);
+    const latest = (await build(dir)).slice('dist/'.length);
+    expect(latest).not.toBe(leased[0]);
+    // the pointer is old enough for any start that read it to hold its lease by now: unused builds may go
+    const past = new Date(Date.now() - 10 * 60_000);
+    utimesSync(join(dir, 'dist', 'current'), past, past);
+    await build(dir);
+    expect(builds().sort()).toEqual([leased[0], latest].sort());
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+    await stop(a);
+    await build(dir);
+    expect(builds()).toEqual([latest]);
+  }, 120_000);
+});
