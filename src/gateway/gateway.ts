@@ -7,6 +7,7 @@ import type { ChatRequest, EmbedResponse, FinishReason, ProviderAdapter, StreamC
 import { UpstreamError, isUpstreamError } from '../providers/types.js';
 import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
 import type { Principal } from '../services/keys.js';
+import { allowsModel, hasInvokeScope } from '../services/access.js';
 import { type AttemptContext, type AttemptOutcome, AttemptsCancelled, AttemptsFailed, type Executor, TimeoutReason, toGatewayError } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds, toChatRequest, toMetadata, withModel } from './chat-input.js';
 import type { Limiter, Reservation } from './limits.js';
@@ -102,18 +103,13 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   function requireInvoke(p: Principal): void {
-    if (!p.scopes.has('INVOKE') && !p.isAdmin) throw forbidden('This key lacks the INVOKE scope');
+    if (!hasInvokeScope(p)) throw forbidden('This key lacks the INVOKE scope');
   }
 
   /** Model lookup and the checks that need no upstream: existence, lifecycle, allow-list. */
   async function resolveModel(name: string, opts: InvocationOptions): Promise<ResolvedModel> {
     const { principal } = opts;
-    // Postgres cannot even compare text holding NUL: a clear refusal instead of a masked database error
-    if (name.includes('\u0000')) throw badInput('input.model', 'must not contain NUL characters');
-    const allowed = principal.key.allowedModels;
-    if (allowed && !principal.isAdmin && !allowed.includes(name)) {
-      throw forbidden(`This key may not invoke model "${name}"`);
-    }
+    if (!allowsModel(principal, name)) throw forbidden(`This key may not invoke model "${name}"`);
     const model = await catalogue.resolve(name);
     if (!model) throw modelNotFound(name);
     if (model.row.status === 'RETIRED') throw modelRetired(name);

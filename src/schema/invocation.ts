@@ -3,6 +3,7 @@ import type { ChatChunk, ChatResult, EmbedResult, UsageOut } from '../gateway/ga
 import type { ToolCall, ToolCallDelta } from '../providers/types.js';
 import type { Context } from '../context.js';
 import { forbidden, unauthenticated } from '../errors.js';
+import { hasInvokeScope } from '../services/access.js';
 import { builder } from './builder.js';
 import { FinishReasonEnum, RoleEnum } from './enums.js';
 
@@ -145,7 +146,7 @@ export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!,
 function invokeOptions(ctx: Context, field: string) {
   const p = ctx.principal;
   if (!p) throw unauthenticated();
-  if (!p.isAdmin && !p.scopes.has('INVOKE')) throw forbidden(`This key may not access Mutation.${field}`);
+  if (!hasInvokeScope(p)) throw forbidden(`This key may not access Mutation.${field}`);
   return invocationOptions(ctx);
 }
 

@@ -44,16 +44,17 @@ const CreatePromptInput = builder.inputType('CreatePromptInput', {
 builder.queryFields((t) => ({
   prompts: t.field({
     type: [PromptTemplateRef],
+    description: 'The templates this key may run: every one for ADMIN; for INVOKE keys, those whose model the key may invoke',
     authScopes: { authenticated: true },
-    resolve: (_, __, ctx) => ctx.services.prompts.list(),
+    resolve: (_, __, ctx) => ctx.services.prompts.listFor(ctx.principal!),
   }),
   prompt: t.field({
     type: PromptTemplateRef,
     nullable: true,
-    description: 'Latest version unless version is given',
+    description: 'Latest version unless version is given; null as well when this key may not run it (see prompts)',
     authScopes: { authenticated: true },
     args: { name: t.arg.string({ required: true }), version: t.arg.int() },
-    resolve: (_, { name, version }, ctx) => ctx.services.prompts.get(name, version),
+    resolve: (_, { name, version }, ctx) => ctx.services.prompts.getFor(ctx.principal!, name, version),
   }),
 }));
 
@@ -64,7 +65,7 @@ builder.mutationFields((t) => ({
     authScopes: { invoke: true },
     args: { name: t.arg.string({ required: true }), version: t.arg.int(), variables: t.arg({ type: 'JSON' }) },
     resolve: async (_, { name, version, variables }, ctx) => {
-      const prompt = await ctx.services.prompts.get(name, version);
+      const prompt = await ctx.services.prompts.getFor(ctx.principal!, name, version);
       if (!prompt) throw notFound('Prompt', version != null ? `${name}@${version}` : name);
       const messages = fillPrompt(prompt, variables);
       return ctx.gateway.chat(

@@ -7,13 +7,14 @@ import { notFound } from '../../errors.js';
 import { fillPrompt } from '../../services/prompts.js';
 import { respondChat } from './chat-completions.js';
 import { parseBody, readJson, requirePrincipal, type RestContext } from './http.js';
-import { PromptRunRequest } from './schemas.js';
+import { PromptNameParams, PromptRunRequest } from './schemas.js';
 
 export async function handleRunPrompt(ctx: RestContext, name: string): Promise<void> {
   const principal = await requirePrincipal(ctx);
   ctx.services.gateway.requireInvoke(principal);
+  const params = parseBody(PromptNameParams, { name });
   const body = parseBody(PromptRunRequest, await readJson(ctx));
-  const prompt = await ctx.services.prompts.get(name, body.version);
+  const prompt = await ctx.services.prompts.getFor(principal, params.name, body.version);
   if (!prompt) throw notFound('Prompt', body.version != null ? `${name}@${body.version}` : name);
   const messages = fillPrompt(prompt, body.variables ?? {});
   await respondChat(
