@@ -17,41 +17,58 @@ import { badInput } from '../errors.js';
 import { JSON_DEPTH_RULE, TEXT_RULE, isStorableText, nestsDeeperThan } from '../util/input-rules.js';
 
 type Rule = 'text' | 'json';
-type Mapping = InputFieldsMapping<SchemaTypes, Rule>;
+
+/** One argument or input field that holds a ruled value somewhere inside: compiled once, walked without allocating. */
+interface Step {
+  name: string;
+  /** How many list levels wrap it (`[[String]]`: 2). */
+  listDepth: number;
+  rule: Rule | null;
+  /** For an input object: its own steps. */
+  fields: Step[] | null;
+}
 
 const RULE_OF_SCALAR: Record<string, Rule> = { String: 'text', ID: 'text', JSON: 'json' };
 
-function checkValue(value: unknown, rule: Rule, path: Array<string | number>): void {
-  if (rule === 'text') {
-    if (typeof value === 'string' && !isStorableText(value)) throw badInput(pathText(path), TEXT_RULE);
-  } else if (nestsDeeperThan(value)) {
-    throw badInput(pathText(path), JSON_DEPTH_RULE);
-  }
-}
-
-/** Walks list levels down to the values themselves; `path` grows and shrinks in place. */
-function checkList(value: unknown, listDepth: number, path: Array<string | number>, each: (v: unknown) => void): void {
-  if (value == null) return;
-  if (listDepth === 0 || !Array.isArray(value)) return each(value);
-  for (let i = 0; i < value.length; i++) {
-    path.push(i);
-    checkList(value[i], listDepth - 1, path, each);
-    path.pop();
-  }
-}
-
-function checkFields(obj: Record<string, unknown>, map: Mapping, path: Array<string | number>): void {
+/** Pothos's mapping (a Map per input type, shared between the fields that use it) as arrays of steps. */
+function toSteps(map: InputFieldsMapping<SchemaTypes, Rule> | null, seen = new Map<object, Step[]>()): Step[] | null {
+  if (!map) return null;
+  const known = seen.get(map);
+  if (known) return known;
+  const steps: Step[] = [];
+  seen.set(map, steps);
   for (const [name, field] of map) {
-    const value = obj[name];
+    const fields = field.kind === 'InputObject' ? toSteps(field.fields.map, seen) : null;
+    steps.push({ name, listDepth: field.listDepth, rule: field.kind === 'InputObject' ? null : field.value, fields });
+  }
+  return steps;
+}
+
+function checkFields(obj: Record<string, unknown>, steps: Step[], path: Array<string | number>): void {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
+    const value = obj[step.name];
     if (value == null) continue;
-    path.push(name);
-    if (field.kind === 'InputObject') {
-      const nested = field.fields.map;
-      if (nested) checkList(value, field.listDepth, path, (v) => checkFields(v as Record<string, unknown>, nested, path));
-    } else {
-      checkList(value, field.listDepth, path, (v) => checkValue(v, field.value, path));
-    }
+    path.push(step.name);
+    checkValue(value, step, step.listDepth, path);
     path.pop();
+  }
+}
+
+function checkValue(value: unknown, step: Step, listDepth: number, path: Array<string | number>): void {
+  if (listDepth > 0 && Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (value[i] == null) continue;
+      path.push(i);
+      checkValue(value[i], step, listDepth - 1, path);
+      path.pop();
+    }
+  } else if (step.fields) {
+    checkFields(value as Record<string, unknown>, step.fields, path);
+  } else if (step.rule === 'text') {
+    if (typeof value === 'string' && !isStorableText(value)) throw badInput(pathText(path), TEXT_RULE);
+  } else if (step.rule === 'json' && nestsDeeperThan(value)) {
+    throw badInput(pathText(path), JSON_DEPTH_RULE);
   }
 }
 
@@ -66,10 +83,10 @@ export class InputRulesPlugin<Types extends SchemaTypes> extends BasePlugin<Type
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
-    const map = this.argumentRules(fieldConfig);
-    if (!map) return resolver;
+    const steps = this.argumentRules(fieldConfig);
+    if (!steps) return resolver;
     return (parent, args, ctx, info) => {
-      checkFields(args as Record<string, unknown>, map, []);
+      checkFields(args as Record<string, unknown>, steps, []);
       return resolver(parent, args, ctx, info);
     };
   }
@@ -78,21 +95,21 @@ export class InputRulesPlugin<Types extends SchemaTypes> extends BasePlugin<Type
     subscribe: GraphQLFieldResolver<unknown, Types['Context'], object> | undefined,
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> | undefined {
-    const map = subscribe && this.argumentRules(fieldConfig);
-    if (!subscribe || !map) return subscribe;
+    const steps = subscribe && this.argumentRules(fieldConfig);
+    if (!subscribe || !steps) return subscribe;
     return (parent, args, ctx, info) => {
-      checkFields(args as Record<string, unknown>, map, []);
+      checkFields(args as Record<string, unknown>, steps, []);
       return subscribe(parent, args, ctx, info);
     };
   }
 
   /** Where in this field's arguments a rule applies; null when nowhere (no wrapper at all then). */
-  private argumentRules(fieldConfig: PothosOutputFieldConfig<Types>): Mapping | null {
-    const map = mapInputFields(fieldConfig.args, this.buildCache, (input) => {
+  private argumentRules(fieldConfig: PothosOutputFieldConfig<Types>): Step[] | null {
+    const map = mapInputFields(fieldConfig.args, this.buildCache, (input): Rule | null => {
       const type = resolveInputTypeConfig(input.type, this.buildCache);
       return type.kind === 'Scalar' ? (RULE_OF_SCALAR[type.name] ?? null) : null;
     });
-    return map as Mapping | null;
+    return toSteps(map as InputFieldsMapping<SchemaTypes, Rule> | null);
   }
 }
 

@@ -23,17 +23,18 @@ export const JSON_DEPTH_RULE = `must not be nested deeper than ${MAX_JSON_DEPTH}
 
 /**
  * Whether objects and arrays nest deeper than `max` (the value itself is level 1 when it is an object or array).
- * Iterative: a recursive walk would overflow on the very input it guards against.
+ * Recursive, but the walk stops at `max` levels: the bound that refuses a deep value also bounds the stack used to
+ * find it, so no input can overflow it (and nothing is allocated for the usual shallow value).
  */
 export function nestsDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean {
   if (value === null || typeof value !== 'object') return false;
-  const stack: Array<[object, number]> = [[value, 1]];
-  while (stack.length) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-    }
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestsDeeperThan(value[i], max - 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && nestsDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
   }
   return false;
 }
