@@ -5,7 +5,7 @@ import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
 import { fillPrompt, type PromptService } from '../services/prompts.js';
 import type { Principal } from '../services/keys.js';
-import { requireInvoke } from '../security/scopes.js';
+import { requireInvoke } from '../services/access.js';
 import type { Executor } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds } from './chat-input.js';
 import { type EmbedInput, Invocation, type InvocationOptions } from './invocation.js';
@@ -117,7 +117,7 @@ export function createGateway(deps: GatewayDeps) {
    */
   async function preparePrompt(ref: PromptRef, opts: InvocationOptions): Promise<{ input: ChatInput; opts: InvocationOptions; prompt: { name: string; version: number } }> {
     requireInvoke(opts.principal);
-    const prompt = await deps.prompts.get(ref.name, ref.version ?? undefined);
+    const prompt = await deps.prompts.getFor(opts.principal, ref.name, ref.version);
     if (!prompt) throw notFound('Prompt', ref.version != null ? `${ref.name}@${ref.version}` : ref.name);
     const input: ChatInput = { model: prompt.model, messages: fillPrompt(prompt, ref.variables) };
     const metadata = { ...opts.metadata, prompt: prompt.name, promptVersion: prompt.version };

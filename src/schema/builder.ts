@@ -1,8 +1,10 @@
-/* The one SchemaBuilder: scope-auth maps the contract's Scope enum onto every marked field. */
+/* The one SchemaBuilder: scope-auth maps the contract's Scope enum onto every marked field; input rules check every argument. */
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import InputRulesPlugin from './input-rules-plugin.js';
 import { forbidden, unauthenticated } from '../errors.js';
 import type { Context } from '../context.js';
+import { hasInvokeScope } from '../services/access.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -20,7 +22,8 @@ export const builder = new SchemaBuilder<{
 }>({
   // the contract marks most output fields non-null; nullable ones say so explicitly
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin],
+  // the first plugin wraps outermost: a caller without the scope hears FORBIDDEN before anything about its input
+  plugins: [ScopeAuthPlugin, InputRulesPlugin],
   scopeAuth: {
     // checked once when a subscription starts, not on every event
     authorizeOnSubscribe: true,
@@ -29,7 +32,7 @@ export const builder = new SchemaBuilder<{
       return {
         authenticated: !!p,
         admin: !!p?.isAdmin,
-        invoke: !!p && (p.isAdmin || p.scopes.has('INVOKE')),
+        invoke: !!p && hasInvokeScope(p),
         readUsage: !!p && (p.isAdmin || p.scopes.has('READ_USAGE')),
       };
     },

@@ -2,7 +2,7 @@
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
 import { builder } from './builder.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
-import type { Context } from '../context.js';
+import { seesModel } from '../services/access.js';
 
 export const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement({
   fields: (t) => ({
@@ -112,21 +112,12 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
   }),
 });
 
-/** Non-admins see the models they may invoke, retired ones left out. */
-function visible(ctx: Context, m: ModelRow): boolean {
-  const p = ctx.principal;
-  if (!p) return false;
-  if (p.isAdmin) return true;
-  if (m.status === 'RETIRED') return false;
-  return !p.key.allowedModels || p.key.allowedModels.includes(m.name);
-}
-
 builder.queryFields((t) => ({
   models: t.field({
     type: [ModelRef],
     description: 'Models the caller may invoke (all of them for ADMIN)',
     authScopes: { authenticated: true },
-    resolve: async (_, __, ctx) => (await ctx.services.catalogue.listModels()).filter((m) => visible(ctx, m)),
+    resolve: async (_, __, ctx) => (await ctx.services.catalogue.listModels()).filter((m) => seesModel(ctx.principal!, m)),
   }),
   model: t.field({
     type: ModelRef,
@@ -135,7 +126,7 @@ builder.queryFields((t) => ({
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_, { name }, ctx) => {
       const m = await ctx.services.catalogue.findModel(name);
-      return m && visible(ctx, m) ? m : null;
+      return m && seesModel(ctx.principal!, m) ? m : null;
     },
   }),
   providers: t.field({

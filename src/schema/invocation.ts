@@ -3,7 +3,7 @@ import type { ChatChunk, ChatResult, EmbedResult, UsageOut } from '../gateway/ga
 import type { ToolCall, ToolCallDelta } from '../providers/types.js';
 import type { Context } from '../context.js';
 import { unauthenticated } from '../errors.js';
-import { requireInvoke } from '../security/scopes.js';
+import { requireInvoke } from '../services/access.js';
 import { builder } from './builder.js';
 import { FinishReasonEnum, RoleEnum } from './enums.js';
 

@@ -42,16 +42,17 @@ const CreatePromptInput = builder.inputType('CreatePromptInput', {
 builder.queryFields((t) => ({
   prompts: t.field({
     type: [PromptTemplateRef],
+    description: 'The templates this key may run: every one for ADMIN; for INVOKE keys, those whose model the key may invoke',
     authScopes: { authenticated: true },
-    resolve: (_, __, ctx) => ctx.services.prompts.list(),
+    resolve: (_, __, ctx) => ctx.services.prompts.listFor(ctx.principal!),
   }),
   prompt: t.field({
     type: PromptTemplateRef,
     nullable: true,
-    description: 'Latest version unless version is given',
+    description: 'Latest version unless version is given; null as well when this key may not run it (see prompts)',
     authScopes: { authenticated: true },
     args: { name: t.arg.string({ required: true }), version: t.arg.int() },
-    resolve: (_, { name, version }, ctx) => ctx.services.prompts.get(name, version),
+    resolve: (_, { name, version }, ctx) => ctx.services.prompts.getFor(ctx.principal!, name, version),
   }),
 }));
 

@@ -5,6 +5,7 @@ import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
+import { isUuid } from '../util/input-rules.js';
 
 export type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
 export const SCOPES: Scope[] = ['INVOKE', 'READ_USAGE', 'ADMIN'];
@@ -78,6 +79,11 @@ function limitColumns(l: KeyLimitsInput | null | undefined) {
   return out;
 }
 
+/** A key created or changed to expire in the past would be dead on arrival: almost surely a mistake (revoke ends a key). */
+function checkExpiry(expiresAt: Date | null | undefined, field: string): void {
+  if (expiresAt && expiresAt.getTime() <= Date.now()) throw badInput(field, 'must be in the future');
+}
+
 function checkName(name: string | null | undefined, field: string): void {
   if (name == null) return;
   if (!name.trim()) throw badInput(field, 'must not be empty');
@@ -113,7 +119,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
   }
 
   async function byId(id: string): Promise<ApiKeyRow> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('ApiKey', id);
+    if (!isUuid(id)) throw notFound('ApiKey', id);
     const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
     if (!row) throw notFound('ApiKey', id);
     return row;
@@ -191,6 +197,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     async create(input: CreateKeyInput, secret = generateSecret()): Promise<{ row: ApiKeyRow; secret: string }> {
       checkName(input.name, 'input.name');
       checkLimits(input.limits);
+      checkExpiry(input.expiresAt, 'input.expiresAt');
       const [row] = await db
         .insert(apiKeys)
         .values({
@@ -209,6 +216,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     async update(id: string, input: UpdateKeyInput): Promise<ApiKeyRow> {
       checkName(input.name, 'input.name');
       checkLimits(input.limits);
+      checkExpiry(input.expiresAt, 'input.expiresAt');
       const current = await byId(id);
       const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits) };
       if (input.name != null) patch.name = input.name.trim();

@@ -4,6 +4,8 @@ import type { Db } from '../db/client.js';
 import { prompts, type PromptRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import type { Role } from '../providers/types.js';
+import { readsPrompt } from './access.js';
+import type { Principal } from './keys.js';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 const ROLES: Role[] = ['SYSTEM', 'USER', 'ASSISTANT', 'TOOL'];
@@ -70,15 +72,20 @@ export function createPromptService(db: Db) {
         }
       }
     },
-    list: () => db.select().from(prompts).orderBy(asc(prompts.name), desc(prompts.version)),
-    async get(name: string, version?: number | null): Promise<PromptRow | null> {
+    /** Every version this key may read (src/services/access.ts), newest first per name. */
+    async listFor(principal: Principal): Promise<PromptRow[]> {
+      const rows = await db.select().from(prompts).orderBy(asc(prompts.name), desc(prompts.version));
+      return rows.filter((row) => readsPrompt(principal, row));
+    },
+    /** The latest version, or the one asked for; null when it does not exist or this key may not read it. */
+    async getFor(principal: Principal, name: string, version?: number | null): Promise<PromptRow | null> {
       const [row] = await db
         .select()
         .from(prompts)
         .where(version != null ? and(eq(prompts.name, name), eq(prompts.version, version)) : eq(prompts.name, name))
         .orderBy(desc(prompts.version))
         .limit(1);
-      return row ?? null;
+      return row && readsPrompt(principal, row) ? row : null;
     },
   };
 }

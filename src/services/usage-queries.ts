@@ -3,6 +3,7 @@ import { and, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from 'drizz
 import type { Db } from '../db/client.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
+import { isUuid } from '../util/input-rules.js';
 
 export interface UsageFilter {
   apiKeyId?: string | null;
@@ -34,7 +35,6 @@ export interface UsagePage {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** UTC, up to microseconds (what timestamptz holds; a JS Date keeps only milliseconds). */
 const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
@@ -50,7 +50,7 @@ export function encodeCursor(row: { createdAt: Date | string; id: string }): str
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const [at, id] = parts;
-  if (parts.length !== 2 || !at || !id || !CURSOR_TS.test(at) || Number.isNaN(Date.parse(at)) || !UUID.test(id)) {
+  if (parts.length !== 2 || !at || !id || !CURSOR_TS.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) {
     throw badInput('after', 'is not a valid cursor');
   }
   return { createdAt: at, id };
@@ -62,7 +62,7 @@ function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string |
   if (scopeKeyId) c.push(eq(usageRecords.apiKeyId, scopeKeyId));
   if (!filter) return c;
   if (filter.apiKeyId) {
-    if (!UUID.test(filter.apiKeyId)) throw badInput('filter.apiKeyId', 'is not a valid key id');
+    if (!isUuid(filter.apiKeyId)) throw badInput('filter.apiKeyId', 'is not a valid key id');
     c.push(eq(usageRecords.apiKeyId, filter.apiKeyId));
   }
   if (filter.model) c.push(eq(usageRecords.model, filter.model));

@@ -41,7 +41,10 @@ describe('connection_init', () => {
     ok(await gw.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: revoked.id }));
     expect(await wsHandshake(gw.url, { authorization: `Bearer ${revoked.secret}` })).toMatchObject({ acked: false, code: 4403 });
 
-    const expired = await gw.createKey({ name: 'expired', expiresAt: new Date(Date.now() - 1000).toISOString() });
+    // an expiry can only be set ahead: a short one, then its time passes
+    const until = Date.now() + 1000;
+    const expired = await gw.createKey({ name: 'expired', expiresAt: new Date(until).toISOString() });
+    await new Promise((r) => setTimeout(r, until + 50 - Date.now()));
     expect(await wsHandshake(gw.url, { authorization: `Bearer ${expired.secret}` })).toMatchObject({ acked: false, code: 4403 });
   });
 

@@ -75,7 +75,9 @@ describe('GET /openapi.json', () => {
         expect(op.security).toEqual([]);
         continue;
       }
-      for (const status of ['400', '401', '403', '500']) expect(op.responses[status], `${method} ${path} ${status}`).toBeDefined();
+      for (const status of ['400', '401', '500']) expect(op.responses[status], `${method} ${path} ${status}`).toBeDefined();
+      // only invocations need a scope; a model listing shows what the key may invoke
+      expect(op.responses['403'] !== undefined, `${method} ${path} 403`).toBe(method === 'post');
       expect(op.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorResponse' });
     }
     for (const path of ['/v1/chat/completions', '/v1/embeddings', '/v1/prompts/{name}/run']) {
@@ -195,14 +197,17 @@ describe('errors, as documented', () => {
     await expectError(await post(gw, '/v1/embeddings', { model: 'gpt-mock', input: [] }, key), '/v1/embeddings', 'post', 400, { param: 'input' });
   });
 
-  it('401 for an invalid key, 403 without the INVOKE scope', async () => {
+  it('401 for an invalid key, 403 without the INVOKE scope (the model routes list what it may invoke: nothing)', async () => {
     await expectError(await get(gw, '/v1/models', 'gw_nope'), '/v1/models', 'get', 401, { code: 'UNAUTHENTICATED' });
     await expectError(await post(gw, '/v1/chat/completions', hi, 'not-even-a-bearer token'), '/v1/chat/completions', 'post', 401, { code: 'UNAUTHENTICATED' });
     const reader = (await gw.createKey({ scopes: ['READ_USAGE'] })).secret;
-    for (const ex of Object.values(examples).filter((e) => e.path !== '/openapi.json')) {
-      const res = ex.method === 'post' ? await post(gw, ex.url, ex.body, reader) : await get(gw, ex.url, reader);
-      await expectError(res, ex.path, ex.method, 403, { type: 'permission_error', code: 'FORBIDDEN' });
+    for (const ex of Object.values(examples).filter((e) => e.method === 'post')) {
+      await expectError(await post(gw, ex.url, ex.body, reader), ex.path, ex.method, 403, { type: 'permission_error', code: 'FORBIDDEN' });
     }
+    const list = await get(gw, '/v1/models', reader);
+    expect(list.status).toBe(200);
+    expect(await list.json()).toEqual({ object: 'list', data: [] });
+    await expectError(await get(gw, '/v1/models/echo', reader), '/v1/models/{model}', 'get', 404, { code: 'MODEL_NOT_FOUND' });
   });
 
   it('404 for an unknown model, 410 for a retired one', async () => {

@@ -1,5 +1,5 @@
 /* Step: the key may invoke models at all (INVOKE scope, or ADMIN). */
-import { requireInvoke } from '../../security/scopes.js';
+import { requireInvoke } from '../../services/access.js';
 import type { Step } from '../pipeline.js';
 
 export const authorize: Step = {

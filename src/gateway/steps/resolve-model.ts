@@ -1,5 +1,6 @@
 /* Step: the model by name, and the checks that need no upstream: the key's allow-list, existence, lifecycle. */
-import { badInput, forbidden, modelNotFound, modelRetired } from '../../errors.js';
+import { forbidden, modelNotFound, modelRetired } from '../../errors.js';
+import { allowsModel } from '../../services/access.js';
 import type { Step } from '../pipeline.js';
 
 export const resolveModel: Step = {
@@ -7,10 +8,7 @@ export const resolveModel: Step = {
   async run(inv, { catalogue }) {
     const name = inv.modelName;
     const { principal, warnings } = inv.options;
-    // Postgres cannot even compare text holding NUL: a clear refusal instead of a masked database error
-    if (name.includes('\u0000')) throw badInput('input.model', 'must not contain NUL characters');
-    const allowed = principal.key.allowedModels;
-    if (allowed && !principal.isAdmin && !allowed.includes(name)) throw forbidden(`This key may not invoke model "${name}"`);
+    if (!allowsModel(principal, name)) throw forbidden(`This key may not invoke model "${name}"`);
     const model = await catalogue.resolve(name);
     if (!model) throw modelNotFound(name);
     if (model.row.status === 'RETIRED') throw modelRetired(name);

@@ -27,9 +27,8 @@ const retryAfter = { 'retry-after': { description: 'Seconds to wait before retry
 
 /** The failures every authenticated route can answer. */
 const common: RouteConfig['responses'] = {
-  400: error('BAD_USER_INPUT: the body is not valid JSON or a field is invalid; `param` names the field'),
+  400: error('BAD_USER_INPUT: the body is not valid JSON, or a field or path parameter is invalid; `param` names it'),
   401: error('UNAUTHENTICATED: missing, unknown, revoked or expired key'),
-  403: error('FORBIDDEN: the key lacks the INVOKE scope or may not use this model'),
   500: error('Unexpected error (details are logged, never returned)'),
 };
 
@@ -40,6 +39,7 @@ const bodyErrors: RouteConfig['responses'] = {
 /** The failures of an invocation. */
 const invocation: RouteConfig['responses'] = {
   ...common,
+  403: error('FORBIDDEN: the key lacks the INVOKE scope or may not use this model'),
   ...bodyErrors,
   404: error('MODEL_NOT_FOUND (or NOT_FOUND for an unknown prompt)'),
   410: error('MODEL_RETIRED: the model is retired and no longer served'),
@@ -100,7 +100,7 @@ function build() {
     operationId: 'listModels',
     tags: ['Models'],
     summary: 'List the models this key may invoke',
-    description: 'Retired models and models outside the key\'s allow-list are left out.',
+    description: 'The same models as the GraphQL `models` query: retired models and models outside the key\'s allow-list are left out, and a key without the INVOKE scope gets an empty list.',
     responses: { 200: { description: 'The models', content: json(ModelList) }, ...common },
   });
 
@@ -114,7 +114,7 @@ function build() {
     responses: {
       200: { description: 'The model', content: json(Model) },
       ...common,
-      404: error('MODEL_NOT_FOUND: unknown, or not invocable with this key'),
+      404: error('MODEL_NOT_FOUND: unknown, or not invocable with this key (a key without INVOKE invokes none)'),
       410: error('MODEL_RETIRED'),
     },
   });
@@ -127,7 +127,8 @@ function build() {
     summary: 'Run a stored prompt template',
     description:
       "Fills the prompt's {{variable}} placeholders and invokes its model, like the GraphQL `runPrompt`. " +
-      'A missing or unknown variable is a 400 whose `param` is `variables.<name>`. The usage record carries `{prompt, promptVersion}` in its metadata.',
+      'A missing or unknown variable is a 400 whose `param` is `variables.<name>`. The usage record carries `{prompt, promptVersion}` in its metadata. ' +
+      'A prompt whose model the key may not invoke is answered as unknown (404), as GraphQL `prompt` answers null for it.',
     request: { params: PromptNameParams, body: { required: true, content: json(PromptRunRequest) } },
     responses: { 200: chatAnswer('A chat.completion object plus `prompt`, or (stream: true) chat.completion.chunk events', PromptRunResponse), ...invocation },
   });

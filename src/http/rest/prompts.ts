@@ -5,14 +5,15 @@
  */
 import { respondChat } from './chat-completions.js';
 import { parseBody, readJson, requirePrincipal, type RestContext } from './http.js';
-import { PromptRunRequest } from './schemas.js';
+import { PromptNameParams, PromptRunRequest } from './schemas.js';
 
 export async function handleRunPrompt(ctx: RestContext, name: string): Promise<void> {
   const principal = await requirePrincipal(ctx);
   ctx.services.gateway.requireInvoke(principal);
+  const params = parseBody(PromptNameParams, { name });
   const body = parseBody(PromptRunRequest, await readJson(ctx));
   const { input, opts, prompt } = await ctx.services.gateway.preparePrompt(
-    { name, version: body.version, variables: body.variables ?? {} },
+    { name: params.name, version: body.version, variables: body.variables ?? {} },
     { principal, signal: ctx.signal, warnings: [] },
   );
   await respondChat(ctx, input, { ...opts, warnings: opts.warnings ?? [] }, {

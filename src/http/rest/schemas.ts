@@ -9,44 +9,51 @@
  * @see https://platform.openai.com/docs/api-reference/chat/create
  */
 import { z } from 'zod';
+import { JSON_DEPTH_RULE, TEXT_RULE, isStorableText, nestsDeeperThan } from '../../util/input-rules.js';
+
+/** A text field of a request: held to the gateway's text rule (src/util/input-rules.ts), like GraphQL's String. */
+const text = () => z.string().refine(isStorableText, TEXT_RULE);
+
+/** A free-form JSON object (prompt variables, tool parameters): any values, bounded in depth. */
+const jsonObject = () => z.record(z.string(), z.unknown()).refine((v) => !nestsDeeperThan(v), JSON_DEPTH_RULE);
 
 // ── requests ──────────────────────────────────────────────────────────────────────────────────
 
 export const TextPart = z
-  .object({ type: z.literal('text'), text: z.string() })
+  .object({ type: z.literal('text'), text: text() })
   .meta({ id: 'TextContentPart', description: 'A text part of a message' });
 
 export const ImagePart = z
   .object({
     type: z.literal('image_url'),
     image_url: z.object({
-      url: z.string().meta({ description: 'An http(s) URL or a data:image/… URL' }),
+      url: text().meta({ description: 'An http(s) URL or a data:image/… URL' }),
       detail: z.enum(['auto', 'low', 'high']).optional().meta({ description: 'Accepted and ignored' }),
     }),
   })
   .meta({ id: 'ImageContentPart', description: 'An image part; user messages only' });
 
-const TextContent = z.union([z.string(), z.array(TextPart)]);
+const TextContent = z.union([text(), z.array(TextPart)]);
 
 export const ToolCall = z
   .object({
-    id: z.string().min(1),
+    id: text().min(1),
     type: z.literal('function'),
     function: z.object({
-      name: z.string().min(1),
-      arguments: z.string().meta({ description: 'JSON-encoded arguments, as the model produced them' }),
+      name: text().min(1),
+      arguments: text().meta({ description: 'JSON-encoded arguments, as the model produced them' }),
     }),
   })
   .meta({ id: 'ToolCall' });
 
-const name = z.string().optional().meta({ description: 'An optional participant name' });
+const name = text().optional().meta({ description: 'An optional participant name' });
 
 export const SystemMessage = z
   .object({ role: z.enum(['system', 'developer']), content: TextContent, name })
   .meta({ id: 'SystemMessage', description: '`developer` is treated as `system`' });
 
 export const UserMessage = z
-  .object({ role: z.literal('user'), content: z.union([z.string(), z.array(z.discriminatedUnion('type', [TextPart, ImagePart]))]), name })
+  .object({ role: z.literal('user'), content: z.union([text(), z.array(z.discriminatedUnion('type', [TextPart, ImagePart]))]), name })
   .meta({ id: 'UserMessage' });
 
 export const AssistantMessage = z
@@ -55,12 +62,12 @@ export const AssistantMessage = z
     content: TextContent.nullish(),
     name,
     tool_calls: z.array(ToolCall).optional(),
-    refusal: z.string().nullish().meta({ description: 'Accepted and ignored' }),
+    refusal: text().nullish().meta({ description: 'Accepted and ignored' }),
   })
   .meta({ id: 'AssistantMessage', description: 'Needs content or tool_calls' });
 
 export const ToolMessage = z
-  .object({ role: z.literal('tool'), content: TextContent, tool_call_id: z.string().min(1) })
+  .object({ role: z.literal('tool'), content: TextContent, tool_call_id: text().min(1) })
   .meta({ id: 'ToolMessage', description: 'The result of one tool call' });
 
 export const Message = z.discriminatedUnion('role', [SystemMessage, UserMessage, AssistantMessage, ToolMessage]);
@@ -69,27 +76,27 @@ export const FunctionTool = z
   .object({
     type: z.literal('function'),
     function: z.object({
-      name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-      description: z.string().optional(),
-      parameters: z.record(z.string(), z.unknown()).optional().meta({ description: 'JSON Schema of the arguments' }),
+      name: text().regex(/^[A-Za-z0-9_-]{1,64}$/),
+      description: text().optional(),
+      parameters: jsonObject().optional().meta({ description: 'JSON Schema of the arguments' }),
       strict: z.boolean().nullish().meta({ description: 'Accepted and ignored' }),
     }),
   })
   .meta({ id: 'FunctionTool' });
 
 export const NamedToolChoice = z
-  .object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) })
+  .object({ type: z.literal('function'), function: z.object({ name: text().min(1) }) })
   .meta({ id: 'NamedToolChoice' });
 
 export const ChatCompletionRequest = z
   .object({
-    model: z.string().min(1).meta({ description: 'Public model name (see GET /v1/models)', example: 'echo' }),
+    model: text().min(1).meta({ description: 'Public model name (see GET /v1/models)', example: 'echo' }),
     messages: z.array(Message).min(1),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().gt(0).max(1).nullish(),
     max_tokens: z.int().min(1).nullish().meta({ description: 'Older name of max_completion_tokens' }),
     max_completion_tokens: z.int().min(1).nullish().meta({ description: 'Wins over max_tokens when both are given' }),
-    stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(16)]).nullish(),
+    stop: z.union([text().min(1), z.array(text().min(1)).max(16)]).nullish(),
     seed: z.int().nullish(),
     n: z.literal(1).nullish().meta({ description: 'Only one choice is supported' }),
     tools: z.array(FunctionTool).nullish(),
@@ -107,17 +114,17 @@ export const ChatCompletionRequest = z
       .record(z.string(), z.string())
       .nullish()
       .meta({ description: 'Stored with the usage record' }),
-    user: z.string().nullish().meta({ description: 'Stored with the usage record (metadata.user)' }),
+    user: text().nullish().meta({ description: 'Stored with the usage record (metadata.user)' }),
   })
   .meta({ id: 'CreateChatCompletionRequest' });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
 export const EmbeddingsRequest = z
   .object({
-    model: z.string().min(1),
-    input: z.union([z.string(), z.array(z.string()).min(1).max(2048)]).meta({ description: 'One string or a list of strings (token arrays are not supported)' }),
+    model: text().min(1),
+    input: z.union([text(), z.array(text()).min(1).max(2048)]).meta({ description: 'One string or a list of strings (token arrays are not supported)' }),
     encoding_format: z.enum(['float', 'base64']).optional().meta({ description: '`base64`: little-endian float32 bytes, as OpenAI sends them' }),
-    user: z.string().optional().meta({ description: 'Stored with the usage record (metadata.user)' }),
+    user: text().optional().meta({ description: 'Stored with the usage record (metadata.user)' }),
   })
   .meta({ id: 'CreateEmbeddingRequest' });
 export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequest>;
@@ -125,8 +132,7 @@ export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequest>;
 export const PromptRunRequest = z
   .object({
     version: z.int().min(1).nullish().meta({ description: 'Latest version when left out' }),
-    variables: z
-      .record(z.string(), z.unknown())
+    variables: jsonObject()
       .nullish()
       .meta({ description: 'A value for every {{variable}} of the prompt; strings go in as they are, other values as JSON' }),
     stream: z.boolean().nullish(),
@@ -136,11 +142,11 @@ export const PromptRunRequest = z
 export type PromptRunRequest = z.infer<typeof PromptRunRequest>;
 
 export const PromptNameParams = z.object({
-  name: z.string().meta({ description: 'Prompt name; percent-encode a `/` in it', example: 'summarise' }),
+  name: text().meta({ description: 'Prompt name; percent-encode a `/` in it', example: 'summarise' }),
 });
 
 export const ModelIdParams = z.object({
-  model: z.string().meta({ description: 'Public model name; percent-encode a `/` in it', example: 'echo' }),
+  model: text().meta({ description: 'Public model name; percent-encode a `/` in it', example: 'echo' }),
 });
 
 // ── responses ─────────────────────────────────────────────────────────────────────────────────
