@@ -3,6 +3,7 @@ import { getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graph
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../../context.js';
 import { GatewayError } from '../../errors.js';
+import type { CancelSignal } from '../../util/cancellation.js';
 
 export interface SubscriptionLimitObserver {
   opened?(field: string, transport: string): void;
@@ -21,7 +22,8 @@ export interface SubscriptionCounter {
  * Refuses a subscription with RATE_LIMITED (extensions.limit = "subscriptionsPerKey") when its key already holds
  * `max` open ones. Runs inside the envelop pipeline, which websockets (graphql-ws) and HTTP (SSE) share.
  * The slot is taken before the resolver runs and given back exactly once: when the subscription did not start
- * (an error result or a throw), when the source ends, when it fails, or when the client ends it (`return()`).
+ * (an error result or a throw), when the source ends, when it fails, when the client ends it (`return()`), or when
+ * the HTTP client goes away (the request's signal), whether or not anything ever read the stream.
  */
 export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObserver = {}): Plugin<Context> & { counter: SubscriptionCounter } {
   const perKey = new Map<string, number>();
@@ -83,7 +85,7 @@ export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObs
           done();
           return result as ExecutionResult;
         }
-        return releasing(result as AsyncIterable<ExecutionResult>, done);
+        return releasing(result as AsyncIterable<ExecutionResult>, done, ctx.signal);
       });
     },
   };
@@ -98,10 +100,26 @@ function rootField(args: ExecutionArgs): string {
 /**
  * The same stream, calling `done` once when it ends, fails or is returned. Not a generator: `return()` goes
  * straight to the source, so ending a subscription never waits for the next event (graphql-ws#653).
+ *
+ * An SSE client that leaves before the response is sent leaves a stream nobody will read or return: the
+ * Fetch-to-node adapter drops a response whose connection already closed without cancelling its body. So the
+ * request's signal returns the stream itself (and with it the upstream call and the slot).
  */
-function releasing<T>(source: AsyncIterable<T>, done: () => void): AsyncIterableIterator<T> {
+function releasing<T>(source: AsyncIterable<T>, done: () => void, signal?: CancelSignal): AsyncIterableIterator<T> {
   const it = source[Symbol.asyncIterator]();
-  return {
+  if (signal) {
+    const leave = () => void out.return().catch(() => {});
+    if (signal.aborted) queueMicrotask(leave);
+    else {
+      signal.addEventListener('abort', leave, { once: true });
+      const finish = done;
+      done = () => {
+        signal.removeEventListener('abort', leave);
+        finish();
+      };
+    }
+  }
+  const out: AsyncIterableIterator<T> = {
     [Symbol.asyncIterator]() {
       return this;
     },
@@ -126,4 +144,5 @@ function releasing<T>(source: AsyncIterable<T>, done: () => void): AsyncIterable
       return it.throw ? it.throw(e) : Promise.reject(e);
     },
   };
+  return out;
 }
