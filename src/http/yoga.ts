@@ -16,6 +16,7 @@ import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscripti
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-subscription-limit.js';
 import { useWarnings } from './plugins/use-warnings.js';
+import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 
 /** What node:http and graphql-ws hand to Yoga besides the request. */
@@ -34,6 +35,8 @@ export interface GatewayYogaOptions {
   /** Largest request body, chunked ones included. @default 2 MiB, as the HTTP server */
   maxBodyBytes?: number;
   plugins?: Plugin[];
+  /** Where running subscriptions are listed by key, to be ended when their key is revoked, rotated, expired or narrowed. */
+  sessions?: OpenSessions;
 }
 
 const DEFAULT_QUERY = `# Put your key in the Headers tab: {"Authorization": "Bearer gw_..."}
@@ -198,9 +201,12 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   const { metrics } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const subscriptionLimit = useSubscriptionLimit(config.graphql.maxSubscriptionsPerKey, {
-    opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
-    closed: (field, transport) => metrics?.subscriptionsOpen.dec({ field, transport }),
-    refused: (field) => metrics?.subscriptionsRefused.inc({ field }),
+    observer: {
+      opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
+      closed: (field, transport) => metrics?.subscriptionsOpen.dec({ field, transport }),
+      refused: (field) => metrics?.subscriptionsRefused.inc({ field }),
+    },
+    sessions: options.sessions,
   });
   const yoga = createYoga<ServerContext, Context>({
     schema,
