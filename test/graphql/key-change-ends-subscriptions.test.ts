@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys } from '../../src/db/schema.js';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
-import { openFeed, type Feed } from '../kit/feed.js';
+import { openFeed, untilLive, within, type Feed } from '../kit/feed.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { CHAT, CHAT_STREAM, chatInput, ok, sleep, waitFor } from './helpers.js';
 
@@ -33,36 +33,22 @@ afterAll(async () => {
 
 const UPDATE = 'mutation($id: ID!, $input: UpdateApiKeyInput!) { updateApiKey(id: $id, input: $input) { id } }';
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))),
-  ]);
-}
-
-/** Opens a feed on each transport and waits until both receive records (they are live). */
+/** Opens a feed on each transport and waits until both receive records. */
 async function liveFeeds(secret: string, chatAs = invoker.secret): Promise<Feed[]> {
   const feeds = TRANSPORTS.map((t) => openFeed(gw.url, secret, t));
-  // a feed may not be subscribed yet when the first record is written: keep writing until each has one
-  await waitFor(async () => {
-    ok(await gw.gql(CHAT, { input: chatInput('x') }, chatAs));
-    await gw.flushUsage();
-    await sleep(50);
-    return feeds.every((f) => f.records.length > 0);
-  }, 'both feeds to receive a record', 10_000);
+  await untilLive(gw, feeds, chatAs);
   return feeds;
 }
 
-/** Both feeds end within `ms`, each with exactly `code`; the websocket closes with 4403 when `socketCode` says so. */
+/** Both feeds end within `ms`, each with exactly `code`; the websocket is then closed with 4403, or left open. */
 async function expectEnded(feeds: Feed[], code: string, ms: number, socket: 'closed' | 'open') {
   for (const f of feeds) {
-    const end = await withTimeout(f.ended, ms, `the ${f.transport} feed to end`);
+    const end = await within(f.ended, ms, `the ${f.transport} feed to end`);
     expect(end.codes, f.transport).toEqual([code]);
     if (f.transport === 'sse') expect(end.completed).toBe(true);
   }
   const ws = feeds.find((f) => f.transport === 'ws')!;
-  if (socket === 'closed') expect(await withTimeout(ws.socketClosed, 1000, 'the websocket to close')).toBe(4403);
+  if (socket === 'closed') expect(await within(ws.socketClosed, 1000, 'the websocket to close')).toBe(4403);
   else expect(await Promise.race([ws.socketClosed, sleep(300).then(() => 'still open')])).toBe('still open');
   // nothing more arrives: a record written now reaches no one of these
   const seen = feeds.map((f) => f.records.length);
@@ -141,7 +127,7 @@ describe('a key change ends the subscriptions it no longer allows', () => {
     await waitFor(() => streams.every((s) => s.records.length > 0), 'both streams to start');
     ok(await gw.gql(UPDATE, { id: key.id, input: { scopes: ['READ_USAGE'] } }));
     for (const s of streams) {
-      const end = await withTimeout(s.ended, TTL_MS, `the ${s.transport} stream to end`);
+      const end = await within(s.ended, TTL_MS, `the ${s.transport} stream to end`);
       expect(end.codes, s.transport).toEqual(['FORBIDDEN']);
       // ended early: 40 words at 150 ms would take 6 s
       expect(s.records.length).toBeLessThan(30);

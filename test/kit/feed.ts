@@ -1,6 +1,7 @@
 /* A usageRecorded feed held open over graphql-ws (a raw socket, to see its close code) or SSE, recording how it ends. */
 import WebSocket from 'ws';
 import { sseSubscribe } from './sse.js';
+import type { TestGateway } from './start-gateway.js';
 import { wsUrl } from './ws.js';
 
 export const USAGE_FEED = 'subscription { usageRecorded { id model status } }';
@@ -71,4 +72,28 @@ function sseFeed(baseUrl: string, secret: string, query: string): Feed {
     return { codes, completed: sub.events.some((e) => e.event === 'complete') };
   })();
   return { transport: 'sse', records, ended, socketClosed: new Promise<number>(() => {}), close: () => sub.abort() };
+}
+
+const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { id } }';
+
+/** Makes usage records on `gw` (chats as `invoker`) until every feed has received one: they are live. */
+export async function untilLive(gw: TestGateway, feeds: Feed[], invoker: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  // a feed may not be subscribed yet when the first record is written: keep writing until each has one
+  while (!feeds.every((f) => f.records.length > 0)) {
+    if (Date.now() > until) throw new Error(`feeds not live within ${timeoutMs} ms (records: ${feeds.map((f) => f.records.length)})`);
+    const res = await gw.gql(CHAT, { input: { model: 'echo', messages: [{ role: 'USER', content: 'x' }] } }, invoker);
+    if (res.errors) throw new Error(`chat failed: ${JSON.stringify(res.errors)}`);
+    await gw.flushUsage();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Rejects when `p` takes longer than `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))),
+  ]);
 }
