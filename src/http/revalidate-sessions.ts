@@ -34,6 +34,8 @@ export function revalidateSessions(opts: RevalidateSessionsOptions) {
   const { sessions, keys, log } = opts;
   const pending = new Set<string>();
   let running = false;
+  /** Set while the keys cannot be read: one warning per outage, not one per round. */
+  let failing = false;
 
   async function run(): Promise<void> {
     running = true;
@@ -45,10 +47,13 @@ export function revalidateSessions(opts: RevalidateSessionsOptions) {
         try {
           rows = await keys.byIds(ids);
         } catch (err) {
-          // the next round (at most intervalMs away) tries again
-          log.warn({ err }, 'open subscriptions: could not read their keys again');
+          // what is open stays open; the next round (at most intervalMs away) tries again
+          if (!failing) log.warn({ err }, 'open subscriptions: their keys cannot be read again until the database answers');
+          failing = true;
           continue;
         }
+        if (failing) log.info('open subscriptions: their keys are read again');
+        failing = false;
         const byId = new Map(rows.map((r) => [r.id, r]));
         const now = Date.now();
         for (const id of ids) {
