@@ -22,6 +22,8 @@ import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
 import { createGraphiqlAssetsRoute } from './http/graphiql/route.js';
+import { createOpenSessions } from './http/open-sessions.js';
+import { revalidateSessions } from './http/revalidate-sessions.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { closeUpstreamAgent } from './providers/http.js';
@@ -197,13 +199,16 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
-  const yoga = createGatewayYoga(config, services, { metrics, plugins: options.yogaPlugins });
+  // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
+  const sessions = createOpenSessions();
+  const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
+  const yoga = createGatewayYoga(config, services, { metrics, sessions, plugins: options.yogaPlugins });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
   const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
     createGraphiqlAssetsRoute(),
   ]);
-  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics });
+  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics, sessions });
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
 
@@ -235,6 +240,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     /** Stop accepting, let in-flight requests finish, flush usage, close everything. */
     stop(graceMs = 10_000): Promise<void> {
       stopping ??= (async () => {
+        revalidation.close();
         const closed = new Promise<void>((r) => http.server.close(() => r()));
         http.server.closeIdleConnections();
         await http.drained(graceMs);

@@ -9,6 +9,7 @@ import { isGatewayError } from '../errors.js';
 import type { Principal } from '../services/keys.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
+import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 import type { GatewayYoga } from './yoga.js';
 import { withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
@@ -28,12 +29,17 @@ export interface WsOptions {
   /** Largest message accepted (bigger ones close the socket with 1009), as for HTTP bodies. @default 2 MiB */
   maxPayloadBytes?: number;
   metrics?: Metrics;
+  /** Where each connection is listed by its key, to be closed (4403) when the key is revoked, rotated or expires. */
+  sessions?: OpenSessions;
 }
+
+/** graphql-ws's code for a connection whose credentials are refused (as at connection_init). */
+const FORBIDDEN = 4403;
 
 export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Services, opts: WsOptions = {}) {
   const { log } = services;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_BODY_BYTES });
-  const opened = new WeakMap<WebSocket, { id: string; at: number; operations: number }>();
+  const opened = new WeakMap<WebSocket, { id: string; at: number; operations: number; unlist?: () => void }>();
   wss.on('connection', (socket) => {
     opened.set(socket, { id: randomUUID(), at: Date.now(), operations: 0 });
     opts.metrics?.wsConnections.inc();
@@ -60,6 +66,15 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
           if (!principal) return false;
           ctx.extra.principal = principal;
           ctx.extra.authorization = authorization;
+          const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+          const conn = opened.get(socket);
+          if (conn && opts.sessions) {
+            conn.unlist = opts.sessions.add({
+              principal,
+              // a tick later: the error messages of its subscriptions, ended just before, go out first
+              end: () => setImmediate(() => socket.close(FORBIDDEN, 'Forbidden: the API key was revoked, rotated or has expired')),
+            });
+          }
           return true;
         } catch (e) {
           if (isGatewayError(e) && e.code === 'SERVICE_UNAVAILABLE') {
@@ -135,6 +150,7 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
         const conn = opened.get(socket);
         if (!conn) return;
         opened.delete(socket);
+        conn.unlist?.();
         opts.metrics?.wsConnections.dec();
         log.info(
           { connectionId: conn.id, path: yoga.graphqlEndpoint, transport: 'websocket', code, reason: String(reason ?? '').slice(0, 120), durationMs: Date.now() - conn.at, operations: conn.operations, initialised: ctx.connectionInitReceived },

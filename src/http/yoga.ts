@@ -16,6 +16,7 @@ import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscripti
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-subscription-limit.js';
 import { useWarnings } from './plugins/use-warnings.js';
+import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 
 /** What node:http and graphql-ws hand to Yoga besides the request. */
@@ -50,6 +51,8 @@ export interface GatewayYogaOptions {
    * list in createGatewayYoga), so any plugin here sends every request through Yoga's own pipeline.
    */
   plugins?: Plugin[];
+  /** Where running subscriptions are listed by key, to be ended when their key is revoked, rotated, expired or narrowed. */
+  sessions?: OpenSessions;
 }
 
 /**
@@ -241,9 +244,12 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   const { metrics } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const subscriptionLimit = useSubscriptionLimit(config.graphql.maxSubscriptionsPerKey, {
-    opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
-    closed: (field, transport) => metrics?.subscriptionsOpen.dec({ field, transport }),
-    refused: (field) => metrics?.subscriptionsRefused.inc({ field }),
+    observer: {
+      opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
+      closed: (field, transport) => metrics?.subscriptionsOpen.dec({ field, transport }),
+      refused: (field) => metrics?.subscriptionsRefused.inc({ field }),
+    },
+    sessions: options.sessions,
   });
   const yoga = createYoga<ServerContext, Context>({
     schema,

@@ -5,6 +5,17 @@ import InputRulesPlugin from './input-rules-plugin.js';
 import { forbidden, unauthenticated } from '../errors.js';
 import type { Context } from '../context.js';
 import { hasInvokeScope } from '../services/access.js';
+import type { Principal } from '../services/keys.js';
+
+/** What a key may do, as every field marked with `authScopes` sees it. */
+export function grantedScopes(p: Principal | null) {
+  return {
+    authenticated: !!p,
+    admin: !!p?.isAdmin,
+    invoke: !!p && hasInvokeScope(p),
+    readUsage: !!p && (p.isAdmin || p.scopes.has('READ_USAGE')),
+  };
+}
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -27,15 +38,7 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     // checked once when a subscription starts, not on every event
     authorizeOnSubscribe: true,
-    authScopes: (ctx) => {
-      const p = ctx.principal;
-      return {
-        authenticated: !!p,
-        admin: !!p?.isAdmin,
-        invoke: !!p && hasInvokeScope(p),
-        readUsage: !!p && (p.isAdmin || p.scopes.has('READ_USAGE')),
-      };
-    },
+    authScopes: (ctx) => grantedScopes(ctx.principal),
     unauthorizedError: (_parent, ctx, info) =>
       ctx.principal ? forbidden(`This key may not access ${info.parentType.name}.${info.fieldName}`) : unauthenticated(),
   },

@@ -1,5 +1,5 @@
 /* API keys: create/update/revoke/rotate, and the cached lookup every request makes. */
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
@@ -53,6 +53,11 @@ interface CacheEntry {
   until: number;
 }
 
+/** A key row that may still be used: neither revoked nor expired. */
+export function isUsable(row: ApiKeyRow, now = Date.now()): boolean {
+  return !row.revokedAt && !(row.expiresAt && row.expiresAt.getTime() <= now);
+}
+
 export function toPrincipal(row: ApiKeyRow): Principal {
   const scopes = new Set(row.scopes as Scope[]);
   return { key: row, scopes, isAdmin: scopes.has('ADMIN') };
@@ -103,12 +108,14 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
   const generations = new Map<string, number>();
   /** Bumped when every cached lookup is dropped: a lookup that started before must not be cached either. */
   let epoch = 0;
+  const watchers = new Set<(secretHash: string) => void>();
 
   function invalidateHash(secretHash: string): void {
     cache.delete(secretHash);
     inFlight.delete(secretHash);
     generations.set(secretHash, (generations.get(secretHash) ?? 0) + 1);
     if (generations.size > 50_000) generations.clear();
+    for (const w of watchers) w(secretHash);
   }
 
   function changed(row: ApiKeyRow, oldHash?: string): void {
@@ -179,13 +186,23 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
         }
       }
       const { principal } = entry;
-      if (!principal || principal.key.revokedAt) return null;
-      if (principal.key.expiresAt && principal.key.expiresAt.getTime() <= now) return null;
-      return principal;
+      return principal && isUsable(principal.key, now) ? principal : null;
     },
 
     /** Drops a cached lookup (called when another instance says a key changed). */
     invalidate: invalidateHash,
+
+    /** Calls `listener` with the secret hash of every key that changed, here or (through `invalidate`) elsewhere. */
+    watch(listener: (secretHash: string) => void): () => void {
+      watchers.add(listener);
+      return () => void watchers.delete(listener);
+    },
+
+    /** The rows of these keys as they are now, read from the database (no cache); unknown ids are left out. */
+    async byIds(ids: readonly string[]): Promise<ApiKeyRow[]> {
+      const valid = ids.filter(isUuid);
+      return valid.length ? db.select().from(apiKeys).where(inArray(apiKeys.id, valid)) : [];
+    },
 
     /** Drops every cached lookup (key changes announced while the broadcast channel was down were missed). */
     invalidateAll(): void {

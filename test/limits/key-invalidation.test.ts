@@ -4,6 +4,7 @@
  * proves the active invalidation (Postgres LISTEN/NOTIFY, or Redis pub/sub), not the TTL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openFeed, untilLive, within, type Feed } from '../kit/feed.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, chat, dropPrefix, freshDatabase, ok, sleep, uniquePrefix, updateLimits, type ChatOutcome } from './kit.js';
 
@@ -63,6 +64,47 @@ function suite(name: string, redisUrl: string | undefined, skip: boolean) {
       expect(await within5s(() => chat(b, key.secret), (o) => o.code === 'FORBIDDEN')).toBeLessThan(ACTIVE_MS);
       await updateLimits(a, key.id, { allowedModels: null, limits: { requestsPerMinute: 0 } });
       expect(await within5s(() => chat(b, key.secret), (o) => o.code === 'RATE_LIMITED')).toBeLessThan(ACTIVE_MS);
+    });
+
+    /** An ADMIN key's usageRecorded feeds open on B (graphql-ws and SSE), receiving records. */
+    async function feedsOnB(scopes: string[]): Promise<{ key: { id: string; secret: string }; feeds: Feed[] }> {
+      const key = await a.createKey({ scopes });
+      const invoker = await a.createKey({ name: 'invoker' });
+      const feeds = (['ws', 'sse'] as const).map((t) => openFeed(b.url, key.secret, t));
+      await untilLive(b, feeds, invoker.secret);
+      return { key, feeds };
+    }
+
+    /** Each feed on B ends with `code` quicker than B's 5 s TTL could explain. */
+    async function endsOnB(feeds: Feed[], code: string, started: number) {
+      for (const f of feeds) {
+        const end = await within(f.ended, 5000, `the ${f.transport} feed on B to end`);
+        expect(end.codes, f.transport).toEqual([code]);
+      }
+      expect(Date.now() - started).toBeLessThan(ACTIVE_MS);
+    }
+
+    it('a key revoked on A ends its open feeds on B: the websocket closes with 4403, SSE ends with UNAUTHENTICATED', async () => {
+      const { key, feeds } = await feedsOnB(['ADMIN']);
+      const started = Date.now();
+      ok(await a.gql('mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { id: key.id }));
+      await endsOnB(feeds, 'UNAUTHENTICATED', started);
+      expect(await within(feeds[0].socketClosed, 1000, 'the websocket on B to close')).toBe(4403);
+    });
+
+    it('a key rotated on A ends what its old secret opened on B', async () => {
+      const { key, feeds } = await feedsOnB(['ADMIN']);
+      const started = Date.now();
+      ok(await a.gql('mutation($id: ID!) { rotateApiKey(id: $id) { secret } }', { id: key.id }));
+      await endsOnB(feeds, 'UNAUTHENTICATED', started);
+      expect(await within(feeds[0].socketClosed, 1000, 'the websocket on B to close')).toBe(4403);
+    });
+
+    it('ADMIN taken from a key on A ends its unfiltered feeds on B with FORBIDDEN', async () => {
+      const { key, feeds } = await feedsOnB(['ADMIN', 'READ_USAGE']);
+      const started = Date.now();
+      await updateLimits(a, key.id, { scopes: ['READ_USAGE'] });
+      await endsOnB(feeds, 'FORBIDDEN', started);
     });
   });
 }

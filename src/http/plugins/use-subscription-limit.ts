@@ -1,8 +1,13 @@
-/* Concurrent subscriptions per API key (chatStream, usageRecorded, …), over websockets and SSE alike: the one place they are counted. */
+/*
+ * Concurrent subscriptions per API key (chatStream, usageRecorded, …), over websockets and SSE alike: the one place
+ * they are counted, and listed with the key that opened them so that a key change can end them (open-sessions.ts).
+ */
 import { getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../../context.js';
 import { GatewayError } from '../../errors.js';
+import type { CancelSignal } from '../../util/cancellation.js';
+import type { OpenSessions } from '../open-sessions.js';
 
 export interface SubscriptionLimitObserver {
   opened?(field: string, transport: string): void;
@@ -17,13 +22,22 @@ export interface SubscriptionCounter {
   total(): number;
 }
 
+export interface SubscriptionLimitOptions {
+  observer?: SubscriptionLimitObserver;
+  /** Where each running subscription is listed with its key, to be ended when the key no longer allows it. */
+  sessions?: OpenSessions;
+}
+
 /**
  * Refuses a subscription with RATE_LIMITED (extensions.limit = "subscriptionsPerKey") when its key already holds
  * `max` open ones. Runs inside the envelop pipeline, which websockets (graphql-ws) and HTTP (SSE) share.
  * The slot is taken before the resolver runs and given back exactly once: when the subscription did not start
- * (an error result or a throw), when the source ends, when it fails, or when the client ends it (`return()`).
+ * (an error result or a throw), when the source ends, when it fails, when the client ends it (`return()`), when
+ * the HTTP client goes away (the request's signal), whether or not anything ever read the stream, or when its key
+ * no longer allows it.
  */
-export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObserver = {}): Plugin<Context> & { counter: SubscriptionCounter } {
+export function useSubscriptionLimit(max: number, opts: SubscriptionLimitOptions = {}): Plugin<Context> & { counter: SubscriptionCounter } {
+  const { observer = {}, sessions } = opts;
   const perKey = new Map<string, number>();
   let total = 0;
 
@@ -45,9 +59,10 @@ export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObs
     counter: { open: (keyId) => perKey.get(keyId) ?? 0, total: () => total },
     onSubscribe({ args, subscribeFn, setSubscribeFn, setResultAndStopExecution }) {
       const ctx = args.contextValue as Context & { transport?: string };
-      const keyId = ctx.principal?.key.id;
+      const principal = ctx.principal;
       // without a key the resolver answers UNAUTHENTICATED; nothing to count
-      if (!keyId) return;
+      if (!principal) return;
+      const keyId = principal.key.id;
       const field = rootField(args);
       const transport = ctx.transport === 'ws' ? 'ws' : 'sse';
       if (!acquire(keyId)) {
@@ -65,9 +80,11 @@ export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObs
       }
       observer.opened?.(field, transport);
       let released = false;
+      let unlist: (() => void) | undefined;
       const done = () => {
         if (released) return;
         released = true;
+        unlist?.();
         release(keyId);
         observer.closed?.(field, transport);
       };
@@ -83,7 +100,9 @@ export function useSubscriptionLimit(max: number, observer: SubscriptionLimitObs
           done();
           return result as ExecutionResult;
         }
-        return releasing(result as AsyncIterable<ExecutionResult>, done);
+        const stream = endable(result as AsyncIterable<ExecutionResult>, done, ctx.signal);
+        if (sessions && !released) unlist = sessions.add({ principal, field, end: stream.end });
+        return stream;
       });
     },
   };
@@ -96,18 +115,48 @@ function rootField(args: ExecutionArgs): string {
 }
 
 /**
- * The same stream, calling `done` once when it ends, fails or is returned. Not a generator: `return()` goes
- * straight to the source, so ending a subscription never waits for the next event (graphql-ws#653).
+ * The same stream, calling `done` once when it ends, fails or is returned, and which `end(error)` stops from
+ * outside: the source is returned and the consumer's next read fails with `error`. Not a generator: `return()`
+ * goes straight to the source, so ending a subscription never waits for the next event (graphql-ws#653).
+ *
+ * An SSE client that leaves before the response is sent leaves a stream nobody will read or return: the
+ * Fetch-to-node adapter drops a response whose connection already closed without cancelling its body. So the
+ * request's signal returns the stream itself (and with it the upstream call and the slot).
  */
-function releasing<T>(source: AsyncIterable<T>, done: () => void): AsyncIterableIterator<T> {
+function endable<T>(source: AsyncIterable<T>, done: () => void, signal?: CancelSignal): AsyncIterableIterator<T> & { end(error: unknown): void } {
   const it = source[Symbol.asyncIterator]();
-  return {
+  /** Set by `end` until the consumer has been told. */
+  let ending: { error: unknown } | undefined;
+  let over = false;
+  if (signal) {
+    const leave = () => void out.return().catch(() => {});
+    if (signal.aborted) queueMicrotask(leave);
+    else {
+      signal.addEventListener('abort', leave, { once: true });
+      const finish = done;
+      done = () => {
+        signal.removeEventListener('abort', leave);
+        finish();
+      };
+    }
+  }
+  /** The error `end` left for the consumer, once. */
+  const endingError = (): never => {
+    const { error } = ending!;
+    ending = undefined;
+    throw error;
+  };
+  const out = {
     [Symbol.asyncIterator]() {
       return this;
     },
-    next(...a: [] | [unknown]) {
+    next(...a: [] | [unknown]): Promise<IteratorResult<T>> {
+      if (ending) return Promise.resolve().then(endingError);
+      if (over) return Promise.resolve({ done: true, value: undefined as T });
       return it.next(...a).then(
         (r) => {
+          // the source answers a read pending when `end` returned it with done: the consumer gets the error instead
+          if (ending) endingError();
           if (r.done) done();
           return r;
         },
@@ -117,13 +166,24 @@ function releasing<T>(source: AsyncIterable<T>, done: () => void): AsyncIterable
         },
       );
     },
-    return(value?: unknown) {
+    return(value?: unknown): Promise<IteratorResult<T>> {
+      over = true;
+      ending = undefined;
       done();
       return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
     },
-    throw(e?: unknown) {
+    throw(e?: unknown): Promise<IteratorResult<T>> {
+      over = true;
       done();
       return it.throw ? it.throw(e) : Promise.reject(e);
     },
+    end(error: unknown): void {
+      if (over) return;
+      over = true;
+      ending = { error };
+      done();
+      void Promise.resolve(it.return?.()).catch(() => {});
+    },
   };
+  return out;
 }
