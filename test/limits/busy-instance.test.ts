@@ -55,7 +55,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('a busy instance keeps th
     await dropPrefix(TEST_REDIS_URL!, prefix);
   });
 
-  it('1 000 parallel calls over two instances against requestsPerMinute: 50, the loop held 1.2 s mid-burst: exactly 50 admitted, Redis never declared down', async () => {
+  it('400 parallel calls over two instances against requestsPerMinute: 50, the loop held 1.2 s mid-burst: exactly 50 admitted, Redis never declared down', async () => {
     const key = await a.createKey({ limits: { requestsPerMinute: 50 } });
     let held = 0;
     proxy.onClientData = (chunk) => {
@@ -66,13 +66,13 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('a busy instance keeps th
     };
     let outs: ChatOutcome[];
     try {
-      outs = await Promise.all(Array.from({ length: 1000 }, (_, i) => chat(i % 2 ? a : b, key.secret)));
+      outs = await Promise.all(Array.from({ length: 400 }, (_, i) => chat(i % 2 ? a : b, key.secret)));
     } finally {
       proxy.onClientData = undefined;
     }
     expect(held).toBe(1200);
+    expect(tally(outs)).toEqual({ OK: 50, RATE_LIMITED: 350 });
     expect({ downA: downLogged(a), downB: downLogged(b) }).toEqual({ downA: 0, downB: 0 });
-    expect(tally(outs)).toEqual({ OK: 50, RATE_LIMITED: 950 });
   });
 });
 
