@@ -28,6 +28,17 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_IMPLEMENTED: 501,
 };
 
+/** Builds an error that captures no stack frames: an answer to a client, whose stack nobody reads. */
+export function withoutStackTrace<T>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /**
  * An expected failure. Yoga's masking lets GraphQLErrors through, so these reach clients as they are.
  * It carries no stack frames: it is an answer, not a bug, and a burst refuses thousands at once. Capturing a

@@ -44,6 +44,7 @@ import {
 } from './limits.js';
 import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
 import { createConnectionDeadline } from '../util/loop-aware-deadline.js';
+import { loopTurn } from '../util/loop-turn.js';
 
 /**
  * KEYS: window, day, month. ARGV: rpm, tpm, tpd, budget (-1: not checked), estTokens, estCost,
@@ -326,6 +327,9 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
     for (let attempt = 0; ; attempt++) {
       const r = await cmd.gwAdmit(...keys, l.rpm ?? -1, l.tpm ?? -1, tpd, budget, estTokens, usd(estCost), WINDOW_MS, gen(), drop);
       if (r[0] !== 'SEED') remember(keyId, r.slice(4) as AdmitState, Date.now(), day.id, month.id);
+      // a burst's replies arrive together: their calls go on over several turns of the loop, not all in this one
+      const wait = loopTurn();
+      if (wait) await wait;
       switch (r[0]) {
         case 'OK': {
           const [, wg, dg, mg] = r;
