@@ -7,7 +7,7 @@
  * loop for seconds had a Redis answering in milliseconds declared down. And a burst queues thousands of
  * commands on one connection, answered in order: the last ones wait for all the others however healthy the
  * server is. So a command's deadline only expires when it fires on time (the loop was free to read a reply)
- * and no command on the connection got a reply for that long; it rejects after the next poll phase (through
+ * and no command on the connection got a reply for that long; it rejects after the next poll phases (through
  * setImmediate), once whatever was already waiting has been read. Otherwise it starts again.
  */
 
@@ -50,7 +50,8 @@ export function createConnectionDeadline(ms: number, opts: ConnectionDeadlineOpt
           const now = performance.now();
           // late: the loop was blocked, replies may be waiting unread; recent reply: the server works through a queue
           if (now - lastReply < ms || (now - due > ms / 2 && late++ < maxLate)) arm();
-          else setImmediate(expire);
+          // two turns: a reply relayed through a proxy in this process needs one poll phase more
+          else setImmediate(() => setImmediate(expire));
         }, ms);
       };
       arm();
