@@ -47,9 +47,21 @@ interface KeyState {
   seeding?: Promise<void>;
 }
 
+/** A key's counters as another limiter last saw them (the shared Redis counters before an outage). */
+export interface KnownCounters {
+  /** the current rate window: epoch ms it started, requests and tokens admitted in it */
+  window?: { start: number; requests: number; tokens: number };
+  /** tokens of the UTC day `period` (2025-06-01) */
+  day?: { period: string; used: number };
+  /** USD of the UTC month `period` (2025-06) */
+  month?: { period: string; used: number };
+}
+
 export interface MemoryLimiterOptions {
   seeder: UsageSeeder;
   log: Logger;
+  /** Where a key's counters start the first time this limiter sees the key (otherwise empty, day/month seeded). */
+  initial?: (keyId: string) => KnownCounters | undefined;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -82,6 +94,17 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
       })();
       await st.seeding;
     }
+  }
+
+  function startState(keyId: string): KeyState {
+    const known = opts.initial?.(keyId);
+    if (!known) return {};
+    // copies: the counters diverge from here on
+    return {
+      window: known.window && { ...known.window },
+      day: known.day && { ...known.day },
+      month: known.month && { ...known.month },
+    };
   }
 
   function reserve(keyId: string, st: KeyState, l: KeyLimitSet, req: AdmitRequest, now: number, day: Period, month: Period): Reservation {
@@ -145,7 +168,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
         return NOOP_RESERVATION;
       }
       let st = states.get(key.id);
-      if (!st) states.set(key.id, (st = {}));
+      if (!st) states.set(key.id, (st = startState(key.id)));
       if (l.tpd == null) st.day = undefined;
       if (l.budget == null) st.month = undefined;
 

@@ -14,11 +14,14 @@
  *   <prefix>{<keyId>}:d:YYYY-MM-DD hash g (seed generation), v (tokens); expires an hour after the day
  *   <prefix>{<keyId>}:m:YYYY-MM    hash g, v (USD, HINCRBYFLOAT); expires an hour after the month
  *
- * Outage: fail open to per-instance counters. When a command fails or takes longer than the timeout
- * (500 ms), admissions go to an in-memory limiter with the same semantics (day/month quotas seeded
- * from usage_records), so keys stay limited per instance instead of the whole gateway going down
- * with Redis. The switch is logged at warn; a probe pings twice a second and shared counters resume
- * (logged at info) as soon as Redis answers. Requests never wait longer than the command timeout.
+ * Outage: fail open to per-instance counters. When a command fails or gets no reply within the timeout
+ * (500 ms of an event loop free to read it: a burst that blocks the loop must not make a healthy Redis
+ * look dead, see loop-aware-deadline.ts), admissions go to an in-memory limiter with the same semantics,
+ * which starts each key from the counters the last Redis reply showed for it (a fresh window would admit
+ * the limit again on every instance); day/month quotas of keys it has not seen are seeded from
+ * usage_records. Keys stay limited per instance instead of the whole gateway going down with Redis.
+ * The switch is logged at warn; a probe pings twice a second and shared counters resume (logged at
+ * info) as soon as Redis answers. Requests wait at most the command timeout plus the loop's own delays.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -39,12 +42,17 @@ import {
   utcDay,
   utcMonth,
 } from './limits.js';
-import { createMemoryLimiter, type MemoryLimiter } from './limits-memory.js';
+import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
+import { createConnectionDeadline } from '../util/loop-aware-deadline.js';
+import { loopTurn } from '../util/loop-turn.js';
 
 /**
  * KEYS: window, day, month. ARGV: rpm, tpm, tpd, budget (-1: not checked), estTokens, estCost,
  * windowMs, new window generation, drop (bit 1: day, bit 2: month counter, whose limit was removed).
- * Returns {'OK', windowGen, dayGen, monthGen} | {'RATE', limit, retryAfterMs} | {'QUOTA', limit} | {'SEED'}.
+ * Returns {'OK', windowGen, dayGen, monthGen, …state} | {'RATE', limit, retryAfterMs, '', …state} |
+ * {'QUOTA', limit, '', '', …state} | {'SEED'}, where state is the counters after the call (what a fallback
+ * starts from if Redis goes away): window requests, window tokens, window ms left, day tokens, month USD
+ * ('' where the key has no such counter).
  */
 const ADMIT = `
 local rpm = tonumber(ARGV[1])
@@ -65,37 +73,55 @@ if budget >= 0 then
   month = redis.call('HMGET', KEYS[3], 'g', 'v')
   if not month[1] then return {'SEED'} end
 end
-if day and tonumber(day[2]) >= tpd then return {'QUOTA', 'tokensPerDay'} end
-if month and tonumber(month[2]) >= budget - 1e-9 then return {'QUOTA', 'monthlyBudgetUsd'} end
+local w = {false, false, false}
+local ttl = windowMs
+if rpm >= 0 or tpm >= 0 then
+  w = redis.call('HMGET', KEYS[1], 'g', 'r', 't')
+  if w[1] then
+    ttl = redis.call('PTTL', KEYS[1])
+    if ttl <= 0 then ttl = windowMs end
+  end
+end
+local function state()
+  local s = {'', '', '', '', ''}
+  if w[1] then s[1] = w[2]; s[2] = w[3]; s[3] = tostring(ttl) end
+  if day then s[4] = day[2] end
+  if month then s[5] = month[2] end
+  return s
+end
+local function reply(a, b, c, d)
+  local s = state()
+  return {a, b, c, d, s[1], s[2], s[3], s[4], s[5]}
+end
+if day and tonumber(day[2]) >= tpd then return reply('QUOTA', 'tokensPerDay', '', '') end
+if month and tonumber(month[2]) >= budget - 1e-9 then return reply('QUOTA', 'monthlyBudgetUsd', '', '') end
 local wg = ''
 if rpm >= 0 or tpm >= 0 then
-  local w = redis.call('HMGET', KEYS[1], 'g', 'r', 't')
   if w[1] then
-    local ttl = redis.call('PTTL', KEYS[1])
-    if ttl <= 0 then ttl = windowMs end
-    if rpm >= 0 and tonumber(w[2]) >= rpm then return {'RATE', 'requestsPerMinute', ttl} end
-    if tpm >= 0 and tonumber(w[3]) >= tpm then return {'RATE', 'tokensPerMinute', ttl} end
-    redis.call('HINCRBY', KEYS[1], 'r', 1)
-    redis.call('HINCRBY', KEYS[1], 't', est)
+    if rpm >= 0 and tonumber(w[2]) >= rpm then return reply('RATE', 'requestsPerMinute', ttl, '') end
+    if tpm >= 0 and tonumber(w[3]) >= tpm then return reply('RATE', 'tokensPerMinute', ttl, '') end
+    w[2] = redis.call('HINCRBY', KEYS[1], 'r', 1)
+    w[3] = redis.call('HINCRBY', KEYS[1], 't', est)
     wg = w[1]
   else
-    if rpm == 0 then return {'RATE', 'requestsPerMinute', windowMs} end
-    if tpm == 0 then return {'RATE', 'tokensPerMinute', windowMs} end
+    if rpm == 0 then return reply('RATE', 'requestsPerMinute', windowMs, '') end
+    if tpm == 0 then return reply('RATE', 'tokensPerMinute', windowMs, '') end
     redis.call('HSET', KEYS[1], 'g', ARGV[8], 'r', 1, 't', est)
     redis.call('PEXPIRE', KEYS[1], windowMs)
+    w = {ARGV[8], 1, est}
     wg = ARGV[8]
   end
 end
 local dg, mg = '', ''
 if day then
-  redis.call('HINCRBY', KEYS[2], 'v', est)
+  day[2] = redis.call('HINCRBY', KEYS[2], 'v', est)
   dg = day[1]
 end
 if month then
-  redis.call('HINCRBYFLOAT', KEYS[3], 'v', ARGV[6])
+  month[2] = redis.call('HINCRBYFLOAT', KEYS[3], 'v', ARGV[6])
   mg = month[1]
 end
-return {'OK', wg, dg, mg}
+return reply('OK', wg, dg, mg)
 `;
 
 /**
@@ -135,7 +161,13 @@ end
 return 1
 `;
 
-type AdmitReply = ['OK', string, string, string] | ['RATE', keyof typeof messages, number] | ['QUOTA', keyof typeof messages] | ['SEED'];
+/** window requests, window tokens, window ms left, day tokens, month USD: numbers as Redis returns them, '' = none */
+type AdmitState = [string | number, string | number, string | number, string | number, string | number];
+type AdmitReply =
+  | ['OK', string, string, string, ...AdmitState]
+  | ['RATE', keyof typeof messages, number, '', ...AdmitState]
+  | ['QUOTA', keyof typeof messages, '', '', ...AdmitState]
+  | ['SEED'];
 
 interface LimitCommands {
   gwAdmit(k1: string, k2: string, k3: string, ...argv: Array<string | number>): Promise<AdmitReply>;
@@ -149,7 +181,7 @@ export interface RedisLimiterOptions {
   log: Logger;
   /** @default 'gw:' */
   redisPrefix?: string;
-  /** @default 500 */
+  /** No reply within this long (time the event loop was blocked not counted) is an outage. @default 500 */
   redisTimeoutMs?: number;
   /** How often an unreachable Redis is probed. @default 500 */
   probeMs?: number;
@@ -175,7 +207,7 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
     lazyConnect: true,
     // never queue while disconnected: a command fails at once and the request falls back
     enableOfflineQueue: false,
-    commandTimeout: timeoutMs,
+    // no commandTimeout: its timers fire before a blocked loop reads the replies waiting for it (see deadline)
     connectTimeout: Math.max(1000, timeoutMs),
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(times * 100, 1000),
@@ -183,10 +215,18 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   client.defineCommand('gwAdmit', { numberOfKeys: 3, lua: ADMIT });
   client.defineCommand('gwSettle', { numberOfKeys: 3, lua: SETTLE });
   client.defineCommand('gwSeed', { numberOfKeys: 2, lua: SEED });
-  const cmd = client as unknown as LimitCommands;
+  const redis = client as unknown as LimitCommands;
+  const deadline = createConnectionDeadline(timeoutMs);
+  const cmd: LimitCommands = {
+    gwAdmit: (...a) => deadline(redis.gwAdmit(...a)),
+    gwSettle: (...a) => deadline(redis.gwSettle(...a)),
+    gwSeed: (...a) => deadline(redis.gwSeed(...a)),
+  };
   client.on('error', (err) => log.debug({ err }, 'limits: redis connection error'));
 
-  const fallbackOf = (): MemoryLimiter => createMemoryLimiter({ seeder: opts.seeder, log });
+  /** Each key's shared counters as the last reply showed them: where the fallback starts if Redis goes away. */
+  const known = new Map<string, KnownCounters>();
+  const fallbackOf = (): MemoryLimiter => createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id) });
   let fallback = fallbackOf();
   let up = false;
   let closed = false;
@@ -195,27 +235,39 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   function markDown(err: unknown): void {
     if (!up || closed) return;
     up = false;
+    // an outage starts from the shared counts this instance last saw, not from the leftovers of an earlier one
+    fallback = fallbackOf();
     log.warn({ err }, 'limits: Redis unreachable; enforcing limits per instance (in memory) until it returns');
     startProbe();
   }
 
   function startProbe(): void {
     if (probe || closed) return;
+    let pinging = false;
     probe = setInterval(() => {
-      client
-        .ping()
+      if (pinging) return;
+      pinging = true;
+      deadline(client.ping())
         .then(() => {
           if (up || closed) return;
           up = true;
           clearInterval(probe);
           probe = undefined;
-          // the next outage starts from counters seeded afresh, not from this one's leftovers
-          fallback = fallbackOf();
           log.info('limits: Redis reachable again; limits are shared across instances again');
         })
-        .catch(() => {});
+        .catch(() => {})
+        .finally(() => (pinging = false));
     }, probeMs);
     probe.unref();
+  }
+
+  function remember(keyId: string, r: AdmitState, now: number, dayId: string, monthId: string): void {
+    const [wr, wt, wttl, dv, mv] = r;
+    const k: KnownCounters = {};
+    if (wr !== '') k.window = { start: now - (WINDOW_MS - Number(wttl)), requests: Number(wr), tokens: Number(wt) };
+    if (dv !== '') k.day = { period: dayId, used: Number(dv) };
+    if (mv !== '') k.month = { period: monthId, used: Number(mv) };
+    known.set(keyId, k);
   }
 
   try {
@@ -274,6 +326,10 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
     const drop = (l.tpd == null ? 1 : 0) + (l.budget == null ? 2 : 0);
     for (let attempt = 0; ; attempt++) {
       const r = await cmd.gwAdmit(...keys, l.rpm ?? -1, l.tpm ?? -1, tpd, budget, estTokens, usd(estCost), WINDOW_MS, gen(), drop);
+      if (r[0] !== 'SEED') remember(keyId, r.slice(4) as AdmitState, Date.now(), day.id, month.id);
+      // a burst's replies arrive together: their calls go on over several turns of the loop, not all in this one
+      const wait = loopTurn();
+      if (wait) await wait;
       switch (r[0]) {
         case 'OK': {
           const [, wg, dg, mg] = r;
@@ -349,6 +405,7 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
 
   function forgetShared(keyId: string): void {
     fallback.forget(keyId);
+    known.delete(keyId);
     if (!up) return;
     const now = Date.now();
     const [, d, m] = keysFor(keyId, utcDay(now).id, utcMonth(now).id);

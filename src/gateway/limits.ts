@@ -129,7 +129,7 @@ export interface LimiterOptions {
   redisUrl?: string;
   /** Prefix of every Redis key (no braces: the key id is the cluster hash tag). @default 'gw:' */
   redisPrefix?: string;
-  /** A Redis command slower than this counts as an outage. @default 500 */
+  /** A Redis command unanswered this long (time the event loop was blocked not counted) is an outage. @default 500 */
   redisTimeoutMs?: number;
 }
 

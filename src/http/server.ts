@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
+import { loopTurn } from '../util/loop-turn.js';
 import type { FastPath } from './graphql-fast-path.js';
 import type { Route } from './metrics-route.js';
 import type { RestHandler } from './rest/index.js';
@@ -74,6 +75,9 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     }
     try {
       for (const route of routes) if (await route(req, res)) return;
+      // a burst is handled over several turns of the loop, not in one (health and metrics above answer at once)
+      const wait = loopTurn();
+      if (wait) await wait;
       if (await rest(req, res, requestId)) return;
       if (opts.fastPath && (await opts.fastPath(req, res, requestId))) return;
       await yoga(req, res, { requestId });

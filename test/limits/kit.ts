@@ -1,7 +1,7 @@
 /* Helpers for the limits suites: chat calls that report refusals, usage counts, a fresh Postgres database, a Redis we control. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
@@ -195,4 +195,72 @@ export function slowEcho(ms = 100): ProviderAdapter {
       return echo.chat(req, opts);
     },
   };
+}
+
+/** A TCP proxy in front of a server (Redis), which a test can cut off and watch. */
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private cutOff = false;
+  /** Called with each chunk a client sends, once it has been passed on to the server. */
+  onClientData?: (chunk: Buffer) => void;
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(target: string): Promise<TcpProxy> {
+    const t = new URL(target);
+    const server = createServer();
+    const proxy = await new Promise<TcpProxy>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(new TcpProxy(server, (server.address() as { port: number }).port)));
+    });
+    server.on('connection', (client) => {
+      if (proxy.cutOff) return void client.destroy();
+      const upstream = connect(Number(t.port || 6379), t.hostname);
+      proxy.track(client, upstream);
+      client.on('data', (chunk: Buffer) => {
+        upstream.write(chunk);
+        proxy.onClientData?.(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    });
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Closes every connection and refuses new ones until restore(): the server is unreachable. */
+  cut(): void {
+    this.cutOff = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.cutOff = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private track(a: Socket, b: Socket): void {
+    for (const s of [a, b]) {
+      this.sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        this.sockets.delete(s);
+        (s === a ? b : a).destroy();
+      });
+    }
+  }
+}
+
+/** Holds this process's event loop (every gateway a test started in it) as a long synchronous task would. */
+export function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
 }

@@ -1,6 +1,7 @@
 /* Every error leaves with an extensions.code: GraphQL's own (parse, validation, variables, bad JSON) become BAD_USER_INPUT. */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { withoutStackTrace } from '../../errors.js';
 
 /** Yoga's own codes for a request the client got wrong (bad JSON, parse or validation failure): all BAD_USER_INPUT here. */
 const YOGA_CLIENT_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
@@ -8,21 +9,28 @@ const YOGA_CLIENT_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPH
 export function withErrorCode(err: GraphQLError, requestId?: string): GraphQLError {
   const ext = err.extensions ?? {};
   const yogaClientError = typeof ext.code === 'string' && YOGA_CLIENT_CODES.has(ext.code);
-  if (typeof ext.code === 'string' && !yogaClientError && (!requestId || ext.requestId)) return err;
+  // An expected error wrapped by graphql-js (a GatewayError) is not passed on as originalError: its message and
+  // extensions are already here, and Yoga's serialiser would rebuild it with a fresh stack trace and format that
+  // stack through the source maps, which for a burst of refusals held the event loop for seconds.
+  const original = err.originalError instanceof GraphQLError ? undefined : err.originalError;
+  if (typeof ext.code === 'string' && !yogaClientError && (!requestId || ext.requestId) && original === err.originalError) return err;
   // errors GraphQL raises itself (no originalError) are about the request the client sent
   const code =
     yogaClientError ? 'BAD_USER_INPUT'
     : typeof ext.code === 'string' ? ext.code
     : err.originalError && !(err.originalError instanceof GraphQLError) ? 'INTERNAL_SERVER_ERROR'
     : 'BAD_USER_INPUT';
-  return new GraphQLError(err.message, {
-    nodes: err.nodes,
-    source: err.source,
-    positions: err.positions,
-    path: err.path,
-    originalError: err.originalError,
-    extensions: { ...ext, code, ...(requestId ? { requestId } : {}) },
-  });
+  return withoutStackTrace(
+    () =>
+      new GraphQLError(err.message, {
+        nodes: err.nodes,
+        source: err.source,
+        positions: err.positions,
+        path: err.path,
+        originalError: original,
+        extensions: { ...ext, code, ...(requestId ? { requestId } : {}) },
+      }),
+  );
 }
 
 export function withErrorCodes<T extends ExecutionResult>(result: T, requestId?: string): T {
