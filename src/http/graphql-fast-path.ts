@@ -244,13 +244,14 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
 
 /** An execution's result, with the status Yoga gives it (its result processor's rule, see statusOf). */
 function answer(res: ServerResponse, type: string, result: ExecutionResult, requestId: string): void {
-  send(res, type, statusOf(result, type !== GRAPHQL_RESPONSE), withErrorCodes(result, requestId));
+  const coded = withErrorCodes(result, requestId);
+  send(res, type, statusOf(coded, type !== GRAPHQL_RESPONSE), coded);
 }
 
 /**
  * graphql-yoga's status for an execution result (getResponseInitByRespectingErrors, not exported): the highest
  * `extensions.http.status` of its errors (for application/json, spec-only statuses do not count), else 500 when an
- * unexpected error left no `data` key, else 200. Variable coercion errors are plain GraphQL errors: 200.
+ * unexpected error left no `data` key, else 200. A request error (no `data`) carries its 400 from withErrorCodes.
  */
 function statusOf(result: ExecutionResult, isApplicationJson: boolean): number {
   let status: number | undefined;

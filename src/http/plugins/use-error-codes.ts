@@ -33,9 +33,37 @@ export function withErrorCode(err: GraphQLError, requestId?: string): GraphQLErr
   );
 }
 
+/**
+ * A result without a `data` key is a request error (variables that do not coerce, say): the GraphQL over HTTP spec
+ * wants a 4xx for it under application/graphql-response+json, and 200 under application/json. Yoga's status rule
+ * reads `extensions.http` ({ spec: true } is skipped for application/json), so the hint goes on each error, and
+ * Yoga's serialiser (and the fast path's) removes it before the answer leaves.
+ */
+function asRequestError(err: GraphQLError): GraphQLError {
+  if (err.extensions?.http) return err;
+  return withoutStackTrace(
+    () =>
+      new GraphQLError(err.message, {
+        nodes: err.nodes,
+        source: err.source,
+        positions: err.positions,
+        path: err.path,
+        originalError: err.originalError,
+        extensions: { ...err.extensions, http: { status: 400, spec: true } },
+      }),
+  );
+}
+
 export function withErrorCodes<T extends ExecutionResult>(result: T, requestId?: string): T {
   if (!result.errors?.length) return result;
-  return { ...result, errors: result.errors.map((e) => withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error).message ?? e)), requestId)) };
+  const requestError = !('data' in result);
+  return {
+    ...result,
+    errors: result.errors.map((e) => {
+      const coded = withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error).message ?? e)), requestId);
+      return requestError ? asRequestError(coded) : coded;
+    }),
+  };
 }
 
 export function useErrorCodes(requestIdOf: (request: Request) => string | undefined): Plugin {
