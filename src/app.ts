@@ -17,6 +17,7 @@ import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
 import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
+import type { DrainBounds } from './http/drain-unread-body.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
@@ -44,6 +45,8 @@ export interface AppOptions {
   observer?: GatewayObserver;
   /** Close sockets that never send connection_init after this long. */
   wsInitTimeoutMs?: number;
+  /** Bounds on reading and dropping a body that is still arriving after its answer (a 413). */
+  drainBounds?: Partial<DrainBounds>;
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -194,7 +197,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
   const yoga = createGatewayYoga(config, services, { metrics });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
-  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath }, [
+  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath, drainBounds: options.drainBounds }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
   ]);
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics });

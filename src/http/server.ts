@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
+import { DEFAULT_DRAIN_BOUNDS, drainUnreadBody, type DrainBounds } from './drain-unread-body.js';
 import type { FastPath } from './graphql-fast-path.js';
 import type { Route } from './metrics-route.js';
 import type { RestHandler } from './rest/index.js';
@@ -19,6 +20,8 @@ export interface HttpServerOptions {
   metrics?: Metrics;
   /** Plain JSON queries and mutations on /graphql without the Fetch-API layer (see graphql-fast-path.ts). */
   fastPath?: FastPath;
+  /** How much of a body still arriving after its answer (a 413) is read and dropped before the connection is cut. */
+  drainBounds?: Partial<DrainBounds>;
 }
 
 const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
@@ -34,11 +37,14 @@ function routeOf(path: string): string {
 export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const { log, metrics } = opts;
+  const drainBounds: DrainBounds = { ...DEFAULT_DRAIN_BOUNDS, ...opts.drainBounds };
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
   const server: Server = createServer(async (req, res) => {
     inFlight++;
+    // kept here: a request stream a reader destroyed (Yoga, past its body limit) no longer points at its socket
+    const socket = req.socket;
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
@@ -46,6 +52,8 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     res.setHeader('x-request-id', requestId);
     res.on('close', () => {
       if (--inFlight === 0) idle?.();
+      // answered before the body was all in (a 413): the client is still sending and must be able to read the answer
+      if (!req.complete) drainUnreadBody(req, socket, drainBounds);
       // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -62,14 +70,15 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     });
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > maxBody) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      // no `connection: close`: node would close the socket at once, under a client still sending
+      drainUnreadBody(req, socket, drainBounds);
+      res.writeHead(413, { 'content-type': 'application/json' });
       const message = `Request body larger than ${maxBody} bytes`;
       // the OpenAI-compatible routes answer in OpenAI's error envelope, GraphQL in its own
       const rest = (req.url ?? '').startsWith('/v1/');
       res.end(JSON.stringify(rest
         ? { error: { message, type: 'invalid_request_error', param: null, code: 'BAD_USER_INPUT' } }
         : { errors: [{ message, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
-      req.resume();
       return;
     }
     try {
