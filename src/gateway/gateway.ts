@@ -59,6 +59,8 @@ export interface InvocationOptions {
   warnings?: string[];
   /** Extra tags merged into the usage record's metadata (e.g. the prompt name and version). */
   metadata?: Record<string, unknown>;
+  /** The id the caller sees (x-request-id, extensions.requestId): on log lines about this invocation. */
+  requestId?: string;
 }
 
 /** Hooks for metrics; all optional. */
@@ -223,7 +225,7 @@ export function createGateway(deps: GatewayDeps) {
   ): Promise<{ outcome: AttemptOutcome<T>; usage: UsageOut; latencyMs: number }> {
     let outcome: AttemptOutcome<T>;
     try {
-      outcome = await executor.run(model, opts.signal ?? NEVER, call);
+      outcome = await executor.run(model, opts.signal ?? NEVER, call, { requestId: opts.requestId, invocationId: ev.id });
     } catch (err) {
       reservation.settle({ tokens: 0, costUsd: 0 });
       throw err;
@@ -351,7 +353,7 @@ export function createGateway(deps: GatewayDeps) {
             // the attempt is committed once the first chunk arrived: no retry or fallback after that
             const first = await iterator.next();
             return { iterator, first, timeoutMs, model: m };
-          }, { hold: true }); // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
+          }, { hold: true, requestId: opts.requestId, invocationId: ev.id }); // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
           release = outcome.release;
           target = outcome.target;
           answeredBy = outcome.model;

@@ -1,6 +1,7 @@
 /* node:http: /v1/* and /openapi.json → REST, everything else → Yoga; upgrades → graphql-ws. Tracks in-flight requests for a clean stop. */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import { DEFAULT_DRAIN_BOUNDS, drainUnreadBody, type DrainBounds } from './drain-unread-body.js';
@@ -40,6 +41,10 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
   const drainBounds: DrainBounds = { ...DEFAULT_DRAIN_BOUNDS, ...opts.drainBounds };
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  /** Set by close(): every answer from then on says `connection: close`, so no client sends another request. */
+  let stopping = false;
+  /** Answers in progress, for close() to mark the ones whose headers are not sent yet. */
+  const open = new Set<ServerResponse>();
 
   const server: Server = createServer(async (req, res) => {
     inFlight++;
@@ -50,7 +55,10 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     const requestId = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    if (stopping) res.setHeader('connection', 'close');
+    open.add(res);
     res.on('close', () => {
+      open.delete(res);
       if (--inFlight === 0) idle?.();
       // answered before the body was all in (a 413): the client is still sending and must be able to read the answer
       if (!req.complete) drainUnreadBody(req, socket, drainBounds);
@@ -94,19 +102,39 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
   });
   server.keepAliveTimeout = 65_000;
 
+  /** Resolves when no request is in flight (or after `timeoutMs`). */
+  function drained(timeoutMs: number): Promise<void> {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      idle = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
   return {
     server,
     inFlight: () => inFlight,
-    /** Resolves when no request is in flight (or after `timeoutMs`). */
-    drained(timeoutMs: number): Promise<void> {
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        idle = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+    drained,
+    /**
+     * Stops accepting connections; requests already received are still answered, each on a connection that then
+     * closes. `closed` resolves once every connection is closed (websockets too: the caller closes those).
+     */
+    async stopAccepting(): Promise<{ closed: Promise<void> }> {
+      stopping = true;
+      // answers still to come end their connection: a keep-alive client would otherwise send its next request
+      // on a connection that is about to be closed, and get a reset instead of an answer
+      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
+      // one poll phase first: connections the kernel has completed are accepted rather than reset with the listener
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // http's close() would also destroy every connection with no request in progress at once, among them one whose
+      // client has just sent a request (not read yet) or is sending it: net's close only stops listening, and the
+      // caller closes idle connections after a grace (closeIdleConnections)
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      // then http's close() on the closed server, for what else it does (it stops node's connection-checking timer)
+      return { closed: closed.then(() => void server.close(() => {})) };
     },
   };
 }

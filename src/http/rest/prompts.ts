@@ -19,7 +19,7 @@ export async function handleRunPrompt(ctx: RestContext, name: string): Promise<v
   await respondChat(
     ctx,
     { model: prompt.model, messages },
-    { principal, signal: ctx.signal, warnings: [], metadata: { prompt: prompt.name, promptVersion: prompt.version } },
+    { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId, metadata: { prompt: prompt.name, promptVersion: prompt.version } },
     { stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, extra: { prompt: { name: prompt.name, version: prompt.version } } },
   );
 }
