@@ -54,7 +54,8 @@ describe('the gateway process', () => {
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
     exited = new Promise((r) => child.on('exit', (code) => r(code)));
-    await waitFor(() => /on (http:\/\/\S+)\/graphql/.test(stderr) || child.exitCode !== null, 'the gateway to listen', 50_000);
+    await waitFor(() => /on (http:\/\/\S+)\/graphql/.test(stderr) || child.exitCode !== null, 'the gateway to listen', 150_000);
+    expect(child.exitCode, stderr).toBeNull();
     url = /on (http:\/\/\S+)\/graphql/.exec(stderr)![1];
     key = /^\s+(gw_\S+)\s*$/m.exec(stderr)![1];
 
@@ -64,7 +65,7 @@ describe('the gateway process', () => {
       const m = await gql('mutation($i: CreateModelInput!) { createModel(input: $i) { id } }', { i: { name: `${name}-model`, targets: [{ provider: name, upstreamModel: 'm' }] } });
       expect(m.body.errors).toBeUndefined();
     }
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await mock?.close();
