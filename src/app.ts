@@ -135,9 +135,6 @@ function trackInvocations(base: GatewayObserver) {
   };
 }
 
-/** How long stop() leaves connections idle at the stop open for a request already on its way, ms. */
-const IDLE_GRACE_MS = 500;
-
 export type App = Awaited<ReturnType<typeof createApp>>;
 
 export async function createApp(config: Config, options: AppOptions = {}) {
@@ -236,14 +233,14 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     stop(graceMs = 10_000): Promise<void> {
       stopping ??= (async () => {
         const { closed } = await http.stopAccepting();
-        // a keep-alive connection idle at the stop may carry a request already on its way: answered (and closed) if
-        // it comes within the grace; a connection whose answer said `close` is closed by node
-        await Promise.all([http.drained(graceMs), new Promise((r) => setTimeout(r, Math.min(IDLE_GRACE_MS, graceMs)))]);
         await http.drained(graceMs);
+        // a connection whose answer said `close` is closed by node; any other is idle since the stop
         http.server.closeIdleConnections();
         await ws.dispose();
         // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush
         await invocations.settled(graceMs);
+        // requests that arrived meanwhile (on a connection whose answer had gone out before the stop) are answered too
+        await http.drained(graceMs);
         http.server.closeAllConnections();
         await closed;
         if (retention) clearInterval(retention);

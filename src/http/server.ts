@@ -1,7 +1,6 @@
 /* node:http: /v1/* and /openapi.json → REST, everything else → Yoga; upgrades → graphql-ws. Tracks in-flight requests for a clean stop. */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import { DEFAULT_DRAIN_BOUNDS, drainUnreadBody, type DrainBounds } from './drain-unread-body.js';
@@ -60,6 +59,9 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     res.on('close', () => {
       open.delete(res);
       if (--inFlight === 0) idle?.();
+      // an answer whose headers went out before the stop kept its connection alive: close it now it is idle, before
+      // the client sends another request on it
+      if (stopping) server.closeIdleConnections();
       // answered before the body was all in (a 413): the client is still sending and must be able to read the answer
       if (!req.complete) drainUnreadBody(req, socket, drainBounds);
       // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
@@ -127,14 +129,12 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       // answers still to come end their connection: a keep-alive client would otherwise send its next request
       // on a connection that is about to be closed, and get a reset instead of an answer
       for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
-      // one poll phase first: connections the kernel has completed are accepted rather than reset with the listener
+      // close() destroys every connection with no request in progress, among them one whose request has arrived but
+      // not been read (the loop was busy): one poll phase first reads those, and accepts connections the kernel has
+      // completed (closing the listener would reset them)
       await new Promise<void>((resolve) => setImmediate(resolve));
-      // http's close() would also destroy every connection with no request in progress at once, among them one whose
-      // client has just sent a request (not read yet) or is sending it: net's close only stops listening, and the
-      // caller closes idle connections after a grace (closeIdleConnections)
-      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-      // then http's close() on the closed server, for what else it does (it stops node's connection-checking timer)
-      return { closed: closed.then(() => void server.close(() => {})) };
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      return { closed };
     },
   };
 }
