@@ -132,10 +132,13 @@ function errorAsLastResult<T>(source: AsyncIterable<T>, toValue: (e: unknown) =>
 
 /**
  * Yoga's own limit on chunked bodies says REQUEST_ENTITY_TOO_LARGE; answer like server.ts does for announced ones.
- * The rest of such a body is read and dropped by server.ts (drainUnreadBody), so the connection stays open.
+ * The rest of such a body is never read, so the connection cannot carry another request: close it.
  */
 function useBodyLimitCode(maxBytes: number): Plugin {
   return {
+    onResponse({ response }) {
+      if (response.status === 413) response.headers.set('connection', 'close');
+    },
     onResultProcess({ result, setResult }) {
       if (Array.isArray(result) || isAsyncIterable(result) || !result.errors?.length) return;
       if (!result.errors.some((e) => e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE')) return;
