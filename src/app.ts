@@ -18,6 +18,7 @@ import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
 import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
+import type { DrainBounds } from './http/drain-unread-body.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
@@ -50,6 +51,8 @@ export interface AppOptions {
   wsInitTimeoutMs?: number;
   /** More Yoga plugins (an operator's: APQ, a response cache, result processors); they turn the GraphQL fast path off. */
   yogaPlugins?: Plugin[];
+  /** Bounds on reading and dropping a body that is still arriving after its answer (a 413). */
+  drainBounds?: Partial<DrainBounds>;
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -204,7 +207,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
   const yoga = createGatewayYoga(config, services, { metrics, sessions, plugins: options.yogaPlugins });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
-  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath }, [
+  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath, drainBounds: options.drainBounds }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
     createGraphiqlAssetsRoute(),
   ]);
@@ -241,12 +244,15 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     stop(graceMs = 10_000): Promise<void> {
       stopping ??= (async () => {
         revalidation.close();
-        const closed = new Promise<void>((r) => http.server.close(() => r()));
-        http.server.closeIdleConnections();
+        const { closed } = await http.stopAccepting();
         await http.drained(graceMs);
+        // a connection whose answer said `close` is closed by node; any other is idle since the stop
+        http.server.closeIdleConnections();
         await ws.dispose();
         // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush
         await invocations.settled(graceMs);
+        // requests that arrived meanwhile (on a connection whose answer had gone out before the stop) are answered too
+        await http.drained(graceMs);
         http.server.closeAllConnections();
         await closed;
         if (retention) clearInterval(retention);

@@ -15,13 +15,14 @@ async function main(): Promise<void> {
   }
   const app = await createApp(config);
   const url = await app.start();
+  // stdout carries only the JSON log lines (`npm start | jq`); what a person reads goes to stderr
   if (app.bootstrapAdminSecret) {
-    // printed once: only its hash is stored
-    process.stdout.write(
+    // printed once, never logged: only its hash is stored
+    process.stderr.write(
       `\n  First start: created an ADMIN key. Store it now, it will not be shown again:\n\n    ${app.bootstrapAdminSecret}\n\n`,
     );
   }
-  process.stdout.write(`  GraphQL AI gateway on ${url}/graphql (GraphiQL in a browser)\n`);
+  process.stderr.write(`  GraphQL AI gateway on ${url}/graphql (GraphiQL in a browser)\n`);
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1);

@@ -50,6 +50,10 @@ export interface RunOptions {
    * still using its target after the first chunk (LEAST_BUSY must see it busy).
    */
   hold?: boolean;
+  /** The caller's request id, on the log lines about this invocation's attempts. */
+  requestId?: string;
+  /** The invocation's id (the usage record's and the answer's id), on those log lines too. */
+  invocationId?: string;
 }
 
 /** The invocation failed for good; carries what usage needs to know. */
@@ -186,7 +190,7 @@ export function createExecutor(deps: { router: Router; catalogue: CatalogueServi
             if (!err.timeout) allTimedOut = false;
             deps.onAttemptFailed?.(target, err);
             log.warn(
-              { provider: target.provider.name, upstreamModel: target.upstreamModel, model: model.row.name, status: err.status, retryable: err.retryable, attempt: attempts, err: err.message },
+              { requestId: runOpts.requestId, invocationId: runOpts.invocationId, provider: target.provider.name, upstreamModel: target.upstreamModel, model: model.row.name, status: err.status, retryable: err.retryable, attempt: attempts, err: err.message },
               'upstream attempt failed',
             );
             if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), attempts, target);

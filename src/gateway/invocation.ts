@@ -16,6 +16,8 @@ export interface InvocationOptions {
   warnings?: string[];
   /** Extra tags merged into the usage record's metadata (e.g. the prompt name and version). */
   metadata?: Record<string, unknown>;
+  /** The id the caller sees (x-request-id, extensions.requestId): on log lines about this invocation. */
+  requestId?: string;
 }
 
 export interface EmbedInput {

@@ -140,7 +140,8 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
 
     const body = await readBody(req, maxBodyBytes);
     if (!body) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      // the rest of the body is dropped as it arrives (server.ts bounds that); the connection stays usable
+      res.writeHead(413, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ message: `Request body larger than ${maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
       return true;
     }

@@ -21,8 +21,8 @@ function takeBuffered(req: IncomingMessage, max: number): Buffer | undefined | n
 
 /**
  * The whole body (empty when there is none), or undefined when it is larger than `max`, chunked bodies
- * included. Past the limit the rest is read and dropped, so the caller's 413 (sent with `connection: close`)
- * still reaches a client that is busy uploading. Rejects with BodyCutOffError if the body never completes.
+ * included. Past the limit the rest is read and dropped, so the caller's 413 still reaches a client that is busy
+ * uploading (server.ts cuts the connection if the rest goes on too long: drainUnreadBody). Rejects with BodyCutOffError if the body never completes.
  */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   const buffered = takeBuffered(req, max);

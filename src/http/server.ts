@@ -1,9 +1,10 @@
 /* node:http: /v1/* and /openapi.json → REST, everything else → Yoga; upgrades → graphql-ws. Tracks in-flight requests for a clean stop. */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import { loopTurn } from '../util/loop-turn.js';
+import { DEFAULT_DRAIN_BOUNDS, drainUnreadBody, type DrainBounds } from './drain-unread-body.js';
 import type { FastPath } from './graphql-fast-path.js';
 import type { Route } from './metrics-route.js';
 import type { RestHandler } from './rest/index.js';
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   metrics?: Metrics;
   /** Plain JSON queries and mutations on /graphql without the Fetch-API layer (see graphql-fast-path.ts). */
   fastPath?: FastPath;
+  /** How much of a body still arriving after its answer (a 413) is read and dropped before the connection is cut. */
+  drainBounds?: Partial<DrainBounds>;
 }
 
 const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
@@ -35,18 +38,33 @@ function routeOf(path: string): string {
 export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const { log, metrics } = opts;
+  const drainBounds: DrainBounds = { ...DEFAULT_DRAIN_BOUNDS, ...opts.drainBounds };
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  /** Set by close(): every answer from then on says `connection: close`, so no client sends another request. */
+  let stopping = false;
+  /** Answers in progress, for close() to mark the ones whose headers are not sent yet. */
+  const open = new Set<ServerResponse>();
 
   const server: Server = createServer(async (req, res) => {
     inFlight++;
+    // kept here: a request stream a reader destroyed (Yoga, past its body limit) no longer points at its socket
+    const socket = req.socket;
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    if (stopping) res.setHeader('connection', 'close');
+    open.add(res);
     res.on('close', () => {
+      open.delete(res);
       if (--inFlight === 0) idle?.();
+      // an answer whose headers went out before the stop kept its connection alive: close it now it is idle, before
+      // the client sends another request on it
+      if (stopping) server.closeIdleConnections();
+      // answered before the body was all in (a 413): the client is still sending and must be able to read the answer
+      if (!req.complete) drainUnreadBody(req, socket, drainBounds);
       // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -63,14 +81,15 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     });
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > maxBody) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      // no `connection: close`: node would close the socket at once, under a client still sending
+      drainUnreadBody(req, socket, drainBounds);
+      res.writeHead(413, { 'content-type': 'application/json' });
       const message = `Request body larger than ${maxBody} bytes`;
       // the OpenAI-compatible routes answer in OpenAI's error envelope, GraphQL in its own
       const rest = (req.url ?? '').startsWith('/v1/');
       res.end(JSON.stringify(rest
         ? { error: { message, type: 'invalid_request_error', param: null, code: 'BAD_USER_INPUT' } }
         : { errors: [{ message, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
-      req.resume();
       return;
     }
     try {
@@ -89,19 +108,37 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
   });
   server.keepAliveTimeout = 65_000;
 
+  /** Resolves when no request is in flight (or after `timeoutMs`). */
+  function drained(timeoutMs: number): Promise<void> {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      idle = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
   return {
     server,
     inFlight: () => inFlight,
-    /** Resolves when no request is in flight (or after `timeoutMs`). */
-    drained(timeoutMs: number): Promise<void> {
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        idle = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+    drained,
+    /**
+     * Stops accepting connections; requests already received are still answered, each on a connection that then
+     * closes. `closed` resolves once every connection is closed (websockets too: the caller closes those).
+     */
+    async stopAccepting(): Promise<{ closed: Promise<void> }> {
+      stopping = true;
+      // answers still to come end their connection: a keep-alive client would otherwise send its next request
+      // on a connection that is about to be closed, and get a reset instead of an answer
+      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
+      // close() destroys every connection with no request in progress, among them one whose request has arrived but
+      // not been read (the loop was busy): one poll phase first reads those, and accepts connections the kernel has
+      // completed (closing the listener would reset them)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      return { closed };
     },
   };
 }

@@ -141,7 +141,7 @@ export const EmbedResultRef = builder.objectRef<EmbedResult>('EmbedResult').impl
   }),
 });
 
-export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!, signal: ctx.signal, warnings: ctx.warnings });
+export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!, signal: ctx.signal, warnings: ctx.warnings, requestId: ctx.requestId });
 
 /**
  * The `invoke` scope of the unary invocation fields, checked inline with scope-auth's own errors (builder.ts).

@@ -22,7 +22,7 @@ export function callOptions(target: ResolvedTarget, signal: CancelSignal, timeou
 /** Runs the attempts; a failure releases the reservation (nothing was used). */
 export async function callUpstream<T>(inv: Invocation, deps: PipelineDeps, call: (a: AttemptContext) => Promise<T>): Promise<AttemptOutcome<T>> {
   try {
-    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call);
+    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call, { requestId: inv.options.requestId, invocationId: inv.id });
   } catch (err) {
     inv.settle(0, 0);
     throw err;

@@ -42,7 +42,8 @@ export async function openStream(inv: Invocation, deps: PipelineDeps, ac: Cancel
       const first = await iterator.next();
       return { iterator, first, timeoutMs };
     },
-    { hold: true }, // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
+    // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
+    { hold: true, requestId: inv.options.requestId, invocationId: inv.id },
   );
   progress.release = outcome.release;
   progress.target = outcome.target;

@@ -39,7 +39,7 @@ export async function requirePrincipal(ctx: RestContext): Promise<Principal> {
 
 /**
  * Reads the body as JSON; chunked bodies are held to the same limit as announced ones. Past the limit the
- * answer is a 413 with `connection: close` (the rest of the body is read and dropped meanwhile).
+ * answer is a 413; the rest of the body is read and dropped (server.ts bounds how much), so the client reads it.
  */
 export async function readJson(ctx: RestContext): Promise<unknown> {
   const { req, maxBodyBytes } = ctx;
@@ -50,7 +50,7 @@ export async function readJson(ctx: RestContext): Promise<unknown> {
     if (e instanceof BodyCutOffError) throw new HttpError(400, e.message, 'BAD_USER_INPUT');
     throw e;
   }
-  if (body === undefined) throw new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT', { connection: 'close' });
+  if (body === undefined) throw new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT');
   const raw = body.toString('utf8');
   if (!raw.trim()) throw badInput('body', 'a JSON request body is required');
   try {

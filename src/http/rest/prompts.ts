@@ -14,7 +14,7 @@ export async function handleRunPrompt(ctx: RestContext, name: string): Promise<v
   const body = parseBody(PromptRunRequest, await readJson(ctx));
   const { input, opts, prompt } = await ctx.services.gateway.preparePrompt(
     { name: params.name, version: body.version, variables: body.variables ?? {} },
-    { principal, signal: ctx.signal, warnings: [] },
+    { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId },
   );
   await respondChat(ctx, input, { ...opts, warnings: opts.warnings ?? [] }, {
     stream: body.stream === true,
