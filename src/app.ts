@@ -245,8 +245,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       stopping ??= (async () => {
         revalidation.close();
         const { closed } = await http.stopAccepting();
-        await http.drained(graceMs);
-        // a connection whose answer said `close` is closed by node; any other is idle since the stop
+        // a connection whose answer said `close` is closed by node; one idle since the stop is closed once no request
+        // has come for a moment (its client may have been writing one when the stop began)
+        await http.quiet(250, graceMs);
         http.server.closeIdleConnections();
         await ws.dispose();
         // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush

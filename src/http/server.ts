@@ -1,5 +1,6 @@
 /* node:http: /v1/* and /openapi.json → REST, everything else → Yoga; upgrades → graphql-ws. Tracks in-flight requests for a clean stop. */
 import { randomUUID } from 'node:crypto';
+import { Server as NetServer } from 'node:net';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -40,6 +41,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
   const { log, metrics } = opts;
   const drainBounds: DrainBounds = { ...DEFAULT_DRAIN_BOUNDS, ...opts.drainBounds };
   let inFlight = 0;
+  let lastRequestAt = 0;
   let idle: (() => void) | undefined;
   /** Set by close(): every answer from then on says `connection: close`, so no client sends another request. */
   let stopping = false;
@@ -48,6 +50,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
 
   const server: Server = createServer(async (req, res) => {
     inFlight++;
+    lastRequestAt = Date.now();
     // kept here: a request stream a reader destroyed (Yoga, past its body limit) no longer points at its socket
     const socket = req.socket;
     const started = process.hrtime.bigint();
@@ -60,9 +63,6 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     res.on('close', () => {
       open.delete(res);
       if (--inFlight === 0) idle?.();
-      // an answer whose headers went out before the stop kept its connection alive: close it now it is idle, before
-      // the client sends another request on it
-      if (stopping) server.closeIdleConnections();
       // answered before the body was all in (a 413): the client is still sending and must be able to read the answer
       if (!req.complete) drainUnreadBody(req, socket, drainBounds);
       // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
@@ -120,8 +120,24 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     });
   }
 
+  /**
+   * Resolves once no request is in flight and none has arrived for `quietMs` (or after `timeoutMs`): a keep-alive
+   * connection idle at the stop may still carry a request its client is writing, which must be read and answered
+   * (with `connection: close`) before idle connections are closed.
+   */
+  async function quiet(quietMs: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await drained(Math.max(0, deadline - Date.now()));
+      const wait = lastRequestAt + quietMs - Date.now();
+      if ((inFlight === 0 && wait <= 0) || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(wait, 10), Math.max(0, deadline - Date.now()))));
+    }
+  }
+
   return {
     server,
+    quiet,
     inFlight: () => inFlight,
     drained,
     /**
@@ -137,7 +153,9 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       // not been read (the loop was busy): one poll phase first reads those, and accepts connections the kernel has
       // completed (closing the listener would reset them)
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // net.Server's close, not http.Server's: the latter also destroys every idle keep-alive connection at once, and
+      // a client may be writing its next request on one of them (it would get a reset instead of an answer)
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       return { closed };
     },
   };
