@@ -179,5 +179,6 @@ describe('quotas after a restart (embedded PGlite on disk)', () => {
     } finally {
       await gw.stop();
     }
-  });
+    // two first starts of an on-disk database (initdb, migrations): seconds each, far more on a loaded machine
+  }, 120_000);
 });

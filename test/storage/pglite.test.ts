@@ -51,7 +51,7 @@ describe('embedded DATA_DIR', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
     // (the restart test of the suite above proves a later start reuses it: the stored credential still opens)
-  });
+  }, 90_000); // a first start on disk runs initdb and the migrations
 });
 
 describe('embedded PGlite off the event loop', () => {
