@@ -7,7 +7,8 @@ export interface ChatInput {
   messages: Array<{
     role: Role;
     content?: string | null;
-    parts?: Array<{ type: string; text?: string | null; imageUrl?: string | null }> | null;
+    /** `kind` is the enum; `type` its deprecated string form. */
+    parts?: Array<{ kind?: 'TEXT' | 'IMAGE_URL' | null; type?: string | null; text?: string | null; imageUrl?: string | null }> | null;
     toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
     toolCallId?: string | null;
     name?: string | null;
@@ -18,6 +19,9 @@ export interface ChatInput {
   stop?: string[] | null;
   seed?: number | null;
   tools?: Array<{ name: string; description?: string | null; parameters?: unknown }> | null;
+  toolChoiceMode?: 'AUTO' | 'NONE' | 'REQUIRED' | null;
+  forcedTool?: string | null;
+  /** Deprecated string form of toolChoiceMode / forcedTool. */
   toolChoice?: string | null;
   jsonMode?: boolean | null;
   metadata?: unknown;
@@ -35,7 +39,12 @@ export const DEFAULT_INPUT_BOUNDS: InputBounds = { maxMessages: 1000, maxInputCh
 const ROLES: Role[] = ['SYSTEM', 'USER', 'ASSISTANT', 'TOOL'];
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_INPUT_BOUNDS): Omit<ChatRequest, 'model'> {
+/**
+ * @param deprecations collects a note for each deprecated input form used (string part types, the string toolChoice),
+ * for extensions.warnings
+ */
+export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_INPUT_BOUNDS, deprecations?: string[]): Omit<ChatRequest, 'model'> {
+  let stringPartType = false;
   if (!input.model?.trim()) throw badInput('input.model', 'must not be empty');
   if (!Array.isArray(input.messages) || !input.messages.length) throw badInput('input.messages', 'must contain at least one message');
   if (input.messages.length > bounds.maxMessages) throw badInput('input.messages', `at most ${bounds.maxMessages} messages are allowed`);
@@ -45,12 +54,16 @@ export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_IN
     if (!ROLES.includes(m.role)) throw badInput(`${at}.role`, 'must be SYSTEM, USER, ASSISTANT or TOOL');
     const parts: ContentPart[] | undefined = m.parts?.map((p, j) => {
       const pat = `${at}.parts[${j}]`;
-      if (p.type === 'TEXT') {
+      if (p.kind != null && p.type != null) throw badInput(`${pat}.type`, 'give `kind` or `type`, not both');
+      if (p.kind == null && p.type != null) stringPartType = true;
+      const kind = p.kind ?? p.type;
+      if (kind == null) throw badInput(`${pat}.kind`, 'is required (TEXT or IMAGE_URL)');
+      if (kind === 'TEXT') {
         if (typeof p.text !== 'string') throw badInput(`${pat}.text`, 'is required for TEXT parts');
         chars += p.text.length;
         return { type: 'TEXT', text: p.text };
       }
-      if (p.type === 'IMAGE_URL') {
+      if (kind === 'IMAGE_URL') {
         if (typeof p.imageUrl !== 'string' || !/^(https?:|data:image\/)/.test(p.imageUrl)) {
           throw badInput(`${pat}.imageUrl`, 'must be an http(s) URL or a data:image/… URL');
         }
@@ -120,8 +133,28 @@ export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_IN
     if (names.size !== tools.length) throw badInput('input.tools', 'tool names must be unique');
     req.tools = tools;
   }
-  if (input.toolChoice != null) req.toolChoice = toToolChoice(input.toolChoice, tools);
+  const choice = toolChoiceOf(input, tools, deprecations);
+  if (choice) req.toolChoice = choice;
+  if (stringPartType) deprecations?.push('ContentPartInput.type is deprecated: use `kind` (the ContentPartType enum).');
   return req;
+}
+
+function toolChoiceOf(input: ChatInput, tools: ToolDefinition[] | undefined, deprecations: string[] | undefined): ToolChoice | undefined {
+  const given = [input.toolChoiceMode, input.forcedTool, input.toolChoice].filter((x) => x != null).length;
+  if (given > 1) throw badInput('input.toolChoiceMode', 'give one of toolChoiceMode, forcedTool or toolChoice');
+  if (input.toolChoice != null) {
+    deprecations?.push('ChatInput.toolChoice is deprecated: use `toolChoiceMode` or `forcedTool`.');
+    return toToolChoice(input.toolChoice, tools);
+  }
+  if (input.forcedTool != null) {
+    if (!tools?.some((t) => t.name === input.forcedTool)) throw badInput('input.forcedTool', `must be the name of one of input.tools (got "${input.forcedTool}")`);
+    return { name: input.forcedTool };
+  }
+  if (input.toolChoiceMode != null) {
+    if (input.toolChoiceMode === 'REQUIRED' && !tools?.length) throw badInput('input.toolChoiceMode', 'REQUIRED needs at least one tool');
+    return input.toolChoiceMode;
+  }
+  return undefined;
 }
 
 /**

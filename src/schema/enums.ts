@@ -2,6 +2,21 @@
 import { builder } from './builder.js';
 
 export const RoleEnum = builder.enumType('Role', { values: ['SYSTEM', 'USER', 'ASSISTANT', 'TOOL'] as const });
+export const ContentPartTypeEnum = builder.enumType('ContentPartType', {
+  description: 'What a content part holds',
+  values: {
+    TEXT: { description: 'Text, in `text`' },
+    IMAGE_URL: { description: 'An image, by an http(s) or data:image/… URL in `imageUrl` (USER messages only)' },
+  } as const,
+});
+export const ToolChoiceModeEnum = builder.enumType('ToolChoiceMode', {
+  description: 'Whether the model may, must or must not call one of the tools',
+  values: {
+    AUTO: { description: 'The model decides' },
+    NONE: { description: 'The model answers in text and calls no tool' },
+    REQUIRED: { description: 'The model calls at least one tool' },
+  } as const,
+});
 export const FinishReasonEnum = builder.enumType('FinishReason', {
   values: ['STOP', 'LENGTH', 'TOOL_CALLS', 'CONTENT_FILTER', 'ERROR'] as const,
 });

@@ -5,11 +5,12 @@ import type { Context } from '../context.js';
 import { unauthenticated } from '../errors.js';
 import { requireInvoke } from '../services/access.js';
 import { builder } from './builder.js';
-import { FinishReasonEnum, RoleEnum } from './enums.js';
+import { FinishReasonEnum, RoleEnum, ContentPartTypeEnum, ToolChoiceModeEnum } from './enums.js';
 
 export const ContentPartInput = builder.inputType('ContentPartInput', {
   fields: (t) => ({
-    type: t.string({ required: true, description: 'TEXT or IMAGE_URL' }),
+    kind: t.field({ type: ContentPartTypeEnum, description: 'What this part holds. Give `kind` (or, until the next release, `type`).' }),
+    type: t.string({ description: 'TEXT or IMAGE_URL, as a string', deprecationReason: 'Use `kind` (the ContentPartType enum); the string form is accepted until the next release.' }),
     text: t.string(),
     imageUrl: t.string(),
   }),
@@ -52,7 +53,12 @@ export const ChatInput = builder.inputType('ChatInput', {
     stop: t.stringList(),
     seed: t.int(),
     tools: t.field({ type: [ToolInput] }),
-    toolChoice: t.string({ description: 'AUTO, NONE, REQUIRED, or the name of one tool' }),
+    toolChoiceMode: t.field({ type: ToolChoiceModeEnum, description: 'Whether the model may, must or must not call a tool (default: the provider decides, usually AUTO)' }),
+    forcedTool: t.string({ description: 'The name of one of `tools` the model must call; excludes toolChoiceMode NONE' }),
+    toolChoice: t.string({
+      description: 'AUTO, NONE, REQUIRED, or the name of one tool, as a string',
+      deprecationReason: 'Use `toolChoiceMode` (an enum) or `forcedTool`; the string form is accepted until the next release.',
+    }),
     jsonMode: t.boolean({ description: 'Ask for a JSON object answer (JSON mode) where the provider supports it' }),
     metadata: t.field({ type: 'JSON', description: 'Free-form tags stored with the usage record' }),
   }),

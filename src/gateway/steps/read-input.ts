@@ -12,7 +12,7 @@ export const readInput: Step = {
     if (input.kind === 'embed') return checkEmbedInput(input.embed, inv.modelName, bounds);
     const metadata = toMetadata(input.chat.metadata);
     inv.event.metadata = options.metadata ? { ...(metadata ?? {}), ...options.metadata } : metadata;
-    inv.request = toChatRequest(input.chat, bounds);
+    inv.request = toChatRequest(input.chat, bounds, options.warnings);
   },
 };
 

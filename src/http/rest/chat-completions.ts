@@ -16,7 +16,7 @@ type Part = NonNullable<ChatInput['messages'][number]['parts']>[number];
 
 function textParts(content: string | Array<{ type: 'text'; text: string }>): Pick<ChatInput['messages'][number], 'content' | 'parts'> {
   if (typeof content === 'string') return { content };
-  return { content: null, parts: content.map((p): Part => ({ type: 'TEXT', text: p.text })) };
+  return { content: null, parts: content.map((p): Part => ({ kind: 'TEXT', text: p.text })) };
 }
 
 /** The OpenAI request body as the gateway's unified ChatInput. */
@@ -32,7 +32,7 @@ export function toChatInput(b: ChatCompletionRequest): ChatInput {
         return {
           role: 'USER',
           content: null,
-          parts: m.content.map((p): Part => (p.type === 'text' ? { type: 'TEXT', text: p.text } : { type: 'IMAGE_URL', imageUrl: p.image_url.url })),
+          parts: m.content.map((p): Part => (p.type === 'text' ? { kind: 'TEXT', text: p.text } : { kind: 'IMAGE_URL', imageUrl: p.image_url.url })),
           ...name,
         };
       case 'assistant':
@@ -56,7 +56,8 @@ export function toChatInput(b: ChatCompletionRequest): ChatInput {
   if (b.tools?.length) {
     input.tools = b.tools.map((t) => ({ name: t.function.name, description: t.function.description ?? null, parameters: t.function.parameters ?? null }));
   }
-  if (b.tool_choice != null) input.toolChoice = typeof b.tool_choice === 'string' ? b.tool_choice.toUpperCase() : b.tool_choice.function.name;
+  if (typeof b.tool_choice === 'string') input.toolChoiceMode = b.tool_choice.toUpperCase() as 'AUTO' | 'NONE' | 'REQUIRED';
+  else if (b.tool_choice != null) input.forcedTool = b.tool_choice.function.name;
   if (b.response_format?.type === 'json_object') input.jsonMode = true;
   if (b.metadata || b.user) input.metadata = { ...(b.metadata ?? {}), ...(b.user ? { user: b.user } : {}) };
   return input;
@@ -77,7 +78,7 @@ export function restParam(field: string): string {
     .replace(/^tools\[(\d+)\]\.(name|description|parameters)/, 'tools[$1].function.$2')
     .replace(/^topP$/, 'top_p')
     .replace(/^maxTokens$/, 'max_completion_tokens')
-    .replace(/^toolChoice$/, 'tool_choice')
+    .replace(/^(toolChoice|toolChoiceMode|forcedTool)$/, 'tool_choice')
     .replace(/^jsonMode$/, 'response_format');
 }
 
