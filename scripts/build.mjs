@@ -132,7 +132,7 @@ async function main() {
   }
   writePointer(name);
   removeUnused(name);
-  process.stdout.write(`${relative(ROOT, target)}\n`);
+  process.stderr.write(`${relative(ROOT, target)}\n`);
 }
 
 await main();

@@ -243,19 +243,24 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     /** Stop accepting, let in-flight requests finish, flush usage, close everything. */
     stop(graceMs = 10_000): Promise<void> {
       stopping ??= (async () => {
+        // one deadline for every wait: an orchestrator's stop timeout (docker's 10 s) must still see the last usage flush
+        const deadline = Date.now() + graceMs;
+        const left = () => Math.max(0, deadline - Date.now());
         revalidation.close();
         const { closed } = await http.stopAccepting();
         // a connection whose answer said `close` is closed by node; one idle since the stop is closed once no request
         // has come for a moment (its client may have been writing one when the stop began)
-        await http.quiet(250, graceMs);
+        await http.quiet(250, left());
         http.server.closeIdleConnections();
         await ws.dispose();
         // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush
-        await invocations.settled(graceMs);
+        await invocations.settled(left());
         // requests that arrived meanwhile (on a connection whose answer had gone out before the stop) are answered too
-        await http.drained(graceMs);
+        await http.drained(left());
         http.server.closeAllConnections();
         await closed;
+        // http.Server's own close clears its connection-checking timer (the listener is already closed: that error is expected)
+        http.server.close(() => {});
         if (retention) clearInterval(retention);
         await usage.stop();
         if (feedRedis) {

@@ -13,7 +13,7 @@ import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
 import { authenticate } from './auth.js';
 import { readBody } from './request-body.js';
-import { withErrorCodes } from './plugins/use-error-codes.js';
+import { toClientJson, withErrorCodes } from './plugins/use-error-codes.js';
 import { addWarnings } from './plugins/use-warnings.js';
 import type { GatewayYoga } from './yoga.js';
 
@@ -243,44 +243,38 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   return Object.assign(handle, { enabled: support !== undefined });
 }
 
-/** An execution's result, with the status Yoga gives it (its result processor's rule, see statusOf). */
+/** An execution's result, with the status and headers Yoga gives it (its result processor's rule, see statusOf). */
 function answer(res: ServerResponse, type: string, result: ExecutionResult, requestId: string): void {
   const coded = withErrorCodes(result, requestId);
-  send(res, type, statusOf(coded, type !== GRAPHQL_RESPONSE), coded);
+  const { status, headers } = statusOf(coded, type !== GRAPHQL_RESPONSE);
+  send(res, type, status, coded, headers);
 }
 
 /**
  * graphql-yoga's status for an execution result (getResponseInitByRespectingErrors, not exported): the highest
  * `extensions.http.status` of its errors (for application/json, spec-only statuses do not count), else 500 when an
- * unexpected error left no `data` key, else 200. A request error (no `data`) carries its 400 from withErrorCodes.
+ * unexpected error left no `data` key, else 200; `extensions.http.headers` (a retry-after) become response headers.
  */
-function statusOf(result: ExecutionResult, isApplicationJson: boolean): number {
+function statusOf(result: ExecutionResult, isApplicationJson: boolean): { status: number; headers: Record<string, string> } {
   let status: number | undefined;
   let unexpected = false;
+  const headers: Record<string, string> = {};
   for (const error of result.errors ?? []) {
-    const http = error.extensions?.http as { status?: number; spec?: boolean } | undefined;
+    const http = error.extensions?.http as { status?: number; spec?: boolean; headers?: Record<string, string> } | undefined;
     if (http) {
+      if (http.headers) Object.assign(headers, http.headers);
       if (isApplicationJson && http.spec) continue;
       if (http.status && (!status || http.status > status)) status = http.status;
     } else if (!(error instanceof GraphQLError) || error.extensions?.unexpected) {
       unexpected = true;
     }
   }
-  return status ?? (unexpected && !('data' in result) ? 500 : 200);
+  return { status: status ?? (unexpected && !('data' in result) ? 500 : 200), headers };
 }
 
-function send(res: ServerResponse, type: string, status: number, result: ExecutionResult): void {
-  const payload = result.errors?.length
-    ? { ...result, errors: result.errors.map((e) => ({ ...e.toJSON(), extensions: withoutHttp(e.extensions) })) }
-    : result;
+function send(res: ServerResponse, type: string, status: number, result: ExecutionResult, headers: Record<string, string> = {}): void {
+  const payload = result.errors?.length ? { ...result, errors: result.errors.map(toClientJson) } : result;
   const out = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(out) });
+  res.writeHead(status, { ...headers, 'content-type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(out) });
   res.end(out);
-}
-
-/** Yoga's internal hints (the status, whether an error was masked) are for the server, not the client: its result processor drops them too. */
-function withoutHttp(ext: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!ext || !('http' in ext || 'unexpected' in ext)) return ext;
-  const { http: _http, unexpected: _unexpected, ...rest } = ext;
-  return rest;
 }

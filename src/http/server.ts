@@ -94,8 +94,8 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     }
     try {
       for (const route of routes) if (await route(req, res)) return;
-      // a burst is handled over several turns of the loop, not in one (health and metrics above answer at once)
-      const wait = loopTurn();
+      // a burst is handled over several turns of the loop, not in one; probes and scrapes never wait behind it
+      const wait = QUIET_ROUTES.has(req.url ?? '') ? undefined : loopTurn();
       if (wait) await wait;
       if (await rest(req, res, requestId)) return;
       if (opts.fastPath && (await opts.fastPath(req, res, requestId))) return;

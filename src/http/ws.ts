@@ -12,7 +12,7 @@ import { authenticate } from './auth.js';
 import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 import type { GatewayYoga } from './yoga.js';
-import { withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
+import { toClientJson, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 
 type Extra = {
   principal?: Principal | null;
@@ -96,8 +96,9 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
         let principal: Principal | null = null;
         try {
           principal = await authenticate(services.keys, ctx.extra.authorization);
-        } catch {
-          /* refused below */
+        } catch (e) {
+          // a typed refusal (SERVICE_UNAVAILABLE while the database is away) says what it is; anything else is refused below
+          if (isGatewayError(e)) return [withErrorCode(e, requestId)];
         }
         if (!principal) {
           return [new GraphQLError('Unknown, revoked or expired API key', { extensions: { code: 'UNAUTHENTICATED', requestId } })];
@@ -135,12 +136,12 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
       onNext: (ctx, id, _payload, _args, result) => {
         if (!result.errors?.length) return;
         const r = withErrorCodes(result, requestIdOf(ctx.extra, id));
-        return { ...r, errors: r.errors?.map((e) => (e instanceof GraphQLError ? e.toJSON() : e)) } as never;
+        return { ...r, errors: r.errors?.map((e) => (e instanceof GraphQLError ? toClientJson(e) : e)) } as never;
       },
       onError: (ctx, id, _payload, errors) => {
         const requestId = requestIdOf(ctx.extra, id);
         ctx.extra.requestIds?.delete(id);
-        return errors.map((e) => withErrorCode(e, requestId).toJSON());
+        return errors.map((e) => toClientJson(withErrorCode(e, requestId)));
       },
       onComplete: (ctx, id) => {
         ctx.extra.requestIds?.delete(id);

@@ -21,12 +21,21 @@ export function withScrubbedErrors(adapter: ProviderAdapter): ProviderAdapter {
       adapter.chat(req, opts).catch((e: unknown) => {
         throw scrubbed(e, opts.apiKey);
       }),
-    async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
-      try {
-        yield* adapter.stream(req, opts);
-      } catch (e) {
-        throw scrubbed(e, opts.apiKey);
-      }
+    // a plain iterator, not an async generator: return() must reach the adapter at once, even while a read is pending
+    stream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamChunk> {
+      return {
+        [Symbol.asyncIterator]: () => {
+          const inner = adapter.stream(req, opts)[Symbol.asyncIterator]();
+          const fail = (e: unknown): never => {
+            throw scrubbed(e, opts.apiKey);
+          };
+          return {
+            next: () => inner.next().catch(fail),
+            return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ value: undefined, done: true as const }),
+            throw: (e?: unknown) => inner.throw?.(e) ?? Promise.reject(e),
+          };
+        },
+      };
     },
   };
   const embed = adapter.embed?.bind(adapter);

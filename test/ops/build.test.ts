@@ -64,7 +64,12 @@ async function stop(i: Instance): Promise<void> {
   await i.exited;
 }
 
-const build = async (dir: string) => (await run('npm', ['run', '--silent', 'build'], { cwd: dir, env: startEnv() })).stdout.trim();
+/** Builds and answers the build folder it names on stderr; stdout stays empty, so `npm start | jq` reads only JSON logs. */
+const build = async (dir: string) => {
+  const { stdout, stderr } = await run('npm', ['run', '--silent', 'build'], { cwd: dir, env: startEnv() });
+  expect(stdout).toBe('');
+  return stderr.trim().split('\n').at(-1)!;
+};
 /** A source change, so the next build is a new one. */
 const touchSources = (dir: string, n: number) => appendFileSync(join(dir, 'src', 'main.ts'), `\n// change ${n}\n`);
 

@@ -26,10 +26,16 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
     inv.event.latencyMs = inv.elapsedMs();
     record(inv, deps);
   };
-  // a bug in the producer must end this stream with an error, never surface as an unhandled rejection
+  const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '', sent: 0 };
+  // a bug in the producer must end this stream with an error, never surface as an unhandled rejection, and still
+  // release the reservation and the target and leave its usage record (each is a no-op when already done)
   const start = (): void =>
     void produce().catch((err: unknown) => {
       log.error({ err }, 'stream failed unexpectedly');
+      progress.release?.();
+      inv.settle(0, 0);
+      Object.assign(inv.event, { status: 'ERROR', errorCode: 'INTERNAL', latencyMs: inv.elapsedMs() });
+      record(inv, deps);
       channel.end(new GatewayError('UPSTREAM_ERROR', 'The stream failed unexpectedly', { provider: null }));
     });
   const channel: Channel<ChatChunk> = new Channel<ChatChunk>(start, cancelBeforeStart);
@@ -44,7 +50,6 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
     outer?.addEventListener('abort', onOuterAbort, { once: true });
     void channel.closed.then(() => ac.abort());
 
-    const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '', sent: 0 };
     try {
       const opened = await openStream(inv, deps, ac, progress);
       await relayStream(opened, inv, deps, ac, push, progress);

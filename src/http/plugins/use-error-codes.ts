@@ -6,6 +6,15 @@ import { withoutStackTrace } from '../../errors.js';
 /** Yoga's own codes for a request the client got wrong (bad JSON, parse or validation failure): all BAD_USER_INPUT here. */
 const YOGA_CLIENT_CODES = new Set(['BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
 
+/** An error as the client sees it: Yoga's hints for the server (`http`, `unexpected`) are dropped, as Yoga's serialiser does. */
+export function toClientJson(err: GraphQLError): ReturnType<GraphQLError['toJSON']> {
+  const json = err.toJSON();
+  const ext = json.extensions;
+  if (!ext || !('http' in ext || 'unexpected' in ext)) return json;
+  const { http: _http, unexpected: _unexpected, ...rest } = ext;
+  return { ...json, extensions: rest };
+}
+
 export function withErrorCode(err: GraphQLError, requestId?: string): GraphQLError {
   const ext = err.extensions ?? {};
   const yogaClientError = typeof ext.code === 'string' && YOGA_CLIENT_CODES.has(ext.code);
@@ -34,13 +43,14 @@ export function withErrorCode(err: GraphQLError, requestId?: string): GraphQLErr
 }
 
 /**
- * A result without a `data` key is a request error (variables that do not coerce, say): the GraphQL over HTTP spec
+ * A result without a `data` key, and without a server fault in it, is a request error (variables that do not coerce, say): the GraphQL over HTTP spec
  * wants a 4xx for it under application/graphql-response+json, and 200 under application/json. Yoga's status rule
  * reads `extensions.http` ({ spec: true } is skipped for application/json), so the hint goes on each error, and
  * Yoga's serialiser (and the fast path's) removes it before the answer leaves.
  */
 function asRequestError(err: GraphQLError): GraphQLError {
-  if (err.extensions?.http) return err;
+  // a masked server fault has no data either, and stays a 5xx
+  if (err.extensions?.http || err.extensions?.unexpected || err.extensions?.code === 'INTERNAL_SERVER_ERROR') return err;
   return withoutStackTrace(
     () =>
       new GraphQLError(err.message, {
