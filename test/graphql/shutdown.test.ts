@@ -1,6 +1,6 @@
 /* Graceful shutdown: stop accepting, let in-flight requests finish, flush their usage records, then close. */
-import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { freshConnection } from '../kit/fresh-connection.js';
 import type { UsageEvent } from '../../src/gateway/usage-writer.js';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
@@ -23,21 +23,6 @@ function watchWrites(gw: TestGateway) {
   return { written, close: () => ((open = false), it.return?.()) };
 }
 
-/** A brand-new TCP connection (no pooled keep-alive socket): tells whether the server still accepts. */
-function freshConnection(url: string): Promise<'accepted' | 'refused'> {
-  return new Promise((resolve) => {
-    const req = request(`${url}/healthz`, { agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve('accepted');
-    });
-    req.on('error', () => resolve('refused'));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve('refused');
-    });
-    req.end();
-  });
-}
 
 type Chunk = { delta: string; finishReason: string | null; usage: { totalTokens: number } | null };
 

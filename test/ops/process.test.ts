@@ -3,29 +3,14 @@
  * load answers every request already received, refuses new connections, then exits. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshConnection } from '../kit/fresh-connection.js';
 import { startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { sleep, waitFor } from './kit.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { message { content } } }';
 
-/** A brand-new TCP connection: tells whether the server still accepts. */
-function freshConnection(url: string): Promise<'accepted' | 'refused'> {
-  return new Promise((resolve) => {
-    const req = request(`${url}/healthz`, { agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve('accepted');
-    });
-    req.on('error', () => resolve('refused'));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve('refused');
-    });
-    req.end();
-  });
-}
 
 describe('the gateway process', () => {
   let child: ChildProcess;

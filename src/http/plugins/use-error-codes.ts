@@ -29,39 +29,26 @@ export function withErrorCode(err: GraphQLError, requestId?: string): GraphQLErr
     : typeof ext.code === 'string' ? ext.code
     : err.originalError && !(err.originalError instanceof GraphQLError) ? 'INTERNAL_SERVER_ERROR'
     : 'BAD_USER_INPUT';
+  return rebuilt(err, original, { ...ext, code, ...(requestId ? { requestId } : {}) });
+}
+
+/** The same error (message, location, path) with other extensions; no stack trace is captured for it. */
+function rebuilt(err: GraphQLError, originalError: Error | undefined, extensions: Record<string, unknown>): GraphQLError {
   return withoutStackTrace(
-    () =>
-      new GraphQLError(err.message, {
-        nodes: err.nodes,
-        source: err.source,
-        positions: err.positions,
-        path: err.path,
-        originalError: original,
-        extensions: { ...ext, code, ...(requestId ? { requestId } : {}) },
-      }),
+    () => new GraphQLError(err.message, { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path, originalError, extensions }),
   );
 }
 
 /**
- * A result without a `data` key, and without a server fault in it, is a request error (variables that do not coerce, say): the GraphQL over HTTP spec
- * wants a 4xx for it under application/graphql-response+json, and 200 under application/json. Yoga's status rule
+ * A result without a `data` key, and without a server fault in it, is a request error (variables that do not
+ * coerce, say): the GraphQL over HTTP spec wants a 4xx for it under application/graphql-response+json, and 200 under application/json. Yoga's status rule
  * reads `extensions.http` ({ spec: true } is skipped for application/json), so the hint goes on each error, and
  * Yoga's serialiser (and the fast path's) removes it before the answer leaves.
  */
 function asRequestError(err: GraphQLError): GraphQLError {
   // a masked server fault has no data either, and stays a 5xx
   if (err.extensions?.http || err.extensions?.unexpected || err.extensions?.code === 'INTERNAL_SERVER_ERROR') return err;
-  return withoutStackTrace(
-    () =>
-      new GraphQLError(err.message, {
-        nodes: err.nodes,
-        source: err.source,
-        positions: err.positions,
-        path: err.path,
-        originalError: err.originalError,
-        extensions: { ...err.extensions, http: { status: 400, spec: true } },
-      }),
-  );
+  return rebuilt(err, err.originalError, { ...err.extensions, http: { status: 400, spec: true } });
 }
 
 export function withErrorCodes<T extends ExecutionResult>(result: T, requestId?: string): T {
