@@ -1,9 +1,8 @@
 /* The gateway core: chat, stream, embed and prompts, each one Invocation through the pipeline (pipeline.ts). */
 import type { Logger } from 'pino';
-import { notFound } from '../errors.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
-import { fillPrompt, type PromptService } from '../services/prompts.js';
+import type { PromptService } from '../services/prompts.js';
 import type { Principal } from '../services/keys.js';
 import { requireInvoke } from '../services/access.js';
 import type { Executor } from './attempt.js';
@@ -16,11 +15,13 @@ import { callUpstream, chatCall, embedCall } from './steps/call-upstream.js';
 import { recordFailure, record } from './steps/record.js';
 import { settleAnswer } from './steps/settle.js';
 import { createStream } from './stream/create-stream.js';
+import { preparePrompt, type PromptRef } from './prepare-prompt.js';
 import type { UsageWriter } from './usage-writer.js';
 
 export type { ChatChunk, ChatResult, EmbedResult, UsageOut } from './results.js';
 export type { InvocationOptions } from './invocation.js';
 export type { GatewayObserver } from './pipeline.js';
+export type { PromptRef } from './prepare-prompt.js';
 
 export interface GatewayDeps {
   catalogue: CatalogueService;
@@ -36,12 +37,6 @@ export interface GatewayDeps {
   defaultReserveTokens?: number;
 }
 
-/** A stored prompt to run: its name, an optional version (latest when absent) and the values of its {{variables}}. */
-export interface PromptRef {
-  name: string;
-  version?: number | null;
-  variables?: unknown;
-}
 
 export type Gateway = ReturnType<typeof createGateway>;
 
@@ -111,26 +106,13 @@ export function createGateway(deps: GatewayDeps) {
     }
   }
 
-  /**
-   * A stored prompt as a chat input, tagged with its name and version. The scope is checked before the lookup, so a
-   * key that may not invoke learns nothing about which prompts exist.
-   */
-  async function preparePrompt(ref: PromptRef, opts: InvocationOptions): Promise<{ input: ChatInput; opts: InvocationOptions; prompt: { name: string; version: number } }> {
-    requireInvoke(opts.principal);
-    const prompt = await deps.prompts.getFor(opts.principal, ref.name, ref.version);
-    if (!prompt) throw notFound('Prompt', ref.version != null ? `${ref.name}@${ref.version}` : ref.name);
-    const input: ChatInput = { model: prompt.model, messages: fillPrompt(prompt, ref.variables) };
-    const metadata = { ...opts.metadata, prompt: prompt.name, promptVersion: prompt.version };
-    return { input, opts: { ...opts, metadata }, prompt: { name: prompt.name, version: prompt.version } };
-  }
-
   return {
     chat,
     stream,
     embed,
-    preparePrompt,
+    preparePrompt: (ref: PromptRef, opts: InvocationOptions) => preparePrompt(deps.prompts, ref, opts),
     async runPrompt(ref: PromptRef, opts: InvocationOptions): Promise<ChatResult> {
-      const prepared = await preparePrompt(ref, opts);
+      const prepared = await preparePrompt(deps.prompts, ref, opts);
       return chat(prepared.input, prepared.opts);
     },
     /** The INVOKE rule, for surfaces that check it before reading the request (REST prompts). */

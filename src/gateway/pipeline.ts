@@ -1,7 +1,9 @@
 /*
  * The invocation pipeline: the ordered steps every call goes through before the upstream is called, for GraphQL, REST,
- * prompts and embeddings alike. A new feature (cache, guardrails) is one file in steps/ and one line in BEFORE_CALL;
- * no step knows which surface the call came from.
+ * prompts and embeddings alike. A check that may refuse a call before any upstream is asked (input guardrails, say) is
+ * one file in steps/ and one line in BEFORE_CALL; a step that answers instead of the upstream (a cache hit) or acts on
+ * the answer (output guardrails, cache store) still needs its place around the call in gateway.ts and
+ * stream/create-stream.ts. No step knows which surface the call came from.
  *
  *   authorize → read input → resolve model → reserve limits → [call upstream | open stream → relay → classify end]
  *   → settle → record
