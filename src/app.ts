@@ -249,8 +249,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         revalidation.close();
         const { closed } = await http.stopAccepting();
         // a connection whose answer said `close` is closed by node; one idle since the stop is closed once no request
-        // has come for a moment (its client may have been writing one when the stop began)
-        await http.quiet(250, left());
+        // has come for a second (its client may have been writing one when the stop began, on a busy client a while ago)
+        await http.quiet(1000, left());
         http.server.closeIdleConnections();
         await ws.dispose();
         // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush
