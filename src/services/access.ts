@@ -25,7 +25,10 @@ export const mayInvoke = (p: Principal, name: string): boolean => hasInvokeScope
  * The contract lists "models the caller may invoke (all of them for ADMIN)": a key without INVOKE sees none, and
  * retired models (no longer invocable) only ADMIN, who manages them.
  */
-export const seesModel = (p: Principal, m: ModelRow): boolean => p.isAdmin || (m.status !== 'RETIRED' && mayInvoke(p, m.name));
+export const seesModel = (p: Principal, m: ModelRow): boolean => p.isAdmin || isInvocableBy(p, m);
+
+/** A model this key can invoke now: not retired, and admitted by its scope and allow-list (OpenAI's model list). */
+export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !== 'RETIRED' && mayInvoke(p, m.name);
 
 /**
  * A template is read by those who may run it: ADMIN, and INVOKE keys whose allow-list admits its model. Anyone

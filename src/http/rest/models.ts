@@ -7,7 +7,7 @@
  */
 import type { ModelRow } from '../../db/schema.js';
 import { modelNotFound, modelRetired } from '../../errors.js';
-import { mayInvoke } from '../../services/access.js';
+import { isInvocableBy, mayInvoke } from '../../services/access.js';
 import { parseBody, requirePrincipal, sendJson, type RestContext } from './http.js';
 import { ModelIdParams, type Model } from './schemas.js';
 
@@ -16,7 +16,7 @@ const toModel = (m: ModelRow): Model => ({ id: m.name, object: 'model', created:
 export async function handleListModels(ctx: RestContext): Promise<void> {
   const principal = await requirePrincipal(ctx);
   const rows = await ctx.services.catalogue.listModels();
-  sendJson(ctx.res, 200, { object: 'list', data: rows.filter((m) => m.status !== 'RETIRED' && mayInvoke(principal, m.name)).map(toModel) });
+  sendJson(ctx.res, 200, { object: 'list', data: rows.filter((m) => isInvocableBy(principal, m)).map(toModel) });
 }
 
 export async function handleRetrieveModel(ctx: RestContext, name: string): Promise<void> {
