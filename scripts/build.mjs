@@ -74,7 +74,9 @@ function removeUnused(current) {
   let pointerAge = 0;
   try {
     pointerAge = Date.now() - statSync(POINTER).mtimeMs;
-  } catch {}
+  } catch {
+    // no pointer yet: no start can be reading one
+  }
   for (const entry of readdirSync(DIST, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const path = join(DIST, entry.name);

@@ -22,6 +22,8 @@ writeFileSync(lease, '');
 process.on('exit', () => {
   try {
     unlinkSync(lease);
-  } catch {}
+  } catch {
+    // a build may already have removed a lease it found dead
+  }
 });
 await import(pathToFileURL(join(folder, 'src', 'main.js')).href);

@@ -19,7 +19,10 @@ export function createRedisEventTarget(opts: { publishClient: Redis; subscribeCl
     const set = listeners.get(topic);
     if (!set?.size) return;
     const event = new CustomEvent(topic, { detail });
-    for (const l of set) (typeof l === 'function' ? l(event) : l.handleEvent(event));
+    for (const l of set) {
+      if (typeof l === 'function') l(event);
+      else l.handleEvent(event);
+    }
   }
 
   subscribeClient.on('message', (channel: string, message: string) => {

@@ -44,7 +44,7 @@ export function createRouter(opts: RouterOptions = {}) {
     const out: ResolvedTarget[] = [];
     while (pool.length) {
       const total = pool.reduce((s, t) => s + Math.max(0, t.weight), 0);
-      let idx = 0;
+      let idx: number;
       if (total > 0) {
         let r = random() * total;
         idx = pool.findIndex((t) => (r -= Math.max(0, t.weight)) < 0);

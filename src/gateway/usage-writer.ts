@@ -51,6 +51,7 @@ export const RETRY_MAX_MS = 1000;
 
 /** jsonb (and text) refuse NUL and lone surrogates: one such string from a caller must not block every record. */
 function storable(value: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL is the character being replaced
   return value.replace(/\u0000/g, '\uFFFD').toWellFormed();
 }
 
@@ -83,6 +84,7 @@ export const USAGE_COPY_COLUMNS = [
 ] as const;
 
 /** Characters that need work before they reach COPY: NUL, surrogates (maybe lone), backslash, tab, newline, CR. */
+// eslint-disable-next-line no-control-regex -- NUL is one of the characters looked for
 const NEEDS_WORK = /[\u0000\ud800-\udfff\\\t\n\r]/;
 
 /** A COPY text-format field: \N for null; backslash, tab, newline and carriage return escaped. */

@@ -2,6 +2,7 @@
 import type { ProviderKind } from './registry.js';
 
 // C0 controls and DEL are never part of a model id; they would end up in URLs, request bodies and log lines
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**

@@ -1,5 +1,5 @@
 /* Prometheus metrics (prom-client) with OpenTelemetry GenAI-style names, fed by the gateway's observer hooks. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayObserver } from '../gateway/gateway.js';
 import type { UsageEvent } from '../gateway/usage-writer.js';
 import { HotCounter, HotHistogram } from './hot-metrics.js';

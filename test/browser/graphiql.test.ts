@@ -56,12 +56,6 @@ describe.runIf(hasChromium)('GraphiQL in headless Chromium', () => {
     await page.keyboard.insertText(text);
   }
 
-  /** GraphiQL applies editor changes after a short debounce; the tab is renamed after the operation once it has. */
-  async function setOperation(name: string, text: string): Promise<void> {
-    await setEditor('.graphiql-query-editor', text);
-    await expect.poll(() => page.locator('.graphiql-tab-active').innerText(), { timeout: 5000 }).toBe(name);
-  }
-
   /** What the result pane shows, as plain text. */
   const resultText = () => page.locator('.result-window .view-lines').first().innerText().then((t) => t.replace(/\u00a0/g, ' '));
 

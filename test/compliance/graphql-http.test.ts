@@ -4,8 +4,8 @@ import { serverAudits, type AuditResult } from 'graphql-http';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 
 let gw: TestGateway;
-let results: AuditResult[] = [];
-let anonymous: AuditResult[] = [];
+const results: AuditResult[] = [];
+const anonymous: AuditResult[] = [];
 
 beforeAll(async () => {
   gw = await startGateway();

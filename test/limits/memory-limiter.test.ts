@@ -81,8 +81,7 @@ describe('memory limiter', () => {
   });
 
   it('settlement after the counter was re-seeded adds the actual (the seed could not contain the call)', async () => {
-    let recorded = 0;
-    const limiter = createMemoryLimiter({ seeder: async () => ({ tokensToday: recorded, costMonth: 0 }), log });
+    const limiter = createMemoryLimiter({ seeder: async () => ({ tokensToday: 0, costMonth: 0 }), log });
     const limited = keyRow({ tokensPerDay: 100 });
     const r = await limiter.admit(req(limited, 90)); // counter 90
     // the limit is removed and set again while the call runs: the counter is re-seeded (from 0 recorded)

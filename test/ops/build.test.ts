@@ -60,7 +60,9 @@ async function stop(i: Instance): Promise<void> {
   if (i.proc.exitCode !== null || i.proc.signalCode !== null) return;
   try {
     process.kill(-i.proc.pid!, 'SIGTERM');
-  } catch {}
+  } catch {
+    // the group is gone already
+  }
   await i.exited;
 }
 
@@ -121,7 +123,7 @@ describe('npm start, several at once in one checkout', () => {
     const leases = (n: string) => (existsSync(join(dir, 'dist', n, '.leases')) ? readdirSync(join(dir, 'dist', n, '.leases')) : []);
     const leased = builds().filter((n) => leases(n).length > 0);
     expect(leased).toHaveLength(1);
-    touchSources(dir, ++rounds);
+    touchSources(dir, rounds + 1);
     const latest = (await build(dir)).slice('dist/'.length);
     expect(latest).not.toBe(leased[0]);
     // the pointer is old enough for any start that read it to hold its lease by now: unused builds may go

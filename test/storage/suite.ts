@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { createUsageQueries } from '../../src/services/usage-queries.js';
-import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { startGateway } from '../kit/start-gateway.js';
 import { sseCollect } from '../kit/sse.js';
 
 export interface FreshDatabase {
@@ -192,7 +192,7 @@ export function storageSuite(backend: StorageBackend): void {
       const { env: base } = await backend.fresh();
       // no GATEWAY_ADMIN_KEY: the first start creates the bootstrap admin key and hands it out once
       const env = { ...base, GATEWAY_ADMIN_KEY: undefined };
-      let first: TestGateway | undefined = await startGateway(env);
+      const first = await startGateway(env);
       let admin: string;
       let invoker: string;
       let keyCount: number;
@@ -215,7 +215,6 @@ export function storageSuite(backend: StorageBackend): void {
         expect(keyCount).toBe(2);
       } finally {
         await first.stop(); // flushes usage
-        first = undefined;
       }
 
       const second = await startGateway(env);

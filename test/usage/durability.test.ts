@@ -14,7 +14,7 @@ import type { Db } from '../../src/db/client.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { createUsageWriter, USAGE_COPY_COLUMNS, type UsageEvent } from '../../src/gateway/usage-writer.js';
 import { createUsageQueries } from '../../src/services/usage-queries.js';
-import { ADMIN_KEY, startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { ADMIN_KEY, startGateway } from '../kit/start-gateway.js';
 import { chat, createPricedModel, freshDatabase, PG_URL, rowsOf, sleep, waitFor, type FreshDatabase } from './usage-kit.js';
 
 function event(n: number): UsageEvent {

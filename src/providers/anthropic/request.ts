@@ -1,5 +1,5 @@
 /* Unified ChatRequest → Anthropic Messages API request body. */
-import type { ChatMessage, ChatRequest, ContentPart, ToolChoice, ToolDefinition } from '../types.js';
+import type { ChatMessage, ChatRequest, ToolChoice, ToolDefinition } from '../types.js';
 import { argumentsObject, parseDataUrl, partsOf, textOf } from '../content.js';
 
 /** Anthropic requires max_tokens on every request; used when the caller sets none. */

@@ -1,5 +1,5 @@
 /* Unified ChatRequest → Gemini generateContent request body. */
-import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../types.js';
+import type { ChatMessage, ChatRequest, ToolCall, ToolChoice, ToolDefinition } from '../types.js';
 import { argumentsObject, isRecord, parseDataUrl, partsOf, textOf } from '../content.js';
 
 /** @see https://ai.google.dev/api/caching#Part */
