@@ -12,7 +12,6 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_TIMEOUT'
-  | 'NOT_IMPLEMENTED'
   | 'SERVICE_UNAVAILABLE';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -26,7 +25,6 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   QUOTA_EXCEEDED: 429,
   UPSTREAM_ERROR: 502,
   UPSTREAM_TIMEOUT: 504,
-  NOT_IMPLEMENTED: 501,
   SERVICE_UNAVAILABLE: 503,
 };
 
@@ -86,9 +84,6 @@ export const rateLimited = (message: string, retryAfterMs: number) =>
   new GatewayError('RATE_LIMITED', message, { retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)) });
 
 export const quotaExceeded = (message: string) => new GatewayError('QUOTA_EXCEEDED', message);
-
-export const notImplemented = (what: string) =>
-  new GatewayError('NOT_IMPLEMENTED', `${what} is not implemented yet`);
 
 /**
  * What the answer needs (a key or model lookup) cannot be read: the database is unreachable and nothing usable is

@@ -42,7 +42,7 @@ export const RECONNECT_MAX_S = 0.25;
  * Here: 50 ms doubling, with jitter so the pool does not reconnect in lockstep, never above RECONNECT_MAX_S; a
  * refused connection costs next to nothing, and a pool connection only retries while a query waits for it.
  */
-export function reconnectBackoff(failures: number): number {
+function reconnectBackoff(failures: number): number {
   return Math.min(0.05 * 2 ** failures, RECONNECT_MAX_S) * (0.5 + Math.random() / 2);
 }
 

@@ -22,7 +22,7 @@ export interface RemoteTransaction {
 }
 
 /** A database error from the worker, with Postgres' fields (code = SQLSTATE, detail, constraint, …). */
-export class PGliteError extends Error {
+class PGliteError extends Error {
   code?: string;
   constructor(fields: { message: string } & Record<string, unknown>) {
     super(fields.message);

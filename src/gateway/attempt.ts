@@ -44,7 +44,7 @@ export interface AttemptOutcome<T> {
   release(failure?: { retryAfterMs?: number }): void;
 }
 
-export interface RunOptions {
+interface RunOptions {
   /**
    * Keep the answering target counted as in flight after `call` resolved, until `release()`: a stream is
    * still using its target after the first chunk (LEAST_BUSY must see it busy).

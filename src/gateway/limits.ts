@@ -27,12 +27,6 @@ export interface Limiter {
 
 export const NOOP_RESERVATION: Reservation = { settle() {} };
 
-/** Admits everything: for keys without limits, and until the real limiter is wired. */
-export const noLimits: Limiter = {
-  admit: async () => NOOP_RESERVATION,
-  close: async () => {},
-};
-
 /*
  * Semantics shared by the memory and the Redis limiter (they must agree exactly):
  *

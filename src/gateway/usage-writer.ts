@@ -98,7 +98,7 @@ function copyField(v: string | number | boolean | null): string {
 }
 
 /** The batch as COPY text-format rows (USAGE_COPY_COLUMNS), for embedded PGlite's cheaper bulk path. */
-export function toCopyText(events: UsageEvent[]): string {
+function toCopyText(events: UsageEvent[]): string {
   let out = '';
   for (const e of events) {
     // id, timestamp, key id and status are ours (uuid, ISO date, enum): nothing to escape

@@ -20,7 +20,7 @@ import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 
 /** What node:http and graphql-ws hand to Yoga besides the request. */
-export interface ServerContext {
+interface ServerContext {
   requestId?: string;
   /** Set by the websocket transport, which authenticated at connection_init. */
   principal?: Principal | null;
@@ -32,7 +32,7 @@ export interface ServerContext {
  * What the GraphQL fast path needs to answer as Yoga would, handed over instead of read from Yoga's private fields;
  * undefined when it must not run (switched off, or plugins it does not know of are installed).
  */
-export interface FastPathSupport {
+interface FastPathSupport {
   /** Yoga's masking of unexpected errors, with the same message and the same log line. */
   maskError(error: GraphQLError): GraphQLError;
 }

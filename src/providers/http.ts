@@ -8,7 +8,7 @@ import type { CancelSignal } from '../util/cancellation.js';
 let agent: Agent | undefined;
 
 /** The process-wide keep-alive pool; created lazily so tests that never call upstream open nothing. */
-export function upstreamAgent(): Agent {
+function upstreamAgent(): Agent {
   agent ??= new Agent({
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
@@ -37,7 +37,7 @@ export interface UpstreamCall {
 }
 
 /** Retry-After in ms from seconds or an HTTP date (also Anthropic/OpenAI `retry-after-ms`). */
-export function parseRetryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
+function parseRetryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
   const ms = headers['retry-after-ms'];
   if (typeof ms === 'string' && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
   const ra = headers['retry-after'];
@@ -54,7 +54,7 @@ export function parseRetryAfter(headers: Record<string, string | string[] | unde
  * @see https://ai.google.dev/gemini-api/docs/rate-limits
  * @see https://cloud.google.com/apis/design/errors#retry_info
  */
-export function retryDelayFromBody(text: string): number | undefined {
+function retryDelayFromBody(text: string): number | undefined {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -79,7 +79,7 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /** Extracts the provider's own message from an error body (OpenAI, Anthropic and Gemini all nest it under `error`). */
-export function errorMessageFromBody(text: string): string | undefined {
+function errorMessageFromBody(text: string): string | undefined {
   try {
     const body = JSON.parse(text) as unknown;
     const b = Array.isArray(body) ? body[0] : body;
@@ -100,7 +100,7 @@ export function errorMessageFromBody(text: string): string | undefined {
 }
 
 /** Maps a thrown fetch/undici error (network, timeout, abort) to an UpstreamError. */
-export function toUpstreamError(provider: string, e: unknown, signal?: CancelSignal): UpstreamError {
+function toUpstreamError(provider: string, e: unknown, signal?: CancelSignal): UpstreamError {
   if (e instanceof UpstreamError) return e;
   if (
     e instanceof undiciErrors.HeadersTimeoutError ||

@@ -1,6 +1,6 @@
 /* Removes the provider credential, and anything else that looks like a secret, from text an upstream wrote. */
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** Shorter credentials are not searched for: replacing a few common letters everywhere would garble the message. */
 const MIN_CREDENTIAL_LENGTH = 4;

@@ -14,7 +14,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const GEMINI_MODEL = /^(?:models\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 
 /** At most this many characters: the longest real model ids are well under 100. */
-export const MAX_UPSTREAM_MODEL_LENGTH = 256;
+const MAX_UPSTREAM_MODEL_LENGTH = 256;
 
 /**
  * What is wrong with an upstream model name for this provider kind, or undefined when it may be used. OpenAI,

@@ -4,7 +4,7 @@ import { builder } from './builder.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
 import { seesModel } from '../services/access.js';
 
-export const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement({
+const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
@@ -19,7 +19,7 @@ export const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement(
   }),
 });
 
-export const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').implement({
+const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').implement({
   fields: (t) => ({
     provider: t.field({ type: ProviderRef, resolve: (row, _, ctx) => ctx.loaders.provider.load(row.providerId) }),
     upstreamModel: t.exposeString('upstreamModel'),
@@ -32,7 +32,7 @@ export const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').i
   }),
 });
 
-export const ModelRef = builder.objectRef<ModelRow>('Model').implement({
+const ModelRef = builder.objectRef<ModelRow>('Model').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name', { description: 'Public name clients invoke' }),

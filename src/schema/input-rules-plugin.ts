@@ -78,7 +78,7 @@ function pathText(path: Array<string | number>): string {
   return out;
 }
 
-export class InputRulesPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+class InputRulesPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   override wrapResolve(
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,

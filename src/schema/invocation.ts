@@ -7,7 +7,7 @@ import { requireInvoke } from '../services/access.js';
 import { builder } from './builder.js';
 import { FinishReasonEnum, RoleEnum, ContentPartTypeEnum, ToolChoiceModeEnum } from './enums.js';
 
-export const ContentPartInput = builder.inputType('ContentPartInput', {
+const ContentPartInput = builder.inputType('ContentPartInput', {
   fields: (t) => ({
     kind: t.field({ type: ContentPartTypeEnum, description: 'What this part holds. Give `kind` (or, until the next release, `type`).' }),
     type: t.string({ description: 'TEXT or IMAGE_URL, as a string', deprecationReason: 'Use `kind` (the ContentPartType enum); the string form is accepted until the next release.' }),
@@ -16,7 +16,7 @@ export const ContentPartInput = builder.inputType('ContentPartInput', {
   }),
 });
 
-export const ToolCallInput = builder.inputType('ToolCallInput', {
+const ToolCallInput = builder.inputType('ToolCallInput', {
   fields: (t) => ({
     id: t.string({ required: true }),
     name: t.string({ required: true }),
@@ -24,7 +24,7 @@ export const ToolCallInput = builder.inputType('ToolCallInput', {
   }),
 });
 
-export const MessageInput = builder.inputType('MessageInput', {
+const MessageInput = builder.inputType('MessageInput', {
   fields: (t) => ({
     role: t.field({ type: RoleEnum, required: true }),
     content: t.string({ description: 'Plain text content. Use parts for multimodal content.' }),
@@ -35,7 +35,7 @@ export const MessageInput = builder.inputType('MessageInput', {
   }),
 });
 
-export const ToolInput = builder.inputType('ToolInput', {
+const ToolInput = builder.inputType('ToolInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     description: t.string(),
@@ -43,7 +43,7 @@ export const ToolInput = builder.inputType('ToolInput', {
   }),
 });
 
-export const ChatInput = builder.inputType('ChatInput', {
+const ChatInput = builder.inputType('ChatInput', {
   fields: (t) => ({
     model: t.string({ required: true, description: 'Public model name (an alias the gateway routes)' }),
     messages: t.field({ type: [MessageInput], required: true }),
@@ -64,14 +64,14 @@ export const ChatInput = builder.inputType('ChatInput', {
   }),
 });
 
-export const EmbedInput = builder.inputType('EmbedInput', {
+const EmbedInput = builder.inputType('EmbedInput', {
   fields: (t) => ({
     model: t.string({ required: true }),
     input: t.stringList({ required: true }),
   }),
 });
 
-export const ToolCallRef = builder.objectRef<ToolCall>('ToolCall').implement({
+const ToolCallRef = builder.objectRef<ToolCall>('ToolCall').implement({
   fields: (t) => ({
     id: t.exposeString('id'),
     name: t.exposeString('name'),
@@ -79,7 +79,7 @@ export const ToolCallRef = builder.objectRef<ToolCall>('ToolCall').implement({
   }),
 });
 
-export const MessageRef = builder.objectRef<ChatResult['message']>('Message').implement({
+const MessageRef = builder.objectRef<ChatResult['message']>('Message').implement({
   fields: (t) => ({
     role: t.field({ type: RoleEnum, resolve: (m) => m.role }),
     content: t.exposeString('content', { nullable: true }),
@@ -87,7 +87,7 @@ export const MessageRef = builder.objectRef<ChatResult['message']>('Message').im
   }),
 });
 
-export const UsageRef = builder.objectRef<UsageOut>('Usage').implement({
+const UsageRef = builder.objectRef<UsageOut>('Usage').implement({
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
@@ -112,7 +112,7 @@ export const ChatResultRef = builder.objectRef<ChatResult>('ChatResult').impleme
   }),
 });
 
-export const ToolCallDeltaRef = builder.objectRef<ToolCallDelta>('ToolCallDelta').implement({
+const ToolCallDeltaRef = builder.objectRef<ToolCallDelta>('ToolCallDelta').implement({
   fields: (t) => ({
     index: t.exposeInt('index'),
     id: t.string({ nullable: true, resolve: (d) => d.id ?? null }),
@@ -121,7 +121,7 @@ export const ToolCallDeltaRef = builder.objectRef<ToolCallDelta>('ToolCallDelta'
   }),
 });
 
-export const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement({
+const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement({
   description: 'One event of a streamed chat. The last event carries finishReason and usage.',
   fields: (t) => ({
     id: t.id({
@@ -138,7 +138,7 @@ export const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement(
   }),
 });
 
-export const EmbedResultRef = builder.objectRef<EmbedResult>('EmbedResult').implement({
+const EmbedResultRef = builder.objectRef<EmbedResult>('EmbedResult').implement({
   fields: (t) => ({
     model: t.exposeString('model'),
     provider: t.exposeString('provider'),

@@ -2,7 +2,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-export const KEY_PREFIX = 'gw_';
+const KEY_PREFIX = 'gw_';
 const PREFIX_LENGTH = 11; // "gw_" + 8 characters
 
 function base62(bytes: Buffer): string {

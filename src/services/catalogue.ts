@@ -8,10 +8,10 @@ import type { SecretBox } from '../security/secret-box.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 
-export type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
+type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
-export const MODEL_STATUSES: ModelStatus[] = ['ACTIVE', 'DEPRECATED', 'RETIRED'];
-export const STRATEGIES: RoutingStrategy[] = ['PRIORITY', 'WEIGHTED', 'ROUND_ROBIN', 'LEAST_BUSY', 'LOWEST_LATENCY'];
+const MODEL_STATUSES: ModelStatus[] = ['ACTIVE', 'DEPRECATED', 'RETIRED'];
+const STRATEGIES: RoutingStrategy[] = ['PRIORITY', 'WEIGHTED', 'ROUND_ROBIN', 'LEAST_BUSY', 'LOWEST_LATENCY'];
 
 /** A provider as the gateway calls it: credential decrypted, in memory only. */
 export interface RuntimeProvider {

@@ -31,7 +31,7 @@ export interface KeyInvalidationOptions {
   log: Logger;
 }
 
-export const PG_CHANNEL = 'gateway_key_changed';
+const PG_CHANNEL = 'gateway_key_changed';
 const HASH = /^[0-9a-f]{64}$/;
 
 export function createKeyInvalidation(opts: KeyInvalidationOptions): KeyInvalidation | undefined {

@@ -7,8 +7,7 @@ import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../secur
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 
-export type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
-export const SCOPES: Scope[] = ['INVOKE', 'READ_USAGE', 'ADMIN'];
+type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
 
 /** Who is calling: the key row as it was when the request authenticated. */
 export interface Principal {

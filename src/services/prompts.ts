@@ -16,7 +16,7 @@ export interface CreatePromptInput {
   messages: Array<{ role: Role; content: string }>;
 }
 
-export function variablesOf(messages: Array<{ content: string }>): string[] {
+function variablesOf(messages: Array<{ content: string }>): string[] {
   const seen = new Set<string>();
   for (const m of messages) for (const match of m.content.matchAll(PLACEHOLDER)) seen.add(match[1]);
   return [...seen];

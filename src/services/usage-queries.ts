@@ -74,7 +74,7 @@ function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string |
   return c;
 }
 
-export function monthStart(now = new Date()): Date {
+function monthStart(now = new Date()): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
 }
 

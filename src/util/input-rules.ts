@@ -17,7 +17,7 @@ export const isStorableText = (s: string): boolean => !s.includes('\u0000');
 export const isUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 /** How deeply a JSON value (metadata, prompt variables, tool parameters) may nest; far above any real use. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 export const JSON_DEPTH_RULE = `must not be nested deeper than ${MAX_JSON_DEPTH} levels`;
 

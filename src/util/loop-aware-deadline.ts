@@ -11,7 +11,7 @@
  * setImmediate), once whatever was already waiting has been read. Otherwise it starts again.
  */
 
-export class DeadlineExceeded extends Error {
+class DeadlineExceeded extends Error {
   constructor(readonly ms: number) {
     super(`no reply within ${ms} ms`);
   }

@@ -6,7 +6,7 @@
  */
 import { GraphQLError } from 'graphql';
 
-export interface ErrorSummary {
+interface ErrorSummary {
   type: string;
   message: string;
   code?: string | number;

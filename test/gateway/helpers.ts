@@ -55,7 +55,7 @@ export async function createModel(gw: TestGateway, input: ModelInput): Promise<v
   ok(await gw.gql('mutation($input: CreateModelInput!) { createModel(input: $input) { id } }', { input }));
 }
 
-export const CHAT = /* GraphQL */ `
+const CHAT = /* GraphQL */ `
   mutation Chat($input: ChatInput!) {
     chat(input: $input) {
       id model provider upstreamModel attempts latencyMs finishReason
@@ -77,7 +77,7 @@ export interface ChatResultOut {
   usage: UsageOut;
 }
 
-export interface UsageOut {
+interface UsageOut {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
@@ -141,13 +141,13 @@ export async function usageEventually(gw: TestGateway, model: string, n: number,
   }
 }
 
-export interface TargetHealth {
+interface TargetHealth {
   upstreamModel: string;
   healthy: boolean;
   provider: { name: string };
 }
 
-export async function targetsOf(gw: TestGateway, model: string): Promise<TargetHealth[]> {
+async function targetsOf(gw: TestGateway, model: string): Promise<TargetHealth[]> {
   const res = await gw.gql<{ model: { targets: TargetHealth[] } }>(
     'query($name: String!) { model(name: $name) { targets { upstreamModel healthy provider { name } } } }',
     { name: model },
@@ -203,7 +203,7 @@ export interface ChunkOut {
   at: number;
 }
 
-export interface GqlErrorOut {
+interface GqlErrorOut {
   message: string;
   extensions?: Record<string, any>;
 }

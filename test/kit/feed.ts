@@ -4,9 +4,9 @@ import { sseSubscribe } from './sse.js';
 import type { TestGateway } from './start-gateway.js';
 import { wsUrl } from './ws.js';
 
-export const USAGE_FEED = 'subscription { usageRecorded { id model status } }';
+const USAGE_FEED = 'subscription { usageRecorded { id model status } }';
 
-export interface FeedEnd {
+interface FeedEnd {
   /** extensions.code of every error the server sent for the operation. */
   codes: string[];
   /** The server completed the operation (SSE `complete`, graphql-ws `complete`). */

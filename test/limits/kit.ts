@@ -128,7 +128,7 @@ export async function freshDatabase(baseUrl: string): Promise<{ url: string; dro
   };
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { sendJson, startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
-export interface AnthropicMockUsage {
+interface AnthropicMockUsage {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens?: number;
@@ -75,7 +75,7 @@ export interface AnthropicMock extends MockServer {
 }
 
 /** The error type Anthropic sends for each status. @see https://docs.anthropic.com/en/api/errors */
-export const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
   402: 'billing_error',
@@ -193,7 +193,7 @@ function messageBody(reply: AnthropicMockReply, id: string, model: string): unkn
 }
 
 /** The SSE events Anthropic sends for this reply, in order. @see https://docs.anthropic.com/en/docs/build-with-claude/streaming */
-export function anthropicStreamEvents(reply: AnthropicMockReply, id: string, model: string): Array<{ event: string; data: string }> {
+function anthropicStreamEvents(reply: AnthropicMockReply, id: string, model: string): Array<{ event: string; data: string }> {
   const events: Array<{ event: string; data: unknown }> = [];
   const usage = usageOf(reply);
   const startUsage = { ...usage, output_tokens: 1 };

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { sendJson, startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
-export interface GeminiMockUsage {
+interface GeminiMockUsage {
   promptTokenCount: number;
   candidatesTokenCount: number;
   thoughtsTokenCount?: number;
@@ -79,7 +79,7 @@ export interface GeminiMock extends MockServer {
 }
 
 /** The gRPC status name Google puts in `error.status` for each HTTP status. */
-export const GEMINI_ERROR_STATUS: Record<number, string> = {
+const GEMINI_ERROR_STATUS: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
   403: 'PERMISSION_DENIED',
   404: 'NOT_FOUND',
@@ -206,7 +206,7 @@ function responseBody(
 }
 
 /** The SSE data events Gemini sends for this reply: a word per event, calls whole, finishReason on the last. */
-export function geminiStreamEvents(reply: GeminiMockReply, meta: { modelVersion: string; responseId: string }): string[] {
+function geminiStreamEvents(reply: GeminiMockReply, meta: { modelVersion: string; responseId: string }): string[] {
   const usage = usageOf(reply);
   if (reply.blockReason) return [JSON.stringify({ ...responseBody(reply, '', [], true, usage), ...meta })];
   const words = pieces(textOf(reply));

@@ -38,7 +38,7 @@ export interface OpenAIMockQuirks {
 /** The quirks most compatible servers share: no usage, no id, no model. */
 export const COMPATIBLE_QUIRKS: Readonly<OpenAIMockQuirks> = Object.freeze({ noUsage: true, noId: true, noModel: true });
 
-export interface OpenAIMockToolCall {
+interface OpenAIMockToolCall {
   /** @default a fresh `call_…` id */
   id?: string;
   name: string;
@@ -46,7 +46,7 @@ export interface OpenAIMockToolCall {
   arguments: string;
 }
 
-export interface OpenAIMockErrorBody {
+interface OpenAIMockErrorBody {
   message?: string;
   type?: string;
   param?: string | null;
@@ -99,7 +99,7 @@ export interface OpenAIMockReply {
   quirks?: OpenAIMockQuirks;
 }
 
-export type OpenAIMockScript = OpenAIMockReply | ((req: RecordedRequest) => OpenAIMockReply);
+type OpenAIMockScript = OpenAIMockReply | ((req: RecordedRequest) => OpenAIMockReply);
 
 export interface OpenAIMockOptions {
   /** The standing reply (a function can answer per request, e.g. echo the last user message). */
@@ -142,7 +142,7 @@ export function mockError(status: number, opts: { message?: string; type?: strin
 }
 
 /** OpenAI's error envelope. */
-export function openAIErrorBody(status: number, error: OpenAIMockErrorBody = {}): { error: Required<OpenAIMockErrorBody> } {
+function openAIErrorBody(status: number, error: OpenAIMockErrorBody = {}): { error: Required<OpenAIMockErrorBody> } {
   const base = DEFAULT_ERRORS[status] ?? (status >= 500 ? DEFAULT_ERRORS[500] : DEFAULT_ERRORS[400]);
   return {
     error: {

@@ -11,7 +11,7 @@ export interface Sample {
 }
 
 /** Prometheus text exposition → samples (comments skipped). */
-export function parseMetrics(text: string): Sample[] {
+function parseMetrics(text: string): Sample[] {
   const out: Sample[] = [];
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;

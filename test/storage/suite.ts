@@ -10,7 +10,7 @@ import { createUsageQueries } from '../../src/services/usage-queries.js';
 import { startGateway } from '../kit/start-gateway.js';
 import { sseCollect } from '../kit/sse.js';
 
-export interface FreshDatabase {
+interface FreshDatabase {
   /** Environment for a gateway on this database (DATABASE_URL, DATA_DIR, GATEWAY_SECRET ...). */
   env: Record<string, string | undefined>;
 }

@@ -67,7 +67,7 @@ export interface ChatOut {
 const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { id usage { promptTokens completionTokens totalTokens costUsd } } }';
 
 /** A prompt of 1 + (i mod 37) words, so token counts and costs differ between calls. */
-export function promptFor(i: number): string {
+function promptFor(i: number): string {
   return Array.from({ length: 1 + (i % 37) }, (_, w) => `w${i}_${w}`).join(' ');
 }
 

@@ -12,7 +12,7 @@ export const GRAPHIQL_ASSETS_PATH = '/graphql/graphiql/';
 
 export type Encoding = 'br' | 'gzip';
 
-export interface Asset {
+interface Asset {
   contentType: string;
   body: Buffer;
   /** Compressed once, on first demand, off the event loop (zlib's thread pool). */

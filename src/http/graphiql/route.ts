@@ -6,7 +6,7 @@ import { GRAPHIQL_ASSETS_PATH, graphiqlAssets, type Encoding } from './assets.js
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** br if accepted, else gzip, else none (q=0 refuses a coding; `*` stands for any not named). */
-export function pickEncoding(acceptEncoding: string | undefined): Encoding | undefined {
+function pickEncoding(acceptEncoding: string | undefined): Encoding | undefined {
   if (!acceptEncoding) return undefined;
   const q = new Map<string, number>();
   for (const part of acceptEncoding.split(',')) {

@@ -20,7 +20,7 @@ export interface ArmorLimits {
 }
 
 /** The natural depth of our schema is 5 (usage → edges → node → apiKey → id); documents are small, inputs travel in variables. */
-export const DEFAULT_ARMOR_LIMITS: ArmorLimits = { maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 2000, maxCost: 50_000 };
+const DEFAULT_ARMOR_LIMITS: ArmorLimits = { maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 2000, maxCost: 50_000 };
 
 export type ArmorRule = 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'costLimit';
 

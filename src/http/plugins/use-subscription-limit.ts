@@ -9,7 +9,7 @@ import { GatewayError } from '../../errors.js';
 import type { CancelSignal } from '../../util/cancellation.js';
 import type { OpenSessions } from '../open-sessions.js';
 
-export interface SubscriptionLimitObserver {
+interface SubscriptionLimitObserver {
   opened?(field: string, transport: string): void;
   closed?(field: string, transport: string): void;
   refused?(field: string): void;

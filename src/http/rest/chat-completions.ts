@@ -20,7 +20,7 @@ function textParts(content: string | Array<{ type: 'text'; text: string }>): Pic
 }
 
 /** The OpenAI request body as the gateway's unified ChatInput. */
-export function toChatInput(b: ChatCompletionRequest): ChatInput {
+function toChatInput(b: ChatCompletionRequest): ChatInput {
   const messages = b.messages.map((m): ChatInput['messages'][number] => {
     const name = 'name' in m && m.name ? { name: m.name } : {};
     switch (m.role) {
@@ -67,7 +67,7 @@ export function toChatInput(b: ChatCompletionRequest): ChatInput {
  * The core validates ChatInput with GraphQL field names (`input.messages[0].toolCalls`); a REST
  * client should see the names it sent (`messages[0].tool_calls`).
  */
-export function restParam(field: string): string {
+function restParam(field: string): string {
   return field
     .replace(/^input\./, '')
     .replace(/\.toolCalls\[(\d+)\]\.(name|arguments)/g, '.tool_calls[$1].function.$2')
@@ -101,10 +101,10 @@ const FINISH: Record<FinishReason, ChatCompletion['choices'][number]['finish_rea
   ERROR: 'stop',
 };
 
-export const completionId = (invocationId: string) => `chatcmpl-${invocationId}`;
+const completionId = (invocationId: string) => `chatcmpl-${invocationId}`;
 const unixNow = () => Math.floor(Date.now() / 1000);
 
-export function toChatCompletion(r: ChatResult): ChatCompletion {
+function toChatCompletion(r: ChatResult): ChatCompletion {
   const toolCalls = r.message.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } }));
   return {
     id: completionId(r.id),
@@ -137,7 +137,7 @@ function toolCallDeltas(deltas: ToolCallDelta[]) {
  * a failure is an error event and the stream ends. The client going away ends the gateway stream,
  * which aborts the upstream request.
  */
-export async function streamChatCompletion(
+async function streamChatCompletion(
   ctx: RestContext,
   stream: AsyncIterable<ChatChunk>,
   opts: { includeUsage: boolean; headers: Record<string, string> },

@@ -7,7 +7,7 @@ import { parseBody, readJson, requirePrincipal, sendJson, warningHeaders, type R
 import { withRestParam } from './chat-completions.js';
 import { EmbeddingsRequest, type EmbeddingsResponse } from './schemas.js';
 
-export function float32Base64(vector: number[]): string {
+function float32Base64(vector: number[]): string {
   const buf = Buffer.alloc(vector.length * 4);
   vector.forEach((x, i) => buf.writeFloatLE(x, i * 4));
   return buf.toString('base64');

@@ -76,7 +76,7 @@ function deepest(issue: Issue): { path: PropertyKey[]; message: string } {
   return { path: issue.path, message: issue.message };
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
   return out;

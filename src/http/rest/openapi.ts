@@ -164,7 +164,3 @@ export function openApiJson(): string {
   cached ??= JSON.stringify(build());
   return cached;
 }
-
-export function openApiDocument(): ReturnType<typeof build> {
-  return JSON.parse(openApiJson());
-}

@@ -19,11 +19,11 @@ const jsonObject = () => z.record(z.string(), z.unknown()).refine((v) => !nestsD
 
 // ── requests ──────────────────────────────────────────────────────────────────────────────────
 
-export const TextPart = z
+const TextPart = z
   .object({ type: z.literal('text'), text: text() })
   .meta({ id: 'TextContentPart', description: 'A text part of a message' });
 
-export const ImagePart = z
+const ImagePart = z
   .object({
     type: z.literal('image_url'),
     image_url: z.object({
@@ -35,7 +35,7 @@ export const ImagePart = z
 
 const TextContent = z.union([text(), z.array(TextPart)]);
 
-export const ToolCall = z
+const ToolCall = z
   .object({
     id: text().min(1),
     type: z.literal('function'),
@@ -48,15 +48,15 @@ export const ToolCall = z
 
 const name = text().optional().meta({ description: 'An optional participant name' });
 
-export const SystemMessage = z
+const SystemMessage = z
   .object({ role: z.enum(['system', 'developer']), content: TextContent, name })
   .meta({ id: 'SystemMessage', description: '`developer` is treated as `system`' });
 
-export const UserMessage = z
+const UserMessage = z
   .object({ role: z.literal('user'), content: z.union([text(), z.array(z.discriminatedUnion('type', [TextPart, ImagePart]))]), name })
   .meta({ id: 'UserMessage' });
 
-export const AssistantMessage = z
+const AssistantMessage = z
   .object({
     role: z.literal('assistant'),
     content: TextContent.nullish(),
@@ -66,13 +66,13 @@ export const AssistantMessage = z
   })
   .meta({ id: 'AssistantMessage', description: 'Needs content or tool_calls' });
 
-export const ToolMessage = z
+const ToolMessage = z
   .object({ role: z.literal('tool'), content: TextContent, tool_call_id: text().min(1) })
   .meta({ id: 'ToolMessage', description: 'The result of one tool call' });
 
-export const Message = z.discriminatedUnion('role', [SystemMessage, UserMessage, AssistantMessage, ToolMessage]);
+const Message = z.discriminatedUnion('role', [SystemMessage, UserMessage, AssistantMessage, ToolMessage]);
 
-export const FunctionTool = z
+const FunctionTool = z
   .object({
     type: z.literal('function'),
     function: z.object({
@@ -84,7 +84,7 @@ export const FunctionTool = z
   })
   .meta({ id: 'FunctionTool' });
 
-export const NamedToolChoice = z
+const NamedToolChoice = z
   .object({ type: z.literal('function'), function: z.object({ name: text().min(1) }) })
   .meta({ id: 'NamedToolChoice' });
 
@@ -151,7 +151,7 @@ export const ModelIdParams = z.object({
 
 // ── responses ─────────────────────────────────────────────────────────────────────────────────
 
-export const Usage = z
+const Usage = z
   .object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() })
   .meta({ id: 'CompletionUsage' });
 
@@ -181,7 +181,7 @@ export const ChatCompletion = z
   .meta({ id: 'ChatCompletion' });
 export type ChatCompletion = z.infer<typeof ChatCompletion>;
 
-export const ToolCallDelta = z
+const ToolCallDelta = z
   .object({
     index: z.int(),
     id: z.string().optional(),
@@ -226,7 +226,7 @@ export const PromptRunResponse = ChatCompletion.extend({
 }).meta({ id: 'PromptRunResult', description: 'A chat.completion object plus the prompt that produced it' });
 export type PromptRunResponse = z.infer<typeof PromptRunResponse>;
 
-export const Embedding = z
+const Embedding = z
   .object({
     object: z.literal('embedding'),
     index: z.int(),

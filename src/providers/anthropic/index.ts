@@ -5,15 +5,15 @@ import { buildAnthropicRequest } from './request.js';
 import { parseAnthropicResponse, type AnthropicMessageResponse } from './response.js';
 import { anthropicStream, PROVIDER } from './stream.js';
 
-export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 /** The API version this adapter speaks; newer versions may change the wire format. */
-export const ANTHROPIC_VERSION = '2023-06-01';
+const ANTHROPIC_VERSION = '2023-06-01';
 
 /**
  * Endpoint of the Messages API under a base URL that carries no `/v1`.
  * @see https://docs.anthropic.com/en/api/messages
  */
-export function messagesUrl(baseUrl: string | undefined): string {
+function messagesUrl(baseUrl: string | undefined): string {
   return `${(baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1/messages`;
 }
 

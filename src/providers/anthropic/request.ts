@@ -9,43 +9,43 @@ export const DEFAULT_MAX_TOKENS = 4096;
 export const JSON_MODE_INSTRUCTION =
   'Respond only with a single valid JSON object. Do not add any text before or after it and do not wrap it in Markdown code fences.';
 
-export interface AnthropicTextBlock {
+interface AnthropicTextBlock {
   type: 'text';
   text: string;
 }
 
-export interface AnthropicImageBlock {
+interface AnthropicImageBlock {
   type: 'image';
   source: { type: 'url'; url: string } | { type: 'base64'; media_type: string; data: string };
 }
 
-export interface AnthropicToolUseBlock {
+interface AnthropicToolUseBlock {
   type: 'tool_use';
   id: string;
   name: string;
   input: Record<string, unknown>;
 }
 
-export interface AnthropicToolResultBlock {
+interface AnthropicToolResultBlock {
   type: 'tool_result';
   tool_use_id: string;
   content: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
 }
 
-export type AnthropicRequestBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
+type AnthropicRequestBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
 
-export interface AnthropicMessageParam {
+interface AnthropicMessageParam {
   role: 'user' | 'assistant';
   content: AnthropicRequestBlock[];
 }
 
-export interface AnthropicTool {
+interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
 }
 
-export type AnthropicToolChoice = { type: 'auto' } | { type: 'any' } | { type: 'none' } | { type: 'tool'; name: string };
+type AnthropicToolChoice = { type: 'auto' } | { type: 'any' } | { type: 'none' } | { type: 'tool'; name: string };
 
 export interface AnthropicRequestBody {
   model: string;
@@ -88,7 +88,7 @@ export function buildAnthropicRequest(req: ChatRequest, stream = false): Anthrop
  * System messages become the top-level `system` prompt (Anthropic has no system role in `messages`).
  * @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/system-prompts
  */
-export function mapSystem(req: ChatRequest): string | undefined {
+function mapSystem(req: ChatRequest): string | undefined {
   const texts = req.messages.filter((m) => m.role === 'SYSTEM').map(textOf).filter((t) => t !== '');
   if (req.jsonMode) texts.push(JSON_MODE_INSTRUCTION);
   return texts.length ? texts.join('\n\n') : undefined;
@@ -99,7 +99,7 @@ export function mapSystem(req: ChatRequest): string | undefined {
  * and consecutive same-role messages are merged into one turn.
  * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use#handling-tool-use-and-tool-result-content-blocks
  */
-export function mapMessages(messages: ChatMessage[]): AnthropicMessageParam[] {
+function mapMessages(messages: ChatMessage[]): AnthropicMessageParam[] {
   const out: AnthropicMessageParam[] = [];
   for (const m of messages) {
     if (m.role === 'SYSTEM') continue;
@@ -123,7 +123,7 @@ export function mapMessages(messages: ChatMessage[]): AnthropicMessageParam[] {
  * Text and image parts of one message as content blocks (empty text blocks are rejected upstream).
  * @see https://docs.anthropic.com/en/api/messages#body-messages-content
  */
-export function mapContent(m: ChatMessage): Array<AnthropicTextBlock | AnthropicImageBlock> {
+function mapContent(m: ChatMessage): Array<AnthropicTextBlock | AnthropicImageBlock> {
   const blocks: Array<AnthropicTextBlock | AnthropicImageBlock> = [];
   for (const p of partsOf(m)) {
     if (p.type === 'TEXT') {
@@ -139,7 +139,7 @@ export function mapContent(m: ChatMessage): Array<AnthropicTextBlock | Anthropic
  * data: URLs become base64 sources, anything else a URL source.
  * @see https://docs.anthropic.com/en/docs/build-with-claude/vision
  */
-export function mapImage(imageUrl: string): AnthropicImageBlock {
+function mapImage(imageUrl: string): AnthropicImageBlock {
   const data = parseDataUrl(imageUrl);
   if (data) return { type: 'image', source: { type: 'base64', media_type: data.mimeType, data: data.base64 } };
   return { type: 'image', source: { type: 'url', url: imageUrl } };
@@ -149,7 +149,7 @@ export function mapImage(imageUrl: string): AnthropicImageBlock {
  * An assistant tool call as a tool_use block; `input` must be an object, so other JSON is wrapped.
  * @see https://docs.anthropic.com/en/api/messages#body-messages-content
  */
-export function mapToolCall(c: { id: string; name: string; arguments: string }): AnthropicToolUseBlock {
+function mapToolCall(c: { id: string; name: string; arguments: string }): AnthropicToolUseBlock {
   return { type: 'tool_use', id: toolUseId(c.id), name: c.name, input: argumentsObject(c.arguments) };
 }
 
@@ -157,7 +157,7 @@ export function mapToolCall(c: { id: string; name: string; arguments: string }):
  * A TOOL message as a tool_result block answering the tool_use with the same id.
  * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use#handling-results-from-client-tools
  */
-export function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
+function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
   const blocks = mapContent(m);
   const onlyText = blocks.every((b) => b.type === 'text');
   return {
@@ -170,7 +170,7 @@ export function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
 /**
  * @see https://docs.anthropic.com/en/api/messages#body-tools
  */
-export function mapTool(t: ToolDefinition): AnthropicTool {
+function mapTool(t: ToolDefinition): AnthropicTool {
   const tool: AnthropicTool = { name: t.name, input_schema: t.parameters ?? { type: 'object', properties: {} } };
   if (t.description) tool.description = t.description;
   return tool;
@@ -179,7 +179,7 @@ export function mapTool(t: ToolDefinition): AnthropicTool {
 /**
  * @see https://docs.anthropic.com/en/api/messages#body-tool-choice
  */
-export function mapToolChoice(choice: ToolChoice): AnthropicToolChoice {
+function mapToolChoice(choice: ToolChoice): AnthropicToolChoice {
   if (typeof choice === 'object') return { type: 'tool', name: choice.name };
   if (choice === 'REQUIRED') return { type: 'any' };
   if (choice === 'NONE') return { type: 'none' };

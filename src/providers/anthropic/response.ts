@@ -6,7 +6,7 @@ import { mapStopReason } from './finish-reason.js';
 import { mapUsage, type AnthropicUsage } from './usage.js';
 
 /** Response content blocks; thinking and server-tool blocks are carried but not surfaced. */
-export type AnthropicResponseBlock =
+type AnthropicResponseBlock =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
   | { type: 'thinking'; thinking: string; signature?: string }

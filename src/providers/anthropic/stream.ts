@@ -8,12 +8,12 @@ import { mapUsage, mergeUsage, type AnthropicUsage } from './usage.js';
 
 export const PROVIDER = 'anthropic';
 
-export interface AnthropicErrorDetail {
+interface AnthropicErrorDetail {
   type: string;
   message: string;
 }
 
-export type AnthropicStreamEvent =
+type AnthropicStreamEvent =
   | { type: 'message_start'; message: { id: string; model: string; usage?: AnthropicUsage } }
   | {
       type: 'content_block_start';
@@ -51,7 +51,7 @@ const RETRYABLE_ERRORS = new Set(['rate_limit_error', 'api_error', 'timeout_erro
  * An `error` event sent after the 200 headers (e.g. overloaded_error) as an UpstreamError.
  * @see https://docs.anthropic.com/en/api/errors
  */
-export function streamErrorToUpstream(err: AnthropicErrorDetail | undefined): UpstreamError {
+function streamErrorToUpstream(err: AnthropicErrorDetail | undefined): UpstreamError {
   const type = err?.type ?? 'api_error';
   return new UpstreamError({
     provider: PROVIDER,

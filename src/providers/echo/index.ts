@@ -4,7 +4,7 @@ import type { ChatRequest, ChatResponse, ProviderAdapter, StreamChunk, Usage } f
 import { randomUUID } from 'node:crypto';
 
 /** Deterministic token count: one token per whitespace-separated word (at least one per message). */
-export function countEchoTokens(text: string): number {
+function countEchoTokens(text: string): number {
   const words = text.trim().split(/\s+/).filter(Boolean).length;
   return words;
 }

@@ -15,9 +15,9 @@ import { buildGeminiRequest } from './request.js';
 import { parseGeminiResponse, PROVIDER, type GeminiResponse } from './response.js';
 import { geminiStream } from './stream.js';
 
-export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
+const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 /** batchEmbedContents takes at most 100 requests per call. */
-export const GEMINI_EMBED_BATCH = 100;
+const GEMINI_EMBED_BATCH = 100;
 
 /** Model ids are accepted with or without the `models/` resource prefix. */
 function modelId(model: string): string {
@@ -29,7 +29,7 @@ function modelId(model: string): string {
  * segment: a stored name can never move the call (and the credential) to another path on the provider's host.
  * @see https://ai.google.dev/api/generate-content#endpoint
  */
-export function methodUrl(baseUrl: string | undefined, model: string, method: string): string {
+function methodUrl(baseUrl: string | undefined, model: string, method: string): string {
   return `${(baseUrl ?? GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1beta/models/${encodeURIComponent(modelId(model))}:${method}`;
 }
 

@@ -19,17 +19,17 @@ export interface GeminiContent {
   parts: GeminiPart[];
 }
 
-export interface GeminiFunctionDeclaration {
+interface GeminiFunctionDeclaration {
   name: string;
   description?: string;
   parameters?: Record<string, unknown>;
 }
 
-export interface GeminiToolConfig {
+interface GeminiToolConfig {
   functionCallingConfig: { mode: 'AUTO' | 'ANY' | 'NONE'; allowedFunctionNames?: string[] };
 }
 
-export interface GeminiGenerationConfig {
+interface GeminiGenerationConfig {
   temperature?: number;
   topP?: number;
   maxOutputTokens?: number;
@@ -75,7 +75,7 @@ export function buildGeminiRequest(req: ChatRequest): GeminiRequestBody {
 /**
  * @see https://ai.google.dev/api/generate-content#v1beta.GenerationConfig
  */
-export function mapGenerationConfig(req: ChatRequest): GeminiGenerationConfig {
+function mapGenerationConfig(req: ChatRequest): GeminiGenerationConfig {
   const c: GeminiGenerationConfig = {};
   if (req.temperature !== undefined) c.temperature = req.temperature;
   if (req.topP !== undefined) c.topP = req.topP;
@@ -91,7 +91,7 @@ export function mapGenerationConfig(req: ChatRequest): GeminiGenerationConfig {
  * functionResponse parts; consecutive same-role turns are merged (parallel call results must share one turn).
  * @see https://ai.google.dev/gemini-api/docs/function-calling
  */
-export function mapContents(messages: ChatMessage[], opts: { thoughtSignatures?: boolean } = {}): GeminiContent[] {
+function mapContents(messages: ChatMessage[], opts: { thoughtSignatures?: boolean } = {}): GeminiContent[] {
   // filled as the conversation is read, so a result is named after the latest call with its id before it:
   // histories from clients (or older gateways) may reuse an id in every round
   const callNames = new Map<string, string>();
@@ -127,7 +127,7 @@ export function mapContents(messages: ChatMessage[], opts: { thoughtSignatures?:
  * Text and image parts: data: URLs inline, other URLs by reference with a MIME type guessed from the path.
  * @see https://ai.google.dev/api/caching#Part
  */
-export function mapParts(m: ChatMessage): GeminiPart[] {
+function mapParts(m: ChatMessage): GeminiPart[] {
   const parts: GeminiPart[] = [];
   for (const p of partsOf(m)) {
     if (p.type === 'TEXT') {
@@ -142,7 +142,7 @@ export function mapParts(m: ChatMessage): GeminiPart[] {
 /**
  * @see https://ai.google.dev/gemini-api/docs/image-understanding
  */
-export function mapImage(imageUrl: string): GeminiPart {
+function mapImage(imageUrl: string): GeminiPart {
   const data = parseDataUrl(imageUrl);
   if (data) return { inlineData: { mimeType: data.mimeType, data: data.base64 } };
   return { fileData: { mimeType: guessMimeType(imageUrl), fileUri: imageUrl } };
@@ -152,7 +152,7 @@ export function mapImage(imageUrl: string): GeminiPart {
  * Call ids are not sent back: older API versions reject the field and Gemini pairs calls with results by name and order.
  * @see https://ai.google.dev/api/caching#FunctionCall
  */
-export function mapToolCall(c: ToolCall): GeminiPart {
+function mapToolCall(c: ToolCall): GeminiPart {
   return { functionCall: { name: c.name, args: argumentsObject(c.arguments) } };
 }
 
@@ -160,7 +160,7 @@ export function mapToolCall(c: ToolCall): GeminiPart {
  * `response` must be a JSON object, so other results are wrapped as `{ content }`.
  * @see https://ai.google.dev/api/caching#FunctionResponse
  */
-export function mapToolResult(name: string, result: string): GeminiPart {
+function mapToolResult(name: string, result: string): GeminiPart {
   let response: Record<string, unknown>;
   try {
     const v = JSON.parse(result) as unknown;
@@ -174,7 +174,7 @@ export function mapToolResult(name: string, result: string): GeminiPart {
 /**
  * @see https://ai.google.dev/api/caching#FunctionDeclaration
  */
-export function mapTool(t: ToolDefinition): GeminiFunctionDeclaration {
+function mapTool(t: ToolDefinition): GeminiFunctionDeclaration {
   const decl: GeminiFunctionDeclaration = { name: t.name };
   if (t.description) decl.description = t.description;
   const parameters = t.parameters ? toGeminiSchema(t.parameters) : undefined;
@@ -186,7 +186,7 @@ export function mapTool(t: ToolDefinition): GeminiFunctionDeclaration {
 /**
  * @see https://ai.google.dev/api/caching#FunctionCallingConfig
  */
-export function mapToolChoice(choice: ToolChoice): GeminiToolConfig {
+function mapToolChoice(choice: ToolChoice): GeminiToolConfig {
   if (typeof choice === 'object') return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.name] } };
   if (choice === 'REQUIRED') return { functionCallingConfig: { mode: 'ANY' } };
   if (choice === 'NONE') return { functionCallingConfig: { mode: 'NONE' } };
@@ -205,7 +205,7 @@ const SCHEMA_KEYS = new Set([
  * turned into `nullable`, `const` into a one-value enum.
  * @see https://ai.google.dev/api/caching#Schema
  */
-export function toGeminiSchema(schema: Record<string, unknown>): Record<string, unknown> {
+function toGeminiSchema(schema: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema)) {
     if (k === 'const') out.enum = [v];
@@ -228,7 +228,7 @@ export function toGeminiSchema(schema: Record<string, unknown>): Record<string, 
 }
 
 /** Gemini 3 and later validate thought signatures on replayed function calls. */
-export function needsThoughtSignatures(model: string): boolean {
+function needsThoughtSignatures(model: string): boolean {
   const m = /^(?:models\/)?gemini-(\d+)/.exec(model);
   return m !== null && Number(m[1]) >= 3;
 }
@@ -245,7 +245,7 @@ const MIME_BY_EXT: Record<string, string> = {
 };
 
 /** fileData needs a MIME type; image URLs without a known extension are assumed to be JPEG. */
-export function guessMimeType(url: string): string {
+function guessMimeType(url: string): string {
   let path = url;
   try {
     path = new URL(url).pathname;

@@ -7,7 +7,7 @@ import { estimateUsage, mapUsage, type GeminiUsageMetadata } from './usage.js';
 
 export const PROVIDER = 'gemini';
 
-export interface GeminiCandidate {
+interface GeminiCandidate {
   content?: Partial<GeminiContent>;
   finishReason?: string;
   index?: number;
@@ -34,7 +34,7 @@ export interface GeminiResponse {
  * A call id for a functionCall Gemini sent without one. Unique across the conversation: callers pair each tool
  * result with its call by id, and a per-response counter would hand every round's first call the same one.
  */
-export function newCallId(): string {
+function newCallId(): string {
   return `call_${randomUUID()}`;
 }
 

@@ -10,7 +10,7 @@ import { estimateUsage, mapUsage, type GeminiUsageMetadata } from './usage.js';
  * An error object inside the stream (Google sends one when a stream fails after the 200 headers).
  * @see https://ai.google.dev/gemini-api/docs/troubleshooting#error-codes
  */
-export function streamErrorToUpstream(err: GeminiErrorStatus): UpstreamError {
+function streamErrorToUpstream(err: GeminiErrorStatus): UpstreamError {
   const status = typeof err.code === 'number' ? err.code : undefined;
   return new UpstreamError({
     provider: PROVIDER,

@@ -8,7 +8,7 @@ import { mapChatCompletion, mapEmbeddings, type OpenAIChatCompletion, type OpenA
 import { mapChatStream } from './stream.js';
 
 /** @see https://platform.openai.com/docs/api-reference/introduction */
-export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 export interface OpenAIAdapterOptions {
   /**

@@ -1,36 +1,36 @@
 /* Unified request → OpenAI Chat Completions / Embeddings request bodies. */
 import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolChoice, ToolDefinition } from '../types.js';
 
-export interface OpenAITextPart {
+interface OpenAITextPart {
   type: 'text';
   text: string;
 }
 
-export interface OpenAIImagePart {
+interface OpenAIImagePart {
   type: 'image_url';
   image_url: { url: string };
 }
 
-export type OpenAIContentPart = OpenAITextPart | OpenAIImagePart;
+type OpenAIContentPart = OpenAITextPart | OpenAIImagePart;
 
-export interface OpenAIToolCall {
+interface OpenAIToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
 }
 
-export type OpenAIMessage =
+type OpenAIMessage =
   | { role: 'system'; content: string; name?: string }
   | { role: 'user'; content: string | OpenAIContentPart[]; name?: string }
   | { role: 'assistant'; content: string | null; name?: string; tool_calls?: OpenAIToolCall[] }
   | { role: 'tool'; content: string; tool_call_id: string };
 
-export interface OpenAITool {
+interface OpenAITool {
   type: 'function';
   function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
-export type OpenAIToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+type OpenAIToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
 
 export interface OpenAIChatBody {
   model: string;
@@ -67,7 +67,7 @@ export interface ChatBodyOptions {
  * Maps content parts to the user-message content array (text and image_url parts).
  * @see https://platform.openai.com/docs/guides/images-vision
  */
-export function mapContentParts(parts: ContentPart[]): OpenAIContentPart[] {
+function mapContentParts(parts: ContentPart[]): OpenAIContentPart[] {
   return parts.map((p) => (p.type === 'TEXT' ? { type: 'text', text: p.text } : { type: 'image_url', image_url: { url: p.imageUrl } }));
 }
 
@@ -81,7 +81,7 @@ function textOf(m: ChatMessage): string {
  * Maps one unified message to its wire form; only user messages may carry images.
  * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-messages
  */
-export function mapMessage(m: ChatMessage): OpenAIMessage {
+function mapMessage(m: ChatMessage): OpenAIMessage {
   const name = m.name ? { name: m.name } : {};
   switch (m.role) {
     case 'SYSTEM':
@@ -110,7 +110,7 @@ function mapToolCall(c: { id: string; name: string; arguments: string }): OpenAI
  * Maps tool definitions to function tools.
  * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-tools
  */
-export function mapTools(tools: ToolDefinition[]): OpenAITool[] {
+function mapTools(tools: ToolDefinition[]): OpenAITool[] {
   return tools.map((t) => ({
     type: 'function',
     function: {
@@ -125,7 +125,7 @@ export function mapTools(tools: ToolDefinition[]): OpenAITool[] {
  * Maps the unified tool choice to `tool_choice`.
  * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice
  */
-export function mapToolChoice(choice: ToolChoice): OpenAIToolChoice {
+function mapToolChoice(choice: ToolChoice): OpenAIToolChoice {
   if (typeof choice === 'object') return { type: 'function', function: { name: choice.name } };
   return choice === 'AUTO' ? 'auto' : choice === 'NONE' ? 'none' : 'required';
 }

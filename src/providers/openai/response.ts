@@ -7,7 +7,7 @@ import { mapFinishReason } from './finish-reason.js';
 import { estimateChatUsage, estimateEmbeddingsUsage, mapEmbeddingsUsage, mapUsage, type OpenAIUsage } from './usage.js';
 
 /** A tool call as the API returns it; compatible servers may omit `id` or send `arguments` as an object. */
-export interface OpenAIResponseToolCall {
+interface OpenAIResponseToolCall {
   id?: string;
   type?: string;
   function?: { name?: string; arguments?: unknown };
@@ -46,7 +46,7 @@ export interface ResponseContext {
 }
 
 /** An id for providers that send none, so usage records and logs can still refer to the answer. */
-export function makeResponseId(provider: string): string {
+function makeResponseId(provider: string): string {
   return `${provider}-${randomUUID()}`;
 }
 
@@ -61,7 +61,7 @@ export function argumentsToString(args: unknown): string {
  * Maps `message.tool_calls` (function calls only: we never declare custom tools).
  * @see https://platform.openai.com/docs/api-reference/chat/object#chat/object-choices
  */
-export function mapToolCalls(calls: OpenAIResponseToolCall[] | null | undefined): ToolCall[] {
+function mapToolCalls(calls: OpenAIResponseToolCall[] | null | undefined): ToolCall[] {
   return (calls ?? [])
     .filter((c) => c.function?.name)
     .map((c) => ({ id: c.id || `call_${randomUUID()}`, name: c.function!.name!, arguments: argumentsToString(c.function!.arguments) }));

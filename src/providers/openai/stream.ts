@@ -10,7 +10,7 @@ import { argumentsToString } from './response.js';
 import { estimateChatUsage, mapUsage, type OpenAIUsage } from './usage.js';
 
 /** A tool call fragment; compatible servers may omit `index` and `id`, or send `arguments` as an object. */
-export interface OpenAIToolCallDelta {
+interface OpenAIToolCallDelta {
   index?: number;
   id?: string | null;
   type?: string;
@@ -44,7 +44,7 @@ export interface StreamContext {
  * consumers can always key a call by its first fragment's id.
  * @see https://platform.openai.com/docs/api-reference/chat-streaming/streaming#chat-streaming/streaming-choices
  */
-export function mapToolCallDeltas(calls: OpenAIToolCallDelta[] | null | undefined, started: Set<number>): ToolCallDelta[] {
+function mapToolCallDeltas(calls: OpenAIToolCallDelta[] | null | undefined, started: Set<number>): ToolCallDelta[] {
   const out: ToolCallDelta[] = [];
   (calls ?? []).forEach((c, i) => {
     const index = typeof c.index === 'number' ? c.index : i;
