@@ -91,7 +91,6 @@ export class TimeoutReason extends Error {
   }
 }
 
-
 /**
  * The client-facing error for a failed upstream call. `provider` is the configured provider's name (the
  * adapter only knows its kind, e.g. "openai"), so extensions.provider names the target that failed.
@@ -103,116 +102,193 @@ export function toGatewayError(e: UpstreamError, allTimedOut: boolean, provider:
   return new GatewayError('UPSTREAM_ERROR', e.message, { provider, status: e.status ?? null, retryable: e.retryable });
 }
 
-export function createExecutor(deps: { router: Router; catalogue: CatalogueService; log: Logger; policy: AttemptPolicy; onAttemptFailed?: (target: ResolvedTarget, err: UpstreamError) => void }): Executor {
-  const { router, catalogue, policy, log } = deps;
+export interface ExecutorDeps {
+  router: Router;
+  catalogue: CatalogueService;
+  log: Logger;
+  policy: AttemptPolicy;
+  onAttemptFailed?: (target: ResolvedTarget, err: UpstreamError) => void;
+}
 
+export function createExecutor(deps: ExecutorDeps): Executor {
   return {
-    async run(primary, clientSignal, call, runOpts = {}) {
-      const started = Date.now();
-      const deadline = started + policy.deadlineMs;
-      let attempts = 0;
-      let last: UpstreamError | undefined;
-      let lastTarget: ResolvedTarget | undefined;
-      let allTimedOut = true;
-      // models already tried, built once there are fallbacks to go through (most models have none)
-      let visited: Set<string> | undefined;
-      const queue: Array<ResolvedModel | string> = [primary];
-
-      while (queue.length) {
-        const next = queue.shift()!;
-        const model = typeof next === 'string' ? await catalogue.resolve(next) : next;
-        if (!model || visited?.has(model.row.name)) continue;
-        if (model.row.fallbacks.length || visited) (visited ??= new Set()).add(model.row.name);
-        if (model.row.status === 'RETIRED' && model !== primary) continue;
-        queue.push(...model.row.fallbacks);
-
-        const plan = router.plan(model);
-        const timeoutMs = model.row.timeoutMs ?? policy.defaultTimeoutMs;
-        const perModel = Math.max(policy.maxAttemptsPerModel, plan.length);
-        // built on the first failure: most invocations succeed at once
-        let tried: Map<string, number> | undefined;
-        let retryAfterOf: Map<string, number> | undefined;
-
-        for (let i = 0; i < perModel && plan.length; i++) {
-          if (attempts >= policy.maxAttempts || Date.now() >= deadline || clientSignal.aborted) break;
-          const target = plan[i % plan.length];
-          const retries = tried?.get(target.id) ?? 0;
-          if (retries > 0) {
-            // retrying a target already tried: back off (full jitter), and respect its cooldown/retry-after
-            if (!router.isHealthy(target.id) && plan.length > 1) continue;
-            const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (retries - 1));
-            const retryAfter = retryAfterOf?.get(target.id) ?? 0;
-            // a provider asking for a long pause is not waited for: fall back instead of holding the caller
-            if (retryAfter > (policy.maxRetryWaitMs ?? 10_000)) continue;
-            const wait = Math.max(backoff, retryAfter);
-            if (Date.now() + wait >= deadline) break;
-            await abortableSleep(wait, clientSignal);
-            if (clientSignal.aborted) break;
-          }
-          (tried ??= new Map()).set(target.id, retries + 1);
-          attempts++;
-          lastTarget = target;
-
-          const ac = new Cancellation();
-          const onClientAbort = () => ac.abort(clientSignal.reason);
-          clientSignal.addEventListener('abort', onClientAbort, { once: true });
-          // a guard for adapters whose own timeouts do not fire (the deadline too)
-          const guardMs = Math.min(timeoutMs + 50, Math.max(1, deadline - Date.now()));
-          const guard = setTimeout(() => ac.abort(new TimeoutReason()), guardMs);
-          const t0 = Date.now();
-          router.started(target.id);
-          let held = false;
-          try {
-            const value = await call({ target, model, signal: ac.signal, timeoutMs });
-            const latencyMs = Date.now() - t0;
-            held = runOpts.hold === true;
-            // a held attempt (a stream) is judged when it ends: only then does it count as a success or a failure
-            if (!held) router.succeeded(target.id, latencyMs);
-            let released = !held;
-            const release = (failure?: { retryAfterMs?: number }) => {
-              if (released) return;
-              released = true;
-              router.finished(target.id);
-              if (failure) router.failed(target.id, failure.retryAfterMs);
-              else router.succeeded(target.id, latencyMs);
-            };
-            return { value, target, model, attempts, release };
-          } catch (e) {
-            // the client left: not the target's fault, no retry; usage still learns what was tried
-            if (clientSignal.aborted) throw new AttemptsCancelled(attempts, target, e);
-            const err = isUpstreamError(e)
-              ? e
-              : ac.signal.aborted
-                ? new UpstreamError({ provider: target.provider.name, message: `${target.provider.name}: upstream timed out`, retryable: true, timeout: true, cause: e })
-                : e;
-            if (!isUpstreamError(err)) throw err;
-            last = err;
-            if (!err.timeout) allTimedOut = false;
-            deps.onAttemptFailed?.(target, err);
-            log.warn(
-              { requestId: runOpts.requestId, invocationId: runOpts.invocationId, provider: target.provider.name, upstreamModel: target.upstreamModel, model: model.row.name, status: err.status, retryable: err.retryable, attempt: attempts, err: err.message },
-              'upstream attempt failed',
-            );
-            if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), attempts, target);
-            if (err.retryAfterMs !== undefined) (retryAfterOf ??= new Map()).set(target.id, err.retryAfterMs);
-            router.failed(target.id, err.retryAfterMs);
-          } finally {
-            clearTimeout(guard);
-            clientSignal.removeEventListener('abort', onClientAbort);
-            if (!held) router.finished(target.id);
-          }
-        }
+    async run<T>(primary: ResolvedModel, clientSignal: CancelSignal, call: (a: AttemptContext) => Promise<T>, runOpts: RunOptions = {}) {
+      const run: Run<T> = {
+        deps,
+        clientSignal,
+        call,
+        opts: runOpts,
+        deadline: Date.now() + deps.policy.deadlineMs,
+        attempts: 0,
+        last: undefined,
+        lastTarget: undefined,
+        allTimedOut: true,
+      };
+      const nextModel = modelQueue(primary, deps.catalogue);
+      for (let model = await nextModel(); model; model = await nextModel()) {
+        const outcome = await tryModel(run, model);
+        if (outcome) return outcome;
       }
-      if (clientSignal.aborted) throw new AttemptsCancelled(attempts, lastTarget, clientSignal.reason);
-      if (!last) {
-        throw new AttemptsFailed(
-          new GatewayError('UPSTREAM_ERROR', `Model "${primary.row.name}" has no enabled target`, { provider: null, status: null }),
-          attempts,
-          lastTarget,
-        );
-      }
-      throw new AttemptsFailed(toGatewayError(last, allTimedOut, lastTarget?.provider.name), attempts, lastTarget);
+      throw finalError(run, primary);
     },
   };
 }
 
+/** One run() of the executor: what it was asked, and what its attempts so far tell usage and the final error. */
+interface Run<T> {
+  readonly deps: ExecutorDeps;
+  readonly clientSignal: CancelSignal;
+  readonly call: (a: AttemptContext) => Promise<T>;
+  readonly opts: RunOptions;
+  readonly deadline: number;
+  attempts: number;
+  last: UpstreamError | undefined;
+  lastTarget: ResolvedTarget | undefined;
+  allTimedOut: boolean;
+}
+
+/** The primary model, then the fallbacks breadth-first: each model once, a retired fallback skipped. */
+function modelQueue(primary: ResolvedModel, catalogue: CatalogueService): () => Promise<ResolvedModel | undefined> {
+  // models already tried, built once there are fallbacks to go through (most models have none)
+  let visited: Set<string> | undefined;
+  const queue: Array<ResolvedModel | string> = [primary];
+  return async () => {
+    while (queue.length) {
+      const next = queue.shift()!;
+      const model = typeof next === 'string' ? await catalogue.resolve(next) : next;
+      if (!model || visited?.has(model.row.name)) continue;
+      if (model.row.fallbacks.length || visited) (visited ??= new Set()).add(model.row.name);
+      if (model.row.status === 'RETIRED' && model !== primary) continue;
+      queue.push(...model.row.fallbacks);
+      return model;
+    }
+    return undefined;
+  };
+}
+
+/** The attempts on one model's targets, in the router's order; undefined when none answered (go on to a fallback). */
+async function tryModel<T>(run: Run<T>, model: ResolvedModel): Promise<AttemptOutcome<T> | undefined> {
+  const { router, policy } = run.deps;
+  const plan = router.plan(model);
+  const timeoutMs = model.row.timeoutMs ?? policy.defaultTimeoutMs;
+  const perModel = Math.max(policy.maxAttemptsPerModel, plan.length);
+  // built on the first failure: most invocations succeed at once
+  let tried: Map<string, number> | undefined;
+  let retryAfterOf: Map<string, number> | undefined;
+
+  for (let i = 0; i < perModel && plan.length; i++) {
+    if (run.attempts >= policy.maxAttempts || Date.now() >= run.deadline || run.clientSignal.aborted) break;
+    const target = plan[i % plan.length];
+    const retries = tried?.get(target.id) ?? 0;
+    if (retries > 0) {
+      const wait = retryWait(run, target, retries, plan.length, retryAfterOf?.get(target.id) ?? 0);
+      if (wait === 'skip') continue;
+      if (wait === 'stop') break;
+      await abortableSleep(wait, run.clientSignal);
+      if (run.clientSignal.aborted) break;
+    }
+    (tried ??= new Map()).set(target.id, retries + 1);
+    run.attempts++;
+    run.lastTarget = target;
+    const result = await attempt(run, target, model, timeoutMs);
+    if (!isUpstreamError(result)) return result;
+    if (result.retryAfterMs !== undefined) (retryAfterOf ??= new Map()).set(target.id, result.retryAfterMs);
+  }
+  return undefined;
+}
+
+/**
+ * Before trying a target again: how long to wait (full-jitter backoff, or its retry-after when longer), or skip
+ * it (cooling down while there are others, or asking for a longer pause than is worth holding the caller), or
+ * stop (the wait would run past the deadline).
+ */
+function retryWait(run: Run<unknown>, target: ResolvedTarget, retries: number, planSize: number, retryAfter: number): number | 'skip' | 'stop' {
+  const { router, policy } = run.deps;
+  if (!router.isHealthy(target.id) && planSize > 1) return 'skip';
+  const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (retries - 1));
+  // a provider asking for a long pause is not waited for: fall back instead of holding the caller
+  if (retryAfter > (policy.maxRetryWaitMs ?? 10_000)) return 'skip';
+  const wait = Math.max(backoff, retryAfter);
+  if (Date.now() + wait >= run.deadline) return 'stop';
+  return wait;
+}
+
+const RELEASED = (): void => {};
+
+/**
+ * One call to one target under a timeout guard: its outcome, or the retryable UpstreamError it failed with.
+ * Throws AttemptsCancelled when the client left, AttemptsFailed for an error no retry cures.
+ */
+async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedModel, timeoutMs: number): Promise<AttemptOutcome<T> | UpstreamError> {
+  const { router } = run.deps;
+  const { clientSignal } = run;
+  const ac = new Cancellation();
+  const onClientAbort = () => ac.abort(clientSignal.reason);
+  clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  // a guard for adapters whose own timeouts do not fire (the deadline too)
+  const guardMs = Math.min(timeoutMs + 50, Math.max(1, run.deadline - Date.now()));
+  const guard = setTimeout(() => ac.abort(new TimeoutReason()), guardMs);
+  const t0 = Date.now();
+  router.started(target.id);
+  let held = false;
+  try {
+    const value = await run.call({ target, model, signal: ac.signal, timeoutMs });
+    const latencyMs = Date.now() - t0;
+    held = run.opts.hold === true;
+    // a held attempt (a stream) is judged when it ends: only then does it count as a success or a failure
+    if (!held) router.succeeded(target.id, latencyMs);
+    return { value, target, model, attempts: run.attempts, release: held ? heldRelease(router, target.id, latencyMs) : RELEASED };
+  } catch (e) {
+    // the client left: not the target's fault, no retry; usage still learns what was tried
+    if (clientSignal.aborted) throw new AttemptsCancelled(run.attempts, target, e);
+    const err = isUpstreamError(e)
+      ? e
+      : ac.signal.aborted
+        ? new UpstreamError({ provider: target.provider.name, message: `${target.provider.name}: upstream timed out`, retryable: true, timeout: true, cause: e })
+        : e;
+    if (!isUpstreamError(err)) throw err;
+    noteFailure(run, target, model, err);
+    if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), run.attempts, target);
+    router.failed(target.id, err.retryAfterMs);
+    return err;
+  } finally {
+    clearTimeout(guard);
+    clientSignal.removeEventListener('abort', onClientAbort);
+    if (!held) router.finished(target.id);
+  }
+}
+
+/** AttemptOutcome.release of a held attempt: ends it once, as a success or (given a failure) towards the cooldown. */
+function heldRelease(router: Router, targetId: string, latencyMs: number): AttemptOutcome<unknown>['release'] {
+  let released = false;
+  return (failure) => {
+    if (released) return;
+    released = true;
+    router.finished(targetId);
+    if (failure) router.failed(targetId, failure.retryAfterMs);
+    else router.succeeded(targetId, latencyMs);
+  };
+}
+
+function noteFailure(run: Run<unknown>, target: ResolvedTarget, model: ResolvedModel, err: UpstreamError): void {
+  run.last = err;
+  if (!err.timeout) run.allTimedOut = false;
+  run.deps.onAttemptFailed?.(target, err);
+  run.deps.log.warn(
+    { requestId: run.opts.requestId, invocationId: run.opts.invocationId, provider: target.provider.name, upstreamModel: target.upstreamModel, model: model.row.name, status: err.status, retryable: err.retryable, attempt: run.attempts, err: err.message },
+    'upstream attempt failed',
+  );
+}
+
+/** Why no model answered: the client left, no target was enabled, or the last failure (a timeout if all were). */
+function finalError(run: Run<unknown>, primary: ResolvedModel): AttemptsCancelled | AttemptsFailed {
+  if (run.clientSignal.aborted) return new AttemptsCancelled(run.attempts, run.lastTarget, run.clientSignal.reason);
+  if (!run.last) {
+    return new AttemptsFailed(
+      new GatewayError('UPSTREAM_ERROR', `Model "${primary.row.name}" has no enabled target`, { provider: null, status: null }),
+      run.attempts,
+      run.lastTarget,
+    );
+  }
+  return new AttemptsFailed(toGatewayError(run.last, run.allTimedOut, run.lastTarget?.provider.name), run.attempts, run.lastTarget);
+}

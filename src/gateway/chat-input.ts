@@ -44,60 +44,78 @@ const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
  * for extensions.warnings
  */
 export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_INPUT_BOUNDS, deprecations?: string[]): Omit<ChatRequest, 'model'> {
-  let stringPartType = false;
   if (!input.model?.trim()) throw badInput('input.model', 'must not be empty');
   if (!Array.isArray(input.messages) || !input.messages.length) throw badInput('input.messages', 'must contain at least one message');
   if (input.messages.length > bounds.maxMessages) throw badInput('input.messages', `at most ${bounds.maxMessages} messages are allowed`);
-  let chars = 0;
-  const messages: ChatMessage[] = input.messages.map((m, i) => {
-    const at = `input.messages[${i}]`;
-    if (!ROLES.includes(m.role)) throw badInput(`${at}.role`, 'must be SYSTEM, USER, ASSISTANT or TOOL');
-    const parts: ContentPart[] | undefined = m.parts?.map((p, j) => {
-      const pat = `${at}.parts[${j}]`;
-      if (p.kind != null && p.type != null) throw badInput(`${pat}.type`, 'give `kind` or `type`, not both');
-      if (p.kind == null && p.type != null) stringPartType = true;
-      const kind = p.kind ?? p.type;
-      if (kind == null) throw badInput(`${pat}.kind`, 'is required (TEXT or IMAGE_URL)');
-      if (kind === 'TEXT') {
-        if (typeof p.text !== 'string') throw badInput(`${pat}.text`, 'is required for TEXT parts');
-        chars += p.text.length;
-        return { type: 'TEXT', text: p.text };
-      }
-      if (kind === 'IMAGE_URL') {
-        if (typeof p.imageUrl !== 'string' || !/^(https?:|data:image\/)/.test(p.imageUrl)) {
-          throw badInput(`${pat}.imageUrl`, 'must be an http(s) URL or a data:image/… URL');
-        }
-        chars += p.imageUrl.length;
-        return { type: 'IMAGE_URL', imageUrl: p.imageUrl };
-      }
-      throw badInput(`${pat}.type`, 'must be TEXT or IMAGE_URL');
-    });
-    if (parts && m.role !== 'USER' && parts.some((p) => p.type === 'IMAGE_URL')) {
-      throw badInput(`${at}.parts`, 'image parts are only allowed on USER messages');
-    }
-    const toolCalls = m.toolCalls?.map((c, j) => {
-      if (m.role !== 'ASSISTANT') throw badInput(`${at}.toolCalls`, 'only ASSISTANT messages carry tool calls');
-      if (!c.id) throw badInput(`${at}.toolCalls[${j}].id`, 'must not be empty');
-      if (!TOOL_NAME.test(c.name)) throw badInput(`${at}.toolCalls[${j}].name`, 'must be 1-64 letters, digits, _ or -');
-      chars += c.arguments.length;
-      return { id: c.id, name: c.name, arguments: c.arguments };
-    });
-    if (m.role === 'TOOL' && !m.toolCallId) throw badInput(`${at}.toolCallId`, 'is required on TOOL messages');
-    const content = m.content ?? null;
-    if (content !== null) chars += content.length;
-    if (content === null && !parts?.length && !toolCalls?.length) {
-      throw badInput(`${at}.content`, 'a message needs content, parts or toolCalls');
-    }
-    const msg: ChatMessage = { role: m.role, content };
-    if (parts) msg.parts = parts;
-    if (toolCalls?.length) msg.toolCalls = toolCalls;
-    if (m.toolCallId) msg.toolCallId = m.toolCallId;
-    if (m.name) msg.name = m.name;
-    return msg;
-  });
-  if (chars > bounds.maxInputChars) throw badInput('input.messages', `total input must be at most ${bounds.maxInputChars} characters`);
+  const tally: Tally = { chars: 0, stringPartType: false };
+  const messages = input.messages.map((m, i) => toMessage(m, `input.messages[${i}]`, tally));
+  if (tally.chars > bounds.maxInputChars) throw badInput('input.messages', `total input must be at most ${bounds.maxInputChars} characters`);
 
   const req: Omit<ChatRequest, 'model'> = { messages };
+  setSampling(input, req);
+  const tools = toTools(input.tools);
+  if (tools) req.tools = tools;
+  const choice = toolChoiceOf(input, tools, deprecations);
+  if (choice) req.toolChoice = choice;
+  if (tally.stringPartType) deprecations?.push('ContentPartInput.type is deprecated: use `kind` (the ContentPartType enum).');
+  return req;
+}
+
+/** What the messages add up to: characters of input, and whether a part used the deprecated string type. */
+interface Tally {
+  chars: number;
+  stringPartType: boolean;
+}
+
+function toMessage(m: ChatInput['messages'][number], at: string, tally: Tally): ChatMessage {
+  if (!ROLES.includes(m.role)) throw badInput(`${at}.role`, 'must be SYSTEM, USER, ASSISTANT or TOOL');
+  const parts: ContentPart[] | undefined = m.parts?.map((p, j) => toPart(p, `${at}.parts[${j}]`, tally));
+  if (parts && m.role !== 'USER' && parts.some((p) => p.type === 'IMAGE_URL')) {
+    throw badInput(`${at}.parts`, 'image parts are only allowed on USER messages');
+  }
+  const toolCalls = m.toolCalls?.map((c, j) => {
+    if (m.role !== 'ASSISTANT') throw badInput(`${at}.toolCalls`, 'only ASSISTANT messages carry tool calls');
+    if (!c.id) throw badInput(`${at}.toolCalls[${j}].id`, 'must not be empty');
+    if (!TOOL_NAME.test(c.name)) throw badInput(`${at}.toolCalls[${j}].name`, 'must be 1-64 letters, digits, _ or -');
+    tally.chars += c.arguments.length;
+    return { id: c.id, name: c.name, arguments: c.arguments };
+  });
+  if (m.role === 'TOOL' && !m.toolCallId) throw badInput(`${at}.toolCallId`, 'is required on TOOL messages');
+  const content = m.content ?? null;
+  if (content !== null) tally.chars += content.length;
+  if (content === null && !parts?.length && !toolCalls?.length) {
+    throw badInput(`${at}.content`, 'a message needs content, parts or toolCalls');
+  }
+  const msg: ChatMessage = { role: m.role, content };
+  if (parts) msg.parts = parts;
+  if (toolCalls?.length) msg.toolCalls = toolCalls;
+  if (m.toolCallId) msg.toolCallId = m.toolCallId;
+  if (m.name) msg.name = m.name;
+  return msg;
+}
+
+function toPart(p: NonNullable<ChatInput['messages'][number]['parts']>[number], at: string, tally: Tally): ContentPart {
+  if (p.kind != null && p.type != null) throw badInput(`${at}.type`, 'give `kind` or `type`, not both');
+  if (p.kind == null && p.type != null) tally.stringPartType = true;
+  const kind = p.kind ?? p.type;
+  if (kind == null) throw badInput(`${at}.kind`, 'is required (TEXT or IMAGE_URL)');
+  if (kind === 'TEXT') {
+    if (typeof p.text !== 'string') throw badInput(`${at}.text`, 'is required for TEXT parts');
+    tally.chars += p.text.length;
+    return { type: 'TEXT', text: p.text };
+  }
+  if (kind === 'IMAGE_URL') {
+    if (typeof p.imageUrl !== 'string' || !/^(https?:|data:image\/)/.test(p.imageUrl)) {
+      throw badInput(`${at}.imageUrl`, 'must be an http(s) URL or a data:image/… URL');
+    }
+    tally.chars += p.imageUrl.length;
+    return { type: 'IMAGE_URL', imageUrl: p.imageUrl };
+  }
+  throw badInput(`${at}.type`, 'must be TEXT or IMAGE_URL');
+}
+
+/** Temperature, topP, maxTokens, stop, seed and jsonMode, each checked and set only when given. */
+function setSampling(input: ChatInput, req: Omit<ChatRequest, 'model'>): void {
   if (input.temperature != null) {
     if (!(input.temperature >= 0 && input.temperature <= 2)) throw badInput('input.temperature', 'must be between 0 and 2');
     req.temperature = input.temperature;
@@ -117,26 +135,23 @@ export function toChatRequest(input: ChatInput, bounds: InputBounds = DEFAULT_IN
   }
   if (input.seed != null) req.seed = input.seed;
   if (input.jsonMode) req.jsonMode = true;
-  let tools: ToolDefinition[] | undefined;
-  if (input.tools?.length) {
-    tools = input.tools.map((t, i) => {
-      if (!TOOL_NAME.test(t.name)) throw badInput(`input.tools[${i}].name`, 'must be 1-64 letters, digits, _ or -');
-      if (t.parameters != null && (typeof t.parameters !== 'object' || Array.isArray(t.parameters))) {
-        throw badInput(`input.tools[${i}].parameters`, 'must be a JSON Schema object');
-      }
-      const def: ToolDefinition = { name: t.name };
-      if (t.description) def.description = t.description;
-      if (t.parameters) def.parameters = t.parameters as Record<string, unknown>;
-      return def;
-    });
-    const names = new Set(tools.map((t) => t.name));
-    if (names.size !== tools.length) throw badInput('input.tools', 'tool names must be unique');
-    req.tools = tools;
-  }
-  const choice = toolChoiceOf(input, tools, deprecations);
-  if (choice) req.toolChoice = choice;
-  if (stringPartType) deprecations?.push('ContentPartInput.type is deprecated: use `kind` (the ContentPartType enum).');
-  return req;
+}
+
+function toTools(tools: ChatInput['tools']): ToolDefinition[] | undefined {
+  if (!tools?.length) return undefined;
+  const defs = tools.map((t, i) => {
+    if (!TOOL_NAME.test(t.name)) throw badInput(`input.tools[${i}].name`, 'must be 1-64 letters, digits, _ or -');
+    if (t.parameters != null && (typeof t.parameters !== 'object' || Array.isArray(t.parameters))) {
+      throw badInput(`input.tools[${i}].parameters`, 'must be a JSON Schema object');
+    }
+    const def: ToolDefinition = { name: t.name };
+    if (t.description) def.description = t.description;
+    if (t.parameters) def.parameters = t.parameters as Record<string, unknown>;
+    return def;
+  });
+  const names = new Set(defs.map((t) => t.name));
+  if (names.size !== defs.length) throw badInput('input.tools', 'tool names must be unique');
+  return defs;
 }
 
 function toolChoiceOf(input: ChatInput, tools: ToolDefinition[] | undefined, deprecations: string[] | undefined): ToolChoice | undefined {

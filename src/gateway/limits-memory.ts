@@ -6,7 +6,7 @@
  * requests- and tokens-per-minute would need two consume() calls, and a refusal by the second would
  * already have consumed the first (reward() afterwards leaves a window where others see it taken).
  * Calendar-aligned day/month periods seeded from usage_records and settle() against the exact
- * counter a call reserved on are not in its model either; the plain structure below is ~100 lines.
+ * counter a call reserved on are not in its model either; the plain structure below is short.
  */
 import type { Logger } from 'pino';
 import { quotaExceeded, rateLimited } from '../errors.js';
@@ -19,6 +19,7 @@ import {
   type UsageSeeder,
   NOOP_RESERVATION,
   WINDOW_MS,
+  createSeedFailureWarning,
   limitsOf,
   messages,
   toTokens,
@@ -74,88 +75,15 @@ export type MemoryLimiter = Limiter & {
 export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
   const states = new Map<string, KeyState>();
   const clock = opts.now ?? Date.now;
-  let lastSeedWarning = 0;
+  const warnSeedFailure = createSeedFailureWarning(opts.log, clock);
 
-  /** Loads the day/month counters this admission needs; one query per key however many requests wait. */
-  async function ensureSeeded(keyId: string, st: KeyState, l: KeyLimitSet, day: Period, month: Period): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      const needDay = l.tpd != null && st.day?.period !== day.id;
-      const needMonth = l.budget != null && st.month?.period !== month.id;
-      if (!needDay && !needMonth) return;
-      st.seeding ??= (async () => {
-        try {
-          const r = await opts.seeder(keyId, day.start, month.start);
-          // like SET NX: fill in what is still missing, never overwrite a live counter
-          if (needDay && st.day?.period !== day.id) st.day = { period: day.id, used: r.tokensToday };
-          if (needMonth && st.month?.period !== month.id) st.month = { period: month.id, used: r.costMonth };
-        } finally {
-          st.seeding = undefined;
-        }
-      })();
-      await st.seeding;
-    }
-  }
-
-  function startState(keyId: string): KeyState {
-    const known = opts.initial?.(keyId);
-    if (!known) return {};
-    // copies: the counters diverge from here on
-    return {
-      window: known.window && { ...known.window },
-      day: known.day && { ...known.day },
-      month: known.month && { ...known.month },
-    };
-  }
-
-  function reserve(keyId: string, st: KeyState, l: KeyLimitSet, req: AdmitRequest, now: number, day: Period, month: Period): Reservation {
-    const est = toTokens(req.estimatedTokens);
-    const estCost = toUsd(req.estimatedCostUsd);
-    // counters that could not be seeded (database down) are skipped for this call: fail open
-    const dayC = l.tpd != null && st.day?.period === day.id ? st.day : undefined;
-    const monthC = l.budget != null && st.month?.period === month.id ? st.month : undefined;
-
-    // 1. check everything
-    if (dayC && dayC.used >= l.tpd!) throw quotaExceeded(messages.tokensPerDay(l.tpd!));
-    if (monthC && monthC.used >= l.budget! - 1e-9) throw quotaExceeded(messages.monthlyBudgetUsd(l.budget!));
-    let w = st.window;
-    if (w && now - w.start >= WINDOW_MS) w = st.window = undefined;
-    const rated = l.rpm != null || l.tpm != null;
-    if (rated) {
-      const retryAfterMs = w ? w.start + WINDOW_MS - now : WINDOW_MS;
-      if (l.rpm != null && (w?.requests ?? 0) >= l.rpm) throw rateLimited(messages.requestsPerMinute(l.rpm), retryAfterMs);
-      if (l.tpm != null && (w?.tokens ?? 0) >= l.tpm) throw rateLimited(messages.tokensPerMinute(l.tpm), retryAfterMs);
-    }
-
-    // 2. reserve everything
-    if (rated) {
-      w ??= st.window = { start: now, requests: 0, tokens: 0 };
-      w.requests += 1;
-      w.tokens += est;
-    }
-    if (dayC) dayC.used += est;
-    if (monthC) monthC.used += estCost;
-
-    let settled = false;
-    return {
-      settle(actual) {
-        if (settled) return;
-        settled = true;
-        const tokens = toTokens(actual.tokens);
-        const cost = toUsd(actual.costUsd);
-        // the window the call was admitted in; a later window is not charged
-        if (w) w.tokens = Math.max(0, w.tokens + tokens - est);
-        const live = states.get(keyId);
-        if (dayC) {
-          if (live?.day === dayC) dayC.used = Math.max(0, dayC.used + tokens - est);
-          // re-seeded while this call ran: the seed could not include it (its record is written after settle)
-          else if (live?.day?.period === dayC.period) live.day.used += tokens;
-        }
-        if (monthC) {
-          if (live?.month === monthC) monthC.used = Math.max(0, monthC.used + cost - estCost);
-          else if (live?.month?.period === monthC.period) live.month.used += cost;
-        }
-      },
-    };
+  /** The key's counters, started from what another limiter knew; counters whose limit was removed go. */
+  function stateOf(keyId: string, l: KeyLimitSet): KeyState {
+    let st = states.get(keyId);
+    if (!st) states.set(keyId, (st = startState(opts.initial?.(keyId))));
+    if (l.tpd == null) st.day = undefined;
+    if (l.budget == null) st.month = undefined;
+    return st;
   }
 
   return {
@@ -167,22 +95,15 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
         if (states.size !== 0) states.delete(key.id);
         return NOOP_RESERVATION;
       }
-      let st = states.get(key.id);
-      if (!st) states.set(key.id, (st = startState(key.id)));
-      if (l.tpd == null) st.day = undefined;
-      if (l.budget == null) st.month = undefined;
-
+      const st = stateOf(key.id, l);
       let now = clock();
       let day = utcDay(now);
       let month = utcMonth(now);
       if ((l.tpd != null && st.day?.period !== day.id) || (l.budget != null && st.month?.period !== month.id)) {
         try {
-          await ensureSeeded(key.id, st, l, day, month);
+          await ensureSeeded(opts.seeder, key.id, st, l, day, month);
         } catch (err) {
-          if (clock() - lastSeedWarning > 10_000) {
-            lastSeedWarning = clock();
-            opts.log.warn({ err, keyId: key.id }, 'limits: could not load recorded usage; daily/monthly quotas not enforced until it loads');
-          }
+          warnSeedFailure(err, key.id);
         }
         now = clock();
         if (utcDay(now).id !== day.id) {
@@ -191,13 +112,103 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
           month = utcMonth(now);
         }
       }
-      return reserve(key.id, st, l, req, now, day, month);
+      return reserve(st, l, req, now, day, month, () => states.get(key.id));
     },
     forget(keyId) {
       states.delete(keyId);
     },
     async close() {
       states.clear();
+    },
+  };
+}
+
+/** Loads the day/month counters this admission needs; one query per key however many requests wait. */
+async function ensureSeeded(seeder: UsageSeeder, keyId: string, st: KeyState, l: KeyLimitSet, day: Period, month: Period): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const needDay = l.tpd != null && st.day?.period !== day.id;
+    const needMonth = l.budget != null && st.month?.period !== month.id;
+    if (!needDay && !needMonth) return;
+    st.seeding ??= (async () => {
+      try {
+        const r = await seeder(keyId, day.start, month.start);
+        // like SET NX: fill in what is still missing, never overwrite a live counter
+        if (needDay && st.day?.period !== day.id) st.day = { period: day.id, used: r.tokensToday };
+        if (needMonth && st.month?.period !== month.id) st.month = { period: month.id, used: r.costMonth };
+      } finally {
+        st.seeding = undefined;
+      }
+    })();
+    await st.seeding;
+  }
+}
+
+function startState(known: KnownCounters | undefined): KeyState {
+  if (!known) return {};
+  // copies: the counters diverge from here on
+  return {
+    window: known.window && { ...known.window },
+    day: known.day && { ...known.day },
+    month: known.month && { ...known.month },
+  };
+}
+
+/**
+ * Checks every limit, then reserves the estimate on all of them (synchronously: atomic on one event loop).
+ * @param live the key's state when the call settles (it may have been forgotten and re-seeded meanwhile)
+ */
+function reserve(st: KeyState, l: KeyLimitSet, req: AdmitRequest, now: number, day: Period, month: Period, live: () => KeyState | undefined): Reservation {
+  const est = toTokens(req.estimatedTokens);
+  const estCost = toUsd(req.estimatedCostUsd);
+  // counters that could not be seeded (database down) are skipped for this call: fail open
+  const dayC = l.tpd != null && st.day?.period === day.id ? st.day : undefined;
+  const monthC = l.budget != null && st.month?.period === month.id ? st.month : undefined;
+
+  // 1. check everything
+  if (dayC && dayC.used >= l.tpd!) throw quotaExceeded(messages.tokensPerDay(l.tpd!));
+  if (monthC && monthC.used >= l.budget! - 1e-9) throw quotaExceeded(messages.monthlyBudgetUsd(l.budget!));
+  let w = st.window;
+  if (w && now - w.start >= WINDOW_MS) w = st.window = undefined;
+  const rated = l.rpm != null || l.tpm != null;
+  if (rated) {
+    const retryAfterMs = w ? w.start + WINDOW_MS - now : WINDOW_MS;
+    if (l.rpm != null && (w?.requests ?? 0) >= l.rpm) throw rateLimited(messages.requestsPerMinute(l.rpm), retryAfterMs);
+    if (l.tpm != null && (w?.tokens ?? 0) >= l.tpm) throw rateLimited(messages.tokensPerMinute(l.tpm), retryAfterMs);
+  }
+
+  // 2. reserve everything
+  if (rated) {
+    w ??= st.window = { start: now, requests: 0, tokens: 0 };
+    w.requests += 1;
+    w.tokens += est;
+  }
+  if (dayC) dayC.used += est;
+  if (monthC) monthC.used += estCost;
+  return memoryReservation({ window: w, day: dayC, month: monthC }, est, estCost, live);
+}
+
+/** Settles once: the estimate on the counters the call reserved on is replaced by what it used. */
+function memoryReservation(reserved: { window?: Window; day?: Counter; month?: Counter }, est: number, estCost: number, live: () => KeyState | undefined): Reservation {
+  const { window: w, day: dayC, month: monthC } = reserved;
+  let settled = false;
+  return {
+    settle(actual) {
+      if (settled) return;
+      settled = true;
+      const tokens = toTokens(actual.tokens);
+      const cost = toUsd(actual.costUsd);
+      // the window the call was admitted in; a later window is not charged
+      if (w) w.tokens = Math.max(0, w.tokens + tokens - est);
+      const current = live();
+      if (dayC) {
+        if (current?.day === dayC) dayC.used = Math.max(0, dayC.used + tokens - est);
+        // re-seeded while this call ran: the seed could not include it (its record is written after settle)
+        else if (current?.day?.period === dayC.period) current.day.used += tokens;
+      }
+      if (monthC) {
+        if (current?.month === monthC) monthC.used = Math.max(0, monthC.used + cost - estCost);
+        else if (current?.month?.period === monthC.period) current.month.used += cost;
+      }
     },
   };
 }

@@ -145,6 +145,19 @@ export const messages = {
   monthlyBudgetUsd: (limit: number) => `Monthly budget exhausted: ${limit} USD per calendar month (UTC) for this key`,
 };
 
+/**
+ * Logs that recorded usage could not be loaded (the daily and monthly quotas go unchecked meanwhile), at most once
+ * every 10 s: while the database is down every admission of a key with quotas fails the same way.
+ */
+export function createSeedFailureWarning(log: Logger, clock: () => number = Date.now): (err: unknown, keyId: string) => void {
+  let last = 0;
+  return (err, keyId) => {
+    if (clock() - last <= 10_000) return;
+    last = clock();
+    log.warn({ err, keyId }, 'limits: could not load recorded usage; daily/monthly quotas not enforced until it loads');
+  };
+}
+
 /** Integers for token counters (Redis HINCRBY and exact sums). */
 export const toTokens = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.ceil(n) : 0);
 export const toUsd = (n: number): number => (Number.isFinite(n) && n > 0 ? n : 0);

@@ -39,51 +39,16 @@ export function createRouter(opts: RouterOptions = {}) {
     return s;
   };
 
-  function weightedOrder(targets: ResolvedTarget[]): ResolvedTarget[] {
-    const pool = [...targets];
-    const out: ResolvedTarget[] = [];
-    while (pool.length) {
-      const total = pool.reduce((s, t) => s + Math.max(0, t.weight), 0);
-      let idx: number;
-      if (total > 0) {
-        let r = random() * total;
-        idx = pool.findIndex((t) => (r -= Math.max(0, t.weight)) < 0);
-        if (idx < 0) idx = pool.length - 1;
-      } else {
-        idx = Math.floor(random() * pool.length);
-      }
-      out.push(pool.splice(idx, 1)[0]);
-    }
-    return out;
-  }
-
-  function order(strategy: RoutingStrategy, modelId: string, targets: ResolvedTarget[]): ResolvedTarget[] {
-    switch (strategy) {
-      case 'WEIGHTED':
-        return weightedOrder(targets.filter((t) => t.weight > 0)).concat(targets.filter((t) => t.weight <= 0));
-      case 'ROUND_ROBIN': {
-        const n = rr.get(modelId) ?? 0;
-        rr.set(modelId, n + 1);
-        const k = n % targets.length;
-        return [...targets.slice(k), ...targets.slice(0, k)];
-      }
-      case 'LEAST_BUSY': {
-        const shuffled = weightedOrder(targets.map((t) => ({ ...t, weight: 1 })));
-        const byId = new Map(targets.map((t) => [t.id, t]));
-        return shuffled.sort((a, b) => state(a.id).inFlight - state(b.id).inFlight).map((t) => byId.get(t.id)!);
-      }
-      case 'LOWEST_LATENCY': {
-        if (random() < explore) return weightedOrder(targets.map((t) => ({ ...t, weight: 1 })));
-        // unmeasured targets first: they need a first sample
-        const key = (t: ResolvedTarget) => state(t.id).latency ?? -1;
-        return [...targets].sort((a, b) => key(a) - key(b));
-      }
-      case 'PRIORITY':
-      default:
-        // lower priority number first; position (declaration order) breaks ties
-        return [...targets].sort((a, b) => a.priority - b.priority);
-    }
-  }
+  const ordering: OrderContext = {
+    random,
+    explore,
+    state,
+    turn: (modelId) => {
+      const n = rr.get(modelId) ?? 0;
+      rr.set(modelId, n + 1);
+      return n;
+    },
+  };
 
   return {
     /**
@@ -99,7 +64,7 @@ export function createRouter(opts: RouterOptions = {}) {
       if (!healthy.length) {
         return [...enabled].sort((a, b) => state(a.id).cooldownUntil - state(b.id).cooldownUntil);
       }
-      return order(model.row.strategy as RoutingStrategy, model.row.id, healthy);
+      return orderTargets(model.row.strategy as RoutingStrategy, model.row.id, healthy, ordering);
     },
     isHealthy: (targetId: string) => state(targetId).cooldownUntil <= now(),
     inFlight: (targetId: string) => state(targetId).inFlight,
@@ -131,4 +96,61 @@ export function createRouter(opts: RouterOptions = {}) {
       rr.clear();
     },
   };
+}
+
+/** What a strategy's order depends on besides the targets. */
+interface OrderContext {
+  random: () => number;
+  /** @see RouterOptions.exploreRate */
+  explore: number;
+  state: (targetId: string) => TargetState;
+  /** The model's round-robin turn: 0, 1, 2, … on successive calls. */
+  turn: (modelId: string) => number;
+}
+
+/** A random order in which a target comes early in proportion to its weight (targets of weight 0 in any order). */
+function weightedOrder(targets: ResolvedTarget[], random: () => number): ResolvedTarget[] {
+  const pool = [...targets];
+  const out: ResolvedTarget[] = [];
+  while (pool.length) {
+    const total = pool.reduce((s, t) => s + Math.max(0, t.weight), 0);
+    let idx: number;
+    if (total > 0) {
+      let r = random() * total;
+      idx = pool.findIndex((t) => (r -= Math.max(0, t.weight)) < 0);
+      if (idx < 0) idx = pool.length - 1;
+    } else {
+      idx = Math.floor(random() * pool.length);
+    }
+    out.push(pool.splice(idx, 1)[0]);
+  }
+  return out;
+}
+
+/** The healthy targets in the order the model's strategy tries them. */
+function orderTargets(strategy: RoutingStrategy, modelId: string, targets: ResolvedTarget[], ctx: OrderContext): ResolvedTarget[] {
+  const { random, state } = ctx;
+  switch (strategy) {
+    case 'WEIGHTED':
+      return weightedOrder(targets.filter((t) => t.weight > 0), random).concat(targets.filter((t) => t.weight <= 0));
+    case 'ROUND_ROBIN': {
+      const k = ctx.turn(modelId) % targets.length;
+      return [...targets.slice(k), ...targets.slice(0, k)];
+    }
+    case 'LEAST_BUSY': {
+      const shuffled = weightedOrder(targets.map((t) => ({ ...t, weight: 1 })), random);
+      const byId = new Map(targets.map((t) => [t.id, t]));
+      return shuffled.sort((a, b) => state(a.id).inFlight - state(b.id).inFlight).map((t) => byId.get(t.id)!);
+    }
+    case 'LOWEST_LATENCY': {
+      if (random() < ctx.explore) return weightedOrder(targets.map((t) => ({ ...t, weight: 1 })), random);
+      // unmeasured targets first: they need a first sample
+      const key = (t: ResolvedTarget) => state(t.id).latency ?? -1;
+      return [...targets].sort((a, b) => key(a) - key(b));
+    }
+    case 'PRIORITY':
+    default:
+      // lower priority number first; position (declaration order) breaks ties
+      return [...targets].sort((a, b) => a.priority - b.priority);
+  }
 }

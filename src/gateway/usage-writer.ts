@@ -3,6 +3,7 @@ import { getTableName, sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { usageRecords } from '../db/schema.js';
+import { UsageBacklog } from './usage-backlog.js';
 
 export type UsageStatus = 'OK' | 'ERROR' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CANCELLED';
 
@@ -149,17 +150,11 @@ function insertBatch(events: UsageEvent[]): SQL {
 
 export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
   const batchSize = opts.batchSize ?? 500;
-  /** Waiting to be written, oldest first. */
-  let buffer: UsageEvent[] = [];
-  /** The batch an insert is running for; put back in front of `buffer` if the insert fails. */
-  let inflight: UsageEvent[] = [];
+  const backlog = new UsageBacklog(opts.bufferMax, opts.log, opts.onDropped);
   let timer: NodeJS.Timeout | undefined;
   /** The one write attempt running; every write goes through it, so two inserts never take the same records. */
   let running: Promise<void> | undefined;
   let failures = 0;
-  let dropped = 0;
-  let droppedSinceLog = 0;
-  let lastDropLog = 0;
   let stopped = false;
 
   function schedule(delay: number): void {
@@ -171,86 +166,29 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
     timer.unref();
   }
 
-  /** Keeps at most `bufferMax` records (in flight included), dropping the oldest waiting ones. */
-  function enforceBound(): void {
-    const over = buffer.length + inflight.length - opts.bufferMax;
-    const n = Math.min(over, buffer.length);
-    if (n <= 0) return;
-    buffer.splice(0, n);
-    dropped += n;
-    droppedSinceLog += n;
-    opts.onDropped?.(n);
-    // one line when the bound is first reached, then at most one every 5 s while it stays reached
-    const now = Date.now();
-    if (lastDropLog === 0 || now - lastDropLog >= 5000) {
-      opts.log.error(
-        { dropped: droppedSinceLog, droppedTotal: dropped, bufferMax: opts.bufferMax },
-        'usage buffer full: oldest records dropped',
-      );
-      lastDropLog = now;
-      droppedSinceLog = 0;
-    }
-  }
-
-  async function insert(events: UsageEvent[]): Promise<void> {
-    if (opts.copyRows) {
-      try {
-        return await opts.copyRows(getTableName(usageRecords), USAGE_COPY_COLUMNS, toCopyText(events));
-      } catch {
-        // COPY has no ON CONFLICT and refuses the whole batch for one bad value: the insert below skips rows
-        // already written and reports a refused value (or the outage) as usual
-      }
-    }
-    // ids and times are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
-    await db.execute(insertBatch(events));
-  }
-
   async function writeAll(): Promise<void> {
-    while (buffer.length) {
-      inflight = buffer.splice(0, batchSize);
-      let written = inflight;
+    while (backlog.waitingCount) {
+      const batch = backlog.take(batchSize);
+      let written = batch;
       try {
-        await insert(inflight);
+        await insertEvents(db, opts.copyRows, batch);
       } catch (err) {
         if (!isDataError(err)) {
-          buffer = inflight.concat(buffer);
-          inflight = [];
-          enforceBound();
+          backlog.putBack(batch);
+          backlog.enforceBound();
           throw err;
         }
         // the database refused a value, not the connection: write one by one, drop only what it refuses
-        written = await writeEachDroppingRefused(inflight);
+        written = await writeEachDroppingRefused(db, backlog, batch, opts);
       }
-      inflight = [];
+      backlog.done();
       failures = 0;
-      lastDropLog = 0;
       try {
         opts.onWritten?.(written);
       } catch (err) {
         opts.log.warn({ err }, 'usage onWritten hook failed');
       }
     }
-  }
-
-  async function writeEachDroppingRefused(events: UsageEvent[]): Promise<UsageEvent[]> {
-    const written: UsageEvent[] = [];
-    for (let i = 0; i < events.length; i++) {
-      try {
-        await db.execute(insertBatch([events[i]]));
-        written.push(events[i]);
-      } catch (err) {
-        if (!isDataError(err)) {
-          buffer = events.slice(i).concat(buffer);
-          inflight = [];
-          if (written.length) opts.onWritten?.(written);
-          throw err;
-        }
-        dropped++;
-        opts.onDropped?.(1);
-        opts.log.error({ err, usageId: events[i].id, model: events[i].model }, 'usage record refused by the database: dropped');
-      }
-    }
-    return written;
   }
 
   /** Writes everything waiting; on failure keeps it and retries with backoff. Never rejects. */
@@ -266,7 +204,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
       } catch (err) {
         failures++;
         if (failures === 1 || failures % 20 === 0) {
-          opts.log.warn({ err, pending: buffer.length, failures }, 'usage records could not be written; keeping them and retrying');
+          opts.log.warn({ err, pending: backlog.waitingCount, failures }, 'usage records could not be written; keeping them and retrying');
         }
         // back off while the database is away, but not so far that its return goes unnoticed for long
         schedule(Math.min(RETRY_MAX_MS, opts.flushMs * 2 ** Math.min(failures, 5)));
@@ -279,35 +217,71 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
 
   return {
     record(e: UsageEvent): void {
-      buffer.push(e);
-      enforceBound();
-      if (buffer.length >= batchSize && !failures && !running) void flush();
+      backlog.add(e);
+      if (backlog.waitingCount >= batchSize && !failures && !running) void flush();
       else schedule(opts.flushMs);
     },
     flush,
     /** Records not yet written (waiting or in flight). */
-    pending: () => buffer.length + inflight.length,
-    dropped: () => dropped,
+    pending: () => backlog.size,
+    dropped: () => backlog.dropped,
     /** Flushes everything, retrying for up to `deadlineMs`; records after this are only buffered. */
     async stop(deadlineMs = 10_000): Promise<void> {
-      const until = Date.now() + deadlineMs;
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      for (;;) {
-        // an insert stuck on a dead connection must not hold the shutdown past its deadline
-        let deadline: NodeJS.Timeout | undefined;
-        await Promise.race([flush(), new Promise((r) => (deadline = setTimeout(r, Math.max(0, until - Date.now()))))]);
-        clearTimeout(deadline);
-        if (!buffer.length && !inflight.length) break;
-        const left = until - Date.now();
-        if (left <= 0) break;
-        if (failures) await new Promise((r) => setTimeout(r, Math.min(250, left)));
-      }
-      const lost = buffer.length + inflight.length;
+      await flushUntil(Date.now() + deadlineMs, flush, () => backlog.size === 0, () => failures > 0);
+      const lost = backlog.size;
       if (lost) opts.log.error({ lost }, 'usage records could not be written before shutdown');
     },
   };
+}
+
+async function insertEvents(db: Db, copyRows: UsageWriterOptions['copyRows'], events: UsageEvent[]): Promise<void> {
+  if (copyRows) {
+    try {
+      return await copyRows(getTableName(usageRecords), USAGE_COPY_COLUMNS, toCopyText(events));
+    } catch {
+      // COPY has no ON CONFLICT and refuses the whole batch for one bad value: the insert below skips rows
+      // already written and reports a refused value (or the outage) as usual
+    }
+  }
+  // ids and times are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
+  await db.execute(insertBatch(events));
+}
+
+/** Writes a batch the database refused one record at a time; what it refuses again is dropped (and logged). */
+async function writeEachDroppingRefused(db: Db, backlog: UsageBacklog, events: UsageEvent[], opts: UsageWriterOptions): Promise<UsageEvent[]> {
+  const written: UsageEvent[] = [];
+  for (let i = 0; i < events.length; i++) {
+    try {
+      await db.execute(insertBatch([events[i]]));
+      written.push(events[i]);
+    } catch (err) {
+      if (!isDataError(err)) {
+        backlog.putBack(events.slice(i));
+        if (written.length) opts.onWritten?.(written);
+        throw err;
+      }
+      backlog.refused(1);
+      opts.log.error({ err, usageId: events[i].id, model: events[i].model }, 'usage record refused by the database: dropped');
+    }
+  }
+  return written;
+}
+
+/** Flushes until nothing is left or the deadline passes, pausing between failed attempts. */
+async function flushUntil(until: number, flush: () => Promise<void>, empty: () => boolean, failing: () => boolean): Promise<void> {
+  for (;;) {
+    // an insert stuck on a dead connection must not hold the shutdown past its deadline
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([flush(), new Promise((r) => (deadline = setTimeout(r, Math.max(0, until - Date.now()))))]);
+    clearTimeout(deadline);
+    if (empty()) break;
+    const left = until - Date.now();
+    if (left <= 0) break;
+    if (failing()) await new Promise((r) => setTimeout(r, Math.min(250, left)));
+  }
 }
 
 /** SQLSTATE class 22 (data exception): the statement is wrong for this data, retrying it cannot help. */
