@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { isAsyncIterable } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
 import { authenticate } from './auth.js';
@@ -74,7 +75,7 @@ interface Ready {
   compiled: CompiledQuery;
 }
 
-/** Distinct operations kept ready; a gateway's clients send a handful, so reaching this means they vary texts. */
+/** Distinct query texts kept ready; a gateway's clients send a handful, so reaching this means they vary texts. */
 const MAX_READY = 1000;
 
 export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
@@ -82,25 +83,19 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
   const validated = new WeakSet<DocumentNode>();
   const support = yoga.fastPath;
   /**
-   * By operation name, then query text: looked up by the text as parsed from the body, never a joined key,
+   * By query text, then operation name: looked up by the text as parsed from the body, never a joined key,
    * which would copy a document-sized string per request.
    */
-  const ready = new Map<string | undefined, Map<string, Ready>>();
-  let readyCount = 0;
+  const ready = new LRUCache<string, Map<string | undefined, Ready>>({ max: MAX_READY });
 
   function prepare(schema: GraphQLSchema, document: DocumentNode, query: string, operationName: string | undefined): Ready | undefined {
     const compiled = compileQuery(schema, document, operationName);
     // what graphql-jit cannot compile still runs through envelop, whose jit plugin answers with the same errors
     if (!isCompiledQuery(compiled)) return undefined;
-    if (readyCount >= MAX_READY) {
-      ready.clear();
-      readyCount = 0;
-    }
     const r = { compiled };
-    let byText = ready.get(operationName);
-    if (!byText) ready.set(operationName, (byText = new Map()));
-    if (!byText.has(query)) readyCount++;
-    byText.set(query, r);
+    let byName = ready.get(query);
+    if (!byName) ready.set(query, (byName = new Map()));
+    byName.set(operationName, r);
     return r;
   }
 
@@ -182,7 +177,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       operationName: (params.operationName ?? undefined) as string | undefined,
       extensions: params.extensions as Record<string, unknown> | undefined,
     };
-    const known = ready.get(graphqlParams.operationName)?.get(graphqlParams.query);
+    const known = ready.get(graphqlParams.query)?.get(graphqlParams.operationName);
     if (known) {
       answer(res, type, await runDirect(known, request, graphqlParams, requestId, principal), requestId);
       return true;

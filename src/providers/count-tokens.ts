@@ -1,18 +1,18 @@
 /* Local token counting for when a provider reports no usage (estimates: never marked exact). */
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage } from './types.js';
-import { boundedMemo } from '../util/bounded-memo.js';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Limit estimates count every prompt before it is admitted, and system prompts and templates repeat call after
- * call: short texts keep their count (a Map lookup instead of a BPE pass). Bounded in entries and length.
+ * call: short texts keep their count (a cache lookup instead of a BPE pass). Bounded in entries and length.
  */
 const CACHE_MAX_CHARS = 4096;
-const countShort = boundedMemo((text: string) => encode(text).length);
+const shortCounts = new LRUCache<string, number>({ max: 1000, memoMethod: (text) => encode(text).length });
 
 export function countTextTokens(text: string): number {
   if (!text) return 0;
-  return text.length > CACHE_MAX_CHARS ? encode(text).length : countShort(text);
+  return text.length > CACHE_MAX_CHARS ? encode(text).length : shortCounts.memo(text);
 }
 
 /** Approximates chat-format overhead the way OpenAI documents it: ~3 tokens per message plus 3 for the reply. */

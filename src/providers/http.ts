@@ -2,7 +2,7 @@
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { UpstreamError } from './types.js';
-import { boundedMemo } from '../util/bounded-memo.js';
+import { LRUCache } from 'lru-cache';
 import type { CancelSignal } from '../util/cancellation.js';
 
 let agent: Agent | undefined;
@@ -122,9 +122,12 @@ function isTimeoutReason(reason: unknown): boolean {
 }
 
 /** Origin and path of each upstream URL, parsed once: a gateway calls a handful of endpoints over and over. */
-const target = boundedMemo((url: string) => {
-  const u = new URL(url); // a malformed base URL throws here, inside the callers' error mapping
-  return { origin: u.origin, path: `${u.pathname}${u.search}` };
+const targets = new LRUCache<string, { origin: string; path: string }>({
+  max: 1000,
+  memoMethod: (url) => {
+    const u = new URL(url); // a malformed base URL throws here, inside the callers' error mapping (nothing is cached)
+    return { origin: u.origin, path: `${u.pathname}${u.search}` };
+  },
 });
 
 /**
@@ -140,7 +143,7 @@ function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
     if (!headers['content-type']) headers = { 'content-type': 'application/json', ...headers };
   }
   // the agent's own request()/dispatch(): undici's top-level request() parses the URL again on every call
-  const { origin, path } = target(call.url);
+  const { origin, path } = targets.memo(call.url);
   return {
     origin,
     path,

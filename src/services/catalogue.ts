@@ -7,6 +7,7 @@ import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
+import { createRefreshingCache } from '../util/refreshing-cache.js';
 
 type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
@@ -102,15 +103,14 @@ export type CatalogueService = ReturnType<typeof createCatalogueService>;
 const REVALIDATE_MS = 10_000;
 
 export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlMs: number }) {
-  const cache = new Map<string, { value: ResolvedModel | null; until: number }>();
-  // a change to the catalogue bumps the generation: a load that started before it must not be cached
-  let generation = 0;
-  const loading = new Map<string, Promise<ResolvedModel | null>>();
-  const clearCache = () => {
-    generation++;
-    cache.clear();
-    loading.clear();
-  };
+  /**
+   * Models by name, unknown names too (null). Past its TTL an entry still routes while one load refreshes it, so
+   * requests never queue behind the database (on embedded PGlite, behind a whole usage batch) each time the TTL
+   * runs out; while the database is away the last known routing keeps serving. Catalogue changes on this instance
+   * clear it, so they are seen at once (and a load that started before one is not cached).
+   */
+  const cache = createRefreshingCache<ResolvedModel | null>({ max: 10_000, ttlMs: opts.cacheTtlMs, revalidateMs: REVALIDATE_MS, load: loadResolved });
+  const clearCache = () => cache.clear();
 
   function toRuntime(p: ProviderRow): RuntimeProvider {
     return {
@@ -225,52 +225,11 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     };
   }
 
-  /**
-   * One load per name at a time: when the entry expires under load, every request in flight would otherwise
-   * run the same queries at once. A load that began before a catalogue change is not cached.
-   */
-  function loadOnce(name: string): Promise<ResolvedModel | null> {
-    let load = loading.get(name);
-    if (load) return load;
-    const gen = generation;
-    const started = loadResolved(name).then((value) => {
-      if (gen === generation) {
-        if (cache.size > 10_000) cache.clear();
-        cache.set(name, { value, until: Date.now() + opts.cacheTtlMs });
-      }
-      return value;
-    });
-    load = started.finally(() => {
-      if (loading.get(name) === load) loading.delete(name);
-    });
-    loading.set(name, load);
-    return load;
-  }
-
   return {
     clearCache,
 
     /** The model with its targets and runtime providers; cached briefly (no DB round trip per request). */
-    async resolve(name: string): Promise<ResolvedModel | null> {
-      const now = Date.now();
-      const hit = cache.get(name);
-      if (hit && hit.until > now) return hit.value;
-      const load = loadOnce(name);
-      // expired a moment ago: route by it while the reload runs, so requests never queue behind the database
-      // (on embedded PGlite, behind a whole usage batch) each time the TTL runs out. Catalogue mutations on
-      // this instance clear the cache, so they are seen at once.
-      if (hit && now - hit.until <= REVALIDATE_MS) {
-        load.catch(() => {});
-        return hit.value;
-      }
-      try {
-        return await load;
-      } catch (err) {
-        // keep serving the last known routing while the database is briefly away
-        if (hit) return hit.value;
-        throw err;
-      }
-    },
+    resolve: (name: string): Promise<ResolvedModel | null> => cache.get(name),
 
     listProviders: () => db.select().from(providers).orderBy(asc(providers.name)),
     listModels: () => db.select().from(models).orderBy(asc(models.name)),

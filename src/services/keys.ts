@@ -1,11 +1,13 @@
 /* API keys: create/update/revoke/rotate, and the cached lookup every request makes. */
 import { desc, eq, inArray } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
+import { createRefreshingCache } from '../util/refreshing-cache.js';
 
 type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
 
@@ -44,12 +46,6 @@ export interface KeyServiceOptions {
   cacheTtlMs: number;
   /** Tells other instances that a key changed (LISTEN/NOTIFY or Redis); optional. */
   broadcast?: (secretHash: string) => void;
-}
-
-interface CacheEntry {
-  /** Null for an unknown key. Built once per lookup, shared by the requests the entry serves (nothing mutates it). */
-  principal: Principal | null;
-  until: number;
 }
 
 /** A key row that may still be used: neither revoked nor expired. */
@@ -102,18 +98,26 @@ const REVALIDATE_MS = 10_000;
 export type KeyService = ReturnType<typeof createKeyService>;
 
 export function createKeyService(db: Db, opts: KeyServiceOptions) {
-  const cache = new Map<string, CacheEntry>();
-  const inFlight = new Map<string, Promise<CacheEntry>>();
-  const generations = new Map<string, number>();
-  /** Bumped when every cached lookup is dropped: a lookup that started before must not be cached either. */
-  let epoch = 0;
+  /**
+   * Lookups by secret hash, misses too (null: an unknown key). A principal is built once per lookup and shared by
+   * the requests it serves (nothing mutates it). Past its TTL an entry still answers for a moment while one
+   * lookup refreshes it in the background: awaiting the lookup would hold every request of a busy key behind the
+   * database (on embedded PGlite, behind a whole usage batch) each time the TTL runs out. A revocation still lands
+   * at once: it removes the entry, locally and through the broadcast. While the database is away, a key known a
+   * moment ago keeps working for a bounded time only, so a revocation whose broadcast was lost cannot outlive a
+   * long outage.
+   */
+  const cache = createRefreshingCache<Principal | null>({
+    max: 50_000,
+    ttlMs: opts.cacheTtlMs,
+    revalidateMs: REVALIDATE_MS,
+    maxStaleMs: MAX_STALE_MS,
+    load: lookup,
+  });
   const watchers = new Set<(secretHash: string) => void>();
 
   function invalidateHash(secretHash: string): void {
     cache.delete(secretHash);
-    inFlight.delete(secretHash);
-    generations.set(secretHash, (generations.get(secretHash) ?? 0) + 1);
-    if (generations.size > 50_000) generations.clear();
     for (const w of watchers) w(secretHash);
   }
 
@@ -131,60 +135,23 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     return row;
   }
 
-  /** One database lookup per key hash at a time; its result is cached unless an invalidation came meanwhile. */
-  function lookup(h: string): Promise<CacheEntry> {
-    let pending = inFlight.get(h);
-    if (pending) return pending;
-    const generation = generations.get(h) ?? 0;
-    const startEpoch = epoch;
-    pending = (async () => {
-      try {
-        const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
-        // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
-        const row = found && hashesEqual(found.secretHash, h) ? found : null;
-        const fresh = { principal: row ? toPrincipal(row) : null, until: Date.now() + opts.cacheTtlMs };
-        // an invalidation that arrived during the lookup wins: do not cache what may be stale
-        if ((generations.get(h) ?? 0) === generation && epoch === startEpoch) {
-          if (cache.size > 50_000) cache.clear();
-          cache.set(h, fresh);
-        }
-        return fresh;
-      } finally {
-        if (inFlight.get(h) === pending) inFlight.delete(h);
-      }
-    })();
-    inFlight.set(h, pending);
-    return pending;
+  async function lookup(h: string): Promise<Principal | null> {
+    const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
+    // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
+    return found && hashesEqual(found.secretHash, h) ? toPrincipal(found) : null;
   }
 
   return {
     /** Resolves a secret to a usable key, or null (unknown, revoked, expired). Cached; misses too. */
     async authenticate(secret: string): Promise<Principal | null> {
-      const h = hashSecret(secret);
       const now = Date.now();
-      let entry = cache.get(h);
-      if (!entry || entry.until < now) {
-        const pending = lookup(h);
-        if (entry && now - entry.until <= REVALIDATE_MS) {
-          // expired a moment ago: answer from it while one lookup refreshes it in the background. Awaiting
-          // the lookup would hold every request of a busy key behind the database (on embedded PGlite,
-          // behind a whole usage batch) each time the TTL runs out. A revocation still lands at once:
-          // it removes the entry, locally and through the broadcast.
-          pending.catch(() => {});
-        } else {
-          try {
-            entry = await pending;
-          } catch (err) {
-            // the database is briefly away: a key known a moment ago keeps working for a bounded time only,
-            // so a revocation whose broadcast was lost cannot outlive a long outage
-            if (!entry || now - entry.until > MAX_STALE_MS) {
-              if (!isDatabaseUnavailable(err)) throw err;
-              throw Object.assign(serviceUnavailable('The API key cannot be checked now: the database is not answering; retry shortly'), { cause: err });
-            }
-          }
-        }
+      let principal: Principal | null;
+      try {
+        principal = await cache.get(hashSecret(secret));
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) throw err;
+        throw Object.assign(serviceUnavailable('The API key cannot be checked now: the database is not answering; retry shortly'), { cause: err });
       }
-      const { principal } = entry;
       return principal && isUsable(principal.key, now) ? principal : null;
     },
 
@@ -205,9 +172,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
 
     /** Drops every cached lookup (key changes announced while the broadcast channel was down were missed). */
     invalidateAll(): void {
-      epoch++;
       cache.clear();
-      inFlight.clear();
     },
 
     async create(input: CreateKeyInput, secret = generateSecret()): Promise<{ row: ApiKeyRow; secret: string }> {
@@ -297,12 +262,12 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
 
     /** Records lastUsedAt at most once a minute per key, off the request path. */
     touch: (() => {
-      const last = new Map<string, number>();
+      // an entry expires a minute after the write it stands for
+      const touched = new LRUCache<string, true>({ max: 50_000, ttl: 60_000 });
       return (row: ApiKeyRow): void => {
-        const now = Date.now();
-        if ((last.get(row.id) ?? 0) > now - 60_000) return;
-        last.set(row.id, now);
-        db.update(apiKeys).set({ lastUsedAt: new Date(now) }).where(eq(apiKeys.id, row.id)).catch(() => {});
+        if (touched.has(row.id)) return;
+        touched.set(row.id, true);
+        db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.id)).catch(() => {});
       };
     })(),
   };

@@ -1,5 +1,5 @@
 /* The OpenAI adapter (Chat Completions + Embeddings); openai-compatible servers reuse it. */
-import { boundedMemo } from '../../util/bounded-memo.js';
+import { LRUCache } from 'lru-cache';
 import { callJson, callSse } from '../http.js';
 import type { CallOptions, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ProviderAdapter, StreamChunk } from '../types.js';
 import { UpstreamError } from '../types.js';
@@ -34,25 +34,26 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     return url.replace(/\/+$/, '');
   }
 
-  /** The chat URL per configured base URL: built once, not trimmed and joined on every call. */
-  const chatUrlOf = boundedMemo((base: string | undefined) => `${baseUrl({ baseUrl: base })}/chat/completions`);
+  /** The chat URL per configured base URL ('' for none): built once, not trimmed and joined on every call. */
+  const chatUrls = new LRUCache<string, string>({ max: 1000, memoMethod: (base) => `${baseUrl({ baseUrl: base })}/chat/completions` });
 
   function headers(opts: Pick<CallOptions, 'apiKey'>, accept: string): Record<string, string> {
     // local servers (Ollama, llama.cpp) run without a key
     return opts.apiKey ? { accept, authorization: `Bearer ${opts.apiKey}` } : { accept };
   }
 
-  /** The JSON chat call's headers per API key, shared by every call (the HTTP layer never changes them). */
-  const jsonHeadersOf = boundedMemo((apiKey: string | undefined) =>
-    Object.freeze({ ...headers({ apiKey }, 'application/json'), 'content-type': 'application/json' }) as Record<string, string>,
-  );
+  /** The JSON chat call's headers per API key ('' for none), shared by every call (the HTTP layer never changes them). */
+  const jsonHeaders = new LRUCache<string, Record<string, string>>({
+    max: 1000,
+    memoMethod: (apiKey) => Object.freeze({ ...headers({ apiKey }, 'application/json'), 'content-type': 'application/json' }) as Record<string, string>,
+  });
 
   return {
     async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
       const body = await callJson<OpenAIChatCompletion>({
         provider,
-        url: chatUrlOf(opts.baseUrl),
-        headers: jsonHeadersOf(opts.apiKey),
+        url: chatUrls.memo(opts.baseUrl ?? ''),
+        headers: jsonHeaders.memo(opts.apiKey ?? ''),
         body: toChatBody(req, { stream: false, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
@@ -63,7 +64,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
       const events = callSse({
         provider,
-        url: chatUrlOf(opts.baseUrl),
+        url: chatUrls.memo(opts.baseUrl ?? ''),
         headers: headers(opts, 'text/event-stream'),
         body: toChatBody(req, { stream: true, compatible }),
         signal: opts.signal,
