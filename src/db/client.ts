@@ -19,8 +19,8 @@ export interface Database {
   /** Counts statements sent, for tests that prove batching. */
   queryCount(): number;
   /**
-   * Embedded PGlite only: `COPY table (columns) FROM` the given COPY-text-format rows. Measured on PGlite:
-   * ~40 µs of database CPU per usage record against ~70 µs for the same rows as one jsonb parameter.
+   * Embedded PGlite only: `COPY table (columns) FROM` the given COPY-text-format rows, which costs PGlite less
+   * database CPU per usage record than the same rows as one jsonb parameter (figures in bench/README.md).
    */
   copyRows?(table: string, columns: readonly string[], text: string): Promise<void>;
   /** postgres.js only: LISTEN/NOTIFY for cross-instance invalidation; `onListen` runs on every (re-)LISTEN. */
@@ -90,8 +90,8 @@ export async function createDatabase(c: Config['db']): Promise<Database> {
   }
   // PGlite runs its SQL synchronously on its thread: that thread is a worker, not the event loop
   if (dataDir && !existsSync(`${dataDir}/PG_VERSION`)) {
-    // creating the cluster (initdb) leaves ~400 MB of WebAssembly memory that PGlite never gives back; a new
-    // thread on the now existing files starts without it (measured: 813 → 430 MB RSS)
+    // creating the cluster (initdb) leaves hundreds of MB of WebAssembly memory that PGlite never gives back; a
+    // new thread on the now existing files starts without it (figures in bench/README.md)
     const init = new PGliteRemote(dataDir);
     await init.waitReady;
     await init.close();

@@ -86,7 +86,7 @@ export class PGliteRemote {
   /**
    * `COPY … FROM '/dev/blob'` with `text` as the data (COPY text format). The text goes over as UTF-8 bytes
    * whose buffer is handed to the worker, not copied: cloning a batch-sized string built by concatenation
-   * cost the event loop about 1 ms a batch.
+   * held the event loop for a noticeable time every batch.
    */
   copy(sql: string, text: string): Promise<{ affectedRows?: number }> {
     const data = encoder.encode(text);

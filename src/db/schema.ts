@@ -108,7 +108,7 @@ export const usageRecords = pgTable(
   },
   // The primary key is (created_at, id), the order every page is read in: one btree serves both the pages and the
   // duplicate check of a re-sent batch, where an `id` key plus a (created_at, id) index cost a btree insert more a
-  // row (measured on embedded PGlite: ≈ 15 % less database CPU a usage row). Every index is in the default order:
+  // row (see bench/README.md for what that saved). Every index is in the default order:
   // pages ask for `created_at desc, id desc` and read them backwards, while new records (time-ordered ids and
   // times) go to the right edge, where btree inserts take their fast path and page splits leave full pages.
   (t) => [

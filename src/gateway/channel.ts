@@ -1,7 +1,7 @@
 /*
  * A single-consumer async iterator fed by one producer: what a chatStream needs from Repeater, without its per-push
- * promises and bookkeeping (Repeater's push was the largest single cost of streaming: ~7 µs a chunk, plus the
- * garbage). The producer starts on the first read; `push` resolves once the value is taken, so a slow client holds
+ * promises and bookkeeping (Repeater's push was the largest single cost of streaming, plus the garbage; figures
+ * in bench/README.md). The producer starts on the first read; `push` resolves once the value is taken, so a slow client holds
  * the upstream read instead of buffering it; `closed` settles when either side ends it.
  */
 type Waiter<T> = { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void };

@@ -175,7 +175,7 @@ function toolChoiceOf(input: ChatInput, tools: ToolDefinition[] | undefined, dep
 /**
  * The request for one target. The model key comes before the spread on purpose: on Node 20's V8 an object
  * literal that starts with a spread and then gains a key gets a hidden class of its own on every call, so each
- * property read of the request in the adapters missed its inline cache (measured: one new map per request).
+ * property read of the request in the adapters missed its inline cache (one new map per request).
  */
 export function withModel(req: Omit<ChatRequest, 'model'>, model: string): ChatRequest {
   return { model, ...req };

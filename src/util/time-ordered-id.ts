@@ -6,8 +6,8 @@ let lastPrefix = '';
 
 /**
  * A v4 UUID's random bits under a 48-bit millisecond timestamp: ids made in time order land at the end of the
- * primary-key index instead of on a random leaf, so each usage row dirties the same few pages (measured on
- * embedded PGlite: ≈ 14 % less database CPU a row, and on a large table the index stops being read from disk).
+ * primary-key index instead of on a random leaf, so each usage row dirties the same few pages (less database CPU
+ * a row, see bench/README.md, and on a large table the index stops being read from disk).
  * The clock is already public in `createdAt`; 74 random bits keep ids unguessable and unique.
  */
 export function timeOrderedId(now = Date.now()): string {

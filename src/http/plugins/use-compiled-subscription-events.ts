@@ -1,7 +1,8 @@
 /*
  * Subscription events run on compiled code (graphql-jit) instead of @graphql-tools' per-event execution. That
  * execution builds an execution context, memoises field collection in WeakMaps keyed by it and creates an async
- * generator for every event: with 2 000 chatStreams open it took ≈ 13 % of the gateway's CPU, plus the garbage.
+ * generator for every event: with thousands of chatStreams open that was a large share of the gateway's CPU, plus
+ * the garbage (figures in bench/README.md).
  *
  * @graphql-tools still creates the source stream, so everything before the first event (auth, MODEL_RETIRED,
  * limits, variable errors) is answered as before; only the mapping of each event changes. An event whose compiled
@@ -47,10 +48,9 @@ function selfIterating(source: AsyncIterable<unknown>): boolean {
 }
 
 /**
- * graphql-jit coerces the variables again for every event, where @graphql-tools coerced them once: ≈ 0.05–0.08 µs
- * a value on this machine (15–23 µs an event for a conversation of 100 messages), against ≈ 10 µs for an event on
- * @graphql-tools. Past this many values (a conversation of ≈ 50 messages) the compiled path would cost more than
- * it saves, and the subscription keeps @graphql-tools.
+ * graphql-jit coerces the variables again for every event, where @graphql-tools coerced them once: the cost grows
+ * with the number of values. Past this many (a conversation of about 50 messages) the compiled path would cost
+ * more than it saves, and the subscription keeps @graphql-tools (the measurements are in bench/README.md).
  */
 const MAX_VARIABLE_VALUES = 150;
 
