@@ -205,7 +205,7 @@ export interface ChunkOut {
 
 interface GqlErrorOut {
   message: string;
-  extensions?: Record<string, any>;
+  extensions?: Record<string, unknown>;
 }
 
 export interface StreamRun {

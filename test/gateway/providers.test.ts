@@ -338,25 +338,29 @@ describe.each(KINDS)('$kind through the gateway', (k) => {
     switch (k.kind) {
       case 'OPENAI':
       case 'OPENAI_COMPATIBLE': {
+        const messages = body.messages as Array<{ role: string; content: string; tool_call_id?: string; tool_calls?: Array<{ id: string; function: { name: string } }> }>;
         const names = new Map<string, string>();
-        for (const m of body.messages) for (const c of m.tool_calls ?? []) names.set(c.id, c.function.name);
-        pairs = body.messages.filter((m: any) => m.role === 'tool').map((m: any) => [names.get(m.tool_call_id), m.content]);
-        expect(body.messages.filter((m: any) => m.role === 'tool').map((m: any) => m.tool_call_id)).toEqual([weatherCall.id, timeCall.id]);
+        for (const m of messages) for (const c of m.tool_calls ?? []) names.set(c.id, c.function.name);
+        const results = messages.filter((m) => m.role === 'tool');
+        pairs = results.map((m) => [names.get(m.tool_call_id!)!, m.content]);
+        expect(results.map((m) => m.tool_call_id)).toEqual([weatherCall.id, timeCall.id]);
         break;
       }
       case 'ANTHROPIC': {
-        const blocks = body.messages.flatMap((m: any) => (Array.isArray(m.content) ? m.content : []));
-        const names = new Map<string, string>(blocks.filter((b: any) => b.type === 'tool_use').map((b: any) => [b.id, b.name]));
-        const results = blocks.filter((b: any) => b.type === 'tool_result');
-        expect(results.map((b: any) => b.tool_use_id)).toEqual([weatherCall.id, timeCall.id]);
-        pairs = results.map((b: any) => [names.get(b.tool_use_id), JSON.stringify(b.content)]);
+        type Block = { type: string; id?: string; name?: string; tool_use_id?: string; content?: unknown };
+        const blocks = (body.messages as Array<{ content: string | Block[] }>).flatMap((m) => (Array.isArray(m.content) ? m.content : []));
+        const names = new Map(blocks.filter((b) => b.type === 'tool_use').map((b) => [b.id!, b.name!]));
+        const results = blocks.filter((b) => b.type === 'tool_result');
+        expect(results.map((b) => b.tool_use_id)).toEqual([weatherCall.id, timeCall.id]);
+        pairs = results.map((b) => [names.get(b.tool_use_id!)!, JSON.stringify(b.content)]);
         break;
       }
       case 'GEMINI': {
         // Gemini pairs a functionResponse with its call by name
-        const parts = body.contents.flatMap((c: any) => c.parts);
-        pairs = parts.filter((p: any) => p.functionResponse).map((p: any) => [p.functionResponse.name, JSON.stringify(p.functionResponse.response)]);
-        expect(parts.filter((p: any) => p.functionCall).map((p: any) => p.functionCall.name)).toEqual(['get_weather', 'get_time']);
+        type Part = { functionCall?: { name: string }; functionResponse?: { name: string; response: unknown } };
+        const parts = (body.contents as Array<{ parts: Part[] }>).flatMap((c) => c.parts);
+        pairs = parts.filter((p) => p.functionResponse).map((p) => [p.functionResponse!.name, JSON.stringify(p.functionResponse!.response)]);
+        expect(parts.filter((p) => p.functionCall).map((p) => p.functionCall!.name)).toEqual(['get_weather', 'get_time']);
         break;
       }
     }

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { expectCode, ok } from './helpers.js';
 
+/** An OpenAI-style error body of the REST routes. */
+type RestError = { error: { code: string; message: string } };
+
 let gw: TestGateway;
 let reader: string;
 let limited: string;
@@ -52,7 +55,7 @@ describe('model listing: the models the key may invoke, the same on GraphQL and 
     expect(await restModels(reader)).toEqual({ status: 200, ids: [] });
     const one = await restGet('/v1/models/echo', reader);
     expect(one.status).toBe(404);
-    expect(((await one.json()) as any).error.code).toBe('MODEL_NOT_FOUND');
+    expect(((await one.json()) as RestError).error.code).toBe('MODEL_NOT_FOUND');
   });
 
   it('an INVOKE key sees the same models on both surfaces, within its allow-list', async () => {
@@ -81,7 +84,7 @@ describe('prompt templates: read by the keys that may run them', () => {
     expectCode(await gw.gql(RUN, { n: 'secret-sauce', v: { who: 'me' } }, limited), 'NOT_FOUND');
     const rest = await restRun('secret-sauce', limited);
     expect(rest.status).toBe(404);
-    expect(((await rest.json()) as any).error.code).toBe('NOT_FOUND');
+    expect(((await rest.json()) as RestError).error.code).toBe('NOT_FOUND');
     // while the ones it may run run
     expect(ok(await gw.gql(RUN, { n: 'greet', v: { who: 'me' } }, limited)).runPrompt.message.content).toContain('greet for me');
     expect((await restRun('greet', limited)).status).toBe(200);

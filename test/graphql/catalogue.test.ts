@@ -4,7 +4,8 @@ import { eq } from 'drizzle-orm';
 import { providers } from '../../src/db/schema.js';
 import { createSecretBox } from '../../src/security/secret-box.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { CHAT, chatInput, expectCode, ok } from './helpers.js';
+import type { AnyJson } from '../kit/json.js';
+import { CHAT, chatInput, expectCode, ok, type ChatOut } from './helpers.js';
 
 let gw: TestGateway;
 let invokeKey: string;
@@ -21,6 +22,30 @@ afterAll(async () => {
 const PROVIDER_FIELDS = 'id name kind baseUrl hasCredential enabled createdAt';
 const MODEL_FIELDS =
   'id name description status strategy fallbacks inputPricePerMTok outputPricePerMTok contextWindow timeoutMs createdAt targets { provider { name kind } upstreamModel weight priority healthy }';
+/** What PROVIDER_FIELDS and MODEL_FIELDS select (a smaller selection leaves the rest undefined). */
+interface ProviderOut {
+  id: string;
+  name: string;
+  kind: string;
+  baseUrl: string | null;
+  hasCredential: boolean;
+  enabled: boolean;
+  createdAt: string;
+}
+interface ModelOut {
+  id: string;
+  name: string;
+  description: string | null;
+  status: string;
+  strategy: string;
+  fallbacks: string[];
+  inputPricePerMTok: number | null;
+  outputPricePerMTok: number | null;
+  contextWindow: number | null;
+  timeoutMs: number | null;
+  createdAt: string;
+  targets: Array<{ provider: { name: string; kind: string }; upstreamModel: string; weight: number; priority: number; healthy: boolean }>;
+}
 const CREATE_PROVIDER = `mutation($input: CreateProviderInput!) { createProvider(input: $input) { ${PROVIDER_FIELDS} } }`;
 const UPDATE_PROVIDER = `mutation($name: String!, $input: UpdateProviderInput!) { updateProvider(name: $name, input: $input) { ${PROVIDER_FIELDS} } }`;
 const DELETE_PROVIDER = `mutation($name: String!) { deleteProvider(name: $name) }`;
@@ -30,7 +55,7 @@ const DELETE_MODEL = `mutation($name: String!) { deleteModel(name: $name) }`;
 
 /** Every response body seen in this file, to prove no credential ever leaves. */
 const seen: string[] = [];
-async function call<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null) {
+async function call<T = AnyJson>(query: string, variables?: Record<string, unknown>, key?: string | null) {
   const res = await gw.gql<T>(query, variables, key);
   seen.push(JSON.stringify(res));
   return res;
@@ -38,7 +63,7 @@ async function call<T = any>(query: string, variables?: Record<string, unknown>,
 
 describe('fresh start', () => {
   it('has the ECHO provider and the echo model routed to it', async () => {
-    const d = ok(await call<{ providers: any[]; model: any }>(`{ providers { ${PROVIDER_FIELDS} } model(name: "echo") { ${MODEL_FIELDS} } }`));
+    const d = ok(await call<{ providers: ProviderOut[]; model: ModelOut }>(`{ providers { ${PROVIDER_FIELDS} } model(name: "echo") { ${MODEL_FIELDS} } }`));
     const echo = d.providers.find((p) => p.name === 'echo');
     expect(echo).toMatchObject({ name: 'echo', kind: 'ECHO', hasCredential: false, enabled: true, baseUrl: null });
     expect(d.model).toMatchObject({ name: 'echo', status: 'ACTIVE', strategy: 'PRIORITY', fallbacks: [] });
@@ -46,7 +71,7 @@ describe('fresh start', () => {
   });
 
   it('models lists echo for an INVOKE key, with targets hidden (empty list, no error)', async () => {
-    const res = await call<{ models: any[] }>(`{ models { name targets { upstreamModel provider { name } } } }`, {}, invokeKey);
+    const res = await call<{ models: ModelOut[] }>(`{ models { name targets { upstreamModel provider { name } } } }`, {}, invokeKey);
     const d = ok(res);
     expect(d.models.find((m) => m.name === 'echo')).toEqual({ name: 'echo', targets: [] });
     expect(d.models.every((m) => m.targets.length === 0)).toBe(true);
@@ -63,7 +88,7 @@ describe('providers', () => {
 
   it('createProvider stores the credential encrypted and only says that one exists', async () => {
     const d = ok(
-      await call<{ createProvider: any }>(CREATE_PROVIDER, {
+      await call<{ createProvider: ProviderOut }>(CREATE_PROVIDER, {
         input: { name: 'acme', kind: 'OPENAI_COMPATIBLE', baseUrl: 'http://127.0.0.1:9/v1', apiKey: PLAINTEXT },
       }),
     );
@@ -81,19 +106,19 @@ describe('providers', () => {
   });
 
   it('the credential never appears in providers, in any response, or in the logs', async () => {
-    const d = ok(await call<{ providers: any[] }>(`{ providers { ${PROVIDER_FIELDS} } }`));
+    const d = ok(await call<{ providers: ProviderOut[] }>(`{ providers { ${PROVIDER_FIELDS} } }`));
     expect(d.providers.find((p) => p.name === 'acme')?.hasCredential).toBe(true);
     const type = ok(await call<{ __type: { fields: Array<{ name: string }> } }>('{ __type(name: "Provider") { fields { name } } }'));
     expect(type.__type.fields.map((f) => f.name).filter((n) => /key|secret|credential/i.test(n))).toEqual(['hasCredential']);
   });
 
   it('updateProvider replaces the credential, baseUrl and enabled; an empty apiKey clears it', async () => {
-    const d = ok(await call<{ updateProvider: any }>(UPDATE_PROVIDER, { name: 'acme', input: { apiKey: ROTATED, baseUrl: 'http://127.0.0.1:10/v1', enabled: false } }));
+    const d = ok(await call<{ updateProvider: ProviderOut }>(UPDATE_PROVIDER, { name: 'acme', input: { apiKey: ROTATED, baseUrl: 'http://127.0.0.1:10/v1', enabled: false } }));
     expect(d.updateProvider).toMatchObject({ name: 'acme', baseUrl: 'http://127.0.0.1:10/v1', enabled: false, hasCredential: true });
     const [row] = await gw.app.services.database.db.select().from(providers).where(eq(providers.name, 'acme'));
     expect(row.credentialEnc).not.toContain(ROTATED);
 
-    const cleared = ok(await call<{ updateProvider: any }>(UPDATE_PROVIDER, { name: 'acme', input: { apiKey: '' } }));
+    const cleared = ok(await call<{ updateProvider: ProviderOut }>(UPDATE_PROVIDER, { name: 'acme', input: { apiKey: '' } }));
     expect(cleared.updateProvider.hasCredential).toBe(false);
     const [after] = await gw.app.services.database.db.select().from(providers).where(eq(providers.name, 'acme'));
     expect(after.credentialEnc).toBeNull();
@@ -121,11 +146,11 @@ describe('providers', () => {
     expectCode(refused, 'BAD_USER_INPUT');
     expect(refused.errors![0].extensions?.field).toBe('name');
     expect(refused.errors![0].message).toContain('busy-model');
-    expect(ok(await call<{ providers: any[] }>('{ providers { name } }')).providers.some((p) => p.name === 'busy')).toBe(true);
+    expect(ok(await call<{ providers: ProviderOut[] }>('{ providers { name } }')).providers.some((p) => p.name === 'busy')).toBe(true);
 
     expect(ok(await call<{ deleteModel: boolean }>(DELETE_MODEL, { name: 'busy-model' })).deleteModel).toBe(true);
     expect(ok(await call<{ deleteProvider: boolean }>(DELETE_PROVIDER, { name: 'busy' })).deleteProvider).toBe(true);
-    expect(ok(await call<{ providers: any[] }>('{ providers { name } }')).providers.some((p) => p.name === 'busy')).toBe(false);
+    expect(ok(await call<{ providers: ProviderOut[] }>('{ providers { name } }')).providers.some((p) => p.name === 'busy')).toBe(false);
   });
 
   it('no response and no log line ever carried a credential', () => {
@@ -143,7 +168,7 @@ describe('providers', () => {
 describe('models', () => {
   it('createModel with every field; the model answers chat through its target', async () => {
     const d = ok(
-      await call<{ createModel: any }>(CREATE_MODEL, {
+      await call<{ createModel: ModelOut }>(CREATE_MODEL, {
         input: {
           name: 'echo-premium',
           description: 'priced echo',
@@ -176,7 +201,7 @@ describe('models', () => {
       { provider: { name: 'echo', kind: 'ECHO' }, upstreamModel: 'echo-b', weight: 1, priority: 0, healthy: true },
     ]);
 
-    const chat = ok(await call<{ chat: any }>(CHAT, { input: chatInput('two words', { model: 'echo-premium' }) }, invokeKey)).chat;
+    const chat = ok(await call<{ chat: ChatOut }>(CHAT, { input: chatInput('two words', { model: 'echo-premium' }) }, invokeKey)).chat;
     expect(chat.model).toBe('echo-premium');
     expect(chat.provider).toBe('echo');
     expect(['echo-a', 'echo-b']).toContain(chat.upstreamModel);
@@ -185,21 +210,21 @@ describe('models', () => {
   });
 
   it('models and model(name) return it (with targets for ADMIN)', async () => {
-    const d = ok(await call<{ models: any[]; model: any }>(`{ models { name } model(name: "echo-premium") { name targets { upstreamModel } } }`));
+    const d = ok(await call<{ models: ModelOut[]; model: ModelOut | null }>(`{ models { name } model(name: "echo-premium") { name targets { upstreamModel } } }`));
     expect(d.models.map((m) => m.name)).toEqual(expect.arrayContaining(['echo', 'echo-premium']));
-    expect(d.model.targets.map((t: any) => t.upstreamModel)).toEqual(['echo-a', 'echo-b']);
+    expect(d.model!.targets.map((t) => t.upstreamModel)).toEqual(['echo-a', 'echo-b']);
   });
 
   it('updateModel changes fields and replaces targets', async () => {
     const d = ok(
-      await call<{ updateModel: any }>(UPDATE_MODEL, {
+      await call<{ updateModel: ModelOut }>(UPDATE_MODEL, {
         name: 'echo-premium',
         input: { description: 'cheaper', inputPricePerMTok: 0, outputPricePerMTok: 0, strategy: 'PRIORITY', targets: [{ provider: 'echo', upstreamModel: 'echo-c' }] },
       }),
     );
     expect(d.updateModel).toMatchObject({ name: 'echo-premium', description: 'cheaper', strategy: 'PRIORITY', inputPricePerMTok: 0, contextWindow: 8192 });
-    expect(d.updateModel.targets.map((t: any) => t.upstreamModel)).toEqual(['echo-c']);
-    const chat = ok(await call<{ chat: any }>(CHAT, { input: chatInput('x', { model: 'echo-premium' }) }, invokeKey)).chat;
+    expect(d.updateModel.targets.map((t) => t.upstreamModel)).toEqual(['echo-c']);
+    const chat = ok(await call<{ chat: ChatOut }>(CHAT, { input: chatInput('x', { model: 'echo-premium' }) }, invokeKey)).chat;
     expect(chat.upstreamModel).toBe('echo-c');
     expect(chat.usage.costUsd).toBe(0);
   });
@@ -207,7 +232,7 @@ describe('models', () => {
   it('a RETIRED model is hidden from non-admins and refuses invocations with MODEL_RETIRED', async () => {
     ok(await call(CREATE_MODEL, { input: { name: 'old-echo', targets: [{ provider: 'echo', upstreamModel: 'echo' }], status: 'RETIRED' } }));
     expectCode(await call(CHAT, { input: chatInput('x', { model: 'old-echo' }) }, invokeKey), 'MODEL_RETIRED');
-    const d = ok(await call<{ models: any[]; model: any }>('{ models { name } model(name: "old-echo") { name } }', {}, invokeKey));
+    const d = ok(await call<{ models: ModelOut[]; model: ModelOut | null }>('{ models { name } model(name: "old-echo") { name } }', {}, invokeKey));
     expect(d.models.some((m) => m.name === 'old-echo')).toBe(false);
     expect(d.model).toBeNull();
   });

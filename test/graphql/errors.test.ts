@@ -1,5 +1,7 @@
 /* Bad input over HTTP gets the right extensions.code (never a 500, never a hang); unexpected errors are masked. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GraphQLFormattedError } from 'graphql';
+import type { AnyJson } from '../kit/json.js';
 import type { ProviderAdapter } from '../../src/providers/types.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { createWsClient, wsCollect } from '../kit/ws.js';
@@ -35,7 +37,7 @@ afterAll(async () => {
 interface Raw {
   status: number;
   contentType: string;
-  body: any;
+  body: AnyJson;
   text: string;
 }
 
@@ -54,7 +56,7 @@ async function raw(init: { method?: string; body?: string; headers?: Record<stri
     signal: AbortSignal.timeout(5000),
   });
   const text = await res.text();
-  let body: any = null;
+  let body: AnyJson = null;
   try {
     body = JSON.parse(text);
   } catch {
@@ -66,7 +68,7 @@ async function raw(init: { method?: string; body?: string; headers?: Record<stri
 function expectRawCode(r: Raw, code: string, status?: number) {
   expect(r.status).toBeLessThan(500);
   if (status) expect(r.status).toBe(status);
-  expect(r.body?.errors?.map((e: any) => e.extensions?.code), r.text).toEqual([code]);
+  expect(r.body?.errors?.map((e: GraphQLFormattedError) => e.extensions?.code), r.text).toEqual([code]);
 }
 
 const q = (query: string, variables?: Record<string, unknown>) => JSON.stringify({ query, variables });
@@ -201,11 +203,11 @@ describe('unexpected errors', () => {
         i: chatInput('boom', { model: 'broken-model' }),
       }).then(
         (results) => results.flatMap((r) => r.errors ?? []),
-        (errors: unknown) => (Array.isArray(errors) ? errors : [errors]),
+        (errors: unknown) => (Array.isArray(errors) ? errors : [errors]) as GraphQLFormattedError[],
       );
       expect(outcome.length).toBeGreaterThan(0);
       expect(JSON.stringify(outcome)).not.toContain('internal-detail');
-      expect(outcome.map((e: any) => e.extensions?.code)).toEqual(['UPSTREAM_ERROR']);
+      expect(outcome.map((e) => e.extensions?.code)).toEqual(['UPSTREAM_ERROR']);
     } finally {
       await client.dispose();
     }

@@ -11,6 +11,19 @@ export const CHAT = `mutation Chat($input: ChatInput!) {
   }
 }`;
 
+/** What CHAT selects. */
+export interface ChatOut {
+  id: string;
+  model: string;
+  provider: string;
+  upstreamModel: string;
+  finishReason: string;
+  latencyMs: number;
+  attempts: number;
+  message: { role: string; content: string | null; toolCalls: Array<{ id: string }> | null };
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number; costUsd: number };
+}
+
 export const CHAT_STREAM = `subscription Stream($input: ChatInput!) {
   chatStream(input: $input) {
     id model delta finishReason
@@ -51,7 +64,7 @@ export function ok<T>(res: GqlResponse<T>): T {
 }
 
 /** Exactly one error with this code (and, when given, naming this field); never a 500. */
-export function expectCode(res: { status?: number; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, any> }> | null }, code: string, field?: string) {
+export function expectCode(res: { status?: number; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> | null }, code: string, field?: string) {
   expect(res.status ?? 200).toBeLessThan(500);
   expect(res.errors, `expected ${code}, got ${JSON.stringify(res)}`).toBeDefined();
   expect(res.errors!.map((e) => e.extensions?.code)).toEqual([code]);

@@ -4,6 +4,8 @@
  * never an INTERNAL_SERVER_ERROR, on PGlite and (with TEST_DATABASE_URL) on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GraphQLFormattedError } from 'graphql';
+import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { readSse } from '../kit/sse.js';
 import { TEST_DATABASE_URL, freshDatabase } from '../limits/kit.js';
@@ -25,7 +27,7 @@ function suite(name: string, databaseUrl: () => Promise<{ url?: string; drop?: (
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${key}` },
         body,
       });
-      return { status: res.status, ...((await res.json()) as { data?: any; errors?: any[] }) };
+      return { status: res.status, ...((await res.json()) as { data?: AnyJson; errors?: GraphQLFormattedError[] }) };
     }
 
     async function rest(method: string, path: string, body?: string) {

@@ -1,10 +1,11 @@
 /* chat and chatStream on echo over every transport: HTTP, SSE (raw and the graphql-sse client) and graphql-ws. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GraphQLFormattedError } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { sseCollect } from '../kit/sse.js';
 import { createWsClient, wsCollect, type WsClient } from '../kit/ws.js';
-import { CHAT, CHAT_STREAM, chatInput, expectCode, ok } from './helpers.js';
+import { CHAT, CHAT_STREAM, chatInput, expectCode, ok, type ChatOut } from './helpers.js';
 
 let gw: TestGateway;
 let key: string;
@@ -55,7 +56,7 @@ function expectEchoStream(chunks: Chunk[]) {
 
 describe('chat over HTTP', () => {
   it('answers "echo: <last user message>" with deterministic tokens', async () => {
-    const d = ok(await gw.gql<{ chat: any }>(CHAT, { input: { model: 'echo', messages: MESSAGES } }, key));
+    const d = ok(await gw.gql<{ chat: ChatOut }>(CHAT, { input: { model: 'echo', messages: MESSAGES } }, key));
     expect(d.chat).toMatchObject({
       model: 'echo',
       provider: 'echo',
@@ -68,7 +69,7 @@ describe('chat over HTTP', () => {
     expect(d.chat.id).toBeTruthy();
     expect(d.chat.latencyMs).toBeGreaterThanOrEqual(0);
 
-    const again = ok(await gw.gql<{ chat: any }>(CHAT, { input: { model: 'echo', messages: MESSAGES } }, key));
+    const again = ok(await gw.gql<{ chat: ChatOut }>(CHAT, { input: { model: 'echo', messages: MESSAGES } }, key));
     expect(again.chat.usage).toEqual(d.chat.usage);
     expect(again.chat.id).not.toBe(d.chat.id);
   });
@@ -91,7 +92,7 @@ describe('chat over HTTP', () => {
   });
 
   it('maxTokens cuts the answer and reports LENGTH', async () => {
-    const d = ok(await gw.gql<{ chat: any }>(CHAT, { input: chatInput('one two three four', { maxTokens: 2 }) }, key));
+    const d = ok(await gw.gql<{ chat: ChatOut }>(CHAT, { input: chatInput('one two three four', { maxTokens: 2 }) }, key));
     expect(d.chat.message.content).toBe('echo: one');
     expect(d.chat.finishReason).toBe('LENGTH');
     expect(d.chat.usage.completionTokens).toBe(2);
@@ -158,7 +159,7 @@ describe('over graphql-ws', () => {
   it('queries and mutations run over the socket too, as the connecting key', async () => {
     const [viewer] = await wsCollect<{ viewer: { name: string; scopes: string[] } }>(ws, '{ viewer { name scopes } }');
     expect(viewer.data?.viewer).toEqual({ name: 'invoker', scopes: ['INVOKE'] });
-    const [chat] = await wsCollect<{ chat: any }>(ws, CHAT, { input: chatInput('over the socket') });
+    const [chat] = await wsCollect<{ chat: ChatOut }>(ws, CHAT, { input: chatInput('over the socket') });
     expect(chat.data?.chat.message.content).toBe('echo: over the socket');
     const [forbidden] = await wsCollect(ws, '{ apiKeys { id } }');
     expectCode(forbidden, 'FORBIDDEN');
@@ -176,7 +177,7 @@ describe('over graphql-ws', () => {
       (e) => e,
     );
     expect(Array.isArray(invalid)).toBe(true);
-    expect(invalid.map((e: any) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect((invalid as GraphQLFormattedError[]).map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
 
     const reader = createWsClient(gw.url, usageOnlyKey);
     try {

@@ -1,9 +1,10 @@
 /* API keys over HTTP: lifecycle (create, update, revoke, rotate), viewer, apiKeys, and scopes on every marked field. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
+import type { GraphQLFormattedError } from 'graphql';
 import { apiKeys } from '../../src/db/schema.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { CHAT, chatInput, expectCode, ok } from './helpers.js';
+import { CHAT, chatInput, expectCode, ok, type ChatOut } from './helpers.js';
 
 let gw: TestGateway;
 
@@ -19,8 +20,23 @@ const KEY_FIELDS = 'id name prefix scopes allowedModels limits { requestsPerMinu
 const CREATE = `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { ${KEY_FIELDS} } } }`;
 const VIEWER = `{ viewer { id name scopes prefix } }`;
 
+/** What KEY_FIELDS selects. */
+interface KeyOut {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  allowedModels: string[] | null;
+  limits: { requestsPerMinute: number | null; tokensPerMinute: number | null; tokensPerDay: number | null; monthlyBudgetUsd: number | null };
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  createdAt: string;
+}
+type ViewerOut = Pick<KeyOut, 'id' | 'name' | 'scopes' | 'prefix'>;
+
 async function create(input: Record<string, unknown>) {
-  const d = ok(await gw.gql<{ createApiKey: { secret: string; apiKey: any } }>(CREATE, { input }));
+  const d = ok(await gw.gql<{ createApiKey: { secret: string; apiKey: KeyOut } }>(CREATE, { input }));
   return d.createApiKey;
 }
 
@@ -81,12 +97,12 @@ describe('createApiKey', () => {
 describe('viewer and apiKeys', () => {
   it('viewer is the calling key', async () => {
     const { secret, apiKey } = await create({ name: 'me', scopes: ['READ_USAGE'] });
-    const d = ok(await gw.gql<{ viewer: any }>(VIEWER, {}, secret));
+    const d = ok(await gw.gql<{ viewer: ViewerOut }>(VIEWER, {}, secret));
     expect(d.viewer).toEqual({ id: apiKey.id, name: 'me', scopes: ['READ_USAGE'], prefix: apiKey.prefix });
   });
 
   it('viewer works for the admin key too', async () => {
-    const d = ok(await gw.gql<{ viewer: any }>(VIEWER));
+    const d = ok(await gw.gql<{ viewer: ViewerOut }>(VIEWER));
     expect(d.viewer.scopes).toContain('ADMIN');
     expect(gw.adminKey.startsWith(d.viewer.prefix)).toBe(true);
   });
@@ -109,7 +125,7 @@ describe('key lifecycle', () => {
     ok(await gw.gql(CHAT, { input: chatInput('allowed') }, secret));
 
     const d = ok(
-      await gw.gql<{ updateApiKey: any }>(UPDATE, {
+      await gw.gql<{ updateApiKey: KeyOut }>(UPDATE, {
         id: apiKey.id,
         input: { name: 'after', scopes: ['READ_USAGE'], limits: { tokensPerMinute: 1000 }, allowedModels: ['echo'] },
       }),
@@ -120,7 +136,7 @@ describe('key lifecycle', () => {
 
     // the cached principal was dropped: the new scopes apply to the very next request
     expectCode(await gw.gql(CHAT, { input: chatInput('not any more') }, secret), 'FORBIDDEN');
-    expect(ok(await gw.gql<{ viewer: any }>(VIEWER, {}, secret)).viewer.name).toBe('after');
+    expect(ok(await gw.gql<{ viewer: ViewerOut }>(VIEWER, {}, secret)).viewer.name).toBe('after');
   });
 
   it('updateApiKey with no scopes is refused naming the field', async () => {
@@ -171,7 +187,7 @@ describe('key lifecycle', () => {
 
     expectCode(await gw.gql(VIEWER, {}, oldSecret), 'UNAUTHENTICATED');
     expect(ok(await gw.gql<{ viewer: { id: string } }>(VIEWER, {}, fresh)).viewer.id).toBe(apiKey.id);
-    expect(ok(await gw.gql<{ chat: any }>(CHAT, { input: chatInput('rotated') }, fresh)).chat.message.content).toBe('echo: rotated');
+    expect(ok(await gw.gql<{ chat: ChatOut }>(CHAT, { input: chatInput('rotated') }, fresh)).chat.message.content).toBe('echo: rotated');
   });
 
   it('a revoked key cannot be rotated back to life', async () => {
@@ -232,8 +248,8 @@ describe('authentication', () => {
       body: JSON.stringify({ query: VIEWER }),
     });
     expect(res.status).toBeLessThan(500);
-    const body = (await res.json()) as any;
-    expect(body.errors.map((e: any) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
+    const body = (await res.json()) as { errors: GraphQLFormattedError[] };
+    expect(body.errors.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
   });
 });
 
@@ -286,7 +302,7 @@ describe('scopes', () => {
   });
 
   it('INVOKE-only key chats but cannot read usage', async () => {
-    expect(ok(await gw.gql<{ chat: any }>(CHAT, { input: chatInput('scoped') }, invokeOnly)).chat.message.content).toBe('echo: scoped');
+    expect(ok(await gw.gql<{ chat: ChatOut }>(CHAT, { input: chatInput('scoped') }, invokeOnly)).chat.message.content).toBe('echo: scoped');
     expectCode(await gw.gql('{ usage { edges { cursor } } }', {}, invokeOnly), 'FORBIDDEN');
     expectCode(await gw.gql('{ usageSummary(groupBy: MODEL) { key } }', {}, invokeOnly), 'FORBIDDEN');
   });

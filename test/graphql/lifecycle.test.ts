@@ -1,5 +1,6 @@
 /* Model lifecycle: DEPRECATED models answer with a warning (extensions.warnings; Deprecation header on REST); RETIRED models fail with MODEL_RETIRED (410 on REST). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecResult } from '../kit/sse.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { createModel, get, post, sseData } from '../rest/kit.js';
 
@@ -16,7 +17,7 @@ const setStatus = async (name: string, status: string) => {
 };
 
 /** A subscription over Yoga's SSE transport: the `next` payloads. */
-async function subscribe(query: string, variables: Record<string, unknown>): Promise<any[]> {
+async function subscribe(query: string, variables: Record<string, unknown>): Promise<ExecResult[]> {
   const res = await fetch(`${gw.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${key}` },
@@ -49,7 +50,7 @@ describe('DEPRECATED', () => {
   it('puts the warning on every event of a chatStream subscription', async () => {
     const events = await subscribe(STREAM, { m: 'legacy' });
     expect(events.map((e) => e.data.chatStream.delta).join('')).toBe('echo: hello you');
-    expect(events.at(-1).data.chatStream.finishReason).toBe('STOP');
+    expect(events.at(-1)?.data.chatStream.finishReason).toBe('STOP');
     for (const e of events) expect(e.extensions?.warnings?.[0]).toMatch(/deprecated/);
   });
 
@@ -66,7 +67,7 @@ describe('DEPRECATED', () => {
   });
 
   it('is still listed by GET /v1/models', async () => {
-    const ids = (await (await get(gw, '/v1/models', key)).json()).data.map((m: any) => m.id);
+    const ids = (await (await get(gw, '/v1/models', key)).json()).data.map((m: { id: string }) => m.id);
     expect(ids).toContain('legacy');
   });
 
@@ -106,7 +107,7 @@ describe('RETIRED', () => {
     const streamed = await post(gw, '/v1/chat/completions', { model: 'ancient', stream: true, messages: [{ role: 'user', content: 'hello' }] }, key);
     expect(streamed.status).toBe(410);
     expect(streamed.headers.get('content-type')).toMatch(/^application\/json/);
-    const ids = (await (await get(gw, '/v1/models', key)).json()).data.map((m: any) => m.id);
+    const ids = (await (await get(gw, '/v1/models', key)).json()).data.map((m: { id: string }) => m.id);
     expect(ids).not.toContain('ancient');
   });
 

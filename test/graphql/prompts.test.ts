@@ -50,7 +50,7 @@ describe('versions', () => {
 
   it('prompts lists every version, newest first per name', async () => {
     const r = await gw.gql('{ prompts { name version } }', undefined, invoker);
-    const weather = r.data.prompts.filter((p: any) => p.name === 'weather').map((p: any) => p.version);
+    const weather = r.data.prompts.filter((p: { name: string }) => p.name === 'weather').map((p: { version: number }) => p.version);
     expect(weather).toEqual([2, 1]);
   });
 
@@ -117,7 +117,7 @@ describe('usage', () => {
     const ids = [v2.data.runPrompt.id, v1.data.runPrompt.id];
     await gw.flushUsage();
     const r = await gw.gql('{ usage(first: 100) { edges { node { id model metadata status } } } }');
-    const byId = new Map(r.data.usage.edges.map((e: any) => [e.node.id, e.node]));
+    const byId = new Map(r.data.usage.edges.map((e: { node: { id: string } }) => [e.node.id, e.node]));
     expect(byId.get(ids[0])).toMatchObject({ model: 'echo', status: 'OK', metadata: { prompt: 'weather', promptVersion: 2 } });
     expect(byId.get(ids[1])).toMatchObject({ metadata: { prompt: 'weather', promptVersion: 1 } });
   });

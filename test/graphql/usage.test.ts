@@ -188,7 +188,7 @@ describe('usage connection', () => {
   });
 
   it('viewer.monthToDate totals this key’s calls this month', async () => {
-    const d = ok(await gw.gql<{ viewer: { monthToDate: any } }>('{ viewer { monthToDate { requests promptTokens completionTokens costUsd } } }', {}, key.secret));
+    const d = ok(await gw.gql<{ viewer: { monthToDate: { requests: number; promptTokens: number; completionTokens: number; costUsd: number } } }>('{ viewer { monthToDate { requests promptTokens completionTokens costUsd } } }', {}, key.secret));
     // 7 chats of "message i": 2 prompt tokens and 3 completion tokens each; the failed call counts as a request with no tokens
     // (plus nothing from other keys)
     expect(d.viewer.monthToDate).toEqual({ requests: N + 1, promptTokens: 2 * N, completionTokens: 3 * N, costUsd: 0 });

@@ -107,7 +107,7 @@ describe('operations over an authenticated socket', () => {
     const mine = await gw.createKey({ name: 'watcher', scopes: ['INVOKE', 'READ_USAGE'] });
     const other = await gw.createKey({ name: 'other', scopes: ['INVOKE'] });
     const client = createWsClient(gw.url, mine.secret);
-    const seen: Array<{ model: string; status: string; apiKey: { id: string } | null; metadata: any }> = [];
+    const seen: Array<{ model: string; status: string; apiKey: { id: string } | null; metadata: Record<string, unknown> | null }> = [];
     const dispose = client.subscribe<{ usageRecorded: (typeof seen)[number] }>(
       { query: 'subscription { usageRecorded { model status metadata apiKey { id } } }' },
       { next: (r) => r.data && seen.push(r.data.usageRecorded), error: () => {}, complete: () => {} },

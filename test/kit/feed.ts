@@ -1,5 +1,7 @@
 /* A usageRecorded feed held open over graphql-ws (a raw socket, to see its close code) or SSE, recording how it ends. */
+import type { GraphQLFormattedError } from 'graphql';
 import WebSocket from 'ws';
+import type { AnyJson } from './json.js';
 import { sseSubscribe } from './sse.js';
 import type { TestGateway } from './start-gateway.js';
 import { wsUrl } from './ws.js';
@@ -44,12 +46,12 @@ function wsFeed(baseUrl: string, secret: string, query: string): Feed {
   socket.on('error', () => {});
   socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${secret}` } })));
   socket.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { type: string; payload?: any };
+    const msg = JSON.parse(String(data)) as { type: string; payload?: AnyJson };
     if (msg.type === 'connection_ack') socket.send(JSON.stringify({ id: 'feed', type: 'subscribe', payload: { query } }));
-    else if (msg.type === 'next' && msg.payload.errors) codes.push(...msg.payload.errors.map((e: any) => e.extensions?.code));
+    else if (msg.type === 'next' && msg.payload.errors) codes.push(...msg.payload.errors.map((e: GraphQLFormattedError) => e.extensions?.code as string));
     else if (msg.type === 'next') records.push(Object.values(msg.payload.data)[0] as Feed['records'][number]);
     else if (msg.type === 'error') {
-      codes.push(...(msg.payload as any[]).map((e) => e.extensions?.code));
+      codes.push(...(msg.payload as GraphQLFormattedError[]).map((e) => e.extensions?.code as string));
       end({ codes, completed: false });
     } else if (msg.type === 'complete') end({ codes, completed: true });
   });

@@ -1,17 +1,18 @@
 /* GraphQL over SSE for tests: raw fetch with Accept: text/event-stream ("distinct connections" mode, as Yoga serves it). */
+import type { AnyJson } from './json.js';
 
 export interface SseEvent {
   event: string;
   data: string;
 }
 
-export interface ExecResult<T = any> {
+export interface ExecResult<T = AnyJson> {
   data?: T | null;
-  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
-  extensions?: Record<string, any>;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, AnyJson> }>;
+  extensions?: Record<string, AnyJson>;
 }
 
-export interface SseSubscription<T = any> {
+export interface SseSubscription<T = AnyJson> {
   /** HTTP status of the response (resolves once headers arrived). */
   status: Promise<number>;
   /** `next` payloads as they arrive; ends on `complete`, on abort, or when the server closes the stream. */
@@ -55,7 +56,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
 }
 
 /** Starts a subscription (or any operation) over SSE. */
-export function sseSubscribe<T = any>(
+export function sseSubscribe<T = AnyJson>(
   baseUrl: string,
   query: string,
   variables?: Record<string, unknown>,
@@ -103,7 +104,7 @@ export function sseSubscribe<T = any>(
 }
 
 /** Runs an operation over SSE to the end and returns every `next` payload. */
-export async function sseCollect<T = any>(
+export async function sseCollect<T = AnyJson>(
   baseUrl: string,
   query: string,
   variables?: Record<string, unknown>,

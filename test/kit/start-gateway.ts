@@ -3,15 +3,16 @@ import { Writable } from 'node:stream';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
+import type { AnyJson } from './json.js';
 
 export const ADMIN_KEY = 'gw_test_admin_key_0123456789abcdefghijklmnop';
 
-export interface GqlResponse<T = any> {
+export interface GqlResponse<T = AnyJson> {
   status: number;
   headers: Headers;
   data?: T;
-  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
-  extensions?: Record<string, any>;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, AnyJson> }>;
+  extensions?: Record<string, AnyJson>;
 }
 
 export interface TestGateway {
@@ -20,7 +21,7 @@ export interface TestGateway {
   adminKey: string;
   /** Every log line written, for tests that look for secrets. */
   logs: string[];
-  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResponse<T>>;
+  gql<T = AnyJson>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResponse<T>>;
   /** Creates a key through the API and returns its secret and id. */
   createKey(input?: Record<string, unknown>): Promise<{ id: string; secret: string }>;
   /** Waits until the usage writer has flushed everything. */

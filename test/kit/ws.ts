@@ -1,6 +1,7 @@
 /* graphql-ws (graphql-transport-ws) for tests: a client with the key in connectionParams, and a raw handshake probe. */
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { AnyJson } from './json.js';
 
 export const wsUrl = (baseUrl: string) => `${baseUrl.replace(/^http/, 'ws')}/graphql`;
 
@@ -30,19 +31,19 @@ export function createWsClient(baseUrl: string, key?: string | null, connectionP
 }
 
 /** Runs one operation to completion; resolves with every result, rejects with the socket close event or error. */
-export function wsCollect<T = any>(
+export function wsCollect<T = AnyJson>(
   client: Client,
   query: string,
   variables?: Record<string, unknown>,
   timeoutMs = 10_000,
-): Promise<FormattedExecutionResult<T, any>[]> {
+): Promise<FormattedExecutionResult<T, Record<string, unknown>>[]> {
   return new Promise((resolve, reject) => {
-    const out: FormattedExecutionResult<T, any>[] = [];
+    const out: FormattedExecutionResult<T, Record<string, unknown>>[] = [];
     const timer = setTimeout(() => {
       dispose();
       reject(new Error(`ws operation did not complete within ${timeoutMs} ms (${out.length} results)`));
     }, timeoutMs);
-    const dispose = client.subscribe<T, any>(
+    const dispose = client.subscribe<T, Record<string, unknown>>(
       { query, variables },
       {
         next: (r) => void out.push(r),

@@ -1,12 +1,14 @@
 /* A loopback HTTP server for provider mocks: records every request, lets a test script the answers. */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { AnyJson } from '../kit/json.js';
 
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: IncomingMessage['headers'];
-  body: any;
+  /** The request body as JSON (the raw text when it is not JSON). */
+  body: AnyJson;
   /** Resolves when the client closed the connection before the mock finished answering. */
   closedEarly: Promise<void>;
 }
@@ -29,7 +31,7 @@ export async function startMockServer(defaultHandler: Handler): Promise<MockServ
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
-    let body: any = raw;
+    let body: AnyJson = raw;
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {

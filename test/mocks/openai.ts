@@ -19,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { AnyJson } from '../kit/json.js';
 import { startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
 /** Deviations of OpenAI-compatible servers (vLLM, Ollama, llama.cpp…) the mock can reproduce. */
@@ -173,7 +174,7 @@ interface Resolved {
   usage: { prompt_tokens: number; completion_tokens: number };
 }
 
-function resolve(reply: OpenAIMockReply, body: any, baseQuirks: OpenAIMockQuirks): Resolved {
+function resolve(reply: OpenAIMockReply, body: AnyJson, baseQuirks: OpenAIMockQuirks): Resolved {
   const toolCalls = (reply.toolCalls ?? []).map((c) => ({ id: c.id ?? `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`, name: c.name, arguments: c.arguments }));
   const text = reply.text ?? (toolCalls.length ? null : 'Hello from the mock!');
   const messages: Array<{ content?: unknown }> = Array.isArray(body?.messages) ? body.messages : [];

@@ -139,9 +139,10 @@ describe('resource bounds', () => {
       );
       // each ended as a cancelled invocation, with its usage record
       await gw.flushUsage();
-      const usage = await gw.gql('{ usage(first: 10) { edges { node { status streamed apiKey { name } } } } }');
-      const mine = usage.data.usage.edges.filter((e: any) => e.node.apiKey?.name === 'plain json client');
-      expect(mine.map((e: any) => e.node.status)).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED']);
+      type Edge = { node: { status: string; streamed: boolean; apiKey: { name: string } | null } };
+      const usage = await gw.gql<{ usage: { edges: Edge[] } }>('{ usage(first: 10) { edges { node { status streamed apiKey { name } } } } }');
+      const mine = usage.data!.usage.edges.filter((e) => e.node.apiKey?.name === 'plain json client');
+      expect(mine.map((e) => e.node.status)).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED']);
     });
   });
 

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { createGatewayYoga } from '../../src/http/yoga.js';
+import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { sseCollect } from '../kit/sse.js';
 import { createWsClient, wsCollect } from '../kit/ws.js';
@@ -169,7 +170,7 @@ describe('query hardening', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.adminKey}` },
         body: JSON.stringify({ query }),
       });
-      return (await res.json()) as { data?: any; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+      return (await res.json()) as { data?: AnyJson; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
     };
     for (const q of ['{ __schema { queryType { name } } }', '{ __type(name: "Query") { name } }']) {
       const res = await ask(q);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
 import { UpstreamError, type ProviderAdapter } from '../../src/providers/types.js';
+import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { readSse, type SseEvent } from '../kit/sse.js';
 import { createWsClient, wsCollect, wsHandshake } from '../kit/ws.js';
@@ -37,7 +38,7 @@ describe('logs, request ids and secrets over a full session', () => {
   /** secret → index of the response that created it (-1: must never appear in any response) */
   const secrets = new Map<string, number>();
 
-  async function call(what: string, path: string, init: RequestInit & { key?: string | null; authorization?: string } = {}): Promise<{ status: number; requestId: string | null; json: any; text: string }> {
+  async function call(what: string, path: string, init: RequestInit & { key?: string | null; authorization?: string } = {}): Promise<{ status: number; requestId: string | null; json: AnyJson; text: string }> {
     const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
     if (init.authorization !== undefined) headers.authorization = init.authorization;
     else if (init.key) headers.authorization = `Bearer ${init.key}`;
@@ -45,7 +46,7 @@ describe('logs, request ids and secrets over a full session', () => {
     const text = await res.text();
     const requestId = res.headers.get('x-request-id');
     responses.push({ what, status: res.status, requestId, body: text });
-    let json: any;
+    let json: AnyJson;
     try {
       json = JSON.parse(text);
     } catch {
@@ -219,7 +220,7 @@ describe('logs, request ids and secrets over a full session', () => {
     // every HTTP response carries an id, and exactly one 'request completed' line with method, path, status, duration
     const http = responses.filter((r) => r.status > 0);
     for (const r of http) expect(r.requestId, r.what).toBeTruthy();
-    const lines = () => gw.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    const lines = () => gw.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     await waitFor(() => lines().filter((l) => l.msg === 'request completed').length >= http.filter((r) => r.requestId).length, 'request log lines').catch((e) => {
       const seen = new Set(lines().map((l) => l.requestId));
       throw new Error(`${e.message}: missing ${JSON.stringify(http.filter((r) => !seen.has(r.requestId)).map((r) => r.what))}`);

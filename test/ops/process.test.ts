@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshConnection } from '../kit/fresh-connection.js';
+import type { AnyJson } from '../kit/json.js';
 import { startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { sleep, waitFor } from './kit.js';
 
@@ -27,7 +28,7 @@ describe('the gateway process', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...headers },
       body: JSON.stringify({ query, variables }),
     });
-    return { status: res.status, requestId: res.headers.get('x-request-id'), body: (await res.json()) as { data?: any; errors?: Array<{ extensions?: Record<string, unknown> }> } };
+    return { status: res.status, requestId: res.headers.get('x-request-id'), body: (await res.json()) as { data?: AnyJson; errors?: Array<{ extensions?: Record<string, unknown> }> } };
   };
   const stdoutLines = () => stdout.split('\n').filter(Boolean);
 

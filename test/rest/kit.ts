@@ -1,6 +1,7 @@
 /* Helpers for the REST tests: an OpenAI provider backed by the mock, raw SSE reading, and response checks against the OpenAPI document. */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { expect } from 'vitest';
+import type { AnyJson } from '../kit/json.js';
 import type { TestGateway } from '../kit/start-gateway.js';
 import type { OpenAIMock } from '../mocks/openai.js';
 
@@ -48,7 +49,7 @@ const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
  * (JSON Schema 2020-12, the dialect of OpenAPI 3.1), so "answers as documented" is tested against the
  * published document rather than the code that produced it.
  */
-export function documentChecker(doc: any) {
+export function documentChecker(doc: AnyJson) {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   ajv.addSchema({ ...doc, $id: 'openapi.json' });
   const cache = new Map<string, ValidateFunction>();

@@ -197,7 +197,7 @@ describe('chat, streamed', () => {
     for (let i = 0; i < 50 && !records.length; i++) {
       await gw.flushUsage();
       const u = await gw.gql('{ usage(filter: { model: "gpt-mock", status: CANCELLED }) { edges { node { streamed status } } } }');
-      records = u.data.usage.edges.map((e: any) => e.node);
+      records = u.data.usage.edges.map((e: { node: unknown }) => e.node);
       if (!records.length) await new Promise((r) => setTimeout(r, 20));
     }
     expect(records).toEqual([{ streamed: true, status: 'CANCELLED' }]);

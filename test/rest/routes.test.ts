@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rateLimited } from '../../src/errors.js';
 import { ChatCompletionRequest, EmbeddingsRequest, PromptRunRequest } from '../../src/http/rest/schemas.js';
 import type { Limiter } from '../../src/gateway/limits.js';
+import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { addMockProvider, createModel, documentChecker, get, post, sseData } from './kit.js';
@@ -11,7 +12,7 @@ import { addMockProvider, createModel, documentChecker, get, post, sseData } fro
 let gw: TestGateway;
 let mock: OpenAIMock;
 let key: string;
-let doc: any;
+let doc: AnyJson;
 let check: ReturnType<typeof documentChecker>;
 
 const limiter: Limiter = {
@@ -52,8 +53,8 @@ const examples: Record<string, { method: 'get' | 'post'; path: string; url: stri
   getOpenApiDocument: { method: 'get', path: '/openapi.json', url: '/openapi.json' },
 };
 
-function operations(): Array<{ path: string; method: string; op: any }> {
-  return Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
+function operations(): Array<{ path: string; method: string; op: AnyJson }> {
+  return Object.entries(doc.paths as Record<string, Record<string, AnyJson>>).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
 }
 
 describe('GET /openapi.json', () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { startGateway, type GqlResponse, type TestGateway } from '../kit/start-gateway.js';
 import {
   chat,
   createPricedModel,
@@ -45,6 +45,29 @@ const SUMMARY = `query($g: UsageGroupBy!, $filter: UsageFilter) {
   usageSummary(groupBy: $g, filter: $filter) { key requests errors promptTokens completionTokens costUsd p50LatencyMs p95LatencyMs }
 }`;
 
+/** What PAGE and SUMMARY select. */
+interface PageNode {
+  id: string;
+  createdAt: string;
+  model: string;
+  provider: string | null;
+  status: string;
+  apiKey: { id: string } | null;
+}
+interface Page {
+  usage: { edges: Array<{ cursor: string; node: PageNode }>; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null } };
+}
+interface Bucket {
+  key: string;
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+}
+
 /** Newest first: created_at desc, then id desc (uuid order is the order of its lowercase hex text). */
 const newestFirst = (a: OracleRow, b: OracleRow) => (a.at < b.at ? 1 : a.at > b.at ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
@@ -75,15 +98,15 @@ for (const backend of backends) {
 
     /** Every page of usage(filter) with `first`, as the key sees it. */
     async function pageAll(filter: Record<string, unknown> | null, key = gw.adminKey, first = 7) {
-      const nodes: any[] = [];
+      const nodes: PageNode[] = [];
       let after: string | null = null;
       for (let i = 0; i < 200; i++) {
-        const res: any = await gw.gql(PAGE, { filter, first, after }, key);
+        const res: GqlResponse<Page> = await gw.gql<Page>(PAGE, { filter, first, after }, key);
         expect(res.errors).toBeUndefined();
-        const { edges, pageInfo } = res.data.usage;
+        const { edges, pageInfo } = res.data!.usage;
         expect(pageInfo.hasPreviousPage).toBe(after !== null);
         expect(pageInfo.endCursor).toBe(edges.at(-1)?.cursor ?? null);
-        nodes.push(...edges.map((e: any) => e.node));
+        nodes.push(...edges.map((e) => e.node));
         if (!pageInfo.hasNextPage) return nodes;
         after = pageInfo.endCursor;
       }
@@ -192,7 +215,7 @@ for (const backend of backends) {
         const other = key === A ? B : A;
         expect(await pageAll({ apiKeyId: other.id }, key.secret)).toEqual([]);
         const summary = await gw.gql(SUMMARY, { g: 'API_KEY' }, key.secret);
-        expect(summary.data.usageSummary.map((b: any) => b.key)).toEqual([key.id]);
+        expect(summary.data.usageSummary.map((b: Bucket) => b.key)).toEqual([key.id]);
         const byModel = await gw.gql(SUMMARY, { g: 'MODEL', filter: { apiKeyId: other.id } }, key.secret);
         expect(byModel.data.usageSummary).toEqual([]);
       }
@@ -271,14 +294,14 @@ for (const backend of backends) {
           const res = await gw.gql(SUMMARY, { g, filter });
           expect(res.errors, g).toBeUndefined();
           const got = [...res.data.usageSummary]
-            .sort((a: any, b: any) => (a.key < b.key ? -1 : 1))
-            .map(({ costUsd, ...b }: any) => ({ ...b, cost: units(costUsd) }));
+            .sort((a: Bucket, b: Bucket) => (a.key < b.key ? -1 : 1))
+            .map(({ costUsd, ...b }: Bucket) => ({ ...b, cost: units(costUsd) }));
           expect(got, `${g} ${JSON.stringify(filter)}`).toEqual(want);
         }
       }
       // the known history rows: hour buckets of two rows each, latencies (k*37) % 101
       const hist = await gw.gql(SUMMARY, { g: 'HOUR', filter: { model: HIST_MODEL } });
-      expect(hist.data.usageSummary.map((b: any) => [b.key, b.requests])).toEqual(
+      expect(hist.data.usageSummary.map((b: Bucket) => [b.key, b.requests])).toEqual(
         Array.from({ length: 6 }, (_, h) => [`2024-03-01T0${h}:00:00Z`, 2]),
       );
       const day = await gw.gql(SUMMARY, { g: 'DAY', filter: { model: HIST_MODEL } });
@@ -309,17 +332,18 @@ for (const backend of backends) {
         }
         await gw.flushUsage();
       })();
-      const seen: any[] = [];
+      const seen: PageNode[] = [];
       let after: string | null = null;
       try {
         for (;;) {
-          const res: any = await gw.gql(PAGE, { first: 5, after });
+          const res: GqlResponse<Page> = await gw.gql<Page>(PAGE, { first: 5, after });
           expect(res.errors).toBeUndefined();
-          seen.push(...res.data.usage.edges.map((e: any) => e.node));
+          const { edges, pageInfo } = res.data!.usage;
+          seen.push(...edges.map((e) => e.node));
           // let the writer land records between pages
           await new Promise((r) => setTimeout(r, 5));
-          if (!res.data.usage.pageInfo.hasNextPage) break;
-          after = res.data.usage.pageInfo.endCursor;
+          if (!pageInfo.hasNextPage) break;
+          after = pageInfo.endCursor;
         }
       } finally {
         stop = true;

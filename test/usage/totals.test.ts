@@ -1,7 +1,7 @@
 /* 1 000 chat calls leave exactly 1 000 usage records whose token and cost sums equal what the calls returned. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { startGateway, type GqlResponse, type TestGateway } from '../kit/start-gateway.js';
 import {
   chat,
   createPricedModel,
@@ -108,17 +108,19 @@ for (const backend of backends) {
       const seen = new Map<string, { promptTokens: number; completionTokens: number; costUsd: number }>();
       let after: string | null = null;
       for (let pages = 0; pages < 20; pages++) {
-        const res: any = await gw.gql(
+        type Node = { id: string; promptTokens: number; completionTokens: number; costUsd: number };
+        const res: GqlResponse<{ usage: { edges: Array<{ node: Node }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }> = await gw.gql(
           'query($after: String) { usage(first: 100, after: $after) { edges { node { id promptTokens completionTokens costUsd } } pageInfo { hasNextPage endCursor } } }',
           { after },
         );
         expect(res.errors).toBeUndefined();
-        for (const { node } of res.data.usage.edges) {
+        const { edges, pageInfo } = res.data!.usage;
+        for (const { node } of edges) {
           expect(seen.has(node.id)).toBe(false);
           seen.set(node.id, node);
         }
-        if (!res.data.usage.pageInfo.hasNextPage) break;
-        after = res.data.usage.pageInfo.endCursor;
+        if (!pageInfo.hasNextPage) break;
+        after = pageInfo.endCursor;
       }
       expect(seen.size).toBe(N);
       for (const [id, node] of seen) {

@@ -127,6 +127,6 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000
 }
 
 /** Rows of `db.execute(...)`: PGlite answers `{ rows }`, postgres.js an array. */
-export function rowsOf<T = Record<string, any>>(res: unknown): T[] {
+export function rowsOf<T = Record<string, unknown>>(res: unknown): T[] {
   return ((res as { rows?: T[] }).rows ?? (res as T[])) as T[];
 }
