@@ -143,7 +143,7 @@ export const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement(
     index: t.exposeInt('index', { description: 'Position of this event in the stream, from 0' }),
     model: t.exposeString('model', { description: 'The public model name that was asked for' }),
     delta: t.exposeString('delta', { description: 'Text added by this event; empty on the final event' }),
-    toolCalls: t.field({ type: [ToolCallDeltaRef], nullable: true, description: 'Pieces of tool calls added by this event; null when it adds none', resolve: (c) => c.toolCalls }),
+    toolCalls: t.field({ type: [ToolCallDeltaRef], nullable: true, description: 'Pieces of tool calls added by this event; null or empty when it adds none', resolve: (c) => c.toolCalls }),
     finishReason: t.field({ type: FinishReasonEnum, nullable: true, description: 'Why the model stopped; set on the final event only', resolve: (c) => c.finishReason }),
     usage: t.field({ type: UsageRef, nullable: true, description: 'Tokens and cost of the whole stream; set on the final event only', resolve: (c) => c.usage }),
   }),
