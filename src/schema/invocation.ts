@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { unauthenticated } from '../errors.js';
 import { requireInvoke } from '../services/access.js';
 import { builder } from './builder.js';
+import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
 import { FinishReasonEnum, RoleEnum, ContentPartTypeEnum, ToolChoiceModeEnum } from './enums.js';
 
 export const ContentPartInput = builder.inputType('ContentPartInput', {
@@ -192,7 +193,7 @@ builder.subscriptionFields((t) => ({
   chatStream: t.field({
     type: ChatChunkRef,
     description: 'Tokens as the model produces them; ending the subscription cancels the upstream request',
-    authScopes: { invoke: true },
+    authScopes: SUBSCRIPTION_SCOPES.chatStream,
     args: { input: t.arg({ type: ChatInput, required: true, description: 'The model, the messages and the sampling options' }) },
     // the gateway returns its stream channel: never wrap it in another generator, or cancellation waits for the next token
     subscribe: (_, { input }, ctx) => ctx.gateway.stream(input, invocationOptions(ctx)),

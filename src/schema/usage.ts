@@ -6,6 +6,7 @@ import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
 import type { UsageBucket } from '../services/usage-queries.js';
 import { builder } from './builder.js';
+import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
 import { UsageGroupByEnum, UsageStatusEnum } from './enums.js';
 import { ApiKeyRef } from './keys.js';
 
@@ -137,7 +138,7 @@ builder.subscriptionFields((t) => ({
   usageRecorded: t.field({
     type: UsageRecordRef,
     description: "Usage records as they are written: the caller's own, or everyone's for ADMIN",
-    authScopes: { readUsage: true },
+    authScopes: SUBSCRIPTION_SCOPES.usageRecorded,
     subscribe: (_, __, ctx) => {
       const own = scopeKeyId(ctx);
       const source = ctx.services.feed.subscribe();
