@@ -4,25 +4,35 @@ import type { UsageEvent } from '../gateway/usage-writer.js';
 import type { UsageRow } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
-import type { UsageBucket } from '../services/usage-queries.js';
-import { builder } from './builder.js';
+import { forbidden } from '../errors.js';
+import { readsKey, usageScopeKeyId } from '../services/access.js';
+import { parseRecordKey, recordKey, type RecordKey, type UsageBucket, type UsageFilter } from '../services/usage-queries.js';
+import { builder, grantedScopes } from './builder.js';
 import { UsageGroupByEnum, UsageStatusEnum } from './enums.js';
+import { globalIdOf, keyOf, refused } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
 
 /** Rows from the database and events from the feed share one shape (the feed may come through Redis as JSON). */
 type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'createdAt'> & { costUsd: number | string; createdAt: Date | string };
 
-const UsageRecordRef = builder.objectRef<UsageRecordShape>('UsageRecord').implement({
+const UsageRecordRef = builder.nodeRef<UsageRecordShape, RecordKey | null>('UsageRecord', {
+  // the primary key (created_at, id): a lookup by id alone would scan the table
+  id: { resolve: (r) => recordKey({ createdAt: new Date(r.createdAt), id: r.id }), parse: parseRecordKey },
+  // as `usage`: READ_USAGE (FORBIDDEN without it), and a key other than ADMIN reads its own records only
+  loadMany: (keys, ctx) =>
+    grantedScopes(ctx.principal).readUsage
+      ? ctx.services.usageQueries.byKeys(keys as RecordKey[], usageScopeKeyId(ctx.principal!))
+      : keys.map(() => refused<UsageRecordShape>(forbidden('This key may not access UsageRecord'))),
+});
+UsageRecordRef.implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
+    invocationId: t.exposeID('id', { description: 'The invocation this record accounts for: ChatResult.id, ChatChunk.invocationId' }),
     createdAt: t.field({ type: 'DateTime', resolve: (r) => new Date(r.createdAt) }),
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
       resolve: (r, _, ctx) => {
-        if (!r.apiKeyId) return null;
-        // non-admins only ever see their own records, so their own key
-        if (!ctx.principal?.isAdmin && r.apiKeyId !== ctx.principal?.key.id) return null;
+        if (!r.apiKeyId || !readsKey(ctx.principal!, r.apiKeyId)) return null;
         return ctx.loaders.apiKey.load(r.apiKeyId);
       },
     }),
@@ -42,36 +52,9 @@ const UsageRecordRef = builder.objectRef<UsageRecordShape>('UsageRecord').implem
   }),
 });
 
-type PageInfoShape = { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-const PageInfoRef = builder.objectRef<PageInfoShape>('PageInfo').implement({
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
-    startCursor: t.exposeString('startCursor', { nullable: true }),
-    endCursor: t.exposeString('endCursor', { nullable: true }),
-  }),
-});
-
-const UsageRecordEdgeRef = builder.objectRef<{ cursor: string; node: UsageRecordShape }>('UsageRecordEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: UsageRecordRef, resolve: (e) => e.node }),
-  }),
-});
-
-const UsageRecordConnectionRef = builder
-  .objectRef<{ edges: Array<{ cursor: string; node: UsageRecordShape }>; pageInfo: PageInfoShape }>('UsageRecordConnection')
-  .implement({
-    description: 'Newest first',
-    fields: (t) => ({
-      edges: t.field({ type: [UsageRecordEdgeRef], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
-    }),
-  });
-
 const UsageFilterInput = builder.inputType('UsageFilter', {
   fields: (t) => ({
-    apiKeyId: t.id(),
+    apiKeyId: t.globalID({ description: "A key's global id (ApiKey.id); its bare UUID is still accepted until the next release, with a warning" }),
     model: t.string(),
     provider: t.string(),
     status: t.field({ type: UsageStatusEnum }),
@@ -82,7 +65,7 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
 
 const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
   fields: (t) => ({
-    key: t.exposeString('key', { description: "The group's value: a model or provider name, a key id, or an ISO date/hour" }),
+    key: t.exposeString('key', { description: "The group's value: a model or provider name, a key's global id (ApiKey.id), or an ISO date/hour" }),
     requests: t.exposeInt('requests'),
     errors: t.exposeInt('errors'),
     promptTokens: t.exposeInt('promptTokens'),
@@ -97,32 +80,46 @@ const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
 const FEED_LOADER_TTL_MS = 1000;
 const loadersBorn = new WeakMap<Context, number>();
 
-const scopeKeyId = (ctx: Context) => (ctx.principal!.isAdmin ? null : ctx.principal!.key.id);
+/** The filter as the queries take it: the key named by its global id (or, for one release, its bare UUID). */
+const readFilter = (ctx: Context, filter: typeof UsageFilterInput.$inferInput | null | undefined): UsageFilter | null =>
+  filter ? { ...filter, apiKeyId: filter.apiKeyId == null ? null : keyOf(ctx, filter.apiKeyId, ApiKeyRef, 'filter.apiKeyId') } : null;
 
 builder.queryFields((t) => ({
-  usage: t.field({
-    type: UsageRecordConnectionRef,
-    description: "The caller's own usage (all usage for ADMIN), newest first",
-    authScopes: { readUsage: true },
-    args: { filter: t.arg({ type: UsageFilterInput }), first: t.arg.int(), after: t.arg.string() },
-    resolve: (_, args, ctx) =>
-      ctx.services.usageQueries.page({
-        filter: args.filter ? { ...args.filter, apiKeyId: args.filter.apiKeyId == null ? null : String(args.filter.apiKeyId) } : null,
-        first: args.first,
-        after: args.after,
-        scopeKeyId: scopeKeyId(ctx),
-      }),
-  }),
+  usage: t.connection(
+    {
+      type: UsageRecordRef,
+      nullable: true,
+      description: "The caller's own usage (all usage for ADMIN), newest first; null with a FORBIDDEN error without READ_USAGE",
+      authScopes: { readUsage: true },
+      args: { filter: t.arg({ type: UsageFilterInput }) },
+      resolve: (_, args, ctx) =>
+        ctx.services.usageQueries.page({
+          filter: readFilter(ctx, args.filter),
+          first: args.first,
+          after: args.after,
+          last: args.last,
+          before: args.before,
+          scopeKeyId: usageScopeKeyId(ctx.principal!),
+        }),
+    },
+    { name: 'UsageRecordConnection', description: 'Newest first' },
+    { name: 'UsageRecordEdge', description: 'A usage record and its cursor' },
+  ),
   usageSummary: t.field({
     type: [UsageBucketRef],
+    nullable: true,
+    description: 'Usage grouped and totalled; null with a FORBIDDEN error without READ_USAGE',
     authScopes: { readUsage: true },
     args: { groupBy: t.arg({ type: UsageGroupByEnum, required: true }), filter: t.arg({ type: UsageFilterInput }) },
-    resolve: (_, args, ctx) =>
-      ctx.services.usageQueries.summary({
+    resolve: async (_, args, ctx) => {
+      const buckets = await ctx.services.usageQueries.summary({
         groupBy: args.groupBy,
-        filter: args.filter ? { ...args.filter, apiKeyId: args.filter.apiKeyId == null ? null : String(args.filter.apiKeyId) } : null,
-        scopeKeyId: scopeKeyId(ctx),
-      }),
+        filter: readFilter(ctx, args.filter),
+        scopeKeyId: usageScopeKeyId(ctx.principal!),
+      });
+      // a key's bucket is named by the key's global id, which `node(id:)` and filter.apiKeyId take
+      return args.groupBy === 'API_KEY' ? buckets.map((b) => ({ ...b, key: b.key && globalIdOf(ApiKeyRef, b.key) })) : buckets;
+    },
   }),
 }));
 
@@ -132,7 +129,7 @@ builder.subscriptionFields((t) => ({
     description: "Usage records as they are written: the caller's own, or everyone's for ADMIN",
     authScopes: { readUsage: true },
     subscribe: (_, __, ctx) => {
-      const own = scopeKeyId(ctx);
+      const own = usageScopeKeyId(ctx.principal!);
       const source = ctx.services.feed.subscribe();
       return own ? pipe(source, filter((e: UsageEvent) => e.apiKeyId === own)) : source;
     },
