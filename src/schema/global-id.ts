@@ -64,7 +64,7 @@ export function keyOf<K>(ctx: { warnings: string[] }, value: GlobalId, type: Key
 }
 
 /** Why a node/nodes argument names no node (BAD_USER_INPUT naming `arg`), or null when it does. */
-export function nodeIdProblem(schema: GraphQLSchema, value: GlobalId, arg: string): GatewayError | null {
+function nodeIdProblem(schema: GraphQLSchema, value: GlobalId, arg: string): GatewayError | null {
   const type = value.typename ? schema.getType(value.typename) : undefined;
   if (!isObjectType(type) || !type.getInterfaces().some((i) => i.name === 'Node')) return badInput(arg, 'is not a global id');
   if (value.id === null) return badInput(arg, `is not a valid ${value.typename} id`);
