@@ -1,13 +1,22 @@
 /* Providers, models and their targets; admin mutations call the catalogue service. */
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
-import { builder } from './builder.js';
+import { builder, grantedScopes } from './builder.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
+import { refused, uuidKey } from './global-id.js';
+import { forbidden } from '../errors.js';
 import { seesModel } from '../services/access.js';
 
-export const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement({
+export const ProviderRef = builder.nodeRef<ProviderRow, string | null>('Provider', {
+  id: { resolve: (p) => p.id, parse: uuidKey },
+  // as the `providers` list: ADMIN only, FORBIDDEN for any other key
+  loadMany: (ids, ctx) =>
+    grantedScopes(ctx.principal).admin
+      ? ctx.services.catalogue.providersByIds(ids as string[])
+      : ids.map(() => refused<ProviderRow>(forbidden('This key may not access Provider'))),
+});
+ProviderRef.implement({
   description: 'An upstream API the gateway calls, with its credential (ADMIN only)',
   fields: (t) => ({
-    id: t.exposeID('id', { description: "The provider's id" }),
     name: t.exposeString('name', { description: 'Unique name; model targets and usage records refer to the provider by it' }),
     kind: t.field({ type: ProviderKindEnum, description: 'The API it speaks', resolve: (p) => p.kind as typeof ProviderKindEnum.$inferType }),
     baseUrl: t.exposeString('baseUrl', { nullable: true, description: "The API's base URL; null means the kind's public endpoint" }),
@@ -34,10 +43,15 @@ export const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').i
   }),
 });
 
-export const ModelRef = builder.objectRef<ModelRow>('Model').implement({
+export const ModelRef = builder.nodeRef<ModelRow, string | null>('Model', {
+  id: { resolve: (m) => m.id, parse: uuidKey },
+  // as the `models` list: a model this key does not see is null, as one that does not exist
+  loadMany: async (ids, ctx) =>
+    (await ctx.services.catalogue.modelsByIds(ids as string[])).map((m) => (m && seesModel(ctx.principal!, m) ? m : null)),
+});
+ModelRef.implement({
   description: 'A public model name clients invoke, routed to one or more provider models (targets)',
   fields: (t) => ({
-    id: t.exposeID('id', { description: "The model's id" }),
     name: t.exposeString('name', { description: 'Public name clients invoke' }),
     description: t.exposeString('description', { nullable: true, description: 'Free text for people choosing a model' }),
     status: t.field({ type: ModelStatusEnum, description: 'Whether it is served', resolve: (m) => m.status as typeof ModelStatusEnum.$inferType }),
@@ -140,7 +154,8 @@ builder.queryFields((t) => ({
   }),
   providers: t.field({
     type: [ProviderRef],
-    description: 'ADMIN',
+    nullable: true,
+    description: 'ADMIN; null with a FORBIDDEN error for other callers, so the rest of the query still answers',
     authScopes: { admin: true },
     resolve: (_, __, ctx) => ctx.services.catalogue.listProviders(),
   }),

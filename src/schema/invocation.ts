@@ -140,7 +140,7 @@ export const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement(
       description: "This event's own identity (the invocation id and the event's index), so a normalising client cache keeps every event",
       resolve: (c) => `${c.invocationId}:${c.index}`,
     }),
-    invocationId: t.exposeID('invocationId', { description: 'The invocation this event belongs to: the same on every event of a stream, and the id of its usage record' }),
+    invocationId: t.exposeID('invocationId', { description: 'The invocation this event belongs to: the same on every event of a stream, and the invocationId of its usage record' }),
     index: t.exposeInt('index', { description: 'Position of this event in the stream, from 0' }),
     model: t.exposeString('model', { description: 'The public model name that was asked for' }),
     delta: t.exposeString('delta', { description: 'Text added by this event; empty on the final event' }),

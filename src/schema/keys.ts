@@ -3,6 +3,9 @@ import type { ApiKeyRow } from '../db/schema.js';
 import type { UsageTotals } from '../services/usage-queries.js';
 import { builder } from './builder.js';
 import { ScopeEnum } from './enums.js';
+import { keyOf, refused, uuidKey } from './global-id.js';
+import { forbidden } from '../errors.js';
+import { readsKey } from '../services/access.js';
 
 const KeyLimitsRef = builder.objectRef<ApiKeyRow>('KeyLimits').implement({
   description: 'What a key may use; null means no limit. Rates answer RATE_LIMITED, quotas and the budget QUOTA_EXCEEDED',
@@ -24,10 +27,17 @@ const UsageTotalsRef = builder.objectRef<UsageTotals>('UsageTotals').implement({
   }),
 });
 
-export const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey').implement({
+export const ApiKeyRef = builder.nodeRef<ApiKeyRow, string | null>('ApiKey', {
+  id: { resolve: (k) => k.id, parse: uuidKey },
+  // as `apiKeys` (ADMIN) and `viewer` (the key itself); another key's is FORBIDDEN, whether it exists or not
+  loadMany: (ids, ctx) =>
+    (ids as string[]).map((id) =>
+      readsKey(ctx.principal!, id) ? ctx.loaders.apiKey.load(id) : refused<ApiKeyRow>(forbidden('This key may not access other keys')),
+    ),
+});
+ApiKeyRef.implement({
   description: 'An API key: who a caller is, what it may do and its limits. The secret itself is never readable',
   fields: (t) => ({
-    id: t.exposeID('id', { description: "The key's id (not its secret)" }),
     name: t.exposeString('name', { description: 'A label for people' }),
     prefix: t.exposeString('prefix', { description: 'First characters of the secret, for recognising a key; never the whole secret' }),
     scopes: t.field({ type: [ScopeEnum], description: 'What the key may do', resolve: (k) => k.scopes as Array<typeof ScopeEnum.$inferType> }),
@@ -94,11 +104,14 @@ builder.queryFields((t) => ({
   }),
   apiKeys: t.field({
     type: [ApiKeyRef],
-    description: 'ADMIN',
+    nullable: true,
+    description: 'ADMIN; null with a FORBIDDEN error for other callers, so the rest of the query still answers',
     authScopes: { admin: true },
     resolve: (_, __, ctx) => ctx.services.keys.list(),
   }),
 }));
+
+const KEY_ID = "The key's global id (ApiKey.id); its bare UUID is still accepted until the next release, with a warning";
 
 builder.mutationFields((t) => ({
   createApiKey: t.field({
@@ -112,21 +125,21 @@ builder.mutationFields((t) => ({
     type: ApiKeyRef,
     description: 'ADMIN; takes effect on every gateway instance within 5 seconds',
     authScopes: { admin: true },
-    args: { id: t.arg.id({ required: true, description: 'The id of the key to change' }), input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes' }) },
-    resolve: (_, { id, input }, ctx) => ctx.services.keys.update(String(id), input),
+    args: { id: t.arg.globalID({ required: true, description: KEY_ID }), input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes' }) },
+    resolve: (_, { id, input }, ctx) => ctx.services.keys.update(keyOf(ctx, id, ApiKeyRef, 'id'), input),
   }),
   revokeApiKey: t.field({
     type: ApiKeyRef,
     description: 'ADMIN; takes effect on every gateway instance within 5 seconds',
     authScopes: { admin: true },
-    args: { id: t.arg.id({ required: true, description: 'The id of the key to revoke (revoking twice changes nothing)' }) },
-    resolve: (_, { id }, ctx) => ctx.services.keys.revoke(String(id)),
+    args: { id: t.arg.globalID({ required: true, description: `${KEY_ID}; revoking twice changes nothing` }) },
+    resolve: (_, { id }, ctx) => ctx.services.keys.revoke(keyOf(ctx, id, ApiKeyRef, 'id')),
   }),
   rotateApiKey: t.field({
     type: CreatedApiKeyRef,
     description: 'ADMIN; the old secret stops working, a new one is returned',
     authScopes: { admin: true },
-    args: { id: t.arg.id({ required: true, description: 'The id of the key to rotate (not a revoked one)' }) },
-    resolve: (_, { id }, ctx) => ctx.services.keys.rotate(String(id)),
+    args: { id: t.arg.globalID({ required: true, description: `${KEY_ID}; not a revoked one` }) },
+    resolve: (_, { id }, ctx) => ctx.services.keys.rotate(keyOf(ctx, id, ApiKeyRef, 'id')),
   }),
 }));

@@ -1,7 +1,9 @@
 /* Versioned prompt templates; runPrompt fills placeholders and goes through the same gateway core. */
 import type { PromptRow } from '../db/schema.js';
+import { readsPrompt } from '../services/access.js';
 import { builder } from './builder.js';
 import { RoleEnum } from './enums.js';
+import { uuidKey } from './global-id.js';
 import { ChatResultRef, invocationOptions } from './invocation.js';
 
 const PromptMessageRef = builder.objectRef<{ role: string; content: string }>('PromptMessage').implement({
@@ -12,10 +14,14 @@ const PromptMessageRef = builder.objectRef<{ role: string; content: string }>('P
   }),
 });
 
-const PromptTemplateRef = builder.objectRef<PromptRow>('PromptTemplate').implement({
+const PromptTemplateRef = builder.nodeRef<PromptRow, string | null>('PromptTemplate', {
+  id: { resolve: (p) => p.id, parse: uuidKey },
+  // as `prompts`: a template this key may not run is null, as one that does not exist
+  loadMany: async (ids, ctx) => (await ctx.services.prompts.byIds(ids as string[])).map((p) => (p && readsPrompt(ctx.principal!, p) ? p : null)),
+});
+PromptTemplateRef.implement({
   description: 'A named, versioned prompt: messages with {{variable}} placeholders, bound to a model.',
   fields: (t) => ({
-    id: t.exposeID('id', { description: 'The id of this version' }),
     name: t.exposeString('name', { description: 'The name shared by all its versions' }),
     version: t.exposeInt('version', { description: 'Version number: 1 for the first, one more for each createPrompt with the same name' }),
     model: t.exposeString('model', { description: 'The public model name runPrompt invokes' }),
@@ -45,6 +51,7 @@ const CreatePromptInput = builder.inputType('CreatePromptInput', {
 builder.queryFields((t) => ({
   prompts: t.field({
     type: [PromptTemplateRef],
+    nullable: true,
     description: 'The templates this key may run: every one for ADMIN; for INVOKE keys, those whose model the key may invoke',
     authScopes: { authenticated: true },
     resolve: (_, __, ctx) => ctx.services.prompts.listFor(ctx.principal!),

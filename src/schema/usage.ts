@@ -4,28 +4,38 @@ import type { UsageEvent } from '../gateway/usage-writer.js';
 import type { UsageRow } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
-import type { UsageBucket } from '../services/usage-queries.js';
-import { builder } from './builder.js';
+import { forbidden } from '../errors.js';
+import { readsKey, usageScopeKeyId } from '../services/access.js';
+import { parseRecordKey, recordKey, type RecordKey, type UsageBucket, type UsageFilter } from '../services/usage-queries.js';
+import { builder, grantedScopes } from './builder.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
 import { UsageGroupByEnum, UsageStatusEnum } from './enums.js';
+import { globalIdOf, keyOf, refused } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
 
 /** Rows from the database and events from the feed share one shape (the feed may come through Redis as JSON). */
 type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'createdAt'> & { costUsd: number | string; createdAt: Date | string };
 
-const UsageRecordRef = builder.objectRef<UsageRecordShape>('UsageRecord').implement({
+const UsageRecordRef = builder.nodeRef<UsageRecordShape, RecordKey | null>('UsageRecord', {
+  // the primary key (created_at, id): a lookup by id alone would scan the table
+  id: { resolve: (r) => recordKey({ createdAt: new Date(r.createdAt), id: r.id }), parse: parseRecordKey },
+  // as `usage`: READ_USAGE (FORBIDDEN without it), and a key other than ADMIN reads its own records only
+  loadMany: (keys, ctx) =>
+    grantedScopes(ctx.principal).readUsage
+      ? ctx.services.usageQueries.byKeys(keys as RecordKey[], usageScopeKeyId(ctx.principal!))
+      : keys.map(() => refused<UsageRecordShape>(forbidden('This key may not access UsageRecord'))),
+});
+UsageRecordRef.implement({
   description: 'One invocation (chat, stream, embedding or prompt run, over GraphQL or REST) that reached the gateway with a valid key, success or failure',
   fields: (t) => ({
-    id: t.exposeID('id', { description: 'The invocation id (ChatResult.id and ChatChunk.invocationId)' }),
+    invocationId: t.exposeID('id', { description: 'The invocation this record accounts for: ChatResult.id, ChatChunk.invocationId' }),
     createdAt: t.field({ type: 'DateTime', description: 'When the invocation started', resolve: (r) => new Date(r.createdAt) }),
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
       description: "The key that made the call; null when the record has none, or it is another key's and the caller is not ADMIN",
       resolve: (r, _, ctx) => {
-        if (!r.apiKeyId) return null;
-        // non-admins only ever see their own records, so their own key
-        if (!ctx.principal?.isAdmin && r.apiKeyId !== ctx.principal?.key.id) return null;
+        if (!r.apiKeyId || !readsKey(ctx.principal!, r.apiKeyId)) return null;
         return ctx.loaders.apiKey.load(r.apiKeyId);
       },
     }),
@@ -45,39 +55,10 @@ const UsageRecordRef = builder.objectRef<UsageRecordShape>('UsageRecord').implem
   }),
 });
 
-type PageInfoShape = { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-const PageInfoRef = builder.objectRef<PageInfoShape>('PageInfo').implement({
-  description: 'Where a page of a connection sits in the whole list (Relay cursor connections)',
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage', { description: 'Whether more items follow this page' }),
-    hasPreviousPage: t.exposeBoolean('hasPreviousPage', { description: 'Whether items come before this page' }),
-    startCursor: t.exposeString('startCursor', { nullable: true, description: "The first item's cursor; null on an empty page" }),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: "The last item's cursor, to pass as `after` for the next page; null on an empty page" }),
-  }),
-});
-
-const UsageRecordEdgeRef = builder.objectRef<{ cursor: string; node: UsageRecordShape }>('UsageRecordEdge').implement({
-  description: 'A usage record and its place in the list',
-  fields: (t) => ({
-    cursor: t.exposeString('cursor', { description: 'Opaque position of this record, for `after`' }),
-    node: t.field({ type: UsageRecordRef, description: 'The usage record', resolve: (e) => e.node }),
-  }),
-});
-
-const UsageRecordConnectionRef = builder
-  .objectRef<{ edges: Array<{ cursor: string; node: UsageRecordShape }>; pageInfo: PageInfoShape }>('UsageRecordConnection')
-  .implement({
-    description: 'Newest first',
-    fields: (t) => ({
-      edges: t.field({ type: [UsageRecordEdgeRef], description: 'The records of this page, newest first', resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, description: 'Whether there are more pages, and the cursors to reach them', resolve: (c) => c.pageInfo }),
-    }),
-  });
-
 const UsageFilterInput = builder.inputType('UsageFilter', {
   description: 'Which usage records to read; every field given must match',
   fields: (t) => ({
-    apiKeyId: t.id({ description: "Only this key's records (a non-ADMIN caller only ever reads its own)" }),
+    apiKeyId: t.globalID({ description: "Only this key's records, by its global id (ApiKey.id; its bare UUID is still accepted until the next release, with a warning). A non-ADMIN caller only ever reads its own" }),
     model: t.string({ description: 'Only this public model name' }),
     provider: t.string({ description: 'Only this provider name' }),
     status: t.field({ type: UsageStatusEnum, description: 'Only records that ended this way' }),
@@ -89,7 +70,7 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
 const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
   description: 'Totals of the usage records of one group (see UsageGroupBy)',
   fields: (t) => ({
-    key: t.exposeString('key', { description: "The group's value: a model or provider name, a key id, or an ISO date/hour" }),
+    key: t.exposeString('key', { description: "The group's value: a model or provider name, a key's global id (ApiKey.id), or an ISO date/hour" }),
     requests: t.exposeInt('requests', { description: 'Invocations recorded' }),
     errors: t.exposeInt('errors', { description: 'Invocations whose status is not OK (failed, refused or cancelled)' }),
     promptTokens: t.exposeInt('promptTokens', { description: 'Prompt tokens, summed' }),
@@ -104,33 +85,46 @@ const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
 const FEED_LOADER_TTL_MS = 1000;
 const loadersBorn = new WeakMap<Context, number>();
 
-const scopeKeyId = (ctx: Context) => (ctx.principal!.isAdmin ? null : ctx.principal!.key.id);
+/** The filter as the queries take it: the key named by its global id (or, for one release, its bare UUID). */
+const readFilter = (ctx: Context, filter: typeof UsageFilterInput.$inferInput | null | undefined): UsageFilter | null =>
+  filter ? { ...filter, apiKeyId: filter.apiKeyId == null ? null : keyOf(ctx, filter.apiKeyId, ApiKeyRef, 'filter.apiKeyId') } : null;
 
 builder.queryFields((t) => ({
-  usage: t.field({
-    type: UsageRecordConnectionRef,
-    description: "The caller's own usage (all usage for ADMIN), newest first",
-    authScopes: { readUsage: true },
-    args: { filter: t.arg({ type: UsageFilterInput, description: 'Which records' }), first: t.arg.int({ description: 'Page size, 0 to 500 (default 50)' }), after: t.arg.string({ description: 'Start after this cursor (the endCursor of the page before)' }) },
-    resolve: (_, args, ctx) =>
-      ctx.services.usageQueries.page({
-        filter: args.filter ? { ...args.filter, apiKeyId: args.filter.apiKeyId == null ? null : String(args.filter.apiKeyId) } : null,
-        first: args.first,
-        after: args.after,
-        scopeKeyId: scopeKeyId(ctx),
-      }),
-  }),
+  usage: t.connection(
+    {
+      type: UsageRecordRef,
+      nullable: true,
+      description: "The caller's own usage (all usage for ADMIN), newest first; null with a FORBIDDEN error without READ_USAGE",
+      authScopes: { readUsage: true },
+      args: { filter: t.arg({ type: UsageFilterInput, description: 'Which records' }) },
+      resolve: (_, args, ctx) =>
+        ctx.services.usageQueries.page({
+          filter: readFilter(ctx, args.filter),
+          first: args.first,
+          after: args.after,
+          last: args.last,
+          before: args.before,
+          scopeKeyId: usageScopeKeyId(ctx.principal!),
+        }),
+    },
+    { name: 'UsageRecordConnection', description: 'Newest first' },
+    { name: 'UsageRecordEdge', description: 'A usage record and its cursor' },
+  ),
   usageSummary: t.field({
     type: [UsageBucketRef],
-    description: "Usage totals grouped by model, provider, key, day or hour, ordered by the group's key: the caller's own usage (all usage for ADMIN)",
+    nullable: true,
+    description: "Usage totals grouped by model, provider, key, day or hour, ordered by the group's key: the caller's own usage (all usage for ADMIN); null with a FORBIDDEN error without READ_USAGE",
     authScopes: { readUsage: true },
     args: { groupBy: t.arg({ type: UsageGroupByEnum, required: true, description: 'What to group by' }), filter: t.arg({ type: UsageFilterInput, description: 'Which records to count' }) },
-    resolve: (_, args, ctx) =>
-      ctx.services.usageQueries.summary({
+    resolve: async (_, args, ctx) => {
+      const buckets = await ctx.services.usageQueries.summary({
         groupBy: args.groupBy,
-        filter: args.filter ? { ...args.filter, apiKeyId: args.filter.apiKeyId == null ? null : String(args.filter.apiKeyId) } : null,
-        scopeKeyId: scopeKeyId(ctx),
-      }),
+        filter: readFilter(ctx, args.filter),
+        scopeKeyId: usageScopeKeyId(ctx.principal!),
+      });
+      // a key's bucket is named by the key's global id, which `node(id:)` and filter.apiKeyId take
+      return args.groupBy === 'API_KEY' ? buckets.map((b) => ({ ...b, key: b.key && globalIdOf(ApiKeyRef, b.key) })) : buckets;
+    },
   }),
 }));
 
@@ -140,7 +134,7 @@ builder.subscriptionFields((t) => ({
     description: "Usage records as they are written: the caller's own, or everyone's for ADMIN",
     authScopes: SUBSCRIPTION_SCOPES.usageRecorded,
     subscribe: (_, __, ctx) => {
-      const own = scopeKeyId(ctx);
+      const own = usageScopeKeyId(ctx.principal!);
       const source = ctx.services.feed.subscribe();
       return own ? pipe(source, filter((e: UsageEvent) => e.apiKeyId === own)) : source;
     },

@@ -18,10 +18,10 @@ export const SCHEMA_RULES: Linter.RulesRecord = {
   // value objects (Usage, KeyLimits, PageInfo, ToolCall…) have no identity of their own to give an id
   '@graphql-eslint/strict-id-in-types': 'off',
   // the contract's plain lists (models, prompts, usageSummary…) are not connections, so a list may wrap any type;
-  // edges' nodes are not required to implement Node while UsageRecord does not yet
-  '@graphql-eslint/relay-edge-types': ['error', { listTypeCanWrapOnlyEdgeType: false, shouldImplementNode: false }],
-  // forward pagination is required; backward (last/before) too once the connection offers it
-  '@graphql-eslint/relay-arguments': ['error', { includeBoth: false }],
+  // an edge's node must implement Node (refetchable by its id)
+  '@graphql-eslint/relay-edge-types': ['error', { listTypeCanWrapOnlyEdgeType: false, shouldImplementNode: true }],
+  // every connection pages both ways: first/after and last/before
+  '@graphql-eslint/relay-arguments': ['error', { includeBoth: true }],
 };
 
 /** Every problem the linter finds in `sdl`, one line each: `line:column message (rule)`. */

@@ -87,7 +87,7 @@ describe('a key change ends the subscriptions it no longer allows', () => {
   it('a key revoked behind the gateway (no invalidation reaches it) ends its feeds within the TTL', async () => {
     const key = await gw.createKey({ name: 'revoked in the database', scopes: ['READ_USAGE', 'INVOKE'] });
     const feeds = await liveFeeds(key.secret, key.secret);
-    await gw.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, key.id));
+    await gw.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, key.uuid));
     await expectEnded(feeds, 'UNAUTHENTICATED', TTL_MS + SLACK_MS, 'closed');
   });
 

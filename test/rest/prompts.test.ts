@@ -92,8 +92,8 @@ describe('POST /v1/prompts/{name}/run', () => {
     let node: any;
     for (let i = 0; i < 50 && !node; i++) {
       await gw.flushUsage();
-      const r = await gw.gql('{ usage(first: 100) { edges { node { id metadata } } } }');
-      node = r.data.usage.edges.map((e: any) => e.node).find((n: any) => n.id === id);
+      const r = await gw.gql('{ usage(first: 100) { edges { node { invocationId metadata } } } }');
+      node = r.data.usage.edges.map((e: any) => e.node).find((n: any) => n.invocationId === id);
     }
     expect(node.metadata).toEqual({ prompt: 'translate', promptVersion: 1 });
   });

@@ -109,13 +109,13 @@ for (const backend of backends) {
       let after: string | null = null;
       for (let pages = 0; pages < 20; pages++) {
         const res: any = await gw.gql(
-          'query($after: String) { usage(first: 100, after: $after) { edges { node { id promptTokens completionTokens costUsd } } pageInfo { hasNextPage endCursor } } }',
+          'query($after: String) { usage(first: 100, after: $after) { edges { node { invocationId promptTokens completionTokens costUsd } } pageInfo { hasNextPage endCursor } } }',
           { after },
         );
         expect(res.errors).toBeUndefined();
         for (const { node } of res.data.usage.edges) {
-          expect(seen.has(node.id)).toBe(false);
-          seen.set(node.id, node);
+          expect(seen.has(node.invocationId)).toBe(false);
+          seen.set(node.invocationId, node);
         }
         if (!res.data.usage.pageInfo.hasNextPage) break;
         after = res.data.usage.pageInfo.endCursor;
