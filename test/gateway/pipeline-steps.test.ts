@@ -112,8 +112,8 @@ describe('a step added to the invocation pipeline', () => {
 
     expect(upstreamCalls).toBe(before);
     await gw.flushUsage();
-    const usage = ok(await gw.gql(`{ usage(first: 10) { edges { node { id provider upstreamModel attempts status streamed promptTokens } } } }`));
-    const record = usage.usage.edges.map((e: any) => e.node).find((n: any) => n.id === chat.chat.id);
+    const usage = ok(await gw.gql(`{ usage(first: 10) { edges { node { invocationId provider upstreamModel attempts status streamed promptTokens } } } }`));
+    const record = usage.usage.edges.map((e: any) => e.node).find((n: any) => n.invocationId === chat.chat.id);
     expect(record).toMatchObject({ provider: 'step-provider', upstreamModel: 'canned-model', attempts: 0, status: 'OK', streamed: false, promptTokens: 2 });
     // an after-step placed before the answering step judges its answer too; the step after it never ran
     expect(seen.get('canned please')).toEqual({ source: 'canned-answer', content: 'from the step' });
