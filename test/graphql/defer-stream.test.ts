@@ -218,7 +218,7 @@ describe('@defer and @stream', () => {
     const expected = await summary();
     const seen: unknown[] = [];
     const final = await new Promise<any>((resolve, reject) => {
-      const sub = client.watchQuery({ query: gql(DASHBOARD), fetchPolicy: 'network-only' }).subscribe({
+      const sub = client.watchQuery<any>({ query: gql(DASHBOARD), fetchPolicy: 'network-only' }).subscribe({
         next: (r) => {
           seen.push(r.data);
           if (r.data && 'usageSummary' in r.data) {

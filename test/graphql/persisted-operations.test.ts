@@ -79,7 +79,7 @@ describe('automatic persisted queries', () => {
       }
     `;
     const first = apolloClient(gw, invoke);
-    const a = await first.client.query({ query, fetchPolicy: 'network-only' });
+    const a = await first.client.query<any>({ query, fetchPolicy: 'network-only' });
     expect(a.data).toEqual({ viewer: { __typename: 'ApiKey', name: 'apq', scopes: ['INVOKE'] } });
     expect(first.sent).toHaveLength(2);
     const [hashOnly, withText] = first.sent.map((s) => s.body!);
@@ -90,7 +90,7 @@ describe('automatic persisted queries', () => {
     expect(sha256(withText.query!)).toBe(hashOnly.extensions?.persistedQuery?.sha256Hash);
 
     const second = apolloClient(gw, invoke);
-    const b = await second.client.query({ query, fetchPolicy: 'network-only' });
+    const b = await second.client.query<any>({ query, fetchPolicy: 'network-only' });
     expect(b.data).toEqual(a.data);
     expect(second.sent).toHaveLength(1);
     expect(second.sent[0].body!.query).toBeUndefined();
@@ -106,13 +106,13 @@ describe('automatic persisted queries', () => {
         }
       }
     `;
-    const a = await client.query({ query, fetchPolicy: 'network-only' });
+    const a = await client.query<any>({ query, fetchPolicy: 'network-only' });
     expect(a.data?.models.map((m: { name: string }) => m.name)).toContain('echo');
     expect(sent.map((s) => s.method)).toEqual(['GET', 'POST']);
     expect(JSON.parse(sent[0].url.searchParams.get('extensions')!).persistedQuery.sha256Hash).toBe(sent[1].body!.extensions?.persistedQuery?.sha256Hash);
     expect(sent[0].url.searchParams.get('query')).toBeNull();
 
-    const b = await client.query({ query, fetchPolicy: 'network-only' });
+    const b = await client.query<any>({ query, fetchPolicy: 'network-only' });
     expect(b.data).toEqual(a.data);
     expect(sent.map((s) => s.method)).toEqual(['GET', 'POST', 'GET']);
   });
@@ -205,7 +205,7 @@ describe('trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)', () => {
 
   it("Apollo Client's persisted-query link runs a listed document with its hash alone, at the first try", async () => {
     const { client, sent } = apolloClient(apollo, apollo.adminKey);
-    const r = await client.query({ query: gql`query Viewer { viewer { name scopes } }`, fetchPolicy: 'network-only' });
+    const r = await client.query<any>({ query: gql`query Viewer { viewer { name scopes } }`, fetchPolicy: 'network-only' });
     expect(r.data?.viewer).toMatchObject({ __typename: 'ApiKey', name: 'GATEWAY_ADMIN_KEY' });
     expect(r.data?.viewer.scopes).toContain('ADMIN');
     expect(sent).toHaveLength(1);
@@ -215,7 +215,7 @@ describe('trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)', () => {
 
   it('an unlisted document: PERSISTED_QUERY_NOT_IN_LIST, and the link does not send its text after it', async () => {
     const { client, sent } = apolloClient(apollo, apollo.adminKey);
-    const r = await client.query({ query: gql`query Keys { apiKeys { name } }`, fetchPolicy: 'network-only', errorPolicy: 'all' });
+    const r = await client.query<any>({ query: gql`query Keys { apiKeys { name } }`, fetchPolicy: 'network-only', errorPolicy: 'all' });
     expect(r.data).toBeUndefined();
     expect(sent).toHaveLength(1);
     const raw = await post(apollo, { extensions: persisted(sent[0].body!.extensions!.persistedQuery!.sha256Hash) });
