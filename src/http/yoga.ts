@@ -1,7 +1,17 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
-import { createYoga, isAsyncIterable, maskError, useReadinessCheck, type GraphiQLOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import {
+  createYoga,
+  isAsyncIterable,
+  maskError,
+  useReadinessCheck,
+  type GraphiQLOptions,
+  type GraphQLParams,
+  type OnParamsEventPayload,
+  type Plugin,
+  type YogaServerInstance,
+} from 'graphql-yoga';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -40,7 +50,16 @@ export interface FastPathSupport {
   maskError(error: GraphQLError): GraphQLError;
 }
 
-export type GatewayYoga = YogaServerInstance<ServerContext, Context> & { subscriptions: SubscriptionCounter; fastPath: FastPathSupport | undefined };
+export type GatewayYoga = YogaServerInstance<ServerContext, Context> & {
+  subscriptions: SubscriptionCounter;
+  fastPath: FastPathSupport | undefined;
+  /**
+   * The persisted-documents plugin's rule for graphql-ws, which Yoga's HTTP handler (where `onParams` hooks run) does
+   * not serve: the same plugin turns a hash or documentId into its document and refuses what it refuses over HTTP.
+   * graphql-ws requires a query string: an empty one stands for "none, see the id".
+   */
+  persistedParams(params: GraphQLParams): Promise<GraphQLParams>;
+};
 
 /** The message of a masked (unexpected) error, on every path. */
 const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
@@ -273,6 +292,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   const trusted = config.graphql.trustedDocuments;
   // Yoga's logger is services.log itself (`logging` below)
   const maskUnexpected = masker(services.log);
+  const persisted = usePersistedDocuments(trusted);
   const subscriptionLimit = useSubscriptionLimit(config.graphql.maxSubscriptionsPerKey, {
     observer: {
       opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
@@ -306,7 +326,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     },
     plugins: [
       useReadinessCheck({ endpoint: '/readyz', check: () => services.database.ping() }),
-      usePersistedDocuments(trusted),
+      persisted,
       useIncrementalDelivery(maskUnexpected),
       useIntrospectionSwitch(config.graphql.introspection),
       useArmor(config.graphql.limits, (rule) => metrics?.armorRejections.inc({ rule })),
@@ -329,5 +349,13 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   // with trusted documents every request names a document by id or is refused: Yoga's pipeline answers all of them
   const fastPath: FastPathSupport | undefined =
     config.graphql.fastPath && !options.plugins?.length && !trusted ? { maskError: maskUnexpected } : undefined;
-  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath });
+  // what the plugin may read of a websocket operation's request: no method or URL of its own
+  const wsRequest = new yoga.fetchAPI.Request(`http://localhost${yoga.graphqlEndpoint}`, { method: 'POST' });
+  async function persistedParams(params: GraphQLParams): Promise<GraphQLParams> {
+    let out: GraphQLParams = params.query === '' ? { ...params, query: undefined } : params;
+    const payload: Partial<OnParamsEventPayload> = { params: out, request: wsRequest, context: {}, fetchAPI: yoga.fetchAPI, setParams: (p) => (out = p) };
+    await persisted.onParams!(payload as OnParamsEventPayload);
+    return out;
+  }
+  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath, persistedParams });
 }

@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { APQ_STORE_LIMITS } from '../../src/http/plugins/use-automatic-persisted-queries.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { createWsClient, wsCollect } from '../kit/ws.js';
+import { chatInput } from './helpers.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -59,6 +61,14 @@ async function get(gw: TestGateway, params: Record<string, string>, key = gw.adm
 }
 
 const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
+
+/** One graphql-ws operation with a payload of our own (an id, an empty query): every result, or the errors it was refused with. */
+function wsCollectPersisted(client: ReturnType<typeof createWsClient>, payload: Record<string, unknown>): Promise<Array<{ data?: any; errors?: unknown }>> {
+  return new Promise((resolve, reject) => {
+    const out: Array<{ data?: any }> = [];
+    client.subscribe(payload as never, { next: (r) => void out.push(r as never), error: reject, complete: () => resolve(out) });
+  });
+}
 
 describe('automatic persisted queries', () => {
   let gw: TestGateway;
@@ -164,6 +174,23 @@ describe('automatic persisted queries', () => {
     expect(viaGet.status).toBe(405);
   });
 
+  it('graphql-ws: a stored hash with an empty query (the protocol requires one) runs; a text runs as ever', async () => {
+    const query = 'query WsViewer { viewer { name } }';
+    const client = createWsClient(gw.url, invoke);
+    try {
+      const [unknown] = await wsCollect(client, '', undefined).catch((errors) => [{ errors }]);
+      expect(JSON.stringify(unknown)).toContain('Syntax Error');
+      const notFound = await wsCollectPersisted(client, { query: '', extensions: persisted(sha256(query)) }).catch((errors) => errors);
+      expect(JSON.stringify(notFound)).toContain('PERSISTED_QUERY_NOT_FOUND');
+      expect((await wsCollect(client, query))[0].data).toEqual({ viewer: { name: 'apq' } });
+      // the text has run over websockets, not registered: the hash is registered over HTTP
+      await post(gw, { query, extensions: persisted(sha256(query)) });
+      expect((await wsCollectPersisted(client, { query: '', extensions: persisted(sha256(query)) }))[0].data).toEqual({ viewer: { name: 'apq' } });
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('a documentId is refused without trusted documents (an unexpected parameter)', async () => {
     const r = await post(gw, { query: '{ viewer { name } }', documentId: 'abc' });
     expect(r.status).toBe(400);
@@ -177,12 +204,14 @@ describe('trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)', () => {
   /** As Apollo's manifest generator writes them: the document with __typename added, printed, hashed with SHA-256. */
   const viewer = print(addTypenameToDocument(gql`query Viewer { viewer { name scopes } }`));
   const models = 'query Models { models { name } }';
+  const stream = 'subscription Stream($input: ChatInput!) { chatStream(input: $input) { delta finishReason } }';
   const apolloManifest = {
     format: 'apollo-persisted-query-manifest',
     version: 1,
     operations: [
       { id: sha256(viewer), name: 'Viewer', type: 'query', body: viewer },
       { id: sha256(models), name: 'Models', type: 'query', body: models },
+      { id: sha256(stream), name: 'Stream', type: 'subscription', body: stream },
     ],
   };
   // graphql-codegen's client preset and Relay write a plain map; Relay's ids are MD5 hashes, taken as they are
@@ -251,6 +280,29 @@ describe('trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)', () => {
     const none = await post(apollo, { variables: {} });
     expect(none.status).toBe(400);
     expect(none.body.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'documentId' });
+  });
+
+  it('graphql-ws: a listed subscription runs by id (empty query), a text is refused like over HTTP', async () => {
+    const client = createWsClient(apollo.url, apollo.adminKey);
+    try {
+      for (const payload of [
+        { query: '', documentId: sha256(stream), variables: { input: chatInput('one two') } },
+        { query: '', extensions: persisted(sha256(stream)), variables: { input: chatInput('one two') } },
+      ]) {
+        const events = await wsCollectPersisted(client, payload);
+        expect(events.map((e) => e.data.chatStream.delta).join('')).toContain('one two');
+        expect(events.at(-1)!.data.chatStream.finishReason).toBe('STOP');
+      }
+      for (const text of [stream, '{ apiKeys { name } }']) {
+        const refused = await wsCollect(client, text, { input: chatInput('x') }).catch((errors) => errors);
+        expect(JSON.stringify(refused)).toContain('PERSISTED_QUERY_ONLY');
+      }
+      const unlisted = await wsCollectPersisted(client, { query: '', documentId: 'nope' }).catch((errors) => errors);
+      expect(JSON.stringify(unlisted)).toContain('PERSISTED_QUERY_NOT_IN_LIST');
+      expect(JSON.stringify(unlisted)).not.toContain('"http"');
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('the GraphiQL page still loads, but its introspection is refused like any other text; the fast path is off', async () => {
