@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
 import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
-import { createGateway, type GatewayObserver } from './gateway/gateway.js';
+import { createGateway, type GatewayObserver, type Step } from './gateway/gateway.js';
 import { createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limits.js';
 import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
@@ -53,6 +53,8 @@ export interface AppOptions {
   yogaPlugins?: Plugin[];
   /** Bounds on reading and dropping a body that is still arriving after its answer (a 413). */
   drainBounds?: Partial<DrainBounds>;
+  /** The invocation's steps (src/gateway/pipeline.ts). @default PIPELINE */
+  steps?: readonly Step[];
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -190,6 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     prompts,
     log,
     observer: invocations.observer,
+    steps: options.steps,
   });
 
   await catalogue.seed(envProviders(config));

@@ -12,7 +12,9 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { isAsyncIterable } from 'graphql-yoga';
 import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
+import { bodyTooLarge } from '../errors.js';
 import { authenticate } from './auth.js';
+import { writeErrorAnswer } from './error-answer.js';
 import { readBody } from './request-body.js';
 import { toClientJson, withErrorCodes } from './plugins/use-error-codes.js';
 import { usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
@@ -172,8 +174,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     const body = await readBody(req, maxBodyBytes);
     if (!body) {
       // the rest of the body is dropped as it arrives (server.ts bounds that); the connection stays usable
-      res.writeHead(413, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: `Request body larger than ${maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
+      writeErrorAnswer(req, res, bodyTooLarge(maxBodyBytes), requestId);
       return true;
     }
     const ac = new Cancellation();

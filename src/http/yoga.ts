@@ -15,6 +15,7 @@ import {
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { bodyTooLarge, UNEXPECTED_ERROR_MESSAGE } from '../errors.js';
 import { createContext, type Context, type Services } from '../context.js';
 import type { Principal } from '../services/keys.js';
 import { schema } from '../schema/index.js';
@@ -61,8 +62,6 @@ export type GatewayYoga = YogaServerInstance<ServerContext, Context> & {
   persistedParams(params: GraphQLParams): Promise<GraphQLParams>;
 };
 
-/** The message of a masked (unexpected) error, on every path. */
-const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
 
 export interface GatewayYogaOptions {
   metrics?: Metrics;
@@ -163,7 +162,7 @@ function toClientError(e: unknown, requestId: string, log: Logger): GraphQLError
   if (e instanceof GraphQLError && !(e.originalError && !(e.originalError instanceof GraphQLError))) return withErrorCode(e, requestId);
   // anything else is unexpected: logged here, masked for the client
   log.error({ err: e, requestId }, 'subscription stream failed unexpectedly');
-  return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
+  return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, { extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
 }
 
 /** The same stream; a failure becomes one last value. Not a generator, so `return()` reaches the source at once. */
@@ -214,7 +213,7 @@ function useBodyLimitCode(maxBytes: number): Plugin {
         ...result,
         errors: result.errors.map((e) =>
           e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
-            ? new GraphQLError(`Request body larger than ${maxBytes} bytes`, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
+            ? new GraphQLError(bodyTooLarge(maxBytes).message, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
             : e,
         ),
       });
