@@ -273,6 +273,18 @@ function usePersistedDocuments(trusted: ReadonlyMap<string, string> | undefined)
   return trusted ? useTrustedDocuments(trusted) : useAutomaticPersistedQueries();
 }
 
+/** GatewayYoga.persistedParams: the plugin's own `onParams` hook, run for an operation that did not come over HTTP. */
+function paramsResolver(plugin: Plugin, yoga: YogaServerInstance<ServerContext, Context>): (params: GraphQLParams) => Promise<GraphQLParams> {
+  // what the plugin may read of a websocket operation's request: it has no method or URL of its own
+  const request = new yoga.fetchAPI.Request(`http://localhost${yoga.graphqlEndpoint}`, { method: 'POST' });
+  return async (params) => {
+    let out: GraphQLParams = params.query === '' ? { ...params, query: undefined } : params;
+    const payload: Partial<OnParamsEventPayload> = { params: out, request, context: {}, fetchAPI: yoga.fetchAPI, setParams: (p) => (out = p) };
+    await plugin.onParams?.(payload as OnParamsEventPayload);
+    return out;
+  };
+}
+
 /** Yoga's masking of an unexpected error: graphql-yoga's maskError, and the original error logged when it was masked. */
 function masker(log: Logger): (error: GraphQLError) => GraphQLError {
   return (error) => {
@@ -348,13 +360,5 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   // with trusted documents every request names a document by id or is refused: Yoga's pipeline answers all of them
   const fastPath: FastPathSupport | undefined =
     config.graphql.fastPath && !options.plugins?.length && !trusted ? { maskError: maskUnexpected } : undefined;
-  // what the plugin may read of a websocket operation's request: no method or URL of its own
-  const wsRequest = new yoga.fetchAPI.Request(`http://localhost${yoga.graphqlEndpoint}`, { method: 'POST' });
-  async function persistedParams(params: GraphQLParams): Promise<GraphQLParams> {
-    let out: GraphQLParams = params.query === '' ? { ...params, query: undefined } : params;
-    const payload: Partial<OnParamsEventPayload> = { params: out, request: wsRequest, context: {}, fetchAPI: yoga.fetchAPI, setParams: (p) => (out = p) };
-    await persisted.onParams!(payload as OnParamsEventPayload);
-    return out;
-  }
-  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath, persistedParams });
+  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath, persistedParams: paramsResolver(persisted, yoga) });
 }
