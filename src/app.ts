@@ -49,7 +49,7 @@ export interface AppOptions {
   observer?: GatewayObserver;
   /** Close sockets that never send connection_init after this long. */
   wsInitTimeoutMs?: number;
-  /** More Yoga plugins (an operator's: APQ, a response cache, result processors); they turn the GraphQL fast path off. */
+  /** More Yoga plugins (an operator's: a response cache, result processors); they turn the GraphQL fast path off. */
   yogaPlugins?: Plugin[];
   /** Bounds on reading and dropping a body that is still arriving after its answer (a 413). */
   drainBounds?: Partial<DrainBounds>;
