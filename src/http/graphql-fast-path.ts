@@ -100,10 +100,11 @@ interface Ready {
 /** Distinct operations kept ready; a gateway's clients send a handful, so reaching this means they vary texts. */
 const MAX_READY = 1000;
 
-export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
+export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
   /** Documents (by identity, from Yoga's parse cache) that passed validation. */
   const validated = new WeakSet<DocumentNode>();
-  const support = yoga.fastPath;
+  const support = graphql.fastPath;
+  const { yoga } = graphql;
   /**
    * By operation name, then query text: looked up by the text as parsed from the body, never a joined key,
    * which would copy a document-sized string per request.

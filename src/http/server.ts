@@ -38,7 +38,7 @@ function routeOf(path: string): string {
   return path.startsWith('/v1/') ? '/v1/*' : 'other';
 }
 
-export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
+export function createHttpServer(graphql: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const { log, metrics } = opts;
   const drainBounds: DrainBounds = { ...DEFAULT_DRAIN_BOUNDS, ...opts.drainBounds };
@@ -95,7 +95,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       if (wait) await wait;
       if (await rest(req, res, requestId)) return;
       if (opts.fastPath && (await opts.fastPath(req, res, requestId))) return;
-      await yoga(req, res, { requestId });
+      await graphql.yoga(req, res, { requestId });
     } catch (err) {
       log?.error({ err, requestId }, 'request failed unexpectedly');
       writeErrorAnswer(req, res, err, requestId);

@@ -37,8 +37,9 @@ export interface WsOptions {
 /** graphql-ws's code for a connection whose credentials are refused (as at connection_init). */
 const FORBIDDEN = 4403;
 
-export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Services, opts: WsOptions = {}) {
+export function attachWebSockets(server: Server, graphql: GatewayYoga, services: Services, opts: WsOptions = {}) {
   const { log } = services;
+  const { yoga } = graphql;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_BODY_BYTES });
   const opened = new WeakMap<WebSocket, { id: string; at: number; operations: number; unlist?: () => void }>();
   wss.on('connection', (socket) => {
@@ -108,7 +109,7 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
         let resolved;
         try {
           // an id of a persisted query or trusted document becomes its text; with trusted documents, a text is refused
-          resolved = await yoga.persistedParams(params as GraphQLParams);
+          resolved = await graphql.persistedParams(params as GraphQLParams);
         } catch (e) {
           return [withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error)?.message ?? e)), requestId)];
         }

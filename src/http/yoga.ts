@@ -51,7 +51,12 @@ export interface FastPathSupport {
   maskError(error: GraphQLError): GraphQLError;
 }
 
-export type GatewayYoga = YogaServerInstance<ServerContext, Context> & {
+/**
+ * Yoga, and what the gateway's own transports (the fast path, graphql-ws) need beside it: held next to the Yoga
+ * instance, never added to it.
+ */
+export interface GatewayYoga {
+  readonly yoga: YogaServerInstance<ServerContext, Context>;
   subscriptions: SubscriptionCounter;
   fastPath: FastPathSupport | undefined;
   /**
@@ -60,7 +65,7 @@ export type GatewayYoga = YogaServerInstance<ServerContext, Context> & {
    * graphql-ws requires a query string: an empty one stands for "none, see the id".
    */
   persistedParams(params: GraphQLParams): Promise<GraphQLParams>;
-};
+}
 
 
 export interface GatewayYogaOptions {
@@ -360,5 +365,5 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   // with trusted documents every request names a document by id or is refused: Yoga's pipeline answers all of them
   const fastPath: FastPathSupport | undefined =
     config.graphql.fastPath && !options.plugins?.length && !trusted ? { maskError: maskUnexpected } : undefined;
-  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath, persistedParams: paramsResolver(persisted, yoga) });
+  return { yoga, subscriptions: subscriptionLimit.counter, fastPath, persistedParams: paramsResolver(persisted, yoga) };
 }
