@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
 import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
-import { createGateway, type GatewayObserver } from './gateway/gateway.js';
+import { createGateway, type GatewayObserver, type Step } from './gateway/gateway.js';
 import { createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limits.js';
 import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
@@ -49,10 +49,12 @@ export interface AppOptions {
   observer?: GatewayObserver;
   /** Close sockets that never send connection_init after this long. */
   wsInitTimeoutMs?: number;
-  /** More Yoga plugins (an operator's: APQ, a response cache, result processors); they turn the GraphQL fast path off. */
+  /** More Yoga plugins (an operator's: a response cache, result processors); they turn the GraphQL fast path off. */
   yogaPlugins?: Plugin[];
   /** Bounds on reading and dropping a body that is still arriving after its answer (a 413). */
   drainBounds?: Partial<DrainBounds>;
+  /** The invocation's steps (src/gateway/pipeline.ts). @default PIPELINE */
+  steps?: readonly Step[];
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -190,6 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     prompts,
     log,
     observer: invocations.observer,
+    steps: options.steps,
   });
 
   await catalogue.seed(envProviders(config));

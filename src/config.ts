@@ -1,5 +1,7 @@
 /* The only module that reads process.env: everything else receives a Config. */
+import { resolve } from 'node:path';
 import { z } from 'zod';
+import { readTrustedDocuments, TrustedDocumentsError } from './http/trusted-documents.js';
 
 const optionalUrl = z.string().trim().min(1).optional();
 
@@ -29,6 +31,7 @@ const envSchema = z.object({
   DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
   GRAPHQL_INTROSPECTION: z.stringbool().default(true),
   GRAPHQL_FAST_PATH: z.stringbool().default(true),
+  GRAPHQL_TRUSTED_DOCUMENTS: z.string().optional(),
   METRICS_TOKEN: z.string().optional(),
   CORS_ORIGIN: z.string().optional(),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
@@ -41,7 +44,7 @@ const envSchema = z.object({
 
 export type Config = ReturnType<typeof toConfig>;
 
-function toConfig(env: z.infer<typeof envSchema>) {
+function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<string, string> | undefined) {
   const dbUrl = env.DATABASE_URL || undefined;
   return {
     http: { port: env.PORT, host: env.HOST, corsOrigin: env.CORS_ORIGIN },
@@ -66,6 +69,11 @@ function toConfig(env: z.infer<typeof envSchema>) {
       introspection: env.GRAPHQL_INTROSPECTION,
       /** Plain JSON queries and mutations skip the Fetch-API layer (src/http/graphql-fast-path.ts); answers are the same either way. */
       fastPath: env.GRAPHQL_FAST_PATH,
+      /**
+       * GRAPHQL_TRUSTED_DOCUMENTS, read: id → document. When set, only these documents run (by id); otherwise
+       * automatic persisted queries are on.
+       */
+      trustedDocuments,
       limits: {
         maxDepth: env.GRAPHQL_MAX_DEPTH,
         maxAliases: env.GRAPHQL_MAX_ALIASES,
@@ -89,6 +97,18 @@ function withoutEmpty(env: Record<string, string | undefined>): Record<string, s
   return out;
 }
 
+/** The manifest GRAPHQL_TRUSTED_DOCUMENTS names, read once; a missing or malformed file stops the start. */
+function trustedDocumentsOf(path: string | undefined): ReadonlyMap<string, string> | undefined {
+  if (!path) return undefined;
+  const file = resolve(path);
+  try {
+    return readTrustedDocuments(file);
+  } catch (e) {
+    if (!(e instanceof TrustedDocumentsError)) throw e;
+    throw new ConfigError(`Invalid configuration:\n  GRAPHQL_TRUSTED_DOCUMENTS: ${file} ${e.message}`);
+  }
+}
+
 /** Parses the environment once; reports every problem at once. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(withoutEmpty(env));
@@ -96,7 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const config = toConfig(parsed.data);
+  const config = toConfig(parsed.data, trustedDocumentsOf(parsed.data.GRAPHQL_TRUSTED_DOCUMENTS));
   if (config.db.url?.startsWith('postgres') && !config.secret) {
     throw new ConfigError('Invalid configuration:\n  GATEWAY_SECRET: required when DATABASE_URL points at a Postgres server');
   }

@@ -57,9 +57,28 @@ export class GatewayError extends GraphQLError {
     }
     this.code = code;
   }
+  /** The code's status, unless the error names its own (`extensions.http.status`, which Yoga reads too). */
   get httpStatus(): number {
-    return HTTP_STATUS[this.code];
+    const http = this.extensions.http as { status?: number } | undefined;
+    return http?.status ?? HTTP_STATUS[this.code];
   }
+}
+
+/** What a client reads for any unexpected failure, on every surface: the details go to the log, never out. */
+export const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
+
+/** A request body over the limit, on every surface: BAD_USER_INPUT, answered with HTTP 413. */
+export const bodyTooLarge = (maxBytes: number) =>
+  new GatewayError('BAD_USER_INPUT', `Request body larger than ${maxBytes} bytes`, { http: { status: 413 } });
+
+/**
+ * The GraphQL response body for an error answered outside Yoga (before a request reaches it, or when it failed):
+ * the same message and extensions.code Yoga's error plugin would give; anything unexpected is masked.
+ */
+export function toGraphqlErrorBody(err: unknown, requestId: string): { errors: Array<{ message: string; extensions: Record<string, unknown> }> } {
+  const ge = isGatewayError(err) ? err : null;
+  const message = ge ? ge.message : UNEXPECTED_ERROR_MESSAGE;
+  return { errors: [{ message, extensions: { code: ge ? ge.code : 'INTERNAL_SERVER_ERROR', requestId } }] };
 }
 
 export const unauthenticated = (message = 'A valid API key is required (Authorization: Bearer gw_...)') =>
@@ -106,7 +125,7 @@ export function toRestError(err: unknown): { status: number; headers: Record<str
     return {
       status: 500,
       headers: {},
-      body: { error: { message: 'Unexpected error.', type: 'server_error', param: null, code: 'INTERNAL_SERVER_ERROR' } },
+      body: { error: { message: UNEXPECTED_ERROR_MESSAGE, type: 'server_error', param: null, code: 'INTERNAL_SERVER_ERROR' } },
     };
   }
   const headers: Record<string, string> = {};

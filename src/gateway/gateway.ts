@@ -7,20 +7,21 @@ import type { Principal } from '../services/keys.js';
 import { requireInvoke } from '../services/access.js';
 import type { Executor } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds } from './chat-input.js';
-import { type EmbedInput, Invocation, type InvocationOptions } from './invocation.js';
+import { type Answer, type EmbedInput, Invocation, type InvocationOptions } from './invocation.js';
 import type { Limiter } from './limits.js';
-import { BEFORE_CALL, type GatewayObserver, type PipelineDeps, runSteps } from './pipeline.js';
-import type { ChatChunk, ChatResult, EmbedResult } from './results.js';
-import { callUpstream, chatCall, embedCall } from './steps/call-upstream.js';
-import { recordFailure, record } from './steps/record.js';
-import { settleAnswer } from './steps/settle.js';
+import { type GatewayObserver, PIPELINE, type PipelineDeps, runAfter, runBefore, type Step } from './pipeline.js';
+import type { ChatResponse, EmbedResponse } from '../providers/types.js';
+import type { ChatChunk, ChatResult, EmbedResult, UsageOut } from './results.js';
+import { callUpstream, chatCall, embedCall, upstreamAnswer } from './call/call-upstream.js';
+import { recordFailure, record } from './call/record.js';
+import { settleAnswer } from './call/settle.js';
 import { createStream } from './stream/create-stream.js';
 import { preparePrompt, type PromptRef } from './prepare-prompt.js';
 import type { UsageWriter } from './usage-writer.js';
 
 export type { ChatChunk, ChatResult, EmbedResult, UsageOut } from './results.js';
 export type { InvocationOptions } from './invocation.js';
-export type { GatewayObserver } from './pipeline.js';
+export type { GatewayObserver, Step } from './pipeline.js';
 export type { PromptRef } from './prepare-prompt.js';
 
 export interface GatewayDeps {
@@ -35,10 +36,26 @@ export interface GatewayDeps {
   observer?: GatewayObserver;
   /** Completion tokens reserved when the caller gives no maxTokens. @default 1024 */
   defaultReserveTokens?: number;
+  /** The invocation's steps. @default PIPELINE */
+  steps?: readonly Step[];
 }
 
-
 export type Gateway = ReturnType<typeof createGateway>;
+
+function chatResult(inv: Invocation, answer: Answer<ChatResponse>, usage: UsageOut): ChatResult {
+  const res = answer.response;
+  return {
+    id: inv.id,
+    model: inv.modelName,
+    provider: answer.provider,
+    upstreamModel: answer.upstreamModel,
+    message: { role: 'ASSISTANT', content: res.content, toolCalls: res.toolCalls },
+    finishReason: res.finishReason,
+    usage,
+    latencyMs: inv.event.latencyMs,
+    attempts: answer.attempts,
+  };
+}
 
 export function createGateway(deps: GatewayDeps) {
   const p: PipelineDeps = {
@@ -51,35 +68,32 @@ export function createGateway(deps: GatewayDeps) {
     bounds: deps.inputBounds ?? DEFAULT_INPUT_BOUNDS,
     reserveTokens: deps.defaultReserveTokens ?? 1024,
     observer: deps.observer ?? {},
+    steps: deps.steps ?? PIPELINE,
   };
 
   async function begin(inv: Invocation): Promise<void> {
     p.observer.invocationStarted?.(inv.modelName);
-    await runSteps(BEFORE_CALL, inv, p);
+    await runBefore(inv, p);
+  }
+
+  /** A unary call: the steps before, the upstream unless a step answered, the steps after, then settle and record. */
+  async function unary<R extends ChatResponse | EmbedResponse>(inv: Invocation, call: () => Promise<Answer<R>>): Promise<{ answer: Answer<R>; usage: UsageOut }> {
+    try {
+      await begin(inv);
+      inv.answer ??= await call();
+      const usage = settleAnswer(inv, inv.answer);
+      await runAfter(inv, p);
+      record(inv, p);
+      return { answer: inv.answer as Answer<R>, usage };
+    } catch (err) {
+      return recordFailure(inv, err, p);
+    }
   }
 
   async function chat(input: ChatInput, opts: InvocationOptions): Promise<ChatResult> {
     const inv = new Invocation({ kind: 'chat', chat: input }, opts);
-    try {
-      await begin(inv);
-      const outcome = await callUpstream(inv, p, chatCall(inv, p));
-      const res = outcome.value;
-      const usage = settleAnswer(inv, outcome, res);
-      record(inv, p);
-      return {
-        id: inv.id,
-        model: inv.modelName,
-        provider: outcome.target.provider.name,
-        upstreamModel: inv.event.upstreamModel!,
-        message: { role: 'ASSISTANT', content: res.content, toolCalls: res.toolCalls },
-        finishReason: res.finishReason,
-        usage,
-        latencyMs: inv.event.latencyMs,
-        attempts: outcome.attempts,
-      };
-    } catch (err) {
-      return recordFailure(inv, err, p);
-    }
+    const { answer, usage } = await unary<ChatResponse>(inv, async () => upstreamAnswer(await callUpstream(inv, p, chatCall(inv, p))));
+    return chatResult(inv, answer, usage);
   }
 
   /** Everything that can fail before streaming fails here, as a plain error; then the stream's channel. */
@@ -95,15 +109,8 @@ export function createGateway(deps: GatewayDeps) {
 
   async function embed(input: EmbedInput, opts: InvocationOptions): Promise<EmbedResult> {
     const inv = new Invocation({ kind: 'embed', embed: input }, opts);
-    try {
-      await begin(inv);
-      const outcome = await callUpstream(inv, p, embedCall(inv, p));
-      const usage = settleAnswer(inv, outcome, outcome.value);
-      record(inv, p);
-      return { model: inv.modelName, provider: outcome.target.provider.name, vectors: outcome.value.vectors, usage };
-    } catch (err) {
-      return recordFailure(inv, err, p);
-    }
+    const { answer, usage } = await unary<EmbedResponse>(inv, async () => upstreamAnswer(await callUpstream(inv, p, embedCall(inv, p))));
+    return { model: inv.modelName, provider: answer.provider, vectors: answer.response.vectors, usage };
   }
 
   return {

@@ -1,11 +1,12 @@
 /* One call's life: its id, timing, request, model, reservation, attempts and usage event, finished exactly once. */
-import type { ChatRequest } from '../providers/types.js';
+import type { ChatRequest, ChatResponse, EmbedResponse } from '../providers/types.js';
 import type { ResolvedModel } from '../services/catalogue.js';
 import type { Principal } from '../services/keys.js';
 import type { CancelSignal } from '../util/cancellation.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import type { ChatInput } from './chat-input.js';
 import { NOOP_RESERVATION, type Reservation } from './limits.js';
+import type { Step } from './pipeline.js';
 import type { UsageEvent } from './usage-writer.js';
 
 /** Who asks and how; the same for GraphQL, REST and prompts. */
@@ -25,6 +26,23 @@ export interface EmbedInput {
   input: string[];
 }
 
+/**
+ * A complete answer: the upstream's, or one a step gave in its place (a cache hit). Steps that run after the call
+ * read it, and may replace it, before it is settled, recorded and sent.
+ */
+export interface Answer<R extends ChatResponse | EmbedResponse = ChatResponse | EmbedResponse> {
+  response: R;
+  /** The provider and its model id that produced it (for a step's answer: whatever the step says, e.g. the cached call's). */
+  provider: string;
+  upstreamModel: string;
+  /** The model whose prices apply: a fallback may cost more or less than the model asked for. */
+  pricedBy: ResolvedModel;
+  /** Upstream attempts this invocation made for it; 0 when a step answered. */
+  attempts: number;
+  /** 'upstream', or the name of the step that answered. */
+  source: string;
+}
+
 /** What the caller sent, by kind of call: the input steps read it, nothing else does. */
 export type InvocationInput = { kind: 'chat' | 'stream'; chat: ChatInput } | { kind: 'embed'; embed: EmbedInput };
 
@@ -39,6 +57,10 @@ export class Invocation {
   model: ResolvedModel | undefined;
   /** Set by the reserve step; settled exactly once by settle(). */
   reservation: Reservation = NOOP_RESERVATION;
+  /** Set by a step that answers instead of the upstream, or by the call once the upstream's answer is complete. */
+  answer: Answer | undefined;
+  /** The steps whose `before` ran, in order: theirs are the `after`s to run. */
+  stepsRun: readonly Step[] = [];
   private finished = false;
   private settled = false;
 

@@ -1,12 +1,16 @@
 /*
- * The invocation pipeline: the ordered steps every call goes through before the upstream is called, for GraphQL, REST,
- * prompts and embeddings alike. A check that may refuse a call before any upstream is asked (input guardrails, say) is
- * one file in steps/ and one line in BEFORE_CALL; a step that answers instead of the upstream (a cache hit) or acts on
- * the answer (output guardrails, cache store) still needs its place around the call in gateway.ts and
- * stream/create-stream.ts. No step knows which surface the call came from.
+ * The invocation pipeline: the ordered steps every call goes through, for GraphQL, REST, prompts and embeddings alike.
+ * A step is one file in steps/ and one line in PIPELINE; no step knows which surface the call came from.
  *
- *   authorize → read input → resolve model → reserve limits → [call upstream | open stream → relay → classify end]
- *   → settle → record
+ *   before, in order:   authorize → read input → resolve model → reserve limits → [cache lookup, input guardrails…]
+ *   the call:           unless a step answered: call upstream | open stream → relay → classify end
+ *   after, in reverse:  [output guardrails, cache store…] on the complete answer
+ *   then:               settle → record
+ *
+ * A step's `before` may refuse the call (throw) or answer it (set `inv.answer`: the steps after it and the upstream
+ * are skipped, a stream replays the answer as chunks). Its `after` sees the complete answer, the upstream's or a
+ * step's, and may replace it (a streamed answer has already been sent by then: it can be stored or judged, not
+ * changed) or refuse it (throw). Only the steps whose `before` ran get their `after`.
  */
 import type { Logger } from 'pino';
 import type { AdapterRegistry } from '../providers/registry.js';
@@ -43,16 +47,36 @@ export interface PipelineDeps {
   /** Completion tokens reserved when the caller gives no maxTokens. */
   reserveTokens: number;
   observer: GatewayObserver;
+  /** The step list this gateway runs: PIPELINE unless an embedder (or a test) gives its own. */
+  steps: readonly Step[];
 }
 
 export interface Step {
   readonly name: string;
-  run(inv: Invocation, deps: PipelineDeps): void | Promise<void>;
+  /** Before the upstream is asked: may refuse the call (throw) or answer it instead (set `inv.answer`). */
+  before?(inv: Invocation, deps: PipelineDeps): void | Promise<void>;
+  /** Once the whole answer is known, before it is settled and recorded: may read or replace `inv.answer`, or refuse it. */
+  after?(inv: Invocation, deps: PipelineDeps): void | Promise<void>;
 }
 
-/** Everything that can refuse a call before any upstream is asked, in order. */
-export const BEFORE_CALL: readonly Step[] = [authorize, readInput, resolveModel, reserveLimits];
+/** Every step of an invocation, in order. */
+export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, reserveLimits];
 
-export async function runSteps(steps: readonly Step[], inv: Invocation, deps: PipelineDeps): Promise<void> {
-  for (const step of steps) await step.run(inv, deps);
+/** Each step's `before` in order, until one answers; remembers which ran. */
+export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<void> {
+  const { steps } = deps;
+  for (let i = 0; i < steps.length; i++) {
+    await steps[i]!.before?.(inv, deps);
+    if (inv.answer) {
+      inv.stepsRun = steps.slice(0, i + 1);
+      return;
+    }
+  }
+  inv.stepsRun = steps;
+}
+
+/** The `after` of every step whose `before` ran, last first. */
+export async function runAfter(inv: Invocation, deps: PipelineDeps): Promise<void> {
+  const ran = inv.stepsRun;
+  for (let i = ran.length - 1; i >= 0; i--) await ran[i]!.after?.(inv, deps);
 }

@@ -3,7 +3,8 @@
  * (the same parse/validate caches, armor rules, masking, warnings and context factory as every other
  * transport — what graphql-ws does too), without the Fetch-API request/response layer, which cost as much
  * CPU per chat as the whole gateway core. Anything unusual (subscriptions, batching, bad JSON, a refused
- * document, a bad key, other Accept types, CORS) is handed to Yoga itself, so its answers stay the reference.
+ * document, a bad key, other Accept types, CORS, persisted queries, parameters beyond the four plain ones,
+ * @defer/@stream) is handed to Yoga itself, so its answers stay the reference.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -12,9 +13,12 @@ import { isAsyncIterable } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import { createContext, type Services } from '../context.js';
 import { Cancellation, toAbortSignal, type CancelSignal } from '../util/cancellation.js';
+import { bodyTooLarge } from '../errors.js';
 import { authenticate } from './auth.js';
+import { writeErrorAnswer } from './error-answer.js';
 import { readBody } from './request-body.js';
 import { toClientJson, withErrorCodes } from './plugins/use-error-codes.js';
+import { usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
 import { addWarnings } from './plugins/use-warnings.js';
 import type { GatewayYoga } from './yoga.js';
 
@@ -70,6 +74,25 @@ interface GraphqlParams {
   extensions: Record<string, unknown> | undefined;
 }
 
+type BodyParams = { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
+
+const PLAIN_PARAMS = new Set(['query', 'variables', 'operationName', 'extensions']);
+
+/**
+ * A body the fast path may run: a query text, variables and operation name of the right types, no other parameter
+ * (Yoga refuses unknown ones; `documentId` belongs to trusted documents) and no persisted query extension (the
+ * APQ plugin's; Yoga also refuses extensions that are not an object).
+ */
+function isPlainRequest(params: BodyParams): params is BodyParams & { query: string } {
+  if (!params || typeof params !== 'object' || Array.isArray(params) || typeof params.query !== 'string') return false;
+  if (params.variables != null && (typeof params.variables !== 'object' || Array.isArray(params.variables))) return false;
+  if (params.operationName != null && typeof params.operationName !== 'string') return false;
+  const ext = params.extensions;
+  if (ext != null && (typeof ext !== 'object' || Array.isArray(ext) || 'persistedQuery' in ext)) return false;
+  for (const key in params) if (!PLAIN_PARAMS.has(key) && params[key as keyof BodyParams] != null) return false;
+  return true;
+}
+
 /** A document that parsed, validated and compiled: the same query text runs it again with no hook in between. */
 interface Ready {
   compiled: CompiledQuery;
@@ -78,10 +101,11 @@ interface Ready {
 /** Distinct query texts kept ready; a gateway's clients send a handful, so reaching this means they vary texts. */
 const MAX_READY = 1000;
 
-export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
+export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, maxBodyBytes: number): FastPath {
   /** Documents (by identity, from Yoga's parse cache) that passed validation. */
   const validated = new WeakSet<DocumentNode>();
-  const support = yoga.fastPath;
+  const support = graphql.fastPath;
+  const { yoga } = graphql;
   /**
    * By query text, then operation name: looked up by the text as parsed from the body, never a joined key,
    * which would copy a document-sized string per request.
@@ -118,9 +142,19 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       { method: 'POST', headers: headersOf(req), body: new Uint8Array(body), signal: toAbortSignal(signal) },
       { requestId },
     );
-    const out = Buffer.from(await response.arrayBuffer());
     const headers: Record<string, string> = {};
     response.headers.forEach((v, k) => (headers[k] = v));
+    // a @defer/@stream answer to an Accept that also lists multipart/mixed or text/event-stream goes out part by part
+    if (response.body && !headers['content-type']?.startsWith('application/')) {
+      res.writeHead(response.status, headers);
+      for await (const chunk of response.body) {
+        if (res.destroyed) break;
+        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+      }
+      res.end();
+      return;
+    }
+    const out = Buffer.from(await response.arrayBuffer());
     headers['content-length'] = String(out.length);
     res.writeHead(response.status, headers);
     res.end(out);
@@ -136,8 +170,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
     const body = await readBody(req, maxBodyBytes);
     if (!body) {
       // the rest of the body is dropped as it arrives (server.ts bounds that); the connection stays usable
-      res.writeHead(413, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: `Request body larger than ${maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
+      writeErrorAnswer(req, res, bodyTooLarge(maxBodyBytes), requestId);
       return true;
     }
     const ac = new Cancellation();
@@ -145,18 +178,14 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       if (!res.writableFinished) ac.abort();
     });
 
-    let params: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
+    let params: BodyParams;
     try {
-      params = JSON.parse(body.toString('utf8')) as typeof params;
+      params = JSON.parse(body.toString('utf8')) as BodyParams;
     } catch {
       await viaYoga(req, res, body, requestId, ac.signal);
       return true;
     }
-    if (
-      !params || typeof params !== 'object' || Array.isArray(params) || typeof params.query !== 'string' ||
-      (params.variables != null && (typeof params.variables !== 'object' || Array.isArray(params.variables))) ||
-      (params.operationName != null && typeof params.operationName !== 'string')
-    ) {
+    if (!isPlainRequest(params)) {
       await viaYoga(req, res, body, requestId, ac.signal);
       return true;
     }
@@ -200,7 +229,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       return true;
     }
     const operation = getOperationAST(document, graphqlParams.operationName);
-    if (!operation || operation.operation === 'subscription') {
+    if (!operation || operation.operation === 'subscription' || usesIncrementalDelivery(document)) {
       await viaYoga(req, res, body, requestId, ac.signal);
       return true;
     }
@@ -231,7 +260,7 @@ export function createGraphqlFastPath(yoga: GatewayYoga, services: Services, max
       operationName: graphqlParams.operationName,
       contextValue,
     })) as ExecutionResult;
-    if (isAsyncIterable(result)) throw new Error('incremental delivery is not enabled on this server');
+    if (isAsyncIterable(result)) throw new Error('a document with @defer or @stream reached the fast path');
     answer(res, type, result, requestId);
     return true;
   };

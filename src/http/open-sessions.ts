@@ -10,6 +10,8 @@ export interface OpenSession {
   readonly principal: Principal;
   /** The subscription's root field; absent for a websocket connection itself. */
   readonly field?: string;
+  /** The subscription's arguments as it started (e.g. the model a chatStream invokes). */
+  readonly args?: Record<string, unknown>;
   /** Ends the session because its key no longer allows it. */
   end(reason: GatewayError): void;
 }

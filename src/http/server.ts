@@ -5,6 +5,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import { loopTurn } from '../util/loop-turn.js';
+import { bodyTooLarge } from '../errors.js';
+import { writeErrorAnswer } from './error-answer.js';
 import { DEFAULT_DRAIN_BOUNDS, drainUnreadBody, type DrainBounds } from './drain-unread-body.js';
 import type { FastPath } from './graphql-fast-path.js';
 import type { Route } from './metrics-route.js';
@@ -36,7 +38,7 @@ function routeOf(path: string): string {
   return path.startsWith('/v1/') ? '/v1/*' : 'other';
 }
 
-export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
+export function createHttpServer(graphql: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const { log, metrics } = opts;
   const drainBounds: DrainBounds = { ...DEFAULT_DRAIN_BOUNDS, ...opts.drainBounds };
@@ -83,13 +85,7 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
     if (length > maxBody) {
       // no `connection: close`: node would close the socket at once, under a client still sending
       drainUnreadBody(req, socket, drainBounds);
-      res.writeHead(413, { 'content-type': 'application/json' });
-      const message = `Request body larger than ${maxBody} bytes`;
-      // the OpenAI-compatible routes answer in OpenAI's error envelope, GraphQL in its own
-      const rest = (req.url ?? '').startsWith('/v1/');
-      res.end(JSON.stringify(rest
-        ? { error: { message, type: 'invalid_request_error', param: null, code: 'BAD_USER_INPUT' } }
-        : { errors: [{ message, extensions: { code: 'BAD_USER_INPUT', requestId } }] }));
+      writeErrorAnswer(req, res, bodyTooLarge(maxBody), requestId);
       return;
     }
     try {
@@ -99,11 +95,10 @@ export function createHttpServer(yoga: GatewayYoga, rest: RestHandler, opts: Htt
       if (wait) await wait;
       if (await rest(req, res, requestId)) return;
       if (opts.fastPath && (await opts.fastPath(req, res, requestId))) return;
-      await yoga(req, res, { requestId });
+      await graphql.yoga(req, res, { requestId });
     } catch (err) {
       log?.error({ err, requestId }, 'request failed unexpectedly');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] }));
+      writeErrorAnswer(req, res, err, requestId);
     }
   });
   server.keepAliveTimeout = 65_000;

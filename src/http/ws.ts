@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
+import type { GraphQLParams } from 'graphql-yoga';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Services } from '../context.js';
 import { isGatewayError } from '../errors.js';
@@ -36,8 +37,9 @@ export interface WsOptions {
 /** graphql-ws's code for a connection whose credentials are refused (as at connection_init). */
 const FORBIDDEN = 4403;
 
-export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Services, opts: WsOptions = {}) {
+export function attachWebSockets(server: Server, graphql: GatewayYoga, services: Services, opts: WsOptions = {}) {
   const { log } = services;
+  const { yoga } = graphql;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_BODY_BYTES });
   const opened = new WeakMap<WebSocket, { id: string; at: number; operations: number; unlist?: () => void }>();
   wss.on('connection', (socket) => {
@@ -104,19 +106,26 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
           return [new GraphQLError('Unknown, revoked or expired API key', { extensions: { code: 'UNAUTHENTICATED', requestId } })];
         }
         ctx.extra.principal = principal;
+        let resolved;
+        try {
+          // an id of a persisted query or trusted document becomes its text; with trusted documents, a text is refused
+          resolved = await graphql.persistedParams(params as GraphQLParams);
+        } catch (e) {
+          return [withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error)?.message ?? e)), requestId)];
+        }
         const request = (ctx.extra as unknown as { request: unknown }).request;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: request,
           socket,
-          params,
+          params: resolved,
           principal,
           requestId,
           transport: 'ws',
         });
         let document;
         try {
-          document = parse(params.query);
+          document = parse(resolved.query ?? '');
         } catch (e) {
           return [withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error)?.message ?? e)), requestId)];
         }
@@ -124,9 +133,9 @@ export function attachWebSockets(server: Server, yoga: GatewayYoga, services: Se
         if (errors.length) return errors.map((e: GraphQLError) => withErrorCode(e, requestId));
         return {
           schema,
-          operationName: params.operationName,
+          operationName: resolved.operationName,
           document,
-          variableValues: params.variables,
+          variableValues: resolved.variables,
           contextValue: await contextFactory(),
           execute,
           subscribe,

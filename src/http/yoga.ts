@@ -1,10 +1,21 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
-import { createYoga, isAsyncIterable, maskError, useReadinessCheck, type GraphiQLOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import {
+  createYoga,
+  isAsyncIterable,
+  maskError,
+  useReadinessCheck,
+  type GraphiQLOptions,
+  type GraphQLParams,
+  type OnParamsEventPayload,
+  type Plugin,
+  type YogaServerInstance,
+} from 'graphql-yoga';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { bodyTooLarge, UNEXPECTED_ERROR_MESSAGE } from '../errors.js';
 import { createContext, type Context, type Services } from '../context.js';
 import type { Principal } from '../services/keys.js';
 import { schema } from '../schema/index.js';
@@ -12,9 +23,12 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { authenticate } from './auth.js';
 import { renderGraphiQL } from './graphiql/render.js';
 import { useArmor } from './plugins/use-armor.js';
+import { useAutomaticPersistedQueries } from './plugins/use-automatic-persisted-queries.js';
 import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscription-events.js';
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
+import { useIncrementalDelivery, usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
 import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-subscription-limit.js';
+import { DOCUMENT_ID_PARAM, useTrustedDocuments } from './plugins/use-trusted-documents.js';
 import { useWarnings } from './plugins/use-warnings.js';
 import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
@@ -30,17 +44,29 @@ interface ServerContext {
 
 /**
  * What the GraphQL fast path needs to answer as Yoga would, handed over instead of read from Yoga's private fields;
- * undefined when it must not run (switched off, or plugins it does not know of are installed).
+ * undefined when it must not run (switched off, plugins it does not know of installed, or trusted documents on).
  */
 interface FastPathSupport {
   /** Yoga's masking of unexpected errors, with the same message and the same log line. */
   maskError(error: GraphQLError): GraphQLError;
 }
 
-export type GatewayYoga = YogaServerInstance<ServerContext, Context> & { subscriptions: SubscriptionCounter; fastPath: FastPathSupport | undefined };
+/**
+ * Yoga, and what the gateway's own transports (the fast path, graphql-ws) need beside it: held next to the Yoga
+ * instance, never added to it.
+ */
+export interface GatewayYoga {
+  readonly yoga: YogaServerInstance<ServerContext, Context>;
+  subscriptions: SubscriptionCounter;
+  fastPath: FastPathSupport | undefined;
+  /**
+   * The persisted-documents plugin's rule for graphql-ws, which Yoga's HTTP handler (where `onParams` hooks run) does
+   * not serve: the same plugin turns a hash or documentId into its document and refuses what it refuses over HTTP.
+   * graphql-ws requires a query string: an empty one stands for "none, see the id".
+   */
+  persistedParams(params: GraphQLParams): Promise<GraphQLParams>;
+}
 
-/** The message of a masked (unexpected) error, on every path. */
-const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
 
 export interface GatewayYogaOptions {
   metrics?: Metrics;
@@ -141,7 +167,7 @@ function toClientError(e: unknown, requestId: string, log: Logger): GraphQLError
   if (e instanceof GraphQLError && !(e.originalError && !(e.originalError instanceof GraphQLError))) return withErrorCode(e, requestId);
   // anything else is unexpected: logged here, masked for the client
   log.error({ err: e, requestId }, 'subscription stream failed unexpectedly');
-  return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
+  return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, { extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
 }
 
 /** The same stream; a failure becomes one last value. Not a generator, so `return()` reaches the source at once. */
@@ -192,7 +218,7 @@ function useBodyLimitCode(maxBytes: number): Plugin {
         ...result,
         errors: result.errors.map((e) =>
           e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
-            ? new GraphQLError(`Request body larger than ${maxBytes} bytes`, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
+            ? new GraphQLError(bodyTooLarge(maxBytes).message, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } })
             : e,
         ),
       });
@@ -230,11 +256,47 @@ function corsOptions(origin: string | undefined) {
  * Queries and mutations run as compiled code (graphql-jit, cached per parsed document): variable coercion and
  * execution of a `chat` cost a fraction of graphql-js's. Subscriptions keep graphql-js's subscribe (their source
  * errors, warnings and per-event hooks are built on it) and map their events on compiled code instead
- * (use-compiled-subscription-events.ts).
+ * (use-compiled-subscription-events.ts). graphql-jit knows nothing of @defer and @stream: documents that use them
+ * stay on graphql-tools' executor, which delivers them incrementally.
  */
 function useJitForQueriesAndMutations(log: Logger): Plugin {
-  const { onExecute } = useGraphQlJit({}, { onError: (r) => log.error({ errors: r.errors }, 'GraphQL JIT could not compile a document') });
+  const { onExecute } = useGraphQlJit(
+    {},
+    {
+      enableIf: (args) => !usesIncrementalDelivery(args.document),
+      onError: (r) => log.error({ errors: r.errors }, 'GraphQL JIT could not compile a document'),
+    },
+  );
   return { onExecute };
+}
+
+/**
+ * Trusted documents when GRAPHQL_TRUSTED_DOCUMENTS names a manifest, automatic persisted queries otherwise (they
+ * would let any client add a document of its own to the list).
+ */
+function usePersistedDocuments(trusted: ReadonlyMap<string, string> | undefined): Plugin {
+  return trusted ? useTrustedDocuments(trusted) : useAutomaticPersistedQueries();
+}
+
+/** GatewayYoga.persistedParams: the plugin's own `onParams` hook, run for an operation that did not come over HTTP. */
+function paramsResolver(plugin: Plugin, yoga: YogaServerInstance<ServerContext, Context>): (params: GraphQLParams) => Promise<GraphQLParams> {
+  // what the plugin may read of a websocket operation's request: it has no method or URL of its own
+  const request = new yoga.fetchAPI.Request(`http://localhost${yoga.graphqlEndpoint}`, { method: 'POST' });
+  return async (params) => {
+    let out: GraphQLParams = params.query === '' ? { ...params, query: undefined } : params;
+    const payload: Partial<OnParamsEventPayload> = { params: out, request, context: {}, fetchAPI: yoga.fetchAPI, setParams: (p) => (out = p) };
+    await plugin.onParams?.(payload as OnParamsEventPayload);
+    return out;
+  };
+}
+
+/** Yoga's masking of an unexpected error: graphql-yoga's maskError, and the original error logged when it was masked. */
+function masker(log: Logger): (error: GraphQLError) => GraphQLError {
+  return (error) => {
+    const masked = maskError(error, UNEXPECTED_ERROR_MESSAGE) as GraphQLError;
+    if (masked !== error) log.error(error);
+    return masked;
+  };
 }
 
 /** A parse error is not cached, so a refused oversized document is refused (and counted) every time it comes. */
@@ -243,6 +305,10 @@ const noErrorCache = { get: () => undefined, set: () => {} };
 export function createGatewayYoga(config: Config, services: Services, options: GatewayYogaOptions = {}): GatewayYoga {
   const { metrics } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const trusted = config.graphql.trustedDocuments;
+  // Yoga's logger is services.log itself (`logging` below)
+  const maskUnexpected = masker(services.log);
+  const persisted = usePersistedDocuments(trusted);
   const subscriptionLimit = useSubscriptionLimit(config.graphql.maxSubscriptionsPerKey, {
     observer: {
       opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
@@ -259,6 +325,9 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     logging: services.log,
     cors: corsOptions(config.http.corsOrigin),
     maxRequestBodySize: maxBodyBytes,
+    // the persisted documents proposal's parameter, read by the trusted documents plugin; without a manifest it
+    // stays an unexpected parameter (400)
+    extraParamNames: trusted ? [DOCUMENT_ID_PARAM] : [],
     parserAndValidationCache: { errorCache: noErrorCache },
     maskedErrors: { errorMessage: UNEXPECTED_ERROR_MESSAGE },
     renderGraphiQL,
@@ -273,6 +342,8 @@ export function createGatewayYoga(config: Config, services: Services, options: G
     },
     plugins: [
       useReadinessCheck({ endpoint: '/readyz', check: () => services.database.ping() }),
+      persisted,
+      useIncrementalDelivery(maskUnexpected),
       useIntrospectionSwitch(config.graphql.introspection),
       useArmor(config.graphql.limits, (rule) => metrics?.armorRejections.inc({ rule })),
       // before the subscription limit: that plugin must wrap the stream this one returns, not the one it drops
@@ -291,16 +362,8 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       useJitForQueriesAndMutations(services.log),
     ],
   });
+  // with trusted documents every request names a document by id or is refused: Yoga's pipeline answers all of them
   const fastPath: FastPathSupport | undefined =
-    config.graphql.fastPath && !options.plugins?.length
-      ? {
-          maskError(error) {
-            // as Yoga's own masking does: graphql-yoga's maskError, and the original error logged when it was masked
-            const masked = maskError(error, UNEXPECTED_ERROR_MESSAGE) as GraphQLError;
-            if (masked !== error) yoga.logger.error(error);
-            return masked;
-          },
-        }
-      : undefined;
-  return Object.assign(yoga, { subscriptions: subscriptionLimit.counter, fastPath });
+    config.graphql.fastPath && !options.plugins?.length && !trusted ? { maskError: maskUnexpected } : undefined;
+  return { yoga, subscriptions: subscriptionLimit.counter, fastPath, persistedParams: paramsResolver(persisted, yoga) };
 }

@@ -1,30 +1,41 @@
 /* Providers, models and their targets; admin mutations call the catalogue service. */
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
-import { builder } from './builder.js';
+import { builder, grantedScopes } from './builder.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
+import { refused, uuidKey } from './global-id.js';
+import { forbidden } from '../errors.js';
 import { seesModel } from '../services/access.js';
 
-const ProviderRef = builder.objectRef<ProviderRow>('Provider').implement({
+const ProviderRef = builder.nodeRef<ProviderRow, string | null>('Provider', {
+  id: { resolve: (p) => p.id, parse: uuidKey },
+  // as the `providers` list: ADMIN only, FORBIDDEN for any other key
+  loadMany: (ids, ctx) =>
+    grantedScopes(ctx.principal).admin
+      ? ctx.services.catalogue.providersByIds(ids as string[])
+      : ids.map(() => refused<ProviderRow>(forbidden('This key may not access Provider'))),
+});
+ProviderRef.implement({
+  description: 'An upstream API the gateway calls, with its credential (ADMIN only)',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    kind: t.field({ type: ProviderKindEnum, resolve: (p) => p.kind as typeof ProviderKindEnum.$inferType }),
-    baseUrl: t.exposeString('baseUrl', { nullable: true }),
+    name: t.exposeString('name', { description: 'Unique name; model targets and usage records refer to the provider by it' }),
+    kind: t.field({ type: ProviderKindEnum, description: 'The API it speaks', resolve: (p) => p.kind as typeof ProviderKindEnum.$inferType }),
+    baseUrl: t.exposeString('baseUrl', { nullable: true, description: "The API's base URL; null means the kind's public endpoint" }),
     hasCredential: t.boolean({
       description: 'Whether a credential is stored. The credential itself is never readable.',
       resolve: (p) => p.credentialEnc != null,
     }),
-    enabled: t.exposeBoolean('enabled'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    enabled: t.exposeBoolean('enabled', { description: 'False while it is switched off: routing skips its targets' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
 });
 
 const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').implement({
+  description: 'One provider model a public model routes to',
   fields: (t) => ({
-    provider: t.field({ type: ProviderRef, resolve: (row, _, ctx) => ctx.loaders.provider.load(row.providerId) }),
-    upstreamModel: t.exposeString('upstreamModel'),
-    weight: t.exposeInt('weight'),
-    priority: t.exposeInt('priority'),
+    provider: t.field({ type: ProviderRef, description: 'The provider called', resolve: (row, _, ctx) => ctx.loaders.provider.load(row.providerId) }),
+    upstreamModel: t.exposeString('upstreamModel', { description: "The provider's own model id sent upstream" }),
+    weight: t.exposeInt('weight', { description: 'Share of calls under the WEIGHTED strategy (0: tried only after every weighted target)' }),
+    priority: t.exposeInt('priority', { description: 'Order under the PRIORITY strategy: lower first' }),
     healthy: t.boolean({
       description: 'False while the target is cooling down after failures',
       resolve: (row, _, ctx) => ctx.services.router.isHealthy(row.id),
@@ -32,13 +43,19 @@ const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').implemen
   }),
 });
 
-const ModelRef = builder.objectRef<ModelRow>('Model').implement({
+const ModelRef = builder.nodeRef<ModelRow, string | null>('Model', {
+  id: { resolve: (m) => m.id, parse: uuidKey },
+  // as the `models` list: a model this key does not see is null, as one that does not exist
+  loadMany: async (ids, ctx) =>
+    (await ctx.services.catalogue.modelsByIds(ids as string[])).map((m) => (m && seesModel(ctx.principal!, m) ? m : null)),
+});
+ModelRef.implement({
+  description: 'A public model name clients invoke, routed to one or more provider models (targets)',
   fields: (t) => ({
-    id: t.exposeID('id'),
     name: t.exposeString('name', { description: 'Public name clients invoke' }),
-    description: t.exposeString('description', { nullable: true }),
-    status: t.field({ type: ModelStatusEnum, resolve: (m) => m.status as typeof ModelStatusEnum.$inferType }),
-    strategy: t.field({ type: RoutingStrategyEnum, resolve: (m) => m.strategy as typeof RoutingStrategyEnum.$inferType }),
+    description: t.exposeString('description', { nullable: true, description: 'Free text for people choosing a model' }),
+    status: t.field({ type: ModelStatusEnum, description: 'Whether it is served', resolve: (m) => m.status as typeof ModelStatusEnum.$inferType }),
+    strategy: t.field({ type: RoutingStrategyEnum, description: 'How its targets are ordered for each call', resolve: (m) => m.strategy as typeof RoutingStrategyEnum.$inferType }),
     targets: t.field({
       type: [ModelTargetRef],
       description: 'Visible to ADMIN keys only (empty list otherwise)',
@@ -47,68 +64,73 @@ const ModelRef = builder.objectRef<ModelRow>('Model').implement({
       resolve: (m, _, ctx) => ctx.loaders.targetsByModel.load(m.id),
     }),
     fallbacks: t.exposeStringList('fallbacks', { description: 'Other public model names tried, in order, when every target failed' }),
-    inputPricePerMTok: t.exposeFloat('inputPricePerMTok', { nullable: true, description: 'USD per million prompt tokens' }),
-    outputPricePerMTok: t.exposeFloat('outputPricePerMTok', { nullable: true, description: 'USD per million completion tokens' }),
-    contextWindow: t.exposeInt('contextWindow', { nullable: true }),
-    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: 'Per-attempt upstream timeout in milliseconds' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    inputPricePerMTok: t.exposeFloat('inputPricePerMTok', { nullable: true, description: 'USD per million prompt tokens; null counts as 0' }),
+    outputPricePerMTok: t.exposeFloat('outputPricePerMTok', { nullable: true, description: 'USD per million completion tokens; null counts as 0' }),
+    contextWindow: t.exposeInt('contextWindow', { nullable: true, description: 'Most tokens (prompt and answer together) the model takes, for information; null when unknown' }),
+    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Per-attempt upstream timeout in milliseconds; null means the gateway's DEFAULT_TIMEOUT_MS" }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
 });
 
 const ModelTargetInput = builder.inputType('ModelTargetInput', {
+  description: 'One target of a model: a provider and its model id',
   fields: (t) => ({
-    provider: t.string({ required: true, description: 'Provider name' }),
-    upstreamModel: t.string({ required: true }),
-    weight: t.int(),
-    priority: t.int(),
+    provider: t.string({ required: true, description: 'The name of an existing provider' }),
+    upstreamModel: t.string({ required: true, description: "The provider's own model id (not empty)" }),
+    weight: t.int({ description: 'Share of calls under the WEIGHTED strategy, a non-negative integer (default 1)' }),
+    priority: t.int({ description: 'Order under the PRIORITY strategy, lower first (default 0; ties keep the order given)' }),
   }),
 });
 
 const CreateProviderInput = builder.inputType('CreateProviderInput', {
+  description: 'A new provider',
   fields: (t) => ({
-    name: t.string({ required: true }),
-    kind: t.field({ type: ProviderKindEnum, required: true }),
-    baseUrl: t.string(),
+    name: t.string({ required: true, description: 'Unique name: 1-128 letters, digits and . _ : / @ - (not starting with a symbol)' }),
+    kind: t.field({ type: ProviderKindEnum, required: true, description: 'The API it speaks' }),
+    baseUrl: t.string({ description: "Absolute http(s) base URL; required for OPENAI_COMPATIBLE, otherwise defaults to the kind's public endpoint" }),
     apiKey: t.string({ description: 'Stored encrypted; never returned' }),
-    enabled: t.boolean(),
+    enabled: t.boolean({ description: 'Whether routing may use it (default true)' }),
   }),
 });
 
 const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
+  description: 'Changes to a provider; an omitted field stays as it is',
   fields: (t) => ({
-    baseUrl: t.string(),
-    apiKey: t.string(),
-    enabled: t.boolean(),
+    baseUrl: t.string({ description: "Absolute http(s) base URL; null returns to the kind's public endpoint" }),
+    apiKey: t.string({ description: 'A new credential, stored encrypted; an empty string removes the stored one' }),
+    enabled: t.boolean({ description: 'Switch routing to it on or off' }),
   }),
 });
 
 
 const CreateModelInput = builder.inputType('CreateModelInput', {
+  description: 'A new public model',
   fields: (t) => ({
-    name: t.string({ required: true }),
-    description: t.string(),
-    strategy: t.field({ type: RoutingStrategyEnum }),
-    targets: t.field({ type: [ModelTargetInput], required: true }),
-    fallbacks: t.stringList(),
-    inputPricePerMTok: t.float(),
-    outputPricePerMTok: t.float(),
-    contextWindow: t.int(),
-    timeoutMs: t.int(),
-    status: t.field({ type: ModelStatusEnum }),
+    name: t.string({ required: true, description: 'Unique public name clients invoke: 1-128 letters, digits and . _ : / @ - (not starting with a symbol)' }),
+    description: t.string({ description: 'Free text for people choosing a model' }),
+    strategy: t.field({ type: RoutingStrategyEnum, description: 'How its targets are ordered for each call (default PRIORITY)' }),
+    targets: t.field({ type: [ModelTargetInput], required: true, description: 'The provider models it routes to (at least one)' }),
+    fallbacks: t.stringList({ description: 'Other public model names tried, in order, when every target failed (not the model itself)' }),
+    inputPricePerMTok: t.float({ description: 'USD per million prompt tokens, non-negative; no price means a cost of 0' }),
+    outputPricePerMTok: t.float({ description: 'USD per million completion tokens, non-negative; no price means a cost of 0' }),
+    contextWindow: t.int({ description: 'Most tokens the model takes, for information (a non-negative integer)' }),
+    timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000 (default: the gateway's DEFAULT_TIMEOUT_MS)" }),
+    status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status (default ACTIVE)' }),
   }),
 });
 
 const UpdateModelInput = builder.inputType('UpdateModelInput', {
+  description: 'Changes to a model; an omitted field stays as it is',
   fields: (t) => ({
-    description: t.string(),
-    strategy: t.field({ type: RoutingStrategyEnum }),
-    targets: t.field({ type: [ModelTargetInput] }),
-    fallbacks: t.stringList(),
-    inputPricePerMTok: t.float(),
-    outputPricePerMTok: t.float(),
-    contextWindow: t.int(),
-    timeoutMs: t.int(),
-    status: t.field({ type: ModelStatusEnum }),
+    description: t.string({ description: 'Free text for people choosing a model; null clears it' }),
+    strategy: t.field({ type: RoutingStrategyEnum, description: 'How its targets are ordered for each call' }),
+    targets: t.field({ type: [ModelTargetInput], description: 'Replaces every target (at least one)' }),
+    fallbacks: t.stringList({ description: 'Replaces the fallback list: other public model names tried, in order, when every target failed' }),
+    inputPricePerMTok: t.float({ description: 'USD per million prompt tokens, non-negative; null removes the price' }),
+    outputPricePerMTok: t.float({ description: 'USD per million completion tokens, non-negative; null removes the price' }),
+    contextWindow: t.int({ description: 'Most tokens the model takes, for information; null clears it' }),
+    timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000; null returns to the gateway's DEFAULT_TIMEOUT_MS" }),
+    status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status: DEPRECATED warns callers, RETIRED stops serving it' }),
   }),
 });
 
@@ -122,8 +144,9 @@ builder.queryFields((t) => ({
   model: t.field({
     type: ModelRef,
     nullable: true,
+    description: 'One model by its public name; null when it does not exist or the caller may not see it (see models)',
     authScopes: { authenticated: true },
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The public model name' }) },
     resolve: async (_, { name }, ctx) => {
       const m = await ctx.services.catalogue.findModel(name);
       return m && seesModel(ctx.principal!, m) ? m : null;
@@ -131,7 +154,8 @@ builder.queryFields((t) => ({
   }),
   providers: t.field({
     type: [ProviderRef],
-    description: 'ADMIN',
+    nullable: true,
+    description: 'ADMIN; null with a FORBIDDEN error for other callers, so the rest of the query still answers',
     authScopes: { admin: true },
     resolve: (_, __, ctx) => ctx.services.catalogue.listProviders(),
   }),
@@ -140,42 +164,42 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createProvider: t.field({
     type: ProviderRef,
-    description: 'ADMIN',
+    description: 'ADMIN; registers a provider under a new name',
     authScopes: { admin: true },
-    args: { input: t.arg({ type: CreateProviderInput, required: true }) },
+    args: { input: t.arg({ type: CreateProviderInput, required: true, description: 'The new provider' }) },
     resolve: (_, { input }, ctx) => ctx.services.catalogue.createProvider(input),
   }),
   updateProvider: t.field({
     type: ProviderRef,
-    description: 'ADMIN',
+    description: 'ADMIN; changes its base URL, credential or whether it is enabled',
     authScopes: { admin: true },
-    args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateProviderInput, required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The name of the provider to change' }), input: t.arg({ type: UpdateProviderInput, required: true, description: 'The changes' }) },
     resolve: (_, { name, input }, ctx) => ctx.services.catalogue.updateProvider(name, input),
   }),
   deleteProvider: t.boolean({
     description: 'ADMIN; fails while a model still routes to it',
     authScopes: { admin: true },
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The name of the provider to delete' }) },
     resolve: (_, { name }, ctx) => ctx.services.catalogue.deleteProvider(name),
   }),
   createModel: t.field({
     type: ModelRef,
-    description: 'ADMIN',
+    description: 'ADMIN; a new public model, under a new name, with its targets',
     authScopes: { admin: true },
-    args: { input: t.arg({ type: CreateModelInput, required: true }) },
+    args: { input: t.arg({ type: CreateModelInput, required: true, description: 'The new model and its targets' }) },
     resolve: (_, { input }, ctx) => ctx.services.catalogue.createModel(input),
   }),
   updateModel: t.field({
     type: ModelRef,
-    description: 'ADMIN',
+    description: 'ADMIN; changes its targets, routing, prices or status',
     authScopes: { admin: true },
-    args: { name: t.arg.string({ required: true }), input: t.arg({ type: UpdateModelInput, required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The public name of the model to change' }), input: t.arg({ type: UpdateModelInput, required: true, description: 'The changes' }) },
     resolve: (_, { name, input }, ctx) => ctx.services.catalogue.updateModel(name, input),
   }),
   deleteModel: t.boolean({
-    description: 'ADMIN',
+    description: 'ADMIN; removes the model and its targets (its usage records stay)',
     authScopes: { admin: true },
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The public name of the model to delete' }) },
     resolve: (_, { name }, ctx) => ctx.services.catalogue.deleteModel(name),
   }),
 }));

@@ -1,7 +1,15 @@
 /* Enums shared by several domains. */
 import { builder } from './builder.js';
 
-export const RoleEnum = builder.enumType('Role', { values: ['SYSTEM', 'USER', 'ASSISTANT', 'TOOL'] as const });
+export const RoleEnum = builder.enumType('Role', {
+  description: 'Who speaks in a message of a conversation',
+  values: {
+    SYSTEM: { description: 'Instructions that steer the model (the system prompt)' },
+    USER: { description: 'The end user; the only role that may carry image parts' },
+    ASSISTANT: { description: "The model's own earlier answers, with the tool calls it made" },
+    TOOL: { description: 'The result of a tool call, sent back to the model (toolCallId names the call)' },
+  } as const,
+});
 export const ContentPartTypeEnum = builder.enumType('ContentPartType', {
   description: 'What a content part holds',
   values: {
@@ -18,9 +26,17 @@ export const ToolChoiceModeEnum = builder.enumType('ToolChoiceMode', {
   } as const,
 });
 export const FinishReasonEnum = builder.enumType('FinishReason', {
-  values: ['STOP', 'LENGTH', 'TOOL_CALLS', 'CONTENT_FILTER', 'ERROR'] as const,
+  description: 'Why the model stopped producing output',
+  values: {
+    STOP: { description: 'The answer is complete, or a stop sequence was reached' },
+    LENGTH: { description: "The answer was cut at maxTokens or at the model's context window" },
+    TOOL_CALLS: { description: 'The model stopped to call one or more tools (see toolCalls)' },
+    CONTENT_FILTER: { description: "The provider's content filter withheld (part of) the answer" },
+    ERROR: { description: 'A stream broke after some output: the last event of a failed stream, followed by the error' },
+  } as const,
 });
 export const ProviderKindEnum = builder.enumType('ProviderKind', {
+  description: 'The wire protocol the gateway speaks to a provider',
   values: {
     OPENAI: { description: "OpenAI's API" },
     ANTHROPIC: { description: "Anthropic's Messages API" },
@@ -30,22 +46,25 @@ export const ProviderKindEnum = builder.enumType('ProviderKind', {
   } as const,
 });
 export const ModelStatusEnum = builder.enumType('ModelStatus', {
+  description: 'Where a model is in its lifecycle',
   values: {
-    ACTIVE: {},
+    ACTIVE: { description: 'Served normally' },
     DEPRECATED: { description: 'Still served; every answer carries a deprecation warning in extensions.warnings' },
     RETIRED: { description: 'No longer served: invocations fail with MODEL_RETIRED' },
   } as const,
 });
 export const RoutingStrategyEnum = builder.enumType('RoutingStrategy', {
+  description: "How a model's targets are ordered for each call (the next one is tried when one fails)",
   values: {
     PRIORITY: { description: 'Targets in priority order; the next one only when the one before fails' },
     WEIGHTED: { description: 'Random by weight' },
-    ROUND_ROBIN: {},
+    ROUND_ROBIN: { description: 'Each call starts at the next target in turn' },
     LEAST_BUSY: { description: 'The target with the fewest requests in flight' },
     LOWEST_LATENCY: { description: 'The target with the lowest recent latency' },
   } as const,
 });
 export const ScopeEnum = builder.enumType('Scope', {
+  description: 'What an API key may do',
   values: {
     INVOKE: { description: 'Call chat, chatStream, embed, runPrompt' },
     READ_USAGE: { description: 'Read its own usage records and summaries' },
@@ -53,6 +72,22 @@ export const ScopeEnum = builder.enumType('Scope', {
   } as const,
 });
 export const UsageStatusEnum = builder.enumType('UsageStatus', {
-  values: ['OK', 'ERROR', 'RATE_LIMITED', 'QUOTA_EXCEEDED', 'CANCELLED'] as const,
+  description: 'How an invocation ended',
+  values: {
+    OK: { description: 'Answered' },
+    ERROR: { description: 'Failed; errorCode says why (an error code of the API, e.g. UPSTREAM_ERROR)' },
+    RATE_LIMITED: { description: "Refused by the key's requestsPerMinute or tokensPerMinute limit" },
+    QUOTA_EXCEEDED: { description: "Refused by the key's tokensPerDay or monthlyBudgetUsd limit" },
+    CANCELLED: { description: 'The client went away (closed the request or ended the subscription) before the answer was complete' },
+  } as const,
 });
-export const UsageGroupByEnum = builder.enumType('UsageGroupBy', { values: ['MODEL', 'PROVIDER', 'API_KEY', 'DAY', 'HOUR'] as const });
+export const UsageGroupByEnum = builder.enumType('UsageGroupBy', {
+  description: "What usage summaries are grouped by; each bucket's key holds the group's value",
+  values: {
+    MODEL: { description: 'The public model name asked for' },
+    PROVIDER: { description: 'The name of the provider that answered (empty when no provider was called)' },
+    API_KEY: { description: "The calling key's id" },
+    DAY: { description: 'The UTC day, as YYYY-MM-DD' },
+    HOUR: { description: 'The UTC hour, as YYYY-MM-DDTHH:00:00Z' },
+  } as const,
+});

@@ -9,9 +9,9 @@ import './keys.js';
 import './usage.js';
 import './prompts.js';
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: 'What a key may read: models, prompt templates, keys and usage' });
+builder.mutationType({ description: 'Invocations (chat, embed, runPrompt) and the ADMIN changes to providers, models, keys and prompts' });
+builder.subscriptionType({ description: 'Live events over graphql-ws (websocket) or server-sent events: chat tokens and usage records' });
 
 export const schema: GraphQLSchema = builder.toSchema();
 

@@ -1,47 +1,57 @@
 /* Versioned prompt templates; runPrompt fills placeholders and goes through the same gateway core. */
 import type { PromptRow } from '../db/schema.js';
+import { readsPrompt } from '../services/access.js';
 import { builder } from './builder.js';
 import { RoleEnum } from './enums.js';
+import { uuidKey } from './global-id.js';
 import { ChatResultRef, invocationOptions } from './invocation.js';
 
 const PromptMessageRef = builder.objectRef<{ role: string; content: string }>('PromptMessage').implement({
+  description: 'One message of a prompt template',
   fields: (t) => ({
-    role: t.field({ type: RoleEnum, resolve: (m) => m.role as typeof RoleEnum.$inferType }),
-    content: t.exposeString('content'),
+    role: t.field({ type: RoleEnum, description: 'Who speaks', resolve: (m) => m.role as typeof RoleEnum.$inferType }),
+    content: t.exposeString('content', { description: 'The text, with {{variable}} placeholders' }),
   }),
 });
 
-const PromptTemplateRef = builder.objectRef<PromptRow>('PromptTemplate').implement({
+const PromptTemplateRef = builder.nodeRef<PromptRow, string | null>('PromptTemplate', {
+  id: { resolve: (p) => p.id, parse: uuidKey },
+  // as `prompts`: a template this key may not run is null, as one that does not exist
+  loadMany: async (ids, ctx) => (await ctx.services.prompts.byIds(ids as string[])).map((p) => (p && readsPrompt(ctx.principal!, p) ? p : null)),
+});
+PromptTemplateRef.implement({
   description: 'A named, versioned prompt: messages with {{variable}} placeholders, bound to a model.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    version: t.exposeInt('version'),
-    model: t.exposeString('model'),
-    messages: t.field({ type: [PromptMessageRef], resolve: (p) => p.messages }),
-    variables: t.exposeStringList('variables'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    name: t.exposeString('name', { description: 'The name shared by all its versions' }),
+    version: t.exposeInt('version', { description: 'Version number: 1 for the first, one more for each createPrompt with the same name' }),
+    model: t.exposeString('model', { description: 'The public model name runPrompt invokes' }),
+    messages: t.field({ type: [PromptMessageRef], description: 'The messages sent, once placeholders are filled', resolve: (p) => p.messages }),
+    variables: t.exposeStringList('variables', { description: 'The placeholder names used in the messages, each of which runPrompt requires' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When this version was created' }),
   }),
 });
 
 const PromptMessageInput = builder.inputType('PromptMessageInput', {
+  description: 'One message of a new prompt template',
   fields: (t) => ({
-    role: t.field({ type: RoleEnum, required: true }),
-    content: t.string({ required: true }),
+    role: t.field({ type: RoleEnum, required: true, description: 'Who speaks' }),
+    content: t.string({ required: true, description: 'The text (not empty); {{name}} marks a placeholder filled by runPrompt' }),
   }),
 });
 
 const CreatePromptInput = builder.inputType('CreatePromptInput', {
+  description: 'A new prompt template, or a new version of one',
   fields: (t) => ({
-    name: t.string({ required: true }),
-    model: t.string({ required: true }),
-    messages: t.field({ type: [PromptMessageInput], required: true }),
+    name: t.string({ required: true, description: 'Name: 1-128 letters, digits and . _ : / - (not starting with a symbol); an existing name gets a new version' }),
+    model: t.string({ required: true, description: 'The public model name runPrompt invokes' }),
+    messages: t.field({ type: [PromptMessageInput], required: true, description: 'The messages (at least one)' }),
   }),
 });
 
 builder.queryFields((t) => ({
   prompts: t.field({
     type: [PromptTemplateRef],
+    nullable: true,
     description: 'The templates this key may run: every one for ADMIN; for INVOKE keys, those whose model the key may invoke',
     authScopes: { authenticated: true },
     resolve: (_, __, ctx) => ctx.services.prompts.listFor(ctx.principal!),
@@ -51,7 +61,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'Latest version unless version is given; null as well when this key may not run it (see prompts)',
     authScopes: { authenticated: true },
-    args: { name: t.arg.string({ required: true }), version: t.arg.int() },
+    args: { name: t.arg.string({ required: true, description: 'The template name' }), version: t.arg.int({ description: 'A version number (default: the latest)' }) },
     resolve: (_, { name, version }, ctx) => ctx.services.prompts.getFor(ctx.principal!, name, version),
   }),
 }));
@@ -61,14 +71,18 @@ builder.mutationFields((t) => ({
     type: ChatResultRef,
     description: "Fill a stored prompt's placeholders and invoke its model",
     authScopes: { invoke: true },
-    args: { name: t.arg.string({ required: true }), version: t.arg.int(), variables: t.arg({ type: 'JSON' }) },
+    args: {
+      name: t.arg.string({ required: true, description: 'The template name' }),
+      version: t.arg.int({ description: 'A version number (default: the latest)' }),
+      variables: t.arg({ type: 'JSON', description: 'A JSON object with a value for each of the template\'s variables, and no others (non-string values are inserted as JSON)' }),
+    },
     resolve: (_, { name, version, variables }, ctx) => ctx.gateway.runPrompt({ name, version, variables }, invocationOptions(ctx)),
   }),
   createPrompt: t.field({
     type: PromptTemplateRef,
     description: 'ADMIN; a new version when the name exists',
     authScopes: { admin: true },
-    args: { input: t.arg({ type: CreatePromptInput, required: true }) },
+    args: { input: t.arg({ type: CreatePromptInput, required: true, description: 'The template' }) },
     resolve: (_, { input }, ctx) => ctx.services.prompts.create(input),
   }),
 }));

@@ -1,21 +1,33 @@
 /*
- * What an open subscription still needs of its key. Scopes are checked once when a subscription starts
- * (builder.ts, authorizeOnSubscribe); when the key changes while it runs, this decides whether it may go on.
+ * What an open subscription needs of its key: to start (the fields' authScopes, checked once when it starts,
+ * builder.ts authorizeOnSubscribe) and to go on when the key changes while it runs. One table for both.
  */
+import { allowsModel } from '../services/access.js';
 import type { Principal } from '../services/keys.js';
 import { grantedScopes } from './builder.js';
 
-/** Whether a subscription on `field`, opened by `opened`, may keep running for the key as it is `now`. */
-export function subscriptionStillAllowed(field: string, opened: Principal, now: Principal): boolean {
+type Scope = keyof ReturnType<typeof grantedScopes>;
+
+/** The scopes each subscription field needs. */
+export const SUBSCRIPTION_SCOPES = {
+  chatStream: { invoke: true },
+  usageRecorded: { readUsage: true },
+} as const satisfies Record<string, Partial<Record<Scope, true>>>;
+
+/** Beyond scopes: what a subscription's own arguments need of the key, checked again when the key changes. */
+const ARGUMENT_RULES: Record<string, (now: Principal, args: Record<string, unknown>) => boolean> = {
+  // a stream stops when its model leaves the key's allow-list, as a new one on that model would be refused
+  chatStream: (now, args) => allowsModel(now, String((args.input as { model?: unknown } | undefined)?.model ?? '')),
+};
+
+/** Whether a subscription on `field` with `args`, opened by `opened`, may keep running for the key as it is `now`. */
+export function subscriptionStillAllowed(field: string, opened: Principal, now: Principal, args: Record<string, unknown> = {}): boolean {
   const granted = grantedScopes(now);
-  switch (field) {
-    case 'chatStream':
-      return granted.invoke;
-    // an ADMIN's feed carries every key's records, anyone else's only their own: the same view is needed again
-    case 'usageRecorded':
-      return opened.isAdmin ? granted.admin : granted.readUsage;
-    default:
-      // a field this table does not know keeps running only with every scope it was opened with
-      return [...opened.scopes].every((s) => now.scopes.has(s));
-  }
+  const needs: Partial<Record<Scope, true>> | undefined = SUBSCRIPTION_SCOPES[field as keyof typeof SUBSCRIPTION_SCOPES];
+  // a field this table does not know keeps running only with every scope it was opened with
+  if (!needs) return [...opened.scopes].every((s) => now.scopes.has(s));
+  // an ADMIN's feed carries every key's records, anyone else's only their own: the same view is needed again
+  if (field === 'usageRecorded' && opened.isAdmin) return granted.admin;
+  if (!(Object.keys(needs) as Scope[]).every((s) => granted[s])) return false;
+  return ARGUMENT_RULES[field]?.(now, args) ?? true;
 }

@@ -1,7 +1,8 @@
 /*
  * Who may use what: the one place the INVOKE scope and a key's model allow-list are read, for invoking (gateway
  * core), for listing models (GraphQL `models`/`model`, REST `GET /v1/models`) and for reading prompt templates
- * (GraphQL `prompts`/`prompt`, `runPrompt`, REST `POST /v1/prompts/{name}/run`).
+ * (GraphQL `prompts`/`prompt`, `runPrompt`, REST `POST /v1/prompts/{name}/run`), and which keys and usage records a
+ * key reads (`viewer`, `usage`, `usageSummary`, `usageRecorded`, UsageRecord.apiKey). `node(id:)` applies the same.
  */
 import type { ModelRow, PromptRow } from '../db/schema.js';
 import { forbidden } from '../errors.js';
@@ -36,3 +37,9 @@ export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !=
  * that use them.
  */
 export const readsPrompt = (p: Principal, prompt: PromptRow): boolean => mayInvoke(p, prompt.model);
+
+/** Whose usage records this key reads: everyone's for ADMIN (null), any other key's own only. */
+export const usageScopeKeyId = (p: Principal): string | null => (p.isAdmin ? null : p.key.id);
+
+/** ADMIN reads every API key; any other key only itself (`viewer`). */
+export const readsKey = (p: Principal, keyId: string): boolean => p.isAdmin || keyId === p.key.id;

@@ -246,6 +246,12 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
         .orderBy(asc(modelTargets.position));
       return modelIds.map((id) => rows.filter((r) => r.modelId === id));
     },
+    /** Null where there is none. */
+    async modelsByIds(ids: readonly string[]): Promise<Array<ModelRow | null>> {
+      const rows = await db.select().from(models).where(inArray(models.id, [...ids]));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
     async providersByIds(ids: readonly string[]): Promise<ProviderRow[]> {
       const rows = await db.select().from(providers).where(inArray(providers.id, [...ids]));
       const byId = new Map(rows.map((r) => [r.id, r]));

@@ -1,5 +1,5 @@
 /* Versioned prompt templates with {{variable}} placeholders. */
-import { and, asc, desc, eq, max } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, max } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { prompts, type PromptRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
@@ -76,6 +76,12 @@ export function createPromptService(db: Db) {
     async listFor(principal: Principal): Promise<PromptRow[]> {
       const rows = await db.select().from(prompts).orderBy(asc(prompts.name), desc(prompts.version));
       return rows.filter((row) => readsPrompt(principal, row));
+    },
+    /** By id, whoever may read them (the caller applies readsPrompt); null where there is none. */
+    async byIds(ids: readonly string[]): Promise<Array<PromptRow | null>> {
+      const rows = await db.select().from(prompts).where(inArray(prompts.id, [...ids]));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
     },
     /** The latest version, or the one asked for; null when it does not exist or this key may not read it. */
     async getFor(principal: Principal, name: string, version?: number | null): Promise<PromptRow | null> {

@@ -1,5 +1,5 @@
 /* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries (all in SQL). */
-import { and, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
@@ -36,25 +36,55 @@ export interface UsagePage {
 }
 
 /** UTC, up to microseconds (what timestamptz holds; a JS Date keeps only milliseconds). */
-const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const KEY_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** A record's primary key, (created_at, id), as cursors and UsageRecord's global ids carry it. */
+export interface RecordKey {
+  createdAt: string;
+  id: string;
+}
+
+export function recordKey(row: { createdAt: Date | string; id: string }): string {
+  const at = typeof row.createdAt === 'string' ? row.createdAt : row.createdAt.toISOString();
+  return `${at}|${row.id}`;
+}
+
+/** Null when the text is not a record key (the caller answers BAD_USER_INPUT naming its argument). */
+export function parseRecordKey(text: string): RecordKey | null {
+  const parts = text.split('|');
+  const [at, id] = parts;
+  if (parts.length !== 2 || !at || !id || !KEY_TS.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) return null;
+  return { createdAt: at, id };
+}
 
 /**
  * A cursor is the row's exact sort key (created_at to the microsecond, id): a millisecond Date would
  * skip rows that share the millisecond but not the microsecond.
  */
 export function encodeCursor(row: { createdAt: Date | string; id: string }): string {
-  const at = typeof row.createdAt === 'string' ? row.createdAt : row.createdAt.toISOString();
-  return Buffer.from(`${at}|${row.id}`).toString('base64url');
+  return Buffer.from(recordKey(row)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const [at, id] = parts;
-  if (parts.length !== 2 || !at || !id || !CURSOR_TS.test(at) || Number.isNaN(Date.parse(at)) || !isUuid(id)) {
-    throw badInput('after', 'is not a valid cursor');
-  }
-  return { createdAt: at, id };
+function decodeCursor(cursor: string, arg: 'after' | 'before'): RecordKey {
+  const key = parseRecordKey(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!key) throw badInput(arg, 'is not a valid cursor');
+  return key;
 }
+
+/** The largest page, and the one given when neither `first` nor `last` is. */
+const MAX_PAGE = 500;
+const DEFAULT_PAGE = 50;
+
+/** How many rows a page asks for, and from which end of the newest-first list. */
+function pageSize(first: number | null | undefined, last: number | null | undefined): { size: number; backward: boolean } {
+  if (first != null && last != null) throw badInput('last', 'cannot be combined with first: page forward with first/after, backward with last/before');
+  const [size, arg] = last != null ? [last, 'last'] : [first ?? DEFAULT_PAGE, 'first'];
+  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE) throw badInput(arg, `must be between 0 and ${MAX_PAGE}`);
+  return { size, backward: last != null };
+}
+
+const sortKey = sql`(${usageRecords.createdAt}, ${usageRecords.id})`;
+const keyRow = (k: RecordKey) => sql`(${k.createdAt}::timestamptz, ${k.id}::uuid)`;
 
 /** `scopeKeyId` restricts to one key's records (non-admin callers). */
 function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string | null): SQL[] {
@@ -82,37 +112,80 @@ export type UsageQueries = ReturnType<typeof createUsageQueries>;
 
 export function createUsageQueries(db: Db) {
   return {
-    async page(args: { filter?: UsageFilter | null; first?: number | null; after?: string | null; scopeKeyId: string | null }): Promise<UsagePage> {
-      const first = args.first ?? 50;
-      if (!Number.isInteger(first) || first < 0 || first > 500) throw badInput('first', 'must be between 0 and 500');
+    /**
+     * One page of the newest-first list, either way (Relay's cursor connections): `first` items from the start or
+     * after `after`, or `last` items from the end or before `before`. hasNextPage/hasPreviousPage are true exactly
+     * when items lie beyond the page on that side: one more row read on the page's side, an EXISTS at the cursor's.
+     */
+    async page(args: {
+      filter?: UsageFilter | null;
+      first?: number | null;
+      after?: string | null;
+      last?: number | null;
+      before?: string | null;
+      scopeKeyId: string | null;
+    }): Promise<UsagePage> {
+      const { size, backward } = pageSize(args.first, args.last);
+      const after = args.after ? decodeCursor(args.after, 'after') : null;
+      const before = args.before ? decodeCursor(args.before, 'before') : null;
       const c = conditions(args.filter, args.scopeKeyId);
-      if (args.after) {
-        const cur = decodeCursor(args.after);
-        // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
-        c.push(sql`(${usageRecords.createdAt}, ${usageRecords.id}) < (${cur.createdAt}::timestamptz, ${cur.id}::uuid)`);
-      }
-      const rows = await db
+      const window = [...c];
+      // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
+      if (after) window.push(sql`${sortKey} < ${keyRow(after)}`);
+      if (before) window.push(sql`${sortKey} > ${keyRow(before)}`);
+      // the cursor the page starts from: is anything at it or beyond (the list before `after`, after `before`)?
+      const from = backward ? before : after;
+      const beyond = from
+        ? db
+            .select({ one: sql<number>`1` })
+            .from(usageRecords)
+            .where(and(...c, backward ? sql`${sortKey} <= ${keyRow(from)}` : sql`${sortKey} >= ${keyRow(from)}`))
+            .limit(1)
+        : null;
+      const page = db
         .select({
           ...getTableColumns(usageRecords),
           cursorAt: sql<string>`to_char(${usageRecords.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
         })
         .from(usageRecords)
-        .where(c.length ? and(...c) : undefined)
+        .where(window.length ? and(...window) : undefined)
         // plain DESC (nulls first: both columns are NOT NULL) is what the default-ordered indexes give read
-        // backwards; Postgres does not match `DESC NULLS LAST` to them and would sort the whole table for every page
-        .orderBy(sql`${usageRecords.createdAt} desc`, sql`${usageRecords.id} desc`)
-        .limit(first + 1);
-      const hasNextPage = rows.length > first;
-      const edges = rows.slice(0, first).map(({ cursorAt, ...node }) => ({ cursor: encodeCursor({ createdAt: cursorAt, id: node.id }), node }));
+        // backwards; Postgres does not match `DESC NULLS LAST` to them and would sort the whole table for every page.
+        // A backward page reads the window from its oldest end: the same indexes read forwards
+        .orderBy(...(backward ? [sql`${usageRecords.createdAt} asc`, sql`${usageRecords.id} asc`] : [sql`${usageRecords.createdAt} desc`, sql`${usageRecords.id} desc`]))
+        .limit(size + 1);
+      // the page's statement goes out last: test/usage/plans.test.ts explains the last statement sent
+      const [beyondRows, rows] = await Promise.all([beyond ?? [], page]);
+      const more = rows.length > size;
+      const kept = rows.slice(0, size);
+      if (backward) kept.reverse();
+      const edges = kept.map(({ cursorAt, ...node }) => ({ cursor: encodeCursor({ createdAt: cursorAt, id: node.id }), node }));
+      const hasBeyond = beyondRows.length > 0;
       return {
         edges,
         pageInfo: {
-          hasNextPage,
-          hasPreviousPage: Boolean(args.after),
+          hasNextPage: backward ? hasBeyond : more,
+          hasPreviousPage: backward ? more : hasBeyond,
           startCursor: edges[0]?.cursor ?? null,
           endCursor: edges.at(-1)?.cursor ?? null,
         },
       };
+    },
+
+    /** Records by key, restricted to one key's like pages are (`scopeKeyId`); null where there is none. */
+    async byKeys(keys: readonly RecordKey[], scopeKeyId: string | null): Promise<Array<UsageRow | null>> {
+      if (!keys.length) return [];
+      // a global id holds created_at to the millisecond (a JS Date's), the column may hold microseconds: the key's
+      // millisecond is a range on the primary key, not a scan for the id
+      const match = keys.map(
+        (k) =>
+          sql`(${usageRecords.createdAt} >= ${k.createdAt}::timestamptz and ${usageRecords.createdAt} < ${k.createdAt}::timestamptz + interval '1 millisecond' and ${usageRecords.id} = ${k.id}::uuid)`,
+      );
+      const rows = await db
+        .select()
+        .from(usageRecords)
+        .where(and(...conditions(null, scopeKeyId), or(...match)));
+      return keys.map((k) => rows.find((r) => r.id === k.id) ?? null);
     },
 
     /** Totals since the start of the calendar month (UTC), for many keys in one statement. */

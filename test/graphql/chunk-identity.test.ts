@@ -28,6 +28,6 @@ describe('ChatChunk identity', () => {
     expect(chunks.at(-1)!.finishReason).toBe('STOP');
     await gw.flushUsage();
     const records = await usageOf(gw, key.id);
-    expect(records.map((r) => r.id)).toEqual([chunks[0].invocationId]);
+    expect(records.map((r) => r.invocationId)).toEqual([chunks[0].invocationId]);
   });
 });

@@ -33,7 +33,7 @@ export const CHAT_STREAM = `subscription Stream($input: ChatInput!) {
 
 export const USAGE = `query Usage($filter: UsageFilter, $first: Int, $after: String) {
   usage(filter: $filter, first: $first, after: $after) {
-    edges { cursor node { id createdAt model provider upstreamModel promptTokens completionTokens costUsd latencyMs ttftMs status errorCode streamed attempts metadata apiKey { id name } } }
+    edges { cursor node { id invocationId createdAt model provider upstreamModel promptTokens completionTokens costUsd latencyMs ttftMs status errorCode streamed attempts metadata apiKey { id name } } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
 }`;
@@ -76,6 +76,8 @@ export function expectCode(res: { status?: number; errors?: ReadonlyArray<{ mess
 
 export interface UsageNode {
   id: string;
+  /** The call's ChatResult.id (ChatChunk.invocationId). */
+  invocationId: string;
   createdAt: string;
   model: string;
   provider: string | null;

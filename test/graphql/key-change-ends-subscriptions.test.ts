@@ -87,7 +87,7 @@ describe('a key change ends the subscriptions it no longer allows', () => {
   it('a key revoked behind the gateway (no invalidation reaches it) ends its feeds within the TTL', async () => {
     const key = await gw.createKey({ name: 'revoked in the database', scopes: ['READ_USAGE', 'INVOKE'] });
     const feeds = await liveFeeds(key.secret, key.secret);
-    await gw.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, key.id));
+    await gw.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, key.uuid));
     await expectEnded(feeds, 'UNAUTHENTICATED', TTL_MS + SLACK_MS, 'closed');
   });
 
@@ -131,6 +131,25 @@ describe('a key change ends the subscriptions it no longer allows', () => {
       expect(end.codes, s.transport).toEqual(['FORBIDDEN']);
       // ended early: 40 words at 150 ms would take 6 s
       expect(s.records.length).toBeLessThan(30);
+    }
+  });
+
+  it("allow-list change: a chatStream ends with FORBIDDEN when its model leaves the key's allowedModels, not when another does", async () => {
+    const key = await gw.createKey({ name: 'listed', scopes: ['INVOKE'], allowedModels: ['echo', 'other'] });
+    const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const streams = TRANSPORTS.map((t) => openFeed(gw.url, key.secret, t, CHAT_STREAM.replace('($input: ChatInput!)', '').replace('(input: $input)', `(input: { model: "echo", messages: [{ role: USER, content: "${long}" }] })`)));
+    await waitFor(() => streams.every((s) => s.records.length > 0), 'both streams to start');
+    // another model leaves the list: the streams on echo go on
+    ok(await gw.gql(UPDATE, { id: key.id, input: { allowedModels: ['echo'] } }));
+    const before = streams.map((s) => s.records.length);
+    await sleep(TTL_MS / 2);
+    expect(await Promise.race([Promise.any(streams.map((s) => s.ended)), sleep(TTL_MS / 2).then(() => 'running')])).toBe('running');
+    expect(streams.map((s) => s.records.length > before[streams.indexOf(s)]!)).toEqual([true, true]);
+    ok(await gw.gql(UPDATE, { id: key.id, input: { allowedModels: ['other'] } }));
+    for (const s of streams) {
+      const end = await within(s.ended, TTL_MS + SLACK_MS, `the ${s.transport} stream to end`);
+      expect(end.codes, s.transport).toEqual(['FORBIDDEN']);
+      expect(s.records.length).toBeLessThan(35);
     }
   });
 });

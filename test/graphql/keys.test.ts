@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import type { GraphQLFormattedError } from 'graphql';
 import { apiKeys } from '../../src/db/schema.js';
+import { decodeGlobalId } from '../../src/schema/global-id.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { CHAT, chatInput, expectCode, ok, type ChatOut } from './helpers.js';
 
@@ -79,7 +80,7 @@ describe('createApiKey', () => {
     expect(JSON.stringify(list)).not.toContain(secret);
     expect(JSON.stringify(list)).toContain(apiKey.id);
 
-    const [row] = await gw.app.services.database.db.select().from(apiKeys).where(eq(apiKeys.id, apiKey.id));
+    const [row] = await gw.app.services.database.db.select().from(apiKeys).where(eq(apiKeys.id, decodeGlobalId(apiKey.id).id));
     expect(JSON.stringify(row)).not.toContain(secret);
     expect(row.secretHash).toMatch(/^[0-9a-f]{64}$/);
     expect(gw.logs.join('')).not.toContain(secret);
@@ -144,9 +145,11 @@ describe('key lifecycle', () => {
     expectCode(await gw.gql(UPDATE, { id: apiKey.id, input: { scopes: [] } }), 'BAD_USER_INPUT', 'input.scopes');
   });
 
-  it('updateApiKey on an unknown id is NOT_FOUND', async () => {
+  it('updateApiKey on an unknown id is NOT_FOUND; on no id at all, BAD_USER_INPUT naming it', async () => {
+    const unknown = Buffer.from('ApiKey:00000000-0000-4000-8000-000000000000').toString('base64');
+    expectCode(await gw.gql(UPDATE, { id: unknown, input: { name: 'x' } }), 'NOT_FOUND');
     expectCode(await gw.gql(UPDATE, { id: '00000000-0000-4000-8000-000000000000', input: { name: 'x' } }), 'NOT_FOUND');
-    expectCode(await gw.gql(UPDATE, { id: 'not-a-uuid', input: { name: 'x' } }), 'NOT_FOUND');
+    expectCode(await gw.gql(UPDATE, { id: 'not-a-uuid', input: { name: 'x' } }), 'BAD_USER_INPUT', 'id');
   });
 
   it('revokeApiKey: the key is refused with UNAUTHENTICATED from the next request on', async () => {
@@ -308,10 +311,11 @@ describe('scopes', () => {
   });
 
   it('a FORBIDDEN field is reported on its own path, the other fields still resolve', async () => {
-    // apiKeys is non-null, so its error nulls the whole data: only the refused field may carry an error
-    const res = await gw.gql<{ viewer: { name: string } }>('{ viewer { name } apiKeys { id } }', {}, invokeOnly);
+    // apiKeys is nullable: it answers null with its error, and viewer keeps its data
+    const res = await gw.gql<{ viewer: { name: string }; apiKeys: null }>('{ viewer { name } apiKeys { id } }', {}, invokeOnly);
     expect(res.status).toBeLessThan(500);
     expect(res.errors?.map((e) => [e.path?.[0], e.extensions?.code])).toEqual([['apiKeys', 'FORBIDDEN']]);
+    expect(res.data).toEqual({ viewer: { name: 'invoke only' }, apiKeys: null });
     // a nullable sibling keeps its data: Model.targets answers [] instead of failing for a non-admin
     const d = ok(await gw.gql<{ viewer: { name: string }; model: { targets: unknown[] } }>('{ viewer { name } model(name: "echo") { targets { upstreamModel } } }', {}, invokeOnly));
     expect(d).toEqual({ viewer: { name: 'invoke only' }, model: { targets: [] } });
@@ -336,7 +340,7 @@ describe('key cache past its TTL', () => {
       const live = ok(await small.gql<{ createApiKey: { secret: string } }>(CREATE, { input: { name: 'live', scopes: ['INVOKE'] } })).createApiKey;
       ok(await small.gql(CHAT, { input: chatInput('cached now') }, doomed.secret));
       // straight into the database: the gateway's own invalidation never runs
-      await small.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, doomed.apiKey.id));
+      await small.app.services.database.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, decodeGlobalId(doomed.apiKey.id).id));
       const revokedAt = Date.now();
       let refusedAfter: number | undefined;
       let liveFailures = 0;

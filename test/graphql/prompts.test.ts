@@ -116,8 +116,8 @@ describe('usage', () => {
     const v1 = await gw.gql(RUN, { n: 'weather', v: 1, vars: { city: 'Rome' } }, invoker);
     const ids = [v2.data.runPrompt.id, v1.data.runPrompt.id];
     await gw.flushUsage();
-    const r = await gw.gql('{ usage(first: 100) { edges { node { id model metadata status } } } }');
-    const byId = new Map(r.data.usage.edges.map((e: { node: { id: string } }) => [e.node.id, e.node]));
+    const r = await gw.gql('{ usage(first: 100) { edges { node { invocationId model metadata status } } } }');
+    const byId = new Map(r.data.usage.edges.map((e: { node: { invocationId: string } }) => [e.node.invocationId, e.node]));
     expect(byId.get(ids[0])).toMatchObject({ model: 'echo', status: 'OK', metadata: { prompt: 'weather', promptVersion: 2 } });
     expect(byId.get(ids[1])).toMatchObject({ metadata: { prompt: 'weather', promptVersion: 1 } });
   });

@@ -52,7 +52,7 @@ describe('graceful shutdown', () => {
       expect(chunks.at(-1)).toMatchObject({ finishReason: 'STOP', usage: { totalTokens: 9 } });
 
       expect(gw.app.usage.pending()).toBe(0);
-      const ops = writes.written.filter((e) => e.apiKeyId === key.id).map((e) => [e.metadata?.op, e.status]);
+      const ops = writes.written.filter((e) => e.apiKeyId === key.uuid).map((e) => [e.metadata?.op, e.status]);
       expect(ops.sort()).toEqual([
         ['chat', 'OK'],
         ['stream', 'OK'],
@@ -86,7 +86,7 @@ describe('graceful shutdown', () => {
       expect(slow.stats.streamsEnded).toBe(1);
       expect(slow.stats.streamsCompleted).toBe(0);
       expect(gw.app.usage.pending()).toBe(0);
-      const mine = writes.written.filter((e) => e.apiKeyId === key.id);
+      const mine = writes.written.filter((e) => e.apiKeyId === key.uuid);
       expect(mine.map((e) => e.status)).toEqual(['CANCELLED']);
     } finally {
       writes.close();

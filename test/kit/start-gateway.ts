@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
+import { decodeGlobalId } from '../../src/schema/global-id.js';
 import type { AnyJson } from './json.js';
 
 export const ADMIN_KEY = 'gw_test_admin_key_0123456789abcdefghijklmnop';
@@ -22,8 +23,8 @@ export interface TestGateway {
   /** Every log line written, for tests that look for secrets. */
   logs: string[];
   gql<T = AnyJson>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResponse<T>>;
-  /** Creates a key through the API and returns its secret and id. */
-  createKey(input?: Record<string, unknown>): Promise<{ id: string; secret: string }>;
+  /** Creates a key through the API: its secret, its global id (ApiKey.id) and the database's UUID inside it. */
+  createKey(input?: Record<string, unknown>): Promise<{ id: string; uuid: string; secret: string }>;
   /** Waits until the usage writer has flushed everything. */
   flushUsage(): Promise<void>;
   stop(): Promise<void>;
@@ -68,7 +69,8 @@ export async function startGateway(
         { input: { name: 'test key', scopes: ['INVOKE'], ...input } },
       );
       if (!res.data) throw new Error(`createApiKey failed: ${JSON.stringify(res.errors)}`);
-      return { id: res.data.createApiKey.apiKey.id, secret: res.data.createApiKey.secret };
+      const id = res.data.createApiKey.apiKey.id;
+      return { id, uuid: decodeGlobalId(id).id, secret: res.data.createApiKey.secret };
     },
     async flushUsage() {
       await app.usage.flush();

@@ -80,7 +80,7 @@ function suite(name: string, redisUrl: string | undefined) {
         // the shared counter settled to exactly what was recorded
         const r = new Redis(redisUrl);
         try {
-          expect(Number(await r.hget(`${prefix}{${key.id}}:d:${new Date().toISOString().slice(0, 10)}`, 'v'))).toBe(total);
+          expect(Number(await r.hget(`${prefix}{${key.uuid}}:d:${new Date().toISOString().slice(0, 10)}`, 'v'))).toBe(total);
         } finally {
           r.disconnect();
         }

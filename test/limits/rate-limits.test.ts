@@ -32,7 +32,7 @@ function suite(name: string, redisUrl: string | undefined) {
         // the counter really is the shared one, not the per-instance fallback
         const r = new Redis(redisUrl);
         try {
-          expect(await r.hget(`${prefix}{${key.id}}:w`, 'r')).toBe('50');
+          expect(await r.hget(`${prefix}{${key.uuid}}:w`, 'r')).toBe('50');
         } finally {
           r.disconnect();
         }

@@ -48,7 +48,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('limits when Redis goes away and comes back',
   it('killed: requests do not hang, limits hold per instance, the switch is logged; restarted: shared counters resume', async () => {
     const key = await gw.createKey({ limits: { requestsPerMinute: 5 } });
     expect(tally([await chat(gw, key.secret), await chat(gw, key.secret)])).toEqual({ OK: 2 });
-    expect(await windowCount(key.id)).toBe('2');
+    expect(await windowCount(key.uuid)).toBe('2');
 
     await redis.kill();
     const during: ChatOutcome[] = [];
@@ -66,7 +66,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('limits when Redis goes away and comes back',
     const after = [];
     for (let i = 0; i < 4; i++) after.push(await chat(gw, key2.secret));
     expect(tally(after)).toEqual({ OK: 3, RATE_LIMITED: 1 });
-    expect(await windowCount(key2.id)).toBe('3');
+    expect(await windowCount(key2.uuid)).toBe('3');
   });
 
   it('frozen (accepts connections, never answers): each request waits at most the command timeout, then recovers', async () => {
@@ -91,11 +91,11 @@ describe.skipIf(!HAS_REDIS_SERVER)('limits when Redis goes away and comes back',
     await until('recovery logged', () => logCount('limits: Redis reachable again') === upBefore + 1);
     // Redis kept its window: the request admitted before the freeze, plus the one whose script timed out
     // here but ran once Redis thawed (the fallback admitted it too: fail open)
-    const w0 = Number(await windowCount(key.id));
+    const w0 = Number(await windowCount(key.uuid));
     expect([1, 2]).toContain(w0);
     const after = [];
     for (let i = 0; i < 4; i++) after.push(await chat(gw, key.secret));
     expect(tally(after)).toEqual({ OK: 4 - w0, RATE_LIMITED: w0 });
-    expect(await windowCount(key.id)).toBe('4');
+    expect(await windowCount(key.uuid)).toBe('4');
   });
 });

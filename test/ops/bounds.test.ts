@@ -66,7 +66,7 @@ describe('resource bounds', () => {
         const r = await sseCollect(gw.url, CHAT_STREAM, { input: chatInput('x', 'no-such-model') }, a.secret);
         expect(r[0].errors?.[0].extensions?.code).toBe('MODEL_NOT_FOUND');
       }
-      expect(open(a.id)).toBe(0);
+      expect(open(a.uuid)).toBe(0);
 
       // slot 1: chatStream over websockets; slot 2: chatStream over SSE
       const ws = createWsClient(gw.url, a.secret);
@@ -76,7 +76,7 @@ describe('resource bounds', () => {
       const sse = sseSubscribe(gw.url, CHAT_STREAM, { input: chatInput(LONG) }, a.secret);
       const sseIt = sse.results[Symbol.asyncIterator]();
       expect((await sseIt.next()).value.data.chatStream.delta).toBe('echo:');
-      expect(open(a.id)).toBe(2);
+      expect(open(a.uuid)).toBe(2);
 
       const expectRefused = (r: { errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> | null }) => {
         expect(r.errors).toHaveLength(1);
@@ -98,18 +98,18 @@ describe('resource bounds', () => {
       // another key is not affected
       const other = await sseCollect(gw.url, CHAT_STREAM, { input: chatInput('other key') }, b.secret);
       expect(other.at(-1)?.data?.chatStream.finishReason).toBe('STOP');
-      expect(open(b.id)).toBe(0);
+      expect(open(b.uuid)).toBe(0);
       // refusals are counted
       expect(metric(await scrape(gw), 'gateway_subscriptions_refused_total')).toBe(2);
 
       // the client ends the websocket one: its slot is free at once, and a new subscription is admitted
       endWs();
-      await waitFor(() => open(a.id) === 1, 'the websocket slot to be freed', 2000);
+      await waitFor(() => open(a.uuid) === 1, 'the websocket slot to be freed', 2000);
       const again = await sseCollect(gw.url, CHAT_STREAM, { input: chatInput('again') }, a.secret);
       expect(again.at(-1)?.data?.chatStream.finishReason).toBe('STOP');
       // the SSE client goes away: its slot is freed too
       sse.abort();
-      await waitFor(() => open(a.id) === 0, 'the SSE slot to be freed', 2000);
+      await waitFor(() => open(a.uuid) === 0, 'the SSE slot to be freed', 2000);
       await ws.dispose();
       expect(gw.app.yoga.subscriptions.total()).toBe(0);
       expect(metric(await scrape(gw), 'gateway_subscriptions_open')).toBe(0);
@@ -128,7 +128,7 @@ describe('resource bounds', () => {
         expect(res.status, accept).toBe(406);
         await res.body?.cancel();
       }
-      await waitFor(() => gw.app.yoga.subscriptions.open(k.id) === 0, 'the slots to be freed', 2000);
+      await waitFor(() => gw.app.yoga.subscriptions.open(k.uuid) === 0, 'the slots to be freed', 2000);
       await waitFor(
         async () => {
           const m = await scrape(gw);

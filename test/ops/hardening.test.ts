@@ -165,7 +165,7 @@ describe('query hardening', () => {
 
     const off = createGatewayYoga(testConfig({ GRAPHQL_INTROSPECTION: 'false' }), gw.app.services);
     const ask = async (query: string) => {
-      const res = await off.fetch('http://gw/graphql', {
+      const res = await off.yoga.fetch('http://gw/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.adminKey}` },
         body: JSON.stringify({ query }),
@@ -208,16 +208,16 @@ describe('CORS', () => {
 
   it('CORS_ORIGIN=list: only those origins; "none": no CORS headers at all', async () => {
     const listed = createGatewayYoga(testConfig({ CORS_ORIGIN: 'https://app.example, https://admin.example' }), gw.app.services);
-    const ok = await preflight(listed.fetch as typeof fetch, 'http://gw', 'https://admin.example');
+    const ok = await preflight(listed.yoga.fetch as typeof fetch, 'http://gw', 'https://admin.example');
     expect(ok.status).toBe(204);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://admin.example');
     expect(ok.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
     expect(ok.headers.get('access-control-max-age')).toBe('600');
-    const evil = await preflight(listed.fetch as typeof fetch, 'http://gw', 'https://evil.example');
+    const evil = await preflight(listed.yoga.fetch as typeof fetch, 'http://gw', 'https://evil.example');
     expect(evil.headers.get('access-control-allow-origin')).toBe('null');
 
     const none = createGatewayYoga(testConfig({ CORS_ORIGIN: 'none' }), gw.app.services);
-    const res = await preflight(none.fetch as typeof fetch, 'http://gw', 'https://app.example');
+    const res = await preflight(none.yoga.fetch as typeof fetch, 'http://gw', 'https://app.example');
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

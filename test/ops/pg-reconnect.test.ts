@@ -110,7 +110,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
       async () => {
         const [{ count }] = await fresh.sql<[{ count: number }]>`
           select count(*)::int as count from usage_records
-          where api_key_id = ${key.id}::uuid and (metadata->>'n')::int = any(${callsBeforeReturn}::int[])`;
+          where api_key_id = ${key.uuid}::uuid and (metadata->>'n')::int = any(${callsBeforeReturn}::int[])`;
         return count === callsBeforeReturn.length ? Date.now() : 0;
       },
       'the buffered usage records to land',

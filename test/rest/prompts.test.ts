@@ -89,12 +89,12 @@ describe('POST /v1/prompts/{name}/run', () => {
   it('records the prompt name and version in the usage metadata', async () => {
     const body = await (await post(gw, '/v1/prompts/translate/run', { version: 1, variables: { text: 'fox' } }, key)).json();
     const id = body.id.replace(/^chatcmpl-/, '');
-    type Node = { id: string; metadata: unknown };
+    type Node = { invocationId: string; metadata: unknown };
     let node: Node | undefined;
     for (let i = 0; i < 50 && !node; i++) {
       await gw.flushUsage();
-      const r = await gw.gql<{ usage: { edges: Array<{ node: Node }> } }>('{ usage(first: 100) { edges { node { id metadata } } } }');
-      node = r.data?.usage.edges.map((e) => e.node).find((n) => n.id === id);
+      const r = await gw.gql<{ usage: { edges: Array<{ node: Node }> } }>('{ usage(first: 100) { edges { node { invocationId metadata } } } }');
+      node = r.data?.usage.edges.map((e) => e.node).find((n) => n.invocationId === id);
     }
     expect(node?.metadata).toEqual({ prompt: 'translate', promptVersion: 1 });
   });

@@ -259,7 +259,7 @@ describe.skipIf(!PG_URL)('durability against real Postgres', () => {
       );
 
       const rows = await fresh.sql<Array<{ id: string; n: string | null; status: string }>>`
-        select id::text as id, metadata->>'n' as n, status from usage_records where api_key_id = ${key.id}::uuid and metadata ? 'n'`;
+        select id::text as id, metadata->>'n' as n, status from usage_records where api_key_id = ${key.uuid}::uuid and metadata ? 'n'`;
       const ok = outcomes.filter((o) => o.id);
       const failed = outcomes.filter((o) => o.error);
       const byN = new Map<number, (typeof rows)[number]>();

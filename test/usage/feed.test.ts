@@ -20,10 +20,10 @@ import {
   type FreshDatabase,
 } from './usage-kit.js';
 
-const FEED = `subscription { usageRecorded { id createdAt model provider status promptTokens completionTokens costUsd apiKey { id } } }`;
+const FEED = `subscription { usageRecorded { invocationId createdAt model provider status promptTokens completionTokens costUsd apiKey { id } } }`;
 
 interface FeedRecord {
-  id: string;
+  invocationId: string;
   createdAt: string;
   model: string;
   provider: string | null;
@@ -109,14 +109,14 @@ function expectDelivered(sub: Subscriber, burst: Array<{ key: Key; out: ChatOut 
   expect(sub.errors, sub.name).toEqual([]);
   const want = burst.filter((b) => !onlyKey || b.key.id === onlyKey.id);
   const burstIds = new Set(burst.map((b) => b.out.id));
-  const got = sub.received.filter((r) => burstIds.has(r.id));
+  const got = sub.received.filter((r) => burstIds.has(r.invocationId));
   expect(got.length, `${sub.name}: records of the burst`).toBe(want.length);
-  expect(new Set(got.map((r) => r.id)), sub.name).toEqual(new Set(want.map((b) => b.out.id)));
+  expect(new Set(got.map((r) => r.invocationId)), sub.name).toEqual(new Set(want.map((b) => b.out.id)));
   if (onlyKey) {
     // nothing of anyone else's, probes included
-    expect(sub.received.filter((r) => r.apiKey?.id !== onlyKey.id).map((r) => r.id), sub.name).toEqual([]);
+    expect(sub.received.filter((r) => r.apiKey?.id !== onlyKey.id).map((r) => r.invocationId), sub.name).toEqual([]);
   }
-  const byId = new Map(got.map((r) => [r.id, r]));
+  const byId = new Map(got.map((r) => [r.invocationId, r]));
   for (const { key, out } of want) {
     const r = byId.get(out.id)!;
     expect(r.apiKey?.id).toBe(key.id);
@@ -169,7 +169,7 @@ describe('usageRecorded on one instance (graphql-ws and SSE)', () => {
       const want = (key: Key | null) => calls.filter((c) => !key || c.key.id === key.id).length;
       const ids = new Set(calls.map((c) => c.out.id));
       await waitFor(
-        () => subs.every(({ sub, key }) => sub.received.filter((r) => ids.has(r.id)).length >= want(key)),
+        () => subs.every(({ sub, key }) => sub.received.filter((r) => ids.has(r.invocationId)).length >= want(key)),
         15_000,
         'every subscriber to receive its records',
       );
@@ -192,7 +192,7 @@ describe('usageRecorded on one instance (graphql-ws and SSE)', () => {
         const out = await chat(gw, A.secret, i);
         await gw.flushUsage();
         // each single record is on the feed before the next call is made
-        await waitFor(() => sub.received.some((r) => r.id === out.id), 2000, `record ${i} on the feed`);
+        await waitFor(() => sub.received.some((r) => r.invocationId === out.id), 2000, `record ${i} on the feed`);
       }
     } finally {
       await sub.dispose();
@@ -250,7 +250,7 @@ describe.skipIf(!PG_URL || !REDIS_URL)('usageRecorded across two instances shari
       const want = (key: Key | null) => calls.filter((c) => !key || c.key.id === key.id).length;
       const ids = new Set(calls.map((c) => c.out.id));
       await waitFor(
-        () => subs.every(({ sub, key }) => sub.received.filter((r) => ids.has(r.id)).length >= want(key)),
+        () => subs.every(({ sub, key }) => sub.received.filter((r) => ids.has(r.invocationId)).length >= want(key)),
         15_000,
         'every subscriber on B to receive its records',
       );

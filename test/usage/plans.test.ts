@@ -1,6 +1,7 @@
 /*
- * Query plans on a million usage records (Postgres only): the pages usage(...) asks for are index scans that
- * stop after `first + 1` rows, never a scan of the table; usageSummary's timing on 1M rows is printed.
+ * Query plans on a million usage records (Postgres only): the pages usage(...) asks for, either way, are index
+ * scans that stop after `first + 1` (or `last + 1`) rows, never a scan of the table; usageSummary's timing on 1M
+ * rows is printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
@@ -117,6 +118,23 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
     const page = await queries.page({ first: 50, after, scopeKeyId: null });
     const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 + 1} limit 50`);
     expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
+  });
+
+  it('a backward page (last, before) reads the same indexes forwards from the cursor', async () => {
+    const [mid] = await client.unsafe(`
+      select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
+      from usage_records order by created_at desc, id desc offset ${ROWS / 2} limit 1`);
+    const before = encodeCursor({ createdAt: mid!.at, id: mid!.id });
+    const text = await plan('page before a cursor at row 500 000, ADMIN', () => queries.page({ last: 50, before, scopeKeyId: null }));
+    expectIndexOnly(text, 'usage_records_pkey');
+    expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) > ROW\(/);
+    expectIndexOnly(await plan('last page, one key', () => queries.page({ last: 50, scopeKeyId: keyId(42) })), 'usage_key_created_idx');
+
+    // the page itself: the 50 rows right before the cursor, newest first
+    const page = await queries.page({ last: 50, before, scopeKeyId: null });
+    const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 - 50} limit 50`);
+    expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
+    expect(page.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
   });
 
   it('filtered first pages (model, provider, status, time window) avoid a table scan', async () => {

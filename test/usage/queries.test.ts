@@ -1,11 +1,12 @@
 /*
- * usage(filter, first, after) and usageSummary(groupBy, filter), checked against an oracle read straight from
+ * usage(filter, first/after, last/before) and usageSummary(groupBy, filter), checked against an oracle read straight from
  * usage_records: order, every filter field, cursors (ties and microseconds included, stable while records
  * arrive), scoping of READ_USAGE keys, and every grouping with p50/p95.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { startGateway, type GqlResponse, type TestGateway } from '../kit/start-gateway.js';
+import { expectCode } from '../graphql/helpers.js';
 import {
   chat,
   createPricedModel,
@@ -19,8 +20,10 @@ import {
 } from './usage-kit.js';
 
 interface OracleRow {
+  /** The record's invocation id (UsageRecord.invocationId). */
   id: string;
   at: string; // UTC, microseconds
+  /** The key's global id, as the API names it. */
   key: string | null;
   model: string;
   provider: string | null;
@@ -35,9 +38,9 @@ const OTHER_MODEL = 'other-echo';
 const HIST_MODEL = 'hist';
 const TIE_MODEL = 'tie';
 
-const PAGE = `query($filter: UsageFilter, $first: Int, $after: String) {
-  usage(filter: $filter, first: $first, after: $after) {
-    edges { cursor node { id createdAt model provider status apiKey { id } } }
+const PAGE = `query($filter: UsageFilter, $first: Int, $after: String, $last: Int, $before: String) {
+  usage(filter: $filter, first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { id invocationId createdAt model provider status apiKey { id } } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
 }`;
@@ -48,6 +51,7 @@ const SUMMARY = `query($g: UsageGroupBy!, $filter: UsageFilter) {
 /** What PAGE and SUMMARY select. */
 interface PageNode {
   id: string;
+  invocationId: string;
   createdAt: string;
   model: string;
   provider: string | null;
@@ -71,6 +75,8 @@ interface Bucket {
 /** Newest first: created_at desc, then id desc (uuid order is the order of its lowercase hex text). */
 const newestFirst = (a: OracleRow, b: OracleRow) => (a.at < b.at ? 1 : a.at > b.at ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
+type Key = Awaited<ReturnType<TestGateway['createKey']>>;
+
 const backends = [
   { name: 'embedded PGlite', postgres: false },
   { name: 'Postgres (TEST_DATABASE_URL)', postgres: true },
@@ -80,10 +86,10 @@ for (const backend of backends) {
   describe.skipIf(backend.postgres && !PG_URL)(`usage queries on ${backend.name}`, () => {
     let gw: TestGateway;
     let fresh: FreshDatabase | undefined;
-    let A: { id: string; secret: string };
-    let B: { id: string; secret: string };
-    let invokeOnly: { id: string; secret: string };
-    let readerNoCalls: { id: string; secret: string };
+    let A: Key;
+    let B: Key;
+    let invokeOnly: Key;
+    let readerNoCalls: Key;
 
     async function oracle(): Promise<OracleRow[]> {
       const res = await gw.app.services.database.db.execute(sql`
@@ -91,8 +97,9 @@ for (const backend of backends) {
                api_key_id::text as key, model, provider, status, latency_ms as latency,
                prompt_tokens as prompt, completion_tokens as completion, cost_usd::text as cost
         from usage_records`);
+      const globalIds = new Map([A, B, invokeOnly, readerNoCalls].map((k) => [k.uuid, k.id]));
       return rowsOf<OracleRow>(res)
-        .map((r) => ({ ...r, latency: Number(r.latency), prompt: Number(r.prompt), completion: Number(r.completion) }))
+        .map((r) => ({ ...r, key: r.key && globalIds.get(r.key)!, latency: Number(r.latency), prompt: Number(r.prompt), completion: Number(r.completion) }))
         .sort(newestFirst);
     }
 
@@ -109,6 +116,25 @@ for (const backend of backends) {
         nodes.push(...edges.map((e) => e.node));
         if (!pageInfo.hasNextPage) return nodes;
         after = pageInfo.endCursor;
+      }
+      throw new Error('too many pages');
+    }
+
+    /** Every page of usage(filter) with `last`, walking backwards from the end; the nodes in list order. */
+    async function pageAllBackward(filter: Record<string, unknown> | null, key = gw.adminKey, last = 7) {
+      const nodes: any[] = [];
+      let before: string | null = null;
+      for (let i = 0; i < 200; i++) {
+        const res: any = await gw.gql(PAGE, { filter, last, before }, key);
+        expect(res.errors).toBeUndefined();
+        const { edges, pageInfo } = res.data.usage;
+        expect(edges.length).toBeLessThanOrEqual(last);
+        expect(pageInfo.hasNextPage).toBe(before !== null);
+        expect(pageInfo.startCursor).toBe(edges[0]?.cursor ?? null);
+        expect(pageInfo.endCursor).toBe(edges.at(-1)?.cursor ?? null);
+        nodes.unshift(...edges.map((e: any) => e.node));
+        if (!pageInfo.hasPreviousPage) return nodes;
+        before = pageInfo.startCursor;
       }
       throw new Error('too many pages');
     }
@@ -146,14 +172,14 @@ for (const backend of backends) {
       for (let k = 0; k < 12; k++) {
         const at = new Date(Date.UTC(2024, 2, 1, 0, 30 * k)).toISOString();
         await db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, prompt_tokens, completion_tokens, cost_usd, latency_ms, status)
-          values (gen_random_uuid(), ${at}::timestamptz, ${A.id}::uuid, ${HIST_MODEL}, 'echo', ${k + 1}, ${2 * k}, ${`0.00000${k}1234`}::numeric, ${(k * 37) % 101}, ${k % 3 === 0 ? 'ERROR' : 'OK'})`);
+          values (gen_random_uuid(), ${at}::timestamptz, ${A.uuid}::uuid, ${HIST_MODEL}, 'echo', ${k + 1}, ${2 * k}, ${`0.00000${k}1234`}::numeric, ${(k * 37) % 101}, ${k % 3 === 0 ? 'ERROR' : 'OK'})`);
       }
       // 20 rows in one millisecond that differ in microseconds, and 6 rows on exactly the same instant
       await db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, status)
-        select gen_random_uuid(), '2024-03-02T12:00:00.123000Z'::timestamptz + g * interval '1 microsecond', ${B.id}::uuid, ${TIE_MODEL}, 'echo', 'OK'
+        select gen_random_uuid(), '2024-03-02T12:00:00.123000Z'::timestamptz + g * interval '1 microsecond', ${B.uuid}::uuid, ${TIE_MODEL}, 'echo', 'OK'
         from generate_series(1, 20) g`);
       await db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, status)
-        select gen_random_uuid(), '2024-03-02T12:00:00.500000Z'::timestamptz, ${B.id}::uuid, ${TIE_MODEL}, 'echo', 'OK'
+        select gen_random_uuid(), '2024-03-02T12:00:00.500000Z'::timestamptz, ${B.uuid}::uuid, ${TIE_MODEL}, 'echo', 'OK'
         from generate_series(1, 6) g`);
     }, 60_000);
 
@@ -167,7 +193,71 @@ for (const backend of backends) {
       expect(all).toHaveLength(30 + 3 + 12 + 26);
       for (const first of [7, 1, 500]) {
         const nodes = await pageAll(null, gw.adminKey, first);
-        expect(nodes.map((n) => n.id)).toEqual(all.map((r) => r.id));
+        expect(nodes.map((n) => n.invocationId)).toEqual(all.map((r) => r.id));
+      }
+    });
+
+    it('pages backwards (last/before) to the same list, ties and microseconds included', async () => {
+      const all = await oracle();
+      for (const last of [7, 1, 500]) {
+        const nodes = await pageAllBackward(null, gw.adminKey, last);
+        expect(nodes.map((n) => n.invocationId)).toEqual(all.map((r) => r.id));
+      }
+      const tie = all.filter((r) => r.model === TIE_MODEL).map((r) => r.id);
+      expect((await pageAllBackward({ model: TIE_MODEL }, gw.adminKey, 4)).map((n) => n.invocationId)).toEqual(tie);
+      for (const key of [A, B]) {
+        const own = all.filter((r) => r.key === key.id).map((r) => r.id);
+        expect((await pageAllBackward(null, key.secret, 6)).map((n) => n.invocationId)).toEqual(own);
+      }
+    });
+
+    it('every record refetches through nodes(ids:), those that differ only in microseconds included', async () => {
+      const nodes = await pageAll(null, gw.adminKey, 500);
+      const res: any = await gw.gql('query($ids: [ID!]!) { nodes(ids: $ids) { id ... on UsageRecord { invocationId } } }', { ids: nodes.map((n) => n.id) });
+      expect(res.errors).toBeUndefined();
+      expect(res.data.nodes).toEqual(nodes.map((n) => ({ id: n.id, invocationId: n.invocationId })));
+      expect(nodes.filter((n) => n.model === TIE_MODEL)).toHaveLength(26);
+    });
+
+    it('pageInfo is exact on both sides, whichever way a page was asked for', async () => {
+      const all = await oracle();
+      const n = all.length;
+      const edgesOf = async (args: Record<string, unknown>) => {
+        const res: any = await gw.gql(PAGE, args);
+        expect(res.errors, JSON.stringify(args)).toBeUndefined();
+        return res.data.usage;
+      };
+      const everything = await edgesOf({ first: 500 });
+      const cursor = (i: number) => everything.edges[i].cursor as string;
+      const ids = (page: any) => page.edges.map((e: any) => e.node.invocationId);
+      // [args, the slice of the list it must answer, hasPreviousPage, hasNextPage]
+      const cases: Array<[Record<string, unknown>, [number, number], boolean, boolean]> = [
+        [{ first: 5 }, [0, 5], false, true],
+        [{ first: 5, after: cursor(9) }, [10, 15], true, true],
+        [{ first: 500, after: cursor(n - 3) }, [n - 2, n], true, false],
+        [{ first: 5, after: cursor(n - 1) }, [n, n], true, false],
+        [{ last: 5 }, [n - 5, n], true, false],
+        [{ last: 5, before: cursor(20) }, [15, 20], true, true],
+        [{ last: 500, before: cursor(2) }, [0, 2], false, true],
+        [{ last: 5, before: cursor(0) }, [0, 0], false, true],
+        // both cursors: the window between them
+        [{ first: 3, after: cursor(4), before: cursor(12) }, [5, 8], true, true],
+        [{ first: 9, after: cursor(4), before: cursor(12) }, [5, 12], true, false],
+        [{ last: 3, after: cursor(4), before: cursor(12) }, [9, 12], true, true],
+        [{ last: 9, after: cursor(4), before: cursor(12) }, [5, 12], false, true],
+        [{ first: 0 }, [0, 0], false, true],
+        [{ last: 0 }, [n, n], true, false],
+      ];
+      for (const [args, [from, to], hasPreviousPage, hasNextPage] of cases) {
+        const page = await edgesOf(args);
+        const label = JSON.stringify({ ...args, after: args.after && 'cursor', before: args.before && 'cursor' });
+        expect(ids(page), label).toEqual(all.slice(from, to).map((r) => r.id));
+        expect(page.pageInfo, label).toEqual({
+          hasPreviousPage,
+          hasNextPage,
+          startCursor: page.edges[0]?.cursor ?? null,
+          endCursor: page.edges.at(-1)?.cursor ?? null,
+        });
       }
     });
 
@@ -177,7 +267,7 @@ for (const backend of backends) {
       expect(keysSeen).toEqual(new Set([A.id, B.id, invokeOnly.id]));
       const all = await oracle();
       const byId = new Map(all.map((r) => [r.id, r]));
-      for (const n of nodes) expect(n.apiKey?.id ?? null).toBe(byId.get(n.id)!.key);
+      for (const n of nodes) expect(n.apiKey?.id ?? null).toBe(byId.get(n.invocationId)!.key);
     });
 
     it('every UsageFilter field, alone and combined, matches the oracle', async () => {
@@ -200,7 +290,7 @@ for (const backend of backends) {
         expect(want.length, JSON.stringify(filter)).toBeGreaterThan(0);
         expect(want.length, JSON.stringify(filter)).toBeLessThan(all.length);
         const got = await pageAll(filter);
-        expect(got.map((n) => n.id), JSON.stringify(filter)).toEqual(want);
+        expect(got.map((n) => n.invocationId), JSON.stringify(filter)).toEqual(want);
       }
       // to is exclusive: the row at exactly 03:00 is not in the window, the one at 01:00 is
       const win = await pageAll({ model: HIST_MODEL, from: '2024-03-01T01:00:00Z', to: '2024-03-01T03:00:00Z' });
@@ -211,7 +301,7 @@ for (const backend of backends) {
       const all = await oracle();
       for (const key of [A, B]) {
         const got = await pageAll(null, key.secret);
-        expect(got.map((n) => n.id)).toEqual(all.filter((r) => r.key === key.id).map((r) => r.id));
+        expect(got.map((n) => n.invocationId)).toEqual(all.filter((r) => r.key === key.id).map((r) => r.id));
         const other = key === A ? B : A;
         expect(await pageAll({ apiKeyId: other.id }, key.secret)).toEqual([]);
         const summary = await gw.gql(SUMMARY, { g: 'API_KEY' }, key.secret);
@@ -248,10 +338,11 @@ for (const backend of backends) {
         }
         expect(res.errors?.[0]?.extensions?.code, after).toBe('BAD_USER_INPUT');
       }
-      for (const first of [-1, 501]) {
-        const res = await gw.gql(PAGE, { first });
-        expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      }
+      for (const before of bad.filter(Boolean)) expectCode(await gw.gql(PAGE, { last: 5, before }), 'BAD_USER_INPUT', 'before');
+      expectCode(await gw.gql(PAGE, { first: 5, after: bad[0] }), 'BAD_USER_INPUT', 'after');
+      for (const first of [-1, 501]) expectCode(await gw.gql(PAGE, { first }), 'BAD_USER_INPUT', 'first');
+      for (const last of [-1, 501]) expectCode(await gw.gql(PAGE, { last }), 'BAD_USER_INPUT', 'last');
+      expectCode(await gw.gql(PAGE, { first: 5, last: 5 }), 'BAD_USER_INPUT', 'last');
       const inverted = await gw.gql(PAGE, { filter: { from: '2024-03-02T00:00:00Z', to: '2024-03-01T00:00:00Z' } });
       expect(inverted.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       const badKey = await gw.gql(PAGE, { filter: { apiKeyId: 'not-a-uuid' } });
@@ -350,7 +441,7 @@ for (const backend of backends) {
         await writer;
       }
       expect(inserted).toBeGreaterThan(5);
-      const ids = seen.map((n) => n.id);
+      const ids = seen.map((n) => n.invocationId);
       expect(new Set(ids).size).toBe(ids.length);
       const seenSet = new Set(ids);
       expect(before.filter((r) => !seenSet.has(r.id)).map((r) => r.id)).toEqual([]);

@@ -108,16 +108,16 @@ for (const backend of backends) {
       const seen = new Map<string, { promptTokens: number; completionTokens: number; costUsd: number }>();
       let after: string | null = null;
       for (let pages = 0; pages < 20; pages++) {
-        type Node = { id: string; promptTokens: number; completionTokens: number; costUsd: number };
+        type Node = { invocationId: string; promptTokens: number; completionTokens: number; costUsd: number };
         const res: GqlResponse<{ usage: { edges: Array<{ node: Node }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }> = await gw.gql(
-          'query($after: String) { usage(first: 100, after: $after) { edges { node { id promptTokens completionTokens costUsd } } pageInfo { hasNextPage endCursor } } }',
+          'query($after: String) { usage(first: 100, after: $after) { edges { node { invocationId promptTokens completionTokens costUsd } } pageInfo { hasNextPage endCursor } } }',
           { after },
         );
         expect(res.errors).toBeUndefined();
         const { edges, pageInfo } = res.data!.usage;
         for (const { node } of edges) {
-          expect(seen.has(node.id)).toBe(false);
-          seen.set(node.id, node);
+          expect(seen.has(node.invocationId)).toBe(false);
+          seen.set(node.invocationId, node);
         }
         if (!pageInfo.hasNextPage) break;
         after = pageInfo.endCursor;

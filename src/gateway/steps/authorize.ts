@@ -4,7 +4,7 @@ import type { Step } from '../pipeline.js';
 
 export const authorize: Step = {
   name: 'authorize',
-  run(inv) {
+  before(inv) {
     requireInvoke(inv.principal);
   },
 };

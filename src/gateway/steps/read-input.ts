@@ -7,7 +7,7 @@ import type { Step } from '../pipeline.js';
 
 export const readInput: Step = {
   name: 'read-input',
-  run(inv, { bounds }) {
+  before(inv, { bounds }) {
     const { input, options } = inv;
     if (input.kind === 'embed') return checkEmbedInput(input.embed, inv.modelName, bounds);
     const metadata = toMetadata(input.chat.metadata);

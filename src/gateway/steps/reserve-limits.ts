@@ -6,7 +6,7 @@ import type { Step } from '../pipeline.js';
 
 export const reserveLimits: Step = {
   name: 'reserve-limits',
-  async run(inv, { limiter, reserveTokens }) {
+  async before(inv, { limiter, reserveTokens }) {
     const model = inv.resolved;
     let estimatedTokens = 0;
     let estimatedCostUsd = 0;

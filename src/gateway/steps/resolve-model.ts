@@ -5,7 +5,7 @@ import type { Step } from '../pipeline.js';
 
 export const resolveModel: Step = {
   name: 'resolve-model',
-  async run(inv, { catalogue }) {
+  async before(inv, { catalogue }) {
     const name = inv.modelName;
     const { principal, warnings } = inv.options;
     if (!allowsModel(principal, name)) throw forbidden(`This key may not invoke model "${name}"`);

@@ -1,21 +1,20 @@
 /*
- * A streamed invocation after its checks passed: open → relay → classify end → settle → record, fed into a Channel
- * the subscription (or REST SSE) reads. Ending the channel aborts the upstream request at once.
+ * A streamed invocation after its steps' `before`s passed: open → relay → classify end → finish (after-steps, settle,
+ * record), or the replay of a step's answer, fed into a Channel the subscription (or REST SSE) reads. Ending the
+ * channel aborts the upstream request at once.
  */
 import { GatewayError } from '../../errors.js';
-import { countMessagesTokens, countTextTokens } from '../../providers/count-tokens.js';
-import { isUpstreamError } from '../../providers/types.js';
 import { Cancellation } from '../../util/cancellation.js';
-import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
 import { Channel } from '../channel.js';
 import type { Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { ChatChunk } from '../results.js';
-import { markCancelled, noteAttempts, record } from '../steps/record.js';
-import { priceUsage, settleStreamed } from '../steps/settle.js';
-import { type StreamEnd, classifyEnd, isTimeout } from './classify-end.js';
+import { markCancelled, record } from '../call/record.js';
+import { classifyEnd, isTimeout } from './classify-end.js';
+import { finishStream } from './finish-stream.js';
 import { openStream, type StreamProgress } from './open-stream.js';
 import { relayStream } from './relay-stream.js';
+import { replayAnswer } from './replay-answer.js';
 
 export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatChunk> {
   const { observer, log } = deps;
@@ -26,7 +25,7 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
     inv.event.latencyMs = inv.elapsedMs();
     record(inv, deps);
   };
-  const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '', sent: 0 };
+  const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '', toolCalls: [], sent: 0 };
   // a bug in the producer must end this stream with an error, never surface as an unhandled rejection, and still
   // release the reservation and the target and leave its usage record (each is a no-op when already done)
   const start = (): void =>
@@ -44,6 +43,8 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
   const produce = async (): Promise<void> => {
     observer.streamOpened?.();
     void channel.closed.then(() => observer.streamClosed?.());
+    // a step answered before any upstream was asked
+    if (inv.answer) return replayAnswer(inv, deps, channel);
     const ac = new Cancellation();
     const outer = inv.options.signal;
     const onOuterAbort = () => ac.abort();
@@ -63,39 +64,4 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
     await finishStream(inv, deps, progress, classifyEnd(progress, ac.signal, log), channel);
   };
   return channel;
-}
-
-/** Settles and records the stream, then tells the client how it ended: the last chunk with usage, or the error. */
-async function finishStream(inv: Invocation, deps: PipelineDeps, progress: StreamProgress, end: StreamEnd, channel: Channel<ChatChunk>): Promise<void> {
-  const { failure, final, target } = progress;
-  progress.release?.(end.broke ? { retryAfterMs: isUpstreamError(failure) ? failure.retryAfterMs : undefined } : undefined);
-  const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(inv.request!.messages);
-  const completionTokens = final?.usage?.completionTokens ?? countTextTokens(progress.text) + (progress.argsChars ? countTextTokens(progress.argsChars) : 0);
-  const usage = priceUsage(progress.answeredBy, promptTokens, completionTokens);
-  settleStreamed(inv, Boolean(target), usage, Boolean(final?.usage?.exact));
-
-  const ev = inv.event;
-  if (end.kind === 'cancelled') {
-    markCancelled(ev);
-    // cancelled before the first chunk: name the attempt(s) the client walked away from
-    if (failure instanceof AttemptsCancelled) noteAttempts(ev, failure);
-    record(inv, deps);
-    return channel.end();
-  }
-  if (end.kind === 'failed') {
-    if (failure instanceof AttemptsFailed) noteAttempts(ev, failure);
-    ev.status = 'ERROR';
-    ev.errorCode = end.error.code;
-    record(inv, deps);
-    // the client already has partial text: end with a final ERROR chunk, then the error
-    if (target) await channel.push(lastChunk(inv, progress.sent, 'ERROR', usage)).catch(() => {});
-    return channel.end(end.error);
-  }
-  record(inv, deps);
-  await channel.push(lastChunk(inv, progress.sent, end.finishReason, usage));
-  channel.end();
-}
-
-function lastChunk(inv: Invocation, index: number, finishReason: ChatChunk['finishReason'], usage: ChatChunk['usage']): ChatChunk {
-  return { invocationId: inv.id, index, model: inv.modelName, delta: '', toolCalls: null, finishReason, usage };
 }

@@ -1,12 +1,12 @@
 /* Stream, part 1: route and call until one target sends its first chunk; after that there is no retry or fallback. */
-import type { StreamChunk } from '../../providers/types.js';
+import type { StreamChunk, ToolCall } from '../../providers/types.js';
 import type { ResolvedModel, ResolvedTarget } from '../../services/catalogue.js';
 import { anyOf, type Cancellation } from '../../util/cancellation.js';
 import type { AttemptOutcome } from '../attempt.js';
 import { withModel } from '../chat-input.js';
 import type { Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
-import { adapterFor, callOptions } from '../steps/call-upstream.js';
+import { adapterFor, callOptions } from '../call/call-upstream.js';
 
 /** What a stream has done so far; open, relay and classify-end each fill their part. */
 export interface StreamProgress {
@@ -18,6 +18,8 @@ export interface StreamProgress {
   final?: StreamChunk;
   text: string;
   argsChars: string;
+  /** The tool calls as assembled from their deltas, by index: part of the complete answer the after-steps see. */
+  toolCalls: ToolCall[];
   failure?: unknown;
   /** Chunks sent to the client so far: the next one's index. */
   sent: number;

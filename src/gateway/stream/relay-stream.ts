@@ -35,7 +35,13 @@ export async function relayStream(
       const c = next.value;
       if (c.finishReason || c.usage) progress.final = c;
       progress.text += c.delta;
-      for (const d of c.toolCalls ?? []) progress.argsChars += (d.name ?? '') + (d.argumentsDelta ?? '');
+      for (const d of c.toolCalls ?? []) {
+        progress.argsChars += (d.name ?? '') + (d.argumentsDelta ?? '');
+        const call = (progress.toolCalls[d.index] ??= { id: '', name: '', arguments: '' });
+        if (d.id) call.id = d.id;
+        if (d.name) call.name = d.name;
+        call.arguments += d.argumentsDelta ?? '';
+      }
       // the finish reason and usage go out in the stream's last chunk, once usage is priced
       if (c.delta || c.toolCalls?.length) await push(deltaChunk(inv, c, progress.sent++));
       if (ac.signal.aborted) break;

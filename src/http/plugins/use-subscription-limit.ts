@@ -2,7 +2,7 @@
  * Concurrent subscriptions per API key (chatStream, usageRecorded, …), over websockets and SSE alike: the one place
  * they are counted, and listed with the key that opened them so that a key change can end them (open-sessions.ts).
  */
-import { getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getArgumentValues, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../../context.js';
 import { GatewayError } from '../../errors.js';
@@ -63,7 +63,7 @@ export function useSubscriptionLimit(max: number, opts: SubscriptionLimitOptions
       // without a key the resolver answers UNAUTHENTICATED; nothing to count
       if (!principal) return;
       const keyId = principal.key.id;
-      const field = rootField(args);
+      const { field, fieldArgs } = rootField(args);
       const transport = ctx.transport === 'ws' ? 'ws' : 'sse';
       if (!acquire(keyId)) {
         observer.refused?.(field);
@@ -101,17 +101,26 @@ export function useSubscriptionLimit(max: number, opts: SubscriptionLimitOptions
           return result as ExecutionResult;
         }
         const stream = endable(result as AsyncIterable<ExecutionResult>, done, ctx.signal);
-        if (sessions && !released) unlist = sessions.add({ principal, field, end: stream.end });
+        if (sessions && !released) unlist = sessions.add({ principal, field, args: fieldArgs, end: stream.end });
         return stream;
       });
     },
   };
 }
 
-function rootField(args: ExecutionArgs): string {
+/** The subscription's root field and its arguments (what a key change is checked against, e.g. the model). */
+function rootField(args: ExecutionArgs): { field: string; fieldArgs: Record<string, unknown> } {
   const op = getOperationAST(args.document, args.operationName);
   const first = op?.selectionSet.selections[0];
-  return first?.kind === 'Field' ? first.name.value : 'unknown';
+  if (first?.kind !== 'Field') return { field: 'unknown', fieldArgs: {} };
+  const def = args.schema.getSubscriptionType()?.getFields()[first.name.value];
+  let fieldArgs: Record<string, unknown> = {};
+  try {
+    if (def) fieldArgs = getArgumentValues(def, first, args.variableValues ?? undefined);
+  } catch {
+    // invalid arguments: the resolver refuses them with its own error; nothing to check later
+  }
+  return { field: first.name.value, fieldArgs };
 }
 
 /**

@@ -15,10 +15,11 @@ export function useWarnings(): Plugin<Context> {
       return {
         onExecuteDone({ result, setResult, args }) {
           const ctx = args.contextValue as Context;
-          if (!ctx.warnings?.length) return;
+          // @defer/@stream: a deferred part may add a warning after the first payload; each payload carries those so far
           if (isAsyncIterable(result)) {
             return { onNext: ({ result: r, setResult: set }) => set(addWarnings(r, ctx.warnings)) };
           }
+          if (!ctx.warnings?.length) return;
           setResult(addWarnings(result, ctx.warnings));
         },
       };

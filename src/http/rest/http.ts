@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Services } from '../../context.js';
-import { badInput, isGatewayError, toRestError, unauthenticated } from '../../errors.js';
+import { badInput, bodyTooLarge, isGatewayError, toRestError, unauthenticated } from '../../errors.js';
 import type { Principal } from '../../services/keys.js';
 import { authenticate } from '../auth.js';
 import { BodyCutOffError, readBody } from '../request-body.js';
@@ -50,7 +50,7 @@ export async function readJson(ctx: RestContext): Promise<unknown> {
     if (e instanceof BodyCutOffError) throw new HttpError(400, e.message, 'BAD_USER_INPUT');
     throw e;
   }
-  if (body === undefined) throw new HttpError(413, `Request body larger than ${maxBodyBytes} bytes`, 'BAD_USER_INPUT');
+  if (body === undefined) throw bodyTooLarge(maxBodyBytes);
   const raw = body.toString('utf8');
   if (!raw.trim()) throw badInput('body', 'a JSON request body is required');
   try {

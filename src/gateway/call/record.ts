@@ -1,4 +1,4 @@
-/* Step: the invocation's one usage record (success or failure), and the observers told; a second call is a no-op. */
+/* The invocation's one usage record (success or failure), and the observers told; a second call is a no-op. */
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
 import type { Invocation } from '../invocation.js';

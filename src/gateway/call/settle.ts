@@ -1,31 +1,27 @@
-/* Step: the reservation settled to what the call really used, and the usage event filled; priced by the model that answered. */
-import type { ResolvedModel, ResolvedTarget } from '../../services/catalogue.js';
-import type { Usage } from '../../providers/types.js';
+/* The reservation settled to what the call really used, and the usage event filled; priced by the model that answered. */
+import type { ResolvedModel } from '../../services/catalogue.js';
 import { costUsd } from '../pricing.js';
-import type { Invocation } from '../invocation.js';
+import type { Answer, Invocation } from '../invocation.js';
 import type { UsageOut } from '../results.js';
 
 export function priceUsage(model: ResolvedModel, promptTokens: number, completionTokens: number): UsageOut {
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costUsd: costUsd(model.row, promptTokens, completionTokens) };
 }
 
-/** A unary answer (chat, embed). A fallback may cost more or less than the model asked for. */
-export function settleAnswer(
-  inv: Invocation,
-  outcome: { target: ResolvedTarget; model: ResolvedModel; attempts: number },
-  answer: { usage: Usage; upstreamModel: string },
-): UsageOut {
-  const usage = priceUsage(outcome.model, answer.usage.promptTokens, answer.usage.completionTokens);
+/** A complete answer, the upstream's or a step's, priced by the model that gave it. */
+export function settleAnswer(inv: Invocation, answer: Answer): UsageOut {
+  const used = answer.response.usage;
+  const usage = priceUsage(answer.pricedBy, used.promptTokens, used.completionTokens);
   inv.settle(usage.totalTokens, usage.costUsd);
   const ev = inv.event;
-  ev.provider = outcome.target.provider.name;
-  ev.upstreamModel = answer.upstreamModel || outcome.target.upstreamModel;
+  ev.provider = answer.provider;
+  ev.upstreamModel = answer.upstreamModel;
   ev.promptTokens = usage.promptTokens;
   ev.completionTokens = usage.completionTokens;
   ev.costUsd = usage.costUsd;
   ev.latencyMs = inv.elapsedMs();
-  ev.attempts = outcome.attempts;
-  ev.usageExact = answer.usage.exact;
+  ev.attempts = answer.attempts;
+  ev.usageExact = used.exact;
   return usage;
 }
 

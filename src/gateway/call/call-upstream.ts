@@ -1,4 +1,4 @@
-/* Step: route and call for a unary answer (chat, embed): the executor's attempts, retries and fallbacks over the model's targets. */
+/* The call: route and call for a unary answer (chat, embed): the executor's attempts, retries and fallbacks over the model's targets. */
 import type { ChatResponse, EmbedResponse, ProviderAdapter, CallOptions } from '../../providers/types.js';
 import { UpstreamError } from '../../providers/types.js';
 import type { AdapterRegistry } from '../../providers/registry.js';
@@ -6,7 +6,7 @@ import type { ResolvedTarget } from '../../services/catalogue.js';
 import { NEVER, type CancelSignal } from '../../util/cancellation.js';
 import type { AttemptContext, AttemptOutcome } from '../attempt.js';
 import { withModel } from '../chat-input.js';
-import type { Invocation } from '../invocation.js';
+import type { Answer, Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 
 export function adapterFor(adapters: AdapterRegistry, target: ResolvedTarget): ProviderAdapter {
@@ -17,6 +17,18 @@ export function adapterFor(adapters: AdapterRegistry, target: ResolvedTarget): P
 
 export function callOptions(target: ResolvedTarget, signal: CancelSignal, timeoutMs: number): CallOptions {
   return { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey };
+}
+
+/** What the attempts produced, as the invocation's answer. */
+export function upstreamAnswer<R extends ChatResponse | EmbedResponse>(outcome: AttemptOutcome<R>): Answer<R> {
+  return {
+    response: outcome.value,
+    provider: outcome.target.provider.name,
+    upstreamModel: outcome.value.upstreamModel || outcome.target.upstreamModel,
+    pricedBy: outcome.model,
+    attempts: outcome.attempts,
+    source: 'upstream',
+  };
 }
 
 /** Runs the attempts; a failure releases the reservation (nothing was used). */

@@ -1,0 +1,84 @@
+/* Stream, part 4: settle and record however it ended, run the after-steps on a complete answer, send the last chunk. */
+import { countMessagesTokens, countTextTokens } from '../../providers/count-tokens.js';
+import { isGatewayError } from '../../errors.js';
+import type { ChatResponse, FinishReason } from '../../providers/types.js';
+import { isUpstreamError } from '../../providers/types.js';
+import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
+import type { Channel } from '../channel.js';
+import type { Answer, Invocation } from '../invocation.js';
+import { runAfter, type PipelineDeps } from '../pipeline.js';
+import type { ChatChunk, UsageOut } from '../results.js';
+import { markCancelled, noteAttempts, record } from '../call/record.js';
+import { priceUsage, settleStreamed } from '../call/settle.js';
+import type { StreamEnd } from './classify-end.js';
+import type { StreamProgress } from './open-stream.js';
+
+/** Settles and records the stream, then tells the client how it ended: the last chunk with usage, or the error. */
+export async function finishStream(inv: Invocation, deps: PipelineDeps, progress: StreamProgress, end: StreamEnd, channel: Channel<ChatChunk>): Promise<void> {
+  const { failure, final, target } = progress;
+  progress.release?.(end.broke ? { retryAfterMs: isUpstreamError(failure) ? failure.retryAfterMs : undefined } : undefined);
+  const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(inv.request!.messages);
+  const completionTokens = final?.usage?.completionTokens ?? countTextTokens(progress.text) + (progress.argsChars ? countTextTokens(progress.argsChars) : 0);
+  const usage = priceUsage(progress.answeredBy, promptTokens, completionTokens);
+  const exact = Boolean(final?.usage?.exact);
+  settleStreamed(inv, Boolean(target), usage, exact);
+
+  const ev = inv.event;
+  if (end.kind === 'cancelled') {
+    markCancelled(ev);
+    // cancelled before the first chunk: name the attempt(s) the client walked away from
+    if (failure instanceof AttemptsCancelled) noteAttempts(ev, failure);
+    record(inv, deps);
+    return channel.end();
+  }
+  if (end.kind === 'failed') {
+    if (failure instanceof AttemptsFailed) noteAttempts(ev, failure);
+    ev.status = 'ERROR';
+    ev.errorCode = end.error.code;
+    record(inv, deps);
+    // the client already has partial text: end with a final ERROR chunk, then the error
+    if (target) await channel.push(lastChunk(inv, progress.sent, 'ERROR', usage)).catch(() => {});
+    return channel.end(end.error);
+  }
+  inv.answer = {
+    response: {
+      id: inv.id,
+      upstreamModel: ev.upstreamModel ?? target!.upstreamModel,
+      content: progress.text,
+      toolCalls: progress.toolCalls.filter(Boolean),
+      finishReason: end.finishReason,
+      usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact },
+    },
+    provider: target!.provider.name,
+    upstreamModel: ev.upstreamModel ?? target!.upstreamModel,
+    pricedBy: progress.answeredBy,
+    attempts: ev.attempts,
+    source: 'upstream',
+  };
+  await closeAnswered(inv, deps, channel, progress.sent, usage);
+}
+
+/**
+ * A stream whose whole answer is known (the upstream's, all relayed, or a step's, replayed): the after-steps judge
+ * it, then the record and the last chunk. An after-step that refuses ends the stream with its error.
+ */
+export async function closeAnswered(inv: Invocation, deps: PipelineDeps, channel: Channel<ChatChunk>, index: number, usage: UsageOut): Promise<void> {
+  try {
+    await runAfter(inv, deps);
+  } catch (err) {
+    // anything but a typed refusal is a bug: the producer's catch logs it and ends the stream
+    if (!isGatewayError(err)) throw err;
+    inv.event.status = 'ERROR';
+    inv.event.errorCode = err.code;
+    record(inv, deps);
+    await channel.push(lastChunk(inv, index, 'ERROR', usage)).catch(() => {});
+    return channel.end(err);
+  }
+  record(inv, deps);
+  await channel.push(lastChunk(inv, index, (inv.answer as Answer<ChatResponse>).response.finishReason, usage));
+  channel.end();
+}
+
+function lastChunk(inv: Invocation, index: number, finishReason: FinishReason, usage: ChatChunk['usage']): ChatChunk {
+  return { invocationId: inv.id, index, model: inv.modelName, delta: '', toolCalls: null, finishReason, usage };
+}

@@ -1,0 +1,24 @@
+/* A stream a step answered (a cache hit, say): the answer sent as chunks, as an upstream would have streamed it. */
+import type { ChatResponse } from '../../providers/types.js';
+import type { Channel } from '../channel.js';
+import type { Answer, Invocation } from '../invocation.js';
+import type { PipelineDeps } from '../pipeline.js';
+import type { ChatChunk } from '../results.js';
+import { settleAnswer } from '../call/settle.js';
+import { closeAnswered } from './finish-stream.js';
+
+export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel: Channel<ChatChunk>): Promise<void> {
+  const answer = inv.answer as Answer<ChatResponse>;
+  const res = answer.response;
+  const chunk = (index: number, delta: string, toolCalls: ChatChunk['toolCalls']): ChatChunk => ({
+    invocationId: inv.id, index, model: inv.modelName, delta, toolCalls, finishReason: null, usage: null,
+  });
+  inv.event.ttftMs = inv.elapsedMs();
+  deps.observer.firstToken?.(inv.modelName, inv.event.ttftMs);
+  let index = 0;
+  if (res.content) await channel.push(chunk(index++, res.content, null));
+  if (res.toolCalls.length) {
+    await channel.push(chunk(index++, '', res.toolCalls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: t.arguments }))));
+  }
+  await closeAnswered(inv, deps, channel, index, settleAnswer(inv, answer));
+}

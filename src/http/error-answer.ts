@@ -1,0 +1,18 @@
+/* An error answered before a request reaches GraphQL or REST handling (or when that failed): one shape per surface. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isGatewayError, toGraphqlErrorBody, toRestError } from '../errors.js';
+
+/** The OpenAI-compatible routes answer in OpenAI's error envelope, everything else in GraphQL's. */
+const isRestRequest = (req: IncomingMessage) => (req.url ?? '').startsWith('/v1/');
+
+export function writeErrorAnswer(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
+  // an answer already under way cannot change its status: end it, the client sees it cut
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const status = isGatewayError(err) ? err.httpStatus : 500;
+  const body = isRestRequest(req) ? toRestError(err).body : toGraphqlErrorBody(err, requestId);
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

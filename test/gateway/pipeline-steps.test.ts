@@ -1,0 +1,153 @@
+/*
+ * A step added to the pipeline (as the cache and guardrail issues will) takes effect on every surface: one that
+ * answers instead of the upstream, one that replaces the answer afterwards, one that refuses it. The steps here are
+ * built in the test and handed to createApp; the gateway's own list (PIPELINE) is the one they extend.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/errors.js';
+import { PIPELINE, type Step } from '../../src/gateway/pipeline.js';
+import type { ChatResponse } from '../../src/providers/types.js';
+import { createEchoAdapter } from '../../src/providers/echo/index.js';
+import { sseCollect } from '../kit/sse.js';
+import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { ok } from './helpers.js';
+
+const lastUserText = (inv: Parameters<NonNullable<Step['before']>>[0]) =>
+  [...(inv.request?.messages ?? [])].reverse().find((m) => m.role === 'USER')?.content ?? '';
+
+/** Answers any message containing "canned" itself, as a cache hit would. */
+const cannedAnswer: Step = {
+  name: 'canned-answer',
+  before(inv) {
+    if (!lastUserText(inv).includes('canned')) return;
+    inv.answer = {
+      response: {
+        id: 'canned',
+        upstreamModel: 'canned-model',
+        content: 'from the step',
+        toolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{"q":1}' }],
+        finishReason: 'TOOL_CALLS',
+        usage: { promptTokens: 2, completionTokens: 3, totalTokens: 5, exact: true },
+      },
+      provider: 'step-provider',
+      upstreamModel: 'canned-model',
+      pricedBy: inv.resolved,
+      attempts: 0,
+      source: 'canned-answer',
+    };
+  },
+};
+
+/** What every after-step saw, by the message that asked. */
+const seen = new Map<string, { source: string; content: string | null }>();
+
+/** Upper-cases answers to "shout …", refuses answers containing "forbidden", and notes what it saw. */
+const judge: Step = {
+  name: 'judge',
+  after(inv) {
+    const res = inv.answer!.response as ChatResponse;
+    seen.set(lastUserText(inv), { source: inv.answer!.source, content: res.content });
+    if (res.content?.includes('forbidden')) throw new GatewayError('FORBIDDEN', 'The answer was refused by a guardrail');
+    if (lastUserText(inv).startsWith('shout')) inv.answer = { ...inv.answer!, response: { ...res, content: res.content!.toUpperCase() } };
+  },
+};
+
+/** The steps after one that answered are skipped: this one notes every call it sees. */
+const reached = new Set<string>();
+const tripwire: Step = {
+  name: 'tripwire',
+  before(inv) {
+    reached.add(lastUserText(inv));
+  },
+};
+
+const STREAM = `subscription($input: ChatInput!) { chatStream(input: $input) {
+  delta toolCalls { index id name argumentsDelta } finishReason usage { promptTokens completionTokens } } }`;
+const CHAT = `mutation($input: ChatInput!) { chat(input: $input) {
+  id provider upstreamModel attempts finishReason message { content toolCalls { id name arguments } } usage { promptTokens completionTokens } } }`;
+const input = (content: string) => ({ input: { model: 'echo', messages: [{ role: 'USER', content }] } });
+
+describe('a step added to the invocation pipeline', () => {
+  let gw: TestGateway;
+  let upstreamCalls = 0;
+
+  beforeAll(async () => {
+    const echo = createEchoAdapter();
+    gw = await startGateway({}, {
+      // the onion: judge's after wraps whatever the steps after it (or the upstream) answered
+      steps: [...PIPELINE, judge, cannedAnswer, tripwire],
+      adapters: {
+        ECHO: {
+          ...echo,
+          chat: (req, o) => (upstreamCalls++, echo.chat(req, o)),
+          stream: (req, o) => (upstreamCalls++, echo.stream(req, o)),
+        },
+      },
+    });
+  });
+  afterAll(() => gw?.stop());
+
+  it('answers in place of the upstream for chat, chatStream and REST, and its answer is recorded', async () => {
+    const before = upstreamCalls;
+    const chat = ok(await gw.gql(CHAT, input('canned please')));
+    expect(chat.chat).toMatchObject({
+      provider: 'step-provider', upstreamModel: 'canned-model', attempts: 0, finishReason: 'TOOL_CALLS',
+      message: { content: 'from the step', toolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{"q":1}' }] },
+      usage: { promptTokens: 2, completionTokens: 3 },
+    });
+
+    const events = await sseCollect(gw.url, STREAM, input('canned stream'), gw.adminKey);
+    const chunks = events.map((e) => e.data!.chatStream);
+    expect(chunks.map((c) => c.delta).join('')).toBe('from the step');
+    expect(chunks.flatMap((c) => c.toolCalls ?? [])).toEqual([{ index: 0, id: 'call_1', name: 'lookup', argumentsDelta: '{"q":1}' }]);
+    expect(chunks.at(-1)).toMatchObject({ finishReason: 'TOOL_CALLS', usage: { promptTokens: 2, completionTokens: 3 } });
+
+    const rest = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'canned rest' }] }),
+    });
+    expect(rest.status).toBe(200);
+    expect((await rest.json()).choices[0].message.content).toBe('from the step');
+
+    expect(upstreamCalls).toBe(before);
+    await gw.flushUsage();
+    const usage = ok(await gw.gql(`{ usage(first: 10) { edges { node { invocationId provider upstreamModel attempts status streamed promptTokens } } } }`));
+    const record = usage.usage.edges.map((e: any) => e.node).find((n: any) => n.invocationId === chat.chat.id);
+    expect(record).toMatchObject({ provider: 'step-provider', upstreamModel: 'canned-model', attempts: 0, status: 'OK', streamed: false, promptTokens: 2 });
+    // an after-step placed before the answering step judges its answer too; the step after it never ran
+    expect(seen.get('canned please')).toEqual({ source: 'canned-answer', content: 'from the step' });
+    expect([...reached].filter((t) => t.includes('canned'))).toEqual([]);
+  });
+
+  it("lets an after-step read and replace the upstream's answer; a stream's is the text it relayed", async () => {
+    const before = upstreamCalls;
+    const chat = ok(await gw.gql(CHAT, input('shout this')));
+    expect(chat.chat.message.content).toBe('ECHO: SHOUT THIS');
+    expect(seen.get('shout this')).toEqual({ source: 'upstream', content: 'echo: shout this' });
+
+    const events = await sseCollect(gw.url, STREAM, input('relay these words'), gw.adminKey);
+    const text = events.map((e) => e.data!.chatStream.delta).join('');
+    expect(text).toBe('echo: relay these words');
+    expect(seen.get('relay these words')).toEqual({ source: 'upstream', content: text });
+    expect(upstreamCalls).toBe(before + 2);
+    expect(reached.has('shout this') && reached.has('relay these words')).toBe(true);
+  });
+
+  it('lets an after-step refuse an answer: chat gets the error, a stream ends with an ERROR chunk and the error', async () => {
+    const chat = await gw.gql(CHAT, input('say forbidden'));
+    expect(chat.errors?.[0]).toMatchObject({ message: 'The answer was refused by a guardrail', extensions: { code: 'FORBIDDEN' } });
+
+    const events = await sseCollect(gw.url, STREAM, input('stream forbidden'), gw.adminKey);
+    const last = events.at(-1)!;
+    expect(last.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    expect(events.some((e) => e.data?.chatStream?.finishReason === 'ERROR')).toBe(true);
+
+    await gw.flushUsage();
+    const usage = ok(await gw.gql(`{ usage(first: 10, filter: { status: ERROR }) { edges { node { errorCode streamed completionTokens } } } }`));
+    const refused = usage.usage.edges.map((e: any) => e.node).filter((n: any) => n.errorCode === 'FORBIDDEN');
+    // the upstream did answer: its tokens stay on the record of the refused call
+    expect(refused.map((n: any) => n.streamed).sort()).toEqual([false, true]);
+    expect(refused.every((n: any) => n.completionTokens > 0)).toBe(true);
+  });
+});
