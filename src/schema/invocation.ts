@@ -165,7 +165,8 @@ export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!,
 /**
  * The `invoke` scope of the unary invocation fields, checked inline with scope-auth's own errors (builder.ts).
  * scope-auth builds a per-request cache (several Maps) for its first check: on a chat, the hottest call there
- * is, that was a tenth of the GraphQL layer's allocations. The gateway core checks INVOKE again anyway.
+ * is, that was a large share of the GraphQL layer's allocations (bench/README.md). The gateway core checks INVOKE
+ * again anyway.
  */
 function invokeOptions(ctx: Context, field: string) {
   const p = ctx.principal;

@@ -112,8 +112,9 @@ describe('a step added to the invocation pipeline', () => {
 
     expect(upstreamCalls).toBe(before);
     await gw.flushUsage();
-    const usage = ok(await gw.gql(`{ usage(first: 10) { edges { node { invocationId provider upstreamModel attempts status streamed promptTokens } } } }`));
-    const record = usage.usage.edges.map((e: any) => e.node).find((n: any) => n.invocationId === chat.chat.id);
+    type Node = { invocationId: string; provider: string | null; upstreamModel: string | null; attempts: number; status: string; streamed: boolean; promptTokens: number };
+    const usage = ok(await gw.gql<{ usage: { edges: Array<{ node: Node }> } }>(`{ usage(first: 10) { edges { node { invocationId provider upstreamModel attempts status streamed promptTokens } } } }`));
+    const record = usage.usage.edges.map((e) => e.node).find((n) => n.invocationId === chat.chat.id);
     expect(record).toMatchObject({ provider: 'step-provider', upstreamModel: 'canned-model', attempts: 0, status: 'OK', streamed: false, promptTokens: 2 });
     // an after-step placed before the answering step judges its answer too; the step after it never ran
     expect(seen.get('canned please')).toEqual({ source: 'canned-answer', content: 'from the step' });
@@ -144,10 +145,11 @@ describe('a step added to the invocation pipeline', () => {
     expect(events.some((e) => e.data?.chatStream?.finishReason === 'ERROR')).toBe(true);
 
     await gw.flushUsage();
-    const usage = ok(await gw.gql(`{ usage(first: 10, filter: { status: ERROR }) { edges { node { errorCode streamed completionTokens } } } }`));
-    const refused = usage.usage.edges.map((e: any) => e.node).filter((n: any) => n.errorCode === 'FORBIDDEN');
+    type Node = { errorCode: string | null; streamed: boolean; completionTokens: number };
+    const usage = ok(await gw.gql<{ usage: { edges: Array<{ node: Node }> } }>(`{ usage(first: 10, filter: { status: ERROR }) { edges { node { errorCode streamed completionTokens } } } }`));
+    const refused = usage.usage.edges.map((e) => e.node).filter((n) => n.errorCode === 'FORBIDDEN');
     // the upstream did answer: its tokens stay on the record of the refused call
-    expect(refused.map((n: any) => n.streamed).sort()).toEqual([false, true]);
-    expect(refused.every((n: any) => n.completionTokens > 0)).toBe(true);
+    expect(refused.map((n) => n.streamed).sort()).toEqual([false, true]);
+    expect(refused.every((n) => n.completionTokens > 0)).toBe(true);
   });
 });

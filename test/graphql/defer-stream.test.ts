@@ -8,18 +8,22 @@ import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { Defer20220824Handler } from '@apollo/client/incremental';
 import { meros } from 'meros/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { sseCollect } from '../kit/sse.js';
 import { createWsClient, wsCollect } from '../kit/ws.js';
 import { CHAT_STREAM, chatInput, ok } from './helpers.js';
 
 type Payload = {
-  data?: any;
-  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;
-  extensions?: Record<string, any>;
+  data?: AnyJson;
+  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, AnyJson> }>;
+  extensions?: Record<string, AnyJson>;
   hasNext?: boolean;
-  incremental?: Array<{ data?: any; items?: unknown[]; path: Array<string | number>; label?: string; errors?: Payload['errors'] }>;
+  incremental?: Array<{ data?: AnyJson; items?: unknown[]; path: Array<string | number>; label?: string; errors?: Payload['errors'] }>;
 };
+
+/** What DASHBOARD selects; usageSummary arrives in a later part. */
+type Dashboard = { viewer: { name: string }; usageSummary?: Array<{ key: string; requests: number }> };
 
 /** POSTs with the given Accept and reads a multipart/mixed answer part by part. */
 async function multipart(gw: TestGateway, query: string, key: string, requestId?: string): Promise<{ status: number; type: string | null; parts: Payload[] }> {
@@ -88,7 +92,7 @@ describe('@defer and @stream', () => {
 
   it('SSE: the same payloads as next events, then complete', async () => {
     const expected = await summary();
-    const events = await sseCollect<any>(gw.url, DASHBOARD, undefined, invoke);
+    const events = await sseCollect(gw.url, DASHBOARD, undefined, invoke);
     expect(events[0]).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true });
     expect(events.slice(1).flatMap((e) => (e as Payload).incremental ?? [])).toEqual([{ data: { usageSummary: expected }, path: [], label: 'summary' }]);
     expect((events.at(-1) as Payload).hasNext).toBe(false);
@@ -217,8 +221,8 @@ describe('@defer and @stream', () => {
     });
     const expected = await summary();
     const seen: unknown[] = [];
-    const final = await new Promise<any>((resolve, reject) => {
-      const sub = client.watchQuery<any>({ query: gql(DASHBOARD), fetchPolicy: 'network-only' }).subscribe({
+    const final = await new Promise<unknown>((resolve, reject) => {
+      const sub = client.watchQuery<Dashboard>({ query: gql(DASHBOARD), fetchPolicy: 'network-only' }).subscribe({
         next: (r) => {
           seen.push(r.data);
           if (r.data && 'usageSummary' in r.data) {

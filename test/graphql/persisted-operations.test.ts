@@ -16,6 +16,7 @@ import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { APQ_STORE_LIMITS } from '../../src/http/plugins/use-automatic-persisted-queries.js';
+import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { createWsClient, wsCollect } from '../kit/ws.js';
 import { chatInput } from './helpers.js';
@@ -42,7 +43,8 @@ function apolloClient(gw: TestGateway, key: string, options: { useGETForHashedQu
   return { client: new ApolloClient({ link, cache: new InMemoryCache() }), sent };
 }
 
-type Body = { data?: any; errors?: Array<{ message: string; extensions?: Record<string, any> }> };
+type Body = { data?: AnyJson; errors?: Array<{ message: string; extensions?: Record<string, AnyJson> }> };
+type Viewer = { viewer: { name: string; scopes: string[] } };
 
 async function post(gw: TestGateway, body: unknown, key = gw.adminKey): Promise<{ status: number; body: Body }> {
   const res = await fetch(`${gw.url}/graphql`, {
@@ -63,9 +65,9 @@ async function get(gw: TestGateway, params: Record<string, string>, key = gw.adm
 const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
 
 /** One graphql-ws operation with a payload of our own (an id, an empty query): every result, or the errors it was refused with. */
-function wsCollectPersisted(client: ReturnType<typeof createWsClient>, payload: Record<string, unknown>): Promise<Array<{ data?: any; errors?: unknown }>> {
+function wsCollectPersisted(client: ReturnType<typeof createWsClient>, payload: Record<string, unknown>): Promise<Array<{ data?: AnyJson; errors?: unknown }>> {
   return new Promise((resolve, reject) => {
-    const out: Array<{ data?: any }> = [];
+    const out: Array<{ data?: AnyJson }> = [];
     client.subscribe(payload as never, { next: (r) => void out.push(r as never), error: reject, complete: () => resolve(out) });
   });
 }
@@ -89,7 +91,7 @@ describe('automatic persisted queries', () => {
       }
     `;
     const first = apolloClient(gw, invoke);
-    const a = await first.client.query<any>({ query, fetchPolicy: 'network-only' });
+    const a = await first.client.query<Viewer>({ query, fetchPolicy: 'network-only' });
     expect(a.data).toEqual({ viewer: { __typename: 'ApiKey', name: 'apq', scopes: ['INVOKE'] } });
     expect(first.sent).toHaveLength(2);
     const [hashOnly, withText] = first.sent.map((s) => s.body!);
@@ -100,7 +102,7 @@ describe('automatic persisted queries', () => {
     expect(sha256(withText.query!)).toBe(hashOnly.extensions?.persistedQuery?.sha256Hash);
 
     const second = apolloClient(gw, invoke);
-    const b = await second.client.query<any>({ query, fetchPolicy: 'network-only' });
+    const b = await second.client.query<Viewer>({ query, fetchPolicy: 'network-only' });
     expect(b.data).toEqual(a.data);
     expect(second.sent).toHaveLength(1);
     expect(second.sent[0].body!.query).toBeUndefined();
@@ -116,13 +118,13 @@ describe('automatic persisted queries', () => {
         }
       }
     `;
-    const a = await client.query<any>({ query, fetchPolicy: 'network-only' });
+    const a = await client.query<{ models: Array<{ name: string }> }>({ query, fetchPolicy: 'network-only' });
     expect(a.data?.models.map((m: { name: string }) => m.name)).toContain('echo');
     expect(sent.map((s) => s.method)).toEqual(['GET', 'POST']);
     expect(JSON.parse(sent[0].url.searchParams.get('extensions')!).persistedQuery.sha256Hash).toBe(sent[1].body!.extensions?.persistedQuery?.sha256Hash);
     expect(sent[0].url.searchParams.get('query')).toBeNull();
 
-    const b = await client.query<any>({ query, fetchPolicy: 'network-only' });
+    const b = await client.query<{ models: Array<{ name: string }> }>({ query, fetchPolicy: 'network-only' });
     expect(b.data).toEqual(a.data);
     expect(sent.map((s) => s.method)).toEqual(['GET', 'POST', 'GET']);
   });
@@ -234,7 +236,7 @@ describe('trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)', () => {
 
   it("Apollo Client's persisted-query link runs a listed document with its hash alone, at the first try", async () => {
     const { client, sent } = apolloClient(apollo, apollo.adminKey);
-    const r = await client.query<any>({ query: gql`query Viewer { viewer { name scopes } }`, fetchPolicy: 'network-only' });
+    const r = await client.query<Viewer>({ query: gql`query Viewer { viewer { name scopes } }`, fetchPolicy: 'network-only' });
     expect(r.data?.viewer).toMatchObject({ __typename: 'ApiKey', name: 'GATEWAY_ADMIN_KEY' });
     expect(r.data?.viewer.scopes).toContain('ADMIN');
     expect(sent).toHaveLength(1);
@@ -244,7 +246,7 @@ describe('trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)', () => {
 
   it('an unlisted document: PERSISTED_QUERY_NOT_IN_LIST, and the link does not send its text after it', async () => {
     const { client, sent } = apolloClient(apollo, apollo.adminKey);
-    const r = await client.query<any>({ query: gql`query Keys { apiKeys { name } }`, fetchPolicy: 'network-only', errorPolicy: 'all' });
+    const r = await client.query<{ apiKeys: Array<{ name: string }> }>({ query: gql`query Keys { apiKeys { name } }`, fetchPolicy: 'network-only', errorPolicy: 'all' });
     expect(r.data).toBeUndefined();
     expect(sent).toHaveLength(1);
     const raw = await post(apollo, { extensions: persisted(sent[0].body!.extensions!.persistedQuery!.sha256Hash) });

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type GqlResponse, type TestGateway } from '../kit/start-gateway.js';
-import { CHAT, chatInput, expectCode, ok } from './helpers.js';
+import { CHAT, chatInput, expectCode, ok, type ChatOut } from './helpers.js';
 
 /** Every node type's identifying fields, through inline fragments, as a Relay refetch query asks. */
 const NODE_FIELDS = `
@@ -88,34 +88,38 @@ describe('global ids', () => {
 
   it('nested references carry the same global ids: targets → provider, usage → apiKey, viewer, summaries by key', async () => {
     const d = ok(
-      await gw.gql<any>(
+      await gw.gql<{
+        models: Array<{ name: string; targets: Array<{ provider: { id: string; name: string } }> }>;
+        usage: { edges: Array<{ node: { apiKey: { id: string; name: string } } }> };
+        usageSummary: Array<{ key: string; requests: number }>;
+      }>(
         `{ models { name targets { provider { id name } } }
            usage(first: 500) { edges { node { apiKey { id name } } } }
            usageSummary(groupBy: API_KEY) { key requests } }`,
       ),
     );
     const providerIds = new Map(admin.providers!.map((p) => [p.name, p.id]));
-    const targets = d.models.flatMap((m: any) => m.targets.map((t: any) => t.provider));
+    const targets = d.models.flatMap((m) => m.targets.map((t) => t.provider));
     expect(targets.length).toBeGreaterThan(0);
     for (const p of targets) expect(p.id).toBe(providerIds.get(p.name));
     const keyIds = new Set(admin.apiKeys!.map((k) => k.id));
-    const recordKeys = d.usage.edges.map((e: any) => e.node.apiKey.id);
+    const recordKeys = d.usage.edges.map((e) => e.node.apiKey.id);
     expect(recordKeys).toContain(reader.id);
     for (const id of recordKeys) expect(keyIds.has(id)).toBe(true);
-    const buckets = new Map(d.usageSummary.map((b: any) => [b.key, b.requests]));
+    const buckets = new Map(d.usageSummary.map((b) => [b.key, b.requests]));
     expect(buckets.get(reader.id)).toBe(2);
     expect(buckets.get(other.id)).toBe(1);
-    expect(ok(await gw.gql<any>('{ viewer { id } }', {}, reader.secret)).viewer.id).toBe(reader.id);
+    expect(ok(await gw.gql<{ viewer: { id: string } }>('{ viewer { id } }', {}, reader.secret)).viewer.id).toBe(reader.id);
   });
 
   it("a usage record's invocationId is its call's ChatResult.id; its global id refetches it", async () => {
-    const chat = ok(await gw.gql<any>(CHAT, { input: chatInput('find me') }, reader.secret)).chat;
+    const chat = ok(await gw.gql<{ chat: ChatOut }>(CHAT, { input: chatInput('find me') }, reader.secret)).chat;
     await gw.flushUsage();
-    const page = ok(await gw.gql<any>('query($f: UsageFilter) { usage(filter: $f, first: 1) { edges { node { id invocationId } } } }', { f: { apiKeyId: reader.id } }));
+    const page = ok(await gw.gql<{ usage: { edges: Array<{ node: { id: string; invocationId: string } }> } }>('query($f: UsageFilter) { usage(filter: $f, first: 1) { edges { node { id invocationId } } } }', { f: { apiKeyId: reader.id } }));
     const record = page.usage.edges[0].node;
     expect(record.invocationId).toBe(chat.id);
     expect(record.id).not.toBe(chat.id);
-    expect(ok(await gw.gql<any>(NODE, { id: record.id }, reader.secret)).node).toMatchObject({ __typename: 'UsageRecord', id: record.id, invocationId: chat.id });
+    expect(ok(await gw.gql<{ node: unknown }>(NODE, { id: record.id }, reader.secret)).node).toMatchObject({ __typename: 'UsageRecord', id: record.id, invocationId: chat.id });
   });
 });
 
@@ -224,7 +228,7 @@ describe('node(id:) and nodes(ids:) see what the lists show, no more', () => {
 
 describe('admin-only root fields are nullable', () => {
   it('{ models providers } with an INVOKE key: the models, providers null, one FORBIDDEN error at ["providers"]', async () => {
-    const r = await gw.gql<any>('{ models { name } providers { name } }', {}, invoker.secret);
+    const r = await gw.gql('{ models { name } providers { name } }', {}, invoker.secret);
     expect(r.status).toBe(200);
     expect(r.data.models.map((m: { name: string }) => m.name).sort()).toEqual(['echo', 'open-m']);
     expect(r.data.providers).toBeNull();
@@ -232,7 +236,7 @@ describe('admin-only root fields are nullable', () => {
   });
 
   it('apiKeys, usage and usageSummary: null with their own FORBIDDEN error each; viewer and prompts still answer', async () => {
-    const r = await gw.gql<any>(
+    const r = await gw.gql(
       '{ viewer { name } prompts { name } apiKeys { id } usage { edges { cursor } } usageSummary(groupBy: MODEL) { key } }',
       {},
       invoker.secret,

@@ -122,17 +122,17 @@ for (const backend of backends) {
 
     /** Every page of usage(filter) with `last`, walking backwards from the end; the nodes in list order. */
     async function pageAllBackward(filter: Record<string, unknown> | null, key = gw.adminKey, last = 7) {
-      const nodes: any[] = [];
+      const nodes: PageNode[] = [];
       let before: string | null = null;
       for (let i = 0; i < 200; i++) {
-        const res: any = await gw.gql(PAGE, { filter, last, before }, key);
+        const res: GqlResponse<Page> = await gw.gql<Page>(PAGE, { filter, last, before }, key);
         expect(res.errors).toBeUndefined();
-        const { edges, pageInfo } = res.data.usage;
+        const { edges, pageInfo } = res.data!.usage;
         expect(edges.length).toBeLessThanOrEqual(last);
         expect(pageInfo.hasNextPage).toBe(before !== null);
         expect(pageInfo.startCursor).toBe(edges[0]?.cursor ?? null);
         expect(pageInfo.endCursor).toBe(edges.at(-1)?.cursor ?? null);
-        nodes.unshift(...edges.map((e: any) => e.node));
+        nodes.unshift(...edges.map((e) => e.node));
         if (!pageInfo.hasPreviousPage) return nodes;
         before = pageInfo.startCursor;
       }
@@ -213,9 +213,9 @@ for (const backend of backends) {
 
     it('every record refetches through nodes(ids:), those that differ only in microseconds included', async () => {
       const nodes = await pageAll(null, gw.adminKey, 500);
-      const res: any = await gw.gql('query($ids: [ID!]!) { nodes(ids: $ids) { id ... on UsageRecord { invocationId } } }', { ids: nodes.map((n) => n.id) });
+      const res = await gw.gql<{ nodes: unknown[] }>('query($ids: [ID!]!) { nodes(ids: $ids) { id ... on UsageRecord { invocationId } } }', { ids: nodes.map((n) => n.id) });
       expect(res.errors).toBeUndefined();
-      expect(res.data.nodes).toEqual(nodes.map((n) => ({ id: n.id, invocationId: n.invocationId })));
+      expect(res.data?.nodes).toEqual(nodes.map((n) => ({ id: n.id, invocationId: n.invocationId })));
       expect(nodes.filter((n) => n.model === TIE_MODEL)).toHaveLength(26);
     });
 
@@ -223,13 +223,13 @@ for (const backend of backends) {
       const all = await oracle();
       const n = all.length;
       const edgesOf = async (args: Record<string, unknown>) => {
-        const res: any = await gw.gql(PAGE, args);
+        const res = await gw.gql<Page>(PAGE, args);
         expect(res.errors, JSON.stringify(args)).toBeUndefined();
-        return res.data.usage;
+        return res.data!.usage;
       };
       const everything = await edgesOf({ first: 500 });
-      const cursor = (i: number) => everything.edges[i].cursor as string;
-      const ids = (page: any) => page.edges.map((e: any) => e.node.invocationId);
+      const cursor = (i: number) => everything.edges[i].cursor;
+      const ids = (page: Page['usage']) => page.edges.map((e) => e.node.invocationId);
       // [args, the slice of the list it must answer, hasPreviousPage, hasNextPage]
       const cases: Array<[Record<string, unknown>, [number, number], boolean, boolean]> = [
         [{ first: 5 }, [0, 5], false, true],
