@@ -28,6 +28,7 @@ import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './l
 import { createSharedAdmission } from './limits-redis-admit.js';
 import { counterKeys, createLimitsConnection, type AdmitState } from './limits-redis-scripts.js';
 import { createRedisAvailability } from './redis-availability.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 export interface RedisLimiterOptions {
   url: string;
@@ -132,14 +133,4 @@ function toKnownCounters([wr, wt, wttl, dv, mv]: AdmitState, now: number, day: P
   if (dv !== '') k.day = { period: day.id, used: Number(dv) };
   if (mv !== '') k.month = { period: month.id, used: Number(mv) };
   return k;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -10,6 +10,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 export interface KeyInvalidation {
   kind: 'redis' | 'postgres';
@@ -109,14 +110,4 @@ function redisInvalidation(url: string, channel: string, log: Logger): KeyInvali
       await withTimeout(pub.quit(), 1000).catch(() => pub.disconnect());
     },
   };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
