@@ -210,7 +210,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
   const yoga = createGatewayYoga(config, services, { metrics, sessions, plugins: options.yogaPlugins });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
-  const http = createHttpServer(yoga, createRestHandler(services), { log, metrics, fastPath, drainBounds: options.drainBounds }, [
+  const http = createHttpServer(yoga, createRestHandler(services, { sessions }), { log, metrics, fastPath, drainBounds: options.drainBounds }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
     createGraphiqlAssetsRoute(),
   ]);

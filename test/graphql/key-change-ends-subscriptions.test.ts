@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys } from '../../src/db/schema.js';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
 import { openFeed, untilLive, within, type Feed } from '../kit/feed.js';
+import { readSse } from '../kit/sse.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { CHAT, CHAT_STREAM, chatInput, ok, sleep, waitFor } from './helpers.js';
 
@@ -132,6 +133,29 @@ describe('a key change ends the subscriptions it no longer allows', () => {
       // ended early: 40 words at 150 ms would take 6 s
       expect(s.records.length).toBeLessThan(30);
     }
+  });
+
+  it('REST streams too: losing INVOKE ends a running /v1/chat/completions stream with an error event', async () => {
+    const key = await gw.createKey({ name: 'rest-streamer', scopes: ['INVOKE'] });
+    const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'echo', stream: true, messages: [{ role: 'user', content: long }] }),
+    });
+    expect(res.status).toBe(200);
+    const events: string[] = [];
+    const done = (async () => {
+      for await (const e of readSse(res.body!)) events.push(e.data);
+    })();
+    await waitFor(() => events.some((d) => d.includes('"content":"echo:')), 'the stream to start');
+    ok(await gw.gql(UPDATE, { id: key.id, input: { scopes: ['READ_USAGE'] } }));
+    await within(done, TTL_MS + SLACK_MS, 'the REST stream to end');
+    const last = JSON.parse(events.at(-1)!) as { error?: { code?: string } };
+    expect(last.error?.code).toBe('FORBIDDEN');
+    expect(events).not.toContain('[DONE]');
+    // ended early: 40 words at 150 ms would take 6 s
+    expect(events.length).toBeLessThan(35);
   });
 
   it("allow-list change: a chatStream ends with FORBIDDEN when its model leaves the key's allowedModels, not when another does", async () => {

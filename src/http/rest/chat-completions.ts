@@ -8,6 +8,7 @@ import type { ChatInput } from '../../gateway/chat-input.js';
 import type { ChatChunk, ChatResult, InvocationOptions } from '../../gateway/gateway.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import type { FinishReason, ToolCallDelta } from '../../providers/types.js';
+import type { Principal } from '../../services/keys.js';
 import { errorResponse, parseBody, readJson, requirePrincipal, sendError, sendJson, warningHeaders, type RestContext } from './http.js';
 import { ChatCompletionRequest, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
 import { SseWriter } from './sse.js';
@@ -135,12 +136,13 @@ function toolCallDeltas(deltas: ToolCallDelta[]) {
  * Streams the gateway's chunks as `chat.completion.chunk` events. Nothing is sent before the first
  * chunk, so a failure before it (no target answered, limits) still gets its HTTP status; after it,
  * a failure is an error event and the stream ends. The client going away ends the gateway stream,
- * which aborts the upstream request.
+ * which aborts the upstream request. A key change that no longer allows the stream (see open-sessions.ts) ends it
+ * the same way, with its error as the last event, as it ends a chatStream subscription.
  */
 async function streamChatCompletion(
   ctx: RestContext,
   stream: AsyncIterable<ChatChunk>,
-  opts: { includeUsage: boolean; headers: Record<string, string> },
+  opts: { includeUsage: boolean; headers: Record<string, string>; principal: Principal; model: string },
 ): Promise<void> {
   const { res } = ctx;
   const it = stream[Symbol.asyncIterator]();
@@ -149,6 +151,8 @@ async function streamChatCompletion(
   };
   res.once('close', onClose);
   const sse = new SseWriter(res);
+  let endedBy: GatewayError | undefined;
+  let unlist: (() => void) | undefined;
   try {
     let next = await it.next();
     // the core ends a failed stream with an ERROR chunk, then the error: before anything was sent, answer with the error's status
@@ -173,6 +177,16 @@ async function streamChatCompletion(
       frame([{ index: 0, delta, finish_reason: finish, logprobs: null }], usageNull);
 
     sse.start(opts.headers);
+    // listed once it has started: the same rule as the chatStream subscription (INVOKE, the model on the allow-list)
+    unlist = ctx.sessions?.add({
+      principal: opts.principal,
+      field: 'chatStream',
+      args: { input: { model: opts.model } },
+      end: (reason) => {
+        endedBy = reason;
+        void it.return?.();
+      },
+    });
     await sse.send(chunk({ role: 'assistant', content: '' }));
     let usage: ChatChunk['usage'] = null;
     let finished = false;
@@ -190,6 +204,7 @@ async function streamChatCompletion(
       if (sse.closed) return;
       next = await it.next();
     }
+    if (endedBy && !sse.closed) await sse.send(errorResponse(endedBy).body);
     if (!finished || sse.closed) return sse.end();
     if (opts.includeUsage && usage) {
       await sse.send(frame([], { usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens } }));
@@ -202,6 +217,7 @@ async function streamChatCompletion(
     await sse.send(errorResponse(err).body);
     sse.end();
   } finally {
+    unlist?.();
     res.off('close', onClose);
   }
 }
@@ -216,7 +232,12 @@ export async function respondChat(
   const { gateway } = ctx.services;
   if (mode.stream) {
     const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
-    return streamChatCompletion(ctx, stream, { includeUsage: mode.includeUsage, headers: warningHeaders(invocation.warnings) });
+    return streamChatCompletion(ctx, stream, {
+      includeUsage: mode.includeUsage,
+      headers: warningHeaders(invocation.warnings),
+      principal: invocation.principal,
+      model: input.model,
+    });
   }
   const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
   const completion = toChatCompletion(result);

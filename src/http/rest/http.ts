@@ -7,6 +7,7 @@ import type { Principal } from '../../services/keys.js';
 import { authenticate } from '../auth.js';
 import { BodyCutOffError, readBody } from '../request-body.js';
 import type { CancelSignal } from '../../util/cancellation.js';
+import type { OpenSessions } from '../open-sessions.js';
 
 /** A failure that is about HTTP itself (body too large, wrong method), not a gateway error code. */
 export class HttpError extends Error {
@@ -29,6 +30,8 @@ export interface RestContext {
   /** Aborts when the client goes away before the answer is complete. */
   signal: CancelSignal;
   maxBodyBytes: number;
+  /** Running streams by key (see open-sessions.ts); absent when nothing revalidates them. */
+  sessions?: OpenSessions;
 }
 
 export async function requirePrincipal(ctx: RestContext): Promise<Principal> {

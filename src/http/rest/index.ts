@@ -8,10 +8,13 @@ import { handleListModels, handleRetrieveModel } from './models.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
 import { Cancellation } from '../../util/cancellation.js';
+import type { OpenSessions } from '../open-sessions.js';
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
 
 export interface RestOptions {
+  /** Where running streams are listed by key, to be ended when their key is revoked, rotated, expired or narrowed. */
+  sessions?: OpenSessions;
   /** Largest request body accepted, bytes (chunked bodies included). @default 2 MiB, as the HTTP server */
   maxBodyBytes?: number;
 }
@@ -57,7 +60,7 @@ export function createRestHandler(services: Services, opts: RestOptions = {}): R
     res.once('close', () => {
       if (!res.writableFinished) ac.abort();
     });
-    const ctx: RestContext = { req, res, requestId, services, signal: ac.signal, maxBodyBytes };
+    const ctx: RestContext = { req, res, requestId, services, signal: ac.signal, maxBodyBytes, sessions: opts.sessions };
     try {
       // the first route for this path and method; the others' methods only matter for a 405
       let route: Route | undefined;
