@@ -27,6 +27,11 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     private readonly cancelledBeforeStart: () => void = () => {},
   ) {}
 
+  /** Whether either side has ended it: after the consumer's return(), pushes are dropped. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
   /** Resolves when the consumer took the value (at once if it was waiting), or when the channel closed. */
   push(value: T): Promise<void> {
     if (this.ended) return TAKEN;

@@ -80,9 +80,16 @@ export function createGateway(deps: GatewayDeps) {
   async function unary<R extends ChatResponse | EmbedResponse>(inv: Invocation, call: () => Promise<Answer<R>>): Promise<{ answer: Answer<R>; usage: UsageOut }> {
     try {
       await begin(inv);
-      inv.answer ??= await call();
+      const answered = (inv.answer ??= await call());
+      try {
+        await runAfter(inv, p);
+      } catch (err) {
+        // a refused answer was still produced: what it used is charged, not refunded
+        settleAnswer(inv, answered);
+        throw err;
+      }
+      // settled by the answer as the after-steps left it
       const usage = settleAnswer(inv, inv.answer);
-      await runAfter(inv, p);
       record(inv, p);
       return { answer: inv.answer as Answer<R>, usage };
     } catch (err) {

@@ -17,7 +17,11 @@ export const SUBSCRIPTION_SCOPES = {
 /** Beyond scopes: what a subscription's own arguments need of the key, checked again when the key changes. */
 const ARGUMENT_RULES: Record<string, (now: Principal, args: Record<string, unknown>) => boolean> = {
   // a stream stops when its model leaves the key's allow-list, as a new one on that model would be refused
-  chatStream: (now, args) => allowsModel(now, String((args.input as { model?: unknown } | undefined)?.model ?? '')),
+  chatStream: (now, args) => {
+    const model = (args.input as { model?: unknown } | undefined)?.model;
+    // arguments that could not be read leave the scopes to decide: never end a stream on a guess
+    return typeof model !== 'string' || allowsModel(now, model);
+  },
 };
 
 /** Whether a subscription on `field` with `args`, opened by `opened`, may keep running for the key as it is `now`. */

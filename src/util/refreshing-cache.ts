@@ -69,7 +69,8 @@ export function createRefreshingCache<V>(opts: RefreshingCacheOptions<V>): Refre
         // ignoreFetchAbort: a load always ends with its value or its error
         return loaded!.value;
       } catch (err) {
-        if (hit && now - hit.until <= maxStaleMs) return hit.value;
+        // only an entry still there: one deleted meanwhile (a revoked key) must not be answered from
+        if (hit && now - hit.until <= maxStaleMs && cache.peek(key, { allowStale: true }) === hit) return hit.value;
         throw err;
       }
     },

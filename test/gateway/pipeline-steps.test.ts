@@ -48,7 +48,10 @@ const judge: Step = {
     const res = inv.answer!.response as ChatResponse;
     seen.set(lastUserText(inv), { source: inv.answer!.source, content: res.content });
     if (res.content?.includes('forbidden')) throw new GatewayError('FORBIDDEN', 'The answer was refused by a guardrail');
-    if (lastUserText(inv).startsWith('shout')) inv.answer = { ...inv.answer!, response: { ...res, content: res.content!.toUpperCase() } };
+    if (!lastUserText(inv).startsWith('shout')) return;
+    // a replaced answer is what gets settled and recorded, its usage included
+    const usage = { ...res.usage, completionTokens: 99, totalTokens: res.usage.promptTokens + 99 };
+    inv.answer = { ...inv.answer!, response: { ...res, content: res.content!.toUpperCase(), usage } };
   },
 };
 
@@ -125,6 +128,12 @@ describe('a step added to the invocation pipeline', () => {
     const before = upstreamCalls;
     const chat = ok(await gw.gql(CHAT, input('shout this')));
     expect(chat.chat.message.content).toBe('ECHO: SHOUT THIS');
+    expect(chat.chat.usage.completionTokens).toBe(99);
+    await gw.flushUsage();
+    const records = ok(await gw.gql<{ usage: { edges: Array<{ node: { invocationId: string; completionTokens: number } }> } }>(
+      `{ usage(first: 20) { edges { node { invocationId completionTokens } } } }`,
+    ));
+    expect(records.usage.edges.find((e) => e.node.invocationId === chat.chat.id)?.node.completionTokens).toBe(99);
     expect(seen.get('shout this')).toEqual({ source: 'upstream', content: 'echo: shout this' });
 
     const events = await sseCollect(gw.url, STREAM, input('relay these words'), gw.adminKey);

@@ -158,6 +158,17 @@ describe('a key change ends the subscriptions it no longer allows', () => {
     expect(events.length).toBeLessThan(35);
   });
 
+  it('a chatStream whose model comes from a defaulted variable keeps running through revalidation on an allow-listed key', async () => {
+    const key = await gw.createKey({ name: 'defaulted', scopes: ['INVOKE'], allowedModels: ['echo'] });
+    const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const query = `subscription($m: String! = "echo") { chatStream(input: { model: $m, messages: [{ role: USER, content: "${long}" }] }) { delta } }`;
+    const [stream] = TRANSPORTS.filter((t) => t === 'sse').map((t) => openFeed(gw.url, key.secret, t, query));
+    await waitFor(() => stream!.records.length > 0, 'the stream to start');
+    // past at least one periodic revalidation (every KEY_CACHE_TTL_MS)
+    expect(await Promise.race([stream!.ended.then(() => 'ended'), sleep(TTL_MS + SLACK_MS).then(() => 'running')])).toBe('running');
+    stream!.close();
+  });
+
   it("allow-list change: a chatStream ends with FORBIDDEN when its model leaves the key's allowedModels, not when another does", async () => {
     const key = await gw.createKey({ name: 'listed', scopes: ['INVOKE'], allowedModels: ['echo', 'other'] });
     const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');

@@ -25,7 +25,9 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
     inv.event.latencyMs = inv.elapsedMs();
     record(inv, deps);
   };
-  const progress: StreamProgress = { answeredBy: inv.resolved, text: '', argsChars: '', toolCalls: [], sent: 0 };
+  // answeredBy is read only on the upstream path, which needs the resolved model anyway; a step may answer before
+  // resolve-model ran, and its stream is replayed without it
+  const progress: StreamProgress = { answeredBy: inv.model!, text: '', argsChars: '', toolCalls: [], sent: 0 };
   // a bug in the producer must end this stream with an error, never surface as an unhandled rejection, and still
   // release the reservation and the target and leave its usage record (each is a no-op when already done)
   const start = (): void =>

@@ -4,6 +4,7 @@ import type { Channel } from '../channel.js';
 import type { Answer, Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { ChatChunk } from '../results.js';
+import { markCancelled, record } from '../call/record.js';
 import { settleAnswer } from '../call/settle.js';
 import { closeAnswered } from './finish-stream.js';
 
@@ -19,6 +20,13 @@ export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel:
   if (res.content) await channel.push(chunk(index++, res.content, null));
   if (res.toolCalls.length) {
     await channel.push(chunk(index++, '', res.toolCalls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: t.arguments }))));
+  }
+  if (channel.isEnded) {
+    // the client left during the replay: no upstream was asked, so nothing is charged, and the record says so
+    inv.settle(0, 0);
+    Object.assign(inv.event, { provider: answer.provider, upstreamModel: answer.upstreamModel, latencyMs: inv.elapsedMs() });
+    markCancelled(inv.event);
+    return record(inv, deps);
   }
   await closeAnswered(inv, deps, channel, index, settleAnswer(inv, answer));
 }

@@ -2,7 +2,7 @@
  * Concurrent subscriptions per API key (chatStream, usageRecorded, …), over websockets and SSE alike: the one place
  * they are counted, and listed with the key that opened them so that a key change can end them (open-sessions.ts).
  */
-import { getArgumentValues, getOperationAST, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getArgumentValues, getOperationAST, getVariableValues, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../../context.js';
 import { GatewayError } from '../../errors.js';
@@ -116,7 +116,9 @@ function rootField(args: ExecutionArgs): { field: string; fieldArgs: Record<stri
   const def = args.schema.getSubscriptionType()?.getFields()[first.name.value];
   let fieldArgs: Record<string, unknown> = {};
   try {
-    if (def) fieldArgs = getArgumentValues(def, first, args.variableValues ?? undefined);
+    // the arguments as the resolver gets them: variables coerced first, their defaults filled in
+    const { coerced } = getVariableValues(args.schema, op!.variableDefinitions ?? [], args.variableValues ?? {});
+    if (def && coerced) fieldArgs = getArgumentValues(def, first, coerced);
   } catch {
     // invalid arguments: the resolver refuses them with its own error; nothing to check later
   }
