@@ -11,8 +11,11 @@ export function writeErrorAnswer(req: IncomingMessage, res: ServerResponse, err:
     res.end();
     return;
   }
-  const status = isGatewayError(err) ? err.httpStatus : 500;
-  const body = isRestRequest(req) ? toRestError(err).body : toGraphqlErrorBody(err, requestId);
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  if (isRestRequest(req)) {
+    const { status, headers, body } = toRestError(err);
+    res.writeHead(status, { ...headers, 'content-type': 'application/json' });
+    return void res.end(JSON.stringify(body));
+  }
+  res.writeHead(isGatewayError(err) ? err.httpStatus : 500, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(toGraphqlErrorBody(err, requestId)));
 }
