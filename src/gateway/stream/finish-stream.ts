@@ -1,7 +1,7 @@
 /* Stream, part 4: settle and record however it ended, run the after-steps on a complete answer, send the last chunk. */
 import { countMessagesTokens, countTextTokens } from '../../providers/count-tokens.js';
 import { isGatewayError } from '../../errors.js';
-import type { ChatResponse, FinishReason } from '../../providers/types.js';
+import type { ChatResponse } from '../../providers/types.js';
 import { isUpstreamError } from '../../providers/types.js';
 import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
 import type { Channel } from '../channel.js';
@@ -10,6 +10,7 @@ import { runAfter, type PipelineDeps } from '../pipeline.js';
 import type { ChatChunk, UsageOut } from '../results.js';
 import { markCancelled, noteAttempts, record } from '../call/record.js';
 import { priceUsage, settleStreamed } from '../call/settle.js';
+import { lastChunk } from './chunks.js';
 import type { StreamEnd } from './classify-end.js';
 import type { StreamProgress } from './open-stream.js';
 
@@ -40,17 +41,18 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
     if (target) await channel.push(lastChunk(inv, progress.sent, 'ERROR', usage)).catch(() => {});
     return channel.end(end.error);
   }
+  const upstreamModel = ev.upstreamModel ?? target!.upstreamModel;
   inv.answer = {
     response: {
       id: inv.id,
-      upstreamModel: ev.upstreamModel ?? target!.upstreamModel,
+      upstreamModel,
       content: progress.text,
       toolCalls: progress.toolCalls.filter(Boolean),
       finishReason: end.finishReason,
       usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact },
     },
     provider: target!.provider.name,
-    upstreamModel: ev.upstreamModel ?? target!.upstreamModel,
+    upstreamModel,
     pricedBy: progress.answeredBy,
     attempts: ev.attempts,
     source: 'upstream',
@@ -77,8 +79,4 @@ export async function closeAnswered(inv: Invocation, deps: PipelineDeps, channel
   record(inv, deps);
   await channel.push(lastChunk(inv, index, (inv.answer as Answer<ChatResponse>).response.finishReason, usage));
   channel.end();
-}
-
-function lastChunk(inv: Invocation, index: number, finishReason: FinishReason, usage: ChatChunk['usage']): ChatChunk {
-  return { invocationId: inv.id, index, model: inv.modelName, delta: '', toolCalls: null, finishReason, usage };
 }

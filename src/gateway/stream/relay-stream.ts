@@ -6,6 +6,7 @@ import type { Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { ChatChunk } from '../results.js';
 import type { OpenedStream, StreamProgress } from './open-stream.js';
+import { streamChunk } from './chunks.js';
 import { isTimeout } from './classify-end.js';
 
 export async function relayStream(
@@ -43,7 +44,7 @@ export async function relayStream(
         call.arguments += d.argumentsDelta ?? '';
       }
       // the finish reason and usage go out in the stream's last chunk, once usage is priced
-      if (c.delta || c.toolCalls?.length) await push(deltaChunk(inv, c, progress.sent++));
+      if (c.delta || c.toolCalls?.length) await push(streamChunk(inv, progress.sent++, c.delta, c.toolCalls ?? null));
       if (ac.signal.aborted) break;
       stall.refresh();
       next = await new Promise<IteratorResult<StreamChunk>>((resolve, reject) => {
@@ -59,8 +60,4 @@ export async function relayStream(
   } finally {
     clearTimeout(stall);
   }
-}
-
-function deltaChunk(inv: Invocation, c: StreamChunk, index: number): ChatChunk {
-  return { invocationId: inv.id, index, model: inv.modelName, delta: c.delta, toolCalls: c.toolCalls ?? null, finishReason: null, usage: null };
 }

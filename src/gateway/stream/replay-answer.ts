@@ -6,20 +6,18 @@ import type { PipelineDeps } from '../pipeline.js';
 import type { ChatChunk } from '../results.js';
 import { markCancelled, record } from '../call/record.js';
 import { settleAnswer } from '../call/settle.js';
+import { streamChunk } from './chunks.js';
 import { closeAnswered } from './finish-stream.js';
 
 export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel: Channel<ChatChunk>): Promise<void> {
   const answer = inv.answer as Answer<ChatResponse>;
   const res = answer.response;
-  const chunk = (index: number, delta: string, toolCalls: ChatChunk['toolCalls']): ChatChunk => ({
-    invocationId: inv.id, index, model: inv.modelName, delta, toolCalls, finishReason: null, usage: null,
-  });
   inv.event.ttftMs = inv.elapsedMs();
   deps.observer.firstToken?.(inv.modelName, inv.event.ttftMs);
   let index = 0;
-  if (res.content) await channel.push(chunk(index++, res.content, null));
+  if (res.content) await channel.push(streamChunk(inv, index++, res.content, null));
   if (res.toolCalls.length) {
-    await channel.push(chunk(index++, '', res.toolCalls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: t.arguments }))));
+    await channel.push(streamChunk(inv, index++, '', res.toolCalls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: t.arguments }))));
   }
   if (channel.isEnded) {
     // the client left during the replay: no upstream was asked, so nothing is charged, and the record says so
