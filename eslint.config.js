@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'test-artifacts/**', '.data/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'test-artifacts/**', '.data/**', 'console/src/graphql-env.d.ts'] },
   {
     files: ['**/*.{ts,js,mjs}'],
     // typescript-eslint's type-aware presets are left out: they build a whole TypeScript program and made a run
@@ -14,6 +14,15 @@ export default defineConfig(
     languageOptions: { globals: globals.node },
     rules: {
       // `_name` marks a parameter an interface requires, or a key taken out of a rest spread
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
+  },
+  {
+    // the console runs in a browser
+    files: ['console/src/**/*.{ts,tsx}'],
+    extends: [js.configs.recommended, tseslint.configs.recommended],
+    languageOptions: { globals: globals.browser },
+    rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },

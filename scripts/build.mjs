@@ -14,12 +14,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build, version as esbuildVersion } from 'esbuild';
+import { buildConsole } from '../console/build.mjs';
 import { BUILD_NAME, DIST, readPointer } from './dist-pointer.mjs';
 
 const ROOT = join(DIST, '..');
 const POINTER = join(DIST, 'current');
-/** The inputs of a build; migrations travel with it (dist/<hash>/src/db/client.js reads ../../migrations). */
-const INPUTS = ['src', 'migrations'];
+/** The inputs of a build; migrations travel with it (dist/<hash>/src/db/client.js reads ../../migrations), the console is bundled into it. */
+const INPUTS = ['src', 'migrations', 'console'];
 /** A pointer written this recently may have been read by a start that has not taken its lease yet. */
 const POINTER_GRACE_MS = 60_000;
 /** A temporary folder this old belongs to a build that died. */
@@ -124,6 +125,8 @@ async function main() {
       logLevel: 'warning',
     });
     cpSync(join(ROOT, 'migrations'), join(tmp, 'migrations'), { recursive: true });
+    // the operator's console, beside the server's code: src/http/console/console-files.js reads ../../../console/
+    await buildConsole({ outdir: join(tmp, 'console') });
     try {
       renameSync(tmp, target);
     } catch (e) {

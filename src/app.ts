@@ -22,6 +22,7 @@ import type { DrainBounds } from './http/drain-unread-body.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
+import { createConsoleRoute } from './http/console/route.js';
 import { createGraphiqlAssetsRoute } from './http/graphiql/route.js';
 import { createOpenSessions } from './http/open-sessions.js';
 import { revalidateSessions } from './http/revalidate-sessions.js';
@@ -213,6 +214,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const http = createHttpServer(yoga, createRestHandler(services, { sessions }), { log, metrics, fastPath, drainBounds: options.drainBounds }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
     createGraphiqlAssetsRoute(),
+    createConsoleRoute(),
   ]);
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics, sessions });
 

@@ -35,6 +35,7 @@ const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 /** A metrics label from a fixed set, whatever path was asked for. */
 function routeOf(path: string): string {
   if (KNOWN_ROUTES.has(path)) return path;
+  if (path === '/console' || path.startsWith('/console/')) return '/console/*';
   return path.startsWith('/v1/') ? '/v1/*' : 'other';
 }
 

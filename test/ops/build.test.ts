@@ -18,7 +18,7 @@ function startEnv(): NodeJS.ProcessEnv {
 
 function copyCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'gw-build-'));
-  for (const entry of ['package.json', 'scripts', 'src', 'migrations']) {
+  for (const entry of ['package.json', 'scripts', 'src', 'migrations', 'console']) {
     if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');

@@ -3,52 +3,17 @@
  * files named by their content hash, so a browser downloads each once, compressed, and then keeps it.
  */
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import * as bundle from '@graphql-yoga/render-graphiql/graphiql';
+import { createStaticFile, type StaticFile } from '../static-file.js';
 
 /** Where the files are served; under the GraphQL endpoint so that one proxy rule covers both. */
 export const GRAPHIQL_ASSETS_PATH = '/graphql/graphiql/';
 
-export type Encoding = 'br' | 'gzip';
-
-interface Asset {
-  contentType: string;
-  body: Buffer;
-  /** Compressed once, on first demand, off the event loop (zlib's thread pool). */
-  encoded(encoding: Encoding): Promise<Buffer>;
-}
-
 export interface GraphiqlAssets {
   /** By file name (the part after GRAPHIQL_ASSETS_PATH). */
-  files: Map<string, Asset>;
+  files: Map<string, StaticFile>;
   /** Paths for the page. */
   urls: { script: string; bootstrap: string; css: string; favicon: string };
-}
-
-const brotli = promisify(brotliCompress);
-const gzipAsync = promisify(gzip);
-
-function compress(body: Buffer, encoding: Encoding): Promise<Buffer> {
-  // quality 6: close to the best size in far less time than the best (it runs once per process)
-  if (encoding === 'br') return brotli(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 6, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } });
-  return gzipAsync(body, { level: 9 });
-}
-
-function createAsset(contentType: string, body: Buffer): Asset {
-  const done = new Map<Encoding, Promise<Buffer>>();
-  return {
-    contentType,
-    body,
-    encoded(encoding) {
-      let p = done.get(encoding);
-      if (!p) {
-        p = compress(body, encoding);
-        done.set(encoding, p);
-      }
-      return p;
-    },
-  };
 }
 
 /** Runs GraphiQL: Monaco's workers come from files like the rest; the options are in the page as JSON. */
@@ -72,10 +37,10 @@ function fromDataUrl(url: string): { contentType: string; body: Buffer } {
 }
 
 function build(): GraphiqlAssets {
-  const files = new Map<string, Asset>();
+  const files = new Map<string, StaticFile>();
   const add = (stem: string, ext: string, contentType: string, body: Buffer): string => {
     const name = `${stem}.${createHash('sha256').update(body).digest('hex').slice(0, 16)}.${ext}`;
-    files.set(name, createAsset(contentType, body));
+    files.set(name, createStaticFile(contentType, body));
     return GRAPHIQL_ASSETS_PATH + name;
   };
   const js = 'text/javascript; charset=utf-8';

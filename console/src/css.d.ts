@@ -1,0 +1,2 @@
+/* Stylesheets are bundled by esbuild, not read by TypeScript. */
+declare module '*.css';

@@ -1,0 +1,9 @@
+import { Page } from '../components/page';
+
+export function OverviewPage() {
+  return (
+    <Page title="Overview">
+      <p class="muted">Coming soon.</p>
+    </Page>
+  );
+}

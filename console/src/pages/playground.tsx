@@ -1,0 +1,9 @@
+import { Page } from '../components/page';
+
+export function PlaygroundPage() {
+  return (
+    <Page title="Playground">
+      <p class="muted">Coming soon.</p>
+    </Page>
+  );
+}

@@ -1,0 +1,9 @@
+import { Page } from '../components/page';
+
+export function PromptsPage() {
+  return (
+    <Page title="Prompts">
+      <p class="muted">Coming soon.</p>
+    </Page>
+  );
+}

@@ -1,0 +1,9 @@
+import { Page } from '../components/page';
+
+export function UsagePage() {
+  return (
+    <Page title="Usage">
+      <p class="muted">Coming soon.</p>
+    </Page>
+  );
+}
