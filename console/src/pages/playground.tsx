@@ -6,11 +6,11 @@
 import { useMutation, useQuery } from '@urql/preact';
 import { useEffect, useId, useState } from 'preact/hooks';
 import { errorText, ErrorNote } from '../components/error-note';
+import { draftMessage, MessageEditor, type DraftMessage } from '../components/message-editor';
 import { Page } from '../components/page';
 import { StreamResult } from '../components/stream-result';
 import { useTokenStream } from '../components/use-token-stream';
 import { graphql } from '../graphql';
-import { draftMessage, MessageEditor, type DraftMessage } from './playground/message-editor';
 import { ParametersForm } from './playground/parameters';
 import { ChatMutation, ChatStreamSubscription, EMPTY_PARAMETERS, toChatInput, type DraftParameters } from './playground/request';
 import './playground.css';

@@ -1,7 +1,7 @@
 /* The playground's form as a ChatInput: empty fields are left out so the provider's defaults apply. */
 import type { VariablesOf } from '../../graphql';
 import { graphql } from '../../graphql';
-import type { DraftMessage } from './message-editor';
+import type { DraftMessage } from '../../components/message-editor';
 
 export const ChatStreamSubscription = graphql(`
   subscription PlaygroundStream($input: ChatInput!) {
@@ -40,7 +40,6 @@ export const ChatMutation = graphql(`
 `);
 
 type ChatInput = VariablesOf<typeof ChatMutation>['input'];
-export type ChatRole = ChatInput['messages'][number]['role'];
 
 /** The sampling fields as typed: text, so a half-typed number is not lost while editing. */
 export interface DraftParameters {

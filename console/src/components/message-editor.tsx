@@ -1,6 +1,9 @@
 /* The conversation sent to the model: a row per message (role and text), rows added and removed freely. */
 import { useId } from 'preact/hooks';
-import type { ChatRole } from './request';
+import './message-editor.css';
+
+/** The roles a person writes; TOOL messages belong to tool calls, which these forms do not make. */
+export type ChatRole = 'SYSTEM' | 'USER' | 'ASSISTANT';
 
 export interface DraftMessage {
   /** Stable across edits, so Preact keeps each textarea's focus and caret */
@@ -14,13 +17,14 @@ const ROLES: ChatRole[] = ['SYSTEM', 'USER', 'ASSISTANT'];
 let nextId = 1;
 export const draftMessage = (role: ChatRole, content = ''): DraftMessage => ({ id: nextId++, role, content });
 
-export function MessageEditor({ messages, onChange, disabled }: { messages: DraftMessage[]; onChange: (m: DraftMessage[]) => void; disabled: boolean }) {
+export function MessageEditor({ messages, onChange, disabled, hint }: { messages: DraftMessage[]; onChange: (m: DraftMessage[]) => void; disabled: boolean; hint?: string }) {
   const edit = (id: number, patch: Partial<DraftMessage>) => onChange(messages.map((m) => (m.id === id ? { ...m, ...patch } : m)));
   const last = messages.at(-1)?.role;
   const idBase = useId();
   return (
     <fieldset class="messages" disabled={disabled}>
       <legend>Messages</legend>
+      {hint ? <p class="muted small message-hint">{hint}</p> : null}
       {messages.map((m, i) => (
         <div class="message-row" key={m.id}>
           <div class="message-role">
