@@ -16,7 +16,7 @@ export interface StreamChunk {
   usage: { promptTokens: number; completionTokens: number; totalTokens: number; costUsd: number } | null;
 }
 
-export type RunPhase = 'idle' | 'streaming' | 'done' | 'stopped' | 'failed';
+type RunPhase = 'idle' | 'streaming' | 'done' | 'stopped' | 'failed';
 
 export interface StreamRun {
   phase: RunPhase;
@@ -32,7 +32,7 @@ export interface StreamRun {
   error?: string;
 }
 
-export const IDLE_RUN: StreamRun = { phase: 'idle', text: '', chunks: 0 };
+const IDLE_RUN: StreamRun = { phase: 'idle', text: '', chunks: 0 };
 
 interface FormattedError {
   message: string;
@@ -109,6 +109,11 @@ export function useTokenStream() {
     run,
     start,
     stop: () => active.current?.(),
+    /** Ends any run and clears the answer. */
+    reset: () => {
+      active.current?.();
+      setRun(IDLE_RUN);
+    },
     /** Shows a run that did not stream (the chat mutation's answer) in the same place. */
     show: (r: StreamRun) => {
       active.current?.();

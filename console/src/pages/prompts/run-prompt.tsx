@@ -11,7 +11,7 @@ export function RunPrompt({ versions }: { versions: PromptVersion[] }) {
   const id = useId();
   useEffect(() => {
     setVersion(versions[0].version);
-    stream.show({ phase: 'idle', text: '', chunks: 0 });
+    stream.reset();
   }, [versions[0].name]);
   const prompt = versions.find((v) => v.version === version) ?? versions[0];
   const streaming = stream.run.phase === 'streaming';
