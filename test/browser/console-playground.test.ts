@@ -189,6 +189,20 @@ describe.runIf(hasChromium)('the console playground', () => {
     await p.close();
   });
 
+  it('a model taken off the key\'s list after the page loaded is refused: FORBIDDEN with the gateway\'s message', async () => {
+    const key = await gw.createKey({ name: 'narrowed', scopes: ['INVOKE'], allowedModels: ['echo', 'mock-gpt'] });
+    const p = await openPlayground(key.secret);
+    await p.page.getByLabel('Model', { exact: true }).selectOption('mock-gpt');
+    await p.page.getByLabel('Message 2', { exact: true }).fill('still allowed?');
+    ok(await gw.gql('mutation($id: ID!) { updateApiKey(id: $id, input: { allowedModels: ["echo"] }) { id } }', { id: key.id }));
+    await p.page.getByRole('button', { name: 'Stream', exact: true }).click();
+    await expect.poll(() => status(p), { timeout: 10_000 }).toBe('Failed');
+    expect(await p.page.getByRole('alert').innerText()).toBe('This key may not invoke model "mock-gpt" (FORBIDDEN)');
+    expect(await output(p)).toBe('');
+    expectNoProblems(p);
+    await p.close();
+  });
+
   it('fits a phone: streaming and finished', async () => {
     const p = await openPlayground(gw.adminKey, PHONE);
     await p.page.getByLabel('Model', { exact: true }).selectOption('echo');
