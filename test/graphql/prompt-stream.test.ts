@@ -2,9 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { openFeed, within } from '../kit/feed.js';
 import { sseCollect, sseSubscribe } from '../kit/sse.js';
 import { createWsClient, wsCollect } from '../kit/ws.js';
-import { expectCode, instrument, sleep, usageOf, waitFor, type AdapterStats } from './helpers.js';
+import { expectCode, instrument, ok, sleep, usageOf, waitFor, type AdapterStats } from './helpers.js';
 
 const WORD_DELAY_MS = 20;
 const PROMPT_STREAM = `subscription Run($n: String!, $v: Int, $vars: JSON) {
@@ -23,7 +24,7 @@ let stats: AdapterStats;
 beforeAll(async () => {
   const slow = instrument(createEchoAdapter({ wordDelayMs: WORD_DELAY_MS }));
   stats = slow.stats;
-  gw = await startGateway({}, { adapters: { ECHO: slow.adapter } });
+  gw = await startGateway({ KEY_CACHE_TTL_MS: '2000' }, { adapters: { ECHO: slow.adapter } });
   for (const content of ['Tell me about {{city}}', 'Weather in {{city}} on {{day}}']) {
     const r = await gw.gql(CREATE, { i: { name: 'trip', model: 'echo', messages: [{ role: 'USER', content }] } });
     expect(r.errors).toBeUndefined();
@@ -106,5 +107,21 @@ describe('promptStream', () => {
       return r.length ? r : null;
     }, 'the usage record of the cancelled stream');
     expect(records[0]).toMatchObject({ status: 'CANCELLED', streamed: true, metadata: { prompt: 'trip', promptVersion: 1 } });
+  });
+
+  it('losing INVOKE ends a running promptStream (ws and SSE) with FORBIDDEN, as it ends a chatStream', async () => {
+    const key = await gw.createKey({ name: 'prompt streamer', scopes: ['INVOKE'] });
+    const city = Array.from({ length: 200 }, (_, i) => `c${i}`).join(' ');
+    // a defaulted variable, not a JSON literal in the document (graphql-jit warns about those)
+    const query = `subscription($vars: JSON = { city: "${city}" }) { promptStream(name: "trip", version: 1, variables: $vars) { delta } }`;
+    const streams = (['ws', 'sse'] as const).map((t) => openFeed(gw.url, key.secret, t, query));
+    await waitFor(() => streams.every((s) => s.records.length > 0), 'both streams to start');
+    ok(await gw.gql('mutation($id: ID!) { updateApiKey(id: $id, input: { scopes: [READ_USAGE] }) { id } }', { id: key.id }));
+    for (const s of streams) {
+      const end = await within(s.ended, 3000, `the ${s.transport} stream to end`);
+      expect(end.codes, s.transport).toEqual(['FORBIDDEN']);
+      // ended early: 200 words at WORD_DELAY_MS would take 4 s
+      expect(s.records.length).toBeLessThan(150);
+    }
   });
 });
