@@ -6,6 +6,7 @@ import './stream-result.css';
 
 const PHASE_LABEL: Record<StreamRun['phase'], { text: string; tone: string }> = {
   idle: { text: 'Ready', tone: '' },
+  waiting: { text: 'Waiting for the answer…', tone: 'warn' },
   streaming: { text: 'Streaming…', tone: 'warn' },
   done: { text: 'Finished', tone: 'ok' },
   stopped: { text: 'Stopped', tone: 'warn' },
@@ -36,7 +37,7 @@ export function StreamResult({ run, emptyHint }: { run: StreamRun; emptyHint: st
           </span>
         ) : null}
       </div>
-      <pre class="stream-output" aria-label="Output" aria-live="polite" aria-busy={run.phase === 'streaming'} data-testid="output">
+      <pre class="stream-output" aria-label="Output" aria-live="polite" aria-busy={run.phase === 'streaming' || run.phase === 'waiting'} data-testid="output">
         {run.text || (run.phase === 'idle' ? <span class="muted">{emptyHint}</span> : null)}
       </pre>
       <ErrorNote error={run.error} />

@@ -16,7 +16,8 @@ export interface StreamChunk {
   usage: { promptTokens: number; completionTokens: number; totalTokens: number; costUsd: number } | null;
 }
 
-type RunPhase = 'idle' | 'streaming' | 'done' | 'stopped' | 'failed';
+/** `waiting`: a call that does not stream (the chat mutation) is on its way. */
+type RunPhase = 'idle' | 'waiting' | 'streaming' | 'done' | 'stopped' | 'failed';
 
 export interface StreamRun {
   phase: RunPhase;

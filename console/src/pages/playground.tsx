@@ -69,7 +69,7 @@ export function PlaygroundPage() {
 
   async function sendOnce() {
     const startedAt = performance.now();
-    stream.show({ phase: 'streaming', text: '', chunks: 0 });
+    stream.show({ phase: 'waiting', text: '', chunks: 0 });
     const r = await chat({ input: toChatInput(model, messages, params) });
     const totalMs = Math.round(performance.now() - startedAt);
     if (r.error || !r.data) return stream.show({ phase: 'failed', text: '', chunks: 0, totalMs, error: r.error ? errorText(r.error) : 'No answer' });

@@ -65,6 +65,7 @@ export function PromptsPage() {
   return (
     <Page title="Prompts" actions={actions}>
       <ErrorNote error={error} />
+      {fetching && !data ? <p class="muted">Loading prompts…</p> : null}
       {creating ? (
         <CreatePrompt
           key={creating}
