@@ -44,7 +44,7 @@ describe.runIf(hasChromium)('the console prompts page', () => {
   const status = (p: ConsolePage) => p.page.getByTestId('run-status').innerText();
   const output = (p: ConsolePage) => p.page.getByTestId('output').innerText();
 
-  it('an ADMIN creates two versions, compares them side by side and runs version 1 with variables, streamed', async () => {
+  it('an ADMIN creates a prompt and a second version and compares them side by side, the changed lines marked', async () => {
     const p = await openPrompts(gw.adminKey);
     await p.page.getByText('No prompt templates yet').waitFor();
 
@@ -79,7 +79,13 @@ describe.runIf(hasChromium)('the console prompts page', () => {
     expect(await linesMarked(p, 'B', 'added')).toEqual([]);
     await p.page.getByLabel('Version A', { exact: true }).selectOption('1');
     await p.screenshot('prompts-side-by-side');
+    expectNoProblems(p);
+    await p.close();
+  });
 
+  it('an ADMIN runs version 1 with its variables and watches the answer stream in; HTML in it stays text', async () => {
+    const p = await openPrompts(gw.adminKey);
+    await p.page.getByRole('list', { name: 'Prompt templates' }).getByText(NAME).waitFor();
     // run version 1: a field per variable of that version
     await p.page.getByLabel('Version to run').selectOption('1');
     const run = p.page.getByRole('region', { name: 'Run a version' });
