@@ -7,7 +7,7 @@ import { ok, usageOf, waitFor } from '../graphql/helpers.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import type { RecordedRequest } from '../mocks/mock-server.js';
 import { startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
-import { expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
+import { DESKTOP, expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 
 const GAP_MS = 90;
 const XSS = '<img src=x onerror=alert(1)> <script>alert(2)</script>';
@@ -42,7 +42,7 @@ describe.runIf(hasChromium)('the console playground', () => {
     await mock?.close();
   });
 
-  async function openPlayground(key: string, viewport?: { width: number; height: number }): Promise<ConsolePage> {
+  async function openPlayground(key: string, viewport = DESKTOP): Promise<ConsolePage> {
     const p = await cb.open(viewport);
     await p.signIn(gw.url, key);
     await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Playground' }).click();

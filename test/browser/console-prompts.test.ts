@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoAdapter } from '../../src/providers/echo/index.js';
 import { ok, usageOf, waitFor } from '../graphql/helpers.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
+import { DESKTOP, expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 
 const IMG = '<img src=x onerror=alert(1)>';
 const SCRIPT = '<script>alert(2)</script>';
@@ -27,7 +27,7 @@ describe.runIf(hasChromium)('the console prompts page', () => {
     await gw?.stop();
   });
 
-  async function openPrompts(key: string, viewport?: { width: number; height: number }): Promise<ConsolePage> {
+  async function openPrompts(key: string, viewport = DESKTOP): Promise<ConsolePage> {
     const p = await cb.open(viewport);
     p.page.on('dialog', (d) => {
       p.problems.push(`dialog: ${d.message()}`);
