@@ -99,7 +99,11 @@ builder.subscriptionFields((t) => ({
       variables: t.arg({ type: 'JSON', description: 'A JSON object with a value for each of the template\'s variables, and no others (non-string values are inserted as JSON)' }),
     },
     // the gateway's stream channel as it is: another generator around it would delay cancellation to the next token
-    subscribe: (_, { name, version, variables }, ctx) => ctx.gateway.streamPrompt({ name, version, variables }, invocationOptions(ctx)),
+    subscribe: async (_, { name, version, variables }, ctx) => {
+      const { model, chunks } = await ctx.gateway.streamPrompt({ name, version, variables }, invocationOptions(ctx));
+      ctx.invokedModel = model;
+      return chunks;
+    },
     resolve: (chunk) => chunk,
   }),
 }));

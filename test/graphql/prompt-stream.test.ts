@@ -124,4 +124,19 @@ describe('promptStream', () => {
       expect(s.records.length).toBeLessThan(150);
     }
   });
+
+  it("a running promptStream ends with FORBIDDEN when the prompt's model leaves the key's allowedModels (ws and SSE), as a chatStream does", async () => {
+    const key = await gw.createKey({ name: 'prompt streamer on an allow-list', scopes: ['INVOKE'], allowedModels: ['echo'] });
+    const city = Array.from({ length: 200 }, (_, i) => `m${i}`).join(' ');
+    const query = `subscription($vars: JSON = { city: "${city}" }) { promptStream(name: "trip", version: 1, variables: $vars) { delta } }`;
+    const streams = (['ws', 'sse'] as const).map((t) => openFeed(gw.url, key.secret, t, query));
+    await waitFor(() => streams.every((s) => s.records.length > 0), 'both streams to start');
+    // the arguments name only the prompt: the model comes from the prompt itself
+    ok(await gw.gql('mutation($id: ID!) { updateApiKey(id: $id, input: { allowedModels: ["some-other-model"] }) { id } }', { id: key.id }));
+    for (const s of streams) {
+      const end = await within(s.ended, 3000, `the ${s.transport} stream to end`);
+      expect(end.codes, s.transport).toEqual(['FORBIDDEN']);
+      expect(s.records.length).toBeLessThan(150);
+    }
+  });
 });
