@@ -189,6 +189,7 @@ describe.runIf(hasChromium)('the Keys page', () => {
     await r.getByText('Revoked').waitFor();
     expect(await r.getByRole('button', { name: 'Revoke doomed app' }).count()).toBe(0);
     expect((await callAs(gw, secret, VIEWER)).status).toBe(401);
+    await r.scrollIntoViewIfNeeded();
     await p.screenshot('keys-phone');
     expectNoProblems(p);
     await p.close();

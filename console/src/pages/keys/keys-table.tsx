@@ -1,6 +1,10 @@
 /* Every key in one table: who it is, what it may do, how much of its limits it uses now, and what can be done to it. */
 import { formatTime, formatUsd } from '../../format';
 import type { KeyRow } from './key-draft';
+
+// an expiry is chosen as a UTC day, so it is shown as one
+const dayFormat = new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: 'short', year: 'numeric', timeZone: 'UTC' });
+const formatDay = (iso: string) => dayFormat.format(new Date(iso));
 import { LimitBars } from './limit-bars';
 
 export type KeyAction = 'edit' | 'rotate' | 'revoke';
@@ -37,7 +41,7 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
             <th>Expires</th>
             <th>Last used</th>
             <th>State</th>
-            <th class="num">Cost this month</th>
+            <th class="num">Cost (month)</th>
             <th>Limits used now</th>
             <th>
               <span class="visually-hidden">Actions</span>
@@ -47,32 +51,32 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
         <tbody>
           {keys.map((k) => (
             <tr key={k.id} data-key-name={k.name}>
-              <td>
+              <td class="name-cell">
                 <div class="key-name">{k.name}</div>
                 <div class="mono muted small">{k.prefix}…</div>
               </td>
-              <td>
+              <td data-label="Scopes">
                 {k.scopes.map((s) => (
                   <span key={s} class="badge scope">
                     {s}
                   </span>
                 ))}
               </td>
-              <td>
+              <td data-label="Models">
                 <Models models={k.allowedModels} />
               </td>
-              <td class="nowrap">{k.expiresAt ? formatTime(k.expiresAt) : <span class="muted">Never</span>}</td>
-              <td class="nowrap">{k.lastUsedAt ? formatTime(k.lastUsedAt) : <span class="muted">Never</span>}</td>
-              <td>
+              <td data-label="Expires" class="nowrap">{k.expiresAt ? formatDay(k.expiresAt) : <span class="muted">Never</span>}</td>
+              <td data-label="Last used">{k.lastUsedAt ? formatTime(k.lastUsedAt) : <span class="muted">Never</span>}</td>
+              <td data-label="State">
                 <KeyState k={k} />
               </td>
-              <td class="num">{formatUsd(k.monthToDate.costUsd)}</td>
-              <td class="bars-cell">
+              <td data-label="Cost this month" class="num">{formatUsd(k.monthToDate.costUsd)}</td>
+              <td data-label="Limits used now" class="bars-cell">
                 <LimitBars keyRow={k} />
               </td>
               <td class="row-actions">
                 {k.revokedAt ? null : (
-                  <>
+                  <div>
                     <button type="button" aria-label={`Edit ${k.name}`} onClick={() => onAction('edit', k)}>
                       Edit
                     </button>
@@ -82,7 +86,7 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
                     <button type="button" class="danger" aria-label={`Revoke ${k.name}`} onClick={() => onAction('revoke', k)}>
                       Revoke
                     </button>
-                  </>
+                  </div>
                 )}
               </td>
             </tr>
