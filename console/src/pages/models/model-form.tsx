@@ -75,7 +75,7 @@ export function ModelForm({ initial, editing, providers, busy, error, onSubmit, 
       </fieldset>
       <div class="form-row">
         <label>
-          Fallbacks (model names, comma-separated, in order)
+          Fallbacks (other models, comma-separated, in order)
           <input name="fallbacks" value={d.fallbacks} onInput={(e) => set({ fallbacks: e.currentTarget.value })} />
         </label>
         <label>
