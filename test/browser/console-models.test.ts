@@ -99,6 +99,9 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     await row.scrollIntoViewIfNeeded();
     await p.screenshot('models-phone');
     await p.page.setViewportSize({ width: 1440, height: 900 });
+    const healed = await gw.gql(CHAT, { m: 'mock-chat' });
+    expect(healed.data?.chat).toMatchObject({ provider: 'mock-openai' });
+    await row.getByText('healthy', { exact: true }).waitFor({ timeout: 10_000 });
     expectNoProblems(p);
     await p.close();
   });
@@ -108,6 +111,7 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     const row = modelRow(p.page, 'mock-chat');
     await row.getByRole('button', { name: 'Edit model mock-chat' }).click();
     const md = p.page.getByRole('dialog', { name: 'Edit model mock-chat' });
+    await p.screenshot('models-edit');
     await md.getByLabel('Status').selectOption('DEPRECATED');
     await md.getByRole('button', { name: 'Save model' }).click();
     const confirm = p.page.getByRole('dialog', { name: 'Set mock-chat to DEPRECATED?' });
