@@ -10,7 +10,7 @@ interface Gauge {
 }
 
 /** The limits a key has, each with what is used of it now. */
-export function limitGauges(key: KeyRow): Gauge[] {
+function limitGauges(key: KeyRow): Gauge[] {
   const gauges: Gauge[] = [];
   const { monthlyBudgetUsd } = key.limits;
   if (monthlyBudgetUsd != null) gauges.push({ label: 'Monthly budget', used: key.monthToDate.costUsd, limit: monthlyBudgetUsd, format: formatUsd });
