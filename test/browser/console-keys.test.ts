@@ -150,7 +150,7 @@ describe.runIf(hasChromium)('the Keys page', () => {
     await p.close();
   });
 
-  it('rotates a key behind a confirmation: the old secret is refused, the new one shown once works', async () => {
+  it('rotates a key behind a confirmation: the old secret is refused, the new one shown once works and is gone once the page is left; a refused edit shows the gateway’s error', async () => {
     const p = await openKeys(cb, gw);
     const old = await createKeyInForm(p.page, { name: 'rotating app' });
     await p.page.getByRole('button', { name: 'Done, hide it' }).click();
@@ -170,6 +170,25 @@ describe.runIf(hasChromium)('the Keys page', () => {
     expect((await callAs(gw, old, VIEWER)).status).toBe(401);
     const now = await callAs(gw, fresh, CHAT, { m: 'echo' });
     expect(now.data?.chat).toMatchObject({ message: { content: 'echo: one two three' } });
+
+    // leaving the page drops the secret: coming back shows the table only
+    const nav = p.page.getByRole('navigation', { name: 'Console' });
+    await nav.getByRole('link', { name: 'Models', exact: true }).click();
+    await p.page.getByRole('heading', { name: 'Providers and models' }).waitFor();
+    await nav.getByRole('link', { name: 'Keys', exact: true }).click();
+    await row(p.page, 'rotating app').waitFor();
+    expect(await p.page.getByRole('region', { name: 'New secret' }).count()).toBe(0);
+    expect(await p.page.content()).not.toContain(fresh);
+
+    // a change the gateway refuses is shown with its message and code, and nothing changes
+    await row(p.page, 'rotating app').getByRole('button', { name: 'Edit rotating app' }).click();
+    const edit = p.page.getByRole('dialog', { name: 'Edit key “rotating app”' });
+    await edit.getByLabel('Expires on (UTC, optional)').fill('2020-01-01');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => edit.getByRole('alert').innerText()).toMatch(/expiresAt.*\(BAD_USER_INPUT\)/);
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    expect((await callAs(gw, fresh, VIEWER)).data?.viewer).toMatchObject({ expiresAt: null });
     expectNoProblems(p);
     await p.close();
   });

@@ -44,7 +44,7 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     await mock?.close();
   });
 
-  it('creates an OpenAI-compatible provider and a model on it with the forms; the model answers through GraphQL and its target health shows', async () => {
+  it('creates an OpenAI-compatible provider and a model on it with the forms; the model answers through GraphQL', async () => {
     const p = await openModels(cb, gw);
     await p.page.getByRole('button', { name: 'New provider' }).click();
     const pd = p.page.getByRole('dialog', { name: 'New provider' });
@@ -87,8 +87,14 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     expect(answer.errors).toBeUndefined();
     expect(answer.data).toEqual({ chat: { message: { content: 'Hello from the mock!' }, upstreamModel: 'gpt-4o-mini', provider: 'mock-openai' } });
     expect(mock.chatRequests().at(-1)?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    expectNoProblems(p);
+    await p.close();
+  });
 
-    // the upstream fails: the target cools down, and the page shows it without a reload; a success heals it
+  it('shows a target cooling down after its upstream failed, without a reload, and healthy again after a success', async () => {
+    const p = await openModels(cb, gw);
+    const row = modelRow(p.page, 'mock-chat');
+    await row.getByText('healthy', { exact: true }).waitFor();
     mock.reply(mockError(503));
     const failed = await gw.gql(CHAT, { m: 'mock-chat' });
     mock.reply({});
@@ -130,7 +136,7 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     await p.close();
   });
 
-  it('refuses to delete a provider a model routes to with the gateway’s message, then deletes the model and the provider', async () => {
+  it('refuses to delete a provider a model routes to with the gateway’s message; switches the provider off keeping its credential; deletes the model and the provider', async () => {
     const p = await openModels(cb, gw);
     const providers = p.page.getByRole('region', { name: 'Providers' });
     await providers.getByRole('button', { name: 'Delete provider mock-openai' }).click();
@@ -140,6 +146,19 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     expect(refusal).toMatch(/\([A-Z_]+\)$/);
     await dp.getByRole('button', { name: 'Cancel' }).click();
     expect((await gw.gql<{ providers: Array<{ name: string }> }>('{ providers { name } }')).data?.providers.map((x) => x.name)).toContain('mock-openai');
+
+    // switching routing off keeps the stored credential (the key field is write-only; empty keeps it)
+    await providers.getByRole('button', { name: 'Edit provider mock-openai' }).click();
+    const ep = p.page.getByRole('dialog', { name: 'Edit provider mock-openai' });
+    expect(await ep.getByLabel(/^API key/).inputValue()).toBe('');
+    await ep.getByRole('checkbox', { name: /Enabled/ }).uncheck();
+    await ep.getByRole('button', { name: 'Save provider' }).click();
+    await ep.waitFor({ state: 'hidden' });
+    const providerRow = providers.locator('tr', { hasText: 'mock-openai' });
+    await providerRow.getByText('disabled').waitFor();
+    expect(await providerRow.getByText('stored').count()).toBe(1);
+    const disabled = (await gw.gql<{ providers: Array<{ name: string; enabled: boolean; hasCredential: boolean }> }>('{ providers { name enabled hasCredential } }')).data?.providers;
+    expect(disabled?.find((x) => x.name === 'mock-openai')).toEqual({ name: 'mock-openai', enabled: false, hasCredential: true });
 
     await modelRow(p.page, 'mock-chat').getByRole('button', { name: 'Delete model mock-chat' }).click();
     const dm = p.page.getByRole('dialog', { name: 'Delete model mock-chat?' });
