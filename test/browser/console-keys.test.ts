@@ -35,7 +35,7 @@ async function openKeys(cb: ConsoleBrowser, gw: TestGateway, viewport?: { width:
 
 const row = (page: Page, name: string) => page.locator('tr', { has: page.getByText(name, { exact: true }) });
 
-async function createKeyInForm(page: Page, fields: { name: string; rpm?: string; tpm?: string; perDay?: string; budget?: string; models?: string[]; expiresOn?: string; readUsage?: boolean }) {
+async function createKeyInForm(page: Page, fields: { shot?: () => Promise<void>; name: string; rpm?: string; tpm?: string; perDay?: string; budget?: string; models?: string[]; expiresOn?: string; readUsage?: boolean }) {
   await page.getByRole('button', { name: 'New key' }).click();
   const form = page.getByRole('region', { name: 'New key' });
   await form.getByLabel('Name').fill(fields.name);
@@ -49,6 +49,7 @@ async function createKeyInForm(page: Page, fields: { name: string; rpm?: string;
     await form.getByRole('checkbox', { name: /All models/ }).uncheck();
     for (const m of fields.models) await form.getByRole('checkbox', { name: m, exact: true }).check();
   }
+  await fields.shot?.();
   await form.getByRole('button', { name: 'Create key' }).click();
   const notice = page.getByRole('region', { name: 'New secret' });
   await notice.waitFor();
@@ -76,7 +77,7 @@ describe.runIf(hasChromium)('the Keys page', () => {
     const p = await openKeys(cb, gw);
     await p.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gw.url });
     const expiresOn = inDays(30);
-    const secret = await createKeyInForm(p.page, { name: XSS_NAME, rpm: '50', tpm: '20000', perDay: '100000', budget: '5', models: ['echo'], expiresOn, readUsage: true });
+    const secret = await createKeyInForm(p.page, { name: XSS_NAME, rpm: '50', tpm: '20000', perDay: '100000', budget: '5', models: ['echo'], expiresOn, readUsage: true, shot: () => p.screenshot('keys-new') });
     expect(secret).toMatch(/^gw_/);
     await p.screenshot('keys-secret');
 
