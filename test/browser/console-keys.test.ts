@@ -10,7 +10,7 @@ import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 
 const XSS_NAME = 'ops <img src=x onerror=alert(1)><script>window.__xss=1</script>';
-const CHAT = 'mutation($m: String!) { chat(input: { model: $m, messages: [{ role: USER, content: "one two three" }] }) { message { content } usage { costUsd } } }';
+const CHAT = 'mutation($m: String!) { chat(input: { model: $m, messages: [{ role: USER, content: "one two three" }] }) { message { content } usage { totalTokens costUsd } } }';
 const VIEWER = 'query { viewer { name scopes allowedModels expiresAt limits { requestsPerMinute tokensPerMinute tokensPerDay monthlyBudgetUsd } } }';
 
 /** A key's secret, called with plain fetch as a client application would. */
@@ -116,36 +116,47 @@ describe.runIf(hasChromium)('the Keys page', () => {
     await p.close();
   });
 
-  it('edits a key’s limits, models and expiry, and its budget bar moves with the calls made with it', async () => {
+  it('edits a key’s limits and models, and its usage bars move with the calls made with it', async () => {
     const p = await openKeys(cb, gw);
     const secret = await createKeyInForm(p.page, { name: 'budgeted app', budget: '5' });
     await p.page.getByRole('button', { name: 'Done, hide it' }).click();
     const r = row(p.page, 'budgeted app');
-    const bar = r.getByRole('meter', { name: 'Monthly budget used' });
-    expect(await bar.getAttribute('aria-valuenow')).toBe('0');
+    const meter = (name: string) => r.getByRole('meter', { name: `${name} used` });
+    expect(await meter('Monthly budget').getAttribute('aria-valuenow')).toBe('0');
+    expect(await r.getByRole('meter').count()).toBe(1);
 
     await r.getByRole('button', { name: 'Edit budgeted app' }).click();
     const dialog = p.page.getByRole('dialog', { name: 'Edit key “budgeted app”' });
     await dialog.getByLabel('Requests a minute').fill('7');
+    await dialog.getByLabel('Tokens a minute').fill('5000');
+    await dialog.getByLabel('Tokens a day').fill('200');
     await dialog.getByLabel('Monthly budget (USD)').fill('4');
     await dialog.getByRole('checkbox', { name: /All models/ }).uncheck();
     await dialog.getByRole('checkbox', { name: 'echo-priced', exact: true }).check();
     await dialog.getByRole('button', { name: 'Save changes' }).click();
     await dialog.waitFor({ state: 'hidden' });
     const viewer = await callAs(gw, secret, VIEWER);
-    expect(viewer.data?.viewer).toMatchObject({ allowedModels: ['echo-priced'], limits: { requestsPerMinute: 7, monthlyBudgetUsd: 4, tokensPerDay: null } });
+    expect(viewer.data?.viewer).toMatchObject({ allowedModels: ['echo-priced'], limits: { requestsPerMinute: 7, tokensPerMinute: 5000, tokensPerDay: 200, monthlyBudgetUsd: 4 } });
+    await expect.poll(() => r.getByRole('meter').count()).toBe(4);
 
     let spent = 0;
+    let tokens = 0;
     for (let i = 0; i < 2; i++) {
       const res = await callAs(gw, secret, CHAT, { m: 'echo-priced' });
       expect(res.errors).toBeUndefined();
-      spent += (res.data?.chat as { usage: { costUsd: number } }).usage.costUsd;
+      const usage = (res.data?.chat as { usage: { totalTokens: number; costUsd: number } }).usage;
+      spent += usage.costUsd;
+      tokens += usage.totalTokens;
     }
     expect(spent).toBeGreaterThan(0);
-    await gw.flushUsage();
     // the page refreshes itself: no reload
-    await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 10_000 }).toBeCloseTo(spent, 6);
-    expect(await bar.getAttribute('aria-valuemax')).toBe('4');
+    const now = async (name: string) => Number(await meter(name).getAttribute('aria-valuenow'));
+    await expect.poll(() => now('Requests a minute'), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => now('Tokens a minute'), { timeout: 10_000 }).toBe(tokens);
+    await expect.poll(() => now('Tokens today'), { timeout: 10_000 }).toBe(tokens);
+    await expect.poll(() => now('Monthly budget'), { timeout: 10_000 }).toBeCloseTo(spent, 6);
+    expect(await meter('Monthly budget').getAttribute('aria-valuemax')).toBe('4');
+    expect(await meter('Requests a minute').getAttribute('aria-valuetext')).toBe('2 of 7');
     await p.screenshot('keys-bars');
     expectNoProblems(p);
     await p.close();

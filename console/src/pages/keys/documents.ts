@@ -22,6 +22,12 @@ export const KeyRowFields = graphql(`
       requests
       costUsd
     }
+    limitUsage {
+      requestsThisMinute
+      tokensThisMinute
+      tokensToday
+      costThisMonthUsd
+    }
   }
 `);
 

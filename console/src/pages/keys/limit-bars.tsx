@@ -1,5 +1,5 @@
 /* How much of each of a key's limits is used right now, one bar per limit the key has. */
-import { formatUsd } from '../../format';
+import { formatCompact, formatInt, formatUsd } from '../../format';
 import type { KeyRow } from './key-draft';
 
 interface Gauge {
@@ -9,12 +9,15 @@ interface Gauge {
   format(n: number): string;
 }
 
-/** The limits a key has, each with what is used of it now. */
-function limitGauges(key: KeyRow): Gauge[] {
-  const gauges: Gauge[] = [];
-  const { monthlyBudgetUsd } = key.limits;
-  if (monthlyBudgetUsd != null) gauges.push({ label: 'Monthly budget', used: key.monthToDate.costUsd, limit: monthlyBudgetUsd, format: formatUsd });
-  return gauges;
+/** The limits a key has, each with what the limiter counts of it now. */
+function limitGauges({ limits, limitUsage: used }: KeyRow): Gauge[] {
+  const gauges: Array<Gauge | null> = [
+    limits.requestsPerMinute == null ? null : { label: 'Requests a minute', used: used.requestsThisMinute, limit: limits.requestsPerMinute, format: formatInt },
+    limits.tokensPerMinute == null ? null : { label: 'Tokens a minute', used: used.tokensThisMinute, limit: limits.tokensPerMinute, format: formatCompact },
+    limits.tokensPerDay == null ? null : { label: 'Tokens today', used: used.tokensToday, limit: limits.tokensPerDay, format: formatCompact },
+    limits.monthlyBudgetUsd == null ? null : { label: 'Monthly budget', used: used.costThisMonthUsd, limit: limits.monthlyBudgetUsd, format: formatUsd },
+  ];
+  return gauges.filter((g): g is Gauge => g != null);
 }
 
 function tone(share: number): string {
