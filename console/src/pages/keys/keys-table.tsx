@@ -38,8 +38,6 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
             <th>Name</th>
             <th>Scopes</th>
             <th>Models</th>
-            <th>Expires</th>
-            <th>Last used</th>
             <th>State</th>
             <th class="num">Cost (month)</th>
             <th>Limits used now</th>
@@ -65,10 +63,12 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
               <td data-label="Models">
                 <Models models={k.allowedModels} />
               </td>
-              <td data-label="Expires" class="nowrap">{k.expiresAt ? formatDay(k.expiresAt) : <span class="muted">Never</span>}</td>
-              <td data-label="Last used">{k.lastUsedAt ? formatTime(k.lastUsedAt) : <span class="muted">Never</span>}</td>
-              <td data-label="State">
-                <KeyState k={k} />
+              <td data-label="State" class="state-cell">
+                <div>
+                  <KeyState k={k} />
+                </div>
+                <div class="muted small">{k.expiresAt ? `expires ${formatDay(k.expiresAt)}` : 'never expires'}</div>
+                <div class="muted small">{k.lastUsedAt ? `last used ${formatTime(k.lastUsedAt)}` : 'never used'}</div>
               </td>
               <td data-label="Cost this month" class="num">{formatUsd(k.monthToDate.costUsd)}</td>
               <td data-label="Limits used now" class="bars-cell">
