@@ -112,7 +112,7 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     await p.close();
   });
 
-  it('deprecates a model after a confirmation that says what callers will see; calls then carry the warning', async () => {
+  it('deprecates, then retires, a model after confirmations that say what callers will see; calls carry the warning, then fail', async () => {
     const p = await openModels(cb, gw);
     const row = modelRow(p.page, 'mock-chat');
     await row.getByRole('button', { name: 'Edit model mock-chat' }).click();
@@ -132,6 +132,17 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     const call = await gw.gql(CHAT, { m: 'mock-chat' });
     expect(call.errors).toBeUndefined();
     expect(JSON.stringify(call.extensions?.warnings)).toContain('deprecated');
+
+    // retiring says calls will fail, and they do
+    await row.getByRole('button', { name: 'Edit model mock-chat' }).click();
+    await md.getByLabel('Status').selectOption('RETIRED');
+    await md.getByRole('button', { name: 'Save model' }).click();
+    const retire = p.page.getByRole('dialog', { name: 'Set mock-chat to RETIRED?' });
+    await retire.getByText('MODEL_RETIRED').waitFor();
+    await retire.getByRole('button', { name: 'Set RETIRED' }).click();
+    await md.waitFor({ state: 'hidden' });
+    await row.getByText('RETIRED', { exact: true }).waitFor();
+    expect((await gw.gql(CHAT, { m: 'mock-chat' })).errors?.[0]?.extensions?.code).toBe('MODEL_RETIRED');
     expectNoProblems(p);
     await p.close();
   });

@@ -14,6 +14,7 @@ import { draftFromKey, EMPTY_DRAFT, toCreateInput, toUpdateInput, type KeyDraft,
 import { KeyForm } from './keys/key-form';
 import { KeysTable, type KeyAction } from './keys/keys-table';
 import { SecretNotice, type SecretNoticeProps } from './keys/secret-notice';
+import { useSecretMutation } from './keys/use-secret-mutation';
 import './keys.css';
 
 /** How often the usage bars are refreshed while the page is open */
@@ -38,9 +39,9 @@ export function KeysPage() {
   const [editing, setEditing] = useState<KeyRow | null>(null);
   const [confirming, setConfirming] = useState<{ action: 'rotate' | 'revoke'; key: KeyRow } | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
-  const [created, create] = useMutation(CreateKeyMutation);
+  const [savingNew, create] = useSecretMutation(CreateKeyMutation);
   const [updated, update] = useMutation(UpdateKeyMutation);
-  const [rotated, rotate] = useMutation(RotateKeyMutation);
+  const [rotating, rotate] = useSecretMutation(RotateKeyMutation);
   const [revoked, revoke] = useMutation(RevokeKeyMutation);
 
   async function submitNew(d: KeyDraft) {
@@ -95,7 +96,7 @@ export function KeysPage() {
       {creating ? (
         <section class="card" aria-label="New key">
           <h2>New key</h2>
-          <KeyForm initial={EMPTY_DRAFT} models={models} submitLabel="Create key" busy={created.fetching} error={actionError} onSubmit={submitNew} onCancel={() => setCreating(false)} />
+          <KeyForm initial={EMPTY_DRAFT} models={models} submitLabel="Create key" busy={savingNew} error={actionError} onSubmit={submitNew} onCancel={() => setCreating(false)} />
         </section>
       ) : null}
       <ErrorNote error={error} />
@@ -113,7 +114,7 @@ export function KeysPage() {
         title={confirming?.action === 'rotate' ? `Rotate key “${confirming.key.name}”?` : `Revoke key “${confirming?.key.name ?? ''}”?`}
         confirmLabel={confirming?.action === 'rotate' ? 'Rotate key' : 'Revoke key'}
         danger
-        busy={rotated.fetching || revoked.fetching}
+        busy={rotating || revoked.fetching}
         error={actionError}
         onConfirm={confirm}
         onCancel={() => setConfirming(null)}
