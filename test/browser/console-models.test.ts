@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
+import { DESKTOP, expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 
 const XSS_DESCRIPTION = 'Fast <img src=x onerror=alert(1)> model <script>window.__xss=1</script>';
 const UPSTREAM_KEY = 'sk-test-upstream-0123456789';
@@ -72,6 +72,9 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     await md.getByLabel('Context window (tokens)').fill('128000');
     await md.getByLabel('Timeout per attempt (ms)').fill('20000');
     await md.getByLabel('Fallbacks (other models, comma-separated, in order)').fill('echo');
+    await p.page.setViewportSize(PHONE);
+    await p.screenshot('models-new-phone');
+    await p.page.setViewportSize(DESKTOP);
     await md.getByRole('button', { name: 'Create model' }).click();
     await md.waitFor({ state: 'hidden' });
 
@@ -104,7 +107,7 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     await p.page.setViewportSize(PHONE);
     await row.scrollIntoViewIfNeeded();
     await p.screenshot('models-phone');
-    await p.page.setViewportSize({ width: 1440, height: 900 });
+    await p.page.setViewportSize(DESKTOP);
     const healed = await gw.gql(CHAT, { m: 'mock-chat' });
     expect(healed.data?.chat).toMatchObject({ provider: 'mock-openai' });
     await row.getByText('healthy', { exact: true }).waitFor({ timeout: 10_000 });

@@ -1,7 +1,7 @@
 /* A modal <dialog> kept in step with the page's state: opened and closed by `open`, Escape asks `onClose`. */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import './admin-forms.css';
+import './admin.css';
 
 export interface ModalProps {
   open: boolean;

@@ -6,6 +6,7 @@ import { useMutation, useQuery } from '@urql/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorNote, errorText } from '../components/error-note';
+import '../components/admin.css';
 import { Modal } from '../components/modal';
 import { Page } from '../components/page';
 import { readFragment } from '../graphql';

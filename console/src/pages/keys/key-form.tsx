@@ -31,7 +31,7 @@ export function KeyForm({ initial, models, submitLabel, busy, error, onSubmit, o
 
   return (
     <form
-      class="key-form"
+      class="stack-form key-form"
       onSubmit={(e) => {
         e.preventDefault();
         const p = draftProblem(d);

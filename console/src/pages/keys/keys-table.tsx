@@ -32,7 +32,7 @@ function Models({ models }: { models: readonly string[] | null }) {
 export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action: KeyAction, key: KeyRow): void }) {
   return (
     <div class="table-wrap">
-      <table class="keys-table">
+      <table class="cards-on-phone keys-table">
         <thead>
           <tr>
             <th>Name</th>
@@ -49,7 +49,7 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
         <tbody>
           {keys.map((k) => (
             <tr key={k.id} data-key-name={k.name}>
-              <td class="name-cell">
+              <td class="title-cell">
                 <div class="key-name">{k.name}</div>
                 <div class="mono muted small">{k.prefix}…</div>
               </td>
@@ -71,7 +71,7 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
                 <div class="muted small">{k.lastUsedAt ? `last used ${formatTime(k.lastUsedAt)}` : 'never used'}</div>
               </td>
               <td data-label="Cost this month" class="num">{formatUsd(k.monthToDate.costUsd)}</td>
-              <td data-label="Limits used now" class="bars-cell">
+              <td data-label="Limits used now" class="bars-cell block-on-phone">
                 <LimitBars keyRow={k} />
               </td>
               <td class="row-actions">
