@@ -64,7 +64,7 @@ export function ModelsPage() {
   const [modelDeleted, deleteModel] = useMutation(DeleteModelMutation);
   const providerNames = providers.map((p) => p.name);
 
-  function open<T>(set: (e: Editing<T>) => void, item?: T) {
+  function startEditing<T>(set: (e: Editing<T>) => void, item?: T) {
     setActionError(null);
     set({ item });
   }
@@ -97,22 +97,22 @@ export function ModelsPage() {
       <section class="catalogue-section" aria-label="Providers">
         <header class="section-header">
           <h2>Providers</h2>
-          <button type="button" class="primary" onClick={() => open(setProviderEdit)}>
+          <button type="button" class="primary" onClick={() => startEditing(setProviderEdit)}>
             New provider
           </button>
         </header>
         {loaded && providers.length === 0 ? <p class="muted">No providers. Add one (an OpenAI-compatible server needs only its base URL) before adding models.</p> : null}
-        {providers.length ? <ProvidersTable providers={providers} onEdit={(p) => open(setProviderEdit, p)} onDelete={(p) => (setActionError(null), setDeleting({ kind: 'provider', name: p.name }))} /> : null}
+        {providers.length ? <ProvidersTable providers={providers} onEdit={(p) => startEditing(setProviderEdit, p)} onDelete={(p) => (setActionError(null), setDeleting({ kind: 'provider', name: p.name }))} /> : null}
       </section>
       <section class="catalogue-section" aria-label="Models">
         <header class="section-header">
           <h2>Models</h2>
-          <button type="button" class="primary" disabled={!loaded} onClick={() => open(setModelEdit)}>
+          <button type="button" class="primary" disabled={!loaded} onClick={() => startEditing(setModelEdit)}>
             New model
           </button>
         </header>
         {loaded && models.length === 0 ? <p class="muted">No models. Create one: a public name routed to one or more provider models.</p> : null}
-        {models.length ? <ModelsTable models={models} onEdit={(m) => open(setModelEdit, m)} onDelete={(m) => (setActionError(null), setDeleting({ kind: 'model', name: m.name }))} /> : null}
+        {models.length ? <ModelsTable models={models} onEdit={(m) => startEditing(setModelEdit, m)} onDelete={(m) => (setActionError(null), setDeleting({ kind: 'model', name: m.name }))} /> : null}
       </section>
 
       <Modal open={providerEdit != null} title={providerEdit?.item ? `Edit provider ${providerEdit.item.name}` : 'New provider'} onClose={() => setProviderEdit(null)} busy={providerSaved.fetching || providerUpdated.fetching}>

@@ -28,6 +28,7 @@ export function KeyForm({ initial, models, submitLabel, busy, error, onSubmit, o
   const set = (patch: Partial<KeyDraft>) => setD((x) => ({ ...x, ...patch }));
   // a model already allowed but since deleted stays pickable, so saving does not drop it silently
   const names = [...new Set([...models.map((m) => m.name), ...d.models])];
+  const status = new Map(models.map((m) => [m.name, m.status]));
 
   return (
     <form
@@ -86,6 +87,7 @@ export function KeyForm({ initial, models, submitLabel, busy, error, onSubmit, o
               <label key={name}>
                 <input type="checkbox" checked={d.models.includes(name)} onChange={(e) => set({ models: toggle(d.models, name, e.currentTarget.checked) })} />
                 <span class="mono">{name}</span>
+                {status.get(name) && status.get(name) !== 'ACTIVE' ? <span class="muted small">({status.get(name)?.toLowerCase()})</span> : null}
               </label>
             ))}
           </div>
