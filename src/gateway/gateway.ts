@@ -129,6 +129,11 @@ export function createGateway(deps: GatewayDeps) {
       const prepared = await preparePrompt(deps.prompts, ref, opts);
       return chat(prepared.input, prepared.opts);
     },
+    /** A stored prompt, filled on the server as runPrompt fills it, streamed as chatStream streams. */
+    async streamPrompt(ref: PromptRef, opts: InvocationOptions): Promise<AsyncIterable<ChatChunk>> {
+      const prepared = await preparePrompt(deps.prompts, ref, opts);
+      return stream(prepared.input, prepared.opts);
+    },
     /** The INVOKE rule, for surfaces that check it before reading the request (REST prompts). */
     requireInvoke: (principal: Principal) => requireInvoke(principal),
   };

@@ -11,6 +11,7 @@ type Scope = keyof ReturnType<typeof grantedScopes>;
 /** The scopes each subscription field needs. */
 export const SUBSCRIPTION_SCOPES = {
   chatStream: { invoke: true },
+  promptStream: { invoke: true },
   usageRecorded: { readUsage: true },
 } as const satisfies Record<string, Partial<Record<Scope, true>>>;
 
