@@ -20,7 +20,7 @@ const FIELD_DIGITS = 12;
 export const PERCENTILE_MAX_RELATIVE_ERROR = 1 / (2 * BINS_PER_OCTAVE);
 
 /** The middle of a bin's values (the value itself below 32 ms). */
-export function binMidpoint(bin: number): number {
+function binMidpoint(bin: number): number {
   if (bin < EXACT_BELOW_MS) return bin;
   const shift = Math.floor(bin / BINS_PER_OCTAVE) - 1;
   const width = 2 ** shift;
@@ -37,7 +37,7 @@ export interface PackedHistogram {
 }
 
 /** [bin, count] for every non-empty bin, lowest bin first. */
-export function unpackHistogram({ digits, length }: PackedHistogram): Array<[number, number]> {
+function unpackHistogram({ digits, length }: PackedHistogram): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   if (!digits) return out;
   // the lowest field with a digit left after the trim, up to the field holding the first digit
@@ -66,7 +66,7 @@ function valueAtRank(bins: Array<[number, number]>, rank: number): number {
 }
 
 /** percentile_cont(p) of the histogram's samples, each taken at its bin's midpoint; null without samples. */
-export function histogramPercentile(bins: Array<[number, number]>, p: number): number | null {
+function histogramPercentile(bins: Array<[number, number]>, p: number): number | null {
   const n = bins.reduce((s, [, count]) => s + count, 0);
   if (n === 0) return null;
   const pos = p * (n - 1);

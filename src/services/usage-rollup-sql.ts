@@ -151,7 +151,7 @@ export function rollupPart(scope: UsageScope, hours: TimeRange, g: Grouping, key
 }
 
 /** The records of `ranges` (partial hours) as rows of the same shape as rollupPart's. */
-export function recordPart(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: GroupKeys, histograms: boolean): SQL {
+function recordPart(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: GroupKeys, histograms: boolean): SQL {
   const key = recordKey(g.groupBy);
   const hist = histograms
     ? sql`, usage_hist_unit(usage_ms_bin(latency_ms)) as latency_hist, coalesce(usage_hist_unit(usage_ms_bin(ttft_ms)), 0) as ttft_hist`

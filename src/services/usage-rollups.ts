@@ -54,7 +54,7 @@ export interface UsageSeries {
   points: UsagePoint[];
 }
 
-export const ALL_SERIES = 'all';
+const ALL_SERIES = 'all';
 /** The most series one usageSeries answers: the largest groups by requests. */
 export const MAX_SERIES = 50;
 const HOUR_MS = 3_600_000;
@@ -136,8 +136,6 @@ function toSeries(points: Array<{ key: string; point: UsagePoint }>, grouped: bo
     .sort((a, b) => b.n - a.n || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map(({ key, points: ps }) => ({ key, points: ps }));
 }
-
-export type UsageRollupQueries = ReturnType<typeof createUsageRollupQueries>;
 
 export function createUsageRollupQueries(db: Db) {
   const read = async <T>(query: ReturnType<typeof sql>) => rowsOf<T>(await db.execute(query));

@@ -11,7 +11,7 @@ import type { TestGateway } from '../kit/start-gateway.js';
 import { percentileCont, rowsOf, units, withinHistogramBound } from './usage-kit.js';
 
 /** A deterministic random source (mulberry32), so a failure repeats. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

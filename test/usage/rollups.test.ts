@@ -4,7 +4,7 @@
  * the gateway's usage writer, over hour and day boundaries, every grouping with filters and ranges (ends mid-hour
  * included): counts, tokens, cost and errors exactly, percentiles within the documented bound. A re-sent batch
  * adds nothing; retention removes whole hours from the rollups and the records of a partial one; the backfill's
- * rebuild gives the same rollups as the triggers.
+ * rebuild gives the same rollups as the triggers; the edges of every histogram bin come back within the bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
@@ -178,7 +178,7 @@ for (const backend of backends) {
     });
   });
 
-  describe.skipIf(backend.postgres && !PG_URL)(`usage rollups and retention on ${backend.name}`, () => {
+  describe.skipIf(backend.postgres && !PG_URL)(`usage rollups: retention and histogram bins on ${backend.name}`, () => {
     let gw: TestGateway;
     let fresh: FreshDatabase | undefined;
 
@@ -220,5 +220,28 @@ for (const backend of backends) {
       await gw.app.services.database.db.execute(sql`select usage_rollups_rebuild()`);
       expect(await rollupSnapshot(gw)).toBe(kept);
     }, 60_000);
+
+    it('every latency and TTFT, 0 to 2^31-1 ms, is read back within the bound, exactly below 32 ms', async () => {
+      // the edges of the bins: the exact ones, each power of two and its neighbours, the largest int
+      const values = [0, 1, 17, 31, 32, 33, 34, 47, 48, 63, 64, 65, 95, 96, 127, 128, 129, 1000, 1023, 1024, 1025, 4095, 65_535, 65_536, 99_999, 2 ** 20, 2 ** 24 - 1, 2 ** 30, 2 ** 31 - 1];
+      const hour0 = Math.floor(Date.now() / HOUR) * HOUR - 10 * 24 * HOUR;
+      const events = usageEvents({ count: values.length, start: new Date(hour0), spanMs: 1, keys: [null], models: ['edges'], providers: ['p'], seed: 9 }).map((e, i) => ({
+        ...e,
+        // one record an hour: each hour's percentiles are that record's value, as its bin gives it back
+        createdAt: new Date(hour0 + i * HOUR + 1000),
+        latencyMs: values[i]!,
+        ttftMs: values[values.length - 1 - i]!,
+      }));
+      await writeThroughGateway(gw, events);
+      const rs = (await readRecords(gw)).filter((r) => r.model === 'edges');
+      const res = await gw.gql<{ usageSummary: Bucket[] }>(SUMMARY, { g: 'HOUR', filter: { model: 'edges' } });
+      const want = groupBy(rs, (r) => `${new Date(r.ms).toISOString().slice(0, 13)}:00:00Z`);
+      expect(res.data!.usageSummary).toHaveLength(values.length);
+      for (const b of res.data!.usageSummary) expectAggregateOf(b, want.get(b.key)!, b.key);
+      for (const b of res.data!.usageSummary.filter((x) => want.get(x.key)![0]!.latency < 32)) expect(b.p50LatencyMs).toBe(want.get(b.key)![0]!.latency);
+      // and all of them in one group
+      const all = await gw.gql<{ usageSummary: Bucket[] }>(SUMMARY, { g: 'MODEL', filter: { model: 'edges' } });
+      expectAggregateOf(all.data!.usageSummary[0]!, rs, 'edges');
+    });
   });
 }
