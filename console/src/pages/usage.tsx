@@ -18,7 +18,7 @@ import { UsageFilters, type UsageFilterInput } from '../usage/usage-filters';
 import { UsagePageQuery } from '../usage/usage-query';
 import './usage.css';
 
-const PAGE_SIZES = [25, 50, 100, 250];
+const PAGE_SIZES = [10, 25, 50, 100, 250];
 
 /** Where the page stands: the first page, the page after a cursor, or the page before one */
 type Position = { after?: string; before?: string };
