@@ -5,6 +5,7 @@
 import type { Client } from '@urql/core';
 import { graphql, type ResultOf, type VariablesOf } from '../graphql';
 import { bucketStarts, type TimeWindow } from './range';
+import { countsOf } from './counts-of';
 
 export type GroupBy = 'MODEL' | 'PROVIDER' | 'API_KEY';
 export type Bucket = NonNullable<ResultOf<typeof OverviewQuery>['groups']>[number];
@@ -97,7 +98,7 @@ export async function loadOverview(client: Client, window: TimeWindow, groupBy: 
     charted.map(async (g) => {
       const r = await client.query(GroupTimelineQuery, { bucket: window.bucket, filter: groupFilter(groupBy, g.key, filter) }, { requestPolicy: 'network-only' }).toPromise();
       if (r.error) throw r.error;
-      return { label: g.label, values: align(x, r.data?.usageSummary ?? []).map((b) => b?.requests ?? 0) };
+      return { label: g.label, values: countsOf(align(x, r.data?.usageSummary ?? []), (b) => b.requests) };
     }),
   );
   return { groups, x, timeline: align(x, data.timeline ?? []), requestsByGroup: perGroup };

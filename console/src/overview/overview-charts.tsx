@@ -2,11 +2,12 @@
 import { useMemo } from 'preact/hooks';
 import { Chart } from '../components/chart';
 import { formatCompact, formatMs, formatUsd } from '../format';
+import { countsOf } from './counts-of';
 import type { OverviewData } from './load-overview';
 
 export function OverviewCharts({ data }: { data: OverviewData }) {
   const { x, timeline } = data;
-  const cost = useMemo(() => [{ label: 'Cost', values: timeline.map((b) => b?.costUsd ?? 0) }], [timeline]);
+  const cost = useMemo(() => [{ label: 'Cost', values: countsOf(timeline, (b) => b.costUsd) }], [timeline]);
   const latency = useMemo(
     () => [
       { label: 'p50', values: timeline.map((b) => b?.p50LatencyMs ?? null) },
@@ -14,11 +15,11 @@ export function OverviewCharts({ data }: { data: OverviewData }) {
     ],
     [timeline],
   );
-  const errors = useMemo(() => [{ label: 'Errors', values: timeline.map((b) => b?.errors ?? 0) }], [timeline]);
-  const requests = data.requestsByGroup.length ? data.requestsByGroup : [{ label: 'Requests', values: x.map(() => 0) }];
+  const errors = useMemo(() => [{ label: 'Errors', values: countsOf(timeline, (b) => b.errors) }], [timeline]);
+  const requests = data.requestsByGroup.length ? data.requestsByGroup : [{ label: 'Requests', values: countsOf(timeline, () => 0) }];
   return (
     <div class="grid overview-charts">
-      <Chart title="Requests" x={x} series={requests} format={formatCompact} testId="chart-requests" points />
+      <Chart title="Requests" x={x} series={requests} format={formatCompact} testId="chart-requests" />
       <Chart title="Cost" x={x} series={cost} format={formatUsd} kind="bars" testId="chart-cost" />
       <Chart title="Latency" x={x} series={latency} format={formatMs} testId="chart-latency" points />
       <Chart title="Errors" x={x} series={errors} format={formatCompact} kind="bars" testId="chart-errors" />
