@@ -15,7 +15,7 @@ export interface UsageSeed {
 }
 
 /** Echo-kind models on the ECHO provider, priced so costs are not all zero */
-export async function createEchoModels(gw: TestGateway): Promise<string[]> {
+async function createEchoModels(gw: TestGateway): Promise<string[]> {
   const models = ['echo-mini', 'echo-large'];
   await createModel(gw, { name: 'echo-mini', targets: [{ provider: 'echo', upstreamModel: 'echo-mini-1' }], inputPricePerMTok: 150, outputPricePerMTok: 600 });
   await createModel(gw, { name: 'echo-large', targets: [{ provider: 'echo', upstreamModel: 'echo-large-2' }], inputPricePerMTok: 2500, outputPricePerMTok: 10_000 });

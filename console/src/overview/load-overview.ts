@@ -56,7 +56,7 @@ const GroupTimelineQuery = graphql(`
   }
 `);
 
-export interface Series {
+interface Series {
   label: string;
   values: Array<number | null>;
 }

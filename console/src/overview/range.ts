@@ -1,7 +1,7 @@
 /* The overview's time window: a preset relative to now, or a custom from–to, and the bucket its charts use. */
 
 export type RangeChoice = 'hour' | 'day' | 'month' | 'custom';
-export type Bucket = 'HOUR' | 'DAY';
+type Bucket = 'HOUR' | 'DAY';
 
 export interface TimeWindow {
   from: Date;
@@ -11,7 +11,7 @@ export interface TimeWindow {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-export const BUCKET_MS: Record<Bucket, number> = { HOUR: HOUR_MS, DAY: DAY_MS };
+const BUCKET_MS: Record<Bucket, number> = { HOUR: HOUR_MS, DAY: DAY_MS };
 
 export const RANGE_LABELS: Array<[RangeChoice, string]> = [
   ['hour', 'Last hour'],
