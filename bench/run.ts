@@ -47,6 +47,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { formatSummary, newestProfile, summarizeProfile, type ProfileSummary } from './top-functions.js';
+import { consoleFirstPageSize } from './console-size.js';
 
 // ---------------------------------------------------------------- options
 
@@ -595,6 +596,7 @@ async function main(): Promise<void> {
   if (PROFILE) mkdirSync(PROF_DIR, { recursive: true });
   // the gateway runs as `npm start` runs it: the esbuild output in dist/ under plain node (--gateway-source: src/ via tsx)
   if (!GATEWAY_SOURCE) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const consoleSize = GATEWAY_SOURCE ? undefined : consoleFirstPageSize(ROOT);
   const gwArgs = ['--expose-gc', ...START_NODE_FLAGS, ...GATEWAY_NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : []), ...(GATEWAY_SOURCE ? tsx : []), 'bench/gateway-server.mjs'];
   const gw = await startProc('gateway', gwArgs, {
     ...(GATEWAY_SOURCE ? { GATEWAY_BUILD: 'source' } : {}),
@@ -951,6 +953,7 @@ async function main(): Promise<void> {
   out.push(table(['target', 'value', 'goal', ''], checks.map((c) => [c.target, f(c.value, 2), c.goal, c.pass ? 'met' : 'MISSED'])));
   out.push('');
   out.push(`/v1/chat/completions: ${restStatus}`);
+  if (consoleSize) out.push(`console first page: ${consoleSize.files.length} files, ${(consoleSize.rawBytes / 1024).toFixed(1)} KB raw, ${(consoleSize.gzipBytes / 1024).toFixed(1)} KB gzip, ${(consoleSize.brotliBytes / 1024).toFixed(1)} KB brotli (goal: under 300 KB gzip)`);
   out.push(`usage records for the bench key (month to date): ${usageRecords ?? '?'}`);
   out.push(`gateway database: ${DATABASE === 'disk' ? 'embedded PGlite in a fresh DATA_DIR' : DATABASE === 'memory' ? 'embedded PGlite in memory' : DATABASE.replace(/\/\/[^@/]*@/, '//…@')}`);
   out.push(`loadavg at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -972,6 +975,7 @@ async function main(): Promise<void> {
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), loadavgStart: load0, loadavgEnd: load1 },
     options: { pairedRounds: PAIRED_ROUNDS, pairedDurationS: PAIRED_DURATION_S, durationS: DURATION_S, warmupS: WARMUP_S, prewarmS: PREWARM_S, gatewayNodeFlags: [...START_NODE_FLAGS, ...GATEWAY_NODE_FLAGS], gatewaySource: GATEWAY_SOURCE, concurrency: CONCURRENCY, sseTokens: SSE_TOKENS, sseConcurrency: SSE_CONCURRENCY, sseDurationMs: SSE_DURATION_MS, mockGapMs: MOCK_GAP_MS, streams: STREAMS, streamTokens: STREAM_TOKENS, streamGapMs: STREAM_GAP_MS, wsConnections: WS_CONNECTIONS, profile: PROFILE, keyLimits: limits },
     restChatCompletions: restStatus,
+    consoleFirstPage: consoleSize,
     http: httpRuns,
     httpAllSweeps: allHttpRuns,
     ratios,

@@ -37,6 +37,20 @@ describe('schema artifact', () => {
     expect(committed).toMatch(/chatStream\([\s\S]*?input: ChatInput!\s*\): ChatChunk!/);
   });
 
+  it("the console's typed documents are checked against the committed schema (console/src/graphql-env.d.ts is current)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-tada-'));
+    try {
+      const out = join(dir, 'graphql-env.d.ts');
+      await run(join(root, 'node_modules/.bin/gql.tada'), ['generate-output', '-c', join(root, 'console/tsconfig.json'), '-o', out], { cwd: root });
+      if (readFileSync(out, 'utf8') !== readFileSync(join(root, 'console/src/graphql-env.d.ts'), 'utf8')) {
+        expect.fail('console/src/graphql-env.d.ts is stale: run `npm run schema:print` and commit the result');
+      }
+      expect(readFileSync(out, 'utf8')).toContain("'chatStream'");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is a superset of the public contract (schema/contract.graphql)', () => {
     const contract = buildSchema(readFileSync(join(root, 'schema/contract.graphql'), 'utf8'));
     expect(contractDifferences(buildSchema(readFileSync(join(root, 'schema/schema.graphql'), 'utf8')), contract)).toEqual([]);

@@ -90,6 +90,10 @@ describe('npm start, several at once in one checkout', () => {
     expect(first).toMatch(/^dist\/[0-9a-f]{16}$/);
     const main = join(dir, first, 'src', 'main.js');
     const built = statSync(main).mtimeMs;
+    // the console is bundled into the build, beside the server's code that serves it
+    const manifest = JSON.parse(readFileSync(join(dir, first, 'console', 'manifest.json'), 'utf8')) as Record<string, string>;
+    expect(manifest['index.html']).toContain('text/html');
+    for (const name of Object.keys(manifest)) expect(existsSync(join(dir, first, 'console', name)), name).toBe(true);
     expect(await build(dir)).toBe(first);
     // not rebuilt: the same file, untouched
     expect(statSync(main).mtimeMs).toBe(built);
@@ -117,6 +121,11 @@ describe('npm start, several at once in one checkout', () => {
     expect(a.output()).not.toContain('ERR_MODULE_NOT_FOUND');
     expect(url, `instance A did not start:\n${a.output()}`).toBeDefined();
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // the console comes from the build's own bundle
+    const page = await (await fetch(`${url}/console/`)).text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(page)?.[1];
+    expect(script, page).toBeDefined();
+    expect((await fetch(`${url}${script}`)).status).toBe(200);
 
     // A holds a lease on the build it runs from; a newer build becomes current
     const builds = () => readdirSync(join(dir, 'dist')).filter((n) => /^[0-9a-f]{16}$/.test(n));
