@@ -9,6 +9,7 @@ import { UsageRecordDrawer } from '../components/usage-record-drawer';
 import { UsageRecordTable } from '../components/usage-record-table';
 import { formatInt } from '../format';
 import { keyLabel, USAGE_STATUSES, type UsageRecord } from '../usage/record';
+import { useFeedConnected } from '../usage/use-feed-connection';
 import { useUsageFeed } from '../usage/use-usage-feed';
 import './live-tail.css';
 
@@ -31,6 +32,7 @@ export function LiveTailPage() {
   const [filters, setFilters] = useState<TailFilters>({ model: '', key: '', status: '' });
   const [open, setOpen] = useState<UsageRecord | null>(null);
 
+  const connected = useFeedConnected();
   const { error } = useUsageFeed((record) => {
     if (paused) setHeld((h) => [record, ...h].slice(0, KEEP));
     else setShown((s) => [record, ...s].slice(0, KEEP));
@@ -49,8 +51,8 @@ export function LiveTailPage() {
 
   const actions = (
     <>
-      <span class={`badge ${paused ? 'warn' : 'ok'}`} aria-live="polite">
-        {paused ? `Paused · ${formatInt(held.length)} new` : 'Live'}
+      <span class={`badge ${paused || !connected ? 'warn' : 'ok'}`} aria-live="polite">
+        {paused ? `Paused · ${formatInt(held.length)} new` : connected ? 'Live' : 'Reconnecting…'}
       </span>
       {paused ? (
         <button type="button" class="primary" onClick={resume}>
