@@ -7,7 +7,7 @@ import { ok } from '../gateway/helpers.js';
 import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { DESKTOP, expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
-import { seedUsage, XSS_NAME, XSS_SCRIPT, type UsageSeed } from './usage-seed.js';
+import { call, seedUsage, XSS_NAME, XSS_SCRIPT, type UsageSeed } from './usage-seed.js';
 
 const table = (page: Page) => page.getByRole('table', { name: 'Usage records' });
 const shownIds = (page: Page) => table(page).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-invocation')));
@@ -39,13 +39,24 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
+async function exportCsv(p: ConsolePage): Promise<string[][]> {
+  const [download] = await Promise.all([p.page.waitForEvent('download'), p.page.getByRole('button', { name: 'Export CSV' }).click()]);
+  expect(download.suggestedFilename()).toMatch(/^usage-\d{8}-\d{4}\.csv$/);
+  return parseCsv(readFileSync((await download.path())!, 'utf8'));
+}
+
 describe.runIf(hasChromium)('the usage explorer', () => {
   let gw: TestGateway;
   let cb: ConsoleBrowser;
   let seed: UsageSeed;
   beforeAll(async () => {
     gw = await startGateway();
-    [cb, seed] = await Promise.all([launchConsoleBrowser(), seedUsage(gw, 24)]);
+    const bulk = async () => {
+      // more echo-large records than one page of the connection holds, for the export
+      for (let i = 0; i < 520; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => call(gw, 'echo-large', undefined, { bulk: i + j })));
+      await gw.flushUsage();
+    };
+    [cb, seed] = await Promise.all([launchConsoleBrowser(), seedUsage(gw, 24).then(async (s) => (await bulk(), s))]);
   }, 90_000);
   afterAll(async () => {
     await cb?.close();
@@ -71,7 +82,6 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     expect(all.length).toBeGreaterThan(20);
     const p = await openUsage(gw.adminKey);
     await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 50));
-    await p.screenshot('usage');
     await p.page.getByLabel('Per page').selectOption('10');
     await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 10));
     const newer = p.page.getByRole('button', { name: /Newer/ });
@@ -88,6 +98,11 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 10));
     await expect.poll(() => newer.isDisabled()).toBe(true);
 
+    await p.page.getByLabel('Per page').selectOption('25');
+    await p.page.getByLabel('Model').selectOption('echo-mini');
+    await expect.poll(() => shownIds(p.page)).toEqual((await apiIds({ model: 'echo-mini' })).slice(0, 25));
+    await p.screenshot('usage');
+    await p.page.getByLabel('Per page').selectOption('10');
     await p.page.getByLabel('Model').selectOption('echo-large');
     const large = await apiIds({ model: 'echo-large' });
     await expect.poll(() => shownIds(p.page)).toEqual(large.slice(0, 10));
@@ -110,9 +125,7 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     await p.page.getByLabel('Model').selectOption('echo');
     const expected = await apiIds({ model: 'echo' });
     await expect.poll(() => shownIds(p.page)).toEqual(expected.slice(0, 50));
-    const [download] = await Promise.all([p.page.waitForEvent('download'), p.page.getByRole('button', { name: 'Export CSV' }).click()]);
-    expect(download.suggestedFilename()).toMatch(/^usage-\d{8}-\d{4}\.csv$/);
-    const rows = parseCsv(readFileSync((await download.path())!, 'utf8'));
+    const rows = await exportCsv(p);
     const [header, ...body] = rows;
     expect(header).toEqual(['createdAt', 'invocationId', 'keyName', 'keyId', 'model', 'provider', 'upstreamModel', 'status', 'errorCode', 'streamed', 'promptTokens', 'completionTokens', 'costUsd', 'latencyMs', 'ttftMs', 'attempts', 'metadata']);
     expect(body.map((r) => r[1])).toEqual(expected);
@@ -124,6 +137,23 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     const withTeam = body.find((r) => r[16].includes('team'))!;
     expect(JSON.parse(withTeam[16])).toMatchObject({ team: expect.any(String) });
     await p.page.getByText(`Exported ${expected.length} records.`).waitFor();
+    expectNoProblems(p);
+    await p.close();
+  });
+
+  it('exports more records than one page of the connection holds', async () => {
+    const count = ok(await gw.gql<AnyJson>('{ usageSummary(groupBy: MODEL, filter: { model: "echo-large" }) { requests } }')).usageSummary[0].requests;
+    expect(count).toBeGreaterThan(500);
+    const p = await openUsage(gw.adminKey);
+    await p.page.getByLabel('Model').selectOption('echo-large');
+    const first500 = await apiIds({ model: 'echo-large' });
+    await expect.poll(() => shownIds(p.page)).toEqual(first500.slice(0, 50));
+    const [, ...body] = await exportCsv(p);
+    expect(body).toHaveLength(count);
+    expect(body.slice(0, 500).map((r) => r[1])).toEqual(first500);
+    expect(new Set(body.map((r) => r[1])).size).toBe(count);
+    const times = body.map((r) => Date.parse(r[0]));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
     expectNoProblems(p);
     await p.close();
   });
