@@ -8,8 +8,8 @@ import { useUsageFeed } from '../usage/use-usage-feed';
 import { loadOverview, type GroupBy, type OverviewData } from './load-overview';
 import { resolveWindow, type RangeChoice, type TimeWindow } from './range';
 
-/** New records within this long are read in one go */
-const REFRESH_DEBOUNCE_MS = 600;
+/** Records arriving within this long of the first are read in one go; a steady stream refreshes at this pace */
+const REFRESH_DELAY_MS = 600;
 
 export interface OverviewState {
   data: OverviewData | null;
@@ -40,15 +40,22 @@ export function useOverview(range: RangeChoice, custom: { from: string; to: stri
 
   useEffect(() => {
     load();
-    return () => clearTimeout(timer.current);
+    return () => {
+      clearTimeout(timer.current);
+      timer.current = undefined;
+    };
   }, [range, custom.from, custom.to, groupBy]);
 
   useUsageFeed((record) => {
     const window = resolveWindow(range, custom);
     const at = Date.parse(record.createdAt);
     if (range === 'custom' && (at < window.from.getTime() || at >= window.to.getTime())) return;
-    clearTimeout(timer.current);
-    timer.current = setTimeout(load, REFRESH_DEBOUNCE_MS);
+    // a timer already set will read this record too; resetting it would starve the page under steady traffic
+    if (timer.current !== undefined) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      load();
+    }, REFRESH_DELAY_MS);
   });
 
   return state;

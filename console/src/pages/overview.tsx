@@ -1,6 +1,6 @@
 /*
  * The overview: headline numbers, charts and a table of groups for a time window, following new calls live
- * (each usageRecorded event re-reads the summaries, debounced).
+ * (a usageRecorded event re-reads the summaries, at most every 600 ms).
  */
 import { useState } from 'preact/hooks';
 import { ErrorNote } from '../components/error-note';
