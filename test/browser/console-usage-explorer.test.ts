@@ -116,6 +116,9 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     await p.page.getByLabel('From').fill('2001-01-01T00:00');
     await p.page.getByLabel('To').fill('2001-02-01T00:00');
     await p.page.getByText('No usage matches these filters').waitFor();
+    // the gateway's own refusal, with its code
+    await p.page.getByLabel('From').fill('2001-03-01T00:00');
+    await expect.poll(() => p.page.getByRole('alert').innerText()).toContain('BAD_USER_INPUT');
     expectNoProblems(p);
     await p.close();
   });

@@ -1,5 +1,5 @@
 /*
- * The overview's data for a window and grouping, read again (debounced) whenever a usage record arrives, so the
+ * The overview's data for a window and grouping, read again shortly after a usage record arrives, so the
  * numbers follow new calls without a reload. Preset windows end "now", so each read moves them forward.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
