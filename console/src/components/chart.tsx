@@ -55,7 +55,7 @@ export function Chart({ title, x, series, format = (v) => String(v), height = 22
           width: 2,
           paths: bars,
           spanGaps: false,
-          points: points ? { show: true, size: 6, fill: PALETTE[i % PALETTE.length] } : undefined,
+          points: kind === 'bars' ? { show: false } : points ? { show: true, size: 6, fill: PALETTE[i % PALETTE.length] } : undefined,
           value: (_u: uPlot, v: number | null) => (v == null ? '–' : format(v)),
         })),
       ],
