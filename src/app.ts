@@ -10,7 +10,7 @@ import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
 import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
 import { createGateway, type GatewayObserver, type Step } from './gateway/gateway.js';
-import { createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limits.js';
+import { createDbRecordedUsage, createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limits.js';
 import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
@@ -35,6 +35,7 @@ import { createSecretBox } from './security/secret-box.js';
 import { createCatalogueService } from './services/catalogue.js';
 import { createKeyInvalidation } from './services/key-invalidation.js';
 import { createKeyService } from './services/keys.js';
+import { createLimitUsageReader } from './services/limit-usage.js';
 import { createPromptService } from './services/prompts.js';
 import { createUsageQueries } from './services/usage-queries.js';
 
@@ -205,7 +206,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     bootstrapAdminSecret = created.secret;
   }
 
-  const services: Services = { database, keys, catalogue, prompts, usageQueries, gateway, router, feed, log };
+  const limitUsage = createLimitUsageReader(limiter, createDbRecordedUsage(db));
+  const services: Services = { database, keys, catalogue, prompts, usageQueries, limitUsage, gateway, router, feed, log };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });

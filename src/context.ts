@@ -7,6 +7,7 @@ import type { Router } from './gateway/route.js';
 import type { UsageFeed } from './gateway/usage-feed.js';
 import type { CatalogueService } from './services/catalogue.js';
 import type { KeyService, Principal } from './services/keys.js';
+import type { LimitUsageReader } from './services/limit-usage.js';
 import type { PromptService } from './services/prompts.js';
 import type { UsageQueries } from './services/usage-queries.js';
 import type { CancelSignal } from './util/cancellation.js';
@@ -18,6 +19,8 @@ export interface Services {
   catalogue: CatalogueService;
   prompts: PromptService;
   usageQueries: UsageQueries;
+  /** What keys have used of their limits, read from the limiter's counters. */
+  limitUsage: LimitUsageReader;
   gateway: Gateway;
   router: Router;
   feed: UsageFeed;
@@ -43,7 +46,7 @@ export function createContext(args: { services: Services; principal: Principal |
     principal: args.principal,
     services,
     gateway: services.gateway,
-    loaders: createLoaders(services.database.db, services.catalogue, services.usageQueries),
+    loaders: createLoaders(services),
     signal: args.signal,
     warnings: [],
     requestId: args.requestId,
@@ -52,5 +55,5 @@ export function createContext(args: { services: Services; principal: Principal |
 }
 
 export function newLoaders(ctx: Context): Loaders {
-  return createLoaders(ctx.services.database.db, ctx.services.catalogue, ctx.services.usageQueries);
+  return createLoaders(ctx.services);
 }

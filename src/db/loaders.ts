@@ -4,13 +4,24 @@ import { inArray } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { apiKeys, type ApiKeyRow, type ModelTargetRow, type ProviderRow } from './schema.js';
 import type { CatalogueService } from '../services/catalogue.js';
+import type { KeyLimitUsage, LimitUsageReader } from '../services/limit-usage.js';
 import type { UsageQueries, UsageTotals } from '../services/usage-queries.js';
+
+/** What the loaders read from. */
+export interface LoaderSources {
+  database: { db: Db };
+  catalogue: CatalogueService;
+  usageQueries: UsageQueries;
+  limitUsage: LimitUsageReader;
+}
 
 export interface Loaders {
   apiKey: DataLoader<string, ApiKeyRow | null>;
   provider: DataLoader<string, ProviderRow>;
   targetsByModel: DataLoader<string, ModelTargetRow[]>;
   monthToDate: DataLoader<string, UsageTotals>;
+  /** Keyed by the row (its limits say which counters to read), cached by its id. */
+  limitUsage: DataLoader<ApiKeyRow, KeyLimitUsage, string>;
 }
 
 /**
@@ -22,34 +33,35 @@ class LazyLoaders implements Loaders {
   #provider?: Loaders['provider'];
   #targetsByModel?: Loaders['targetsByModel'];
   #monthToDate?: Loaders['monthToDate'];
+  #limitUsage?: Loaders['limitUsage'];
 
-  constructor(
-    private readonly db: Db,
-    private readonly catalogue: CatalogueService,
-    private readonly usage: UsageQueries,
-  ) {}
+  constructor(private readonly sources: LoaderSources) {}
 
   get apiKey(): Loaders['apiKey'] {
     return (this.#apiKey ??= new DataLoader(async (ids) => {
-      const rows = await this.db.select().from(apiKeys).where(inArray(apiKeys.id, [...ids]));
+      const rows = await this.sources.database.db.select().from(apiKeys).where(inArray(apiKeys.id, [...ids]));
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }));
   }
 
   get provider(): Loaders['provider'] {
-    return (this.#provider ??= new DataLoader((ids) => this.catalogue.providersByIds(ids)));
+    return (this.#provider ??= new DataLoader((ids) => this.sources.catalogue.providersByIds(ids)));
   }
 
   get targetsByModel(): Loaders['targetsByModel'] {
-    return (this.#targetsByModel ??= new DataLoader((ids) => this.catalogue.targetsOf(ids)));
+    return (this.#targetsByModel ??= new DataLoader((ids) => this.sources.catalogue.targetsOf(ids)));
   }
 
   get monthToDate(): Loaders['monthToDate'] {
-    return (this.#monthToDate ??= new DataLoader((ids) => this.usage.monthToDate(ids)));
+    return (this.#monthToDate ??= new DataLoader((ids) => this.sources.usageQueries.monthToDate(ids)));
+  }
+
+  get limitUsage(): Loaders['limitUsage'] {
+    return (this.#limitUsage ??= new DataLoader((keys) => this.sources.limitUsage(keys), { cacheKeyFn: (k) => k.id }));
   }
 }
 
-export function createLoaders(db: Db, catalogue: CatalogueService, usage: UsageQueries): Loaders {
-  return new LazyLoaders(db, catalogue, usage);
+export function createLoaders(sources: LoaderSources): Loaders {
+  return new LazyLoaders(sources);
 }

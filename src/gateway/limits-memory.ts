@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { quotaExceeded, rateLimited } from '../errors.js';
 import {
   type AdmitRequest,
+  type KeyCounters,
   type KeyLimitSet,
   type Limiter,
   type Period,
@@ -114,6 +115,14 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
       }
       return reserve(st, l, req, now, day, month, () => states.get(key.id));
     },
+    async peek(keys) {
+      const now = clock();
+      const day = utcDay(now);
+      const month = utcMonth(now);
+      // a key this limiter has not seen yet starts from what another limiter knew (the fallback's initial counters)
+      const counters = keys.map((k) => countersOf(states.get(k.id) ?? opts.initial?.(k.id), limitsOf(k), now, day, month));
+      return { day, month, counters };
+    },
     forget(keyId) {
       states.delete(keyId);
     },
@@ -141,6 +150,17 @@ async function ensureSeeded(seeder: UsageSeeder, keyId: string, st: KeyState, l:
     })();
     await st.seeding;
   }
+}
+
+/** The counters reserve() would check for this key now (a window that has ended counts as none open). */
+function countersOf(st: KnownCounters | undefined, l: KeyLimitSet | null, now: number, day: Period, month: Period): KeyCounters {
+  const w = l && (l.rpm != null || l.tpm != null) && st?.window && now - st.window.start < WINDOW_MS ? st.window : undefined;
+  return {
+    requestsThisMinute: w?.requests ?? 0,
+    tokensThisMinute: w?.tokens ?? 0,
+    tokensToday: l?.tpd != null && st?.day?.period === day.id ? st.day.used : undefined,
+    costThisMonthUsd: l?.budget != null && st?.month?.period === month.id ? st.month.used : undefined,
+  };
 }
 
 function startState(known: KnownCounters | undefined): KeyState {

@@ -10,7 +10,8 @@
  * while the call ran. Three short scripts do all of it in one round trip each.
  *
  * The scripts and the key layout are in limits-redis-scripts.ts, admission and seeding in limits-redis-admit.ts,
- * the up/down state in redis-availability.ts; this file puts them together with the fallback.
+ * reading them for display in limits-redis-peek.ts, the up/down state in redis-availability.ts; this file puts them
+ * together with the fallback.
  *
  * Outage: fail open to per-instance counters. When a command fails or gets no reply within the timeout
  * (500 ms of an event loop free to read it: a burst that blocks the loop must not make a healthy Redis
@@ -26,6 +27,7 @@ import { isGatewayError } from '../errors.js';
 import { type Limiter, type Period, type UsageSeeder, NOOP_RESERVATION, WINDOW_MS, limitsOf, toTokens, toUsd, utcDay, utcMonth } from './limits.js';
 import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
 import { createSharedAdmission } from './limits-redis-admit.js';
+import { createSharedPeek } from './limits-redis-peek.js';
 import { counterKeys, createLimitsConnection, type AdmitState } from './limits-redis-scripts.js';
 import { createRedisAvailability } from './redis-availability.js';
 import { withTimeout } from '../util/with-timeout.js';
@@ -84,6 +86,8 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
     redis.probeUntilUp();
   }
 
+  const peekShared = createSharedPeek(client, deadline, prefix);
+
   /** Keys this instance has seen with limits: when one loses all of them, its day/month counters go. */
   const limited = new Set<string>();
 
@@ -115,6 +119,16 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
         if (isGatewayError(err)) throw err;
         redis.markDown(err);
         return fallback.admit(req);
+      }
+    },
+    async peek(keys) {
+      // while admissions use per-instance counters, those are the ones that decide
+      if (!redis.up) return fallback.peek(keys);
+      try {
+        return await peekShared(keys);
+      } catch (err) {
+        redis.markDown(err);
+        return fallback.peek(keys);
       }
     },
     async close() {

@@ -1,5 +1,5 @@
 /* Per-key limits: admission before the call, settlement to the real usage after it. */
-import { and, eq, gte, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { usageRecords, type ApiKeyRow } from '../db/schema.js';
@@ -22,7 +22,31 @@ export interface AdmitRequest {
 export interface Limiter {
   /** Throws RATE_LIMITED or QUOTA_EXCEEDED; otherwise reserves the estimate atomically. */
   admit(req: AdmitRequest): Promise<Reservation>;
+  /** Reads the counters the next admission of each key would check, reserving and seeding nothing. */
+  peek(keys: readonly ApiKeyRow[]): Promise<CounterPeek>;
   close(): Promise<void>;
+}
+
+/** What the limiter holds for some keys, in the order asked, and the UTC day and month it read them for. */
+export interface CounterPeek {
+  day: Period;
+  month: Period;
+  counters: KeyCounters[];
+}
+
+/**
+ * One key's counters as admission reads them: reserved estimates of calls in flight included, settled ones
+ * at what they used.
+ */
+export interface KeyCounters {
+  /** Requests admitted in the open window; 0 when none is open (always so for a key without a per-minute limit). */
+  requestsThisMinute: number;
+  /** Tokens of the open window; 0 when none is open. */
+  tokensThisMinute: number;
+  /** Tokens of the UTC day; undefined when the key has no daily quota or its counter is not seeded yet. */
+  tokensToday?: number;
+  /** USD of the UTC month; undefined when the key has no budget or its counter is not seeded yet. */
+  costThisMonthUsd?: number;
 }
 
 export const NOOP_RESERVATION: Reservation = { settle() {} };
@@ -102,17 +126,34 @@ function computeMonth(now: number): Period {
 /** What a key has recorded since the start of the UTC day (tokens) and of the UTC month (USD). */
 export type UsageSeeder = (keyId: string, day: Date, month: Date) => Promise<{ tokensToday: number; costMonth: number }>;
 
+/** What each key has recorded since the start of the UTC day and month: the seeds of many keys in one statement. */
+export type RecordedUsage = (keyIds: readonly string[], day: Date, month: Date) => Promise<Map<string, { tokensToday: number; costMonth: number }>>;
+
+// the seeder and RecordedUsage sum the same way, so a counter not seeded yet reads as what seeding it would give
+const tokensSince = (day: Date) =>
+  sql<string>`coalesce(sum(${usageRecords.promptTokens} + ${usageRecords.completionTokens}) filter (where ${usageRecords.createdAt} >= ${day.toISOString()}::timestamptz), 0)`;
+const costSum = () => sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`;
+
 /** Sums usage_records in one indexed statement (usage_key_created_idx). */
 export function createDbUsageSeeder(db: Db): UsageSeeder {
   return async (keyId, day, month) => {
     const [row] = await db
-      .select({
-        tokens: sql<string>`coalesce(sum(${usageRecords.promptTokens} + ${usageRecords.completionTokens}) filter (where ${usageRecords.createdAt} >= ${day.toISOString()}::timestamptz), 0)`,
-        cost: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
-      })
+      .select({ tokens: tokensSince(day), cost: costSum() })
       .from(usageRecords)
       .where(and(eq(usageRecords.apiKeyId, keyId), gte(usageRecords.createdAt, month)));
     return { tokensToday: Number(row?.tokens ?? 0), costMonth: Number(row?.cost ?? 0) };
+  };
+}
+
+/** The seeder's sums for many keys, grouped in one statement; keys without records are left out. */
+export function createDbRecordedUsage(db: Db): RecordedUsage {
+  return async (keyIds, day, month) => {
+    const rows = await db
+      .select({ keyId: usageRecords.apiKeyId, tokens: tokensSince(day), cost: costSum() })
+      .from(usageRecords)
+      .where(and(inArray(usageRecords.apiKeyId, [...keyIds]), gte(usageRecords.createdAt, month)))
+      .groupBy(usageRecords.apiKeyId);
+    return new Map(rows.map((r) => [r.keyId ?? '', { tokensToday: Number(r.tokens), costMonth: Number(r.cost) }]));
   };
 }
 

@@ -1,5 +1,6 @@
 /* API keys: viewer, admin listing and lifecycle. Secrets are returned once, at creation or rotation. */
 import type { ApiKeyRow } from '../db/schema.js';
+import type { KeyLimitUsage } from '../services/limit-usage.js';
 import type { UsageTotals } from '../services/usage-queries.js';
 import { builder } from './builder.js';
 import { ScopeEnum } from './enums.js';
@@ -27,6 +28,27 @@ const UsageTotalsRef = builder.objectRef<UsageTotals>('UsageTotals').implement({
   }),
 });
 
+const KeyLimitUsageRef = builder.objectRef<KeyLimitUsage>('KeyLimitUsage').implement({
+  description:
+    'What a key has used of each limit right now, as the limiter counts it: the counters the next call is admitted against, ' +
+    'with the worst-case estimate of calls still running and what finished calls really used. Given whether or not the ' +
+    'limit is set; compare it with `limits`',
+  fields: (t) => ({
+    requestsThisMinute: t.exposeInt('requestsThisMinute', {
+      description: 'Calls admitted in the open 60-second window of requestsPerMinute/tokensPerMinute; 0 when none is open (always, for a key without either limit: nothing is counted)',
+    }),
+    tokensThisMinute: t.exposeInt('tokensThisMinute', {
+      description: 'Tokens counted in the same window (an estimate until the call ends, then what it used); 0 when none is open',
+    }),
+    tokensToday: t.exposeInt('tokensToday', {
+      description: "Prompt and completion tokens of the UTC day: the tokensPerDay counter, or without one the day's recorded usage (what the counter would start from)",
+    }),
+    costThisMonthUsd: t.exposeFloat('costThisMonthUsd', {
+      description: "USD of the calendar month (UTC): the monthlyBudgetUsd counter, or without one the month's recorded usage (what the counter would start from)",
+    }),
+  }),
+});
+
 export const ApiKeyRef = builder.nodeRef<ApiKeyRow, string | null>('ApiKey', {
   id: { resolve: (k) => k.id, parse: uuidKey },
   // as `apiKeys` (ADMIN) and `viewer` (the key itself); another key's is FORBIDDEN, whether it exists or not
@@ -51,6 +73,11 @@ ApiKeyRef.implement({
       type: UsageTotalsRef,
       description: "Totals of this key's usage this calendar month (UTC)",
       resolve: (k, _, ctx) => ctx.loaders.monthToDate.load(k.id),
+    }),
+    limitUsage: t.field({
+      type: KeyLimitUsageRef,
+      description: 'How much of each limit and budget it has used right now (compare with `limits`); read without reserving anything',
+      resolve: (k, _, ctx) => ctx.loaders.limitUsage.load(k),
     }),
   }),
 });

@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rateLimited } from '../../src/errors.js';
-import type { Limiter } from '../../src/gateway/limits.js';
+import { utcDay, utcMonth, type Limiter } from '../../src/gateway/limits.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { mockEmbedding, mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { addMockProvider, createModel } from './kit.js';
@@ -19,6 +19,8 @@ const limiter: Limiter = {
     if (principal.key.name === 'limited') throw rateLimited('Requests per minute exceeded', 1500);
     return { settle() {} };
   },
+  // counts nothing: every key reads as a fresh one
+  peek: async (keys) => ({ day: utcDay(Date.now()), month: utcMonth(Date.now()), counters: keys.map(() => ({ requestsThisMinute: 0, tokensThisMinute: 0 })) }),
   close: async () => {},
 };
 

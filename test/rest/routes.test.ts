@@ -3,7 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rateLimited } from '../../src/errors.js';
 import { ChatCompletionRequest, EmbeddingsRequest, PromptRunRequest } from '../../src/http/rest/schemas.js';
-import type { Limiter } from '../../src/gateway/limits.js';
+import { utcDay, utcMonth, type Limiter } from '../../src/gateway/limits.js';
 import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
@@ -20,6 +20,8 @@ const limiter: Limiter = {
     if (principal.key.name === 'limited') throw rateLimited('Tokens per minute exceeded', 30_000);
     return { settle() {} };
   },
+  // counts nothing: every key reads as a fresh one
+  peek: async (keys) => ({ day: utcDay(Date.now()), month: utcMonth(Date.now()), counters: keys.map(() => ({ requestsThisMinute: 0, tokensThisMinute: 0 })) }),
   close: async () => {},
 };
 
