@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../gateway/helpers.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { expectNoProblems, hasChromium, launchConsoleBrowser, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
+import { DESKTOP, expectNoProblems, hasChromium, PHONE, launchConsoleBrowser, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 import { call, seedUsage, XSS_NAME, XSS_SCRIPT, type UsageSeed } from './usage-seed.js';
 
 const rows = (page: Page) => page.getByRole('table', { name: 'Live usage records' }).locator('tbody tr');
@@ -23,8 +23,8 @@ describe.runIf(hasChromium)('the live tail', () => {
     await gw?.stop();
   });
 
-  async function openTail(key: string): Promise<ConsolePage> {
-    const p = await cb.open();
+  async function openTail(key: string, viewport = DESKTOP): Promise<ConsolePage> {
+    const p = await cb.open(viewport);
     await p.signIn(gw.url, key);
     await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Live tail' }).click();
     await p.page.getByRole('heading', { name: 'Live tail' }).waitFor();
@@ -99,7 +99,7 @@ describe.runIf(hasChromium)('the live tail', () => {
   });
 
   it('shows an INVOKE+READ_USAGE key only its own calls, and user content as text', async () => {
-    const p = await openTail(seed.reader.secret);
+    const p = await openTail(seed.reader.secret, PHONE);
     let dialogs = 0;
     p.page.on('dialog', (d) => {
       dialogs++;
@@ -112,6 +112,8 @@ describe.runIf(hasChromium)('the live tail', () => {
     await sleep(300);
     for (const id of others) expect(await row(p.page, id).count()).toBe(0);
     expect(new Set(await rows(p.page).locator('td:nth-child(2)').allInnerTexts())).toEqual(new Set(['reader-app']));
+    await p.screenshot('live-tail-phone');
+    expect(await p.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
 
     await row(p.page, own).click();
     const drawer = p.page.getByRole('dialog', { name: 'Usage record' });

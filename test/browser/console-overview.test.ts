@@ -70,6 +70,19 @@ describe.runIf(hasChromium)('the overview', () => {
     await p.page.getByRole('group', { name: 'Group by' }).getByRole('button', { name: 'Key' }).click();
     await expect.poll(() => groupRows(p.page).locator('td:first-child').allInnerTexts()).toContain(XSS_NAME);
     expect(await p.page.locator('img[src="x"]').count()).toBe(0);
+
+    // a group's name leads to its records in the explorer, filtered by the address
+    await p.page.getByRole('table', { name: 'Groups' }).getByRole('link', { name: 'reader-app' }).click();
+    await p.page.getByRole('heading', { name: 'Usage', exact: true }).waitFor();
+    expect(new URL(p.page.url()).searchParams.get('apiKeyId')).toBe(seed.reader.id);
+    const readerRows = p.page.getByRole('table', { name: 'Usage records' }).locator('tbody tr');
+    await expect.poll(() => readerRows.count()).toBe(sum(await summary('MODEL', seed.reader.secret)));
+    expect(new Set(await readerRows.locator('td:nth-child(2)').allInnerTexts())).toEqual(new Set(['reader-app']));
+    await p.page.goBack();
+    await p.page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await p.page.getByRole('group', { name: 'Group by' }).getByRole('button', { name: 'Key' }).click();
+    await expect.poll(() => groupRows(p.page).locator('td:first-child').allInnerTexts()).toContain(XSS_NAME);
+    expect(await p.page.locator('img[src="x"]').count()).toBe(0);
     await p.page.getByRole('group', { name: 'Range' }).getByRole('button', { name: 'Custom' }).click();
     await p.page.getByLabel('From').fill('2001-01-01T00:00');
     await p.page.getByLabel('To').fill('2001-01-02T00:00');

@@ -1,10 +1,20 @@
 /* The overview's groups: totals, share of requests, errors and latency for each model, provider or key. */
 import { formatInt, formatMs, formatPercent, formatUsd } from '../format';
-import type { OverviewData } from './load-overview';
+import { usageUrl } from '../usage/filter-url';
+import type { GroupBy, OverviewData } from './load-overview';
+import type { TimeWindow } from './range';
 
 const HEADINGS: Record<string, string> = { MODEL: 'Model', PROVIDER: 'Provider', API_KEY: 'Key' };
 
-export function GroupTable({ data, groupBy }: { data: OverviewData; groupBy: string }) {
+const FILTER_FIELD = { MODEL: 'model', PROVIDER: 'provider', API_KEY: 'apiKeyId' } as const;
+
+/** The explorer, filtered to one group over the same window */
+function drillDown(groupBy: GroupBy, key: string, window: TimeWindow): string {
+  return usageUrl({ [FILTER_FIELD[groupBy]]: key, from: window.from.toISOString(), to: window.to.toISOString() });
+}
+
+export function GroupTable({ data, window }: { data: OverviewData; window: TimeWindow }) {
+  const { groupBy } = data;
   const total = data.groups.reduce((n, g) => n + g.requests, 0);
   return (
     <div class="table-wrap">
@@ -25,7 +35,7 @@ export function GroupTable({ data, groupBy }: { data: OverviewData; groupBy: str
         <tbody>
           {data.groups.map((g) => (
             <tr key={g.key}>
-              <td>{g.label}</td>
+              <td>{g.key ? <a href={drillDown(groupBy, g.key, window)}>{g.label}</a> : g.label}</td>
               <td class="num">{formatInt(g.requests)}</td>
               <td class="share">
                 <progress max={total} value={g.requests} aria-label={`${g.label} share`} />

@@ -62,6 +62,7 @@ interface Series {
 }
 
 export interface OverviewData {
+  groupBy: GroupBy;
   groups: Array<Bucket & { label: string }>;
   /** Bucket starts, seconds since the epoch */
   x: number[];
@@ -101,5 +102,5 @@ export async function loadOverview(client: Client, window: TimeWindow, groupBy: 
       return { label: g.label, values: countsOf(align(x, r.data?.usageSummary ?? []), (b) => b.requests) };
     }),
   );
-  return { groups, x, timeline: align(x, data.timeline ?? []), requestsByGroup: perGroup };
+  return { groupBy, groups, x, timeline: align(x, data.timeline ?? []), requestsByGroup: perGroup };
 }

@@ -37,7 +37,7 @@ export function OverviewPage() {
   const [range, setRange] = useState<RangeChoice>('day');
   const [custom, setCustom] = useState(() => ({ from: toLocalInput(new Date(Date.now() - 7 * 86_400_000)), to: toLocalInput(new Date()) }));
   const [groupBy, setGroupBy] = useState<GroupBy>('MODEL');
-  const { data, error, loading } = useOverview(range, custom, groupBy);
+  const { data, window, error, loading } = useOverview(range, custom, groupBy);
   const totals = data ? totalsOf(data.groups) : null;
 
   const actions = (
@@ -74,7 +74,7 @@ export function OverviewPage() {
         <div class="card empty muted">No usage in this window. Calls made through the gateway show up here as they happen; try a wider range.</div>
       ) : null}
       {data ? <OverviewCharts data={data} /> : null}
-      {data && data.groups.length ? <GroupTable data={data} groupBy={groupBy} /> : null}
+      {data && window && data.groups.length ? <GroupTable data={data} window={window} /> : null}
     </Page>
   );
 }

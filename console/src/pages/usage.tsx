@@ -3,6 +3,7 @@
  * the whole filtered set as a CSV file built in the browser.
  */
 import { useQuery } from '@urql/preact';
+import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { ErrorNote } from '../components/error-note';
 import { Page } from '../components/page';
@@ -13,6 +14,7 @@ import { readFragment } from '../graphql';
 import { useSession } from '../session';
 import { usageCsv } from '../usage/csv';
 import { downloadFile, EXPORT_CAP, exportUsage } from '../usage/export-usage';
+import { filterFromQuery, usageUrl } from '../usage/filter-url';
 import { UsageRecordFields, type UsageRecord } from '../usage/record';
 import { UsageFilters, type UsageFilterInput } from '../usage/usage-filters';
 import { UsagePageQuery } from '../usage/usage-query';
@@ -46,7 +48,8 @@ function useCsvExport(filter: UsageFilterInput) {
 
 export function UsagePage() {
   const session = useSession();
-  const [filter, setFilter] = useState<UsageFilterInput>({});
+  const location = useLocation();
+  const [filter, setFilter] = useState<UsageFilterInput>(() => filterFromQuery(location.query));
   const [size, setSize] = useState(50);
   const [position, setPosition] = useState<Position>({});
   const [pageNo, setPageNo] = useState(1);
@@ -58,6 +61,12 @@ export function UsagePage() {
   const connection = result.data?.usage;
   const records = (connection?.edges ?? []).map((e) => readFragment(UsageRecordFields, e.node));
   const info = connection?.pageInfo;
+
+  function changeFilter(next: UsageFilterInput) {
+    setFilter(next);
+    // the address follows the filters (replacing, not adding history), so the view can be shared
+    history.replaceState(history.state, '', usageUrl(next));
+  }
 
   function restart(next: () => void) {
     next();
@@ -76,7 +85,7 @@ export function UsagePage() {
 
   return (
     <Page title="Usage" actions={actions}>
-      <UsageFilters value={filter} admin={session.can('ADMIN')} onChange={(f) => restart(() => setFilter(f))} />
+      <UsageFilters value={filter} admin={session.can('ADMIN')} onChange={(f) => restart(() => changeFilter(f))} />
       {csv.note ? <p class="notice">{csv.note}</p> : null}
       <ErrorNote error={csv.error ?? result.error} />
       {result.fetching && !connection ? <p class="muted">Loading…</p> : null}
