@@ -112,6 +112,7 @@ describe.runIf(hasChromium)('the live tail', () => {
     await sleep(300);
     for (const id of others) expect(await row(p.page, id).count()).toBe(0);
     expect(new Set(await rows(p.page).locator('td:nth-child(2)').allInnerTexts())).toEqual(new Set(['reader-app']));
+    expect(await p.page.getByLabel('Key', { exact: true }).count()).toBe(0);
     await p.screenshot('live-tail-phone');
     expect(await p.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
 

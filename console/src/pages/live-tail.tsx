@@ -8,6 +8,7 @@ import { Page } from '../components/page';
 import { UsageRecordDrawer } from '../components/usage-record-drawer';
 import { UsageRecordTable } from '../components/usage-record-table';
 import { formatInt } from '../format';
+import { useSession } from '../session';
 import { keyLabel, USAGE_STATUSES, type UsageRecord } from '../usage/record';
 import { useFeedConnected } from '../usage/use-feed-connection';
 import { useUsageFeed } from '../usage/use-usage-feed';
@@ -33,6 +34,8 @@ export function LiveTailPage() {
   const [open, setOpen] = useState<UsageRecord | null>(null);
 
   const connected = useFeedConnected();
+  // other keys see their own records only, so a key filter would have one choice
+  const admin = useSession().can('ADMIN');
   const { error } = useUsageFeed((record) => {
     if (paused) setHeld((h) => [record, ...h].slice(0, KEEP));
     else setShown((s) => [record, ...s].slice(0, KEEP));
@@ -83,17 +86,19 @@ export function LiveTailPage() {
             ))}
           </select>
         </label>
-        <label>
-          Key
-          <select value={filters.key} onChange={set('key')}>
-            <option value="">All keys</option>
-            {keys.map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
+        {admin ? (
+          <label>
+            Key
+            <select value={filters.key} onChange={set('key')}>
+              <option value="">All keys</option>
+              {keys.map(([id, name]) => (
+                <option key={id} value={id}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         <label>
           Status
           <select value={filters.status} onChange={set('status')}>
