@@ -1,8 +1,9 @@
 /*
- * Usage records as they are written (usageRecorded over graphql-ws), newest on top. Paused, new records are
- * counted but held back until resumed; the filters apply to what has arrived, in the browser.
+ * Usage records as they are written (usageRecorded over graphql-ws), newest on top, after the latest few already
+ * recorded. Paused, new records are counted but held back until resumed; the filters apply to what has arrived,
+ * in the browser.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ErrorNote } from '../components/error-note';
 import { Page } from '../components/page';
 import { UsageRecordDrawer } from '../components/usage-record-drawer';
@@ -11,11 +12,14 @@ import { formatInt } from '../format';
 import { useSession } from '../session';
 import { keyLabel, USAGE_STATUSES, type UsageRecord } from '../usage/record';
 import { useFeedConnected } from '../usage/use-feed-connection';
+import { useRecentUsage } from '../usage/use-recent-usage';
 import { useUsageFeed } from '../usage/use-usage-feed';
 import './live-tail.css';
 
 /** The most records kept on screen (and held back while paused) */
 const KEEP = 500;
+/** Records already written shown on opening */
+const BACKLOG = 50;
 
 interface TailFilters {
   model: string;
@@ -40,6 +44,16 @@ export function LiveTailPage() {
     if (paused) setHeld((h) => [record, ...h].slice(0, KEEP));
     else setShown((s) => [record, ...s].slice(0, KEEP));
   });
+
+  // the latest records already written go below whatever the feed brought meanwhile (once each)
+  const recent = useRecentUsage(BACKLOG);
+  useEffect(() => {
+    if (!recent) return;
+    setShown((s) => {
+      const seen = new Set(s.map((r) => r.id));
+      return [...s, ...recent.filter((r) => !seen.has(r.id))].slice(0, KEEP);
+    });
+  }, [recent]);
 
   function resume() {
     setShown((s) => [...held, ...s].slice(0, KEEP));
