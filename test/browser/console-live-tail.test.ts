@@ -84,9 +84,15 @@ describe.runIf(hasChromium)('the live tail', () => {
     await p.page.getByLabel('Model').selectOption('');
     await p.page.getByLabel('Key').selectOption('');
     await p.page.getByLabel('Status').selectOption('ERROR');
+    expect(await rows(p.page).locator('td:nth-child(5)').allInnerTexts()).toEqual(['ERROR', 'ERROR']);
+    await rows(p.page).first().click();
+    const failed = await p.page.getByRole('dialog', { name: 'Usage record' }).innerText();
+    for (const text of ['broken-model', 'unreachable', 'UPSTREAM_ERROR']) expect(failed).toContain(text);
+    await p.page.getByRole('button', { name: 'Close' }).click();
+    await p.page.getByLabel('Status').selectOption('QUOTA_EXCEEDED');
     await p.page.getByText('No record matches these filters').waitFor();
     await p.page.getByLabel('Status').selectOption('OK');
-    expect(await rows(p.page).count()).toBe(total);
+    expect(await rows(p.page).count()).toBe(total - 2);
 
     await p.screenshot('live-tail');
     await row(p.page, large).click();
