@@ -66,10 +66,22 @@ describe.runIf(hasChromium)('the overview', () => {
     await expect.poll(() => requestsShown(p.page)).toBe(now);
     expect(await p.page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
     await p.screenshot('overview');
+    expectNoProblems(p);
+    await p.close();
+  });
 
+  it('groups by key with names shown as text, leads from a group to its records, and takes a custom range', async () => {
+    const p = await openOverview(gw.adminKey);
+    let dialogs = 0;
+    p.page.on('dialog', (d) => {
+      dialogs++;
+      void d.dismiss();
+    });
     await p.page.getByRole('group', { name: 'Group by' }).getByRole('button', { name: 'Key' }).click();
     await expect.poll(() => groupRows(p.page).locator('td:first-child').allInnerTexts()).toContain(XSS_NAME);
     expect(await p.page.locator('img[src="x"]').count()).toBe(0);
+    const byKey = await summary('API_KEY');
+    for (const b of byKey) expect(await groupRows(p.page).filter({ has: p.page.locator(`a[href*="${encodeURIComponent(b.key)}"]`) }).locator('td:nth-child(2)').innerText()).toBe(String(b.requests));
 
     // a group's name leads to its records in the explorer, filtered by the address
     await p.page.getByRole('table', { name: 'Groups' }).getByRole('link', { name: 'reader-app' }).click();
@@ -88,6 +100,7 @@ describe.runIf(hasChromium)('the overview', () => {
     await p.page.getByLabel('To').fill('2001-01-02T00:00');
     await p.page.getByText('No usage in this window').waitFor();
     expect(await stat(p.page, 'stat-requests')).toBe('0');
+    expect(dialogs).toBe(0);
     expectNoProblems(p);
     await p.close();
   });

@@ -77,7 +77,7 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     return data.usage.edges.map((e: AnyJson) => e.node.invocationId);
   }
 
-  it('pages older and newer by cursor, and filters re-query', async () => {
+  it('pages older and newer by cursor', async () => {
     const all = await apiIds({});
     expect(all.length).toBeGreaterThan(20);
     const p = await openUsage(gw.adminKey);
@@ -97,7 +97,12 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     await newer.click();
     await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 10));
     await expect.poll(() => newer.isDisabled()).toBe(true);
+    expectNoProblems(p);
+    await p.close();
+  });
 
+  it('filters re-query the gateway, and its refusals are shown with their code', async () => {
+    const p = await openUsage(gw.adminKey);
     await p.page.getByLabel('Per page').selectOption('25');
     await p.page.getByLabel('Model').selectOption('echo-mini');
     await expect.poll(() => shownIds(p.page)).toEqual((await apiIds({ model: 'echo-mini' })).slice(0, 25));
@@ -111,6 +116,15 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     expect(readerLarge.length).toBeGreaterThan(0);
     await expect.poll(() => shownIds(p.page)).toEqual(readerLarge.slice(0, 10));
     await p.page.getByLabel('Status').selectOption('ERROR');
+    await p.page.getByText('No usage matches these filters').waitFor();
+    await p.page.getByLabel('Model').selectOption('');
+    await p.page.getByLabel('Key').selectOption('');
+    const failed = await apiIds({ status: 'ERROR' });
+    expect(failed).toHaveLength(2);
+    await expect.poll(() => shownIds(p.page)).toEqual(failed);
+    await p.page.getByLabel('Provider').selectOption('unreachable');
+    await expect.poll(() => shownIds(p.page)).toEqual(failed);
+    await p.page.getByLabel('Provider').selectOption('echo');
     await p.page.getByText('No usage matches these filters').waitFor();
     await p.page.getByLabel('Status').selectOption('');
     await p.page.getByLabel('From').fill('2001-01-01T00:00');
