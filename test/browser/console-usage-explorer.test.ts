@@ -138,6 +138,10 @@ describe.runIf(hasChromium)('the usage explorer', () => {
   });
 
   it('exports every filtered record as CSV, quoting what needs it', async () => {
+    // a name a spreadsheet would run as a formula is written as text
+    const formula = await gw.createKey({ name: '=HYPERLINK("http://x","y"),1', scopes: ['INVOKE'] });
+    await call(gw, 'echo', formula.secret);
+    await gw.flushUsage();
     const p = await openUsage(gw.adminKey);
     await p.page.getByLabel('Model').selectOption('echo');
     const expected = await apiIds({ model: 'echo' });
@@ -151,6 +155,7 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     const hostile = body.find((r) => r[2] === XSS_NAME && r[16].includes('note'));
     expect(hostile).toBeDefined();
     expect(JSON.parse(hostile![16])).toEqual({ note: XSS_SCRIPT, html: XSS_NAME });
+    expect(body.find((r) => r[3] === formula.id)![2]).toBe(`'=HYPERLINK("http://x","y"),1`);
     const withTeam = body.find((r) => r[16].includes('team'))!;
     expect(JSON.parse(withTeam[16])).toMatchObject({ team: expect.any(String) });
     await p.page.getByText(`Exported ${expected.length} records.`).waitFor();
