@@ -97,6 +97,11 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     await newer.click();
     await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 10));
     await expect.poll(() => newer.isDisabled()).toBe(true);
+    // the explorer is a query, not a feed: a new call shows on Refresh
+    const fresh = await call(gw, 'echo-mini');
+    await gw.flushUsage();
+    await p.page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => shownIds(p.page)).toEqual([fresh, ...all.slice(0, 9)]);
     expectNoProblems(p);
     await p.close();
   });

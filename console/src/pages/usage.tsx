@@ -57,7 +57,7 @@ export function UsagePage() {
   const csv = useCsvExport(filter);
 
   const variables = position.before ? { filter, last: size, before: position.before } : { filter, first: size, after: position.after };
-  const [result] = useQuery({ query: UsagePageQuery, variables, requestPolicy: 'cache-and-network' });
+  const [result, reexecute] = useQuery({ query: UsagePageQuery, variables, requestPolicy: 'cache-and-network' });
   const connection = result.data?.usage;
   const records = (connection?.edges ?? []).map((e) => readFragment(UsageRecordFields, e.node));
   const info = connection?.pageInfo;
@@ -77,6 +77,9 @@ export function UsagePage() {
   const actions = (
     <>
       {csv.busy ? <span class="muted small">Exporting… {formatInt(csv.rows)} rows</span> : null}
+      <button type="button" onClick={() => reexecute({ requestPolicy: 'network-only' })} disabled={result.fetching}>
+        Refresh
+      </button>
       <button type="button" class="primary" onClick={() => void csv.run()} disabled={csv.busy}>
         Export CSV
       </button>
@@ -109,7 +112,8 @@ export function UsagePage() {
           type="button"
           disabled={!info?.hasPreviousPage || !info.startCursor || result.fetching}
           onClick={() => {
-            setPosition({ before: info!.startCursor! });
+            // back on the first page, read it from the top, so records written meanwhile show there
+            setPosition(pageNo <= 2 ? {} : { before: info!.startCursor! });
             setPageNo((n) => n - 1);
           }}
         >
