@@ -32,7 +32,7 @@ export type UsageStatus = UsageRecord['status'];
 
 export const USAGE_STATUSES: UsageStatus[] = ['OK', 'ERROR', 'CANCELLED', 'RATE_LIMITED', 'QUOTA_EXCEEDED'];
 
-/** A record's key as people know it: its name, or the prefix when the name is not readable. */
+/** A record's key as people know it: its name (a dash when the record has no key the caller may read) */
 export function keyLabel(record: UsageRecord): string {
   return record.apiKey ? record.apiKey.name : '–';
 }
