@@ -36,6 +36,11 @@ export interface Context {
   signal?: CancelSignal;
   /** Collected for extensions.warnings (e.g. a deprecated model). */
   warnings: string[];
+  /**
+   * The model a subscription invokes, set by its resolver when the arguments do not name it (a prompt's model is
+   * read from the prompt), so the stream ends when that model leaves the key's allow-list as a chatStream does.
+   */
+  invokedModel?: string;
   requestId: string;
   log: Logger;
 }

@@ -6,6 +6,10 @@
 import { cacheExchange, Client, fetchExchange, subscriptionExchange } from '@urql/core';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 
+function isCloseEvent(e: unknown): e is CloseEvent {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof (e as CloseEvent).code === 'number';
+}
+
 export interface ConsoleClient {
   urql: Client;
   ws: WsClient;
@@ -19,9 +23,10 @@ export function createConsoleClient(key: string): ConsoleClient {
     url: wsUrl,
     connectionParams: { authorization },
     lazy: true,
-    // a gateway restarting or a proxy timing out: reconnect and resubscribe
+    // a gateway restarting or a proxy timing out: reconnect and resubscribe. Not when the gateway refused the key
+    // (4401/4403 and the other 44xx codes): that answer will not change, and the open operations end with it
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    shouldRetry: (e) => !(isCloseEvent(e) && e.code >= 4400 && e.code < 4500),
   });
   const urql = new Client({
     url: '/graphql',

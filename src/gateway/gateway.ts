@@ -129,6 +129,12 @@ export function createGateway(deps: GatewayDeps) {
       const prepared = await preparePrompt(deps.prompts, ref, opts);
       return chat(prepared.input, prepared.opts);
     },
+    /** A stored prompt, filled on the server as runPrompt fills it, streamed as chatStream streams. */
+    /** The prompt's model (read from the stored prompt) with its stream. */
+    async streamPrompt(ref: PromptRef, opts: InvocationOptions): Promise<{ model: string; chunks: AsyncIterable<ChatChunk> }> {
+      const prepared = await preparePrompt(deps.prompts, ref, opts);
+      return { model: prepared.input.model, chunks: await stream(prepared.input, prepared.opts) };
+    },
     /** The INVOKE rule, for surfaces that check it before reading the request (REST prompts). */
     requireInvoke: (principal: Principal) => requireInvoke(principal),
   };

@@ -12,6 +12,8 @@ export interface OpenSession {
   readonly field?: string;
   /** The subscription's arguments as it started (e.g. the model a chatStream invokes). */
   readonly args?: Record<string, unknown>;
+  /** The model it invokes when its arguments do not name it (a promptStream's prompt's model). */
+  readonly model?: string;
   /** Ends the session because its key no longer allows it. */
   end(reason: GatewayError): void;
 }

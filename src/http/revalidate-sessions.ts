@@ -24,7 +24,7 @@ function refusal(session: OpenSession, row: ApiKeyRow | undefined, now: number):
   if (!row || !isUsable(row, now) || row.secretHash !== session.principal.key.secretHash) {
     return new GatewayError('UNAUTHENTICATED', 'The API key of this subscription was revoked, rotated or has expired');
   }
-  if (session.field && !subscriptionStillAllowed(session.field, session.principal, toPrincipal(row), session.args)) {
+  if (session.field && !subscriptionStillAllowed(session.field, session.principal, toPrincipal(row), session.args, session.model)) {
     return forbidden(`This key may no longer access Subscription.${session.field}`);
   }
   return undefined;

@@ -66,7 +66,7 @@ export const RoutingStrategyEnum = builder.enumType('RoutingStrategy', {
 export const ScopeEnum = builder.enumType('Scope', {
   description: 'What an API key may do',
   values: {
-    INVOKE: { description: 'Call chat, chatStream, embed, runPrompt' },
+    INVOKE: { description: 'Call chat, chatStream, embed, runPrompt, promptStream' },
     READ_USAGE: { description: 'Read its own usage records and summaries' },
     ADMIN: { description: 'Everything, including managing providers, models, keys and prompts, and reading all usage' },
   } as const,

@@ -133,7 +133,7 @@ const ToolCallDeltaRef = builder.objectRef<ToolCallDelta>('ToolCallDelta').imple
   }),
 });
 
-const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement({
+export const ChatChunkRef = builder.objectRef<ChatChunk>('ChatChunk').implement({
   description: 'One event of a streamed chat. The last event carries finishReason and usage.',
   fields: (t) => ({
     id: t.id({

@@ -1,10 +1,11 @@
-/* Versioned prompt templates; runPrompt fills placeholders and goes through the same gateway core. */
+/* Versioned prompt templates; runPrompt and promptStream fill placeholders on the server and go through the same gateway core. */
 import type { PromptRow } from '../db/schema.js';
 import { readsPrompt } from '../services/access.js';
 import { builder } from './builder.js';
 import { RoleEnum } from './enums.js';
 import { uuidKey } from './global-id.js';
-import { ChatResultRef, invocationOptions } from './invocation.js';
+import { ChatChunkRef, ChatResultRef, invocationOptions } from './invocation.js';
+import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
 
 const PromptMessageRef = builder.objectRef<{ role: string; content: string }>('PromptMessage').implement({
   description: 'One message of a prompt template',
@@ -84,5 +85,25 @@ builder.mutationFields((t) => ({
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreatePromptInput, required: true, description: 'The template' }) },
     resolve: (_, { input }, ctx) => ctx.services.prompts.create(input),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  promptStream: t.field({
+    type: ChatChunkRef,
+    description: "runPrompt's answer as chatStream streams it: a stored prompt filled on the server, its tokens as the model produces them; ending the subscription cancels the upstream request",
+    authScopes: SUBSCRIPTION_SCOPES.promptStream,
+    args: {
+      name: t.arg.string({ required: true, description: 'The template name' }),
+      version: t.arg.int({ description: 'A version number (default: the latest)' }),
+      variables: t.arg({ type: 'JSON', description: 'A JSON object with a value for each of the template\'s variables, and no others (non-string values are inserted as JSON)' }),
+    },
+    // the gateway's stream channel as it is: another generator around it would delay cancellation to the next token
+    subscribe: async (_, { name, version, variables }, ctx) => {
+      const { model, chunks } = await ctx.gateway.streamPrompt({ name, version, variables }, invocationOptions(ctx));
+      ctx.invokedModel = model;
+      return chunks;
+    },
+    resolve: (chunk) => chunk,
   }),
 }));

@@ -11,6 +11,7 @@ type Scope = keyof ReturnType<typeof grantedScopes>;
 /** The scopes each subscription field needs. */
 export const SUBSCRIPTION_SCOPES = {
   chatStream: { invoke: true },
+  promptStream: { invoke: true },
   usageRecorded: { readUsage: true },
 } as const satisfies Record<string, Partial<Record<Scope, true>>>;
 
@@ -24,8 +25,11 @@ const ARGUMENT_RULES: Record<string, (now: Principal, args: Record<string, unkno
   },
 };
 
-/** Whether a subscription on `field` with `args`, opened by `opened`, may keep running for the key as it is `now`. */
-export function subscriptionStillAllowed(field: string, opened: Principal, now: Principal, args: Record<string, unknown> = {}): boolean {
+/**
+ * Whether a subscription on `field` with `args`, opened by `opened`, may keep running for the key as it is `now`.
+ * `model` is the model it invokes when its arguments do not name it (a promptStream's), held to the same allow-list.
+ */
+export function subscriptionStillAllowed(field: string, opened: Principal, now: Principal, args: Record<string, unknown> = {}, model?: string): boolean {
   const granted = grantedScopes(now);
   const needs: Partial<Record<Scope, true>> | undefined = SUBSCRIPTION_SCOPES[field as keyof typeof SUBSCRIPTION_SCOPES];
   // a field this table does not know keeps running only with every scope it was opened with
@@ -33,5 +37,6 @@ export function subscriptionStillAllowed(field: string, opened: Principal, now: 
   // an ADMIN's feed carries every key's records, anyone else's only their own: the same view is needed again
   if (field === 'usageRecorded' && opened.isAdmin) return granted.admin;
   if (!(Object.keys(needs) as Scope[]).every((s) => granted[s])) return false;
+  if (model !== undefined && !allowsModel(now, model)) return false;
   return ARGUMENT_RULES[field]?.(now, args) ?? true;
 }

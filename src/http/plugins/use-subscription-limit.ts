@@ -101,7 +101,7 @@ export function useSubscriptionLimit(max: number, opts: SubscriptionLimitOptions
           return result as ExecutionResult;
         }
         const stream = endable(result as AsyncIterable<ExecutionResult>, done, ctx.signal);
-        if (sessions && !released) unlist = sessions.add({ principal, field, args: fieldArgs, end: stream.end });
+        if (sessions && !released) unlist = sessions.add({ principal, field, args: fieldArgs, model: ctx.invokedModel, end: stream.end });
         return stream;
       });
     },

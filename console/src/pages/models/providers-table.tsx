@@ -1,0 +1,48 @@
+/* The providers: what they speak, where, whether a credential is stored (never which), and whether routing uses them. */
+import type { ProviderRow } from './provider-form';
+
+export function ProvidersTable({ providers, onEdit, onDelete }: { providers: ProviderRow[]; onEdit(p: ProviderRow): void; onDelete(p: ProviderRow): void }) {
+  return (
+    <div class="table-wrap">
+      <table class="cards-on-phone">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Kind</th>
+            <th>Base URL</th>
+            <th>API key</th>
+            <th>Routing</th>
+            <th>
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {providers.map((p) => (
+            <tr key={p.id}>
+              <td class="title-cell">{p.name}</td>
+              <td data-label="Kind">
+                <span class="badge">{p.kind}</span>
+              </td>
+              <td data-label="Base URL" class="mono url-cell">
+                {p.baseUrl ?? <span class="muted">public endpoint</span>}
+              </td>
+              <td data-label="API key">{p.hasCredential ? <span class="badge ok">stored</span> : <span class="muted">none</span>}</td>
+              <td data-label="Routing">{p.enabled ? <span class="badge ok">enabled</span> : <span class="badge warn">disabled</span>}</td>
+              <td class="row-actions">
+                <div>
+                  <button type="button" aria-label={`Edit provider ${p.name}`} onClick={() => onEdit(p)}>
+                    Edit
+                  </button>
+                  <button type="button" class="danger" aria-label={`Delete provider ${p.name}`} onClick={() => onDelete(p)}>
+                    Delete
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
