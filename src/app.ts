@@ -106,6 +106,36 @@ function startRetention(queries: ReturnType<typeof createUsageQueries>, days: nu
   return timer;
 }
 
+/** Rows per statement of the percentile job, and statements per run at most (a run catches up after an upgrade). */
+const SEAL_BATCH = 1000;
+const SEAL_BATCHES_PER_RUN = 100;
+
+/**
+ * Computes the percentiles of finished hours (usage_group_rollups.quantiles) every minute, off the request path, so
+ * usageSeries reads them instead of each hour's histograms. Reads are right without it, only slower.
+ */
+function startQuantileSealing(queries: ReturnType<typeof createUsageQueries>, log: pino.Logger) {
+  let running: Promise<void> | undefined;
+  const run = () => {
+    running ??= (async () => {
+      for (let i = 0; i < SEAL_BATCHES_PER_RUN && (await queries.sealQuantiles(SEAL_BATCH)) === SEAL_BATCH; i++);
+    })()
+      .catch((err: unknown) => log.warn({ err }, 'usage rollups: percentiles of finished hours not computed; will retry'))
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(run, 60_000);
+  const first = setTimeout(run, 5_000);
+  timer.unref();
+  first.unref();
+  return {
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      clearTimeout(first);
+      await running;
+    },
+  };
+}
+
 /**
  * Counts invocations the gateway core started and has not yet recorded (the observer hooks are balanced:
  * one invocationFinished per usage record), so stop() can wait for streams cut by closing websockets.
@@ -221,6 +251,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics, sessions });
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
+  const sealing = startQuantileSealing(usageQueries, log);
 
   let stopping: Promise<void> | undefined;
 
@@ -269,6 +300,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         // http.Server's own close clears its connection-checking timer (the listener is already closed: that error is expected)
         http.server.close(() => {});
         if (retention) clearInterval(retention);
+        await sealing.stop();
         await usage.stop();
         if (feedRedis) {
           feedRedis.publishClient.disconnect();

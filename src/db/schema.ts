@@ -1,6 +1,7 @@
 /* drizzle tables: the only source drizzle-kit generates migrations from. */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   doublePrecision,
   index,
@@ -11,6 +12,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
@@ -116,6 +118,70 @@ export const usageRecords = pgTable(
     index('usage_key_created_idx').on(t.apiKeyId, t.createdAt, t.id),
     index('usage_model_created_idx').on(t.model, t.createdAt),
     index('usage_provider_created_idx').on(t.provider, t.createdAt),
+  ],
+);
+
+/**
+ * What a rollup row sums over the records of its hour. A histogram is one exact numeric whose 12-digit fields
+ * are the counts of the log-linear bins of src/services/usage-histogram.ts (field b holds bin b's count): adding
+ * two histograms is adding the numbers, which Postgres's own `+` and `sum()` do, so merging hours costs no more than
+ * summing the tokens. Rows are written only by the triggers on usage_records (migrations/0004_usage_rollups_maintenance.sql).
+ */
+const rollupSums = () => ({
+  requests: bigint('requests', { mode: 'number' }).notNull().default(0),
+  /** Records whose status is not OK. */
+  errors: bigint('errors', { mode: 'number' }).notNull().default(0),
+  promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull().default(0),
+  completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull().default(0),
+  // unconstrained numeric: the exact sum of the records' numeric(20,10) costs
+  costUsd: numeric('cost_usd').notNull().default('0'),
+  /** Records with a ttft_ms (streamed ones); every record has a latency, so the latency count is `requests`. */
+  ttftCount: bigint('ttft_count', { mode: 'number' }).notNull().default(0),
+  latencyHist: numeric('latency_hist').notNull().default('0'),
+  ttftHist: numeric('ttft_hist').notNull().default('0'),
+});
+
+/**
+ * Usage per hour (UTC) and per (key, model, provider, status): any filter of usageSummary/usageSeries can be
+ * answered from these rows. Kept equal to usage_records by the triggers, inserts, deletes and updates alike.
+ */
+export const usageRollups = pgTable(
+  'usage_rollups',
+  {
+    bucketStart: timestamp('bucket_start', { withTimezone: true, mode: 'date' }).notNull(),
+    apiKeyId: uuid('api_key_id'),
+    model: text('model').notNull(),
+    provider: text('provider'),
+    status: text('status').notNull(),
+    ...rollupSums(),
+  },
+  // a record may have no key or no provider: NULLS NOT DISTINCT makes those one row each, and ON CONFLICT finds them
+  (t) => [
+    unique('usage_rollups_key').on(t.bucketStart, t.apiKeyId, t.model, t.provider, t.status).nullsNotDistinct(),
+    index('usage_rollups_key_bucket_idx').on(t.apiKeyId, t.bucketStart),
+  ],
+);
+
+/**
+ * The same hours summed per one dimension: group_by ALL (group_key ''), MODEL, PROVIDER or API_KEY (the key's
+ * UUID; '' for records without provider or key). An unfiltered overview reads a row per hour and group here
+ * instead of one per key, model, provider and status. `quantiles` caches [p50, p95] of latency then TTFT, in ms
+ * (null elements: no samples), computed from the histograms once the hour is over; null while not yet computed
+ * or since the row last changed.
+ */
+export const usageGroupRollups = pgTable(
+  'usage_group_rollups',
+  {
+    groupBy: text('group_by').notNull(),
+    bucketStart: timestamp('bucket_start', { withTimezone: true, mode: 'date' }).notNull(),
+    groupKey: text('group_key').notNull(),
+    ...rollupSums(),
+    quantiles: doublePrecision('quantiles').array(),
+  },
+  (t) => [
+    primaryKey({ name: 'usage_group_rollups_pkey', columns: [t.groupBy, t.bucketStart, t.groupKey] }),
+    // the rows whose quantiles are still to be computed, found without reading the table
+    index('usage_group_rollups_unsealed_idx').on(t.bucketStart).where(sql`quantiles is null`),
   ],
 );
 

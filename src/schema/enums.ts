@@ -91,3 +91,11 @@ export const UsageGroupByEnum = builder.enumType('UsageGroupBy', {
     HOUR: { description: 'The UTC hour, as YYYY-MM-DDTHH:00:00Z' },
   } as const,
 });
+export const UsageIntervalEnum = builder.enumType('UsageInterval', {
+  description: 'The width of the points of a usage series (UTC)',
+  values: {
+    MINUTE: { description: 'One point per minute; a range of at most 6 hours' },
+    HOUR: { description: 'One point per hour; a range of at most 90 days' },
+    DAY: { description: 'One point per UTC day; any range' },
+  } as const,
+});

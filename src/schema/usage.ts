@@ -6,10 +6,13 @@ import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
 import { forbidden } from '../errors.js';
 import { readsKey, usageScopeKeyId } from '../services/access.js';
-import { parseRecordKey, recordKey, type RecordKey, type UsageBucket, type UsageFilter } from '../services/usage-queries.js';
+import type { UsageFilter } from '../services/usage-filter.js';
+import { PERCENTILE_MAX_RELATIVE_ERROR } from '../services/usage-histogram.js';
+import { parseRecordKey, recordKey, type RecordKey } from '../services/usage-queries.js';
+import { MAX_SERIES, type UsageAggregate, type UsageBucket, type UsagePoint, type UsageSeries } from '../services/usage-rollups.js';
 import { builder, grantedScopes } from './builder.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
-import { UsageGroupByEnum, UsageStatusEnum } from './enums.js';
+import { UsageGroupByEnum, UsageIntervalEnum, UsageStatusEnum } from './enums.js';
 import { globalIdOf, keyOf, refused } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
 
@@ -67,17 +70,55 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
   }),
 });
 
+/** How percentiles are read from the rollups' histograms, said once for every percentile field. */
+const PERCENTILE_NOTE = `computed from a histogram whose bins hold every value below 32 ms exactly and any larger value within ${(
+  PERCENTILE_MAX_RELATIVE_ERROR * 100
+).toFixed(3)} % (1/${1 / PERCENTILE_MAX_RELATIVE_ERROR}), so it is within that fraction of the exact percentile_cont, then rounded to a whole millisecond`;
+
+type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The totals fields UsageBucket and UsagePoint share. */
+function aggregateFields<P extends UsageAggregate>(t: PothosSchemaTypes.ObjectFieldBuilder<BuilderTypes, P>) {
+  return {
+    requests: t.int({ description: 'Invocations recorded', resolve: (a) => a.requests }),
+    errors: t.int({ description: 'Invocations whose status is not OK (failed, refused or cancelled)', resolve: (a) => a.errors }),
+    promptTokens: t.int({ description: 'Prompt tokens, summed', resolve: (a) => a.promptTokens }),
+    completionTokens: t.int({ description: 'Completion tokens, summed', resolve: (a) => a.completionTokens }),
+    costUsd: t.float({ description: 'Cost in USD, summed (exactly, from the records\' decimal costs)', resolve: (a) => a.costUsd }),
+    p50LatencyMs: t.int({ nullable: true, description: `Median latencyMs, in milliseconds, ${PERCENTILE_NOTE}; null without records`, resolve: (a) => a.p50LatencyMs }),
+    p95LatencyMs: t.int({ nullable: true, description: `95th percentile of latencyMs, in milliseconds, ${PERCENTILE_NOTE}; null without records`, resolve: (a) => a.p95LatencyMs }),
+    p50TtftMs: t.int({ nullable: true, description: `Median ttftMs (time to first token) of the streamed calls, in milliseconds, ${PERCENTILE_NOTE}; null without streamed calls`, resolve: (a) => a.p50TtftMs }),
+    p95TtftMs: t.int({ nullable: true, description: `95th percentile of ttftMs of the streamed calls, in milliseconds, ${PERCENTILE_NOTE}; null without streamed calls`, resolve: (a) => a.p95TtftMs }),
+  };
+}
+
 const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
   description: 'Totals of the usage records of one group (see UsageGroupBy)',
   fields: (t) => ({
     key: t.exposeString('key', { description: "The group's value: a model or provider name, a key's global id (ApiKey.id), or an ISO date/hour" }),
-    requests: t.exposeInt('requests', { description: 'Invocations recorded' }),
-    errors: t.exposeInt('errors', { description: 'Invocations whose status is not OK (failed, refused or cancelled)' }),
-    promptTokens: t.exposeInt('promptTokens', { description: 'Prompt tokens, summed' }),
-    completionTokens: t.exposeInt('completionTokens', { description: 'Completion tokens, summed' }),
-    costUsd: t.exposeFloat('costUsd', { description: 'Cost in USD, summed' }),
-    p50LatencyMs: t.exposeInt('p50LatencyMs', { nullable: true, description: 'Median latencyMs of the group, in milliseconds; null when unknown' }),
-    p95LatencyMs: t.exposeInt('p95LatencyMs', { nullable: true, description: '95th percentile of latencyMs of the group, in milliseconds; null when unknown' }),
+    ...aggregateFields(t),
+  }),
+});
+
+const UsagePointRef = builder.objectRef<UsagePoint>('UsagePoint').implement({
+  description: 'Totals of the usage records of one interval of a series',
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime', description: 'Start of the interval (UTC); the first and last points cover only the part of their interval inside the range' }),
+    ...aggregateFields(t),
+  }),
+});
+
+const UsageSeriesRef = builder.objectRef<UsageSeries>('UsageSeries').implement({
+  description: 'The usage of one group over time, as points of the chosen interval',
+  fields: (t) => ({
+    key: t.exposeString('key', {
+      description: 'The group\'s value (a model or provider name, a key\'s global id; empty for records without provider or key), or "all" when the series are not grouped',
+    }),
+    points: t.field({
+      type: [UsagePointRef],
+      description: 'The intervals of the range that have records, oldest first (intervals without records are left out)',
+      resolve: (s) => s.points,
+    }),
   }),
 });
 
@@ -124,6 +165,26 @@ builder.queryFields((t) => ({
       });
       // a key's bucket is named by the key's global id, which `node(id:)` and filter.apiKeyId take
       return args.groupBy === 'API_KEY' ? buckets.map((b) => ({ ...b, key: b.key && globalIdOf(ApiKeyRef, b.key) })) : buckets;
+    },
+  }),
+  usageSeries: t.field({
+    type: [UsageSeriesRef],
+    nullable: true,
+    description: `Usage over time for charts: the caller's own usage (all usage for ADMIN), in points of \`interval\` over [filter.from, filter.to) (default: the 24 hours before filter.to, which defaults to now). One series keyed "all", or with \`groupBy\` one per group: at most ${MAX_SERIES}, the largest by requests, largest first. Null with a FORBIDDEN error without READ_USAGE; BAD_USER_INPUT naming \`interval\` for a range too long for it, \`groupBy\` for DAY or HOUR`,
+    authScopes: { readUsage: true },
+    args: {
+      interval: t.arg({ type: UsageIntervalEnum, required: true, description: 'The width of each point' }),
+      groupBy: t.arg({ type: UsageGroupByEnum, description: 'One series per MODEL, PROVIDER or API_KEY; omitted: one series of everything' }),
+      filter: t.arg({ type: UsageFilterInput, description: 'Which records to count, and the range (from, to)' }),
+    },
+    resolve: async (_, args, ctx) => {
+      const series = await ctx.services.usageQueries.series({
+        interval: args.interval,
+        groupBy: args.groupBy,
+        filter: readFilter(ctx, args.filter),
+        scopeKeyId: usageScopeKeyId(ctx.principal!),
+      });
+      return args.groupBy === 'API_KEY' ? series.map((s) => ({ ...s, key: s.key && globalIdOf(ApiKeyRef, s.key) })) : series;
     },
   }),
 }));

@@ -1,33 +1,17 @@
-/* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries (all in SQL). */
+/* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries and series (usage-rollups.ts), retention. */
 import { and, eq, getTableColumns, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
-
-export interface UsageFilter {
-  apiKeyId?: string | null;
-  model?: string | null;
-  provider?: string | null;
-  status?: string | null;
-  from?: Date | null;
-  to?: Date | null;
-}
-
-export type UsageGroupBy = 'MODEL' | 'PROVIDER' | 'API_KEY' | 'DAY' | 'HOUR';
+import { toUsageScope, type UsageFilter } from './usage-filter.js';
+import { createUsageRollupQueries } from './usage-rollups.js';
 
 export interface UsageTotals {
   requests: number;
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
-}
-
-export interface UsageBucket extends UsageTotals {
-  key: string;
-  errors: number;
-  p50LatencyMs: number | null;
-  p95LatencyMs: number | null;
 }
 
 export interface UsagePage {
@@ -88,19 +72,13 @@ const keyRow = (k: RecordKey) => sql`(${k.createdAt}::timestamptz, ${k.id}::uuid
 
 /** `scopeKeyId` restricts to one key's records (non-admin callers). */
 function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string | null): SQL[] {
-  const c: SQL[] = [];
-  if (scopeKeyId) c.push(eq(usageRecords.apiKeyId, scopeKeyId));
-  if (!filter) return c;
-  if (filter.apiKeyId) {
-    if (!isUuid(filter.apiKeyId)) throw badInput('filter.apiKeyId', 'is not a valid key id');
-    c.push(eq(usageRecords.apiKeyId, filter.apiKeyId));
-  }
-  if (filter.model) c.push(eq(usageRecords.model, filter.model));
-  if (filter.provider) c.push(eq(usageRecords.provider, filter.provider));
-  if (filter.status) c.push(eq(usageRecords.status, filter.status));
-  if (filter.from) c.push(gte(usageRecords.createdAt, filter.from));
-  if (filter.to) c.push(lt(usageRecords.createdAt, filter.to));
-  if (filter.from && filter.to && filter.from > filter.to) throw badInput('filter.from', 'must not be after filter.to');
+  const scope = toUsageScope(filter, scopeKeyId);
+  const c = scope.apiKeyIds.map((id) => eq(usageRecords.apiKeyId, id));
+  if (scope.model) c.push(eq(usageRecords.model, scope.model));
+  if (scope.provider) c.push(eq(usageRecords.provider, scope.provider));
+  if (scope.status) c.push(eq(usageRecords.status, scope.status));
+  if (scope.from) c.push(gte(usageRecords.createdAt, scope.from));
+  if (scope.to) c.push(lt(usageRecords.createdAt, scope.to));
   return c;
 }
 
@@ -111,6 +89,8 @@ function monthStart(now = new Date()): Date {
 export type UsageQueries = ReturnType<typeof createUsageQueries>;
 
 export function createUsageQueries(db: Db) {
+  // summaries and series read the rollups, which the database keeps equal to the records
+  const rollups = createUsageRollupQueries(db);
   return {
     /**
      * One page of the newest-first list, either way (Relay's cursor connections): `first` items from the start or
@@ -213,42 +193,9 @@ export function createUsageQueries(db: Db) {
       });
     },
 
-    async summary(args: { groupBy: UsageGroupBy; filter?: UsageFilter | null; scopeKeyId: string | null }): Promise<UsageBucket[]> {
-      const keyExpr: SQL<string> = {
-        MODEL: sql<string>`${usageRecords.model}`,
-        PROVIDER: sql<string>`coalesce(${usageRecords.provider}, '')`,
-        API_KEY: sql<string>`coalesce(${usageRecords.apiKeyId}::text, '')`,
-        DAY: sql<string>`to_char(${usageRecords.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`,
-        HOUR: sql<string>`to_char(date_trunc('hour', ${usageRecords.createdAt} at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:00:00"Z"')`,
-      }[args.groupBy];
-      if (!keyExpr) throw badInput('groupBy', 'unknown grouping');
-      const c = conditions(args.filter, args.scopeKeyId);
-      const rows = await db
-        .select({
-          key: keyExpr,
-          requests: sql<number>`count(*)::int`,
-          errors: sql<number>`(count(*) filter (where ${usageRecords.status} <> 'OK'))::int`,
-          promptTokens: sql<number>`coalesce(sum(${usageRecords.promptTokens}), 0)::bigint`,
-          completionTokens: sql<number>`coalesce(sum(${usageRecords.completionTokens}), 0)::bigint`,
-          costUsd: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
-          p50: sql<number | null>`percentile_cont(0.5) within group (order by ${usageRecords.latencyMs})`,
-          p95: sql<number | null>`percentile_cont(0.95) within group (order by ${usageRecords.latencyMs})`,
-        })
-        .from(usageRecords)
-        .where(c.length ? and(...c) : undefined)
-        .groupBy(keyExpr)
-        .orderBy(keyExpr);
-      return rows.map((r) => ({
-        key: r.key,
-        requests: Number(r.requests),
-        errors: Number(r.errors),
-        promptTokens: Number(r.promptTokens),
-        completionTokens: Number(r.completionTokens),
-        costUsd: Number(r.costUsd),
-        p50LatencyMs: r.p50 == null ? null : Math.round(Number(r.p50)),
-        p95LatencyMs: r.p95 == null ? null : Math.round(Number(r.p95)),
-      }));
-    },
+    summary: rollups.summary,
+    series: rollups.series,
+    sealQuantiles: rollups.sealQuantiles,
 
     /** Deletes records older than `days`, in small batches so the table is never locked for long. */
     async deleteOlderThan(days: number, batch = 5000): Promise<number> {

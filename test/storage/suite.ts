@@ -32,7 +32,7 @@ const journal = JSON.parse(readFileSync(new URL('../../migrations/meta/_journal.
 function rowsOf<T>(res: unknown): T[] {
   return (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows) as T[];
 }
-const TABLES = ['api_keys', 'model_targets', 'models', 'prompts', 'providers', 'usage_records'];
+const TABLES = ['api_keys', 'model_targets', 'models', 'prompts', 'providers', 'usage_group_rollups', 'usage_records', 'usage_rollups'];
 
 async function openDb(env: Record<string, string | undefined>): Promise<Database> {
   return createDatabase(testConfig(env).db);
@@ -114,6 +114,9 @@ export function storageSuite(backend: StorageBackend): void {
         expect(byKey.edges.map((e) => e.node.promptTokens)).toEqual([24, 23, 22]);
         const byModel = await queries.page({ first: 3, filter: { model: 'm1' }, scopeKeyId: null });
         expect(byModel.edges.map((e) => e.node.promptTokens)).toEqual([28, 25, 22]);
+        // the upgrade filled the rollups summaries read from the records it found (the backfill of 0004)
+        const summary = await queries.summary({ groupBy: 'MODEL', scopeKeyId: null });
+        expect(summary.map((b) => [b.key, b.requests, b.promptTokens])).toEqual([['m0', 10, 135], ['m1', 10, 145], ['m2', 10, 155]]);
       } finally {
         rmSync(first, { recursive: true, force: true });
         await db.close();

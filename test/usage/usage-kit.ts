@@ -115,6 +115,15 @@ export function percentileCont(sorted: number[], p: number): number | null {
   return a + frac * (sorted[lo + 1]! - a);
 }
 
+/**
+ * Whether a percentile read from the rollups' histograms is as close to the exact one (percentile_cont, unrounded) as
+ * the schema documents: within 1/32 of it (exact below 32 ms), then rounded to a whole millisecond.
+ */
+export function withinHistogramBound(got: number | null, exact: number | null): boolean {
+  if (got === null || exact === null) return got === exact;
+  return Math.abs(got - exact) <= exact / 32 + 0.5 + 1e-9;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns true or `ms` pass. */

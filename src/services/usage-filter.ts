@@ -1,0 +1,39 @@
+/* The usage filter, checked once and read the same way by record pages, summaries and series. */
+import { badInput } from '../errors.js';
+import { isUuid } from '../util/input-rules.js';
+
+export interface UsageFilter {
+  apiKeyId?: string | null;
+  model?: string | null;
+  provider?: string | null;
+  status?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** What a usage read may count: every field given must match. */
+export interface UsageScope {
+  /** Key ids the record's key must equal, all of them: the caller's own (a key other than ADMIN) and the filter's. */
+  apiKeyIds: string[];
+  model: string | null;
+  provider: string | null;
+  status: string | null;
+  /** Inclusive. */
+  from: Date | null;
+  /** Exclusive. */
+  to: Date | null;
+}
+
+/** @param scopeKeyId the only key whose records the caller reads (null for ADMIN) */
+export function toUsageScope(filter: UsageFilter | null | undefined, scopeKeyId: string | null): UsageScope {
+  const apiKeyIds = scopeKeyId ? [scopeKeyId] : [];
+  if (filter?.apiKeyId) {
+    if (!isUuid(filter.apiKeyId)) throw badInput('filter.apiKeyId', 'is not a valid key id');
+    apiKeyIds.push(filter.apiKeyId);
+  }
+  const from = filter?.from ?? null;
+  const to = filter?.to ?? null;
+  if (from && to && from > to) throw badInput('filter.from', 'must not be after filter.to');
+  // an empty string filters nothing, as it always has
+  return { apiKeyIds, model: filter?.model || null, provider: filter?.provider || null, status: filter?.status || null, from, to };
+}

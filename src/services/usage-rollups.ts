@@ -1,0 +1,241 @@
+/*
+ * usageSummary and usageSeries, read from the rollups (usage-rollup-sql.ts): sums exact, percentiles from the
+ * histograms (usage-histogram.ts). And the job that computes, once an hour is over, the percentiles of its
+ * usage_group_rollups rows, so a chart of many hours reads numbers instead of histograms.
+ */
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { rowsOf } from '../db/rows-of.js';
+import { badInput } from '../errors.js';
+import { toUsageScope, type UsageFilter, type UsageScope } from './usage-filter.js';
+import { medianAndP95 } from './usage-histogram.js';
+import {
+  exactPoints,
+  groupRollupDimension,
+  groupRollupHours,
+  largestGroups,
+  partsOf,
+  rollupPart,
+  splitAtHours,
+  summed,
+  type GroupKeys,
+  type Grouping,
+  type TimeUnit,
+  type UsageGroupBy,
+} from './usage-rollup-sql.js';
+
+export type { UsageGroupBy } from './usage-rollup-sql.js';
+export type UsageInterval = 'MINUTE' | 'HOUR' | 'DAY';
+
+/** What a group or a point sums up. Percentiles are in whole milliseconds; null without samples. */
+export interface UsageAggregate {
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+  p50TtftMs: number | null;
+  p95TtftMs: number | null;
+}
+
+export interface UsageBucket extends UsageAggregate {
+  key: string;
+}
+
+export interface UsagePoint extends UsageAggregate {
+  at: Date;
+}
+
+export interface UsageSeries {
+  /** The group's value; ALL_SERIES when the series are not grouped. */
+  key: string;
+  points: UsagePoint[];
+}
+
+const ALL_SERIES = 'all';
+/** The most series one usageSeries answers: the largest groups by requests. */
+export const MAX_SERIES = 50;
+const HOUR_MS = 3_600_000;
+/** A series' range when the filter gives no `from`: this long before `to`. */
+const DEFAULT_SERIES_RANGE_MS = 24 * HOUR_MS;
+/** The longest range of each interval: at most 360 MINUTE and 2160 HOUR points per series. */
+const MAX_SERIES_RANGE_MS: Record<UsageInterval, number> = { MINUTE: 6 * HOUR_MS, HOUR: 90 * 24 * HOUR_MS, DAY: Infinity };
+
+/** A row of `summed` or of `groupRollupHours`; `quantiles` only from the latter. */
+interface PointRow {
+  key: string;
+  at: number;
+  requests: number;
+  errors: number;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  cost_usd: string | null;
+  quantiles?: Array<number | null> | null;
+  latency_digits: string | null;
+  latency_length: number | null;
+  ttft_digits: string | null;
+  ttft_length: number | null;
+}
+
+/** A row of `exactPoints`. */
+interface ExactRow extends Omit<PointRow, 'latency_digits' | 'latency_length' | 'ttft_digits' | 'ttft_length'> {
+  p50_latency: number | null;
+  p95_latency: number | null;
+  p50_ttft: number | null;
+  p95_ttft: number | null;
+}
+
+const round = (v: number | null | undefined) => (v == null ? null : Math.round(v));
+
+function sums(r: PointRow | ExactRow) {
+  return {
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    promptTokens: Number(r.prompt_tokens ?? 0),
+    completionTokens: Number(r.completion_tokens ?? 0),
+    costUsd: Number(r.cost_usd ?? 0),
+  };
+}
+
+/** The histograms of a row, as usage-rollup-sql.ts selects them. */
+type HistogramColumns = Pick<PointRow, 'latency_digits' | 'latency_length' | 'ttft_digits' | 'ttft_length'>;
+
+/** [p50, p95] of latency then TTFT. */
+function histogramPercentiles(r: HistogramColumns): Array<number | null> {
+  return [
+    ...medianAndP95({ digits: r.latency_digits ?? '', length: Number(r.latency_length ?? 0) }),
+    ...medianAndP95({ digits: r.ttft_digits ?? '', length: Number(r.ttft_length ?? 0) }),
+  ];
+}
+
+function aggregateOf(r: PointRow): UsageAggregate {
+  // the percentiles cached for a finished hour, or computed from the histograms
+  const [p50l, p95l, p50t, p95t] = r.quantiles ?? histogramPercentiles(r);
+  return { ...sums(r), p50LatencyMs: round(p50l), p95LatencyMs: round(p95l), p50TtftMs: round(p50t), p95TtftMs: round(p95t) };
+}
+
+function exactAggregateOf(r: ExactRow): UsageAggregate {
+  return {
+    ...sums(r),
+    p50LatencyMs: round(r.p50_latency),
+    p95LatencyMs: round(r.p95_latency),
+    p50TtftMs: round(r.p50_ttft),
+    p95TtftMs: round(r.p95_ttft),
+  };
+}
+
+/** Points by group, the group with the most requests first (ties by key), each group's points in time order. */
+function toSeries(points: Array<{ key: string; point: UsagePoint }>, grouped: boolean): UsageSeries[] {
+  const byKey = new Map<string, UsagePoint[]>();
+  for (const { key, point } of points) byKey.set(key, [...(byKey.get(key) ?? []), point]);
+  const total = (ps: UsagePoint[]) => ps.reduce((s, p) => s + p.requests, 0);
+  return [...byKey.entries()]
+    .map(([key, ps]) => ({ key: grouped ? key : ALL_SERIES, points: ps.sort((a, b) => a.at.getTime() - b.at.getTime()), n: total(ps) }))
+    .sort((a, b) => b.n - a.n || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ key, points: ps }) => ({ key, points: ps }));
+}
+
+export function createUsageRollupQueries(db: Db) {
+  const read = async <T>(query: ReturnType<typeof sql>) => rowsOf<T>(await db.execute(query));
+
+  /** The groups a series keeps (null: all of them, there are not more than MAX_SERIES). */
+  async function largest(scope: UsageScope, groupBy: UsageGroupBy): Promise<GroupKeys> {
+    const parts = partsOf(scope, { groupBy, unit: null }, null, false);
+    if (!parts.length) return null;
+    const rows = await read<{ key: string }>(largestGroups(parts, MAX_SERIES + 1));
+    return rows.length > MAX_SERIES ? rows.slice(0, MAX_SERIES).map((r) => r.key) : null;
+  }
+
+  /** Hour points: whole hours from the rollups (one usage_group_rollups row each when it can), edges from records. */
+  async function hourPoints(scope: UsageScope, g: Grouping, keys: GroupKeys) {
+    const { hours, edges } = splitAtHours(scope);
+    const out: Array<{ key: string; at: number; aggregate: UsageAggregate }> = [];
+    if (hours) {
+      const dimension = groupRollupDimension(scope, g.groupBy);
+      const query = dimension
+        ? groupRollupHours(scope, hours, dimension, g.groupBy !== null, keys)
+        : summed([rollupPart(scope, hours, g, keys, true)]);
+      for (const r of await read<PointRow>(query)) out.push({ key: r.key, at: Number(r.at), aggregate: aggregateOf(r) });
+    }
+    if (edges.length) {
+      for (const r of await read<ExactRow>(exactPoints(scope, edges, g, keys))) out.push({ key: r.key, at: Number(r.at), aggregate: exactAggregateOf(r) });
+    }
+    return out;
+  }
+
+  async function points(scope: UsageScope, interval: UsageInterval, g: Grouping, keys: GroupKeys) {
+    if (interval === 'HOUR') return hourPoints(scope, g, keys);
+    if (interval === 'MINUTE') {
+      const rows = await read<ExactRow>(exactPoints(scope, [scope], g, keys));
+      return rows.map((r) => ({ key: r.key, at: Number(r.at), aggregate: exactAggregateOf(r) }));
+    }
+    const parts = partsOf(scope, g, keys, true);
+    const rows = parts.length ? await read<PointRow>(summed(parts)) : [];
+    return rows.map((r) => ({ key: r.key, at: Number(r.at), aggregate: aggregateOf(r) }));
+  }
+
+  return {
+    /** Totals per group, in the groups' key order; the same sums as a scan of the records. */
+    async summary(args: { groupBy: UsageGroupBy; filter?: UsageFilter | null; scopeKeyId: string | null }): Promise<UsageBucket[]> {
+      const scope = toUsageScope(args.filter, args.scopeKeyId);
+      const parts = partsOf(scope, { groupBy: args.groupBy, unit: null }, null, true);
+      if (!parts.length) return [];
+      const rows = await read<PointRow>(summed(parts));
+      return rows.map((r) => ({ key: r.key, ...aggregateOf(r) }));
+    },
+
+    /**
+     * Points of `interval` in [from, to) (default: the 24 hours before `to`, which defaults to now) that have
+     * records; one series, or one per group, at most MAX_SERIES (the largest by requests).
+     */
+    async series(args: {
+      interval: UsageInterval;
+      groupBy?: UsageGroupBy | null;
+      filter?: UsageFilter | null;
+      scopeKeyId: string | null;
+      now?: Date;
+    }): Promise<UsageSeries[]> {
+      const groupBy = args.groupBy ?? null;
+      if (groupBy === 'DAY' || groupBy === 'HOUR') throw badInput('groupBy', 'must be MODEL, PROVIDER or API_KEY: a series is already split by its interval');
+      const to = args.filter?.to ?? args.now ?? new Date();
+      const from = args.filter?.from ?? new Date(to.getTime() - DEFAULT_SERIES_RANGE_MS);
+      const scope = toUsageScope({ ...args.filter, from, to }, args.scopeKeyId);
+      if (to.getTime() - from.getTime() > MAX_SERIES_RANGE_MS[args.interval]) {
+        throw badInput('interval', `${args.interval} points cover at most ${MAX_SERIES_RANGE_MS[args.interval] / HOUR_MS} hours: choose a wider interval or a shorter range`);
+      }
+      const g: Grouping = { groupBy, unit: args.interval.toLowerCase() as TimeUnit };
+      const keys = groupBy ? await largest(scope, groupBy) : null;
+      const rows = await points(scope, args.interval, g, keys);
+      return toSeries(rows.map((r) => ({ key: r.key, point: { at: new Date(r.at), ...r.aggregate } })), groupBy !== null);
+    },
+
+    /**
+     * Computes the percentiles of up to `limit` usage_group_rollups rows of finished hours that have none yet
+     * (the most recent first); answers how many. A row that changes meanwhile keeps none: the update checks the
+     * row's version (xmin), and the change itself cleared them.
+     */
+    async sealQuantiles(limit = 1000): Promise<number> {
+      const rows = await read<HistogramColumns & { group_by: string; at: number; group_key: string; version: string }>(sql`select group_by, extract(epoch from bucket_start)::float8 * 1000 as at, group_key, xmin::text as version,
+          rtrim(latency_hist::text, '0') as latency_digits, length(latency_hist::text) as latency_length,
+          rtrim(ttft_hist::text, '0') as ttft_digits, length(ttft_hist::text) as ttft_length
+        from usage_group_rollups where quantiles is null and bucket_start < date_trunc('hour', now(), 'UTC')
+        order by bucket_start desc limit ${limit}`);
+      if (!rows.length) return 0;
+      const values = rows.map((r) => ({
+        group_by: r.group_by,
+        bucket_start: new Date(Number(r.at)).toISOString(),
+        group_key: r.group_key,
+        version: r.version,
+        q: histogramPercentiles(r),
+      }));
+      await db.execute(sql`update usage_group_rollups g set quantiles = v.q
+        from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
+          as v(group_by text, bucket_start timestamptz, group_key text, version text, q float8[])
+        where g.group_by = v.group_by and g.bucket_start = v.bucket_start and g.group_key = v.group_key
+          and g.xmin::text = v.version`);
+      return rows.length;
+    },
+  };
+}
