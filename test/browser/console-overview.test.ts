@@ -65,7 +65,13 @@ describe.runIf(hasChromium)('the overview', () => {
     const now = sum(await summary('MODEL'));
     await expect.poll(() => requestsShown(p.page)).toBe(now);
     expect(await p.page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    // the seed's streamed calls have a time to first token
+    expect(await stat(p.page, 'stat-ttft')).toMatch(/\d+ ms/);
     await p.screenshot('overview');
+    await p.page.getByRole('group', { name: 'Range' }).getByRole('button', { name: 'Last hour' }).click();
+    expect(await p.page.getByRole('button', { name: 'Last hour' }).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => requestsShown(p.page)).toBe(now);
+    await p.screenshot('overview-last-hour');
     expectNoProblems(p);
     await p.close();
   });

@@ -1,21 +1,22 @@
 /*
- * What the overview shows, read with usageSummary: totals per group over the window, the whole window bucketed
- * by hour or day, and the largest groups bucketed the same way (one filtered summary each).
+ * What the overview shows, in one request: totals per group over the window (usageSummary), the whole window and
+ * each group as series of the window's interval (usageSeries), and key names for a grouping by key.
  */
 import type { Client } from '@urql/core';
 import { graphql, type ResultOf, type VariablesOf } from '../graphql';
-import { bucketStarts, type TimeWindow } from './range';
 import { countsOf } from './counts-of';
+import { bucketStarts, type TimeWindow } from './range';
 
 export type GroupBy = 'MODEL' | 'PROVIDER' | 'API_KEY';
 export type Bucket = NonNullable<ResultOf<typeof OverviewQuery>['groups']>[number];
+type Point = NonNullable<ResultOf<typeof OverviewQuery>['total']>[number]['points'][number];
 type Filter = NonNullable<VariablesOf<typeof OverviewQuery>['filter']>;
 
 /** Groups drawn as their own line; the rest are in the table */
 const CHARTED_GROUPS = 6;
 
 const OverviewQuery = graphql(`
-  query ConsoleOverview($groupBy: UsageGroupBy!, $bucket: UsageGroupBy!, $filter: UsageFilter, $admin: Boolean!) {
+  query ConsoleOverview($groupBy: UsageGroupBy!, $interval: UsageInterval!, $filter: UsageFilter, $admin: Boolean!) {
     groups: usageSummary(groupBy: $groupBy, filter: $filter) {
       key
       requests
@@ -25,16 +26,25 @@ const OverviewQuery = graphql(`
       costUsd
       p50LatencyMs
       p95LatencyMs
+      p50TtftMs
     }
-    timeline: usageSummary(groupBy: $bucket, filter: $filter) {
+    total: usageSeries(interval: $interval, filter: $filter) {
+      points {
+        at
+        requests
+        errors
+        costUsd
+        p50LatencyMs
+        p95LatencyMs
+        p50TtftMs
+      }
+    }
+    perGroup: usageSeries(interval: $interval, groupBy: $groupBy, filter: $filter) {
       key
-      requests
-      errors
-      promptTokens
-      completionTokens
-      costUsd
-      p50LatencyMs
-      p95LatencyMs
+      points {
+        at
+        requests
+      }
     }
     apiKeys @include(if: $admin) {
       id
@@ -47,15 +57,6 @@ const OverviewQuery = graphql(`
   }
 `);
 
-const GroupTimelineQuery = graphql(`
-  query ConsoleOverviewGroupTimeline($bucket: UsageGroupBy!, $filter: UsageFilter) {
-    usageSummary(groupBy: $bucket, filter: $filter) {
-      key
-      requests
-    }
-  }
-`);
-
 interface Series {
   label: string;
   values: Array<number | null>;
@@ -64,28 +65,22 @@ interface Series {
 export interface OverviewData {
   groupBy: GroupBy;
   groups: Array<Bucket & { label: string }>;
-  /** Bucket starts, seconds since the epoch */
+  /** Interval starts, seconds since the epoch, and the window's end */
   x: number[];
-  /** The whole window per bucket, null where nothing was recorded */
-  timeline: Array<Bucket | null>;
+  /** The whole window per interval, null where nothing was recorded */
+  timeline: Array<Point | null>;
   requestsByGroup: Series[];
 }
 
-function groupFilter(groupBy: GroupBy, key: string, base: Filter): Filter {
-  if (groupBy === 'MODEL') return { ...base, model: key };
-  if (groupBy === 'PROVIDER') return { ...base, provider: key };
-  return { ...base, apiKeyId: key };
-}
-
-/** Places buckets keyed by ISO hour or day on the window's x */
-function align<T extends { key: string }>(x: number[], buckets: T[]): Array<T | null> {
-  const at = new Map(buckets.map((b) => [Date.parse(b.key) / 1000, b]));
-  return x.map((t) => at.get(t) ?? null);
+/** Places points on the window's x by their start */
+function align<T extends { at: string }>(x: number[], points: T[]): Array<T | null> {
+  const byStart = new Map(points.map((p) => [Date.parse(p.at) / 1000, p]));
+  return x.map((t) => byStart.get(t) ?? null);
 }
 
 export async function loadOverview(client: Client, window: TimeWindow, groupBy: GroupBy, admin: boolean): Promise<OverviewData> {
   const filter: Filter = { from: window.from.toISOString(), to: window.to.toISOString() };
-  const res = await client.query(OverviewQuery, { groupBy, bucket: window.bucket, filter, admin }, { requestPolicy: 'network-only' }).toPromise();
+  const res = await client.query(OverviewQuery, { groupBy, interval: window.bucket, filter, admin }, { requestPolicy: 'network-only' }).toPromise();
   if (res.error) throw res.error;
   if (!res.data) throw new Error('The gateway answered no usage.');
   const { data } = res;
@@ -93,14 +88,7 @@ export async function loadOverview(client: Client, window: TimeWindow, groupBy: 
   const label = (key: string) => (groupBy === 'API_KEY' ? (names.get(key) ?? key) : key || '(none)');
   const groups = [...(data.groups ?? [])].sort((a, b) => b.requests - a.requests).map((g) => ({ ...g, label: label(g.key) }));
   const x = bucketStarts(window);
-
-  const charted = groups.slice(0, CHARTED_GROUPS);
-  const perGroup = await Promise.all(
-    charted.map(async (g) => {
-      const r = await client.query(GroupTimelineQuery, { bucket: window.bucket, filter: groupFilter(groupBy, g.key, filter) }, { requestPolicy: 'network-only' }).toPromise();
-      if (r.error) throw r.error;
-      return { label: g.label, values: countsOf(align(x, r.data?.usageSummary ?? []), (b) => b.requests) };
-    }),
-  );
-  return { groupBy, groups, x, timeline: align(x, data.timeline ?? []), requestsByGroup: perGroup };
+  // usageSeries answers the largest groups first
+  const requestsByGroup = (data.perGroup ?? []).slice(0, CHARTED_GROUPS).map((s) => ({ label: label(s.key), values: countsOf(align(x, s.points), (p) => p.requests) }));
+  return { groupBy, groups, x, timeline: align(x, data.total?.[0]?.points ?? []), requestsByGroup };
 }

@@ -12,6 +12,7 @@ export function OverviewCharts({ data }: { data: OverviewData }) {
     () => [
       { label: 'p50', values: timeline.map((b) => b?.p50LatencyMs ?? null) },
       { label: 'p95', values: timeline.map((b) => b?.p95LatencyMs ?? null) },
+      { label: 'TTFT p50', values: timeline.map((b) => b?.p50TtftMs ?? null) },
     ],
     [timeline],
   );

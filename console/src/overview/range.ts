@@ -1,7 +1,7 @@
-/* The overview's time window: a preset relative to now, or a custom from–to, and the bucket its charts use. */
+/* The overview's time window: a preset relative to now, or a custom from–to, and the interval its charts use. */
 
 export type RangeChoice = 'hour' | 'day' | 'month' | 'custom';
-type Bucket = 'HOUR' | 'DAY';
+export type Bucket = 'MINUTE' | 'HOUR' | 'DAY';
 
 export interface TimeWindow {
   from: Date;
@@ -11,7 +11,7 @@ export interface TimeWindow {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-const BUCKET_MS: Record<Bucket, number> = { HOUR: HOUR_MS, DAY: DAY_MS };
+const BUCKET_MS: Record<Bucket, number> = { MINUTE: 60_000, HOUR: HOUR_MS, DAY: DAY_MS };
 
 export const RANGE_LABELS: Array<[RangeChoice, string]> = [
   ['hour', 'Last hour'],
@@ -20,8 +20,8 @@ export const RANGE_LABELS: Array<[RangeChoice, string]> = [
   ['custom', 'Custom'],
 ];
 
-/** Hourly buckets up to two days, daily ones beyond */
-const bucketFor = (spanMs: number): Bucket => (spanMs <= 2 * DAY_MS ? 'HOUR' : 'DAY');
+/** Minutes up to six hours (usageSeries' bound for MINUTE), hours up to two days, days beyond */
+const bucketFor = (spanMs: number): Bucket => (spanMs <= 6 * HOUR_MS ? 'MINUTE' : spanMs <= 2 * DAY_MS ? 'HOUR' : 'DAY');
 
 export function resolveWindow(choice: RangeChoice, custom: { from: string; to: string }, now = new Date()): TimeWindow {
   if (choice === 'custom') {

@@ -9,6 +9,7 @@ export interface Totals {
   /** Requests-weighted across groups: each group's percentile is exact, their blend is an estimate */
   p50LatencyMs: number | null;
   p95LatencyMs: number | null;
+  p50TtftMs: number | null;
 }
 
 function weighted(groups: Bucket[], pick: (b: Bucket) => number | null | undefined): number | null {
@@ -33,5 +34,6 @@ export function totalsOf(groups: Bucket[]): Totals {
     errorRate: requests ? errors / requests : null,
     p50LatencyMs: groups.length === 1 ? groups[0].p50LatencyMs ?? null : weighted(groups, (g) => g.p50LatencyMs),
     p95LatencyMs: groups.length === 1 ? groups[0].p95LatencyMs ?? null : weighted(groups, (g) => g.p95LatencyMs),
+    p50TtftMs: groups.length === 1 ? groups[0].p50TtftMs ?? null : weighted(groups, (g) => g.p50TtftMs),
   };
 }

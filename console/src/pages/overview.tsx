@@ -68,7 +68,7 @@ export function OverviewPage() {
         <Stat label="Error rate" value={formatPercent(totals?.errorRate)} testId="stat-error-rate" />
         <Stat label="p50 latency" value={formatMs(totals?.p50LatencyMs)} hint={data && data.groups.length > 1 ? 'blend of the groups’ medians' : undefined} testId="stat-p50" />
         <Stat label="p95 latency" value={formatMs(totals?.p95LatencyMs)} hint={data && data.groups.length > 1 ? 'blend of the groups’ p95s' : undefined} testId="stat-p95" />
-        <Stat label="p50 TTFT" value="–" hint="not reported by usageSummary" testId="stat-ttft" />
+        <Stat label="p50 TTFT" value={formatMs(totals?.p50TtftMs)} hint={data && data.groups.length > 1 ? 'blend of the groups’ medians' : undefined} testId="stat-ttft" />
       </div>
       {data && data.groups.length === 0 ? (
         <div class="card empty muted">No usage in this window. Calls made through the gateway show up here as they happen; try a wider range.</div>
