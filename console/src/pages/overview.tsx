@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { ErrorNote } from '../components/error-note';
 import { Page } from '../components/page';
 import { Stat } from '../components/stat';
-import { formatCompact, formatInt, formatMs, formatPercent, formatUsd } from '../format';
+import { formatCompact, formatInt, formatMs, formatPercent, formatTime, formatUsd } from '../format';
 import { GroupTable } from '../overview/group-table';
 import type { GroupBy } from '../overview/load-overview';
 import { OverviewCharts } from '../overview/overview-charts';
@@ -14,6 +14,8 @@ import { RANGE_LABELS, toLocalInput, type RangeChoice } from '../overview/range'
 import { totalsOf } from '../overview/totals';
 import { useOverview } from '../overview/use-overview';
 import './overview.css';
+
+const POINTS = { MINUTE: 'A point a minute', HOUR: 'A point an hour', DAY: 'A point a day' };
 
 const GROUPS: Array<[GroupBy, string]> = [
   ['MODEL', 'Model'],
@@ -61,6 +63,11 @@ export function OverviewPage() {
         </div>
       ) : null}
       <ErrorNote error={error} />
+      {window ? (
+        <p class="muted small overview-window">
+          {formatTime(window.from.toISOString())} – {formatTime(window.to.toISOString())} · {POINTS[window.bucket]}
+        </p>
+      ) : null}
       <div class="stats" aria-busy={loading}>
         <Stat label="Requests" value={formatInt(totals?.requests)} testId="stat-requests" />
         <Stat label="Tokens" value={formatCompact(totals?.tokens)} hint={totals ? `${formatInt(totals.tokens)} in and out` : undefined} testId="stat-tokens" />
