@@ -1,7 +1,7 @@
 /* The overview's time window: a preset relative to now, or a custom from–to, and the interval its charts use. */
 
 export type RangeChoice = 'hour' | 'day' | 'month' | 'custom';
-export type Bucket = 'MINUTE' | 'HOUR' | 'DAY';
+type Bucket = 'MINUTE' | 'HOUR' | 'DAY';
 
 export interface TimeWindow {
   from: Date;
