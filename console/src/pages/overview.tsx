@@ -25,7 +25,7 @@ const GROUPS: Array<[GroupBy, string]> = [
 
 function Segmented<T extends string>({ label, options, value, onChange }: { label: string; options: Array<[T, string]>; value: T; onChange(v: T): void }) {
   return (
-    <div class="segmented" role="group" aria-label={label}>
+    <div class="segmented overview-segmented" role="group" aria-label={label}>
       {options.map(([v, text]) => (
         <button key={v} type="button" aria-pressed={v === value} onClick={() => onChange(v)}>
           {text}
@@ -41,6 +41,8 @@ export function OverviewPage() {
   const [groupBy, setGroupBy] = useState<GroupBy>('MODEL');
   const { data, window, error, loading } = useOverview(range, custom, groupBy);
   const totals = data ? totalsOf(data.groups) : null;
+  // percentiles do not add up: over several groups the headline is their requests-weighted blend, and says so
+  const blendHint = (value: number | null | undefined, what: string) => (value != null && data && data.groups.length > 1 ? `blend of the groups’ ${what}` : undefined);
 
   const actions = (
     <>
@@ -73,9 +75,9 @@ export function OverviewPage() {
         <Stat label="Tokens" value={formatCompact(totals?.tokens)} hint={totals ? `${formatInt(totals.tokens)} in and out` : undefined} testId="stat-tokens" />
         <Stat label="Cost" value={formatUsd(totals?.costUsd)} testId="stat-cost" />
         <Stat label="Error rate" value={formatPercent(totals?.errorRate)} testId="stat-error-rate" />
-        <Stat label="p50 latency" value={formatMs(totals?.p50LatencyMs)} hint={data && data.groups.length > 1 ? 'blend of the groups’ medians' : undefined} testId="stat-p50" />
-        <Stat label="p95 latency" value={formatMs(totals?.p95LatencyMs)} hint={data && data.groups.length > 1 ? 'blend of the groups’ p95s' : undefined} testId="stat-p95" />
-        <Stat label="p50 TTFT" value={formatMs(totals?.p50TtftMs)} hint={data && data.groups.length > 1 ? 'blend of the groups’ medians' : undefined} testId="stat-ttft" />
+        <Stat label="p50 latency" value={formatMs(totals?.p50LatencyMs)} hint={blendHint(totals?.p50LatencyMs, 'medians')} testId="stat-p50" />
+        <Stat label="p95 latency" value={formatMs(totals?.p95LatencyMs)} hint={blendHint(totals?.p95LatencyMs, 'p95s')} testId="stat-p95" />
+        <Stat label="p50 TTFT" value={formatMs(totals?.p50TtftMs)} hint={blendHint(totals?.p50TtftMs, 'medians')} testId="stat-ttft" />
       </div>
       {data && data.groups.length === 0 ? (
         <div class="card empty muted">No usage in this window. Calls made through the gateway show up here as they happen; try a wider range.</div>
