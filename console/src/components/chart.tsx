@@ -18,9 +18,11 @@ export interface ChartProps {
   height?: number;
   kind?: 'line' | 'bars';
   testId?: string;
+  /** Draw each value as a dot too, so a value between gaps shows on a line chart */
+  points?: boolean;
 }
 
-export function Chart({ title, x, series, format = (v) => String(v), height = 220, kind = 'line', testId }: ChartProps) {
+export function Chart({ title, x, series, format = (v) => String(v), height = 220, kind = 'line', testId, points = false }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = `${kind}|${series.map((s) => s.label).join('\u0000')}`;
@@ -53,12 +55,13 @@ export function Chart({ title, x, series, format = (v) => String(v), height = 22
           width: 2,
           paths: bars,
           spanGaps: false,
+          points: kind === 'bars' ? { show: false } : points ? { show: true, size: 6, fill: PALETTE[i % PALETTE.length] } : undefined,
           value: (_u: uPlot, v: number | null) => (v == null ? '–' : format(v)),
         })),
       ],
     };
     plot.current = new uPlot(opts, data, el);
-  }, [x, series, shape, height]);
+  }, [x, series, shape, height, points]);
 
   useEffect(() => {
     const el = box.current;
