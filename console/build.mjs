@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Where the page loads its files from; the gateway serves this folder's files under it. */
-export const ASSETS_PATH = '/console/assets/';
+const ASSETS_PATH = '/console/assets/';
 
 const CONTENT_TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
 

@@ -7,5 +7,5 @@ export const graphql = initGraphQLTada<{
   scalars: { DateTime: string; JSON: unknown; ID: string };
 }>();
 
-export type { FragmentOf, ResultOf, VariablesOf } from 'gql.tada';
+export type { ResultOf, VariablesOf } from 'gql.tada';
 export { readFragment } from 'gql.tada';

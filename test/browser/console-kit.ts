@@ -37,7 +37,7 @@ export interface ConsolePage {
 }
 
 /** Statuses a page may meet on purpose: a sign-in with a bad key is a 401 the console shows as a message. */
-export interface OpenOptions {
+interface OpenOptions {
   allowedStatuses?: number[];
 }
 
