@@ -154,12 +154,12 @@ builder.queryFields((t) => ({
   usageSummary: t.field({
     type: [UsageBucketRef],
     nullable: true,
-    description: "Usage totals grouped by model, provider, key, day or hour, ordered by the group's key: the caller's own usage (all usage for ADMIN); null with a FORBIDDEN error without READ_USAGE",
+    description: "Usage totals grouped by model, provider, key, day or hour, ordered by the group's key, or without groupBy one bucket keyed \"all\" of everything the filter selects (its percentiles are the whole window's; no bucket when there is no record): the caller's own usage (all usage for ADMIN); null with a FORBIDDEN error without READ_USAGE",
     authScopes: { readUsage: true },
-    args: { groupBy: t.arg({ type: UsageGroupByEnum, required: true, description: 'What to group by' }), filter: t.arg({ type: UsageFilterInput, description: 'Which records to count' }) },
+    args: { groupBy: t.arg({ type: UsageGroupByEnum, description: 'What to group by; omitted: one bucket of everything' }), filter: t.arg({ type: UsageFilterInput, description: 'Which records to count' }) },
     resolve: async (_, args, ctx) => {
       const buckets = await ctx.services.usageQueries.summary({
-        groupBy: args.groupBy,
+        groupBy: args.groupBy ?? null,
         filter: readFilter(ctx, args.filter),
         scopeKeyId: usageScopeKeyId(ctx.principal!),
       });

@@ -177,13 +177,17 @@ export function createUsageRollupQueries(db: Db) {
   }
 
   return {
-    /** Totals per group, in the groups' key order; the same sums as a scan of the records. */
-    async summary(args: { groupBy: UsageGroupBy; filter?: UsageFilter | null; scopeKeyId: string | null }): Promise<UsageBucket[]> {
+    /**
+     * Totals per group, in the groups' key order; the same sums as a scan of the records. Without `groupBy`, one
+     * bucket keyed ALL_SERIES of everything the filter selects (none when nothing does): the whole window's
+     * percentiles, which no sum of groups could give.
+     */
+    async summary(args: { groupBy: UsageGroupBy | null; filter?: UsageFilter | null; scopeKeyId: string | null }): Promise<UsageBucket[]> {
       const scope = toUsageScope(args.filter, args.scopeKeyId);
       const parts = partsOf(scope, { groupBy: args.groupBy, unit: null }, null, true);
       if (!parts.length) return [];
       const rows = await read<PointRow>(summed(parts));
-      return rows.map((r) => ({ key: r.key, ...aggregateOf(r) }));
+      return rows.filter((r) => Number(r.requests) > 0).map((r) => ({ key: args.groupBy ? r.key : ALL_SERIES, ...aggregateOf(r) }));
     },
 
     /**

@@ -67,6 +67,15 @@ describe.runIf(hasChromium)('the overview', () => {
     expect(await p.page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
     // the seed's streamed calls have a time to first token
     expect(await stat(p.page, 'stat-ttft')).toMatch(/\d+ ms/);
+    // the headline percentiles are the whole window's, as usageSummary without a grouping gives them
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const whole = ok(await gw.gql<AnyJson>('query($f: UsageFilter) { usageSummary(filter: $f) { key requests p50LatencyMs p95LatencyMs p50TtftMs } }', { f: { from } })).usageSummary;
+    expect(whole).toHaveLength(1);
+    expect(whole[0].requests).toBe(now);
+    const ms = (n: number) => (n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`);
+    expect(await stat(p.page, 'stat-p50')).toBe(ms(whole[0].p50LatencyMs));
+    expect(await stat(p.page, 'stat-p95')).toBe(ms(whole[0].p95LatencyMs));
+    expect(await stat(p.page, 'stat-ttft')).toBe(ms(whole[0].p50TtftMs));
     await p.screenshot('overview');
     await p.page.getByRole('group', { name: 'Range' }).getByRole('button', { name: 'Last hour' }).click();
     await p.page.getByText('A point a minute').waitFor();

@@ -22,7 +22,7 @@ import {
   type Rec,
 } from './rollup-oracle.js';
 
-const SUMMARY = `query($g: UsageGroupBy!, $filter: UsageFilter) { usageSummary(groupBy: $g, filter: $filter) { key ${AGGREGATE_FIELDS} } }`;
+const SUMMARY = `query($g: UsageGroupBy, $filter: UsageFilter) { usageSummary(groupBy: $g, filter: $filter) { key ${AGGREGATE_FIELDS} } }`;
 type Bucket = Aggregate & { key: string };
 type Key = Awaited<ReturnType<TestGateway['createKey']>>;
 
@@ -65,10 +65,12 @@ for (const backend of backends) {
       API_KEY: (r) => (r.key ? globalIds.get(r.key)! : ''),
       DAY: (r) => new Date(r.ms).toISOString().slice(0, 10),
       HOUR: (r) => `${new Date(r.ms).toISOString().slice(0, 13)}:00:00Z`,
+      // no groupBy: one bucket of everything, with the whole window's percentiles
+      ALL: () => 'all',
     };
 
     async function summary(g: string, filter: Record<string, unknown> | null, key = gw.adminKey): Promise<Bucket[]> {
-      const res = await gw.gql<{ usageSummary: Bucket[] }>(SUMMARY, { g, filter }, key);
+      const res = await gw.gql<{ usageSummary: Bucket[] }>(SUMMARY, { g: g === 'ALL' ? null : g, filter }, key);
       expect(res.errors, `${g} ${JSON.stringify(filter)}`).toBeUndefined();
       return res.data!.usageSummary;
     }
@@ -143,6 +145,7 @@ for (const backend of backends) {
       await expectSummary('MODEL', null, own, A.secret);
       await expectSummary('API_KEY', MID, filtered(own, MID), A.secret);
       await expectSummary('HOUR', { status: 'OK', ...MID }, filtered(own, { status: 'OK', ...MID }), A.secret);
+      await expectSummary('ALL', MID, filtered(own, MID), A.secret);
       expect(await summary('MODEL', { apiKeyId: B.id }, A.secret)).toEqual([]);
       const denied = await gw.gql(SUMMARY, { g: 'MODEL' }, invokeOnly.secret);
       expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

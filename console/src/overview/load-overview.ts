@@ -1,5 +1,5 @@
 /*
- * What the overview shows, in one request: totals per group over the window (usageSummary), the whole window and
+ * What the overview shows, in one request: totals of the whole window and per group (usageSummary), the whole window and
  * each group as series of the window's interval (usageSeries), and key names for a grouping by key.
  */
 import type { Client } from '@urql/core';
@@ -9,6 +9,7 @@ import { bucketStarts, type TimeWindow } from './range';
 
 export type GroupBy = 'MODEL' | 'PROVIDER' | 'API_KEY';
 export type Bucket = NonNullable<ResultOf<typeof OverviewQuery>['groups']>[number];
+export type WholeWindow = NonNullable<ResultOf<typeof OverviewQuery>['whole']>[number];
 type Point = NonNullable<ResultOf<typeof OverviewQuery>['total']>[number]['points'][number];
 type Filter = NonNullable<VariablesOf<typeof OverviewQuery>['filter']>;
 
@@ -17,6 +18,16 @@ const CHARTED_GROUPS = 6;
 
 const OverviewQuery = graphql(`
   query ConsoleOverview($groupBy: UsageGroupBy!, $interval: UsageInterval!, $filter: UsageFilter, $admin: Boolean!) {
+    whole: usageSummary(filter: $filter) {
+      requests
+      errors
+      promptTokens
+      completionTokens
+      costUsd
+      p50LatencyMs
+      p95LatencyMs
+      p50TtftMs
+    }
     groups: usageSummary(groupBy: $groupBy, filter: $filter) {
       key
       requests
@@ -64,6 +75,8 @@ interface Series {
 
 export interface OverviewData {
   groupBy: GroupBy;
+  /** Everything in the window; null when nothing was recorded */
+  whole: WholeWindow | null;
   groups: Array<Bucket & { label: string }>;
   /** Interval starts, seconds since the epoch, and the window's end */
   x: number[];
@@ -90,5 +103,5 @@ export async function loadOverview(client: Client, window: TimeWindow, groupBy: 
   const x = bucketStarts(window);
   // usageSeries answers the largest groups first
   const requestsByGroup = (data.perGroup ?? []).slice(0, CHARTED_GROUPS).map((s) => ({ label: label(s.key), values: countsOf(align(x, s.points), (p) => p.requests) }));
-  return { groupBy, groups, x, timeline: align(x, data.total?.[0]?.points ?? []), requestsByGroup };
+  return { groupBy, whole: data.whole?.[0] ?? null, groups, x, timeline: align(x, data.total?.[0]?.points ?? []), requestsByGroup };
 }

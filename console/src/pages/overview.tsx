@@ -40,9 +40,7 @@ export function OverviewPage() {
   const [custom, setCustom] = useState(() => ({ from: toLocalInput(new Date(Date.now() - 7 * 86_400_000)), to: toLocalInput(new Date()) }));
   const [groupBy, setGroupBy] = useState<GroupBy>('MODEL');
   const { data, window, error, loading } = useOverview(range, custom, groupBy);
-  const totals = data ? totalsOf(data.groups) : null;
-  // percentiles do not add up: over several groups the headline is their requests-weighted blend, and says so
-  const blendHint = (value: number | null | undefined, what: string) => (value != null && data && data.groups.length > 1 ? `blend of the groups’ ${what}` : undefined);
+  const totals = data ? totalsOf(data.whole) : null;
 
   const actions = (
     <>
@@ -75,9 +73,9 @@ export function OverviewPage() {
         <Stat label="Tokens" value={formatCompact(totals?.tokens)} hint={totals ? `${formatInt(totals.tokens)} in and out` : undefined} testId="stat-tokens" />
         <Stat label="Cost" value={formatUsd(totals?.costUsd)} testId="stat-cost" />
         <Stat label="Error rate" value={formatPercent(totals?.errorRate)} testId="stat-error-rate" />
-        <Stat label="p50 latency" value={formatMs(totals?.p50LatencyMs)} hint={blendHint(totals?.p50LatencyMs, 'medians')} testId="stat-p50" />
-        <Stat label="p95 latency" value={formatMs(totals?.p95LatencyMs)} hint={blendHint(totals?.p95LatencyMs, 'p95s')} testId="stat-p95" />
-        <Stat label="p50 TTFT" value={formatMs(totals?.p50TtftMs)} hint={blendHint(totals?.p50TtftMs, 'medians')} testId="stat-ttft" />
+        <Stat label="p50 latency" value={formatMs(totals?.p50LatencyMs)} testId="stat-p50" />
+        <Stat label="p95 latency" value={formatMs(totals?.p95LatencyMs)} testId="stat-p95" />
+        <Stat label="p50 TTFT" value={formatMs(totals?.p50TtftMs)} testId="stat-ttft" />
       </div>
       {data && data.groups.length === 0 ? (
         <div class="card empty muted">No usage in this window. Calls made through the gateway show up here as they happen; try a wider range.</div>
