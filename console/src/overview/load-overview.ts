@@ -8,7 +8,7 @@ import { countsOf } from './counts-of';
 import { bucketStarts, type TimeWindow } from './range';
 
 export type GroupBy = 'MODEL' | 'PROVIDER' | 'API_KEY';
-export type Bucket = NonNullable<ResultOf<typeof OverviewQuery>['groups']>[number];
+type Bucket = NonNullable<ResultOf<typeof OverviewQuery>['groups']>[number];
 export type WholeWindow = NonNullable<ResultOf<typeof OverviewQuery>['whole']>[number];
 type Point = NonNullable<ResultOf<typeof OverviewQuery>['total']>[number]['points'][number];
 type Filter = NonNullable<VariablesOf<typeof OverviewQuery>['filter']>;
