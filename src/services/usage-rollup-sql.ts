@@ -172,35 +172,62 @@ export function partsOf(scope: UsageScope, g: Grouping, keys: GroupKeys, histogr
   return parts;
 }
 
+/**
+ * Rows of many points cost the embedded database little to compute and much to hand over one by one: every
+ * statement below answers its rows as one JSON text, `rows`, an array of arrays in the order of these columns.
+ */
+export const POINT_COLUMNS = [
+  'key', 'at', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'quantiles',
+  'latency_digits', 'latency_length', 'ttft_digits', 'ttft_length',
+] as const;
+export const EXACT_COLUMNS = [
+  'key', 'at', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd',
+  'p50_latency', 'p95_latency', 'p50_ttft', 'p95_ttft',
+] as const;
+
+/** @param ordered by key then point; series are put in order by their reader, which saves the sort */
+function jsonRows(columns: readonly string[], from: SQL, ordered: boolean, filter: SQL = sql``): SQL {
+  const order = ordered ? sql` order by key, at` : sql``;
+  return sql`select coalesce(json_agg(json_build_array(${sql.raw(columns.join(', '))})${order}), '[]')::text as rows
+    from (${from}) q${filter}`;
+}
+
 /** Records of `ranges` as series points, with exact percentiles (percentile_cont), for points no rollup covers whole. */
 export function exactPoints(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: GroupKeys): SQL {
   const key = recordKey(g.groupBy);
   const at = pointStart('created_at', g.unit);
   const c = [...recordConditions(scope), ...inGroups(key, keys)];
   c.push(sql`(${sql.join(ranges.map((r) => sql`(${sql.join(inRange('created_at', r), sql` and `)})`), sql` or `)})`);
-  return sql`select ${key} as key, ${at} as at, count(*)::float8 as requests,
-    (count(*) filter (where status <> 'OK'))::float8 as errors, sum(prompt_tokens)::float8 as prompt_tokens,
-    sum(completion_tokens)::float8 as completion_tokens, sum(cost_usd)::text as cost_usd,
-    percentile_cont(0.5) within group (order by latency_ms) as p50_latency,
-    percentile_cont(0.95) within group (order by latency_ms) as p95_latency,
-    percentile_cont(0.5) within group (order by ttft_ms) as p50_ttft,
-    percentile_cont(0.95) within group (order by ttft_ms) as p95_ttft
-    from usage_records${where(c)} group by 1, 2 order by 1, 2`;
+  return jsonRows(
+    EXACT_COLUMNS,
+    sql`select ${key} as key, ${at} as at, count(*)::float8 as requests,
+      (count(*) filter (where status <> 'OK'))::float8 as errors, sum(prompt_tokens)::float8 as prompt_tokens,
+      sum(completion_tokens)::float8 as completion_tokens, sum(cost_usd)::text as cost_usd,
+      percentile_cont(0.5) within group (order by latency_ms) as p50_latency,
+      percentile_cont(0.95) within group (order by latency_ms) as p95_latency,
+      percentile_cont(0.5) within group (order by ttft_ms) as p50_ttft,
+      percentile_cont(0.95) within group (order by ttft_ms) as p95_ttft
+    from usage_records${where(c)} group by 1, 2`,
+    false,
+  );
 }
 
 /**
- * The parts summed per key and point: exact sums, and each histogram as the text of its numeric without trailing
- * zeros plus the text's length (see PackedHistogram).
+ * The parts summed per key and point, in key order: exact sums, and each histogram as the text of its numeric
+ * without trailing zeros plus the text's length (see PackedHistogram).
  */
 export function summed(parts: SQL[]): SQL {
-  return sql`select key, at, requests, errors, prompt_tokens, completion_tokens, cost_usd,
-      rtrim(latency_hist, '0') as latency_digits, length(latency_hist) as latency_length,
-      rtrim(ttft_hist, '0') as ttft_digits, length(ttft_hist) as ttft_length
-    from (select key, at, sum(requests)::float8 as requests, sum(errors)::float8 as errors,
-        sum(prompt_tokens)::float8 as prompt_tokens, sum(completion_tokens)::float8 as completion_tokens,
-        sum(cost_usd)::text as cost_usd, sum(latency_hist)::text as latency_hist, sum(ttft_hist)::text as ttft_hist
-      from (${sql.join(parts, sql` union all `)}) parts group by key, at) s
-    order by key, at`;
+  return jsonRows(
+    POINT_COLUMNS,
+    sql`select key, at, requests, errors, prompt_tokens, completion_tokens, cost_usd, null as quantiles,
+        rtrim(latency_hist, '0') as latency_digits, length(latency_hist) as latency_length,
+        rtrim(ttft_hist, '0') as ttft_digits, length(ttft_hist) as ttft_length
+      from (select key, at, sum(requests)::float8 as requests, sum(errors)::float8 as errors,
+          sum(prompt_tokens)::float8 as prompt_tokens, sum(completion_tokens)::float8 as completion_tokens,
+          sum(cost_usd)::text as cost_usd, sum(latency_hist)::text as latency_hist, sum(ttft_hist)::text as ttft_hist
+        from (${sql.join(parts, sql` union all `)}) parts group by key, at) s`,
+    true,
+  );
 }
 
 /** Requests per group over the parts, the largest first (ties by key): at most `limit` groups. */
@@ -210,18 +237,34 @@ export function largestGroups(parts: SQL[], limit: number): SQL {
 }
 
 /**
- * Whole hours of usage_group_rollups as series points: each row is a point, with the percentiles computed once
- * the hour was over (`quantiles`), or, where they are not yet, its histograms for the caller to read.
+ * Whole hours of usage_group_rollups as series points, read once: each row is a point, with the percentiles
+ * computed once its hour was over (`quantiles`) or else its histograms. Grouped, it keeps the `limit` groups with
+ * the most requests, counting `edgeRequests` (the groups' records in the partial hours), and answers them as
+ * `top_keys` beside the `rows`.
  */
-export function groupRollupHours(scope: UsageScope, hours: TimeRange, dimension: UsageDimension | 'ALL', grouped: boolean, keys: GroupKeys): SQL {
+export function groupRollupHours(
+  scope: UsageScope,
+  hours: TimeRange,
+  dimension: UsageDimension | 'ALL',
+  grouped: boolean,
+  edgeRequests: Record<string, number>,
+  limit: number,
+): SQL {
   const key = grouped ? sql`group_key` : sql`''`;
-  const c = [...groupRollupConditions(scope, dimension), ...inRange('bucket_start', hours), ...inGroups(key, keys)];
-  return sql`select ${key} as key, extract(epoch from bucket_start)::float8 * 1000 as at, requests::float8 as requests,
-      errors::float8 as errors, prompt_tokens::float8 as prompt_tokens, completion_tokens::float8 as completion_tokens,
-      cost_usd::text as cost_usd, quantiles,
+  const c = [...groupRollupConditions(scope, dimension), ...inRange('bucket_start', hours)];
+  const hourRows = sql`select ${key} as key, extract(epoch from bucket_start)::float8 * 1000 as at,
+      requests::float8 as requests, errors::float8 as errors, prompt_tokens::float8 as prompt_tokens,
+      completion_tokens::float8 as completion_tokens, cost_usd::text as cost_usd, quantiles,
       case when quantiles is null then rtrim(latency_hist::text, '0') end as latency_digits,
       case when quantiles is null then length(latency_hist::text) end as latency_length,
       case when quantiles is null then rtrim(ttft_hist::text, '0') end as ttft_digits,
       case when quantiles is null then length(ttft_hist::text) end as ttft_length
-    from usage_group_rollups${where(c)} order by 1, 2`;
+    from usage_group_rollups${where(c)}`;
+  if (!grouped) return sql`select null as top_keys, (${jsonRows(POINT_COLUMNS, hourRows, false)}) as rows`;
+  return sql`with hours as materialized (${hourRows}),
+    top as (select key from (select key, requests from hours union all
+        select key, requests::float8 from jsonb_each_text(${JSON.stringify(edgeRequests)}::jsonb) as e(key, requests)) t
+      group by key order by sum(requests) desc, key limit ${limit})
+    select (select coalesce(json_agg(key), '[]') from top)::text as top_keys,
+      (${jsonRows(POINT_COLUMNS, sql`select * from hours`, false, sql` where key in (select key from top)`)}) as rows`;
 }

@@ -3,24 +3,27 @@
  * histograms (usage-histogram.ts). And the job that computes, once an hour is over, the percentiles of its
  * usage_group_rollups rows, so a chart of many hours reads numbers instead of histograms.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { rowsOf } from '../db/rows-of.js';
 import { badInput } from '../errors.js';
 import { toUsageScope, type UsageFilter, type UsageScope } from './usage-filter.js';
 import { medianAndP95 } from './usage-histogram.js';
 import {
+  EXACT_COLUMNS,
   exactPoints,
   groupRollupDimension,
   groupRollupHours,
   largestGroups,
   partsOf,
+  POINT_COLUMNS,
   rollupPart,
   splitAtHours,
   summed,
   type GroupKeys,
   type Grouping,
   type TimeUnit,
+  type UsageDimension,
   type UsageGroupBy,
 } from './usage-rollup-sql.js';
 
@@ -63,7 +66,7 @@ const DEFAULT_SERIES_RANGE_MS = 24 * HOUR_MS;
 /** The longest range of each interval: at most 360 MINUTE and 2160 HOUR points per series. */
 const MAX_SERIES_RANGE_MS: Record<UsageInterval, number> = { MINUTE: 6 * HOUR_MS, HOUR: 90 * 24 * HOUR_MS, DAY: Infinity };
 
-/** A row of `summed` or of `groupRollupHours`; `quantiles` only from the latter. */
+/** A row of `summed` or of `groupRollupHours` (POINT_COLUMNS); `quantiles` only from the latter. */
 interface PointRow {
   key: string;
   at: number;
@@ -72,15 +75,15 @@ interface PointRow {
   prompt_tokens: number | null;
   completion_tokens: number | null;
   cost_usd: string | null;
-  quantiles?: Array<number | null> | null;
+  quantiles: Array<number | null> | null;
   latency_digits: string | null;
   latency_length: number | null;
   ttft_digits: string | null;
   ttft_length: number | null;
 }
 
-/** A row of `exactPoints`. */
-interface ExactRow extends Omit<PointRow, 'latency_digits' | 'latency_length' | 'ttft_digits' | 'ttft_length'> {
+/** A row of `exactPoints` (EXACT_COLUMNS). */
+interface ExactRow extends Omit<PointRow, 'quantiles' | 'latency_digits' | 'latency_length' | 'ttft_digits' | 'ttft_length'> {
   p50_latency: number | null;
   p95_latency: number | null;
   p50_ttft: number | null;
@@ -129,7 +132,11 @@ function exactAggregateOf(r: ExactRow): UsageAggregate {
 /** Points by group, the group with the most requests first (ties by key), each group's points in time order. */
 function toSeries(points: Array<{ key: string; point: UsagePoint }>, grouped: boolean): UsageSeries[] {
   const byKey = new Map<string, UsagePoint[]>();
-  for (const { key, point } of points) byKey.set(key, [...(byKey.get(key) ?? []), point]);
+  for (const { key, point } of points) {
+    const list = byKey.get(key);
+    if (list) list.push(point);
+    else byKey.set(key, [point]);
+  }
   const total = (ps: UsagePoint[]) => ps.reduce((s, p) => s + p.requests, 0);
   return [...byKey.entries()]
     .map(([key, ps]) => ({ key: grouped ? key : ALL_SERIES, points: ps.sort((a, b) => a.at.getTime() - b.at.getTime()), n: total(ps) }))
@@ -137,8 +144,19 @@ function toSeries(points: Array<{ key: string; point: UsagePoint }>, grouped: bo
     .map(({ key, points: ps }) => ({ key, points: ps }));
 }
 
+/** The rows of a statement that answers them as one JSON text of arrays, in the order of `columns`. */
+function decodeRows<T>(columns: readonly string[], text: string): T[] {
+  return (JSON.parse(text) as unknown[][]).map((values) => Object.fromEntries(columns.map((c, i) => [c, values[i]])) as T);
+}
+
+type KeyedAggregate = { key: string; at: number; aggregate: UsageAggregate };
+const fromPointRow = (r: PointRow): KeyedAggregate => ({ key: r.key, at: Number(r.at), aggregate: aggregateOf(r) });
+const fromExactRow = (r: ExactRow): KeyedAggregate => ({ key: r.key, at: Number(r.at), aggregate: exactAggregateOf(r) });
+
 export function createUsageRollupQueries(db: Db) {
-  const read = async <T>(query: ReturnType<typeof sql>) => rowsOf<T>(await db.execute(query));
+  const read = async <T>(query: SQL) => rowsOf<T>(await db.execute(query));
+  const readPoints = async (query: SQL) => decodeRows<PointRow>(POINT_COLUMNS, (await read<{ rows: string }>(query))[0]!.rows).map(fromPointRow);
+  const readExact = async (query: SQL) => decodeRows<ExactRow>(EXACT_COLUMNS, (await read<{ rows: string }>(query))[0]!.rows).map(fromExactRow);
 
   /** The groups a series keeps (null: all of them, there are not more than MAX_SERIES). */
   async function largest(scope: UsageScope, groupBy: UsageGroupBy): Promise<GroupKeys> {
@@ -148,32 +166,35 @@ export function createUsageRollupQueries(db: Db) {
     return rows.length > MAX_SERIES ? rows.slice(0, MAX_SERIES).map((r) => r.key) : null;
   }
 
-  /** Hour points: whole hours from the rollups (one usage_group_rollups row each when it can), edges from records. */
-  async function hourPoints(scope: UsageScope, g: Grouping, keys: GroupKeys) {
+  /**
+   * Hour points when usage_group_rollups holds the scope: one row per whole hour and group, read (and ranked) in
+   * one statement; the partial hours at the ends from the records.
+   */
+  async function hoursFromGroupRollups(scope: UsageScope, g: Grouping, dimension: UsageDimension | 'ALL'): Promise<KeyedAggregate[]> {
     const { hours, edges } = splitAtHours(scope);
-    const out: Array<{ key: string; at: number; aggregate: UsageAggregate }> = [];
-    if (hours) {
-      const dimension = groupRollupDimension(scope, g.groupBy);
-      const query = dimension
-        ? groupRollupHours(scope, hours, dimension, g.groupBy !== null, keys)
-        : summed([rollupPart(scope, hours, g, keys, true)]);
-      for (const r of await read<PointRow>(query)) out.push({ key: r.key, at: Number(r.at), aggregate: aggregateOf(r) });
-    }
-    if (edges.length) {
-      for (const r of await read<ExactRow>(exactPoints(scope, edges, g, keys))) out.push({ key: r.key, at: Number(r.at), aggregate: exactAggregateOf(r) });
-    }
-    return out;
+    const edgePoints = edges.length ? await readExact(exactPoints(scope, edges, g, null)) : [];
+    const edgeRequests: Record<string, number> = {};
+    for (const p of edgePoints) edgeRequests[p.key] = (edgeRequests[p.key] ?? 0) + p.aggregate.requests;
+    const [res] = await read<{ top_keys: string | null; rows: string }>(
+      groupRollupHours(scope, hours!, dimension, g.groupBy !== null, edgeRequests, MAX_SERIES),
+    );
+    const top = res!.top_keys ? new Set(JSON.parse(res!.top_keys) as string[]) : null;
+    return [...decodeRows<PointRow>(POINT_COLUMNS, res!.rows).map(fromPointRow), ...edgePoints.filter((p) => !top || top.has(p.key))];
   }
 
-  async function points(scope: UsageScope, interval: UsageInterval, g: Grouping, keys: GroupKeys) {
-    if (interval === 'HOUR') return hourPoints(scope, g, keys);
-    if (interval === 'MINUTE') {
-      const rows = await read<ExactRow>(exactPoints(scope, [scope], g, keys));
-      return rows.map((r) => ({ key: r.key, at: Number(r.at), aggregate: exactAggregateOf(r) }));
+  /** Points of any interval, from the parts of the range (rollup hours and edge records); MINUTE from records only. */
+  async function points(scope: UsageScope, interval: UsageInterval, g: Grouping, keys: GroupKeys): Promise<KeyedAggregate[]> {
+    if (interval === 'MINUTE') return readExact(exactPoints(scope, [scope], g, keys));
+    if (interval === 'DAY') {
+      const parts = partsOf(scope, g, keys, true);
+      return parts.length ? readPoints(summed(parts)) : [];
     }
-    const parts = partsOf(scope, g, keys, true);
-    const rows = parts.length ? await read<PointRow>(summed(parts)) : [];
-    return rows.map((r) => ({ key: r.key, at: Number(r.at), aggregate: aggregateOf(r) }));
+    // hours: whole ones summed from usage_rollups, the partial ones at the ends with exact percentiles
+    const { hours, edges } = splitAtHours(scope);
+    return [
+      ...(hours ? await readPoints(summed([rollupPart(scope, hours, g, keys, true)])) : []),
+      ...(edges.length ? await readExact(exactPoints(scope, edges, g, keys)) : []),
+    ];
   }
 
   return {
@@ -186,8 +207,8 @@ export function createUsageRollupQueries(db: Db) {
       const scope = toUsageScope(args.filter, args.scopeKeyId);
       const parts = partsOf(scope, { groupBy: args.groupBy, unit: null }, null, true);
       if (!parts.length) return [];
-      const rows = await read<PointRow>(summed(parts));
-      return rows.filter((r) => Number(r.requests) > 0).map((r) => ({ key: args.groupBy ? r.key : ALL_SERIES, ...aggregateOf(r) }));
+      const points = (await readPoints(summed(parts))).filter((p) => p.aggregate.requests > 0);
+      return points.map((p) => ({ key: args.groupBy ? p.key : ALL_SERIES, ...p.aggregate }));
     },
 
     /**
@@ -210,8 +231,11 @@ export function createUsageRollupQueries(db: Db) {
         throw badInput('interval', `${args.interval} points cover at most ${MAX_SERIES_RANGE_MS[args.interval] / HOUR_MS} hours: choose a wider interval or a shorter range`);
       }
       const g: Grouping = { groupBy, unit: args.interval.toLowerCase() as TimeUnit };
-      const keys = groupBy ? await largest(scope, groupBy) : null;
-      const rows = await points(scope, args.interval, g, keys);
+      const dimension = groupRollupDimension(scope, groupBy);
+      const rows =
+        args.interval === 'HOUR' && dimension && splitAtHours(scope).hours
+          ? await hoursFromGroupRollups(scope, g, dimension)
+          : await points(scope, args.interval, g, groupBy ? await largest(scope, groupBy) : null);
       return toSeries(rows.map((r) => ({ key: r.key, point: { at: new Date(r.at), ...r.aggregate } })), groupBy !== null);
     },
 
@@ -232,7 +256,8 @@ export function createUsageRollupQueries(db: Db) {
         bucket_start: new Date(Number(r.at)).toISOString(),
         group_key: r.group_key,
         version: r.version,
-        q: histogramPercentiles(r),
+        // stored as answered, in whole milliseconds
+        q: histogramPercentiles(r).map(round),
       }));
       await db.execute(sql`update usage_group_rollups g set quantiles = v.q
         from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
