@@ -1,4 +1,5 @@
 /* The form for a new key and for changing one: name, scopes, limits, allowed models and expiry. */
+import { FormFooter } from '../../components/form-footer';
 import { useState } from 'preact/hooks';
 import { draftProblem, SCOPES, type KeyDraft } from './key-draft';
 
@@ -93,19 +94,7 @@ export function KeyForm({ initial, models, submitLabel, busy, error, onSubmit, o
           </div>
         )}
       </fieldset>
-      {problem || error ? (
-        <p class="error-note" role="alert">
-          {problem ?? error}
-        </p>
-      ) : null}
-      <div class="form-actions">
-        <button type="button" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Saving…' : submitLabel}
-        </button>
-      </div>
+      <FormFooter error={problem ?? error} busy={busy} submitLabel={submitLabel} onCancel={onCancel} />
     </form>
   );
 }

@@ -2,6 +2,7 @@
  * The form for a new model and for changing one: description, targets, routing, fallbacks, timeout, prices, context
  * window and lifecycle status. A move to DEPRECATED or RETIRED is confirmed in a dialog saying what callers will see.
  */
+import { FormFooter } from '../../components/form-footer';
 import { useState } from 'preact/hooks';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { modelDraftProblem, STATUS_EFFECT, STRATEGIES, type ModelDraft, type ModelStatus, type Strategy } from './model-draft';
@@ -97,19 +98,7 @@ export function ModelForm({ initial, editing, providers, busy, error, onSubmit, 
           <input name="contextWindow" type="number" min="0" step="1" value={d.contextWindow} onInput={(e) => set({ contextWindow: e.currentTarget.value })} />
         </label>
       </div>
-      {problem || error ? (
-        <p class="error-note" role="alert">
-          {problem ?? error}
-        </p>
-      ) : null}
-      <div class="form-actions">
-        <button type="button" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Saving…' : editing ? 'Save model' : 'Create model'}
-        </button>
-      </div>
+      <FormFooter error={problem ?? error} busy={busy} submitLabel={editing ? 'Save model' : 'Create model'} onCancel={onCancel} />
       <ConfirmDialog
         open={confirming}
         title={`Set ${d.name || 'the model'} to ${d.status}?`}

@@ -1,4 +1,5 @@
 /* The models: lifecycle, routing, each target with its live health, fallbacks, prices and limits of the call. */
+import { EditDeleteActions } from '../../components/edit-delete-actions';
 import { formatInt, formatMs, formatUsd } from '../../format';
 import type { ModelRow } from './model-draft';
 
@@ -67,16 +68,7 @@ export function ModelsTable({ models, onEdit, onDelete }: { models: ModelRow[]; 
               <td data-label="Timeout" class="num">
                 {m.timeoutMs == null ? <span class="muted">default</span> : formatMs(m.timeoutMs)}
               </td>
-              <td class="row-actions">
-                <div>
-                  <button type="button" aria-label={`Edit model ${m.name}`} onClick={() => onEdit(m)}>
-                    Edit
-                  </button>
-                  <button type="button" class="danger" aria-label={`Delete model ${m.name}`} onClick={() => onDelete(m)}>
-                    Delete
-                  </button>
-                </div>
-              </td>
+              <EditDeleteActions what="model" name={m.name} onEdit={() => onEdit(m)} onDelete={() => onDelete(m)} />
             </tr>
           ))}
         </tbody>

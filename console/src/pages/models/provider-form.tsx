@@ -2,6 +2,7 @@
  * The form for a new provider and for changing one. The API key is write-only: the form never shows a stored one,
  * an empty field keeps it, and removing it is a separate, explicit choice.
  */
+import { FormFooter } from '../../components/form-footer';
 import { useState } from 'preact/hooks';
 import type { ResultOf, VariablesOf } from '../../graphql';
 import type { CreateProviderMutation, ProviderFields, UpdateProviderMutation } from './documents';
@@ -102,19 +103,7 @@ export function ProviderForm({ provider, busy, error, onSubmit, onCancel }: Prov
           </label>
         ) : null}
       </div>
-      {error ? (
-        <p class="error-note" role="alert">
-          {error}
-        </p>
-      ) : null}
-      <div class="form-actions">
-        <button type="button" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Saving…' : editing ? 'Save provider' : 'Create provider'}
-        </button>
-      </div>
+      <FormFooter error={error} busy={busy} submitLabel={editing ? 'Save provider' : 'Create provider'} onCancel={onCancel} />
     </form>
   );
 }

@@ -1,4 +1,5 @@
 /* The providers: what they speak, where, whether a credential is stored (never which), and whether routing uses them. */
+import { EditDeleteActions } from '../../components/edit-delete-actions';
 import type { ProviderRow } from './provider-form';
 
 export function ProvidersTable({ providers, onEdit, onDelete }: { providers: ProviderRow[]; onEdit(p: ProviderRow): void; onDelete(p: ProviderRow): void }) {
@@ -29,16 +30,7 @@ export function ProvidersTable({ providers, onEdit, onDelete }: { providers: Pro
               </td>
               <td data-label="API key">{p.hasCredential ? <span class="badge ok">stored</span> : <span class="muted">none</span>}</td>
               <td data-label="Routing">{p.enabled ? <span class="badge ok">enabled</span> : <span class="badge warn">disabled</span>}</td>
-              <td class="row-actions">
-                <div>
-                  <button type="button" aria-label={`Edit provider ${p.name}`} onClick={() => onEdit(p)}>
-                    Edit
-                  </button>
-                  <button type="button" class="danger" aria-label={`Delete provider ${p.name}`} onClick={() => onDelete(p)}>
-                    Delete
-                  </button>
-                </div>
-              </td>
+              <EditDeleteActions what="provider" name={p.name} onEdit={() => onEdit(p)} onDelete={() => onDelete(p)} />
             </tr>
           ))}
         </tbody>

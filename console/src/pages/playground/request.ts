@@ -1,23 +1,16 @@
 /* The playground's form as a ChatInput: empty fields are left out so the provider's defaults apply. */
 import type { VariablesOf } from '../../graphql';
+import { StreamChunkFields } from '../../components/stream-chunk-fields';
 import { graphql } from '../../graphql';
 import type { DraftMessage } from '../../components/message-editor';
 
 export const ChatStreamSubscription = graphql(`
   subscription PlaygroundStream($input: ChatInput!) {
     chatStream(input: $input) {
-      invocationId
-      delta
-      finishReason
-      usage {
-        promptTokens
-        completionTokens
-        totalTokens
-        costUsd
-      }
+      ...StreamChunkFields
     }
   }
-`);
+`, [StreamChunkFields]);
 
 export const ChatMutation = graphql(`
   mutation PlaygroundChat($input: ChatInput!) {

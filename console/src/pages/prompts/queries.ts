@@ -1,4 +1,5 @@
 /* The prompt documents the page uses, and the template type they answer. */
+import { StreamChunkFields } from '../../components/stream-chunk-fields';
 import { graphql, type ResultOf } from '../../graphql';
 
 export const PromptsQuery = graphql(`
@@ -33,18 +34,10 @@ export const CreatePromptMutation = graphql(`
 export const PromptStreamSubscription = graphql(`
   subscription ConsolePromptStream($name: String!, $version: Int, $variables: JSON) {
     promptStream(name: $name, version: $version, variables: $variables) {
-      invocationId
-      delta
-      finishReason
-      usage {
-        promptTokens
-        completionTokens
-        totalTokens
-        costUsd
-      }
+      ...StreamChunkFields
     }
   }
-`);
+`, [StreamChunkFields]);
 
 export const PromptModelsQuery = graphql(`
   query ConsolePromptModels {
