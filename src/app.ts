@@ -116,9 +116,11 @@ const SEAL_BATCHES_PER_RUN = 100;
  */
 function startQuantileSealing(queries: ReturnType<typeof createUsageQueries>, log: pino.Logger) {
   let running: Promise<void> | undefined;
+  let stopped = false;
   const run = () => {
     running ??= (async () => {
-      for (let i = 0; i < SEAL_BATCHES_PER_RUN && (await queries.sealQuantiles(SEAL_BATCH)) === SEAL_BATCH; i++);
+      // a stop waits for the batch in progress only, not the rest of the run: the usage writer's last flush is next
+      for (let i = 0; i < SEAL_BATCHES_PER_RUN && !stopped && (await queries.sealQuantiles(SEAL_BATCH)) === SEAL_BATCH; i++);
     })()
       .catch((err: unknown) => log.warn({ err }, 'usage rollups: percentiles of finished hours not computed; will retry'))
       .finally(() => (running = undefined));
@@ -129,6 +131,7 @@ function startQuantileSealing(queries: ReturnType<typeof createUsageQueries>, lo
   first.unref();
   return {
     async stop(): Promise<void> {
+      stopped = true;
       clearInterval(timer);
       clearTimeout(first);
       await running;

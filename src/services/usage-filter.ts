@@ -26,10 +26,11 @@ export interface UsageScope {
 
 /** @param scopeKeyId the only key whose records the caller reads (null for ADMIN) */
 export function toUsageScope(filter: UsageFilter | null | undefined, scopeKeyId: string | null): UsageScope {
-  const apiKeyIds = scopeKeyId ? [scopeKeyId] : [];
+  const apiKeyIds = scopeKeyId ? [scopeKeyId.toLowerCase()] : [];
   if (filter?.apiKeyId) {
     if (!isUuid(filter.apiKeyId)) throw badInput('filter.apiKeyId', 'is not a valid key id');
-    apiKeyIds.push(filter.apiKeyId);
+    // the rollups hold ids as lowercase text: an id written in capitals must match them as the uuid column does
+    apiKeyIds.push(filter.apiKeyId.toLowerCase());
   }
   const from = filter?.from ?? null;
   const to = filter?.to ?? null;

@@ -227,6 +227,7 @@ export function createUsageRollupQueries(db: Db) {
       const to = args.filter?.to ?? args.now ?? new Date();
       const from = args.filter?.from ?? new Date(to.getTime() - DEFAULT_SERIES_RANGE_MS);
       const scope = toUsageScope({ ...args.filter, from, to }, args.scopeKeyId);
+      if (!(args.interval in MAX_SERIES_RANGE_MS)) throw badInput('interval', 'must be MINUTE, HOUR or DAY');
       if (to.getTime() - from.getTime() > MAX_SERIES_RANGE_MS[args.interval]) {
         throw badInput('interval', `${args.interval} points cover at most ${MAX_SERIES_RANGE_MS[args.interval] / HOUR_MS} hours: choose a wider interval or a shorter range`);
       }

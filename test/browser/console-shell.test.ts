@@ -55,6 +55,8 @@ describe('the console is served by the gateway', () => {
     // issue 22's goal for the first page: under 300 KB gzipped
     expect(firstPageGzip).toBeLessThan(300 * 1024);
     expect((await fetch(`${gw.url}/console/assets/nope.12345678.js`)).status).toBe(404);
+    // the page is served only as the page, with its headers, never as a cacheable asset
+    expect((await fetch(`${gw.url}/console/assets/index.html`)).status).toBe(404);
     expect((await fetch(`${gw.url}/console/`, { method: 'POST' })).status).toBe(405);
   });
 });

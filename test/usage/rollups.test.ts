@@ -146,6 +146,9 @@ for (const backend of backends) {
       await expectSummary('API_KEY', MID, filtered(own, MID), A.secret);
       await expectSummary('HOUR', { status: 'OK', ...MID }, filtered(own, { status: 'OK', ...MID }), A.secret);
       await expectSummary('ALL', MID, filtered(own, MID), A.secret);
+      // a bare UUID in capitals names the same key, on the rollups as on the records
+      await expectSummary('ALL', { apiKeyId: A.uuid.toUpperCase(), ...MID }, filtered(own, MID));
+      await expectSummary('MODEL', { apiKeyId: A.uuid.toUpperCase(), ...MID }, filtered(own, MID), A.secret);
       expect(await summary('MODEL', { apiKeyId: B.id }, A.secret)).toEqual([]);
       const denied = await gw.gql(SUMMARY, { g: 'MODEL' }, invokeOnly.secret);
       expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

@@ -65,9 +65,13 @@ export function useTokenStream() {
     active.current?.();
     const startedAt = performance.now();
     let current: StreamRun = { phase: 'streaming', text: '', chunks: 0 };
+    // graphql-ws may still call a run's sink after it was stopped (its complete comes later): a run that is no
+    // longer the active one changes nothing, neither the answer shown nor the next run's Stop
+    let stopper: (() => void) | null = null;
+    const isActive = () => active.current === stopper;
     const update = (next: StreamRun) => {
       current = next;
-      setRun(next);
+      if (isActive()) setRun(next);
     };
     update(current);
     const elapsed = () => Math.round(performance.now() - startedAt);
@@ -94,16 +98,18 @@ export function useTokenStream() {
         },
         error: (err) => update({ ...current, phase: 'failed', totalMs: elapsed(), error: describeFailure(err) }),
         complete: () => {
+          if (!isActive()) return;
           active.current = null;
           if (current.phase === 'streaming') update({ ...current, phase: 'done', totalMs: current.totalMs ?? elapsed() });
         },
       },
     );
-    active.current = () => {
+    stopper = () => {
+      if (current.phase === 'streaming') update({ ...current, phase: 'stopped', totalMs: elapsed() });
       active.current = null;
       unsubscribe();
-      if (current.phase === 'streaming') update({ ...current, phase: 'stopped', totalMs: elapsed() });
     };
+    active.current = stopper;
   }
 
   return {

@@ -7,6 +7,8 @@ const FIELDS = ['model', 'provider', 'apiKeyId', 'status', 'from', 'to'] as cons
 export function filterFromQuery(query: Record<string, string>): UsageFilterInput {
   const filter: Record<string, string> = {};
   for (const field of FIELDS) if (query[field]) filter[field] = query[field];
+  // an address is typed or pasted by people: a time that is not one is left out, not sent (or drawn) as one
+  for (const field of ['from', 'to'] as const) if (filter[field] && Number.isNaN(Date.parse(filter[field]))) delete filter[field];
   return filter as UsageFilterInput;
 }
 

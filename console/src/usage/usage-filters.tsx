@@ -29,6 +29,7 @@ const toIso = (local: string) => (local ? new Date(local).toISOString() : undefi
 const toLocal = (iso: string | null | undefined) => {
   if (!iso) return '';
   const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
   return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
 

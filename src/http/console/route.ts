@@ -49,7 +49,9 @@ export function createConsoleRoute(): Route {
     if (refuseUnlessRead(req, res)) return true;
     const files = await consoleFiles();
     if (path.startsWith(ASSETS)) {
-      const file = files.get(path.slice(ASSETS.length));
+      const name = path.slice(ASSETS.length);
+      // the page itself is not an asset: served from here it would lack its CSP and be cached for good
+      const file = name === 'index.html' ? undefined : files.get(name);
       if (!file) {
         res.writeHead(404, { 'content-type': 'text/plain' });
         res.end('not found\n');
