@@ -1,12 +1,12 @@
 /*
  * What the rollup triggers cost the usage writer: `npx tsx bench/usage-writes.ts`. Writes batches of usage records
- * through the gateway's own writer (COPY on embedded PGlite, one INSERT … ON CONFLICT DO NOTHING on PostgreSQL),
- * alternating batch by batch between the rollup triggers enabled and disabled, and prints the median time of a
- * batch each way. Two kinds of traffic: one key calling 3 models (what `npm run bench` sends), and 40 keys each
+ * through the gateway's own writer (COPY on embedded PGlite, one INSERT … ON CONFLICT DO NOTHING on PostgreSQL)
+ * into two databases, one with the rollup triggers and one with them disabled, alternating batch by batch, and
+ * prints the median time of a batch each way. Two kinds of traffic: one key calling 3 models (what `npm run bench` sends), and 40 keys each
  * calling 3 of 12 models with every status (what makes the most rollup rows per batch).
  *
  * Options: --batches=60 (per way and traffic, after 10 of warm-up)  --batch=500  --databases=pglite,postgres
- *          --postgres=postgres://postgres@127.0.0.1:5432/postgres (a bench_usage_writes database is made and dropped)
+ *          --postgres=postgres://postgres@127.0.0.1:5432/postgres (bench_usage_writes_on/_off are made and dropped)
  */
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -58,51 +58,68 @@ function batch(keys: number, statuses: boolean): UsageEvent[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function measure(database: Database) {
-  const writer = createUsageWriter(database.db, { flushMs: 60_000, bufferMax: 1_000_000, batchSize: BATCH, log: pino({ level: 'warn' }), copyRows: database.copyRows?.bind(database) });
+/** @param databases the same schema twice: with the rollup triggers (on), and with them disabled (off) */
+async function measure(databases: { on: Database; off: Database }) {
+  await databases.off.db.execute(sql`alter table usage_records disable trigger user`);
+  const writers = {
+    on: createUsageWriter(databases.on.db, { flushMs: 60_000, bufferMax: 1_000_000, batchSize: BATCH, log: pino({ level: 'warn' }), copyRows: databases.on.copyRows?.bind(databases.on) }),
+    off: createUsageWriter(databases.off.db, { flushMs: 60_000, bufferMax: 1_000_000, batchSize: BATCH, log: pino({ level: 'warn' }), copyRows: databases.off.copyRows?.bind(databases.off) }),
+  };
   const results: Record<string, number> = {};
   for (const [name, keys, statuses] of [['1 key, 3 models, OK', 1, false], ['40 keys, 3 of 12 models each, all statuses', 40, true]] as const) {
     const times = { on: [] as number[], off: [] as number[] };
     for (let i = 0; i < WARMUP + BATCHES; i++) {
-      for (const way of ['on', 'off'] as const) {
-        await database.db.execute(way === 'on' ? sql`alter table usage_records enable trigger user` : sql`alter table usage_records disable trigger user`);
-        for (const e of batch(keys, statuses)) writer.record(e);
+      for (const way of i % 2 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+        for (const e of batch(keys, statuses)) writers[way].record(e);
         const t0 = performance.now();
-        await writer.flush();
+        await writers[way].flush();
         if (i >= WARMUP) times[way].push(performance.now() - t0);
       }
     }
-    await database.db.execute(sql`alter table usage_records enable trigger user`);
     results[`${name}: ms per ${BATCH} records, rollups on`] = Math.round(median(times.on) * 10) / 10;
     results[`${name}: ms per ${BATCH} records, rollups off`] = Math.round(median(times.off) * 10) / 10;
     log(`${name}: on ${median(times.on).toFixed(1)} ms, off ${median(times.off).toFixed(1)} ms (load ${loadavg()[0]!.toFixed(1)})`);
   }
-  await writer.stop();
+  await writers.on.stop();
+  await writers.off.stop();
   return results;
+}
+
+async function pgDatabase(admin: postgres.Sql, name: string): Promise<Database> {
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
+  const u = new URL(POSTGRES);
+  u.pathname = `/${name}`;
+  const database = await createDatabase({ url: u.toString(), dataDir: '' });
+  await database.migrate();
+  return database;
+}
+
+async function pgliteDatabase(): Promise<Database> {
+  const database = await createDatabase({ url: 'memory://', dataDir: '' });
+  await database.migrate();
+  return database;
 }
 
 const out: Record<string, unknown> = {};
 for (const d of DATABASES) {
   if (d === 'postgres') {
     const admin = postgres(POSTGRES, { max: 1, onnotice: () => {} });
-    await admin.unsafe('drop database if exists bench_usage_writes with (force)');
-    await admin.unsafe('create database bench_usage_writes');
-    const u = new URL(POSTGRES);
-    u.pathname = '/bench_usage_writes';
+    const names = ['bench_usage_writes_on', 'bench_usage_writes_off'];
     try {
-      const database = await createDatabase({ url: u.toString(), dataDir: '' });
-      await database.migrate();
-      out.postgres = await measure(database);
-      await database.close();
+      const [on, off] = [await pgDatabase(admin, names[0]!), await pgDatabase(admin, names[1]!)];
+      out.postgres = await measure({ on, off });
+      await on.close();
+      await off.close();
     } finally {
-      await admin.unsafe('drop database if exists bench_usage_writes with (force)');
+      for (const name of names) await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end({ timeout: 5 });
     }
   } else {
-    const database = await createDatabase({ url: 'memory://', dataDir: '' });
-    await database.migrate();
-    out.pglite = await measure(database);
-    await database.close();
+    const [on, off] = [await pgliteDatabase(), await pgliteDatabase()];
+    out.pglite = await measure({ on, off });
+    await on.close();
+    await off.close();
   }
 }
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
