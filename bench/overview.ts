@@ -21,11 +21,12 @@
  *   --databases=pglite,postgres
  *   --postgres=postgres://postgres@127.0.0.1:5432/postgres   server for the bench_overview database (BENCH_POSTGRES_URL)
  *   --baseline            also time, once, the summary the gateway made before rollups (a scan of the records)
- *   --keep-data-dir       leave the PGlite DATA_DIR in place (its path is printed)
+ *   --keep                leave the data in place: the PGlite DATA_DIR (its path is printed) and bench_overview
+ *   --reuse=<data dir>    measure a PGlite DATA_DIR a --keep run left, and a bench_overview database left, as they are
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -118,7 +119,8 @@ async function baseline(database: Database, from: Date, to: Date): Promise<numbe
 }
 
 const FIELDS = 'requests errors promptTokens completionTokens costUsd p50LatencyMs p95LatencyMs p50TtftMs p95TtftMs';
-const QUERIES: Array<{ name: string; query: string; range: (now: number) => { from: string; to: string } }> = [
+/** Each query's range ends where the records end (now, unless --reuse measures older data). */
+const QUERIES: Array<{ name: string; query: string; range: (end: number) => { from: string; to: string } }> = [
   {
     name: 'usageSeries(HOUR, groupBy: MODEL), 30 days',
     query: `query($f: UsageFilter) { usageSeries(interval: HOUR, groupBy: MODEL, filter: $f) { key points { at ${FIELDS} } } }`,
@@ -172,21 +174,29 @@ async function timeQuery(url: string, query: string, variables: unknown): Promis
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function measure(url: string) {
-  const out: Array<{ name: string; medianMs: number; minMs: number; maxMs: number; bytes: number }> = [];
+async function measure(url: string, end: number) {
+  const out: Array<{ name: string; medianMs: number; minMs: number; maxMs: number; bytes: number; loadAverage: number }> = [];
   for (const q of QUERIES) {
-    for (let i = 0; i < WARMUP; i++) await timeQuery(url, q.query, { f: q.range(Date.now()) });
+    for (let i = 0; i < WARMUP; i++) await timeQuery(url, q.query, { f: q.range(end) });
     const runs: number[] = [];
     let bytes = 0;
     for (let i = 0; i < RUNS; i++) {
-      const r = await timeQuery(url, q.query, { f: q.range(Date.now()) });
+      const r = await timeQuery(url, q.query, { f: q.range(end) });
       runs.push(r.ms);
       bytes = r.bytes;
     }
-    out.push({ name: q.name, medianMs: Math.round(median(runs)), minMs: Math.round(Math.min(...runs)), maxMs: Math.round(Math.max(...runs)), bytes });
-    log(`  ${q.name}: median ${Math.round(median(runs))} ms (${runs.map((x) => Math.round(x)).join(', ')}), ${bytes} bytes`);
+    // this machine is shared: the 1-minute load average says how busy it was meanwhile
+    const loadAverage = Math.round(loadavg()[0]! * 10) / 10;
+    out.push({ name: q.name, medianMs: Math.round(median(runs)), minMs: Math.round(Math.min(...runs)), maxMs: Math.round(Math.max(...runs)), bytes, loadAverage });
+    log(`  ${q.name}: median ${Math.round(median(runs))} ms (${runs.map((x) => Math.round(x)).join(', ')}), ${bytes} bytes, load ${loadAverage}`);
   }
   return out;
+}
+
+/** Just after the newest record. */
+async function dataEnd(database: Database): Promise<number> {
+  const [row] = rowsOf<{ ms: number }>(await database.db.execute(sql`select (extract(epoch from max(created_at)) * 1000)::float8 + 1 as ms from usage_records`));
+  return Math.ceil(Number(row!.ms));
 }
 
 async function stopGateway(child: ChildProcess): Promise<void> {
@@ -195,26 +205,30 @@ async function stopGateway(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+const REUSE = opt('reuse', '');
+const KEEP = flag('keep') || Boolean(REUSE);
+
 async function benchPglite() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gw-overview-'));
+  const dataDir = REUSE || mkdtempSync(join(tmpdir(), 'gw-overview-'));
   log(`PGlite in ${dataDir}: ${RECORDS.toLocaleString('en')} records over ${DAYS} days`);
   try {
     const database = await createDatabase({ url: undefined, dataDir });
     await database.migrate();
     const end = new Date();
-    const setup = await fill(database, end);
+    const setup = REUSE ? undefined : await fill(database, end);
     log(`  setup ${JSON.stringify(setup)}`);
-    const scanMs = flag('baseline') ? Math.round(await baseline(database, new Date(end.getTime() - DAYS * 24 * HOUR), end)) : undefined;
+    const until = await dataEnd(database);
+    const scanMs = flag('baseline') ? Math.round(await baseline(database, new Date(until - DAYS * 24 * HOUR), new Date(until))) : undefined;
     if (scanMs !== undefined) log(`  before rollups: the summary's scan took ${scanMs} ms`);
     await database.close();
     const gw = await startGateway({ BENCH_DATABASE: 'embedded', DATA_DIR: dataDir });
     try {
-      return { database: 'PGlite (embedded, DATA_DIR on disk)', setup, scanMs, queries: await measure(gw.url) };
+      return { database: 'PGlite (embedded, DATA_DIR on disk)', setup, scanMs, queries: await measure(gw.url, until) };
     } finally {
       await stopGateway(gw.child);
     }
   } finally {
-    if (flag('keep-data-dir')) log(`  kept ${dataDir}`);
+    if (KEEP) log(`  kept ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -224,25 +238,29 @@ async function benchPostgres() {
   const u = new URL(POSTGRES);
   u.pathname = '/bench_overview';
   log(`PostgreSQL ${u.host}/bench_overview: ${RECORDS.toLocaleString('en')} records over ${DAYS} days`);
-  await admin.unsafe('drop database if exists bench_overview with (force)');
-  await admin.unsafe('create database bench_overview');
+  if (!REUSE) {
+    await admin.unsafe('drop database if exists bench_overview with (force)');
+    await admin.unsafe('create database bench_overview');
+  }
   try {
     const database = await createDatabase({ url: u.toString(), dataDir: '' });
     await database.migrate();
     const end = new Date();
-    const setup = await fill(database, end);
+    const setup = REUSE ? undefined : await fill(database, end);
     log(`  setup ${JSON.stringify(setup)}`);
-    const scanMs = flag('baseline') ? Math.round(await baseline(database, new Date(end.getTime() - DAYS * 24 * HOUR), end)) : undefined;
+    const until = await dataEnd(database);
+    const scanMs = flag('baseline') ? Math.round(await baseline(database, new Date(until - DAYS * 24 * HOUR), new Date(until))) : undefined;
     if (scanMs !== undefined) log(`  before rollups: the summary's scan took ${scanMs} ms`);
     await database.close();
     const gw = await startGateway({ DATABASE_URL: u.toString() });
     try {
-      return { database: 'PostgreSQL (postgres.js)', setup, scanMs, queries: await measure(gw.url) };
+      return { database: 'PostgreSQL (postgres.js)', setup, scanMs, queries: await measure(gw.url, until) };
     } finally {
       await stopGateway(gw.child);
     }
   } finally {
-    await admin.unsafe('drop database if exists bench_overview with (force)');
+    if (KEEP) log('  kept bench_overview');
+    else await admin.unsafe('drop database if exists bench_overview with (force)');
     await admin.end({ timeout: 5 });
   }
 }

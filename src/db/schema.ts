@@ -165,7 +165,8 @@ export const usageRollups = pgTable(
 /**
  * The same hours summed per one dimension: group_by ALL (group_key ''), MODEL, PROVIDER or API_KEY (the key's
  * UUID; '' for records without provider or key). An unfiltered overview reads a row per hour and group here
- * instead of one per key, model, provider and status. `quantiles` caches [p50, p95] of latency then TTFT, in whole
+ * instead of one per key, model, provider and status. Partitioned by group_by (migrations/0004_usage_rollups_maintenance.sql
+ * makes the table again, as drizzle-kit cannot), so reading one dimension reads only its rows. `quantiles` caches [p50, p95] of latency then TTFT, in whole
  * ms (null elements: no samples), computed from the histograms once the hour is over; null while not yet computed
  * or since the row last changed.
  */

@@ -153,14 +153,26 @@ export function rollupPart(scope: UsageScope, hours: TimeRange, g: Grouping, key
 /** The records of `ranges` (partial hours) as rows of the same shape as rollupPart's. */
 function recordPart(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: GroupKeys, histograms: boolean): SQL {
   const key = recordKey(g.groupBy);
-  const hist = histograms
-    ? sql`, usage_hist_unit(usage_ms_bin(latency_ms)) as latency_hist, coalesce(usage_hist_unit(usage_ms_bin(ttft_ms)), 0) as ttft_hist`
-    : sql``;
+  const at = pointStart('created_at', g.unit);
   const c = [...recordConditions(scope), ...inGroups(key, keys)];
   c.push(sql`(${sql.join(ranges.map((r) => sql`(${sql.join(inRange('created_at', r), sql` and `)})`), sql` or `)})`);
-  return sql`select ${key} as key, ${pointStart('created_at', g.unit)} as at, 1 as requests,
-    (status <> 'OK')::int as errors, prompt_tokens, completion_tokens, cost_usd, (ttft_ms is not null)::int as ttft_count${hist}
-    from usage_records${where(c)}`;
+  if (!histograms) {
+    return sql`select ${key} as key, ${at} as at, count(*) as requests, 0 as errors, 0 as prompt_tokens,
+      0 as completion_tokens, 0 as cost_usd, 0 as ttft_count from usage_records${where(c)} group by 1, 2`;
+  }
+  // the records counted per bin first, then one histogram term per bin: a numeric per bin, not one per record
+  return sql`select key, at, sum(requests) as requests, sum(errors) as errors, sum(prompt_tokens) as prompt_tokens,
+      sum(completion_tokens) as completion_tokens, sum(cost_usd) as cost_usd, sum(ttft_count) as ttft_count,
+      sum(usage_hist_unit(latency_bin) * requests) as latency_hist,
+      coalesce(sum(usage_hist_unit(ttft_bin) * ttft_count), 0) as ttft_hist
+    from (select ${key} as key, ${at} as at, usage_ms_bin(latency_ms) as latency_bin, null::int as ttft_bin,
+          count(*) as requests, count(*) filter (where status <> 'OK') as errors, sum(prompt_tokens) as prompt_tokens,
+          sum(completion_tokens) as completion_tokens, sum(cost_usd) as cost_usd, 0 as ttft_count
+        from usage_records${where(c)} group by 1, 2, 3
+      union all
+        select ${key}, ${at}, null, usage_ms_bin(ttft_ms), 0, 0, 0, 0, 0, count(*)
+        from usage_records${where([...c, sql`ttft_ms is not null`])} group by 1, 2, 4) binned
+    group by key, at`;
 }
 
 /** The parts that together hold a scope's records once each, rollup hours and edge records. */

@@ -63,8 +63,12 @@ export const MAX_SERIES = 50;
 const HOUR_MS = 3_600_000;
 /** A series' range when the filter gives no `from`: this long before `to`. */
 const DEFAULT_SERIES_RANGE_MS = 24 * HOUR_MS;
-/** The longest range of each interval: at most 360 MINUTE and 2160 HOUR points per series. */
-const MAX_SERIES_RANGE_MS: Record<UsageInterval, number> = { MINUTE: 6 * HOUR_MS, HOUR: 90 * 24 * HOUR_MS, DAY: Infinity };
+/** The longest range of each interval (at most 360 MINUTE and 2160 HOUR points per series), and how it is said. */
+const MAX_SERIES_RANGE: Record<UsageInterval, { ms: number; said: string }> = {
+  MINUTE: { ms: 6 * HOUR_MS, said: '6 hours' },
+  HOUR: { ms: 90 * 24 * HOUR_MS, said: '90 days' },
+  DAY: { ms: Infinity, said: 'any range' },
+};
 
 /** A row of `summed` or of `groupRollupHours` (POINT_COLUMNS); `quantiles` only from the latter. */
 interface PointRow {
@@ -227,9 +231,10 @@ export function createUsageRollupQueries(db: Db) {
       const to = args.filter?.to ?? args.now ?? new Date();
       const from = args.filter?.from ?? new Date(to.getTime() - DEFAULT_SERIES_RANGE_MS);
       const scope = toUsageScope({ ...args.filter, from, to }, args.scopeKeyId);
-      if (!(args.interval in MAX_SERIES_RANGE_MS)) throw badInput('interval', 'must be MINUTE, HOUR or DAY');
-      if (to.getTime() - from.getTime() > MAX_SERIES_RANGE_MS[args.interval]) {
-        throw badInput('interval', `${args.interval} points cover at most ${MAX_SERIES_RANGE_MS[args.interval] / HOUR_MS} hours: choose a wider interval or a shorter range`);
+      const max = MAX_SERIES_RANGE[args.interval];
+      if (!max) throw badInput('interval', 'must be MINUTE, HOUR or DAY');
+      if (to.getTime() - from.getTime() > max.ms) {
+        throw badInput('interval', `${args.interval} points cover a range of at most ${max.said}: choose a wider interval or a shorter range`);
       }
       const g: Grouping = { groupBy, unit: args.interval.toLowerCase() as TimeUnit };
       const dimension = groupRollupDimension(scope, groupBy);
@@ -246,8 +251,9 @@ export function createUsageRollupQueries(db: Db) {
      * row's version (xmin), and the change itself cleared them.
      */
     async sealQuantiles(limit = 1000): Promise<number> {
-      const rows = await read<HistogramColumns & { group_by: string; at: number; group_key: string; version: string }>(sql`select group_by, extract(epoch from bucket_start)::float8 * 1000 as at, group_key, xmin::text as version,
-          rtrim(latency_hist::text, '0') as latency_digits, length(latency_hist::text) as latency_length,
+      type Unsealed = HistogramColumns & { group_by: string; at: number; group_key: string; version: string };
+      const rows = await read<Unsealed>(sql`select group_by, extract(epoch from bucket_start)::float8 * 1000 as at, group_key,
+          xmin::text as version, rtrim(latency_hist::text, '0') as latency_digits, length(latency_hist::text) as latency_length,
           rtrim(ttft_hist::text, '0') as ttft_digits, length(ttft_hist::text) as ttft_length
         from usage_group_rollups where quantiles is null and bucket_start < date_trunc('hour', now(), 'UTC')
         order by bucket_start desc limit ${limit}`);
