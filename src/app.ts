@@ -125,15 +125,13 @@ function startQuantileSealing(queries: ReturnType<typeof createUsageQueries>, lo
       .catch((err: unknown) => log.warn({ err }, 'usage rollups: percentiles of finished hours not computed; will retry'))
       .finally(() => (running = undefined));
   };
+  // the first run a minute after start too: a start-up is busy enough, and reads are right meanwhile
   const timer = setInterval(run, 60_000);
-  const first = setTimeout(run, 5_000);
   timer.unref();
-  first.unref();
   return {
     async stop(): Promise<void> {
       stopped = true;
       clearInterval(timer);
-      clearTimeout(first);
       await running;
     },
   };
