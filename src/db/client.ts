@@ -53,7 +53,16 @@ export async function createDatabase(c: Config['db']): Promise<Database> {
   if (c.url?.startsWith('postgres')) {
     const { default: postgres } = await import('postgres');
     const { drizzle } = await import('drizzle-orm/postgres-js');
-    const client = postgres(c.url, { max: 10, onnotice: () => {}, idle_timeout: 30, connect_timeout: 10, backoff: reconnectBackoff });
+    const client = postgres(c.url, {
+      max: 10,
+      onnotice: () => {},
+      idle_timeout: 30,
+      connect_timeout: 10,
+      backoff: reconnectBackoff,
+      // no statement of the gateway reads enough rows to repay compiling it: with JIT on, a usage summary whose
+      // estimated cost passes jit_above_cost spent longer compiling than running
+      connection: { jit: 'off' },
+    });
     const db = drizzle(client, { schema, logger }) as unknown as Db;
     return {
       db,

@@ -197,7 +197,11 @@ export function createUsageQueries(db: Db) {
     series: rollups.series,
     sealQuantiles: rollups.sealQuantiles,
 
-    /** Deletes records older than `days`, in small batches so the table is never locked for long. */
+    /**
+     * Deletes records older than `days`, in small batches so the table is never locked for long. Each batch's
+     * statement also takes its records out of the rollups (the delete trigger of migrations/0004…): the hours before
+     * the cutoff lose their rollup rows, the hour it cuts keeps the records it still has.
+     */
     async deleteOlderThan(days: number, batch = 5000): Promise<number> {
       const cutoff = new Date(Date.now() - days * 86_400_000);
       let total = 0;

@@ -188,11 +188,11 @@ export function partsOf(scope: UsageScope, g: Grouping, keys: GroupKeys, histogr
  * Rows of many points cost the embedded database little to compute and much to hand over one by one: every
  * statement below answers its rows as one JSON text, `rows`, an array of arrays in the order of these columns.
  */
-export const POINT_COLUMNS = [
+const POINT_COLUMNS = [
   'key', 'at', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'quantiles',
   'latency_digits', 'latency_length', 'ttft_digits', 'ttft_length',
 ] as const;
-export const EXACT_COLUMNS = [
+const EXACT_COLUMNS = [
   'key', 'at', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd',
   'p50_latency', 'p95_latency', 'p50_ttft', 'p95_ttft',
 ] as const;

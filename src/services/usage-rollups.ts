@@ -10,13 +10,11 @@ import { badInput } from '../errors.js';
 import { toUsageScope, type UsageFilter, type UsageScope } from './usage-filter.js';
 import { medianAndP95 } from './usage-histogram.js';
 import {
-  EXACT_COLUMNS,
   exactPoints,
   groupRollupDimension,
   groupRollupHours,
   largestGroups,
   partsOf,
-  POINT_COLUMNS,
   rollupPart,
   splitAtHours,
   summed,
@@ -70,73 +68,86 @@ const MAX_SERIES_RANGE: Record<UsageInterval, { ms: number; said: string }> = {
   DAY: { ms: Infinity, said: 'any range' },
 };
 
-/** A row of `summed` or of `groupRollupHours` (POINT_COLUMNS); `quantiles` only from the latter. */
-interface PointRow {
-  key: string;
-  at: number;
-  requests: number;
-  errors: number;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  cost_usd: string | null;
-  quantiles: Array<number | null> | null;
-  latency_digits: string | null;
-  latency_length: number | null;
-  ttft_digits: string | null;
-  ttft_length: number | null;
-}
+/**
+ * A point as `summed` and `groupRollupHours` answer it (POINT_COLUMNS): key, at, requests, errors, prompt and
+ * completion tokens, cost (text: exact), cached quantiles (groupRollupHours only), then the two histograms.
+ */
+type PointValues = [
+  key: string,
+  at: number,
+  requests: number,
+  errors: number,
+  promptTokens: number | null,
+  completionTokens: number | null,
+  costUsd: string | null,
+  quantiles: Array<number | null> | null,
+  latencyDigits: string | null,
+  latencyLength: number | null,
+  ttftDigits: string | null,
+  ttftLength: number | null,
+];
 
-/** A row of `exactPoints` (EXACT_COLUMNS). */
-interface ExactRow extends Omit<PointRow, 'quantiles' | 'latency_digits' | 'latency_length' | 'ttft_digits' | 'ttft_length'> {
-  p50_latency: number | null;
-  p95_latency: number | null;
-  p50_ttft: number | null;
-  p95_ttft: number | null;
-}
+/** A point as `exactPoints` answers it (EXACT_COLUMNS): the same sums, then the exact percentiles. */
+type ExactValues = [
+  key: string,
+  at: number,
+  requests: number,
+  errors: number,
+  promptTokens: number | null,
+  completionTokens: number | null,
+  costUsd: string | null,
+  p50LatencyMs: number | null,
+  p95LatencyMs: number | null,
+  p50TtftMs: number | null,
+  p95TtftMs: number | null,
+];
 
 const round = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
-function sums(r: PointRow | ExactRow) {
-  return {
-    requests: Number(r.requests),
-    errors: Number(r.errors),
-    promptTokens: Number(r.prompt_tokens ?? 0),
-    completionTokens: Number(r.completion_tokens ?? 0),
-    costUsd: Number(r.cost_usd ?? 0),
-  };
-}
-
-/** The histograms of a row, as usage-rollup-sql.ts selects them. */
-type HistogramColumns = Pick<PointRow, 'latency_digits' | 'latency_length' | 'ttft_digits' | 'ttft_length'>;
-
-/** [p50, p95] of latency then TTFT. */
-function histogramPercentiles(r: HistogramColumns): Array<number | null> {
+/** [p50, p95] of latency then TTFT, from two packed histograms. */
+function histogramPercentiles(latencyDigits: string | null, latencyLength: number | null, ttftDigits: string | null, ttftLength: number | null) {
   return [
-    ...medianAndP95({ digits: r.latency_digits ?? '', length: Number(r.latency_length ?? 0) }),
-    ...medianAndP95({ digits: r.ttft_digits ?? '', length: Number(r.ttft_length ?? 0) }),
+    ...medianAndP95({ digits: latencyDigits ?? '', length: Number(latencyLength ?? 0) }),
+    ...medianAndP95({ digits: ttftDigits ?? '', length: Number(ttftLength ?? 0) }),
   ];
 }
 
-function aggregateOf(r: PointRow): UsageAggregate {
-  // the percentiles cached for a finished hour, or computed from the histograms
-  const [p50l, p95l, p50t, p95t] = r.quantiles ?? histogramPercentiles(r);
-  return { ...sums(r), p50LatencyMs: round(p50l), p95LatencyMs: round(p95l), p50TtftMs: round(p50t), p95TtftMs: round(p95t) };
+/** A point with its group, built in one literal (one object shape for every point). */
+interface KeyedAggregate {
+  key: string;
+  at: number;
+  aggregate: UsageAggregate;
 }
 
-function exactAggregateOf(r: ExactRow): UsageAggregate {
+function aggregate(v: PointValues | ExactValues, percentiles: ReadonlyArray<number | null | undefined>): UsageAggregate {
   return {
-    ...sums(r),
-    p50LatencyMs: round(r.p50_latency),
-    p95LatencyMs: round(r.p95_latency),
-    p50TtftMs: round(r.p50_ttft),
-    p95TtftMs: round(r.p95_ttft),
+    requests: Number(v[2]),
+    errors: Number(v[3]),
+    promptTokens: Number(v[4] ?? 0),
+    completionTokens: Number(v[5] ?? 0),
+    costUsd: Number(v[6] ?? 0),
+    p50LatencyMs: round(percentiles[0]),
+    p95LatencyMs: round(percentiles[1]),
+    p50TtftMs: round(percentiles[2]),
+    p95TtftMs: round(percentiles[3]),
   };
 }
 
+function fromPointValues(v: PointValues): KeyedAggregate {
+  // the percentiles cached for a finished hour, or computed from the histograms
+  const percentiles = v[7] ?? histogramPercentiles(v[8], v[9], v[10], v[11]);
+  return { key: v[0], at: Number(v[1]), aggregate: aggregate(v, percentiles) };
+}
+
+function fromExactValues(v: ExactValues): KeyedAggregate {
+  return { key: v[0], at: Number(v[1]), aggregate: aggregate(v, v.slice(7) as Array<number | null>) };
+}
+
 /** Points by group, the group with the most requests first (ties by key), each group's points in time order. */
-function toSeries(points: Array<{ key: string; point: UsagePoint }>, grouped: boolean): UsageSeries[] {
+function toSeries(points: KeyedAggregate[], grouped: boolean): UsageSeries[] {
   const byKey = new Map<string, UsagePoint[]>();
-  for (const { key, point } of points) {
+  for (const { key, at, aggregate: a } of points) {
+    const point: UsagePoint = { at: new Date(at), ...a };
     const list = byKey.get(key);
     if (list) list.push(point);
     else byKey.set(key, [point]);
@@ -148,19 +159,11 @@ function toSeries(points: Array<{ key: string; point: UsagePoint }>, grouped: bo
     .map(({ key, points: ps }) => ({ key, points: ps }));
 }
 
-/** The rows of a statement that answers them as one JSON text of arrays, in the order of `columns`. */
-function decodeRows<T>(columns: readonly string[], text: string): T[] {
-  return (JSON.parse(text) as unknown[][]).map((values) => Object.fromEntries(columns.map((c, i) => [c, values[i]])) as T);
-}
-
-type KeyedAggregate = { key: string; at: number; aggregate: UsageAggregate };
-const fromPointRow = (r: PointRow): KeyedAggregate => ({ key: r.key, at: Number(r.at), aggregate: aggregateOf(r) });
-const fromExactRow = (r: ExactRow): KeyedAggregate => ({ key: r.key, at: Number(r.at), aggregate: exactAggregateOf(r) });
-
 export function createUsageRollupQueries(db: Db) {
   const read = async <T>(query: SQL) => rowsOf<T>(await db.execute(query));
-  const readPoints = async (query: SQL) => decodeRows<PointRow>(POINT_COLUMNS, (await read<{ rows: string }>(query))[0]!.rows).map(fromPointRow);
-  const readExact = async (query: SQL) => decodeRows<ExactRow>(EXACT_COLUMNS, (await read<{ rows: string }>(query))[0]!.rows).map(fromExactRow);
+  // the statements answer their rows as one JSON text (see jsonRows in usage-rollup-sql.ts)
+  const readPoints = async (query: SQL) => (JSON.parse((await read<{ rows: string }>(query))[0]!.rows) as PointValues[]).map(fromPointValues);
+  const readExact = async (query: SQL) => (JSON.parse((await read<{ rows: string }>(query))[0]!.rows) as ExactValues[]).map(fromExactValues);
 
   /** The groups a series keeps (null: all of them, there are not more than MAX_SERIES). */
   async function largest(scope: UsageScope, groupBy: UsageGroupBy): Promise<GroupKeys> {
@@ -183,7 +186,7 @@ export function createUsageRollupQueries(db: Db) {
       groupRollupHours(scope, hours!, dimension, g.groupBy !== null, edgeRequests, MAX_SERIES),
     );
     const top = res!.top_keys ? new Set(JSON.parse(res!.top_keys) as string[]) : null;
-    return [...decodeRows<PointRow>(POINT_COLUMNS, res!.rows).map(fromPointRow), ...edgePoints.filter((p) => !top || top.has(p.key))];
+    return [...(JSON.parse(res!.rows) as PointValues[]).map(fromPointValues), ...edgePoints.filter((p) => !top || top.has(p.key))];
   }
 
   /** Points of any interval, from the parts of the range (rollup hours and edge records); MINUTE from records only. */
@@ -242,7 +245,7 @@ export function createUsageRollupQueries(db: Db) {
         args.interval === 'HOUR' && dimension && splitAtHours(scope).hours
           ? await hoursFromGroupRollups(scope, g, dimension)
           : await points(scope, args.interval, g, groupBy ? await largest(scope, groupBy) : null);
-      return toSeries(rows.map((r) => ({ key: r.key, point: { at: new Date(r.at), ...r.aggregate } })), groupBy !== null);
+      return toSeries(rows, groupBy !== null);
     },
 
     /**
@@ -251,8 +254,16 @@ export function createUsageRollupQueries(db: Db) {
      * row's version (xmin), and the change itself cleared them.
      */
     async sealQuantiles(limit = 1000): Promise<number> {
-      type Unsealed = HistogramColumns & { group_by: string; at: number; group_key: string; version: string };
-      const rows = await read<Unsealed>(sql`select group_by, extract(epoch from bucket_start)::float8 * 1000 as at, group_key,
+      const rows = await read<{
+        group_by: string;
+        at: number;
+        group_key: string;
+        version: string;
+        latency_digits: string;
+        latency_length: number;
+        ttft_digits: string;
+        ttft_length: number;
+      }>(sql`select group_by, extract(epoch from bucket_start)::float8 * 1000 as at, group_key,
           xmin::text as version, rtrim(latency_hist::text, '0') as latency_digits, length(latency_hist::text) as latency_length,
           rtrim(ttft_hist::text, '0') as ttft_digits, length(ttft_hist::text) as ttft_length
         from usage_group_rollups where quantiles is null and bucket_start < date_trunc('hour', now(), 'UTC')
@@ -264,7 +275,7 @@ export function createUsageRollupQueries(db: Db) {
         group_key: r.group_key,
         version: r.version,
         // stored as answered, in whole milliseconds
-        q: histogramPercentiles(r).map(round),
+        q: histogramPercentiles(r.latency_digits, r.latency_length, r.ttft_digits, r.ttft_length).map(round),
       }));
       await db.execute(sql`update usage_group_rollups g set quantiles = v.q
         from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
