@@ -1,5 +1,6 @@
 /* The gateway core: chat, stream, embed and prompts, each one Invocation through the pipeline (pipeline.ts). */
 import type { Logger } from 'pino';
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
 import type { PromptService } from '../services/prompts.js';
@@ -38,6 +39,8 @@ export interface GatewayDeps {
   defaultReserveTokens?: number;
   /** The invocation's steps. @default PIPELINE */
   steps?: readonly Step[];
+  /** The response cache; none: every call goes upstream. */
+  cache?: ResponseCache;
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -69,6 +72,7 @@ export function createGateway(deps: GatewayDeps) {
     reserveTokens: deps.defaultReserveTokens ?? 1024,
     observer: deps.observer ?? {},
     steps: deps.steps ?? PIPELINE,
+    cache: deps.cache,
   };
 
   async function begin(inv: Invocation): Promise<void> {

@@ -1,6 +1,7 @@
 /* Providers, models and their targets; admin mutations call the catalogue service. */
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
 import { builder, grantedScopes } from './builder.js';
+import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
 import { refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
@@ -68,6 +69,11 @@ ModelRef.implement({
     outputPricePerMTok: t.exposeFloat('outputPricePerMTok', { nullable: true, description: 'USD per million completion tokens; null counts as 0' }),
     contextWindow: t.exposeInt('contextWindow', { nullable: true, description: 'Most tokens (prompt and answer together) the model takes, for information; null when unknown' }),
     timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Per-attempt upstream timeout in milliseconds; null means the gateway's DEFAULT_TIMEOUT_MS" }),
+    cache: t.field({
+      type: CachePolicyRef,
+      description: "Its calls' response cache policy, for calls whose key sets none (scope is the key's)",
+      resolve: (m) => ({ cacheMode: m.cacheMode, cacheTtlSeconds: m.cacheTtlSeconds }),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
 });
@@ -116,6 +122,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
     contextWindow: t.int({ description: 'Most tokens the model takes, for information (a non-negative integer)' }),
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000 (default: the gateway's DEFAULT_TIMEOUT_MS)" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status (default ACTIVE)' }),
+    cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy, for calls whose key sets none (no scope: the key's applies)" }),
   }),
 });
 
@@ -131,6 +138,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
     contextWindow: t.int({ description: 'Most tokens the model takes, for information; null clears it' }),
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000; null returns to the gateway's DEFAULT_TIMEOUT_MS" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status: DEPRECATED warns callers, RETIRED stops serving it' }),
+    cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
   }),
 });
 

@@ -3,6 +3,7 @@ import type { ApiKeyRow } from '../db/schema.js';
 import type { KeyLimitUsage } from '../services/limit-usage.js';
 import type { UsageTotals } from '../services/usage-queries.js';
 import { builder } from './builder.js';
+import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
 import { ScopeEnum } from './enums.js';
 import { keyOf, refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
@@ -65,6 +66,7 @@ ApiKeyRef.implement({
     scopes: t.field({ type: [ScopeEnum], description: 'What the key may do', resolve: (k) => k.scopes as Array<typeof ScopeEnum.$inferType> }),
     allowedModels: t.exposeStringList('allowedModels', { nullable: true, description: 'Public model names this key may invoke; null means all' }),
     limits: t.field({ type: KeyLimitsRef, description: 'Its rate limits, quotas and budget', resolve: (k) => k }),
+    cache: t.field({ type: CachePolicyRef, description: "Its calls' response cache policy and scope", resolve: (k) => k }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working; null means never' }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true, description: 'When the key was revoked; null while it is not' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'When the key last authenticated a request (updated at most once a minute); null if never' }),
@@ -108,6 +110,7 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     allowedModels: t.stringList({ description: 'Public model names the key may invoke; omitted or null means all' }),
     limits: t.field({ type: KeyLimitsInput, description: 'Its limits (default: none)' }),
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; omitted means never' }),
+    cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy (default: none set, scope KEY)" }),
   }),
 });
 
@@ -119,6 +122,7 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     allowedModels: t.stringList({ description: 'Replaces its list of public model names it may invoke; null allows all' }),
     limits: t.field({ type: KeyLimitsInput, description: 'Changes to its limits' }),
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; null means never' }),
+    cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
   }),
 });
 

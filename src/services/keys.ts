@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
+import { cachePolicyColumns, type CachePolicyInput } from '../cache/cache-policy.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
@@ -31,6 +32,7 @@ export interface CreateKeyInput {
   allowedModels?: string[] | null;
   limits?: KeyLimitsInput | null;
   expiresAt?: Date | null;
+  cache?: CachePolicyInput | null;
 }
 
 export interface UpdateKeyInput {
@@ -39,6 +41,8 @@ export interface UpdateKeyInput {
   allowedModels?: string[] | null;
   limits?: KeyLimitsInput | null;
   expiresAt?: Date | null;
+  /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
+  cache?: CachePolicyInput | null;
 }
 
 export interface KeyServiceOptions {
@@ -189,6 +193,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           allowedModels: input.allowedModels ?? null,
           expiresAt: input.expiresAt ?? null,
           ...limitColumns(input.limits),
+          ...cachePolicyColumns(input.cache, 'input.cache', true),
         })
         .returning();
       return { row, secret };
@@ -199,7 +204,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       checkLimits(input.limits);
       checkExpiry(input.expiresAt, 'input.expiresAt');
       const current = await byId(id);
-      const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits) };
+      const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits), ...cachePolicyColumns(input.cache, 'input.cache', true) };
       if (input.name != null) patch.name = input.name.trim();
       if (input.scopes != null) {
         if (!input.scopes.length) throw badInput('input.scopes', 'must name at least one scope');
