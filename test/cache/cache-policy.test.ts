@@ -189,6 +189,9 @@ describe('settings and purge', () => {
 describe('semantic (through the SemanticCache interface)', () => {
   it('an exact miss asks the semantic index; its hit answers with its similarity; the answer is stored in both', async () => {
     const k = await gw.createKey({ name: 'sem', scopes: ['INVOKE', 'READ_USAGE'] });
+    const settings = (embeddingModel: string | null) =>
+      gw.gql('mutation($m: String) { updateCacheSettings(input: { embeddingModel: $m }) { embeddingModel } }', { m: embeddingModel });
+    await settings('m');
     const system = { role: 'SYSTEM', content: fresh('Answer briefly') };
     const ask = (text: string, sys = system) => ({ model: 'm', messages: [sys, { role: 'USER', content: text }], cache: { mode: 'SEMANTIC' } });
     const stored = semantic.entries.length;
@@ -216,6 +219,11 @@ describe('semantic (through the SemanticCache interface)', () => {
       ['OK', null, null],
     ]);
     expect(gw.logs.some((l) => l.includes('semantic lookup failed'))).toBe(true);
+
+    // without an embedding model, SEMANTIC is EXACT: the paraphrase now misses
+    await settings(null);
+    await chat(gw, k.secret, ask('Which city is the capital of France?'));
+    expect(mock.chatRequests()).toHaveLength(5);
   });
 });
 

@@ -35,6 +35,16 @@ function contract(name: string, make: () => Promise<ExactCacheStore>) {
       expect(await store.get('key:a', 'h2', 'm* odd:model')).toBeNull();
     });
 
+    it('hands out copies: changing what get() returned changes nothing stored', async () => {
+      const stored = answer('m', 'original');
+      await store.set('key:copy', 'h', stored, 60);
+      stored.response.content = 'changed after set';
+      const got = (await store.get('key:copy', 'h', 'm'))!;
+      expect(got.response.content).toBe('original');
+      got.response.content = 'changed after get';
+      expect((await store.get('key:copy', 'h', 'm'))!.response.content).toBe('original');
+    });
+
     it('forgets an entry after its TTL', async () => {
       await store.set('key:ttl', 'h', answer('m'), 1);
       expect(await store.get('key:ttl', 'h', 'm')).not.toBeNull();

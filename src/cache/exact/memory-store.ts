@@ -24,11 +24,14 @@ export function createMemoryStore(opts: { maxBytes: number }): ExactCacheStore {
 
   return {
     kind: 'memory',
+    // copies in and out, as Redis's JSON does: a later step that changes the answer in place (an output guardrail
+    // restoring redacted values) must not change what is cached, nor one hit's answer the next one's
     async get(scope, key) {
-      return lru.get(id(scope, key))?.entry ?? null;
+      const found = lru.get(id(scope, key));
+      return found ? structuredClone(found.entry) : null;
     },
     async set(scope, key, entry, ttlSeconds) {
-      lru.set(id(scope, key), { scope, entry }, { ttl: ttlSeconds * 1000 });
+      lru.set(id(scope, key), { scope, entry: structuredClone(entry) }, { ttl: ttlSeconds * 1000 });
     },
     async purge({ scope, model }) {
       lru.purgeStale();

@@ -35,8 +35,9 @@ export const cache: Step = {
     checkCacheOptions(inv.input.chat.cache, 'input.cache');
     const rc = deps.cache;
     if (!rc) return;
-    const policy = await policyOf(inv, rc, deps);
-    if (!policy || policy.mode === 'OFF') return;
+    const decided = await policyOf(inv, rc, deps);
+    if (!decided || decided.policy.mode === 'OFF') return;
+    const { policy, semanticOn } = decided;
     const keys = cacheKeysOf(inv.modelName, inv.request!);
     const p: Pending = { policy, keys };
     pending.set(inv, p);
@@ -47,7 +48,7 @@ export const cache: Step = {
     });
     if (found) return hit(inv, deps, found, 'EXACT', null);
 
-    if (policy.mode === 'SEMANTIC' && rc.semantic && keys.lastUserText) {
+    if (policy.mode === 'SEMANTIC' && semanticOn && rc.semantic && keys.lastUserText) {
       const { principal, requestId } = inv.options;
       const near = await rc.semantic
         .lookup({ scope: policy.scope, contextHash: keys.contextHash, text: keys.lastUserText, principal, requestId })
@@ -86,11 +87,15 @@ export const cache: Step = {
   },
 };
 
-async function policyOf(inv: Invocation, rc: ResponseCache, deps: PipelineDeps): Promise<EffectiveCache | null> {
+/** The call's policy, and whether semantic lookups are on at all (an embedding model is set). */
+async function policyOf(inv: Invocation, rc: ResponseCache, deps: PipelineDeps): Promise<{ policy: EffectiveCache; semanticOn: boolean } | null> {
   if (inv.input.kind === 'embed') return null;
   try {
     const settings = await rc.settings.get();
-    return effectiveCache(inv.input.chat.cache, inv.principal.key, inv.resolved.row, settings.defaultTtlSeconds);
+    return {
+      policy: effectiveCache(inv.input.chat.cache, inv.principal.key, inv.resolved.row, settings.defaultTtlSeconds),
+      semanticOn: settings.embeddingModel != null,
+    };
   } catch (err) {
     deps.log.warn({ err, requestId: inv.options.requestId }, 'cache: settings unreadable; the call skips the cache');
     return null;
