@@ -7,10 +7,10 @@ import { badInput } from '../errors.js';
 import type { CacheScopeKey } from './types.js';
 
 export type CacheMode = 'OFF' | 'EXACT' | 'SEMANTIC';
-export type CacheScope = 'KEY' | 'GLOBAL';
+type CacheScope = 'KEY' | 'GLOBAL';
 
-export const CACHE_MODES: readonly CacheMode[] = ['OFF', 'EXACT', 'SEMANTIC'];
-export const CACHE_SCOPES: readonly CacheScope[] = ['KEY', 'GLOBAL'];
+const CACHE_MODES: readonly CacheMode[] = ['OFF', 'EXACT', 'SEMANTIC'];
+const CACHE_SCOPES: readonly CacheScope[] = ['KEY', 'GLOBAL'];
 
 /** A month: longer than any sensible answer lifetime, short enough that a forgotten entry goes. */
 export const MAX_CACHE_TTL_SECONDS = 30 * 24 * 3600;

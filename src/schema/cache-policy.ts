@@ -2,7 +2,7 @@
 import type { StoredCachePolicy } from '../cache/cache-policy.js';
 import { builder } from './builder.js';
 
-export const CacheModeEnum = builder.enumType('CacheMode', {
+const CacheModeEnum = builder.enumType('CacheMode', {
   description: 'Whether and how calls use the response cache',
   values: {
     OFF: { description: 'Every call goes upstream' },
@@ -11,7 +11,7 @@ export const CacheModeEnum = builder.enumType('CacheMode', {
   } as const,
 });
 
-export const CacheScopeEnum = builder.enumType('CacheScope', {
+const CacheScopeEnum = builder.enumType('CacheScope', {
   description: "Whose cached answers a key's calls may receive (and whose receive its answers)",
   values: {
     KEY: { description: "Only the key's own" },

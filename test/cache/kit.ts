@@ -4,7 +4,7 @@ import type { AnyJson } from '../kit/json.js';
 import type { TestGateway } from '../kit/start-gateway.js';
 import type { OpenAIMock } from '../mocks/openai.js';
 
-export const CHAT =
+const CHAT =
   'mutation($input: ChatInput!) { chat(input: $input) { id message { content } finishReason usage { promptTokens completionTokens totalTokens costUsd } } }';
 
 export const CHAT_STREAM =

@@ -26,8 +26,6 @@ const pending = new WeakMap<Invocation, Pending>();
 // an answer cut by the filter or broken off is not the answer to this question
 const CACHEABLE: ReadonlySet<FinishReason> = new Set(['STOP', 'LENGTH', 'TOOL_CALLS']);
 
-export type CacheLookupResult = 'HIT-EXACT' | 'HIT-SEMANTIC' | 'MISS';
-
 export const cache: Step = {
   name: 'cache',
   async before(inv, deps) {

@@ -7,7 +7,7 @@ import { type CacheMode, type CacheOptionsInput, MAX_CACHE_TTL_SECONDS } from '.
 import { badInput } from '../../errors.js';
 
 export const CACHE_HEADER = 'x-gateway-cache';
-export const CACHE_TTL_HEADER = 'x-gateway-cache-ttl';
+const CACHE_TTL_HEADER = 'x-gateway-cache-ttl';
 
 const MODES: Record<string, CacheMode> = { off: 'OFF', exact: 'EXACT', semantic: 'SEMANTIC' };
 
