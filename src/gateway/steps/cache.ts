@@ -78,7 +78,7 @@ export const cache: Step = {
     const failed = (what: string) => (err: unknown) => deps.log.warn({ err, requestId: inv.options.requestId }, `cache: ${what} store failed; the answer is not cached`);
     await Promise.all([
       exact.set(policy.scope, keys.key, entry, policy.ttlSeconds).catch(failed('exact')),
-      policy.mode === 'SEMANTIC' && semantic && vector
+      policy.mode === 'SEMANTIC' && semantic && vector?.length
         ? semantic.store({ scope: policy.scope, contextHash: keys.contextHash, vector, entry, ttlSeconds: policy.ttlSeconds }).catch(failed('semantic'))
         : undefined,
     ]);
