@@ -1,0 +1,37 @@
+/* The semantic cache on the embedded database (pgvector in PGlite) and on the in-process usearch index. */
+import { describe, expect, it } from 'vitest';
+import { createUsearchStore } from '../../src/cache/semantic/usearch-store.js';
+import { answer, semanticSuite, useSemanticWorld } from './semantic-kit.js';
+
+const world = useSemanticWorld();
+semanticSuite({ name: 'embedded PGlite with pgvector', world, expectedIndex: 'pgvector' });
+semanticSuite({ name: 'in-process usearch index', world, expectedIndex: 'usearch', deps: { index: 'usearch' } });
+
+describe('usearch store bounds', () => {
+  const partition = { scope: 'global', contextHash: 'c', embeddingModel: 'e' };
+
+  it('keeps at most maxEntries, the least recently used out first', async () => {
+    const store = createUsearchStore({ maxEntries: 2 });
+    await store.add({ ...partition, vector: [1, 0], entry: answer('m', 'a'), expiresAt: Date.now() + 60_000 });
+    await store.add({ ...partition, vector: [0, 1], entry: answer('m', 'b'), expiresAt: Date.now() + 60_000 });
+    // touch "a": "b" is now the least recently used
+    expect((await store.nearest(partition, [1, 0]))?.entry.response.content).toBe('a');
+    await store.add({ ...partition, vector: [-1, 0], entry: answer('m', 'c'), expiresAt: Date.now() + 60_000 });
+    expect((await store.nearest(partition, [0, 1]))?.entry.response.content).not.toBe('b');
+    expect(await store.purge({})).toBe(2);
+    expect(await store.nearest(partition, [1, 0])).toBeNull();
+  });
+
+  it('purges expired entries', async () => {
+    let t = 1_000;
+    const store = createUsearchStore({ maxEntries: 10, now: () => t });
+    await store.add({ ...partition, vector: [1, 0], entry: answer('m', 'old'), expiresAt: 2_000 });
+    await store.add({ ...partition, vector: [0, 1], entry: answer('m', 'new'), expiresAt: 5_000 });
+    t = 3_000;
+    expect((await store.nearest(partition, [1, 0]))?.entry.response.content).toBe('new');
+    expect(await store.purgeExpired()).toBe(0);
+    t = 6_000;
+    expect(await store.purgeExpired()).toBe(1);
+    expect(await store.nearest(partition, [0, 1])).toBeNull();
+  });
+});
