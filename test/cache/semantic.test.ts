@@ -1,5 +1,6 @@
 /* The semantic cache on the embedded database (pgvector in PGlite) and on the in-process usearch index. */
 import { describe, expect, it } from 'vitest';
+import { createPgvectorStore, preparePgvector } from '../../src/cache/semantic/pgvector-store.js';
 import { createUsearchStore } from '../../src/cache/semantic/usearch-store.js';
 import { answer, semanticSuite, useSemanticWorld } from './semantic-kit.js';
 
@@ -33,5 +34,20 @@ describe('usearch store bounds', () => {
     t = 6_000;
     expect(await store.purgeExpired()).toBe(1);
     expect(await store.nearest(partition, [0, 1])).toBeNull();
+  });
+});
+
+describe('pgvector store expiry', () => {
+  it('purgeExpired deletes the expired rows only', async () => {
+    const db = world.gw.app.services.database.db;
+    expect(await preparePgvector(db)).toBe(true);
+    const store = createPgvectorStore(db);
+    const partition = { scope: 'expiry', contextHash: 'c', embeddingModel: 'e' };
+    await store.add({ ...partition, vector: [1, 0], entry: answer('m', 'old'), expiresAt: Date.now() - 1000 });
+    await store.add({ ...partition, vector: [0, 1], entry: answer('m', 'new'), expiresAt: Date.now() + 60_000 });
+    // the expired row is never returned, even though it is the closer one
+    expect((await store.nearest(partition, [1, 0]))?.entry.response.content).toBe('new');
+    expect(await store.purgeExpired()).toBe(1);
+    expect(await store.purge({ scope: 'expiry' })).toBe(1);
   });
 });
