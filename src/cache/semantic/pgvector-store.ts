@@ -25,12 +25,19 @@ const DDL = [
   sql`create index if not exists semantic_cache_entries_expires_at on semantic_cache_entries (expires_at)`,
 ];
 
+// any fixed 64-bit number; only this set-up takes it
+const SETUP_LOCK = 7_316_042_223;
+
 /** True when the database has pgvector (or could create it) and now has the table. */
 export async function preparePgvector(db: Db): Promise<boolean> {
   const available = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from pg_available_extensions where name = 'vector'`));
   if (!available[0]?.n) return false;
-  await db.execute(sql`create extension if not exists vector`);
-  for (const statement of DDL) await db.execute(statement);
+  // instances starting together: `if not exists` alone still lets two creations of the same object collide
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SETUP_LOCK})`);
+    await tx.execute(sql`create extension if not exists vector`);
+    for (const statement of DDL) await tx.execute(statement);
+  });
   return true;
 }
 
