@@ -23,6 +23,23 @@ describe('usearch store bounds', () => {
     expect(await store.nearest(partition, [1, 0])).toBeNull();
   });
 
+  it('finds the nearest in a partition large enough for a graph, and forgets what is purged', async () => {
+    const store = createUsearchStore({ maxEntries: 1000 });
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const expiresAt = Date.now() + 60_000;
+    for (let i = 0; i < 300; i++) {
+      await store.add({ ...partition, vector: Array.from({ length: 8 }, random), entry: answer('m', `random ${i}`), expiresAt });
+    }
+    await store.add({ ...partition, vector: [1, 0, 0, 0, 0, 0, 0, 0], entry: answer('target-model', 'target'), expiresAt });
+    const near = await store.nearest(partition, [0.99, 0.01, 0, 0, 0, 0, 0, 0]);
+    expect(near?.entry.response.content).toBe('target');
+    expect(near?.similarity).toBeGreaterThan(0.99);
+    expect(await store.purge({ model: 'target-model' })).toBe(1);
+    expect((await store.nearest(partition, [0.99, 0.01, 0, 0, 0, 0, 0, 0]))?.entry.response.content).not.toBe('target');
+    expect(await store.purge({})).toBe(300);
+  });
+
   it('purges expired entries', async () => {
     let t = 1_000;
     const store = createUsearchStore({ maxEntries: 10, now: () => t });
