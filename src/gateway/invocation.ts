@@ -22,6 +22,11 @@ export interface InvocationOptions {
   requestId?: string;
   /** Told whether the response cache answered, when it was consulted (REST's x-gateway-cache header). */
   onCacheLookup?: (result: 'HIT-EXACT' | 'HIT-SEMANTIC' | 'MISS') => void;
+  /**
+   * The operator chose the model, not the caller (the semantic cache's embedding model, embedded on the caller's
+   * key): the key's allowedModels does not apply. Never set from what a request carries.
+   */
+  operatorModel?: boolean;
 }
 
 export interface EmbedInput {
