@@ -8,6 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createExactStore } from './cache/exact/create-store.js';
 import type { ResponseCache } from './cache/response-cache.js';
+import { createSemanticCache, embedThroughGateway } from './cache/semantic/index.js';
 import type { SemanticCache } from './cache/types.js';
 import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
@@ -61,7 +62,7 @@ export interface AppOptions {
   drainBounds?: Partial<DrainBounds>;
   /** The invocation's steps (src/gateway/pipeline.ts). @default PIPELINE */
   steps?: readonly Step[];
-  /** The semantic half of the response cache; without it SEMANTIC calls get exact lookups only. */
+  /** Replaces the semantic half of the response cache (pgvector or usearch, chosen at start-up). */
   semanticCache?: SemanticCache;
 }
 
@@ -239,6 +240,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     steps: options.steps,
     cache,
   });
+  // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
+  cache.semantic ??= await createSemanticCache({ db, embed: embedThroughGateway(gateway), settings: () => cache.settings.get(), log });
 
   await catalogue.seed(envProviders(config));
   let bootstrapAdminSecret: string | undefined;

@@ -18,7 +18,7 @@ let key: { id: string; uuid: string; secret: string };
 
 beforeAll(async () => {
   [gw, mock] = await Promise.all([startGateway(), startOpenAIMock({ reply: SLOW })]);
-  await addMockModels(gw, mock, [{ name: 'cached', cache: { mode: 'EXACT' } }, { name: 'plain' }]);
+  await addMockModels(gw, mock, [{ name: 'cached', cache: { mode: 'EXACT' } }, { name: 'plain' }, { name: 'embedder' }]);
   key = await gw.createKey({ scopes: ['INVOKE', 'READ_USAGE'] });
 });
 afterAll(async () => {
@@ -254,5 +254,37 @@ describe('prompts', () => {
     });
     expect(rest.headers.get('x-gateway-cache')).toBe('HIT-EXACT');
     expect(mock.chatRequests()).toHaveLength(1);
+  });
+});
+
+describe('semantic, with the index the gateway set up', () => {
+  it('a paraphrase is answered from the cache, on GraphQL and REST, with its similarity on the record', async () => {
+    const set = (m: string | null) => gw.gql('mutation($m: String) { updateCacheSettings(input: { embeddingModel: $m, similarityThreshold: 0.9 }) { vectorIndex } }', { m });
+    const vi = await set('embedder');
+    expect(vi.data).toEqual({ updateCacheSettings: { vectorIndex: 'pgvector' } });
+    try {
+      const [q1, q2, far] = [fresh('What is the capital of Spain?'), fresh('Which city is the capital of Spain?'), fresh('How tall is Everest?')];
+      mock.reply({ ...SLOW, delayMs: 0, vectors: { [q1]: [1, 0, 0], [q2]: [0.98, 0.2, 0], [far]: [0, 0, 1] } });
+      const ask = (text: string) => input('plain', text, { cache: { mode: 'SEMANTIC' } });
+      const first = await chat(gw, key.secret, ask(q1));
+      const para = await chat(gw, key.secret, ask(q2));
+      expect(para.answer.message.content).toBe(first.answer.message.content);
+      await chat(gw, key.secret, ask(far));
+      expect(mock.chatRequests()).toHaveLength(2);
+      const rows = (await usageOf(gw, key.id)).filter((r) => r.invocationId === para.answer.id);
+      expect(rows[0]).toMatchObject({ cacheHit: 'SEMANTIC', costUsd: 0 });
+      expect(rows[0]!.cacheSimilarity).toBeCloseTo(0.98 / Math.hypot(0.98, 0.2), 4);
+
+      const rest = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key.secret}`, 'x-gateway-cache': 'semantic' },
+        body: JSON.stringify({ model: 'plain', messages: [{ role: 'user', content: q2 }] }),
+      });
+      // the same question as `para` asked: REST and GraphQL share entries
+      expect(rest.headers.get('x-gateway-cache')).toMatch(/^HIT-/);
+      expect(mock.chatRequests()).toHaveLength(2);
+    } finally {
+      await set(null);
+    }
   });
 });
