@@ -68,7 +68,8 @@ export const cache: Step = {
     if (!p || !deps.cache || !answer || answer.source !== 'upstream' || !CACHEABLE.has(answer.response.finishReason)) return;
     const { policy, keys, vector } = p;
     const entry: CachedAnswer = {
-      response: answer.response,
+      // a copy: the output guardrails' after runs next and may change the answer in place (restoring redacted values)
+      response: structuredClone(answer.response),
       provider: answer.provider,
       upstreamModel: answer.upstreamModel,
       model: inv.modelName,
