@@ -6,7 +6,7 @@
  * that cannot keep an answer only means the next call asks the upstream again.
  */
 import { cacheKeysOf, type CacheKeys } from '../../cache/cache-key.js';
-import { checkCacheOptions, effectiveCache, type EffectiveCache } from '../../cache/cache-policy.js';
+import { effectiveCache, type EffectiveCache } from '../../cache/cache-policy.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import type { CachedAnswer } from '../../cache/types.js';
 import type { ChatResponse, FinishReason } from '../../providers/types.js';
@@ -30,7 +30,6 @@ export const cache: Step = {
   name: 'cache',
   async before(inv, deps) {
     if (inv.input.kind === 'embed') return;
-    checkCacheOptions(inv.input.chat.cache, 'input.cache');
     const rc = deps.cache;
     if (!rc) return;
     const decided = await policyOf(inv, rc, deps);
