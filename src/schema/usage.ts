@@ -108,7 +108,7 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
     status: t.field({ type: UsageStatusEnum, description: 'Only records that ended this way' }),
     cacheHit: t.boolean({
       description:
-        'true: only records the response cache answered; false: only the others. The rollups are not kept per cache hit, so usageSummary and usageSeries read the records themselves for this filter (exact percentiles; slower over long ranges than the rollups, give it a range)',
+        'true: only records the response cache answered; false: only the others. The hourly rollups are not kept per cache hit, so usageSummary and usageSeries read the records of the whole range for this filter (the same sums and percentile bounds): its time grows with the records in the range, where the rollups answer in time per hour, so give it the range you need',
     }),
     from: t.field({ type: 'DateTime', description: 'Only records created at or after this time' }),
     to: t.field({ type: 'DateTime', description: 'Only records created before this time; `from` must not be later' }),

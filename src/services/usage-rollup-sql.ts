@@ -62,7 +62,8 @@ export function groupRollupDimension(scope: UsageScope, groupBy: UsageGroupBy | 
 
 /**
  * Whether a scope is read from usage_records alone: the rollups are not keyed by cache hit, so a filter on it is
- * answered by scanning its records (an uncommon question; keying the rollups by it would double their rows for all).
+ * answered by scanning its records. It is an occasional question (the hit rate itself comes from the rollups' sums),
+ * and keying usage_rollups by it would add a row per key, model, provider, status and hour for every reader.
  */
 export function answeredFromRecords(scope: UsageScope): boolean {
   return scope.cacheHit !== null;

@@ -214,8 +214,8 @@ export function createUsageRollupQueries(db: Db) {
 
   /** Points of any interval, from the parts of the range (rollup hours and edge records); MINUTE from records only. */
   async function points(scope: UsageScope, interval: UsageInterval, g: Grouping, keys: GroupKeys): Promise<KeyedAggregate[]> {
-    if (interval === 'MINUTE' || answeredFromRecords(scope)) return readExact(exactPoints(scope, [scope], g, keys));
-    if (interval === 'DAY') {
+    if (interval === 'MINUTE') return readExact(exactPoints(scope, [scope], g, keys));
+    if (interval === 'DAY' || answeredFromRecords(scope)) {
       const parts = partsOf(scope, g, keys, true);
       return parts.length ? readPoints(summed(parts)) : [];
     }
