@@ -1,11 +1,12 @@
 /*
  * Cache hits and guardrail actions, as the usage analytics and /metrics report them. A step added after the gateway's
- * own (as the response cache and the guardrails will be) answers some chats as cache hits and notes a guardrail
- * action on others; the calls go through GraphQL, the answers are read back through usage, usageSummary, usageSeries
- * and GET /metrics.
+ * own (test/kit/fake-cache-step.ts, standing in for the response cache and the guardrails) answers some chats as cache
+ * hits and notes a guardrail action on another; the calls go through GraphQL, the answers are read back through
+ * usage, usageSummary, usageSeries and GET /metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PIPELINE, type Step } from '../../src/gateway/pipeline.js';
+import { PIPELINE } from '../../src/gateway/pipeline.js';
+import { fakeCacheStep, HIT_COMPLETION_TOKENS, HIT_PROMPT_TOKENS, SEMANTIC_SIMILARITY } from '../kit/fake-cache-step.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { metric, ok, scrape, type Sample } from '../ops/kit.js';
 import { createPricedModel, INPUT_PRICE, OUTPUT_PRICE, PRICED_MODEL, units } from './usage-kit.js';
@@ -18,39 +19,7 @@ const RECORDS = `query($filter: UsageFilter) {
   usage(filter: $filter, first: 50) { edges { node { model costUsd cacheHit costSavedUsd cacheSimilarity guardrails { stage rule action } } } }
 }`;
 
-/** A cache hit's tokens: what the upstream would have been paid for. */
-const HIT_PROMPT = 1000;
-const HIT_COMPLETION = 2000;
-const HIT_COST = (HIT_PROMPT * INPUT_PRICE + HIT_COMPLETION * OUTPUT_PRICE) / 1e6;
-
-const lastUserText = (inv: Parameters<NonNullable<Step['before']>>[0]) => inv.request?.messages.at(-1)?.content ?? '';
-
-/** Answers "hit exact …" and "hit semantic …" as the cache would; notes a redaction on messages holding "email". */
-const fakeCacheAndGuardrail: Step = {
-  name: 'fake-cache-and-guardrail',
-  before(inv) {
-    const text = lastUserText(inv);
-    if (text.includes('email')) inv.noteGuardrail({ policy: 'pii', stage: 'INPUT', rule: 'PII', action: 'REDACTED', detail: 'EMAIL' });
-    const kind = text.startsWith('hit exact') ? 'EXACT' : text.startsWith('hit semantic') ? 'SEMANTIC' : null;
-    if (!kind) return;
-    inv.answer = {
-      response: {
-        id: 'cached',
-        upstreamModel: 'echo',
-        content: 'from the cache',
-        toolCalls: [],
-        finishReason: 'STOP',
-        usage: { promptTokens: HIT_PROMPT, completionTokens: HIT_COMPLETION, totalTokens: HIT_PROMPT + HIT_COMPLETION, exact: true },
-      },
-      provider: 'echo',
-      upstreamModel: 'echo',
-      pricedBy: inv.resolved,
-      attempts: 0,
-      source: 'fake-cache',
-      cacheHit: { kind, similarity: kind === 'EXACT' ? 1 : 0.97 },
-    };
-  },
-};
+const HIT_COST = (HIT_PROMPT_TOKENS * INPUT_PRICE + HIT_COMPLETION_TOKENS * OUTPUT_PRICE) / 1e6;
 
 interface Agg {
   key?: string;
@@ -68,7 +37,7 @@ describe('cache and guardrail accounting', () => {
   const messages = ['hit exact one', 'hit exact two', 'hit semantic three', 'plain four', 'plain email five'];
 
   beforeAll(async () => {
-    gw = await startGateway({}, { steps: [...PIPELINE, fakeCacheAndGuardrail] });
+    gw = await startGateway({}, { steps: [...PIPELINE, fakeCacheStep] });
     await createPricedModel(gw);
     before = await scrape(gw);
     for (const content of messages) ok(await gw.gql(CHAT, { input: { model: PRICED_MODEL, messages: [{ role: 'USER', content }] } }));
@@ -114,7 +83,7 @@ describe('cache and guardrail accounting', () => {
     const hits = await nodes(true);
     expect(hits.map((n) => n.cacheHit).sort()).toEqual(['EXACT', 'EXACT', 'SEMANTIC']);
     for (const n of hits) expect([n.costUsd, units(n.costSavedUsd)]).toEqual([0, units(HIT_COST)]);
-    expect(hits.map((n) => n.cacheSimilarity).sort()).toEqual([0.97, 1, 1]);
+    expect(hits.map((n) => n.cacheSimilarity).sort()).toEqual([SEMANTIC_SIMILARITY, 1, 1]);
     const others = await nodes(false);
     expect(others).toHaveLength(2);
     for (const n of others) expect([n.cacheHit, n.costSavedUsd, n.cacheSimilarity]).toEqual([null, 0, null]);
