@@ -213,7 +213,7 @@ describe('semantic (through the SemanticCache interface)', () => {
     expect(rows.map((r) => [r.status, r.cacheHit, r.cacheSimilarity])).toEqual([
       ['OK', null, null],
       ['OK', 'SEMANTIC', 0.97],
-      ['OK', 'EXACT', null],
+      ['OK', 'EXACT', 1],
       ['OK', null, null],
       ['OK', null, null],
       ['OK', null, null],

@@ -43,7 +43,7 @@ export const cache: Step = {
       deps.log.warn({ err, requestId: inv.options.requestId }, 'cache: exact lookup failed; treated as a miss');
       return null;
     });
-    if (found) return hit(inv, deps, found, 'EXACT', null);
+    if (found) return hit(inv, deps, found, 'EXACT', 1);
 
     if (policy.mode === 'SEMANTIC' && semanticOn && rc.semantic && keys.lastUserText) {
       const { principal, requestId } = inv.options;
