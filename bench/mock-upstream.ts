@@ -6,6 +6,7 @@
  * - tokens: the request's max_tokens (or max_completion_tokens), default 16
  * - gap between streamed tokens: `-gap-<ms>` in the model name (e.g. "mock-gap-50"), else MOCK_GAP_MS (default 1);
  *   the first token goes out at once, so time to first token is the round trip itself
+ * - a non-streamed answer waits `-delay-<ms>` (in the model name, e.g. "mock-delay-200") before it is sent; default 0
  * - GET /stats: requests served, streams open now and at most; POST /stats/reset zeroes the maximum
  *
  * Prints one JSON line {"ready":true,"port":…,"extraPorts":[…]} on stdout when listening (MOCK_PORT, default 0 =
@@ -155,6 +156,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return;
   }
   const buf = completionBody(model, tokens);
+  const delay = /-delay-(\d+)/.exec(model);
+  if (delay) await new Promise((r) => setTimeout(r, Number(delay[1])));
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': buf.length });
   res.end(buf);
 }

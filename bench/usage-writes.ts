@@ -52,6 +52,10 @@ function batch(keys: number, statuses: boolean): UsageEvent[] {
       attempts: 1,
       usageExact: true,
       metadata: null,
+      cacheHit: null,
+      costSavedUsd: 0,
+      cacheSimilarity: null,
+      guardrails: null,
     };
   });
 }

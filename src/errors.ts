@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_TIMEOUT'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  | 'GUARDRAIL_BLOCKED';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -26,6 +27,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   UPSTREAM_ERROR: 502,
   UPSTREAM_TIMEOUT: 504,
   SERVICE_UNAVAILABLE: 503,
+  GUARDRAIL_BLOCKED: 400,
 };
 
 /** Builds an error that captures no stack frames: an answer to a client, whose stack nobody reads. */
@@ -104,6 +106,10 @@ export const rateLimited = (message: string, retryAfterMs: number) =>
 
 export const quotaExceeded = (message: string) => new GatewayError('QUOTA_EXCEEDED', message);
 
+/** A guardrail policy refused the input or the answer; the policy is named so an operator can find the rule. */
+export const guardrailBlocked = (policy: string, reason: string) =>
+  new GatewayError('GUARDRAIL_BLOCKED', `Blocked by guardrail policy "${policy}": ${reason}`, { policy });
+
 /**
  * What the answer needs (a key or model lookup) cannot be read: the database is unreachable and nothing usable is
  * cached. Clients retry after `retryAfterMs` (the database pool reconnects within that).
@@ -137,7 +143,11 @@ export function toRestError(err: unknown): { status: number; headers: Record<str
     : ge.code === 'FORBIDDEN' ? 'permission_error'
     : ge.code === 'RATE_LIMITED' || ge.code === 'QUOTA_EXCEEDED' ? 'rate_limit_error'
     : ge.code === 'NOT_FOUND' || ge.code === 'MODEL_NOT_FOUND' || ge.code === 'MODEL_RETIRED' ? 'not_found_error'
+    : ge.code === 'GUARDRAIL_BLOCKED' ? 'guardrail_error'
     : 'api_error';
   const param = typeof ge.extensions.field === 'string' ? ge.extensions.field : null;
-  return { status: ge.httpStatus, headers, body: { error: { message: ge.message, type, param, code: ge.code } } };
+  const error: Record<string, unknown> = { message: ge.message, type, param, code: ge.code };
+  // which policy refused: the one thing a client needs to ask an operator about a block
+  if (typeof ge.extensions.policy === 'string') error.policy = ge.extensions.policy;
+  return { status: ge.httpStatus, headers, body: { error } };
 }

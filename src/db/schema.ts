@@ -41,6 +41,10 @@ export const models = pgTable('models', {
   outputPricePerMTok: doublePrecision('output_price_per_mtok'),
   contextWindow: integer('context_window'),
   timeoutMs: integer('timeout_ms'),
+  /** Response cache default for calls to this model (OFF / EXACT / SEMANTIC); null: not set here. */
+  cacheMode: text('cache_mode'),
+  cacheTtlSeconds: integer('cache_ttl_seconds'),
+  guardrailPolicyIds: uuid('guardrail_policy_ids').array().notNull().default(sql`'{}'::uuid[]`),
   createdAt: createdAt(),
 });
 
@@ -80,10 +84,37 @@ export const apiKeys = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
+    /** Response cache default for this key's calls (OFF / EXACT / SEMANTIC); null: not set here. */
+    cacheMode: text('cache_mode'),
+    cacheTtlSeconds: integer('cache_ttl_seconds'),
+    /** Whose cached answers this key's calls may receive: KEY (its own; null means KEY) or GLOBAL. */
+    cacheScope: text('cache_scope'),
+    guardrailPolicyIds: uuid('guardrail_policy_ids').array().notNull().default(sql`'{}'::uuid[]`),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('api_keys_secret_hash_idx').on(t.secretHash)],
 );
+
+/** Named guardrail policies; `input` and `output` are rule sets (src/guardrails validates their shape). */
+export const guardrailPolicies = pgTable('guardrail_policies', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  description: text('description'),
+  input: jsonb('input'),
+  output: jsonb('output'),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** The response cache's gateway-wide settings: one row, id 1. */
+export const cacheSettings = pgTable('cache_settings', {
+  id: integer('id').primaryKey().default(1),
+  /** The public name of the embedding model the semantic cache embeds prompts with; null: semantic cache off. */
+  embeddingModel: text('embedding_model'),
+  similarityThreshold: doublePrecision('similarity_threshold').notNull().default(0.95),
+  defaultTtlSeconds: integer('default_ttl_seconds').notNull().default(3600),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
 
 export const usageRecords = pgTable(
   'usage_records',
@@ -107,6 +138,13 @@ export const usageRecords = pgTable(
     attempts: integer('attempts').notNull().default(0),
     usageExact: boolean('usage_exact').notNull().default(true),
     metadata: jsonb('metadata'),
+    /** EXACT or SEMANTIC when the response cache answered; null when the upstream did (or nothing did). */
+    cacheHit: text('cache_hit'),
+    /** What a cache hit would have cost upstream: a hit's own cost is 0. */
+    costSavedUsd: numeric('cost_saved_usd', { precision: 20, scale: 10 }).notNull().default('0'),
+    cacheSimilarity: doublePrecision('cache_similarity'),
+    /** The guardrail rules that acted on this call (GuardrailEvent[]); null when none did. */
+    guardrails: jsonb('guardrails'),
   },
   // The primary key is (created_at, id), the order every page is read in: one btree serves both the pages and the
   // duplicate check of a re-sent batch, where an `id` key plus a (created_at, id) index cost a btree insert more a
@@ -207,3 +245,5 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type UsageRow = typeof usageRecords.$inferSelect;
 export type UsageInsert = typeof usageRecords.$inferInsert;
 export type PromptRow = typeof prompts.$inferSelect;
+export type GuardrailPolicyRow = typeof guardrailPolicies.$inferSelect;
+export type CacheSettingsRow = typeof cacheSettings.$inferSelect;

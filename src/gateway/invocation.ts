@@ -7,7 +7,8 @@ import { timeOrderedId } from '../util/time-ordered-id.js';
 import type { ChatInput } from './chat-input.js';
 import { NOOP_RESERVATION, type Reservation } from './limits.js';
 import type { Step } from './pipeline.js';
-import type { UsageEvent } from './usage-writer.js';
+import type { TextFilter } from './stream/text-filter.js';
+import type { CacheHitKind, GuardrailEvent, UsageEvent } from './usage-writer.js';
 
 /** Who asks and how; the same for GraphQL, REST and prompts. */
 export interface InvocationOptions {
@@ -41,6 +42,11 @@ export interface Answer<R extends ChatResponse | EmbedResponse = ChatResponse | 
   attempts: number;
   /** 'upstream', or the name of the step that answered. */
   source: string;
+  /**
+   * Set when the response cache answered: no upstream was asked, so nothing is charged against token budgets and
+   * the record's cost is 0, with what the upstream would have cost as the saving.
+   */
+  cacheHit?: { kind: CacheHitKind; similarity: number | null };
 }
 
 /** What the caller sent, by kind of call: the input steps read it, nothing else does. */
@@ -61,6 +67,8 @@ export class Invocation {
   answer: Answer | undefined;
   /** The steps whose `before` ran, in order: theirs are the `after`s to run. */
   stepsRun: readonly Step[] = [];
+  /** What a stream's text passes through on its way to the client (guardrails on output), in order; see text-filter.ts. */
+  outputFilters: TextFilter[] = [];
   private finished = false;
   private settled = false;
 
@@ -87,6 +95,10 @@ export class Invocation {
       attempts: 0,
       usageExact: true,
       metadata: options.metadata ?? null,
+      cacheHit: null,
+      costSavedUsd: 0,
+      cacheSimilarity: null,
+      guardrails: null,
     };
   }
 
@@ -98,6 +110,11 @@ export class Invocation {
   get resolved(): ResolvedModel {
     if (!this.model) throw new Error('invocation step order: the model is not resolved yet');
     return this.model;
+  }
+
+  /** A guardrail rule acted on this call: kept on its usage record. */
+  noteGuardrail(e: GuardrailEvent): void {
+    (this.event.guardrails ??= []).push(e);
   }
 
   elapsedMs(): number {

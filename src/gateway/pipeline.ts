@@ -2,9 +2,9 @@
  * The invocation pipeline: the ordered steps every call goes through, for GraphQL, REST, prompts and embeddings alike.
  * A step is one file in steps/ and one line in PIPELINE; no step knows which surface the call came from.
  *
- *   before, in order:   authorize → read input → resolve model → reserve limits → [cache lookup, input guardrails…]
- *   the call:           unless a step answered: call upstream | open stream → relay → classify end
- *   after, in reverse:  [output guardrails, cache store…] on the complete answer
+ *   before, in order:   authorize → read input → resolve model → guardrails (input) → reserve limits → cache lookup
+ *   the call:           unless a step answered: call upstream | open stream → relay (output filters) → classify end
+ *   after, in reverse:  cache store → guardrails (output) on the complete answer
  *   then:               settle → record
  *
  * A step's `before` may refuse the call (throw) or answer it (set `inv.answer`: the steps after it and the upstream
@@ -24,6 +24,8 @@ import { authorize } from './steps/authorize.js';
 import { readInput } from './steps/read-input.js';
 import { resolveModel } from './steps/resolve-model.js';
 import { reserveLimits } from './steps/reserve-limits.js';
+import { guardrails } from './steps/guardrails.js';
+import { cache } from './steps/cache.js';
 
 /** Hooks for metrics; all optional. */
 export interface GatewayObserver {
@@ -60,7 +62,9 @@ export interface Step {
 }
 
 /** Every step of an invocation, in order. */
-export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, reserveLimits];
+// guardrails before limits: a refused input reserves nothing; the cache after them: a hit still counts as a request,
+// and it is looked up with the input as the guardrails left it (redacted)
+export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, reserveLimits, cache];
 
 /** Each step's `before` in order, until one answers; remembers which ran. */
 export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<void> {

@@ -26,6 +26,26 @@ export interface UsageEvent {
   attempts: number;
   usageExact: boolean;
   metadata: Record<string, unknown> | null;
+  /** Set when the response cache answered: the call cost nothing upstream. */
+  cacheHit: CacheHitKind | null;
+  /** What a cache hit would have cost upstream; 0 otherwise. */
+  costSavedUsd: number;
+  /** A semantic hit's similarity to the stored prompt (1 for an exact hit); null on a miss. */
+  cacheSimilarity: number | null;
+  /** The guardrail rules that acted on the call, in order; null when none did. */
+  guardrails: GuardrailEvent[] | null;
+}
+
+export type CacheHitKind = 'EXACT' | 'SEMANTIC';
+
+/** One guardrail rule that acted on an invocation: which policy, on which side, what it did. */
+export interface GuardrailEvent {
+  policy: string;
+  stage: 'INPUT' | 'OUTPUT';
+  rule: 'PII' | 'DENY_LIST' | 'INPUT_TOKENS' | 'JSON_SCHEMA';
+  action: 'REDACTED' | 'BLOCKED' | 'RESTORED' | 'RETRIED';
+  /** What matched, without the matched text itself: e.g. "EMAIL x2" or the deny-list entry's index. */
+  detail: string | null;
 }
 
 export interface UsageWriterOptions {
@@ -82,6 +102,7 @@ function storableJson(value: unknown): string {
 export const USAGE_COPY_COLUMNS = [
   'id', 'created_at', 'api_key_id', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens', 'cost_usd',
   'latency_ms', 'ttft_ms', 'status', 'error_code', 'streamed', 'attempts', 'usage_exact', 'metadata',
+  'cache_hit', 'cost_saved_usd', 'cache_similarity', 'guardrails',
 ] as const;
 
 /** Characters that need work before they reach COPY: NUL, surrogates (maybe lone), backslash, tab, newline, CR. */
@@ -107,7 +128,9 @@ function toCopyText(events: UsageEvent[]): string {
       `${e.id}\t${e.createdAt.toISOString()}\t${e.apiKeyId ?? '\\N'}\t${copyField(e.model)}\t${copyField(e.provider)}\t${copyField(e.upstreamModel)}\t` +
       `${e.promptTokens}\t${e.completionTokens}\t${e.costUsd.toFixed(10)}\t${e.latencyMs}\t${copyField(e.ttftMs)}\t${e.status}\t` +
       `${copyField(e.errorCode)}\t${e.streamed ? 't' : 'f'}\t${e.attempts}\t${e.usageExact ? 't' : 'f'}\t` +
-      `${e.metadata === null ? '\\N' : copyField(storableJson(e.metadata))}\n`;
+      `${e.metadata === null ? '\\N' : copyField(storableJson(e.metadata))}\t` +
+      `${e.cacheHit ?? '\\N'}\t${e.costSavedUsd.toFixed(10)}\t${copyField(e.cacheSimilarity)}\t` +
+      `${e.guardrails === null ? '\\N' : copyField(storableJson(e.guardrails))}\n`;
   }
   return out;
 }
@@ -136,15 +159,22 @@ function insertBatch(events: UsageEvent[]): SQL {
       attempts: e.attempts,
       usage_exact: e.usageExact,
       metadata: e.metadata,
+      cache_hit: e.cacheHit,
+      cost_saved_usd: e.costSavedUsd.toFixed(10),
+      cache_similarity: e.cacheSimilarity,
+      guardrails: e.guardrails,
     })),
   );
   return sql`insert into ${usageRecords} (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
-      completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata)
+      completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata,
+      cache_hit, cost_saved_usd, cache_similarity, guardrails)
     select id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens, completion_tokens, cost_usd,
-      latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata
+      latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata,
+      cache_hit, cost_saved_usd, cache_similarity, guardrails
     from jsonb_to_recordset(${rows}::jsonb) as r(id uuid, created_at timestamptz, api_key_id uuid, model text,
       provider text, upstream_model text, prompt_tokens int, completion_tokens int, cost_usd numeric, latency_ms int,
-      ttft_ms int, status text, error_code text, streamed boolean, attempts int, usage_exact boolean, metadata jsonb)
+      ttft_ms int, status text, error_code text, streamed boolean, attempts int, usage_exact boolean, metadata jsonb,
+      cache_hit text, cost_saved_usd numeric, cache_similarity double precision, guardrails jsonb)
     on conflict (created_at, id) do nothing`;
 }
 

@@ -99,3 +99,35 @@ export const UsageIntervalEnum = builder.enumType('UsageInterval', {
     DAY: { description: 'One point per UTC day; any range' },
   } as const,
 });
+export const CacheHitKindEnum = builder.enumType('CacheHitKind', {
+  description: 'How the response cache answered a call',
+  values: {
+    EXACT: { description: 'The same model, messages, tools and parameters were answered before in the same scope' },
+    SEMANTIC: { description: 'A close enough prompt (by embedding similarity) with the same context was answered before in the same scope' },
+  } as const,
+});
+export const GuardrailStageEnum = builder.enumType('GuardrailStage', {
+  description: 'Which side of a call a guardrail rule acted on',
+  values: {
+    INPUT: { description: 'The request, before any upstream was asked' },
+    OUTPUT: { description: 'The answer (for streams: as it streamed)' },
+  } as const,
+});
+export const GuardrailRuleKindEnum = builder.enumType('GuardrailRuleKind', {
+  description: 'Which rule of a guardrail policy acted',
+  values: {
+    PII: { description: 'Personal data or secrets were found' },
+    DENY_LIST: { description: 'A denied word or pattern was found' },
+    INPUT_TOKENS: { description: 'The input was larger than the policy allows' },
+    JSON_SCHEMA: { description: 'The answer did not match the JSON schema' },
+  } as const,
+});
+export const GuardrailOutcomeEnum = builder.enumType('GuardrailOutcome', {
+  description: 'What a guardrail rule did',
+  values: {
+    REDACTED: { description: 'The matched text was replaced by placeholders' },
+    BLOCKED: { description: 'The call was refused with GUARDRAIL_BLOCKED' },
+    RESTORED: { description: 'Placeholders the model echoed were given their original values back' },
+    RETRIED: { description: 'The upstream was asked once more because the answer did not match the JSON schema' },
+  } as const,
+});

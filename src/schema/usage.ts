@@ -1,6 +1,6 @@
 /* Usage records: newest-first connection, grouped summaries and the live feed. */
 import { filter, pipe } from 'graphql-yoga';
-import type { UsageEvent } from '../gateway/usage-writer.js';
+import type { GuardrailEvent, UsageEvent } from '../gateway/usage-writer.js';
 import type { UsageRow } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
@@ -12,12 +12,36 @@ import { parseRecordKey, recordKey, type RecordKey } from '../services/usage-que
 import { MAX_SERIES, type UsageAggregate, type UsageBucket, type UsagePoint, type UsageSeries } from '../services/usage-rollups.js';
 import { builder, grantedScopes } from './builder.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
-import { UsageGroupByEnum, UsageIntervalEnum, UsageStatusEnum } from './enums.js';
+import {
+  CacheHitKindEnum,
+  GuardrailOutcomeEnum,
+  GuardrailRuleKindEnum,
+  GuardrailStageEnum,
+  UsageGroupByEnum,
+  UsageIntervalEnum,
+  UsageStatusEnum,
+} from './enums.js';
 import { globalIdOf, keyOf, refused } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
 
 /** Rows from the database and events from the feed share one shape (the feed may come through Redis as JSON). */
-type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'createdAt'> & { costUsd: number | string; createdAt: Date | string };
+type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'costSavedUsd' | 'createdAt' | 'guardrails'> & {
+  costUsd: number | string;
+  costSavedUsd: number | string;
+  createdAt: Date | string;
+  guardrails: unknown;
+};
+
+const GuardrailEventRef = builder.objectRef<GuardrailEvent>('GuardrailEvent').implement({
+  description: 'One guardrail rule that acted on an invocation',
+  fields: (t) => ({
+    policy: t.exposeString('policy', { description: 'The name of the policy the rule belongs to' }),
+    stage: t.field({ type: GuardrailStageEnum, description: 'The side of the call it acted on', resolve: (e) => e.stage }),
+    rule: t.field({ type: GuardrailRuleKindEnum, description: 'Which rule acted', resolve: (e) => e.rule }),
+    action: t.field({ type: GuardrailOutcomeEnum, description: 'What it did', resolve: (e) => e.action }),
+    detail: t.exposeString('detail', { nullable: true, description: 'What matched, never the matched text itself (e.g. "EMAIL x2")' }),
+  }),
+});
 
 const UsageRecordRef = builder.nodeRef<UsageRecordShape, RecordKey | null>('UsageRecord', {
   // the primary key (created_at, id): a lookup by id alone would scan the table
@@ -55,6 +79,23 @@ UsageRecordRef.implement({
     streamed: t.exposeBoolean('streamed', { description: 'Whether it was a streamed chat (chatStream, or REST with stream: true)' }),
     attempts: t.exposeInt('attempts', { description: 'Upstream attempts made, retries and fallbacks included (0 when refused before any)' }),
     metadata: t.field({ type: 'JSON', nullable: true, description: 'The caller\'s ChatInput.metadata tags, plus prompt and promptVersion for runPrompt; null when none', resolve: (r) => r.metadata ?? null }),
+    cacheHit: t.field({
+      type: CacheHitKindEnum,
+      nullable: true,
+      description: 'How the response cache answered it (costUsd is then 0); null when it did not',
+      resolve: (r) => (r.cacheHit as typeof CacheHitKindEnum.$inferType | null) ?? null,
+    }),
+    costSavedUsd: t.float({ description: 'What a cache hit would have cost upstream, in USD; 0 for every other call', resolve: (r) => Number(r.costSavedUsd ?? 0) }),
+    cacheSimilarity: t.float({
+      nullable: true,
+      description: "A cache hit's similarity to the stored prompt: cosine similarity of their embeddings for SEMANTIC, 1 for EXACT; null when the cache did not answer",
+      resolve: (r) => r.cacheSimilarity ?? null,
+    }),
+    guardrails: t.field({
+      type: [GuardrailEventRef],
+      description: 'The guardrail rules that acted on it, in order; empty when none did',
+      resolve: (r) => (Array.isArray(r.guardrails) ? (r.guardrails as GuardrailEvent[]) : []),
+    }),
   }),
 });
 

@@ -64,6 +64,21 @@ const tripwire: Step = {
   },
 };
 
+/** On "mask …" streams: the client gets every "o" as "0" and a "!" at the end; text holding "boom" is refused. */
+const masker: Step = {
+  name: 'masker',
+  before(inv) {
+    if (!lastUserText(inv).includes('mask')) return;
+    inv.outputFilters.push({
+      write: (text) => {
+        if (text.includes('boom')) throw new GatewayError('GUARDRAIL_BLOCKED', 'boom is not allowed', { policy: 'test' });
+        return text.replaceAll('o', '0');
+      },
+      end: () => '!',
+    });
+  },
+};
+
 const STREAM = `subscription($input: ChatInput!) { chatStream(input: $input) {
   delta toolCalls { index id name argumentsDelta } finishReason usage { promptTokens completionTokens } } }`;
 const CHAT = `mutation($input: ChatInput!) { chat(input: $input) {
@@ -78,7 +93,7 @@ describe('a step added to the invocation pipeline', () => {
     const echo = createEchoAdapter();
     gw = await startGateway({}, {
       // the onion: judge's after wraps whatever the steps after it (or the upstream) answered
-      steps: [...PIPELINE, judge, cannedAnswer, tripwire],
+      steps: [...PIPELINE, judge, masker, cannedAnswer, tripwire],
       adapters: {
         ECHO: {
           ...echo,
@@ -160,5 +175,25 @@ describe('a step added to the invocation pipeline', () => {
     // the upstream did answer: its tokens stay on the record of the refused call
     expect(refused.map((n) => n.streamed).sort()).toEqual([false, true]);
     expect(refused.every((n) => n.completionTokens > 0)).toBe(true);
+  });
+
+  it("passes a stream's text, relayed or replayed, through the output filters a step set; a filter may refuse it", async () => {
+    const relayed = await sseCollect(gw.url, STREAM, input('mask some words'), gw.adminKey);
+    expect(relayed.map((e) => e.data!.chatStream.delta).join('')).toBe('ech0: mask s0me w0rds!');
+    expect(relayed.at(-1)!.data!.chatStream.finishReason).toBe('STOP');
+    // the recorded answer is the upstream's own text
+    expect(seen.get('mask some words')).toEqual({ source: 'upstream', content: 'echo: mask some words' });
+
+    const replayed = await sseCollect(gw.url, STREAM, input('canned mask'), gw.adminKey);
+    expect(replayed.map((e) => e.data!.chatStream.delta).join('')).toBe('fr0m the step!');
+
+    const refused = await sseCollect(gw.url, STREAM, input('mask boom now'), gw.adminKey);
+    expect(refused.at(-1)!.errors?.[0]).toMatchObject({ message: 'boom is not allowed', extensions: { code: 'GUARDRAIL_BLOCKED', policy: 'test' } });
+    expect(refused.some((e) => e.data?.chatStream?.finishReason === 'ERROR')).toBe(true);
+    await gw.flushUsage();
+    const usage = ok(await gw.gql<{ usage: { edges: Array<{ node: { errorCode: string | null; status: string } }> } }>(
+      `{ usage(first: 5, filter: { status: ERROR }) { edges { node { errorCode status } } } }`,
+    ));
+    expect(usage.usage.edges.map((e) => e.node.errorCode)).toContain('GUARDRAIL_BLOCKED');
   });
 });

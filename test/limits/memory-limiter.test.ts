@@ -23,6 +23,10 @@ function keyRow(limits: Partial<Pick<ApiKeyRow, 'requestsPerMinute' | 'tokensPer
     expiresAt: null,
     revokedAt: null,
     lastUsedAt: null,
+    cacheMode: null,
+    cacheTtlSeconds: null,
+    cacheScope: null,
+    guardrailPolicyIds: [],
     createdAt: new Date(),
     ...limits,
   };

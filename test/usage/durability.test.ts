@@ -36,6 +36,10 @@ function event(n: number): UsageEvent {
     attempts: 1,
     usageExact: true,
     metadata: { n },
+    cacheHit: null,
+    costSavedUsd: 0,
+    cacheSimilarity: null,
+    guardrails: null,
   };
 }
 

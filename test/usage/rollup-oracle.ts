@@ -71,6 +71,10 @@ export function usageEvents(plan: EventPlan): UsageEvent[] {
       attempts: 1,
       usageExact: true,
       metadata: null,
+      cacheHit: null,
+      costSavedUsd: 0,
+      cacheSimilarity: null,
+      guardrails: null,
     };
   });
 }

@@ -11,9 +11,17 @@ export function priceUsage(model: ResolvedModel, promptTokens: number, completio
 /** A complete answer, the upstream's or a step's, priced by the model that gave it. */
 export function settleAnswer(inv: Invocation, answer: Answer): UsageOut {
   const used = answer.response.usage;
-  const usage = priceUsage(answer.pricedBy, used.promptTokens, used.completionTokens);
-  inv.settle(usage.totalTokens, usage.costUsd);
+  const priced = priceUsage(answer.pricedBy, used.promptTokens, used.completionTokens);
   const ev = inv.event;
+  // a cache hit asked no upstream: it counted as a request when admitted, but uses no tokens or budget
+  const hit = answer.cacheHit;
+  const usage = hit ? { ...priced, costUsd: 0 } : priced;
+  inv.settle(hit ? 0 : usage.totalTokens, usage.costUsd);
+  if (hit) {
+    ev.cacheHit = hit.kind;
+    ev.cacheSimilarity = hit.similarity;
+    ev.costSavedUsd = priced.costUsd;
+  }
   ev.provider = answer.provider;
   ev.upstreamModel = answer.upstreamModel;
   ev.promptTokens = usage.promptTokens;

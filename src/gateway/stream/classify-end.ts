@@ -20,7 +20,8 @@ export function isTimeout(e: unknown): boolean {
 export function classifyEnd(p: StreamProgress, signal: CancelSignal, log: Logger): StreamEnd {
   const { failure, final, target } = p;
   const finishReason = final?.finishReason;
-  const cancelled = signal.aborted && !finishReason && !(failure instanceof AttemptsFailed) && !isTimeout(failure);
+  // a step's refusal (an output guardrail) aborts the upstream too, but it is not the client going away
+  const cancelled = signal.aborted && !finishReason && !(failure instanceof AttemptsFailed) && !isTimeout(failure) && !isGatewayError(failure);
   if (cancelled) return { kind: 'cancelled', broke: false };
   if (!failure && finishReason) return { kind: 'finished', finishReason, broke: false };
   const broke = isTimeout(failure) || (isUpstreamError(failure) && failure.retryable) || !failure;

@@ -10,7 +10,8 @@ import { runAfter, type PipelineDeps } from '../pipeline.js';
 import type { ChatChunk, UsageOut } from '../results.js';
 import { markCancelled, noteAttempts, record } from '../call/record.js';
 import { priceUsage, settleStreamed } from '../call/settle.js';
-import { lastChunk } from './chunks.js';
+import { lastChunk, streamChunk } from './chunks.js';
+import { flushFilters } from './text-filter.js';
 import type { StreamEnd } from './classify-end.js';
 import type { StreamProgress } from './open-stream.js';
 
@@ -66,17 +67,25 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
  */
 export async function closeAnswered(inv: Invocation, deps: PipelineDeps, channel: Channel<ChatChunk>, index: number, usage: UsageOut): Promise<void> {
   try {
+    // the text output filters held back, now that nothing more can complete a match
+    const rest = inv.outputFilters.length ? flushFilters(inv) : '';
+    if (rest) await channel.push(streamChunk(inv, index++, rest, null));
     await runAfter(inv, deps);
   } catch (err) {
-    // anything but a typed refusal is a bug: the producer's catch logs it and ends the stream
-    if (!isGatewayError(err)) throw err;
-    inv.event.status = 'ERROR';
-    inv.event.errorCode = err.code;
-    record(inv, deps);
-    await channel.push(lastChunk(inv, index, 'ERROR', usage)).catch(() => {});
-    return channel.end(err);
+    return endRefused(inv, deps, channel, index, usage, err);
   }
   record(inv, deps);
   await channel.push(lastChunk(inv, index, (inv.answer as Answer<ChatResponse>).response.finishReason, usage));
   channel.end();
+}
+
+/** A step refused the stream (an after-step, or an output filter): recorded with its code, then a final ERROR chunk and the error. */
+export async function endRefused(inv: Invocation, deps: PipelineDeps, channel: Channel<ChatChunk>, index: number, usage: UsageOut, err: unknown): Promise<void> {
+  // anything but a typed refusal is a bug: the producer's catch logs it and ends the stream
+  if (!isGatewayError(err)) throw err;
+  inv.event.status = 'ERROR';
+  inv.event.errorCode = err.code;
+  record(inv, deps);
+  await channel.push(lastChunk(inv, index, 'ERROR', usage)).catch(() => {});
+  channel.end(err);
 }

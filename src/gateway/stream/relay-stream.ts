@@ -8,6 +8,7 @@ import type { ChatChunk } from '../results.js';
 import type { OpenedStream, StreamProgress } from './open-stream.js';
 import { streamChunk } from './chunks.js';
 import { isTimeout } from './classify-end.js';
+import { filterText } from './text-filter.js';
 
 export async function relayStream(
   opened: OpenedStream,
@@ -43,8 +44,19 @@ export async function relayStream(
         if (d.name) call.name = d.name;
         call.arguments += d.argumentsDelta ?? '';
       }
+      let delta = c.delta;
+      if (delta && inv.outputFilters.length) {
+        try {
+          delta = filterText(inv, delta);
+        } catch (refusal) {
+          // refused mid-stream: stop the upstream at once, the stream ends with the refusal
+          ac.abort();
+          await iterator.return?.()?.catch(() => {});
+          throw refusal;
+        }
+      }
       // the finish reason and usage go out in the stream's last chunk, once usage is priced
-      if (c.delta || c.toolCalls?.length) await push(streamChunk(inv, progress.sent++, c.delta, c.toolCalls ?? null));
+      if (delta || c.toolCalls?.length) await push(streamChunk(inv, progress.sent++, delta, c.toolCalls ?? null));
       if (ac.signal.aborted) break;
       stall.refresh();
       next = await new Promise<IteratorResult<StreamChunk>>((resolve, reject) => {

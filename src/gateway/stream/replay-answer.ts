@@ -7,7 +7,8 @@ import type { ChatChunk } from '../results.js';
 import { markCancelled, record } from '../call/record.js';
 import { settleAnswer } from '../call/settle.js';
 import { streamChunk } from './chunks.js';
-import { closeAnswered } from './finish-stream.js';
+import { closeAnswered, endRefused } from './finish-stream.js';
+import { filterText } from './text-filter.js';
 
 export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel: Channel<ChatChunk>): Promise<void> {
   const answer = inv.answer as Answer<ChatResponse>;
@@ -15,7 +16,13 @@ export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel:
   inv.event.ttftMs = inv.elapsedMs();
   deps.observer.firstToken?.(inv.modelName, inv.event.ttftMs);
   let index = 0;
-  if (res.content) await channel.push(streamChunk(inv, index++, res.content, null));
+  let text: string;
+  try {
+    text = res.content && inv.outputFilters.length ? filterText(inv, res.content) : (res.content ?? '');
+  } catch (refusal) {
+    return endRefused(inv, deps, channel, index, settleAnswer(inv, answer), refusal);
+  }
+  if (text) await channel.push(streamChunk(inv, index++, text, null));
   if (res.toolCalls.length) {
     await channel.push(streamChunk(inv, index++, '', res.toolCalls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: t.arguments }))));
   }
