@@ -10,7 +10,7 @@ import { badInput } from '../errors.js';
 export interface DenyListMatch {
   start: number;
   end: number;
-  /** Which entry matched: the word, or `pattern #i` (never the matched text, which may be what is being hidden). */
+  /** Which entry matched, by its position: `word #i` or `pattern #i` (not the text, which is what is being hidden). */
   entry: string;
 }
 
@@ -50,6 +50,7 @@ export function compileDenyList(words: readonly string[], patterns: readonly str
     }
   });
   const longestWord = words.reduce((n, w) => Math.max(n, w.length), 0);
+  const wordIndex = new Map(words.map((w, i) => [w.toLowerCase(), i]));
   return {
     maxSpan: Math.max(longestWord + 2, patterns.length > 0 ? PATTERN_HOLDBACK : 0),
     find(text) {
@@ -58,7 +59,8 @@ export function compileDenyList(words: readonly string[], patterns: readonly str
         const m = wordRe.matcher(text);
         // The boundary character after a word is consumed by its match: the next search starts on it again.
         for (let from = 0; from <= text.length && m.find(from); ) {
-          found.push({ start: m.start(1), end: m.end(1), entry: text.slice(m.start(1), m.end(1)).toLowerCase() });
+          const i = wordIndex.get(text.slice(m.start(1), m.end(1)).toLowerCase());
+          found.push({ start: m.start(1), end: m.end(1), entry: i === undefined ? 'word' : `word #${i + 1}` });
           from = m.end(1);
         }
       }

@@ -1,26 +1,24 @@
-import type { GuardrailStage } from './rules.js';
-
-// The shape of usage-writer's GuardrailEvent (the shared foundation), kept here until it lands there.
-export interface GuardrailEvent {
-  policy: string;
-  stage: GuardrailStage;
-  rule: 'PII' | 'DENY_LIST' | 'INPUT_TOKENS' | 'JSON_SCHEMA';
-  action: 'REDACTED' | 'BLOCKED' | 'RESTORED' | 'RETRIED';
-  detail: string | null;
-}
+import type { GuardrailEvent } from '../gateway/usage-writer.js';
 
 export type NoteGuardrail = (e: GuardrailEvent) => void;
 
 /**
- * Notes each distinct event once: a prompt with forty addresses is one "EMAIL redacted" on the usage record, not
- * forty, and a stream noting as it goes does not grow the record with every chunk.
+ * Notes each distinct action once, counting repeats in its detail ("EMAIL x3"): a prompt with forty addresses is
+ * one event on the usage record, not forty, and a stream noting as it goes does not grow the record with each chunk.
  */
-export function noteOnce(note: NoteGuardrail): NoteGuardrail {
-  const seen = new Set<string>();
+export function countingNotes(note: NoteGuardrail): NoteGuardrail {
+  const seen = new Map<string, { event: GuardrailEvent; label: string | null; count: number }>();
   return (e) => {
     const key = `${e.policy}\u0000${e.stage}\u0000${e.rule}\u0000${e.action}\u0000${e.detail ?? ''}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    note(e);
+    const known = seen.get(key);
+    if (!known) {
+      const event = { ...e };
+      seen.set(key, { event, label: e.detail, count: 1 });
+      note(event);
+      return;
+    }
+    known.count++;
+    // the event is on the record already, by reference: it is recorded when the call ends
+    known.event.detail = `${known.label ?? ''} x${known.count}`.trim();
   };
 }

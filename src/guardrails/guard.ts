@@ -4,14 +4,15 @@
  */
 import type { ChatMessage, ToolCall } from '../providers/types.js';
 import { countMessagesTokens } from '../providers/count-tokens.js';
-import { guardrailBlocked } from './blocked.js';
+import { guardrailBlocked } from '../errors.js';
 import type { NoteGuardrail } from './events.js';
 import type { CompiledPolicy, CompiledRules } from './policy.js';
 import type { PiiKind } from './pii/span.js';
 import type { Redactions } from './redactions.js';
 import type { GuardrailStage } from './rules.js';
 import { rewrite, type Replace, type Scan } from './scan.js';
-import { ScanningTextFilter, type TextFilter } from './scanning-text-filter.js';
+import type { TextFilter } from '../gateway/stream/text-filter.js';
+import { ScanningTextFilter } from './scanning-text-filter.js';
 import { placeholderScan } from './scans.js';
 
 /** What the policies of one invocation share: its placeholders, and where actions are noted. */

@@ -1,10 +1,5 @@
+import type { TextFilter } from '../gateway/stream/text-filter.js';
 import { rewriteSpans, type Replace, type Scan } from './scan.js';
-
-// The stream filter contract of src/gateway/stream/text-filter.ts (the shared foundation); structurally the same.
-export interface TextFilter {
-  write(text: string): string;
-  end(): string;
-}
 
 /** How much released text is kept as the left context of the next scan (what a match's lookbehind reads). */
 const CONTEXT = 16;

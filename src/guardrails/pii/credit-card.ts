@@ -1,9 +1,8 @@
 import { spansOf, type PiiDetector } from './span.js';
 
 /** 13 to 19 digits, in groups of one to six separated by single spaces or dashes (4-4-4-4, 4-6-5 for Amex…);
- * one digit per repetition, so a run of digits is consumed one way only. Not the tail of a longer group of
- * numbers (an IBAN's, a list of ids): a card starts its run of digits. */
-const CARD = /(?<![\w.-]|\d[ -])\d(?:[ -]?\d){12,18}(?![\w]|[ .-]\d)/g;
+ * one digit per repetition, so a run of digits is consumed one way only. */
+const CARD = /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[ .-]\d)/g;
 
 /** The Luhn checksum every payment card number carries: it tells a card from an arbitrary run of digits. */
 export function passesLuhn(digits: string): boolean {

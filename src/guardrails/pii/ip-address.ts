@@ -12,7 +12,7 @@ const IPV6_CANDIDATE = /(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]{1,43}(?![\w:])
 
 export const ipAddressDetector: PiiDetector = {
   kind: 'IP_ADDRESS',
-  maxSpan: 48,
+  maxSpan: 50,
   find(text) {
     const v4 = spansOf(IPV4, text, 'IP_ADDRESS');
     if (!text.includes(':')) return v4;

@@ -1,4 +1,4 @@
-import { spansOf, type PiiDetector, type Span } from './span.js';
+import { spansOf, trailingRunStart, type PiiDetector, type Span } from './span.js';
 
 /*
  * Credentials by the shapes their issuers give them: OpenAI / Anthropic style keys (sk-…, sk-proj-…, sk-ant-…),
@@ -48,11 +48,7 @@ function pemBlocks(text: string): Span[] {
  * Tokens are runs of word characters, dots and dashes: while such a run reaches the end of the text seen so far it
  * may still grow into (or past) a token, so a stream holds it back from its start.
  */
-function trailingRunStart(text: string): number {
-  let i = text.length;
-  while (i > 0 && /[\w.-]/.test(text[i - 1]!)) i--;
-  return i < text.length ? i : -1;
-}
+const TOKEN_CHAR = /[\w.-]/;
 
 export const secretDetector: PiiDetector = {
   kind: 'SECRET',
@@ -63,5 +59,5 @@ export const secretDetector: PiiDetector = {
     if (!text.includes('-----BEGIN')) return tokens;
     return [...tokens, ...pemBlocks(text)];
   },
-  openStart: trailingRunStart,
+  openStart: (text) => trailingRunStart(text, (c) => TOKEN_CHAR.test(c)),
 };

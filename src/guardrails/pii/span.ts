@@ -25,12 +25,27 @@ export interface PiiDetector {
   openStart?(text: string): number;
 }
 
-/** Every match of a global regex whose text passes `valid`, as spans of `kind`. */
+/**
+ * Every match of a global regex whose text passes `valid`, as spans of `kind`. A candidate that fails the check
+ * does not hide what follows inside it: the search goes on from its next character (a phone number run into a
+ * card number, a card number led by other digits), not from its end.
+ */
 export function spansOf(re: RegExp, text: string, kind: PiiKind, valid: (m: RegExpExecArray) => boolean = () => true): Span[] {
   const out: Span[] = [];
   re.lastIndex = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (valid(m)) out.push({ kind, start: m.index, end: m.index + m[0].length });
+    else re.lastIndex = m.index + 1;
   }
   return out;
+}
+
+/**
+ * Where the run of `isPart` characters that reaches the end of `text` starts, or -1: an entity made of such
+ * characters only (an address, a token) may still be growing there, so a stream holds that run back.
+ */
+export function trailingRunStart(text: string, isPart: (c: string) => boolean): number {
+  let i = text.length;
+  while (i > 0 && isPart(text[i - 1]!)) i--;
+  return i < text.length ? i : -1;
 }
