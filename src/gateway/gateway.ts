@@ -38,6 +38,8 @@ export interface GatewayDeps {
   defaultReserveTokens?: number;
   /** The invocation's steps. @default PIPELINE */
   steps?: readonly Step[];
+  /** The guardrail policies keys and models name; without it none apply. */
+  guardrailPolicies?: PipelineDeps['guardrailPolicies'];
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -69,6 +71,7 @@ export function createGateway(deps: GatewayDeps) {
     reserveTokens: deps.defaultReserveTokens ?? 1024,
     observer: deps.observer ?? {},
     steps: deps.steps ?? PIPELINE,
+    guardrailPolicies: deps.guardrailPolicies,
   };
 
   async function begin(inv: Invocation): Promise<void> {

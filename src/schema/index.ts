@@ -8,6 +8,7 @@ import './catalogue.js';
 import './keys.js';
 import './usage.js';
 import './prompts.js';
+import './guardrails.js';
 
 builder.queryType({ description: 'What a key may read: models, prompt templates, keys and usage' });
 builder.mutationType({ description: 'Invocations (chat, embed, runPrompt) and the ADMIN changes to providers, models, keys and prompts' });

@@ -69,6 +69,8 @@ export interface ModelInput {
   contextWindow?: number | null;
   timeoutMs?: number | null;
   status?: ModelStatus | null;
+  /** Replaces its guardrail policies (ids; the schema resolves names); null or omitted leaves them. */
+  guardrailPolicyIds?: string[] | null;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
@@ -188,6 +190,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.outputPricePerMTok !== undefined) out.outputPricePerMTok = input.outputPricePerMTok;
     if (input.contextWindow !== undefined) out.contextWindow = input.contextWindow;
     if (input.timeoutMs !== undefined) out.timeoutMs = input.timeoutMs;
+    if (input.guardrailPolicyIds != null) out.guardrailPolicyIds = input.guardrailPolicyIds;
     return out;
   }
 

@@ -36,11 +36,11 @@ describe('deny lists', () => {
 
   it('run a pathological pattern over an adversarial input in linear time', () => {
     const list = compileDenyList([], ['(a+)+$', '(a|aa)+b', '(.*a){20}'], 'f');
-    const input = `${'a'.repeat(200_000)}!`;
+    const input = `${'a'.repeat(50_000)}!`;
     const started = performance.now();
     list.find(input);
     // a backtracking engine takes longer than the age of the universe on the first pattern alone
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 });
 
