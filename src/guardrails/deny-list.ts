@@ -7,7 +7,7 @@ import { badInput } from '../errors.js';
  * for minutes by one careless (a+)+ . Patterns use RE2 syntax (no backreferences, no lookaround).
  */
 
-export interface DenyListMatch {
+interface DenyListMatch {
   start: number;
   end: number;
   /** Which entry matched, by its position: `word #i` or `pattern #i` (not the text, which is what is being hidden). */
@@ -25,7 +25,7 @@ export interface DenyList {
  * How much text a stream holds back for deny-list patterns, whose matches have no length bound: a pattern match
  * longer than this that straddles two chunks may be released in part before it is seen whole.
  */
-export const PATTERN_HOLDBACK = 256;
+const PATTERN_HOLDBACK = 256;
 
 // Anything but a letter, digit or underscore of any script: a word must not be found inside a longer word.
 const NOT_WORD_CHAR = '[^\\p{L}\\p{N}_]';

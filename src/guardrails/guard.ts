@@ -27,7 +27,7 @@ interface TextGuard {
 }
 
 /** What a denied term becomes under REDACT: never restored, the operator wants it gone. */
-export const DENIED_PLACEHOLDER = '[REDACTED]';
+const DENIED_PLACEHOLDER = '[REDACTED]';
 
 function rulesGuards(policy: string, stage: GuardrailStage, rules: CompiledRules, run: GuardRun): TextGuard[] {
   const where = stage === 'INPUT' ? 'the prompt' : 'the answer';
@@ -135,9 +135,4 @@ export function guardOutput(
 /** The stream filters that apply the same output rules as guardOutput, chunk by chunk, in the same order. */
 export function outputFilters(policies: readonly CompiledPolicy[], run: GuardRun): TextFilter[] {
   return outputGuards(policies, run).map((g) => new ScanningTextFilter(g.scan, g.replace));
-}
-
-/** Whether any policy has output rules (or a prompt placeholder may need restoring): else no filter is needed. */
-export function needsOutputGuard(policies: readonly CompiledPolicy[], run: GuardRun): boolean {
-  return run.redactions.anyRestorable || policies.some((p) => p.output && (p.output.pii || p.output.denyList || p.output.jsonSchema));
 }

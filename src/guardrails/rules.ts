@@ -34,8 +34,6 @@ const rulesSchema = z.object({
 });
 
 export type GuardrailRules = z.infer<typeof rulesSchema>;
-export type PiiRule = NonNullable<GuardrailRules['pii']>;
-export type DenyListRule = NonNullable<GuardrailRules['denyList']>;
 export type GuardrailStage = 'INPUT' | 'OUTPUT';
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -67,7 +67,7 @@ const GuardrailRulesRef = builder.objectRef<GuardrailRules>('GuardrailRules').im
 /** Stored rules read back through the parser that checked them on the way in. */
 const rulesOf = (value: unknown, stage: 'INPUT' | 'OUTPUT') => parseGuardrailRules(value, stage.toLowerCase(), stage);
 
-export const GuardrailPolicyRef = builder.nodeRef<GuardrailPolicyRow, string | null>('GuardrailPolicy', {
+const GuardrailPolicyRef = builder.nodeRef<GuardrailPolicyRow, string | null>('GuardrailPolicy', {
   id: { resolve: (p) => p.id, parse: uuidKey },
   loadMany: (ids, ctx) => (ctx.principal?.isAdmin ? ctx.services.guardrailPolicies.byIds(ids as string[]) : ids.map(() => null)),
 });

@@ -27,7 +27,7 @@ const PROMPT = `Contact ${Object.values(PII).join(' and ')} today.`;
 
 const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { message { content } } }';
 const STREAM = 'subscription($input: ChatInput!) { chatStream(input: $input) { delta finishReason } }';
-const USAGE = 'query { usage(first: 1) { edges { node { status errorCode guardrails { policy stage rule action detail } } } } }';
+const USAGE = 'query { usage(first: 1) { edges { node { status errorCode promptTokens completionTokens guardrails { policy stage rule action detail } } } } }';
 const input = (model: string, content: string) => ({ model, messages: [{ role: 'USER', content }] });
 
 async function createPolicy(name: string, rules: { input?: unknown; output?: unknown }) {
@@ -177,14 +177,14 @@ describe('output rules on streams', () => {
 
 describe('JSON schema', () => {
   it('asks the upstream once more when the answer does not match, and passes the second answer', async () => {
-    mock.replyOnce({ text: 'Sure! {"ok": "yes"}' });
-    mock.reply({ text: '{"ok": true}' });
+    mock.replyOnce({ text: 'Sure! {"ok": "yes"}', usage: { prompt_tokens: 5, completion_tokens: 3 } });
+    mock.reply({ text: '{"ok": true}', usage: { prompt_tokens: 7, completion_tokens: 2 } });
     const r = await gw.gql(CHAT, { input: input('json', 'status?') });
     expect(r.errors).toBeUndefined();
     expect(r.data.chat.message.content).toBe('{"ok": true}');
     expect(mock.chatRequests()).toHaveLength(2);
     const rec = await lastRecord();
-    expect(rec.status).toBe('OK');
+    expect(rec).toMatchObject({ status: 'OK', promptTokens: 12, completionTokens: 5 });
     expect(rec.guardrails).toMatchObject([{ policy: 'json-answer', stage: 'OUTPUT', rule: 'JSON_SCHEMA', action: 'RETRIED' }]);
   });
 
@@ -196,5 +196,12 @@ describe('JSON schema', () => {
     const rec = await lastRecord();
     expect(rec).toMatchObject({ status: 'ERROR', errorCode: 'GUARDRAIL_BLOCKED' });
     expect(rec.guardrails.map((e: AnyJson) => e.action)).toEqual(['RETRIED', 'BLOCKED']);
+  });
+
+  it('a streamed answer that does not match ends with GUARDRAIL_BLOCKED (it was sent: no retry)', async () => {
+    mock.reply({ text: 'no json here', chunks: ['no json', ' here'] });
+    const results = await sseCollect(gw.url, STREAM, { input: input('json', 'status?') }, gw.adminKey);
+    expect(results.at(-1)?.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'json-answer' });
+    expect(mock.chatRequests()).toHaveLength(1);
   });
 });

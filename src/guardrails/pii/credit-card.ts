@@ -5,7 +5,7 @@ import { spansOf, type PiiDetector } from './span.js';
 const CARD = /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[ .-]\d)/g;
 
 /** The Luhn checksum every payment card number carries: it tells a card from an arbitrary run of digits. */
-export function passesLuhn(digits: string): boolean {
+function passesLuhn(digits: string): boolean {
   let sum = 0;
   for (let i = digits.length - 1, double = false; i >= 0; i--, double = !double) {
     let d = digits.charCodeAt(i) - 48;
