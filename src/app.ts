@@ -192,7 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   await keyInvalidation?.start((hash) => keys.invalidate(hash), () => keys.invalidateAll());
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
-  const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000 });
+  const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
   // with Redis, a record written by any instance reaches subscribers on every instance

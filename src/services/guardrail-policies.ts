@@ -3,9 +3,10 @@
  * the compiled form every invocation of a key or model that names them runs, cached briefly in memory.
  */
 import { asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { apiKeys, guardrailPolicies, models, type GuardrailPolicyRow } from '../db/schema.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput, guardrailBlocked, notFound } from '../errors.js';
 import { compilePolicy, type CompiledPolicy } from '../guardrails/policy.js';
 import { parseGuardrailRules } from '../guardrails/rules.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
@@ -17,18 +18,36 @@ export interface GuardrailPolicyInput {
   output?: unknown;
 }
 
+/** A stored policy this version cannot compile (stored by another version, say): calls naming it are refused. */
+interface Unusable {
+  name: string;
+  unusable: string;
+}
+
+function compileStored(row: GuardrailPolicyRow, log: Logger): CompiledPolicy | Unusable {
+  try {
+    return compilePolicy(row);
+  } catch (e) {
+    // fail closed: running the call without the policy would drop the protection it stands for
+    log.error({ policy: row.name, err: e }, 'guardrail policy cannot be compiled; calls that name it are refused');
+    return { name: row.name, unusable: (e as Error).message };
+  }
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 
 export type GuardrailPolicyService = ReturnType<typeof createGuardrailPolicyService>;
 
-export function createGuardrailPolicyService(db: Db, opts: { cacheTtlMs: number }) {
+export function createGuardrailPolicyService(db: Db, opts: { cacheTtlMs: number; log: Logger }) {
   // Every policy, compiled: the table is small and read on every guarded call; one entry under one key.
-  const compiled = createRefreshingCache<Map<string, CompiledPolicy>>({
+  const compiled = createRefreshingCache<Map<string, CompiledPolicy | Unusable>>({
     max: 1,
     ttlMs: opts.cacheTtlMs,
     revalidateMs: opts.cacheTtlMs * 5,
-    load: async () => new Map((await db.select().from(guardrailPolicies)).map((row) => [row.id, compilePolicy(row)])),
+    load: async () => new Map((await db.select().from(guardrailPolicies)).map((row) => [row.id, compileStored(row, opts.log)])),
   });
+
+  let lastForcedLoad = 0;
 
   async function byName(name: string): Promise<GuardrailPolicyRow> {
     const [row] = await db.select().from(guardrailPolicies).where(eq(guardrailPolicies.name, name));
@@ -44,8 +63,18 @@ export function createGuardrailPolicyService(db: Db, opts: { cacheTtlMs: number 
     /** The compiled policies of these ids, in the order given; ids of deleted policies are skipped. */
     async compiledByIds(ids: readonly string[]): Promise<CompiledPolicy[]> {
       if (ids.length === 0) return [];
-      const all = await compiled.get('all');
-      return ids.flatMap((id) => all.get(id) ?? []);
+      let all = await compiled.get('all');
+      // a policy created on another instance and named already: read again rather than skip it (at most once a second)
+      if (ids.some((id) => !all.has(id)) && Date.now() - lastForcedLoad > 1000) {
+        lastForcedLoad = Date.now();
+        compiled.clear();
+        all = await compiled.get('all');
+      }
+      return ids.flatMap((id) => {
+        const p = all.get(id);
+        if (p && 'unusable' in p) throw guardrailBlocked(p.name, 'the policy cannot be applied (see the gateway log)');
+        return p ?? [];
+      });
     },
     /** Forgets the compiled policies (a change here; other instances see it within the cache TTL). */
     invalidate: () => compiled.clear(),

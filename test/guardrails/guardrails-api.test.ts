@@ -4,6 +4,7 @@
  * and what the usage record says.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { guardrailPolicies } from '../../src/db/schema.js';
 import type { AnyJson } from '../kit/json.js';
 import { sseCollect } from '../kit/sse.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
@@ -94,6 +95,16 @@ describe('policies over GraphQL', () => {
     const detach = await gw.gql('mutation($id: ID!) { updateApiKey(id: $id, input: { guardrailPolicies: [] }) { guardrailPolicies { name } } }', { id: key.id });
     expect(detach.data.updateApiKey.guardrailPolicies).toEqual([]);
     expect((await gw.gql('mutation { deleteGuardrailPolicy(name: "temp") }')).data.deleteGuardrailPolicy).toBe(true);
+  });
+
+  it('a stored policy that cannot be compiled refuses the calls naming it, rather than letting them through', async () => {
+    // as a row written by another version might be: a kind this one does not know
+    await gw.app.services.database.db.insert(guardrailPolicies).values({ name: 'from-the-future', input: { pii: { kinds: ['PASSPORT'], action: 'REDACT' } } });
+    await createModel('future', ['from-the-future']);
+    const r = await gw.gql(CHAT, { input: input('future', 'hello') });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'from-the-future' });
+    expect(mock.chatRequests()).toHaveLength(0);
+    expect(gw.logs.some((l) => l.includes('from-the-future') && l.includes('cannot be compiled'))).toBe(true);
   });
 });
 

@@ -26,8 +26,11 @@ export const guardrails: Step = {
   async before(inv, deps) {
     // embeddings carry no conversation to redact nor answer to judge
     if (inv.input.kind === 'embed' || !deps.guardrailPolicies || !inv.request) return;
-    const ids = [...new Set([...inv.principal.key.guardrailPolicyIds, ...inv.resolved.row.guardrailPolicyIds])];
-    if (ids.length === 0) return;
+    const keyIds = inv.principal.key.guardrailPolicyIds;
+    const modelIds = inv.resolved.row.guardrailPolicyIds;
+    // the common call has no policy: it pays two length checks, nothing more
+    if (keyIds.length === 0 && modelIds.length === 0) return;
+    const ids = [...new Set([...keyIds, ...modelIds])];
     const policies = await deps.guardrailPolicies.compiledByIds(ids);
     if (policies.length === 0) return;
     const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
