@@ -15,6 +15,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, types } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 
 // what drizzle's PGlite session asks for: dates and intervals stay the strings Postgres sends
 const parsers = {
@@ -50,7 +51,8 @@ const fail = (id, err) => parentPort.postMessage({ id, error: errorOf(err) });
 
 let pg;
 try {
-  pg = new PGlite(workerData.dataDir ?? undefined);
+  // pgvector ships with the embedded database so the semantic cache keeps its vectors there (it creates the extension)
+  pg = new PGlite({ dataDir: workerData.dataDir ?? undefined, extensions: { vector } });
   await pg.waitReady;
 } catch (err) {
   parentPort.postMessage({ id: 0, error: errorOf(err) });

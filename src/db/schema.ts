@@ -163,7 +163,8 @@ export const usageRecords = pgTable(
  * What a rollup row sums over the records of its hour. A histogram is one exact numeric whose 12-digit fields
  * are the counts of the log-linear bins of src/services/usage-histogram.ts (field b holds bin b's count): adding
  * two histograms is adding the numbers, which Postgres's own `+` and `sum()` do, so merging hours costs no more than
- * summing the tokens. Rows are written only by the triggers on usage_records (migrations/0004_usage_rollups_maintenance.sql).
+ * summing the tokens. Rows are written only by the triggers on usage_records (migrations/0004_usage_rollups_maintenance.sql,
+ * replaced by 0006_usage_cache_rollups.sql).
  */
 const rollupSums = () => ({
   requests: bigint('requests', { mode: 'number' }).notNull().default(0),
@@ -177,6 +178,10 @@ const rollupSums = () => ({
   ttftCount: bigint('ttft_count', { mode: 'number' }).notNull().default(0),
   latencyHist: numeric('latency_hist').notNull().default('0'),
   ttftHist: numeric('ttft_hist').notNull().default('0'),
+  /** Records the response cache answered (cache_hit not null). */
+  cacheHits: bigint('cache_hits', { mode: 'number' }).notNull().default(0),
+  // unconstrained numeric, as cost_usd: the exact sum of the records' cost_saved_usd
+  costSavedUsd: numeric('cost_saved_usd').notNull().default('0'),
 });
 
 /**

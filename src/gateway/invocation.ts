@@ -20,6 +20,11 @@ export interface InvocationOptions {
   metadata?: Record<string, unknown>;
   /** The id the caller sees (x-request-id, extensions.requestId): on log lines about this invocation. */
   requestId?: string;
+  /**
+   * The operator chose the model, not the caller (the semantic cache's embedding model, embedded on the caller's
+   * key): the key's allowedModels does not apply. Never set from what a request carries.
+   */
+  operatorModel?: boolean;
 }
 
 export interface EmbedInput {

@@ -106,6 +106,10 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
     model: t.string({ description: 'Only this public model name' }),
     provider: t.string({ description: 'Only this provider name' }),
     status: t.field({ type: UsageStatusEnum, description: 'Only records that ended this way' }),
+    cacheHit: t.boolean({
+      description:
+        'true: only records the response cache answered; false: only the others. The hourly rollups are not kept per cache hit, so usageSummary and usageSeries read the records of the whole range for this filter (the same sums and percentile bounds): its time grows with the records in the range, where the rollups answer in time per hour, so give it the range you need',
+    }),
     from: t.field({ type: 'DateTime', description: 'Only records created at or after this time' }),
     to: t.field({ type: 'DateTime', description: 'Only records created before this time; `from` must not be later' }),
   }),
@@ -130,6 +134,9 @@ function aggregateFields<P extends UsageAggregate>(t: PothosSchemaTypes.ObjectFi
     p95LatencyMs: t.int({ nullable: true, description: `95th percentile of latencyMs, in milliseconds, ${PERCENTILE_NOTE}; null without records`, resolve: (a) => a.p95LatencyMs }),
     p50TtftMs: t.int({ nullable: true, description: `Median ttftMs (time to first token) of the streamed calls, in milliseconds, ${PERCENTILE_NOTE}; null without streamed calls`, resolve: (a) => a.p50TtftMs }),
     p95TtftMs: t.int({ nullable: true, description: `95th percentile of ttftMs of the streamed calls, in milliseconds, ${PERCENTILE_NOTE}; null without streamed calls`, resolve: (a) => a.p95TtftMs }),
+    cacheHits: t.int({ description: 'Invocations the response cache answered (cacheHit EXACT or SEMANTIC)', resolve: (a) => a.cacheHits }),
+    cacheHitRate: t.float({ description: 'cacheHits / requests, from 0 to 1; 0 without requests', resolve: (a) => a.cacheHitRate }),
+    costSavedUsd: t.float({ description: "What the cache hits would have cost upstream, in USD, summed (exactly, from the records' decimal costSavedUsd)", resolve: (a) => a.costSavedUsd }),
   };
 }
 

@@ -7,6 +7,8 @@ export interface UsageFilter {
   model?: string | null;
   provider?: string | null;
   status?: string | null;
+  /** true: only records the response cache answered; false: only the others. */
+  cacheHit?: boolean | null;
   from?: Date | null;
   to?: Date | null;
 }
@@ -18,6 +20,7 @@ export interface UsageScope {
   model: string | null;
   provider: string | null;
   status: string | null;
+  cacheHit: boolean | null;
   /** Inclusive. */
   from: Date | null;
   /** Exclusive. */
@@ -36,5 +39,5 @@ export function toUsageScope(filter: UsageFilter | null | undefined, scopeKeyId:
   const to = filter?.to ?? null;
   if (from && to && from > to) throw badInput('filter.from', 'must not be after filter.to');
   // an empty string filters nothing, as it always has
-  return { apiKeyIds, model: filter?.model || null, provider: filter?.provider || null, status: filter?.status || null, from, to };
+  return { apiKeyIds, model: filter?.model || null, provider: filter?.provider || null, status: filter?.status || null, cacheHit: filter?.cacheHit ?? null, from, to };
 }

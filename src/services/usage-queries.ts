@@ -1,5 +1,5 @@
 /* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries and series (usage-rollups.ts), retention. */
-import { and, eq, getTableColumns, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
@@ -77,6 +77,7 @@ function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string |
   if (scope.model) c.push(eq(usageRecords.model, scope.model));
   if (scope.provider) c.push(eq(usageRecords.provider, scope.provider));
   if (scope.status) c.push(eq(usageRecords.status, scope.status));
+  if (scope.cacheHit !== null) c.push(scope.cacheHit ? isNotNull(usageRecords.cacheHit) : isNull(usageRecords.cacheHit));
   if (scope.from) c.push(gte(usageRecords.createdAt, scope.from));
   if (scope.to) c.push(lt(usageRecords.createdAt, scope.to));
   return c;

@@ -50,7 +50,7 @@ export interface Grouping {
  * usage_rollups, which has every dimension.
  */
 export function groupRollupDimension(scope: UsageScope, groupBy: UsageGroupBy | null): UsageDimension | 'ALL' | null {
-  if (scope.status) return null;
+  if (scope.status || answeredFromRecords(scope)) return null;
   const dims = new Set<UsageDimension>();
   if (scope.apiKeyIds.length) dims.add('API_KEY');
   if (scope.model) dims.add('MODEL');
@@ -58,6 +58,15 @@ export function groupRollupDimension(scope: UsageScope, groupBy: UsageGroupBy | 
   if (groupBy === 'MODEL' || groupBy === 'PROVIDER' || groupBy === 'API_KEY') dims.add(groupBy);
   if (dims.size > 1) return null;
   return dims.values().next().value ?? 'ALL';
+}
+
+/**
+ * Whether a scope is read from usage_records alone: the rollups are not keyed by cache hit, so a filter on it is
+ * answered by scanning its records. It is an occasional question (the hit rate itself comes from the rollups' sums),
+ * and keying usage_rollups by it would add a row per key, model, provider, status and hour for every reader.
+ */
+export function answeredFromRecords(scope: UsageScope): boolean {
+  return scope.cacheHit !== null;
 }
 
 const DAY_TEXT = `'YYYY-MM-DD'`;
@@ -101,6 +110,7 @@ function recordConditions(scope: UsageScope): SQL[] {
   if (scope.model) c.push(sql`model = ${scope.model}`);
   if (scope.provider) c.push(sql`provider = ${scope.provider}`);
   if (scope.status) c.push(sql`status = ${scope.status}`);
+  if (scope.cacheHit !== null) c.push(scope.cacheHit ? sql`cache_hit is not null` : sql`cache_hit is null`);
   return c;
 }
 
@@ -120,6 +130,13 @@ function inRange(column: 'created_at' | 'bucket_start', r: TimeRange): SQL[] {
   return c;
 }
 
+/** Records in any of `ranges`; no condition when one of them is unbounded on both sides. */
+function inRanges(ranges: TimeRange[]): SQL[] {
+  const each = ranges.map((r) => inRange('created_at', r));
+  if (each.some((c) => !c.length)) return [];
+  return [sql`(${sql.join(each.map((c) => sql`(${sql.join(c, sql` and `)})`), sql` or `)})`];
+}
+
 const where = (c: SQL[]) => (c.length ? sql` where ${sql.join(c, sql` and `)}` : sql``);
 
 /** Restricts a part to some groups (a series' largest ones); null keeps every group. */
@@ -131,7 +148,8 @@ function inGroups(key: SQL, keys: GroupKeys): SQL[] {
 
 /**
  * Rows of the rollup tables for the whole hours of `hours`, with the columns every part has: key, at, requests,
- * errors, prompt_tokens, completion_tokens, cost_usd, ttft_count, and with `histograms` latency_hist, ttft_hist.
+ * errors, prompt_tokens, completion_tokens, cost_usd, ttft_count, cache_hits, cost_saved_usd, and with `histograms`
+ * latency_hist, ttft_hist.
  */
 export function rollupPart(scope: UsageScope, hours: TimeRange, g: Grouping, keys: GroupKeys, histograms: boolean): SQL {
   const dimension = groupRollupDimension(scope, g.groupBy);
@@ -147,36 +165,39 @@ export function rollupPart(scope: UsageScope, hours: TimeRange, g: Grouping, key
     c.push(...recordConditions(scope));
   }
   return sql`select ${key} as key, ${pointStart('bucket_start', g.unit)} as at, requests, errors, prompt_tokens,
-    completion_tokens, cost_usd, ttft_count${hist} from ${table}${where(c)}`;
+    completion_tokens, cost_usd, ttft_count, cache_hits, cost_saved_usd${hist} from ${table}${where(c)}`;
 }
 
 /** The records of `ranges` (partial hours) as rows of the same shape as rollupPart's. */
 function recordPart(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: GroupKeys, histograms: boolean): SQL {
   const key = recordKey(g.groupBy);
   const at = pointStart('created_at', g.unit);
-  const c = [...recordConditions(scope), ...inGroups(key, keys)];
-  c.push(sql`(${sql.join(ranges.map((r) => sql`(${sql.join(inRange('created_at', r), sql` and `)})`), sql` or `)})`);
+  const c = [...recordConditions(scope), ...inGroups(key, keys), ...inRanges(ranges)];
   if (!histograms) {
     return sql`select ${key} as key, ${at} as at, count(*) as requests, 0 as errors, 0 as prompt_tokens,
-      0 as completion_tokens, 0 as cost_usd, 0 as ttft_count from usage_records${where(c)} group by 1, 2`;
+      0 as completion_tokens, 0 as cost_usd, 0 as ttft_count, 0 as cache_hits, 0 as cost_saved_usd
+      from usage_records${where(c)} group by 1, 2`;
   }
   // the records counted per bin first, then one histogram term per bin: a numeric per bin, not one per record
   return sql`select key, at, sum(requests) as requests, sum(errors) as errors, sum(prompt_tokens) as prompt_tokens,
       sum(completion_tokens) as completion_tokens, sum(cost_usd) as cost_usd, sum(ttft_count) as ttft_count,
+      sum(cache_hits) as cache_hits, sum(cost_saved_usd) as cost_saved_usd,
       sum(usage_hist_unit(latency_bin) * requests) as latency_hist,
       coalesce(sum(usage_hist_unit(ttft_bin) * ttft_count), 0) as ttft_hist
     from (select ${key} as key, ${at} as at, usage_ms_bin(latency_ms) as latency_bin, null::int as ttft_bin,
           count(*) as requests, count(*) filter (where status <> 'OK') as errors, sum(prompt_tokens) as prompt_tokens,
-          sum(completion_tokens) as completion_tokens, sum(cost_usd) as cost_usd, 0 as ttft_count
+          sum(completion_tokens) as completion_tokens, sum(cost_usd) as cost_usd, 0 as ttft_count,
+          count(cache_hit) as cache_hits, sum(cost_saved_usd) as cost_saved_usd
         from usage_records${where(c)} group by 1, 2, 3
       union all
-        select ${key}, ${at}, null, usage_ms_bin(ttft_ms), 0, 0, 0, 0, 0, count(*)
+        select ${key}, ${at}, null, usage_ms_bin(ttft_ms), 0, 0, 0, 0, 0, count(*), 0, 0
         from usage_records${where([...c, sql`ttft_ms is not null`])} group by 1, 2, 4) binned
     group by key, at`;
 }
 
 /** The parts that together hold a scope's records once each, rollup hours and edge records. */
 export function partsOf(scope: UsageScope, g: Grouping, keys: GroupKeys, histograms: boolean): SQL[] {
+  if (answeredFromRecords(scope)) return [recordPart(scope, [scope], g, keys, histograms)];
   const { hours, edges } = splitAtHours(scope);
   const parts: SQL[] = [];
   if (hours) parts.push(rollupPart(scope, hours, g, keys, histograms));
@@ -190,11 +211,11 @@ export function partsOf(scope: UsageScope, g: Grouping, keys: GroupKeys, histogr
  */
 const POINT_COLUMNS = [
   'key', 'at', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'quantiles',
-  'latency_digits', 'latency_length', 'ttft_digits', 'ttft_length',
+  'latency_digits', 'latency_length', 'ttft_digits', 'ttft_length', 'cache_hits', 'cost_saved_usd',
 ] as const;
 const EXACT_COLUMNS = [
   'key', 'at', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd',
-  'p50_latency', 'p95_latency', 'p50_ttft', 'p95_ttft',
+  'p50_latency', 'p95_latency', 'p50_ttft', 'p95_ttft', 'cache_hits', 'cost_saved_usd',
 ] as const;
 
 /** @param ordered by key then point; series are put in order by their reader, which saves the sort */
@@ -208,8 +229,7 @@ function jsonRows(columns: readonly string[], from: SQL, ordered: boolean, filte
 export function exactPoints(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: GroupKeys): SQL {
   const key = recordKey(g.groupBy);
   const at = pointStart('created_at', g.unit);
-  const c = [...recordConditions(scope), ...inGroups(key, keys)];
-  c.push(sql`(${sql.join(ranges.map((r) => sql`(${sql.join(inRange('created_at', r), sql` and `)})`), sql` or `)})`);
+  const c = [...recordConditions(scope), ...inGroups(key, keys), ...inRanges(ranges)];
   return jsonRows(
     EXACT_COLUMNS,
     sql`select ${key} as key, ${at} as at, count(*)::float8 as requests,
@@ -218,7 +238,8 @@ export function exactPoints(scope: UsageScope, ranges: TimeRange[], g: Grouping,
       percentile_cont(0.5) within group (order by latency_ms) as p50_latency,
       percentile_cont(0.95) within group (order by latency_ms) as p95_latency,
       percentile_cont(0.5) within group (order by ttft_ms) as p50_ttft,
-      percentile_cont(0.95) within group (order by ttft_ms) as p95_ttft
+      percentile_cont(0.95) within group (order by ttft_ms) as p95_ttft,
+      count(cache_hit)::float8 as cache_hits, sum(cost_saved_usd)::text as cost_saved_usd
     from usage_records${where(c)} group by 1, 2`,
     false,
   );
@@ -233,10 +254,11 @@ export function summed(parts: SQL[]): SQL {
     POINT_COLUMNS,
     sql`select key, at, requests, errors, prompt_tokens, completion_tokens, cost_usd, null as quantiles,
         rtrim(latency_hist, '0') as latency_digits, length(latency_hist) as latency_length,
-        rtrim(ttft_hist, '0') as ttft_digits, length(ttft_hist) as ttft_length
+        rtrim(ttft_hist, '0') as ttft_digits, length(ttft_hist) as ttft_length, cache_hits, cost_saved_usd
       from (select key, at, sum(requests)::float8 as requests, sum(errors)::float8 as errors,
           sum(prompt_tokens)::float8 as prompt_tokens, sum(completion_tokens)::float8 as completion_tokens,
-          sum(cost_usd)::text as cost_usd, sum(latency_hist)::text as latency_hist, sum(ttft_hist)::text as ttft_hist
+          sum(cost_usd)::text as cost_usd, sum(latency_hist)::text as latency_hist, sum(ttft_hist)::text as ttft_hist,
+          sum(cache_hits)::float8 as cache_hits, sum(cost_saved_usd)::text as cost_saved_usd
         from (${sql.join(parts, sql` union all `)}) parts group by key, at) s`,
     true,
   );
@@ -270,7 +292,8 @@ export function groupRollupHours(
       case when quantiles is null then rtrim(latency_hist::text, '0') end as latency_digits,
       case when quantiles is null then length(latency_hist::text) end as latency_length,
       case when quantiles is null then rtrim(ttft_hist::text, '0') end as ttft_digits,
-      case when quantiles is null then length(ttft_hist::text) end as ttft_length
+      case when quantiles is null then length(ttft_hist::text) end as ttft_length,
+      cache_hits::float8 as cache_hits, cost_saved_usd::text as cost_saved_usd
     from usage_group_rollups${where(c)}`;
   if (!grouped) return sql`select null as top_keys, (${jsonRows(POINT_COLUMNS, hourRows, false)}) as rows`;
   return sql`with hours as materialized (${hourRows}),

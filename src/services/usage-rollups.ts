@@ -10,6 +10,7 @@ import { badInput } from '../errors.js';
 import { toUsageScope, type UsageFilter, type UsageScope } from './usage-filter.js';
 import { medianAndP95 } from './usage-histogram.js';
 import {
+  answeredFromRecords,
   exactPoints,
   groupRollupDimension,
   groupRollupHours,
@@ -39,6 +40,12 @@ export interface UsageAggregate {
   p95LatencyMs: number | null;
   p50TtftMs: number | null;
   p95TtftMs: number | null;
+  /** Records the response cache answered. */
+  cacheHits: number;
+  /** cacheHits / requests; 0 without requests. */
+  cacheHitRate: number;
+  /** What the hits would have cost upstream, summed. */
+  costSavedUsd: number;
 }
 
 export interface UsageBucket extends UsageAggregate {
@@ -70,7 +77,8 @@ const MAX_SERIES_RANGE: Record<UsageInterval, { ms: number; said: string }> = {
 
 /**
  * A point as `summed` and `groupRollupHours` answer it (POINT_COLUMNS): key, at, requests, errors, prompt and
- * completion tokens, cost (text: exact), cached quantiles (groupRollupHours only), then the two histograms.
+ * completion tokens, cost (text: exact), cached quantiles (groupRollupHours only), the two histograms, then the
+ * cache hits and the cost they saved (text: exact).
  */
 type PointValues = [
   key: string,
@@ -85,9 +93,11 @@ type PointValues = [
   latencyLength: number | null,
   ttftDigits: string | null,
   ttftLength: number | null,
+  cacheHits: number | null,
+  costSavedUsd: string | null,
 ];
 
-/** A point as `exactPoints` answers it (EXACT_COLUMNS): the same sums, then the exact percentiles. */
+/** A point as `exactPoints` answers it (EXACT_COLUMNS): the same sums, the exact percentiles, then the cache's sums. */
 type ExactValues = [
   key: string,
   at: number,
@@ -100,6 +110,8 @@ type ExactValues = [
   p95LatencyMs: number | null,
   p50TtftMs: number | null,
   p95TtftMs: number | null,
+  cacheHits: number | null,
+  costSavedUsd: string | null,
 ];
 
 const round = (v: number | null | undefined) => (v == null ? null : Math.round(v));
@@ -119,9 +131,17 @@ interface KeyedAggregate {
   aggregate: UsageAggregate;
 }
 
-function aggregate(v: PointValues | ExactValues, percentiles: ReadonlyArray<number | null | undefined>): UsageAggregate {
+/** The cache's two sums, where each kind of point holds them. */
+interface CacheSums {
+  hits: number | null;
+  saved: string | null;
+}
+
+function aggregate(v: PointValues | ExactValues, percentiles: ReadonlyArray<number | null | undefined>, cache: CacheSums): UsageAggregate {
+  const requests = Number(v[2]);
+  const cacheHits = Number(cache.hits ?? 0);
   return {
-    requests: Number(v[2]),
+    requests,
     errors: Number(v[3]),
     promptTokens: Number(v[4] ?? 0),
     completionTokens: Number(v[5] ?? 0),
@@ -130,17 +150,20 @@ function aggregate(v: PointValues | ExactValues, percentiles: ReadonlyArray<numb
     p95LatencyMs: round(percentiles[1]),
     p50TtftMs: round(percentiles[2]),
     p95TtftMs: round(percentiles[3]),
+    cacheHits,
+    cacheHitRate: requests > 0 ? cacheHits / requests : 0,
+    costSavedUsd: Number(cache.saved ?? 0),
   };
 }
 
 function fromPointValues(v: PointValues): KeyedAggregate {
   // the percentiles cached for a finished hour, or computed from the histograms
   const percentiles = v[7] ?? histogramPercentiles(v[8], v[9], v[10], v[11]);
-  return { key: v[0], at: Number(v[1]), aggregate: aggregate(v, percentiles) };
+  return { key: v[0], at: Number(v[1]), aggregate: aggregate(v, percentiles, { hits: v[12], saved: v[13] }) };
 }
 
 function fromExactValues(v: ExactValues): KeyedAggregate {
-  return { key: v[0], at: Number(v[1]), aggregate: aggregate(v, v.slice(7) as Array<number | null>) };
+  return { key: v[0], at: Number(v[1]), aggregate: aggregate(v, v.slice(7, 11) as Array<number | null>, { hits: v[11], saved: v[12] }) };
 }
 
 /** Points by group, the group with the most requests first (ties by key), each group's points in time order. */
@@ -192,7 +215,7 @@ export function createUsageRollupQueries(db: Db) {
   /** Points of any interval, from the parts of the range (rollup hours and edge records); MINUTE from records only. */
   async function points(scope: UsageScope, interval: UsageInterval, g: Grouping, keys: GroupKeys): Promise<KeyedAggregate[]> {
     if (interval === 'MINUTE') return readExact(exactPoints(scope, [scope], g, keys));
-    if (interval === 'DAY') {
+    if (interval === 'DAY' || answeredFromRecords(scope)) {
       const parts = partsOf(scope, g, keys, true);
       return parts.length ? readPoints(summed(parts)) : [];
     }

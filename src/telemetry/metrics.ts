@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayObserver } from '../gateway/gateway.js';
 import type { UsageEvent } from '../gateway/usage-writer.js';
 import { HotCounter, HotHistogram } from './hot-metrics.js';
+import { createOutcomeMetrics } from './outcome-metrics.js';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -92,6 +93,7 @@ export function createMetrics() {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registry,
   });
+  const outcomes = createOutcomeMetrics(registry);
   const wsConnections = new Gauge({ name: 'gateway_websocket_connections_open', help: 'graphql-ws connections open', registers: [registry] });
 
   const observer: GatewayObserver = {
@@ -109,6 +111,7 @@ export function createMetrics() {
       if (e.costUsd) cost.inc([e.model, provider], e.costUsd);
       duration.observe([e.model, provider, e.status], e.latencyMs / 1000);
       if (e.attempts > 1) retries.inc({ model: e.model }, e.attempts - 1);
+      outcomes.invocationFinished(e);
     },
     attemptFailed(provider, status) {
       upstreamErrors.inc({ provider, status: status === undefined ? 'none' : String(status) });

@@ -4,6 +4,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../gateway/helpers.js';
 import type { AnyJson } from '../kit/json.js';
+import { PIPELINE } from '../../src/gateway/pipeline.js';
+import { fakeCacheStep } from '../kit/fake-cache-step.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { DESKTOP, expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 import { call, seedUsage, XSS_NAME, type UsageSeed } from './usage-seed.js';
@@ -17,7 +19,8 @@ describe.runIf(hasChromium)('the overview', () => {
   let cb: ConsoleBrowser;
   let seed: UsageSeed;
   beforeAll(async () => {
-    gw = await startGateway();
+    // a stand-in for the response cache, so the headline numbers have hits to show
+    gw = await startGateway({}, { steps: [...PIPELINE, fakeCacheStep] });
     [cb, seed] = await Promise.all([launchConsoleBrowser(), seedUsage(gw, 20)]);
   }, 90_000);
   afterAll(async () => {
@@ -81,6 +84,23 @@ describe.runIf(hasChromium)('the overview', () => {
     await p.page.getByText('A point a minute').waitFor();
     await expect.poll(() => requestsShown(p.page)).toBe(now);
     await p.screenshot('overview-last-hour');
+    expectNoProblems(p);
+    await p.close();
+  });
+
+  it('shows the cache hit rate and the cost the cache saved, as usageSummary gives them', async () => {
+    for (const content of ['hit exact one', 'hit semantic two']) {
+      ok(await gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: { model: 'echo-large', messages: [{ role: 'USER', content }] } }));
+    }
+    await gw.flushUsage();
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const [whole] = ok(await gw.gql<AnyJson>('query($f: UsageFilter) { usageSummary(filter: $f) { cacheHits cacheHitRate costSavedUsd } }', { f: { from } })).usageSummary;
+    expect(whole.cacheHits).toBe(2);
+    expect(whole.costSavedUsd).toBeGreaterThan(0.01);
+    const p = await openOverview(gw.adminKey);
+    // as the console formats them: a percentage to one decimal, dollars to the cent
+    await expect.poll(() => stat(p.page, 'stat-cache-hit-rate')).toBe(`${(whole.cacheHitRate * 100).toFixed(1)} %`);
+    expect(await stat(p.page, 'stat-cost-saved')).toBe(`$${whole.costSavedUsd.toFixed(2)}`);
     expectNoProblems(p);
     await p.close();
   });

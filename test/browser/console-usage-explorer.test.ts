@@ -5,6 +5,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../gateway/helpers.js';
 import type { AnyJson } from '../kit/json.js';
+import { PIPELINE } from '../../src/gateway/pipeline.js';
+import { fakeCacheStep } from '../kit/fake-cache-step.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { DESKTOP, expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
 import { call, seedUsage, XSS_NAME, XSS_SCRIPT, type UsageSeed } from './usage-seed.js';
@@ -50,7 +52,8 @@ describe.runIf(hasChromium)('the usage explorer', () => {
   let cb: ConsoleBrowser;
   let seed: UsageSeed;
   beforeAll(async () => {
-    gw = await startGateway();
+    // a stand-in for the response cache, so some records are cache hits
+    gw = await startGateway({}, { steps: [...PIPELINE, fakeCacheStep] });
     const bulk = async () => {
       // more echo-large records than one page of the connection holds, for the export
       for (let i = 0; i < 520; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => call(gw, 'echo-large', undefined, { bulk: i + j })));
@@ -228,6 +231,24 @@ describe.runIf(hasChromium)('the usage explorer', () => {
     expectNoProblems(admin);
     expectNoProblems(p);
     await admin.close();
+  });
+
+  it('says in the Cache column which records the cache answered, and how closely a semantic hit matched', async () => {
+    for (const content of ['hit exact one', 'hit semantic two']) {
+      ok(await gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: { model: 'echo-mini', messages: [{ role: 'USER', content }] } }));
+    }
+    await gw.flushUsage();
+    const p = await openUsage(gw.adminKey);
+    const cacheColumn = await table(p.page).locator('thead th').allTextContents();
+    const cell = (row: number) => table(p.page).locator('tbody tr').nth(row).locator(`td:nth-child(${cacheColumn.indexOf('Cache') + 1})`);
+    expect(cacheColumn).toContain('Cache');
+    // newest first: the semantic hit, the exact one, then calls the upstream answered
+    await expect.poll(() => cell(0).innerText()).toBe('Semantic 0.97');
+    expect(await cell(1).innerText()).toBe('Exact');
+    expect(await cell(1).getAttribute('title')).toMatch(/^Saved \$/);
+    expect(await cell(2).innerText()).toBe('–');
+    expectNoProblems(p);
+    await p.close();
   });
 });
 

@@ -76,6 +76,8 @@ export interface OpenAIMockReply {
   model?: string;
   /** Dimensions of the embedding vectors. @default 8 */
   embeddingDims?: number;
+  /** Embeddings by input text (e.g. to put two paraphrases close together); other inputs get `mockEmbedding`. */
+  vectors?: Record<string, number[]>;
   /** Wait this long before sending the response headers. */
   delayMs?: number;
   /** Wait this long between SSE events. */
@@ -334,7 +336,7 @@ export async function startOpenAIMock(options: OpenAIMockOptions = {}): Promise<
       const tokens = inputs.reduce((n, s) => n + Math.max(1, words(s)), 0);
       return send(res, 200, {
         object: 'list',
-        data: inputs.map((s, index) => ({ object: 'embedding', index, embedding: mockEmbedding(s, reply.embeddingDims) })),
+        data: inputs.map((s, index) => ({ object: 'embedding', index, embedding: reply.vectors?.[s] ?? mockEmbedding(s, reply.embeddingDims) })),
         ...(quirks.noModel ? {} : { model: reply.model ?? body.model }),
         ...(quirks.noUsage ? {} : { usage: { prompt_tokens: tokens, total_tokens: tokens } }),
       });

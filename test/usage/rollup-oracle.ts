@@ -44,15 +44,17 @@ export interface EventPlan {
   seed: number;
 }
 
+const CACHE_KINDS = ['EXACT', 'SEMANTIC'] as const;
+
 /** Usage events as the gateway would record them, varied in every field the rollups sum or group by. */
 export function usageEvents(plan: EventPlan): UsageEvent[] {
   const rand = seededRandom(plan.seed);
-  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   return Array.from({ length: plan.count }, () => {
     const streamed = rand() < 0.5;
     const prompt = Math.floor(rand() * 3000);
     const completion = Math.floor(rand() * 800);
-    return {
+    const event: UsageEvent = {
       id: randomUUID(),
       createdAt: new Date(plan.start.getTime() + Math.floor(rand() * plan.spanMs)),
       apiKeyId: pick(plan.keys),
@@ -76,6 +78,16 @@ export function usageEvents(plan: EventPlan): UsageEvent[] {
       cacheSimilarity: null,
       guardrails: null,
     };
+    // drawn last, so the fields above are what they were before the cache existed; a hit costs 0 and saves the price
+    const hit = rand() < 0.2 ? pick(CACHE_KINDS) : null;
+    if (!hit) return event;
+    return {
+      ...event,
+      cacheHit: hit,
+      costSavedUsd: event.costUsd || 1e-10,
+      costUsd: 0,
+      cacheSimilarity: hit === 'EXACT' ? 1 : Number((0.9 + rand() * 0.1).toFixed(6)),
+    };
   });
 }
 
@@ -96,13 +108,16 @@ export interface Rec {
   prompt: number;
   completion: number;
   cost: string;
+  cacheHit: string | null;
+  saved: string;
 }
 
 /** Every record, read straight from usage_records. */
 export async function readRecords(gw: TestGateway): Promise<Rec[]> {
   const res = await gw.app.services.database.db.execute(sql`
     select (extract(epoch from created_at) * 1000)::float8 as ms, api_key_id::text as key, model, provider, status,
-      latency_ms as latency, ttft_ms as ttft, prompt_tokens as prompt, completion_tokens as completion, cost_usd::text as cost
+      latency_ms as latency, ttft_ms as ttft, prompt_tokens as prompt, completion_tokens as completion, cost_usd::text as cost,
+      cache_hit as "cacheHit", cost_saved_usd::text as saved
     from usage_records`);
   return rowsOf<Rec>(res).map((r) => ({
     ...r,
@@ -115,7 +130,8 @@ export async function readRecords(gw: TestGateway): Promise<Rec[]> {
 }
 
 /** The fields of UsageBucket and UsagePoint a test selects. */
-export const AGGREGATE_FIELDS = 'requests errors promptTokens completionTokens costUsd p50LatencyMs p95LatencyMs p50TtftMs p95TtftMs';
+export const AGGREGATE_FIELDS =
+  'requests errors promptTokens completionTokens costUsd p50LatencyMs p95LatencyMs p50TtftMs p95TtftMs cacheHits cacheHitRate costSavedUsd';
 
 export interface Aggregate {
   requests: number;
@@ -127,12 +143,24 @@ export interface Aggregate {
   p95LatencyMs: number | null;
   p50TtftMs: number | null;
   p95TtftMs: number | null;
+  cacheHits: number;
+  cacheHitRate: number;
+  costSavedUsd: number;
 }
 
 /** Asserts that an answer's totals are those of `rs`: sums exactly, percentiles within the bound. */
 export function expectAggregateOf(got: Aggregate, rs: Rec[], label: string): void {
   expect(
-    { requests: got.requests, errors: got.errors, promptTokens: got.promptTokens, completionTokens: got.completionTokens, cost: units(got.costUsd) },
+    {
+      requests: got.requests,
+      errors: got.errors,
+      promptTokens: got.promptTokens,
+      completionTokens: got.completionTokens,
+      cost: units(got.costUsd),
+      cacheHits: got.cacheHits,
+      cacheHitRate: got.cacheHitRate,
+      saved: units(got.costSavedUsd),
+    },
     label,
   ).toEqual({
     requests: rs.length,
@@ -140,6 +168,9 @@ export function expectAggregateOf(got: Aggregate, rs: Rec[], label: string): voi
     promptTokens: rs.reduce((s, r) => s + r.prompt, 0),
     completionTokens: rs.reduce((s, r) => s + r.completion, 0),
     cost: rs.reduce((s, r) => s + units(r.cost), 0n),
+    cacheHits: rs.filter((r) => r.cacheHit !== null).length,
+    cacheHitRate: rs.length ? rs.filter((r) => r.cacheHit !== null).length / rs.length : 0,
+    saved: rs.reduce((s, r) => s + units(r.saved), 0n),
   });
   const lat = rs.map((r) => r.latency).sort((a, b) => a - b);
   const ttft = rs.flatMap((r) => (r.ttft === null ? [] : [r.ttft])).sort((a, b) => a - b);
@@ -153,13 +184,24 @@ export function expectAggregateOf(got: Aggregate, rs: Rec[], label: string): voi
 }
 
 /** The records a UsageFilter keeps (apiKeyId as a UUID; from/to as ISO strings). */
-export function filtered(rs: Rec[], f: { apiKeyId?: string; model?: string; provider?: string; status?: string; from?: string; to?: string }): Rec[] {
+export interface RecFilter {
+  apiKeyId?: string;
+  model?: string;
+  provider?: string;
+  status?: string;
+  cacheHit?: boolean;
+  from?: string;
+  to?: string;
+}
+
+export function filtered(rs: Rec[], f: RecFilter): Rec[] {
   return rs.filter(
     (r) =>
       (!f.apiKeyId || r.key === f.apiKeyId) &&
       (!f.model || r.model === f.model) &&
       (!f.provider || r.provider === f.provider) &&
       (!f.status || r.status === f.status) &&
+      (f.cacheHit === undefined || (r.cacheHit !== null) === f.cacheHit) &&
       (!f.from || r.ms >= Date.parse(f.from)) &&
       (!f.to || r.ms < Date.parse(f.to)),
   );

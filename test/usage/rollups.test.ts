@@ -6,6 +6,7 @@
  * adds nothing; retention removes whole hours from the rollups and the records of a partial one; the backfill's
  * rebuild gives the same rollups as the triggers; the edges of every histogram bin come back within the bound.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
@@ -20,6 +21,7 @@ import {
   writeThroughGateway,
   type Aggregate,
   type Rec,
+  type RecFilter,
 } from './rollup-oracle.js';
 
 const SUMMARY = `query($g: UsageGroupBy, $filter: UsageFilter) { usageSummary(groupBy: $g, filter: $filter) { key ${AGGREGATE_FIELDS} } }`;
@@ -37,13 +39,20 @@ const backends = [
   { name: 'Postgres (TEST_DATABASE_URL)', postgres: true },
 ];
 
-/** Both rollup tables as text, in key order; the cached percentiles left out (a rebuild computes none). */
+/**
+ * Both rollup tables as text, in key order; the cached percentiles left out (a rebuild computes none), the saved cost
+ * without trailing zeros (a row from before migration 0006 holds its default 0, not a sum's 0.0000000000).
+ */
 async function rollupSnapshot(gw: TestGateway): Promise<string> {
   const res = await gw.app.services.database.db.execute(sql`select
-    (select json_agg(r order by bucket_start, api_key_id, model, provider, status)::text from usage_rollups r) as records,
+    (select json_agg(r order by bucket_start, api_key_id, model, provider, status)::text
+       from (select bucket_start, api_key_id, model, provider, status, requests, errors, prompt_tokens, completion_tokens,
+                    cost_usd, ttft_count, latency_hist, ttft_hist, cache_hits, trim_scale(cost_saved_usd) as cost_saved_usd
+             from usage_rollups) r) as records,
     (select json_agg(g order by group_by, bucket_start, group_key)::text
        from (select group_by, bucket_start, group_key, requests, errors, prompt_tokens, completion_tokens, cost_usd,
-                    ttft_count, latency_hist, ttft_hist from usage_group_rollups) g) as groups`);
+                    ttft_count, latency_hist, ttft_hist, cache_hits, trim_scale(cost_saved_usd) as cost_saved_usd
+             from usage_group_rollups) g) as groups`);
   return JSON.stringify(rowsOf(res)[0]);
 }
 
@@ -69,14 +78,14 @@ for (const backend of backends) {
       ALL: () => 'all',
     };
 
-    async function summary(g: string, filter: Record<string, unknown> | null, key = gw.adminKey): Promise<Bucket[]> {
+    async function summary(g: string, filter: object | null, key = gw.adminKey): Promise<Bucket[]> {
       const res = await gw.gql<{ usageSummary: Bucket[] }>(SUMMARY, { g: g === 'ALL' ? null : g, filter }, key);
       expect(res.errors, `${g} ${JSON.stringify(filter)}`).toBeUndefined();
       return res.data!.usageSummary;
     }
 
     /** Asserts usageSummary(g, filter) as `key` sees it equals the groups of `rs`. */
-    async function expectSummary(g: string, filter: Record<string, unknown> | null, rs: Rec[], key = gw.adminKey) {
+    async function expectSummary(g: string, filter: object | null, rs: Rec[], key = gw.adminKey) {
       const got = await summary(g, filter, key);
       const want = groupBy(rs, keyOf[g]!);
       const label = `${g} ${JSON.stringify(filter)}`;
@@ -112,7 +121,7 @@ for (const backend of backends) {
     });
 
     it('usageSummary equals a scan for every grouping, with filters and ranges that start and end mid-hour', async () => {
-      const filters: Array<Record<string, string> | null> = [
+      const filters: Array<RecFilter | null> = [
         null,
         { apiKeyId: A.uuid },
         { model: 'beta' },
@@ -129,6 +138,10 @@ for (const backend of backends) {
         { model: 'gamma', provider: 'p1', ...MID },
         { apiKeyId: C.uuid, ...MID },
         { status: 'CANCELLED', from: MID.from },
+        // the cache filter reads the records: whole range, mid-hour ends, with other filters
+        { cacheHit: true },
+        { cacheHit: false, ...MID },
+        { cacheHit: true, apiKeyId: A.uuid, model: 'beta', from: MID.from },
       ];
       for (const g of Object.keys(keyOf)) {
         for (const f of filters) {
@@ -176,11 +189,40 @@ for (const backend of backends) {
       await expectSummary('MODEL', MID, filtered(records, MID));
     }, 60_000);
 
+    it('an UPDATE that turns records into cache hits, and back, moves their sums in the rollups', async () => {
+      const db = gw.app.services.database.db;
+      const misses = records.filter((r) => r.cacheHit === null).length;
+      await db.execute(sql`update usage_records set cache_hit = 'EXACT', cost_saved_usd = cost_usd + 0.0000000001
+        where cache_hit is null and model = 'gamma' and created_at < ${MID.to}::timestamptz`);
+      records = await readRecords(gw);
+      expect(records.filter((r) => r.cacheHit === null).length).toBeLessThan(misses);
+      await expectSummary('MODEL', null, records);
+      await expectSummary('HOUR', { model: 'gamma' }, filtered(records, { model: 'gamma' }));
+      await db.execute(sql`update usage_records set cache_hit = null, cost_saved_usd = 0 where model = 'gamma'`);
+      records = await readRecords(gw);
+      await expectSummary('API_KEY', MID, filtered(records, MID));
+      const [gamma] = await summary('MODEL', { model: 'gamma' });
+      expect([gamma!.cacheHits, gamma!.costSavedUsd, gamma!.cacheHitRate]).toEqual([0, 0, 0]);
+    });
+
     it('the rebuild the upgrade backfill runs gives the rollups the triggers kept', async () => {
       const kept = await rollupSnapshot(gw);
       await gw.app.services.database.db.execute(sql`select usage_rollups_rebuild()`);
       expect(await rollupSnapshot(gw)).toBe(kept);
       await expectSummary('PROVIDER', null, records);
+    });
+
+    it("migration 0006's backfill gives rollups written before it (no cache sums) the cache sums of their records", async () => {
+      const db = gw.app.services.database.db;
+      const kept = await rollupSnapshot(gw);
+      expect(records.some((r) => r.cacheHit !== null)).toBe(true);
+      await db.execute(sql`update usage_rollups set cache_hits = 0, cost_saved_usd = 0`);
+      await db.execute(sql`update usage_group_rollups set cache_hits = 0, cost_saved_usd = 0`);
+      expect(await rollupSnapshot(gw)).not.toBe(kept);
+      // the migration's last two statements, as an upgrade runs them
+      const migration = readFileSync(new URL('../../migrations/0006_usage_cache_rollups.sql', import.meta.url), 'utf8');
+      for (const statement of migration.split('--> statement-breakpoint').slice(-2)) await db.execute(sql.raw(statement));
+      expect(await rollupSnapshot(gw)).toBe(kept);
     });
   });
 

@@ -19,6 +19,7 @@ import {
   writeThroughGateway,
   type Aggregate,
   type Rec,
+  type RecFilter,
 } from './rollup-oracle.js';
 
 const SERIES = `query($i: UsageInterval!, $g: UsageGroupBy, $filter: UsageFilter) {
@@ -57,7 +58,7 @@ for (const backend of backends) {
       API_KEY: (r) => (r.key ? globalIds.get(r.key)! : ''),
     };
 
-    async function series(interval: string, g: string | null, filter: Record<string, unknown> | null, key = gw.adminKey): Promise<Series[]> {
+    async function series(interval: string, g: string | null, filter: object | null, key = gw.adminKey): Promise<Series[]> {
       const res = await gw.gql<{ usageSeries: Series[] }>(SERIES, { i: interval, g, filter }, key);
       expect(res.errors, `${interval} ${g} ${JSON.stringify(filter)}`).toBeUndefined();
       return res.data!.usageSeries;
@@ -103,7 +104,7 @@ for (const backend of backends) {
     });
 
     it('HOUR, DAY and MINUTE points equal a scan, grouped or not, over ranges that start and end mid-interval', async () => {
-      const cases: Array<[string, string | null, Record<string, string>]> = [
+      const cases: Array<[string, string | null, RecFilter]> = [
         ['HOUR', 'MODEL', MID],
         ['HOUR', null, MID],
         ['HOUR', 'PROVIDER', { ...MID, model: 'beta' }],
@@ -116,6 +117,11 @@ for (const backend of backends) {
         ['DAY', 'MODEL', { ...MID, status: 'OK' }],
         ['MINUTE', 'API_KEY', { from: '2025-06-02T10:10:30.500Z', to: '2025-06-02T12:05:00.000Z' }],
         ['MINUTE', null, { from: '2025-06-02T10:10:30.500Z', to: '2025-06-02T16:10:30.500Z' }],
+        // the cache filter reads the records, at every interval
+        ['HOUR', 'MODEL', { ...MID, cacheHit: true }],
+        ['HOUR', null, { ...MID, cacheHit: false }],
+        ['DAY', 'API_KEY', { ...MID, cacheHit: true }],
+        ['MINUTE', null, { from: '2025-06-02T10:10:30.500Z', to: '2025-06-02T16:10:30.500Z', cacheHit: true }],
       ];
       for (const [interval, g, f] of cases) {
         const filter = f.apiKeyId ? { ...f, apiKeyId: globalIds.get(f.apiKeyId) } : f;

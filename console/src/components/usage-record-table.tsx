@@ -1,6 +1,6 @@
 /* Usage records as a table, newest first; a click (or Enter) on a row opens that record. */
 import { formatInt, formatMs, formatTime, formatUsd } from '../format';
-import { keyLabel, type UsageRecord } from '../usage/record';
+import { cacheLabel, keyLabel, type UsageRecord } from '../usage/record';
 import { StatusBadge } from './status-badge';
 import './usage-records.css';
 
@@ -26,6 +26,7 @@ export function UsageRecordTable({ records, onOpen, label }: UsageRecordTablePro
             <th class="num">Cost</th>
             <th class="num">Latency</th>
             <th class="num">TTFT</th>
+            <th>Cache</th>
           </tr>
         </thead>
         <tbody>
@@ -52,6 +53,9 @@ export function UsageRecordTable({ records, onOpen, label }: UsageRecordTablePro
               <td class="num">{formatUsd(r.costUsd)}</td>
               <td class="num">{formatMs(r.latencyMs)}</td>
               <td class="num">{formatMs(r.ttftMs)}</td>
+              <td class="nowrap" title={r.cacheHit ? `Saved ${formatUsd(r.costSavedUsd)}` : undefined}>
+                {cacheLabel(r)}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -27,6 +27,8 @@ const OverviewQuery = graphql(`
       p50LatencyMs
       p95LatencyMs
       p50TtftMs
+      cacheHitRate
+      costSavedUsd
     }
     groups: usageSummary(groupBy: $groupBy, filter: $filter) {
       key

@@ -10,10 +10,13 @@ export interface Totals {
   p50LatencyMs: number | null;
   p95LatencyMs: number | null;
   p50TtftMs: number | null;
+  /** Share of the requests the response cache answered; null without requests */
+  cacheHitRate: number | null;
+  costSavedUsd: number;
 }
 
 export function totalsOf(whole: WholeWindow | null): Totals {
-  if (!whole) return { requests: 0, tokens: 0, costUsd: 0, errorRate: null, p50LatencyMs: null, p95LatencyMs: null, p50TtftMs: null };
+  if (!whole) return { requests: 0, tokens: 0, costUsd: 0, errorRate: null, p50LatencyMs: null, p95LatencyMs: null, p50TtftMs: null, cacheHitRate: null, costSavedUsd: 0 };
   return {
     requests: whole.requests,
     tokens: whole.promptTokens + whole.completionTokens,
@@ -22,5 +25,7 @@ export function totalsOf(whole: WholeWindow | null): Totals {
     p50LatencyMs: whole.p50LatencyMs ?? null,
     p95LatencyMs: whole.p95LatencyMs ?? null,
     p50TtftMs: whole.p50TtftMs ?? null,
+    cacheHitRate: whole.requests ? whole.cacheHitRate : null,
+    costSavedUsd: whole.costSavedUsd,
   };
 }

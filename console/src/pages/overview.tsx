@@ -76,6 +76,8 @@ export function OverviewPage() {
         <Stat label="p50 latency" value={formatMs(totals?.p50LatencyMs)} testId="stat-p50" />
         <Stat label="p95 latency" value={formatMs(totals?.p95LatencyMs)} testId="stat-p95" />
         <Stat label="p50 TTFT" value={formatMs(totals?.p50TtftMs)} testId="stat-ttft" />
+        <Stat label="Cache hit rate" value={formatPercent(totals?.cacheHitRate)} testId="stat-cache-hit-rate" />
+        <Stat label="Saved by cache" value={formatUsd(totals?.costSavedUsd)} testId="stat-cost-saved" />
       </div>
       {data && data.groups.length === 0 ? (
         <div class="card empty muted">No usage in this window. Calls made through the gateway show up here as they happen; try a wider range.</div>

@@ -8,7 +8,7 @@ export const resolveModel: Step = {
   async before(inv, { catalogue }) {
     const name = inv.modelName;
     const { principal, warnings } = inv.options;
-    if (!allowsModel(principal, name)) throw forbidden(`This key may not invoke model "${name}"`);
+    if (!inv.options.operatorModel && !allowsModel(principal, name)) throw forbidden(`This key may not invoke model "${name}"`);
     const model = await catalogue.resolve(name);
     if (!model) throw modelNotFound(name);
     if (model.row.status === 'RETIRED') throw modelRetired(name);
