@@ -48,6 +48,16 @@ describe('streaming output filter', () => {
     }
   });
 
+  it.each([['EMAIL'], ['SECRET'], ['EMAIL', 'SECRET'], ['PHONE'], ['IBAN']] as const)('gives the whole-text result for %j alone (its own holdback), split anywhere', (...kinds) => {
+    const only = compilePolicy({ id: '9', name: 'only', input: null, output: { pii: { kinds: [...kinds], action: 'REDACT' } } });
+    const expected = guardOutput([only], { content: TEXT, toolCalls: [] }, run()).content!;
+    expect(expected).not.toBe(TEXT);
+    for (let i = 0; i <= TEXT.length; i++) {
+      expect(pipe(outputFilters([only], run()), [TEXT.slice(0, i), TEXT.slice(i)]), `split at ${i}`).toBe(expected);
+    }
+    expect(pipe(outputFilters([only], run()), [...TEXT])).toBe(expected);
+  });
+
   it('gives the whole-text result one character at a time and in three-way splits', () => {
     const expected = whole(TEXT);
     expect(pipe(outputFilters([redactAll], run()), [...TEXT])).toBe(expected);
@@ -86,6 +96,15 @@ describe('streaming output filter', () => {
       expect(pipe(outputFilters([restoring], r), [answer.slice(0, i), answer.slice(i)])).toBe('I wrote to bob@corp.example; [EMAIL_2] is not ours.');
     }
     expect(r.events).toContainEqual({ policy: 'keep', stage: 'OUTPUT', rule: 'PII', action: 'RESTORED', detail: 'EMAIL' });
+  });
+
+  it('redacts deny-list words and patterns split anywhere', () => {
+    const deny = compilePolicy({ id: '4', name: 'deny', input: null, output: { denyList: { words: ['falcon', 'red kite'], patterns: ['TICKET-[0-9]{4,}'], action: 'REDACT' } } });
+    const text = 'Falcon met a Red Kite about TICKET-123456 and falconry.';
+    const expected = '[REDACTED] met a [REDACTED] about [REDACTED] and falconry.';
+    for (let i = 0; i <= text.length; i++) {
+      expect(pipe(outputFilters([deny], run()), [text.slice(0, i), text.slice(i)]), `split at ${i}`).toBe(expected);
+    }
   });
 
   it('blocks when a denied term arrives split across chunks, before releasing it', () => {
