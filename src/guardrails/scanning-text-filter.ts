@@ -5,6 +5,13 @@ import { rewriteSpans, type Replace, type Scan } from './scan.js';
 const CONTEXT = 16;
 
 /**
+ * Above this much held text (an open PEM block, a long run without spaces), the text is scanned again only once it
+ * has grown by half since the last scan: the total work stays linear in the stream's length instead of growing with
+ * its square, at the cost of releasing what follows the held part a little later.
+ */
+const LONG_HOLD = 4096;
+
+/**
  * Applies a Scan to a stream of text chunks. It holds back only the tail a match could still be spanning: the
  * last `scan.maxSpan` characters, or from `scan.openStart` (a token or PEM block still arriving), and never cuts
  * through a match it has found. So an entity split across chunks is seen whole, and everything before that tail is
@@ -14,6 +21,8 @@ const CONTEXT = 16;
 export class ScanningTextFilter implements TextFilter {
   private pending = '';
   private context = '';
+  /** How much text was still held after the last scan. */
+  private held = 0;
 
   constructor(
     private readonly scan: Scan,
@@ -22,7 +31,10 @@ export class ScanningTextFilter implements TextFilter {
 
   write(text: string): string {
     this.pending += text;
-    return this.release(false);
+    if (this.held > LONG_HOLD && this.pending.length < this.held * 1.5) return '';
+    const out = this.release(false);
+    this.held = this.pending.length;
+    return out;
   }
 
   end(): string {

@@ -86,6 +86,15 @@ describe('streaming output filter', () => {
     expect(whole('key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg')).toBe('key: [SECRET_1]');
   });
 
+  it('a long held block streamed in small chunks costs linear time', () => {
+    const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n'.repeat(6000);
+    const text = `key:\n-----BEGIN PRIVATE KEY-----\n${body}-----END PRIVATE KEY-----\nthat was it`;
+    const chunks = text.match(/[\s\S]{1,10}/g)!;
+    const started = performance.now();
+    expect(pipe(outputFilters([redactAll], run()), chunks)).toBe('key:\n[SECRET_1]\nthat was it');
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
   it('restores placeholders of the prompt, split anywhere, and notes it', () => {
     const restoring = compilePolicy({ id: '2', name: 'keep', input: { pii: { kinds: ['EMAIL'], action: 'REDACT', restore: true } }, output: null });
     const r = run();
