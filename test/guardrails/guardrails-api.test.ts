@@ -10,7 +10,7 @@ import { sseCollect } from '../kit/sse.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { createWsClient, wsCollect } from '../kit/ws.js';
 import { startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
-import { addMockProvider, post } from '../rest/kit.js';
+import { addMockProvider, post, sseData } from '../rest/kit.js';
 
 let gw: TestGateway;
 let mock: OpenAIMock;
@@ -183,6 +183,25 @@ describe('output rules on streams', () => {
     const rec = await lastRecord();
     expect(rec).toMatchObject({ status: 'ERROR', errorCode: 'GUARDRAIL_BLOCKED' });
     expect(rec.guardrails).toEqual([{ policy: 'no-falcon', stage: 'OUTPUT', rule: 'DENY_LIST', action: 'BLOCKED', detail: 'word #1' }]);
+  });
+});
+
+describe('REST streams', () => {
+  it('a streamed answer redacted on the way, or ended by a block with the policy named', async () => {
+    mock.reply({ text: 'x', chunks: ['Mail jane.d', 'oe@example.com now'] });
+    const ok = await post(gw, '/v1/chat/completions', { model: 'out-guarded', stream: true, messages: [{ role: 'user', content: 'hi' }] }, gw.adminKey);
+    const events = await sseData(ok);
+    const text = events.filter((e) => e !== '[DONE]').map((e) => (JSON.parse(e) as AnyJson).choices?.[0]?.delta?.content ?? '').join('');
+    expect(text).toBe('Mail [EMAIL_1] now');
+
+    mock.reply({ text: 'x', chunks: ['It is Fal', 'con.'] });
+    const blocked = await post(gw, '/v1/chat/completions', { model: 'denied', stream: true, messages: [{ role: 'user', content: 'hi' }] }, gw.adminKey);
+    const data = await sseData(blocked);
+    const sent = data.filter((e) => e !== '[DONE]').map((e) => (JSON.parse(e) as AnyJson).choices?.[0]?.delta?.content ?? '').join('');
+    expect(sent.toLowerCase()).not.toContain('fal');
+    const error = data.map((e) => (e === '[DONE]' ? null : (JSON.parse(e) as AnyJson))).find((e) => e?.error);
+    expect(error.error).toMatchObject({ code: 'GUARDRAIL_BLOCKED' });
+    expect(JSON.stringify(error.error)).toContain('no-falcon');
   });
 });
 
