@@ -6,6 +6,10 @@ import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
+import { createExactStore } from './cache/exact/create-store.js';
+import type { ResponseCache } from './cache/response-cache.js';
+import { createSemanticCache, embedThroughGateway } from './cache/semantic/index.js';
+import type { SemanticCache } from './cache/types.js';
 import type { Services } from './context.js';
 import { createDatabase } from './db/client.js';
 import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
@@ -32,6 +36,7 @@ import { closeUpstreamAgent } from './providers/http.js';
 import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from './providers/registry.js';
 import { WELL_KNOWN_MODELS } from './providers/well-known.js';
 import { createSecretBox } from './security/secret-box.js';
+import { createCacheSettingsService } from './services/cache-settings.js';
 import { createCatalogueService } from './services/catalogue.js';
 import { createKeyInvalidation } from './services/key-invalidation.js';
 import { createKeyService } from './services/keys.js';
@@ -58,6 +63,8 @@ export interface AppOptions {
   drainBounds?: Partial<DrainBounds>;
   /** The invocation's steps (src/gateway/pipeline.ts). @default PIPELINE */
   steps?: readonly Step[];
+  /** Replaces the semantic half of the response cache (pgvector or usearch, chosen at start-up). */
+  semanticCache?: SemanticCache;
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -218,6 +225,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     options.limiter ??
     (await createLimiter({ seeder: createDbUsageSeeder(db), log, redisUrl: config.redis?.url, redisPrefix: options.redisPrefix }));
   const invocations = trackInvocations(options.observer ?? metrics.observer);
+  const cache: ResponseCache = {
+    exact: await createExactStore(config, log, options.redisPrefix),
+    semantic: options.semanticCache,
+    settings: createCacheSettingsService(db, { cacheTtlMs: 2000, modelExists: async (name) => (await catalogue.findModel(name)) != null }),
+  };
   const gateway = createGateway({
     catalogue,
     adapters: createAdapterRegistry(options.adapters),
@@ -229,7 +241,10 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     observer: invocations.observer,
     steps: options.steps,
     guardrailPolicies,
+    cache,
   });
+  // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
+  cache.semantic ??= await createSemanticCache({ db, embed: embedThroughGateway(gateway), settings: () => cache.settings.get(), log });
 
   await catalogue.seed(envProviders(config));
   let bootstrapAdminSecret: string | undefined;
@@ -241,7 +256,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const limitUsage = createLimitUsageReader(limiter, createDbRecordedUsage(db));
-  const services: Services = { database, keys, catalogue, prompts, guardrailPolicies, usageQueries, limitUsage, gateway, router, feed, log };
+  const services: Services = { database, keys, catalogue, prompts, guardrailPolicies, usageQueries, limitUsage, gateway, router, feed, cache, log };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
@@ -311,6 +326,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
           feedRedis.subscribeClient.disconnect();
         }
         await limiter.close();
+        await cache.exact.close();
         await keyInvalidation?.close();
         await closeUpstreamAgent();
         await database.close();

@@ -40,6 +40,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(100),
+  CACHE_MEMORY_MAX_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -85,6 +86,8 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
       maxSubscriptionsPerKey: env.MAX_SUBSCRIPTIONS_PER_KEY,
     },
     metricsToken: env.METRICS_TOKEN,
+    /** The exact response cache: in Redis when REDIS_URL is set, otherwise in this process, bounded in bytes. */
+    cache: { memoryMaxBytes: env.CACHE_MEMORY_MAX_BYTES },
   };
 }
 

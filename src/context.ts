@@ -1,5 +1,6 @@
 /* One context factory for every transport: HTTP, SSE, websockets and the REST routes. */
 import type { Logger } from 'pino';
+import type { ResponseCache } from './cache/response-cache.js';
 import type { Database } from './db/client.js';
 import { createLoaders, type Loaders } from './db/loaders.js';
 import type { Gateway } from './gateway/gateway.js';
@@ -26,6 +27,8 @@ export interface Services {
   gateway: Gateway;
   router: Router;
   feed: UsageFeed;
+  /** The response cache: its settings and purge, for the API. */
+  cache: ResponseCache;
   log: Logger;
 }
 

@@ -1,4 +1,5 @@
 /* Validates the public ChatInput and turns it into the adapters' ChatRequest (minus the upstream model id). */
+import type { CacheOptionsInput } from '../cache/cache-policy.js';
 import { badInput } from '../errors.js';
 import type { ChatMessage, ChatRequest, ContentPart, Role, ToolChoice, ToolDefinition } from '../providers/types.js';
 
@@ -25,6 +26,8 @@ export interface ChatInput {
   toolChoice?: string | null;
   jsonMode?: boolean | null;
   metadata?: unknown;
+  /** This call's use of the response cache (over the key's and the model's). */
+  cache?: CacheOptionsInput | null;
 }
 
 export interface InputBounds {

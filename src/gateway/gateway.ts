@@ -1,5 +1,6 @@
 /* The gateway core: chat, stream, embed and prompts, each one Invocation through the pipeline (pipeline.ts). */
 import type { Logger } from 'pino';
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
 import type { PromptService } from '../services/prompts.js';
@@ -40,6 +41,8 @@ export interface GatewayDeps {
   steps?: readonly Step[];
   /** The guardrail policies keys and models name; without it none apply. */
   guardrailPolicies?: PipelineDeps['guardrailPolicies'];
+  /** The response cache; none: every call goes upstream. */
+  cache?: ResponseCache;
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -72,6 +75,7 @@ export function createGateway(deps: GatewayDeps) {
     observer: deps.observer ?? {},
     steps: deps.steps ?? PIPELINE,
     guardrailPolicies: deps.guardrailPolicies,
+    cache: deps.cache,
   };
 
   async function begin(inv: Invocation): Promise<void> {

@@ -20,6 +20,8 @@ export interface InvocationOptions {
   metadata?: Record<string, unknown>;
   /** The id the caller sees (x-request-id, extensions.requestId): on log lines about this invocation. */
   requestId?: string;
+  /** Told whether the response cache answered, when it was consulted (REST's x-gateway-cache header). */
+  onCacheLookup?: (result: 'HIT-EXACT' | 'HIT-SEMANTIC' | 'MISS') => void;
   /**
    * The operator chose the model, not the caller (the semantic cache's embedding model, embedded on the caller's
    * key): the key's allowedModels does not apply. Never set from what a request carries.

@@ -7,10 +7,11 @@
  *   <prefix>{<keyId>}:d:YYYY-MM-DD hash g (seed generation), v (tokens); expires an hour after the day
  *   <prefix>{<keyId>}:m:YYYY-MM    hash g, v (USD, HINCRBYFLOAT); expires an hour after the month
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { messages } from './limits.js';
 import { createConnectionDeadline, type ConnectionDeadline } from '../util/loop-aware-deadline.js';
+import { createRedisClient } from '../util/redis-client.js';
 
 /**
  * KEYS: window, day, month. ARGV: rpm, tpm, tpd, budget (-1: not checked), estTokens, estCost,
@@ -158,15 +159,7 @@ export interface LimitsConnection {
 
 /** A lazily connecting client with the scripts defined; a command it cannot send fails at once instead of queueing. */
 export function createLimitsConnection(url: string, timeoutMs: number, log: Logger): LimitsConnection {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    // never queue while disconnected: a command fails at once and the request falls back
-    enableOfflineQueue: false,
-    // no commandTimeout: its timers fire before a blocked loop reads the replies waiting for it (see deadline)
-    connectTimeout: Math.max(1000, timeoutMs),
-    maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(times * 100, 1000),
-  });
+  const client = createRedisClient(url, timeoutMs);
   client.defineCommand('gwAdmit', { numberOfKeys: 3, lua: ADMIT });
   client.defineCommand('gwSettle', { numberOfKeys: 3, lua: SETTLE });
   client.defineCommand('gwSeed', { numberOfKeys: 2, lua: SEED });

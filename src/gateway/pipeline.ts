@@ -13,6 +13,7 @@
  * changed) or refuse it (throw). Only the steps whose `before` ran get their `after`.
  */
 import type { Logger } from 'pino';
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
 import type { GuardrailPolicyService } from '../services/guardrail-policies.js';
@@ -36,6 +37,8 @@ export interface GatewayObserver {
   firstToken?(model: string, ms: number): void;
   streamOpened?(): void;
   streamClosed?(): void;
+  /** The response cache was consulted for a call (its mode was not OFF). */
+  cacheLookup?(result: 'hit_exact' | 'hit_semantic' | 'miss'): void;
 }
 
 /** What the steps share: built once by createGateway. */
@@ -52,6 +55,8 @@ export interface PipelineDeps {
   observer: GatewayObserver;
   /** The compiled guardrail policies by id (the guardrails step); absent: no policies apply. */
   guardrailPolicies?: Pick<GuardrailPolicyService, 'compiledByIds'>;
+  /** The response cache; without it every call goes upstream. */
+  cache?: ResponseCache;
   /** The step list this gateway runs: PIPELINE unless an embedder (or a test) gives its own. */
   steps: readonly Step[];
 }

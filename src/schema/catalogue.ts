@@ -2,6 +2,7 @@
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
 import { builder, grantedScopes } from './builder.js';
 import { policyIds } from './guardrail-policy-names.js';
+import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
 import { refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
@@ -69,6 +70,11 @@ ModelRef.implement({
     outputPricePerMTok: t.exposeFloat('outputPricePerMTok', { nullable: true, description: 'USD per million completion tokens; null counts as 0' }),
     contextWindow: t.exposeInt('contextWindow', { nullable: true, description: 'Most tokens (prompt and answer together) the model takes, for information; null when unknown' }),
     timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Per-attempt upstream timeout in milliseconds; null means the gateway's DEFAULT_TIMEOUT_MS" }),
+    cache: t.field({
+      type: CachePolicyRef,
+      description: "Its calls' response cache policy, for calls whose key sets none (scope is the key's)",
+      resolve: (m) => ({ cacheMode: m.cacheMode, cacheTtlSeconds: m.cacheTtlSeconds }),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
 });
@@ -118,6 +124,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000 (default: the gateway's DEFAULT_TIMEOUT_MS)" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status (default ACTIVE)' }),
     guardrailPolicies: t.stringList({ description: 'Names of the guardrail policies every call to it runs, after those of the calling key (default: none)' }),
+    cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy, for calls whose key sets none (no scope: the key's applies)" }),
   }),
 });
 
@@ -134,6 +141,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000; null returns to the gateway's DEFAULT_TIMEOUT_MS" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status: DEPRECATED warns callers, RETIRED stops serving it' }),
     guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
+    cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
   }),
 });
 

@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { unauthenticated } from '../errors.js';
 import { requireInvoke } from '../services/access.js';
 import { builder } from './builder.js';
+import { CacheOptionsInput } from './cache-policy.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
 import { FinishReasonEnum, RoleEnum, ContentPartTypeEnum, ToolChoiceModeEnum } from './enums.js';
 
@@ -67,6 +68,7 @@ const ChatInput = builder.inputType('ChatInput', {
     }),
     jsonMode: t.boolean({ description: 'Ask for a JSON object answer (JSON mode) where the provider supports it' }),
     metadata: t.field({ type: 'JSON', description: 'Free-form tags stored with the usage record' }),
+    cache: t.field({ type: CacheOptionsInput, description: "This call's use of the response cache (default: the key's policy, else the model's, else OFF)" }),
   }),
 });
 

@@ -3,6 +3,7 @@ import type { ApiKeyRow } from '../db/schema.js';
 import type { KeyLimitUsage } from '../services/limit-usage.js';
 import type { UsageTotals } from '../services/usage-queries.js';
 import { builder } from './builder.js';
+import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
 import { ScopeEnum } from './enums.js';
 import { keyOf, refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
@@ -66,6 +67,7 @@ ApiKeyRef.implement({
     scopes: t.field({ type: [ScopeEnum], description: 'What the key may do', resolve: (k) => k.scopes as Array<typeof ScopeEnum.$inferType> }),
     allowedModels: t.exposeStringList('allowedModels', { nullable: true, description: 'Public model names this key may invoke; null means all' }),
     limits: t.field({ type: KeyLimitsRef, description: 'Its rate limits, quotas and budget', resolve: (k) => k }),
+    cache: t.field({ type: CachePolicyRef, description: "Its calls' response cache policy and scope", resolve: (k) => k }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working; null means never' }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true, description: 'When the key was revoked; null while it is not' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'When the key last authenticated a request (updated at most once a minute); null if never' }),
@@ -110,6 +112,7 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     limits: t.field({ type: KeyLimitsInput, description: 'Its limits (default: none)' }),
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; omitted means never' }),
     guardrailPolicies: t.stringList({ description: "Names of the guardrail policies its calls run, before the model's (default: none)" }),
+    cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy (default: none set, scope KEY)" }),
   }),
 });
 
@@ -122,6 +125,7 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     limits: t.field({ type: KeyLimitsInput, description: 'Changes to its limits' }),
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; null means never' }),
     guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
+    cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
   }),
 });
 

@@ -1,4 +1,5 @@
 /* Providers and models: CRUD for admins, and the cached model resolution every invocation makes. */
+import { cachePolicyColumns, type CachePolicyInput } from '../cache/cache-policy.js';
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
@@ -71,6 +72,8 @@ export interface ModelInput {
   status?: ModelStatus | null;
   /** Replaces its guardrail policies (ids; the schema resolves names); null or omitted leaves them. */
   guardrailPolicyIds?: string[] | null;
+  /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
+  cache?: CachePolicyInput | null;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
@@ -191,6 +194,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.contextWindow !== undefined) out.contextWindow = input.contextWindow;
     if (input.timeoutMs !== undefined) out.timeoutMs = input.timeoutMs;
     if (input.guardrailPolicyIds != null) out.guardrailPolicyIds = input.guardrailPolicyIds;
+    Object.assign(out, cachePolicyColumns(input.cache, 'input.cache', false));
     return out;
   }
 

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, type ApiKeyRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
+import { cachePolicyColumns, type CachePolicyInput } from '../cache/cache-policy.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
@@ -33,6 +34,7 @@ export interface CreateKeyInput {
   expiresAt?: Date | null;
   /** Ids of the guardrail policies its calls run (the schema resolves names to ids). */
   guardrailPolicyIds?: string[] | null;
+  cache?: CachePolicyInput | null;
 }
 
 export interface UpdateKeyInput {
@@ -43,6 +45,8 @@ export interface UpdateKeyInput {
   expiresAt?: Date | null;
   /** Replaces its guardrail policies (ids); null or omitted leaves them. */
   guardrailPolicyIds?: string[] | null;
+  /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
+  cache?: CachePolicyInput | null;
 }
 
 export interface KeyServiceOptions {
@@ -194,6 +198,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           expiresAt: input.expiresAt ?? null,
           guardrailPolicyIds: input.guardrailPolicyIds ?? [],
           ...limitColumns(input.limits),
+          ...cachePolicyColumns(input.cache, 'input.cache', true),
         })
         .returning();
       return { row, secret };
@@ -204,7 +209,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       checkLimits(input.limits);
       checkExpiry(input.expiresAt, 'input.expiresAt');
       const current = await byId(id);
-      const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits) };
+      const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits), ...cachePolicyColumns(input.cache, 'input.cache', true) };
       if (input.name != null) patch.name = input.name.trim();
       if (input.scopes != null) {
         if (!input.scopes.length) throw badInput('input.scopes', 'must name at least one scope');

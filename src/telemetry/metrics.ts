@@ -93,6 +93,12 @@ export function createMetrics() {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registry,
   });
+  const cacheLookups = new Counter({
+    name: 'gateway_cache_lookups_total',
+    help: 'Response cache lookups (calls whose cache mode was not OFF) by result (hit_exact|hit_semantic|miss)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   const outcomes = createOutcomeMetrics(registry);
   const wsConnections = new Gauge({ name: 'gateway_websocket_connections_open', help: 'graphql-ws connections open', registers: [registry] });
 
@@ -124,6 +130,9 @@ export function createMetrics() {
     },
     streamClosed() {
       openStreams.dec();
+    },
+    cacheLookup(result) {
+      cacheLookups.inc({ result });
     },
   };
 

@@ -1,4 +1,116 @@
-/* Step: the response cache: a lookup before the call, the answer stored after it (filled in by the cache work). */
-import type { Step } from '../pipeline.js';
+/*
+ * Step: the response cache. before: the call's cache policy, then an exact lookup and (SEMANTIC) a semantic one; a
+ * hit answers the call. after: an upstream answer that finished normally is stored in both.
+ *
+ * The cache never fails a call: a store that errors (Redis down, say) is logged and treated as a miss, and a store
+ * that cannot keep an answer only means the next call asks the upstream again.
+ */
+import { cacheKeysOf, type CacheKeys } from '../../cache/cache-key.js';
+import { effectiveCache, type EffectiveCache } from '../../cache/cache-policy.js';
+import type { ResponseCache } from '../../cache/response-cache.js';
+import type { CachedAnswer } from '../../cache/types.js';
+import type { ChatResponse, FinishReason } from '../../providers/types.js';
+import type { Answer, Invocation } from '../invocation.js';
+import type { PipelineDeps, Step } from '../pipeline.js';
 
-export const cache: Step = { name: 'cache' };
+/** What before() decided, for after() to store under. */
+interface Pending {
+  policy: EffectiveCache;
+  keys: CacheKeys;
+  /** The prompt's embedding from the semantic lookup, reused to store. */
+  vector?: number[];
+}
+
+const pending = new WeakMap<Invocation, Pending>();
+
+// an answer cut by the filter or broken off is not the answer to this question
+const CACHEABLE: ReadonlySet<FinishReason> = new Set(['STOP', 'LENGTH', 'TOOL_CALLS']);
+
+export const cache: Step = {
+  name: 'cache',
+  async before(inv, deps) {
+    if (inv.input.kind === 'embed') return;
+    const rc = deps.cache;
+    if (!rc) return;
+    const decided = await policyOf(inv, rc, deps);
+    if (!decided || decided.policy.mode === 'OFF') return;
+    const { policy, semanticOn } = decided;
+    const keys = cacheKeysOf(inv.modelName, inv.request!);
+    const p: Pending = { policy, keys };
+    pending.set(inv, p);
+
+    const found = await rc.exact.get(policy.scope, keys.key, inv.modelName).catch((err: unknown) => {
+      deps.log.warn({ err, requestId: inv.options.requestId }, 'cache: exact lookup failed; treated as a miss');
+      return null;
+    });
+    if (found) return hit(inv, deps, found, 'EXACT', 1);
+
+    if (policy.mode === 'SEMANTIC' && semanticOn && rc.semantic && keys.lastUserText) {
+      const { principal, requestId } = inv.options;
+      const near = await rc.semantic
+        .lookup({ scope: policy.scope, contextHash: keys.contextHash, text: keys.lastUserText, principal, requestId })
+        .catch((err: unknown) => {
+          deps.log.warn({ err, requestId }, 'cache: semantic lookup failed; treated as a miss');
+          return null;
+        });
+      if (near?.hit) return hit(inv, deps, near.hit.entry, 'SEMANTIC', near.hit.similarity);
+      p.vector = near?.vector;
+    }
+    deps.observer.cacheLookup?.('miss');
+    inv.options.onCacheLookup?.('MISS');
+  },
+
+  async after(inv, deps) {
+    const p = pending.get(inv);
+    pending.delete(inv);
+    const answer = inv.answer as Answer<ChatResponse> | undefined;
+    if (!p || !deps.cache || !answer || answer.source !== 'upstream' || !CACHEABLE.has(answer.response.finishReason)) return;
+    const { policy, keys, vector } = p;
+    const entry: CachedAnswer = {
+      // a copy: the output guardrails' after runs next and may change the answer in place (restoring redacted values)
+      response: structuredClone(answer.response),
+      provider: answer.provider,
+      upstreamModel: answer.upstreamModel,
+      model: inv.modelName,
+      storedAt: Date.now(),
+    };
+    const { exact, semantic } = deps.cache;
+    const failed = (what: string) => (err: unknown) => deps.log.warn({ err, requestId: inv.options.requestId }, `cache: ${what} store failed; the answer is not cached`);
+    await Promise.all([
+      exact.set(policy.scope, keys.key, entry, policy.ttlSeconds).catch(failed('exact')),
+      policy.mode === 'SEMANTIC' && semantic && vector?.length
+        ? semantic.store({ scope: policy.scope, contextHash: keys.contextHash, vector, entry, ttlSeconds: policy.ttlSeconds }).catch(failed('semantic'))
+        : undefined,
+    ]);
+  },
+};
+
+/** The call's policy, and whether semantic lookups are on at all (an embedding model is set). */
+async function policyOf(inv: Invocation, rc: ResponseCache, deps: PipelineDeps): Promise<{ policy: EffectiveCache; semanticOn: boolean } | null> {
+  if (inv.input.kind === 'embed') return null;
+  try {
+    const settings = await rc.settings.get();
+    return {
+      policy: effectiveCache(inv.input.chat.cache, inv.principal.key, inv.resolved.row, settings.defaultTtlSeconds),
+      semanticOn: settings.embeddingModel != null,
+    };
+  } catch (err) {
+    deps.log.warn({ err, requestId: inv.options.requestId }, 'cache: settings unreadable; the call skips the cache');
+    return null;
+  }
+}
+
+function hit(inv: Invocation, deps: PipelineDeps, entry: CachedAnswer, kind: 'EXACT' | 'SEMANTIC', similarity: number | null): void {
+  inv.answer = {
+    response: entry.response,
+    provider: entry.provider,
+    upstreamModel: entry.upstreamModel,
+    // the saving is valued at the model's prices now
+    pricedBy: inv.resolved,
+    attempts: 0,
+    source: 'cache',
+    cacheHit: { kind, similarity },
+  };
+  deps.observer.cacheLookup?.(kind === 'EXACT' ? 'hit_exact' : 'hit_semantic');
+  inv.options.onCacheLookup?.(kind === 'EXACT' ? 'HIT-EXACT' : 'HIT-SEMANTIC');
+}

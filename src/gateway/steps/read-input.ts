@@ -1,4 +1,5 @@
 /* Step: the caller's input validated into the adapters' request (chat, stream) or checked (embed); metadata tagged. */
+import { checkCacheOptions } from '../../cache/cache-policy.js';
 import { badInput } from '../../errors.js';
 import { toChatRequest, toMetadata } from '../chat-input.js';
 import type { EmbedInput } from '../invocation.js';
@@ -13,6 +14,7 @@ export const readInput: Step = {
     const metadata = toMetadata(input.chat.metadata);
     inv.event.metadata = options.metadata ? { ...(metadata ?? {}), ...options.metadata } : metadata;
     inv.request = toChatRequest(input.chat, bounds, options.warnings);
+    checkCacheOptions(input.chat.cache, 'input.cache');
   },
 };
 

@@ -12,6 +12,7 @@ import type { Principal } from '../../services/keys.js';
 import { errorResponse, parseBody, readJson, requirePrincipal, sendError, sendJson, warningHeaders, type RestContext } from './http.js';
 import { ChatCompletionRequest, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
 import { SseWriter } from './sse.js';
+import { CACHE_HEADER, cacheOptionsOf } from './cache-headers.js';
 
 type Part = NonNullable<ChatInput['messages'][number]['parts']>[number];
 
@@ -230,18 +231,24 @@ export async function respondChat(
   mode: { stream: boolean; includeUsage: boolean; extra?: Record<string, unknown> },
 ): Promise<void> {
   const { gateway } = ctx.services;
+  const cache = cacheOptionsOf(ctx.req.headers);
+  if (cache) input = { ...input, cache };
+  // set by the cache step before any upstream is asked, so it is known when the headers go out (streams too)
+  let cacheResult: string | undefined;
+  invocation = { ...invocation, onCacheLookup: (r) => (cacheResult = r) };
+  const headers = () => ({ ...warningHeaders(invocation.warnings), ...(cacheResult ? { [CACHE_HEADER]: cacheResult } : {}) });
   if (mode.stream) {
     const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
     return streamChatCompletion(ctx, stream, {
       includeUsage: mode.includeUsage,
-      headers: warningHeaders(invocation.warnings),
+      headers: headers(),
       principal: invocation.principal,
       model: input.model,
     });
   }
   const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withRestParam(e)));
   const completion = toChatCompletion(result);
-  sendJson(ctx.res, 200, mode.extra ? Object.assign(completion, mode.extra) : completion, warningHeaders(invocation.warnings));
+  sendJson(ctx.res, 200, mode.extra ? Object.assign(completion, mode.extra) : completion, headers());
 }
 
 export async function handleChatCompletions(ctx: RestContext): Promise<void> {

@@ -3,7 +3,7 @@
  * schemas.ts, the same objects that validate the requests. Built once, on first use.
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
-import type { ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import {
   ChatCompletion,
   ChatCompletionChunk,
@@ -53,9 +53,30 @@ const lifecycleHeaders = {
   'x-gateway-warning': { description: 'Warnings of the invocation, e.g. the deprecation notice', schema: { type: 'string' as const } },
 };
 
+/** The response cache's request headers (over the key's and the model's policies; see the README's Caching section). */
+const cacheRequestHeaders = z.object({
+  'x-gateway-cache': z
+    .enum(['off', 'exact', 'semantic'])
+    .optional()
+    .meta({ description: "This call's cache mode, over the key's and the model's (default: theirs, else off); any other value is a 400 naming the header" }),
+  'x-gateway-cache-ttl': z
+    .string()
+    .regex(/^\d+$/)
+    .optional()
+    .meta({ description: "How long this call's answer is kept in the cache, 1 to 2592000 seconds; any other value is a 400 naming the header" }),
+});
+
+const chatHeaders = {
+  ...lifecycleHeaders,
+  'x-gateway-cache': {
+    description: 'Whether the response cache answered: HIT-EXACT, HIT-SEMANTIC or MISS; absent when the cache was not consulted (mode off)',
+    schema: { type: 'string' as const, enum: ['HIT-EXACT', 'HIT-SEMANTIC', 'MISS'] },
+  },
+};
+
 const chatAnswer = (description: string, schema: ZodType): ResponseConfig => ({
   description,
-  headers: lifecycleHeaders,
+  headers: chatHeaders,
   content: {
     'application/json': { schema },
     // as OpenAI's own document does: the schema of each event's `data:` JSON (the stream ends with `data: [DONE]`)
@@ -80,7 +101,7 @@ function build() {
     description:
       'Same keys, limits, routing and usage records as the GraphQL `chat` and `chatStream`. ' +
       'With `stream: true` the answer is server-sent ChatCompletionChunk events; a client disconnect aborts the upstream call.',
-    request: { body: { required: true, content: json(ChatCompletionRequest) } },
+    request: { headers: cacheRequestHeaders, body: { required: true, content: json(ChatCompletionRequest) } },
     responses: { 200: chatAnswer('A chat.completion object, or a stream of chat.completion.chunk events', ChatCompletion), ...invocation },
   });
 
@@ -129,7 +150,7 @@ function build() {
       "Fills the prompt's {{variable}} placeholders and invokes its model, like the GraphQL `runPrompt`. " +
       'A missing or unknown variable is a 400 whose `param` is `variables.<name>`. The usage record carries `{prompt, promptVersion}` in its metadata. ' +
       'A prompt whose model the key may not invoke is answered as unknown (404), as GraphQL `prompt` answers null for it.',
-    request: { params: PromptNameParams, body: { required: true, content: json(PromptRunRequest) } },
+    request: { params: PromptNameParams, headers: cacheRequestHeaders, body: { required: true, content: json(PromptRunRequest) } },
     responses: { 200: chatAnswer('A chat.completion object plus `prompt`, or (stream: true) chat.completion.chunk events', PromptRunResponse), ...invocation },
   });
 
