@@ -126,6 +126,20 @@ describe('input rules', () => {
     expect(rec.guardrails).toContainEqual({ policy: 'redact-pii', stage: 'OUTPUT', rule: 'PII', action: 'RESTORED', detail: 'EMAIL' });
   });
 
+  it('a cached answer (stored as the upstream gave it, for the redacted prompt) gets the values restored too', async () => {
+    const r = await gw.gql('mutation($i: CreateModelInput!) { createModel(input: $i) { name } }', {
+      i: { name: 'guarded-cached', guardrailPolicies: ['redact-pii'], cache: { mode: 'EXACT' }, targets: [{ provider: 'mock-openai', upstreamModel: 'gpt-4o-mini' }] },
+    });
+    expect(r.errors).toBeUndefined();
+    mock.reply((req) => ({ text: `Will write to ${((req.body as AnyJson).messages.at(-1).content as string).split(' ').at(-1)}` }));
+    const first = await gw.gql(CHAT, { input: input('guarded-cached', 'mail bob@corp.example') });
+    const second = await gw.gql(CHAT, { input: input('guarded-cached', 'mail bob@corp.example') });
+    expect(mock.chatRequests()).toHaveLength(1);
+    expect(lastSent()).toBe('mail [EMAIL_1]');
+    expect(first.data.chat.message.content).toBe('Will write to bob@corp.example');
+    expect(second.data.chat.message.content).toBe('Will write to bob@corp.example');
+  });
+
   it('a key policy applies as well as the model one', async () => {
     await createPolicy('key-emails', { input: { pii: { kinds: ['EMAIL'], action: 'BLOCK' } } });
     const key = await gw.createKey({ scopes: ['INVOKE'], guardrailPolicies: ['key-emails'] });
