@@ -42,6 +42,7 @@ import { createKeyInvalidation } from './services/key-invalidation.js';
 import { createKeyService } from './services/keys.js';
 import { createLimitUsageReader } from './services/limit-usage.js';
 import { createPromptService } from './services/prompts.js';
+import { createGuardrailPolicyService } from './services/guardrail-policies.js';
 import { createUsageQueries } from './services/usage-queries.js';
 
 export interface AppOptions {
@@ -198,6 +199,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   await keyInvalidation?.start((hash) => keys.invalidate(hash), () => keys.invalidateAll());
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
+  const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
   // with Redis, a record written by any instance reaches subscribers on every instance
@@ -238,6 +240,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     log,
     observer: invocations.observer,
     steps: options.steps,
+    guardrailPolicies,
     cache,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
@@ -253,7 +256,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const limitUsage = createLimitUsageReader(limiter, createDbRecordedUsage(db));
-  const services: Services = { database, keys, catalogue, prompts, usageQueries, limitUsage, gateway, router, feed, cache, log };
+  const services: Services = { database, keys, catalogue, prompts, guardrailPolicies, usageQueries, limitUsage, gateway, router, feed, cache, log };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });

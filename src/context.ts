@@ -10,6 +10,7 @@ import type { CatalogueService } from './services/catalogue.js';
 import type { KeyService, Principal } from './services/keys.js';
 import type { LimitUsageReader } from './services/limit-usage.js';
 import type { PromptService } from './services/prompts.js';
+import type { GuardrailPolicyService } from './services/guardrail-policies.js';
 import type { UsageQueries } from './services/usage-queries.js';
 import type { CancelSignal } from './util/cancellation.js';
 
@@ -19,6 +20,7 @@ export interface Services {
   keys: KeyService;
   catalogue: CatalogueService;
   prompts: PromptService;
+  guardrailPolicies: GuardrailPolicyService;
   usageQueries: UsageQueries;
   /** What keys have used of their limits, read from the limiter's counters. */
   limitUsage: LimitUsageReader;

@@ -39,6 +39,8 @@ export interface GatewayDeps {
   defaultReserveTokens?: number;
   /** The invocation's steps. @default PIPELINE */
   steps?: readonly Step[];
+  /** The guardrail policies keys and models name; without it none apply. */
+  guardrailPolicies?: PipelineDeps['guardrailPolicies'];
   /** The response cache; none: every call goes upstream. */
   cache?: ResponseCache;
 }
@@ -72,6 +74,7 @@ export function createGateway(deps: GatewayDeps) {
     reserveTokens: deps.defaultReserveTokens ?? 1024,
     observer: deps.observer ?? {},
     steps: deps.steps ?? PIPELINE,
+    guardrailPolicies: deps.guardrailPolicies,
     cache: deps.cache,
   };
 

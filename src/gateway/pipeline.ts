@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
+import type { GuardrailPolicyService } from '../services/guardrail-policies.js';
 import type { Executor } from './attempt.js';
 import type { InputBounds } from './chat-input.js';
 import type { Invocation } from './invocation.js';
@@ -52,6 +53,8 @@ export interface PipelineDeps {
   /** Completion tokens reserved when the caller gives no maxTokens. */
   reserveTokens: number;
   observer: GatewayObserver;
+  /** The compiled guardrail policies by id (the guardrails step); absent: no policies apply. */
+  guardrailPolicies?: Pick<GuardrailPolicyService, 'compiledByIds'>;
   /** The response cache; without it every call goes upstream. */
   cache?: ResponseCache;
   /** The step list this gateway runs: PIPELINE unless an embedder (or a test) gives its own. */

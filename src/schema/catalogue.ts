@@ -1,6 +1,7 @@
 /* Providers, models and their targets; admin mutations call the catalogue service. */
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
 import { builder, grantedScopes } from './builder.js';
+import { policyIds } from './guardrail-policy-names.js';
 import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
 import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
 import { refused, uuidKey } from './global-id.js';
@@ -44,7 +45,7 @@ const ModelTargetRef = builder.objectRef<ModelTargetRow>('ModelTarget').implemen
   }),
 });
 
-const ModelRef = builder.nodeRef<ModelRow, string | null>('Model', {
+export const ModelRef = builder.nodeRef<ModelRow, string | null>('Model', {
   id: { resolve: (m) => m.id, parse: uuidKey },
   // as the `models` list: a model this key does not see is null, as one that does not exist
   loadMany: async (ids, ctx) =>
@@ -122,6 +123,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
     contextWindow: t.int({ description: 'Most tokens the model takes, for information (a non-negative integer)' }),
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000 (default: the gateway's DEFAULT_TIMEOUT_MS)" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status (default ACTIVE)' }),
+    guardrailPolicies: t.stringList({ description: 'Names of the guardrail policies every call to it runs, after those of the calling key (default: none)' }),
     cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy, for calls whose key sets none (no scope: the key's applies)" }),
   }),
 });
@@ -138,6 +140,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
     contextWindow: t.int({ description: 'Most tokens the model takes, for information; null clears it' }),
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000; null returns to the gateway's DEFAULT_TIMEOUT_MS" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status: DEPRECATED warns callers, RETIRED stops serving it' }),
+    guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
     cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
   }),
 });
@@ -195,14 +198,16 @@ builder.mutationFields((t) => ({
     description: 'ADMIN; a new public model, under a new name, with its targets',
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateModelInput, required: true, description: 'The new model and its targets' }) },
-    resolve: (_, { input }, ctx) => ctx.services.catalogue.createModel(input),
+    resolve: async (_, { input }, ctx) =>
+      ctx.services.catalogue.createModel({ ...input, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) }),
   }),
   updateModel: t.field({
     type: ModelRef,
     description: 'ADMIN; changes its targets, routing, prices or status',
     authScopes: { admin: true },
     args: { name: t.arg.string({ required: true, description: 'The public name of the model to change' }), input: t.arg({ type: UpdateModelInput, required: true, description: 'The changes' }) },
-    resolve: (_, { name, input }, ctx) => ctx.services.catalogue.updateModel(name, input),
+    resolve: async (_, { name, input }, ctx) =>
+      ctx.services.catalogue.updateModel(name, { ...input, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) }),
   }),
   deleteModel: t.boolean({
     description: 'ADMIN; removes the model and its targets (its usage records stay)',

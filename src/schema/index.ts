@@ -8,6 +8,7 @@ import './catalogue.js';
 import './keys.js';
 import './usage.js';
 import './prompts.js';
+import './guardrails.js';
 import './cache.js';
 
 builder.queryType({ description: 'What a key may read: models, prompt templates, keys and usage' });

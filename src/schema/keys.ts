@@ -8,6 +8,7 @@ import { ScopeEnum } from './enums.js';
 import { keyOf, refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
 import { readsKey } from '../services/access.js';
+import { policyIds } from './guardrail-policy-names.js';
 
 const KeyLimitsRef = builder.objectRef<ApiKeyRow>('KeyLimits').implement({
   description: 'What a key may use; null means no limit. Rates answer RATE_LIMITED, quotas and the budget QUOTA_EXCEEDED',
@@ -110,6 +111,7 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     allowedModels: t.stringList({ description: 'Public model names the key may invoke; omitted or null means all' }),
     limits: t.field({ type: KeyLimitsInput, description: 'Its limits (default: none)' }),
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; omitted means never' }),
+    guardrailPolicies: t.stringList({ description: "Names of the guardrail policies its calls run, before the model's (default: none)" }),
     cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy (default: none set, scope KEY)" }),
   }),
 });
@@ -122,6 +124,7 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     allowedModels: t.stringList({ description: 'Replaces its list of public model names it may invoke; null allows all' }),
     limits: t.field({ type: KeyLimitsInput, description: 'Changes to its limits' }),
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; null means never' }),
+    guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
     cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
   }),
 });
@@ -150,14 +153,15 @@ builder.mutationFields((t) => ({
     description: 'ADMIN; the secret is in the answer, and only there',
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateApiKeyInput, required: true, description: 'The new key' }) },
-    resolve: (_, { input }, ctx) => ctx.services.keys.create(input),
+    resolve: async (_, { input }, ctx) => ctx.services.keys.create({ ...input, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) }),
   }),
   updateApiKey: t.field({
     type: ApiKeyRef,
     description: 'ADMIN; takes effect on every gateway instance within 5 seconds',
     authScopes: { admin: true },
     args: { id: t.arg.globalID({ required: true, description: KEY_ID }), input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes' }) },
-    resolve: (_, { id, input }, ctx) => ctx.services.keys.update(keyOf(ctx, id, ApiKeyRef, 'id'), input),
+    resolve: async (_, { id, input }, ctx) =>
+      ctx.services.keys.update(keyOf(ctx, id, ApiKeyRef, 'id'), { ...input, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) }),
   }),
   revokeApiKey: t.field({
     type: ApiKeyRef,

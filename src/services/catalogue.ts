@@ -70,6 +70,8 @@ export interface ModelInput {
   contextWindow?: number | null;
   timeoutMs?: number | null;
   status?: ModelStatus | null;
+  /** Replaces its guardrail policies (ids; the schema resolves names); null or omitted leaves them. */
+  guardrailPolicyIds?: string[] | null;
   /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
   cache?: CachePolicyInput | null;
 }
@@ -191,6 +193,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.outputPricePerMTok !== undefined) out.outputPricePerMTok = input.outputPricePerMTok;
     if (input.contextWindow !== undefined) out.contextWindow = input.contextWindow;
     if (input.timeoutMs !== undefined) out.timeoutMs = input.timeoutMs;
+    if (input.guardrailPolicyIds != null) out.guardrailPolicyIds = input.guardrailPolicyIds;
     Object.assign(out, cachePolicyColumns(input.cache, 'input.cache', false));
     return out;
   }

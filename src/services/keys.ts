@@ -32,6 +32,8 @@ export interface CreateKeyInput {
   allowedModels?: string[] | null;
   limits?: KeyLimitsInput | null;
   expiresAt?: Date | null;
+  /** Ids of the guardrail policies its calls run (the schema resolves names to ids). */
+  guardrailPolicyIds?: string[] | null;
   cache?: CachePolicyInput | null;
 }
 
@@ -41,6 +43,8 @@ export interface UpdateKeyInput {
   allowedModels?: string[] | null;
   limits?: KeyLimitsInput | null;
   expiresAt?: Date | null;
+  /** Replaces its guardrail policies (ids); null or omitted leaves them. */
+  guardrailPolicyIds?: string[] | null;
   /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
   cache?: CachePolicyInput | null;
 }
@@ -192,6 +196,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           scopes: input.scopes?.length ? [...new Set(input.scopes)] : ['INVOKE'],
           allowedModels: input.allowedModels ?? null,
           expiresAt: input.expiresAt ?? null,
+          guardrailPolicyIds: input.guardrailPolicyIds ?? [],
           ...limitColumns(input.limits),
           ...cachePolicyColumns(input.cache, 'input.cache', true),
         })
@@ -212,6 +217,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       }
       if (input.allowedModels !== undefined) patch.allowedModels = input.allowedModels;
       if (input.expiresAt !== undefined) patch.expiresAt = input.expiresAt;
+      if (input.guardrailPolicyIds != null) patch.guardrailPolicyIds = input.guardrailPolicyIds;
       if (!Object.keys(patch).length) return current;
       const [row] = await db.update(apiKeys).set(patch).where(eq(apiKeys.id, id)).returning();
       changed(row);
