@@ -80,21 +80,3 @@ BEGIN
   GROUP BY 1, 2, 3;
 END
 $$;
---> statement-breakpoint
--- Backfill: records written since 0005 may already carry a hit or a saving. Only their rows are touched (the
--- quantiles stay: the latencies did not change), so an upgrade costs one scan of the records and no rebuild.
-WITH hits AS (
-  SELECT date_trunc('hour', created_at, 'UTC') AS bucket_start, api_key_id, model, provider, status,
-    count(cache_hit) AS cache_hits, sum(cost_saved_usd) AS cost_saved_usd
-  FROM usage_records WHERE cache_hit IS NOT NULL OR cost_saved_usd <> 0 GROUP BY 1, 2, 3, 4, 5)
-UPDATE usage_rollups r SET cache_hits = h.cache_hits, cost_saved_usd = h.cost_saved_usd FROM hits h
-WHERE r.bucket_start = h.bucket_start AND r.api_key_id IS NOT DISTINCT FROM h.api_key_id AND r.model = h.model
-  AND r.provider IS NOT DISTINCT FROM h.provider AND r.status = h.status;
---> statement-breakpoint
-WITH hits AS (
-  SELECT d.group_by, r.bucket_start, d.group_key, sum(cache_hits) AS cache_hits, sum(cost_saved_usd) AS cost_saved_usd
-  FROM usage_rollups r CROSS JOIN LATERAL (VALUES ('ALL', ''), ('MODEL', r.model), ('PROVIDER', coalesce(r.provider, '')),
-    ('API_KEY', coalesce(r.api_key_id::text, ''))) AS d(group_by, group_key)
-  WHERE r.cache_hits <> 0 OR r.cost_saved_usd <> 0 GROUP BY 1, 2, 3)
-UPDATE usage_group_rollups g SET cache_hits = h.cache_hits, cost_saved_usd = h.cost_saved_usd FROM hits h
-WHERE g.group_by = h.group_by AND g.bucket_start = h.bucket_start AND g.group_key = h.group_key;

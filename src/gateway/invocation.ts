@@ -76,6 +76,11 @@ export class Invocation {
   stepsRun: readonly Step[] = [];
   /** What a stream's text passes through on its way to the client (guardrails on output), in order; see text-filter.ts. */
   outputFilters: TextFilter[] = [];
+  /**
+   * Set with output filters that must also judge tool calls: a stream then holds its tool calls back and sends them
+   * whole, each one's arguments through this, with the last text (text-filter.ts).
+   */
+  guardToolArguments: ((args: string) => string) | undefined;
   private finished = false;
   private settled = false;
 

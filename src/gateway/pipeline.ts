@@ -4,7 +4,7 @@
  *
  *   before, in order:   authorize → read input → resolve model → guardrails (input) → reserve limits → cache lookup
  *   the call:           unless a step answered: call upstream | open stream → relay (output filters) → classify end
- *   after, in reverse:  cache store → guardrails (output) on the complete answer
+ *   after, in reverse:  output schemas → cache store → guardrails (output) on the complete answer
  *   then:               settle → record
  *
  * A step's `before` may refuse the call (throw) or answer it (set `inv.answer`: the steps after it and the upstream
@@ -28,6 +28,7 @@ import { resolveModel } from './steps/resolve-model.js';
 import { reserveLimits } from './steps/reserve-limits.js';
 import { guardrails } from './steps/guardrails.js';
 import { cache } from './steps/cache.js';
+import { outputSchema } from './steps/output-schema.js';
 
 /** Hooks for metrics; all optional. */
 export interface GatewayObserver {
@@ -72,7 +73,8 @@ export interface Step {
 /** Every step of an invocation, in order. */
 // guardrails before limits: a refused input reserves nothing; the cache after them: a hit still counts as a request,
 // and it is looked up with the input as the guardrails left it (redacted)
-export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, reserveLimits, cache];
+// and the output schemas after the cache: they judge (and may ask again for) an answer before it is stored
+export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, reserveLimits, cache, outputSchema];
 
 /** Each step's `before` in order, until one answers; remembers which ran. */
 export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<void> {

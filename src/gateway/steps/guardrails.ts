@@ -3,23 +3,24 @@
  * refuse the prompt, and a stream gets output filters. After it: a unary answer gets the output rules, and a JSON
  * schema check that asks the upstream once more before refusing.
  */
-import { guardrailBlocked } from '../../errors.js';
 import { countingNotes } from '../../guardrails/events.js';
 import { guardInput, guardOutput, outputFilters, type GuardRun } from '../../guardrails/guard.js';
 import type { CompiledPolicy } from '../../guardrails/policy.js';
 import { Redactions } from '../../guardrails/redactions.js';
-import type { ChatResponse, Usage } from '../../providers/types.js';
-import { callUpstream, chatCall, upstreamAnswer } from '../call/call-upstream.js';
+import type { ChatResponse } from '../../providers/types.js';
 import type { Answer, Invocation } from '../invocation.js';
-import type { PipelineDeps, Step } from '../pipeline.js';
+import type { Step } from '../pipeline.js';
 
-interface Guarded {
+export interface Guarded {
   policies: CompiledPolicy[];
   run: GuardRun;
 }
 
-/** What `before` found for an invocation, for its `after`; gone with the invocation. */
+/** What `before` found for an invocation, for its `after` (and the output-schema step); gone with the invocation. */
 const guarded = new WeakMap<Invocation, Guarded>();
+
+/** The policies and placeholders the guardrails step found for this invocation, if any applied. */
+export const guardedOf = (inv: Invocation): Guarded | undefined => guarded.get(inv);
 
 export const guardrails: Step = {
   name: 'guardrails',
@@ -36,12 +37,16 @@ export const guardrails: Step = {
     const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
     guarded.set(inv, { policies, run });
     inv.request = { ...inv.request, messages: guardInput(policies, inv.request.messages, run) };
-    if (inv.input.kind === 'stream') inv.outputFilters.push(...outputFilters(policies, run));
+    if (inv.input.kind === 'stream') {
+      const filters = outputFilters(policies, run);
+      inv.outputFilters.push(...filters);
+      // a tool call's arguments are judged whole, once the stream has them all (see text-filter.ts)
+      if (filters.length) inv.guardToolArguments = (args) => guardOutput(policies, { content: args, toolCalls: [] }, run).content ?? '';
+    }
   },
-  async after(inv, deps) {
+  after(inv) {
     const g = guarded.get(inv);
     if (!g || !inv.answer) return;
-    await checkJsonSchemas(inv, deps, g);
     // a stream's text went out through the output filters already
     if (inv.input.kind !== 'chat') return;
     const answer = inv.answer as Answer<ChatResponse>;
@@ -49,41 +54,3 @@ export const guardrails: Step = {
     inv.answer = { ...answer, response: { ...answer.response, ...guardedOut } };
   },
 };
-
-/**
- * Each output JSON schema judges the upstream's own text. A unary answer that fails is asked for once more (the
- * same request: models often get it right the second time); if that fails too, or a stream's answer fails (it
- * has been sent), the call is refused.
- */
-async function checkJsonSchemas(inv: Invocation, deps: PipelineDeps, { policies, run }: Guarded): Promise<void> {
-  for (const p of policies) {
-    const check = p.output?.jsonSchema;
-    if (!check) continue;
-    let verdict = check((inv.answer as Answer<ChatResponse>).response.content ?? '');
-    if (verdict.ok) continue;
-    if (inv.input.kind === 'chat') {
-      run.note({ policy: p.name, stage: 'OUTPUT', rule: 'JSON_SCHEMA', action: 'RETRIED', detail: verdict.reason });
-      inv.answer = await askAgain(inv, deps);
-      verdict = check((inv.answer as Answer<ChatResponse>).response.content ?? '');
-      if (verdict.ok) continue;
-    }
-    run.note({ policy: p.name, stage: 'OUTPUT', rule: 'JSON_SCHEMA', action: 'BLOCKED', detail: verdict.reason });
-    throw guardrailBlocked(p.name, verdict.reason);
-  }
-}
-
-/** The upstream asked again with the same request; what both answers used is charged. */
-async function askAgain(inv: Invocation, deps: PipelineDeps): Promise<Answer<ChatResponse>> {
-  const first = inv.answer as Answer<ChatResponse>;
-  const second = upstreamAnswer(await callUpstream(inv, deps, chatCall(inv, deps)));
-  return { ...second, attempts: first.attempts + second.attempts, response: { ...second.response, usage: addUsage(first.response.usage, second.response.usage) } };
-}
-
-function addUsage(a: Usage, b: Usage): Usage {
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    totalTokens: a.totalTokens + b.totalTokens,
-    exact: a.exact && b.exact,
-  };
-}

@@ -70,6 +70,8 @@ export async function closeAnswered(inv: Invocation, deps: PipelineDeps, channel
     // the text output filters held back, now that nothing more can complete a match
     const rest = inv.outputFilters.length ? flushFilters(inv) : '';
     if (rest) await channel.push(streamChunk(inv, index++, rest, null));
+    const held = inv.guardToolArguments ? heldToolCalls(inv, inv.guardToolArguments) : null;
+    if (held) await channel.push(streamChunk(inv, index++, '', held));
     await runAfter(inv, deps);
   } catch (err) {
     return endRefused(inv, deps, channel, index, usage, err);
@@ -88,4 +90,11 @@ export async function endRefused(inv: Invocation, deps: PipelineDeps, channel: C
   record(inv, deps);
   await channel.push(lastChunk(inv, index, 'ERROR', usage)).catch(() => {});
   channel.end(err);
+}
+
+/** The tool calls a stream held back (Invocation.guardToolArguments), whole, their arguments judged; null when none. */
+function heldToolCalls(inv: Invocation, guard: (args: string) => string): ChatChunk['toolCalls'] {
+  const calls = (inv.answer as Answer<ChatResponse> | undefined)?.response.toolCalls ?? [];
+  if (!calls.length) return null;
+  return calls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: guard(t.arguments) }));
 }

@@ -55,8 +55,10 @@ export async function relayStream(
           throw refusal;
         }
       }
+      // held back when the output rules judge tool calls: they go out whole at the end (closeAnswered)
+      const toolCalls = c.toolCalls?.length && !inv.guardToolArguments ? c.toolCalls : null;
       // the finish reason and usage go out in the stream's last chunk, once usage is priced
-      if (delta || c.toolCalls?.length) await push(streamChunk(inv, progress.sent++, delta, c.toolCalls ?? null));
+      if (delta || toolCalls) await push(streamChunk(inv, progress.sent++, delta, toolCalls));
       if (ac.signal.aborted) break;
       stall.refresh();
       next = await new Promise<IteratorResult<StreamChunk>>((resolve, reject) => {

@@ -23,13 +23,16 @@ export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel:
     return endRefused(inv, deps, channel, index, settleAnswer(inv, answer), refusal);
   }
   if (text) await channel.push(streamChunk(inv, index++, text, null));
-  if (res.toolCalls.length) {
+  // unless the output rules judge tool calls: closeAnswered sends them, judged, after the text
+  if (res.toolCalls.length && !inv.guardToolArguments) {
     await channel.push(streamChunk(inv, index++, '', res.toolCalls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: t.arguments }))));
   }
   if (channel.isEnded) {
     // the client left during the replay: no upstream was asked, so nothing is charged, and the record says so
     inv.settle(0, 0);
     Object.assign(inv.event, { provider: answer.provider, upstreamModel: answer.upstreamModel, latencyMs: inv.elapsedMs() });
+    // still a hit (the lookup metrics counted it), though nothing was delivered in full, so nothing was saved
+    if (answer.cacheHit) Object.assign(inv.event, { cacheHit: answer.cacheHit.kind, cacheSimilarity: answer.cacheHit.similarity });
     markCancelled(inv.event);
     return record(inv, deps);
   }
