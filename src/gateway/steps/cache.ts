@@ -88,6 +88,8 @@ export const cache: Step = {
 /** The call's policy, and whether semantic lookups are on at all (an embedding model is set). */
 async function policyOf(inv: Invocation, rc: ResponseCache, deps: PipelineDeps): Promise<{ policy: EffectiveCache; semanticOn: boolean } | null> {
   if (inv.input.kind === 'embed') return null;
+  // the common call asks for no cache anywhere: it reads no settings
+  if (!cacheRequested(inv.input.chat.cache?.mode, inv.principal.key.cacheMode, inv.resolved.row.cacheMode)) return null;
   try {
     const settings = await rc.settings.get();
     return {
@@ -113,4 +115,10 @@ function hit(inv: Invocation, deps: PipelineDeps, entry: CachedAnswer, kind: 'EX
   };
   deps.observer.cacheLookup?.(kind === 'EXACT' ? 'hit_exact' : 'hit_semantic');
   inv.options.onCacheLookup?.(kind === 'EXACT' ? 'HIT-EXACT' : 'HIT-SEMANTIC');
+}
+
+/** Whether the first level that says anything (request, key, model) turns the cache on. */
+function cacheRequested(...modes: Array<string | null | undefined>): boolean {
+  const mode = modes.find((m) => m != null);
+  return mode != null && mode !== 'OFF';
 }
