@@ -80,7 +80,8 @@ describe('embedded PGlite off the event loop', () => {
     } finally {
       await gw.stop();
     }
-  });
+    // a gateway start and a CPU-bound statement in WASM: both slow down several times on a loaded 2-core machine
+  }, 90_000);
 
   it('a failing statement is a database error with its SQLSTATE; a failed transaction leaves nothing behind', async () => {
     const gw = await startGateway({ DATABASE_URL: 'memory://' });
