@@ -165,6 +165,29 @@ describe('input rules', () => {
   });
 });
 
+describe('input rules on embed calls', () => {
+  const EMBED = 'mutation($input: EmbedInput!) { embed(input: $input) { vectors } }';
+
+  it('the texts reach the upstream redacted, a denied term or too many tokens refuses the call', async () => {
+    await createPolicy('embed-guard', { input: { pii: { kinds: ['EMAIL', 'SECRET'], action: 'REDACT' }, denyList: { words: ['falcon'], action: 'BLOCK' }, maxInputTokens: 50 } });
+    const key = await gw.createKey({ scopes: ['INVOKE'], guardrailPolicies: ['embed-guard'] });
+    const texts = ['mail jane.doe@example.com', `key ${PII.SECRET}`, 'nothing here'];
+    const ok = await gw.gql(EMBED, { input: { model: 'guarded', input: texts } }, key.secret);
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data.embed.vectors).toHaveLength(3);
+    // the model's policy (redact-pii) applies as well as the key's
+    expect((mock.embeddingRequests().at(-1)!.body as AnyJson).input).toEqual(['mail [EMAIL_1]', 'key [SECRET_1]', 'nothing here']);
+    const rec = await lastRecord();
+    expect(rec.guardrails).toContainEqual({ policy: 'embed-guard', stage: 'INPUT', rule: 'PII', action: 'REDACTED', detail: 'EMAIL' });
+
+    const denied = await gw.gql(EMBED, { input: { model: 'guarded', input: ['about the Falcon'] } }, key.secret);
+    expect(denied.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'embed-guard' });
+    const long = await gw.gql(EMBED, { input: { model: 'guarded', input: ['word '.repeat(40), 'word '.repeat(40)] } }, key.secret);
+    expect(long.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'embed-guard' });
+    expect(mock.embeddingRequests()).toHaveLength(1);
+  });
+});
+
 describe('output rules on streams', () => {
   const split = ['Write to jane.d', 'oe@exam', 'ple.com, card 4111 11', '11 1111 1111. Bye'];
 

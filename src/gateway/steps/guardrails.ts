@@ -1,15 +1,16 @@
 /*
  * Step: the guardrail policies of the key and of the model. Before the call: the input rules rewrite (redact) or
- * refuse the prompt, and a stream gets output filters. After it: a unary answer gets the output rules, and a JSON
- * schema check that asks the upstream once more before refusing.
+ * refuse the prompt (or an embed call's texts), and a stream gets output filters. After it: a unary answer gets the
+ * output rules, and a JSON schema check that asks the upstream once more before refusing.
  */
 import { guardrailBlocked } from '../../errors.js';
 import { countingNotes } from '../../guardrails/events.js';
-import { guardInput, guardOutput, outputFilters, type GuardRun } from '../../guardrails/guard.js';
+import { guardEmbedInput, guardInput, guardOutput, outputFilters, type GuardRun } from '../../guardrails/guard.js';
 import type { CompiledPolicy } from '../../guardrails/policy.js';
 import { Redactions } from '../../guardrails/redactions.js';
 import type { ChatResponse, Usage } from '../../providers/types.js';
 import { callUpstream, chatCall, upstreamAnswer } from '../call/call-upstream.js';
+import { setEmbedTexts } from '../embed-texts.js';
 import type { Answer, Invocation } from '../invocation.js';
 import type { PipelineDeps, Step } from '../pipeline.js';
 
@@ -24,8 +25,7 @@ const guarded = new WeakMap<Invocation, Guarded>();
 export const guardrails: Step = {
   name: 'guardrails',
   async before(inv, deps) {
-    // embeddings carry no conversation to redact nor answer to judge
-    if (inv.input.kind === 'embed' || !deps.guardrailPolicies || !inv.request) return;
+    if (!deps.guardrailPolicies) return;
     const keyIds = inv.principal.key.guardrailPolicyIds;
     const modelIds = inv.resolved.row.guardrailPolicyIds;
     // the common call has no policy: it pays two length checks, nothing more
@@ -34,6 +34,12 @@ export const guardrails: Step = {
     const policies = await deps.guardrailPolicies.compiledByIds(ids);
     if (policies.length === 0) return;
     const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
+    // the texts of an embed call leave the gateway as a prompt does: the input rules apply; there is no answer text
+    if (inv.input.kind === 'embed') {
+      setEmbedTexts(inv, guardEmbedInput(policies, inv.input.embed.input, run));
+      return;
+    }
+    if (!inv.request) return;
     guarded.set(inv, { policies, run });
     inv.request = { ...inv.request, messages: guardInput(policies, inv.request.messages, run) };
     if (inv.input.kind === 'stream') inv.outputFilters.push(...outputFilters(policies, run));
