@@ -3,6 +3,7 @@
  * GraphQL chat, SSE and graphql-ws streams and the REST route, with what reached the upstream (the mock records it)
  * and what the usage record says.
  */
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { guardrailPolicies } from '../../src/db/schema.js';
 import type { AnyJson } from '../kit/json.js';
@@ -105,6 +106,22 @@ describe('policies over GraphQL', () => {
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'from-the-future' });
     expect(mock.chatRequests()).toHaveLength(0);
     expect(gw.logs.some((l) => l.includes('from-the-future') && l.includes('cannot be compiled'))).toBe(true);
+  });
+});
+
+describe('a policy that no longer exists', () => {
+  it('refuses the calls of a key that still names it, rather than letting them through unguarded', async () => {
+    await createPolicy('gone', { input: { pii: { kinds: ['EMAIL'], action: 'BLOCK' } } });
+    const key = await gw.createKey({ scopes: ['INVOKE'], guardrailPolicies: ['gone'] });
+    // as a delete racing an attach, or a hand edit of the database, could leave it
+    const { db } = gw.app.services.database;
+    await db.delete(guardrailPolicies).where(eq(guardrailPolicies.name, 'gone'));
+    gw.app.services.guardrailPolicies.invalidate();
+    mock.reply({ text: 'ok' });
+    const r = await gw.gql(CHAT, { input: input('out-guarded', 'mail me at a@b.io') }, key.secret);
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: '(deleted policy)' });
+    expect(mock.chatRequests()).toHaveLength(0);
+    expect(gw.logs.some((l) => l.includes('does not exist'))).toBe(true);
   });
 });
 
