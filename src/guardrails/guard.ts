@@ -76,7 +76,9 @@ function restoreGuard(run: GuardRun): TextGuard {
   return {
     scan: placeholderScan(run.redactions),
     replace: (matched, m) => {
-      const r = run.redactions.restorable(matched)!;
+      const r = run.redactions.restorable(matched);
+      // a fragment (the rest of a placeholder whose start went out before it was seen whole) is not one to restore
+      if (!r) return matched;
       run.note({ policy: r.policy, stage: 'OUTPUT', rule: 'PII', action: 'RESTORED', detail: m.label });
       return r.value;
     },
