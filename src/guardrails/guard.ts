@@ -3,7 +3,7 @@
  * after (whole, or chunk by chunk through stream filters). Every action is noted for the usage record.
  */
 import type { ChatMessage, ToolCall } from '../providers/types.js';
-import { countMessagesTokens } from '../providers/count-tokens.js';
+import { countMessagesTokens, countTextTokens } from '../providers/count-tokens.js';
 import { guardrailBlocked } from '../errors.js';
 import type { NoteGuardrail } from './events.js';
 import type { CompiledPolicy, CompiledRules } from './policy.js';
@@ -76,7 +76,9 @@ function restoreGuard(run: GuardRun): TextGuard {
   return {
     scan: placeholderScan(run.redactions),
     replace: (matched, m) => {
-      const r = run.redactions.restorable(matched)!;
+      const r = run.redactions.restorable(matched);
+      // a fragment (the rest of a placeholder whose start went out before it was seen whole) is not one to restore
+      if (!r) return matched;
       run.note({ policy: r.policy, stage: 'OUTPUT', rule: 'PII', action: 'RESTORED', detail: m.label });
       return r.value;
     },
@@ -92,23 +94,38 @@ function guardMessage(m: ChatMessage, guards: readonly TextGuard[]): ChatMessage
   return out;
 }
 
+/** Refuses an input over a policy's maxInputTokens; `count` runs only when some policy has a limit. */
+function checkInputTokens(policies: readonly CompiledPolicy[], count: () => number, what: string, run: GuardRun): void {
+  let tokens: number | undefined;
+  for (const p of policies) {
+    const max = p.input?.maxInputTokens;
+    if (max == null) continue;
+    tokens ??= count();
+    if (tokens > max) {
+      run.note({ policy: p.name, stage: 'INPUT', rule: 'INPUT_TOKENS', action: 'BLOCKED', detail: `${tokens} > ${max}` });
+      throw guardrailBlocked(p.name, `${what} has ${tokens} tokens, more than the ${max} allowed`);
+    }
+  }
+}
+
 /**
  * The prompt as the policies' input rules leave it (a new array; the caller's is not touched), or a
  * GUARDRAIL_BLOCKED. Token limits are judged on the prompt as the caller sent it.
  */
 export function guardInput(policies: readonly CompiledPolicy[], messages: readonly ChatMessage[], run: GuardRun): ChatMessage[] {
-  let tokens: number | undefined;
-  for (const p of policies) {
-    const max = p.input?.maxInputTokens;
-    if (max == null) continue;
-    tokens ??= countMessagesTokens(messages as ChatMessage[]);
-    if (tokens > max) {
-      run.note({ policy: p.name, stage: 'INPUT', rule: 'INPUT_TOKENS', action: 'BLOCKED', detail: `${tokens} > ${max}` });
-      throw guardrailBlocked(p.name, `the prompt has ${tokens} tokens, more than the ${max} allowed`);
-    }
-  }
+  checkInputTokens(policies, () => countMessagesTokens(messages as ChatMessage[]), 'the prompt', run);
   const guards = stageGuards(policies, 'INPUT', run);
   return guards.length === 0 ? [...messages] : messages.map((m) => guardMessage(m, guards));
+}
+
+/**
+ * An embed call's texts as the input rules leave them, or a GUARDRAIL_BLOCKED: what is sent to be embedded leaves
+ * the gateway as a prompt does. The token limit counts all the texts of the call together.
+ */
+export function guardEmbedInput(policies: readonly CompiledPolicy[], texts: readonly string[], run: GuardRun): string[] {
+  checkInputTokens(policies, () => texts.reduce((n, t) => n + countTextTokens(t), 0), 'the input', run);
+  const guards = stageGuards(policies, 'INPUT', run);
+  return texts.map((t) => guardText(t, guards));
 }
 
 function outputGuards(policies: readonly CompiledPolicy[], run: GuardRun): TextGuard[] {

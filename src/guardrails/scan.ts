@@ -22,13 +22,18 @@ export interface Scan {
 /** What a match becomes; may throw (a BLOCK) instead. */
 export type Replace = (matched: string, m: ScanMatch) => string;
 
-/** `text` with the matches of `matches` (from `offset` on) replaced, up to `until`. */
+/**
+ * `text` from `offset` to `until` with the matches of `matches` replaced. A match that began before `offset` (in
+ * text a stream has released already) has its rest replaced: what went out cannot be taken back, what has not must
+ * not follow it (or, under BLOCK, the stream ends there).
+ */
 export function rewriteSpans(text: string, matches: readonly ScanMatch[], replace: Replace, until = text.length, offset = 0): string {
   let out = '';
   let at = offset;
   for (const m of matches) {
-    if (m.start < offset || m.end > until) continue;
-    out += text.slice(at, m.start) + replace(text.slice(m.start, m.end), m);
+    if (m.end <= offset || m.end > until) continue;
+    const start = Math.max(m.start, offset);
+    out += text.slice(at, start) + replace(text.slice(start, m.end), { ...m, start });
     at = m.end;
   }
   return out + text.slice(at, until);

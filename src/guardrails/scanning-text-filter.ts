@@ -50,7 +50,8 @@ export class ScanningTextFilter implements TextFilter {
       cut = Math.max(offset, window.length - this.scan.maxSpan);
       const open = this.scan.openStart?.(window) ?? -1;
       if (open >= 0) cut = Math.max(offset, Math.min(cut, open));
-      for (const m of matches) if (m.start < cut && m.end > cut && m.start >= offset) cut = m.start;
+      // a match reaching into the released context (a holdback too short for it) holds back everything new
+      for (const m of matches) if (m.start < cut && m.end > cut) cut = Math.max(offset, m.start);
     }
     const out = rewriteSpans(window, matches, this.replace, cut, offset);
     this.context = window.slice(Math.max(0, cut - CONTEXT), cut);

@@ -34,6 +34,9 @@ function compileStored(row: GuardrailPolicyRow, log: Logger): CompiledPolicy | U
   }
 }
 
+/** What a refusal names when the policy is gone: its name went with it. */
+const DELETED_POLICY = '(deleted policy)';
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 
 export type GuardrailPolicyService = ReturnType<typeof createGuardrailPolicyService>;
@@ -60,7 +63,10 @@ export function createGuardrailPolicyService(db: Db, opts: { cacheTtlMs: number;
   }
 
   return {
-    /** The compiled policies of these ids, in the order given; ids of deleted policies are skipped. */
+    /**
+     * The compiled policies of these ids, in the order given. An id no policy has (deleted under a key or model that
+     * still names it) refuses the call: it stood for a protection that can no longer be applied.
+     */
     async compiledByIds(ids: readonly string[]): Promise<CompiledPolicy[]> {
       if (ids.length === 0) return [];
       let all = await compiled.get('all');
@@ -70,10 +76,14 @@ export function createGuardrailPolicyService(db: Db, opts: { cacheTtlMs: number;
         compiled.clear();
         all = await compiled.get('all');
       }
-      return ids.flatMap((id) => {
+      return ids.map((id) => {
         const p = all.get(id);
-        if (p && 'unusable' in p) throw guardrailBlocked(p.name, 'the policy cannot be applied (see the gateway log)');
-        return p ?? [];
+        if (!p) {
+          opts.log.error({ policyId: id }, 'a key or model names a guardrail policy that does not exist; its calls are refused');
+          throw guardrailBlocked(DELETED_POLICY, 'the policy no longer exists (see the gateway log)');
+        }
+        if ('unusable' in p) throw guardrailBlocked(p.name, 'the policy cannot be applied (see the gateway log)');
+        return p;
       });
     },
     /** Forgets the compiled policies (a change here; other instances see it within the cache TTL). */
@@ -129,15 +139,19 @@ export function createGuardrailPolicyService(db: Db, opts: { cacheTtlMs: number;
     },
     /** Refused while a key or model still names the policy: detaching it silently would drop a protection. */
     async delete(name: string): Promise<boolean> {
-      const row = await byName(name);
-      const uses = sql`${row.id}::uuid = ANY(guardrail_policy_ids)`;
-      const keys = await db.select({ name: apiKeys.name }).from(apiKeys).where(uses).limit(5);
-      const usedBy = await db.select({ name: models.name }).from(models).where(uses).limit(5);
-      if (keys.length || usedBy.length) {
-        const holders = [...usedBy.map((m) => `model "${m.name}"`), ...keys.map((k) => `key "${k.name}"`)].join(', ');
-        throw badInput('name', `guardrail policy "${name}" is still used by ${holders}; remove it from them first`);
-      }
-      await db.delete(guardrailPolicies).where(eq(guardrailPolicies.id, row.id));
+      // one transaction, the policy's row locked: a concurrent delete or rename waits rather than interleaving
+      await db.transaction(async (tx) => {
+        const [row] = await tx.select({ id: guardrailPolicies.id }).from(guardrailPolicies).where(eq(guardrailPolicies.name, name)).for('update');
+        if (!row) throw notFound('GuardrailPolicy', name);
+        const uses = sql`${row.id}::uuid = ANY(guardrail_policy_ids)`;
+        const keys = await tx.select({ name: apiKeys.name }).from(apiKeys).where(uses).limit(5);
+        const usedBy = await tx.select({ name: models.name }).from(models).where(uses).limit(5);
+        if (keys.length || usedBy.length) {
+          const holders = [...usedBy.map((m) => `model "${m.name}"`), ...keys.map((k) => `key "${k.name}"`)].join(', ');
+          throw badInput('name', `guardrail policy "${name}" is still used by ${holders}; remove it from them first`);
+        }
+        await tx.delete(guardrailPolicies).where(eq(guardrailPolicies.id, row.id));
+      });
       compiled.clear();
       return true;
     },

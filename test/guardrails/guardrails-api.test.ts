@@ -3,6 +3,7 @@
  * GraphQL chat, SSE and graphql-ws streams and the REST route, with what reached the upstream (the mock records it)
  * and what the usage record says.
  */
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { guardrailPolicies } from '../../src/db/schema.js';
 import type { AnyJson } from '../kit/json.js';
@@ -108,6 +109,22 @@ describe('policies over GraphQL', () => {
   });
 });
 
+describe('a policy that no longer exists', () => {
+  it('refuses the calls of a key that still names it, rather than letting them through unguarded', async () => {
+    await createPolicy('gone', { input: { pii: { kinds: ['EMAIL'], action: 'BLOCK' } } });
+    const key = await gw.createKey({ scopes: ['INVOKE'], guardrailPolicies: ['gone'] });
+    // as a delete racing an attach, or a hand edit of the database, could leave it
+    const { db } = gw.app.services.database;
+    await db.delete(guardrailPolicies).where(eq(guardrailPolicies.name, 'gone'));
+    gw.app.services.guardrailPolicies.invalidate();
+    mock.reply({ text: 'ok' });
+    const r = await gw.gql(CHAT, { input: input('out-guarded', 'mail me at a@b.io') }, key.secret);
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: '(deleted policy)' });
+    expect(mock.chatRequests()).toHaveLength(0);
+    expect(gw.logs.some((l) => l.includes('does not exist'))).toBe(true);
+  });
+});
+
 describe('input rules', () => {
   it('a prompt holding every PII kind reaches the upstream redacted, and the answer gets the values back', async () => {
     mock.reply((req) => ({ text: `Noted: ${((req.body as AnyJson).messages.at(-1).content as string).replace('Contact ', '')}` }));
@@ -162,6 +179,29 @@ describe('input rules', () => {
     const body = (await res.json()) as AnyJson;
     expect(body.error).toMatchObject({ code: 'GUARDRAIL_BLOCKED' });
     expect(JSON.stringify(body.error)).toContain('no-falcon');
+  });
+});
+
+describe('input rules on embed calls', () => {
+  const EMBED = 'mutation($input: EmbedInput!) { embed(input: $input) { vectors } }';
+
+  it('the texts reach the upstream redacted, a denied term or too many tokens refuses the call', async () => {
+    await createPolicy('embed-guard', { input: { pii: { kinds: ['EMAIL', 'SECRET'], action: 'REDACT' }, denyList: { words: ['falcon'], action: 'BLOCK' }, maxInputTokens: 50 } });
+    const key = await gw.createKey({ scopes: ['INVOKE'], guardrailPolicies: ['embed-guard'] });
+    const texts = ['mail jane.doe@example.com', `key ${PII.SECRET}`, 'nothing here'];
+    const ok = await gw.gql(EMBED, { input: { model: 'guarded', input: texts } }, key.secret);
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data.embed.vectors).toHaveLength(3);
+    // the model's policy (redact-pii) applies as well as the key's
+    expect((mock.embeddingRequests().at(-1)!.body as AnyJson).input).toEqual(['mail [EMAIL_1]', 'key [SECRET_1]', 'nothing here']);
+    const rec = await lastRecord();
+    expect(rec.guardrails).toContainEqual({ policy: 'embed-guard', stage: 'INPUT', rule: 'PII', action: 'REDACTED', detail: 'EMAIL' });
+
+    const denied = await gw.gql(EMBED, { input: { model: 'guarded', input: ['about the Falcon'] } }, key.secret);
+    expect(denied.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'embed-guard' });
+    const long = await gw.gql(EMBED, { input: { model: 'guarded', input: ['word '.repeat(40), 'word '.repeat(40)] } }, key.secret);
+    expect(long.errors?.[0]?.extensions).toMatchObject({ code: 'GUARDRAIL_BLOCKED', policy: 'embed-guard' });
+    expect(mock.embeddingRequests()).toHaveLength(1);
   });
 });
 

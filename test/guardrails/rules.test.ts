@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { compileDenyList } from '../../src/guardrails/deny-list.js';
 import { guardInput, type GuardRun } from '../../src/guardrails/guard.js';
 import { compilePolicy } from '../../src/guardrails/policy.js';
-import { DETECTORS, detectPii } from '../../src/guardrails/pii/detect-pii.js';
+import { DETECTORS, detectorsFor, detectPii } from '../../src/guardrails/pii/detect-pii.js';
 import { Redactions } from '../../src/guardrails/redactions.js';
 import { parseGuardrailRules } from '../../src/guardrails/rules.js';
 import type { GuardrailEvent } from '../../src/gateway/usage-writer.js';
@@ -61,6 +61,26 @@ describe('PII scan speed', () => {
     detectPii(digits, DETECTORS);
     detectPii(dots, DETECTORS);
     expect(performance.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe('PII scan on adversarial input', () => {
+  // each took hundreds of milliseconds before: an attempt at every character, or a match built and refused at each '+'
+  it.each([
+    ['a long run of address characters with one @', '#'.repeat(2_000_000) + '@', 'EMAIL'],
+    ['a long run of short "+1" fragments', '+1 '.repeat(2_000_000), 'PHONE'],
+    ['a long dotted run before an @', `${'a.'.repeat(1_000_000)}@`, 'EMAIL'],
+    ['many short runs ending at an @', `${'#'.repeat(63)}@`.repeat(30_000), 'EMAIL'],
+  ] as const)('%s scans in linear time', (_what, text, kind) => {
+    const started = performance.now();
+    expect(detectPii(text, detectorsFor([kind]))).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(250);
+  });
+
+  it('junk put before an address does not hide it', () => {
+    const text = `write to ${'#'.repeat(70)}jane@example.com or ${'a.'.repeat(20)}bob@example.com`;
+    const spans = detectPii(text, detectorsFor(['EMAIL'])).map((s) => text.slice(s.start, s.end));
+    expect(spans).toEqual([`${'#'.repeat(70)}jane@example.com`, `${'a.'.repeat(20)}bob@example.com`]);
   });
 });
 

@@ -9,6 +9,8 @@ import { PII_KINDS } from '../../src/guardrails/pii/span.js';
 import { Redactions } from '../../src/guardrails/redactions.js';
 import type { GuardrailEvent } from '../../src/gateway/usage-writer.js';
 import type { TextFilter } from '../../src/gateway/stream/text-filter.js';
+import type { Scan } from '../../src/guardrails/scan.js';
+import { ScanningTextFilter } from '../../src/guardrails/scanning-text-filter.js';
 
 const TEXT =
   'Write to jane.doe@example.com or +44 20 7946 0958; card 4111 1111 1111 1111, IBAN DE89370400440532013000, ' +
@@ -56,6 +58,35 @@ describe('streaming output filter', () => {
       expect(pipe(outputFilters([only], run()), [TEXT.slice(0, i), TEXT.slice(i)]), `split at ${i}`).toBe(expected);
     }
     expect(pipe(outputFilters([only], run()), [...TEXT])).toBe(expected);
+  });
+
+  // Each kind with its own holdback only: what all kinds together hold back can hide a kind's too-short one.
+  const WITH_PEM = `${TEXT} Key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END RSA PRIVATE KEY-----\nbye`;
+  it.each(PII_KINDS.map((k) => [k]))('gives the whole-text result for %s alone, split at every position', (kind) => {
+    const only = compilePolicy({ id: '8', name: 'only', input: null, output: { pii: { kinds: [kind], action: 'REDACT' } } });
+    const expected = guardOutput([only], { content: WITH_PEM, toolCalls: [] }, run()).content!;
+    expect(expected).not.toBe(WITH_PEM);
+    for (let i = 0; i <= WITH_PEM.length; i++) {
+      expect(pipe(outputFilters([only], run()), [WITH_PEM.slice(0, i), WITH_PEM.slice(i)]), `split at ${i}`).toBe(expected);
+    }
+  });
+
+  it('holds a PEM header split across chunks (SECRET alone), whatever follows the cut', () => {
+    const only = compilePolicy({ id: '7', name: 'secrets', input: null, output: { pii: { kinds: ['SECRET'], action: 'REDACT' } } });
+    const text = 'here it is -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY----- done';
+    for (let i = 0; i <= text.length; i++) {
+      for (let j = i; j <= text.length; j += 3) {
+        const got = pipe(outputFilters([only], run()), [text.slice(0, i), text.slice(i, j), text.slice(j)]);
+        expect(got, `split at ${i}, ${j}`).toBe('here it is [SECRET_1] done');
+      }
+    }
+  });
+
+  it('a match reaching back into released text (a holdback too short for it) has its rest redacted, not released', () => {
+    const tooShort: Scan = { maxSpan: 2, find: (t) => [...t.matchAll(/abcdef/g)].map((m) => ({ start: m.index, end: m.index + 6, label: 'x' })) };
+    const filter = new ScanningTextFilter(tooShort, () => '[R]');
+    const out = filter.write('xx abc') + filter.write('def yy') + filter.end();
+    expect(out).toBe('xx a[R] yy');
   });
 
   it('gives the whole-text result one character at a time and in three-way splits', () => {

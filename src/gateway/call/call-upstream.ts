@@ -6,6 +6,7 @@ import type { ResolvedTarget } from '../../services/catalogue.js';
 import { NEVER, type CancelSignal } from '../../util/cancellation.js';
 import type { AttemptContext, AttemptOutcome } from '../attempt.js';
 import { withModel } from '../chat-input.js';
+import { embedTexts } from '../embed-texts.js';
 import type { Answer, Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 
@@ -47,8 +48,7 @@ export function chatCall(inv: Invocation, { adapters }: PipelineDeps): (a: Attem
 }
 
 export function embedCall(inv: Invocation, { adapters }: PipelineDeps): (a: AttemptContext) => Promise<EmbedResponse> {
-  if (inv.input.kind !== 'embed') throw new Error('embedCall on a chat invocation');
-  const { input } = inv.input.embed;
+  const input = embedTexts(inv);
   return async ({ target, signal, timeoutMs }) => {
     const a = adapterFor(adapters, target);
     if (!a.embed) throw new UpstreamError({ provider: target.provider.name, message: `${target.provider.kind} providers do not support embeddings`, retryable: false });

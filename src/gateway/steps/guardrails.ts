@@ -1,13 +1,14 @@
 /*
  * Step: the guardrail policies of the key and of the model. Before the call: the input rules rewrite (redact) or
- * refuse the prompt, and a stream gets output filters. After it: a unary answer gets the output rules, and a JSON
- * schema check that asks the upstream once more before refusing.
+ * refuse the prompt (or an embed call's texts), and a stream gets output filters. After it: a unary answer gets the
+ * output rules, and a JSON schema check that asks the upstream once more before refusing.
  */
 import { countingNotes } from '../../guardrails/events.js';
-import { guardInput, guardOutput, outputFilters, type GuardRun } from '../../guardrails/guard.js';
+import { guardEmbedInput, guardInput, guardOutput, outputFilters, type GuardRun } from '../../guardrails/guard.js';
 import type { CompiledPolicy } from '../../guardrails/policy.js';
 import { Redactions } from '../../guardrails/redactions.js';
 import type { ChatResponse } from '../../providers/types.js';
+import { setEmbedTexts } from '../embed-texts.js';
 import type { Answer, Invocation } from '../invocation.js';
 import type { Step } from '../pipeline.js';
 
@@ -25,8 +26,7 @@ export const guardedOf = (inv: Invocation): Guarded | undefined => guarded.get(i
 export const guardrails: Step = {
   name: 'guardrails',
   async before(inv, deps) {
-    // embeddings carry no conversation to redact nor answer to judge
-    if (inv.input.kind === 'embed' || !deps.guardrailPolicies || !inv.request) return;
+    if (!deps.guardrailPolicies) return;
     const keyIds = inv.principal.key.guardrailPolicyIds;
     const modelIds = inv.resolved.row.guardrailPolicyIds;
     // the common call has no policy: it pays two length checks, nothing more
@@ -35,6 +35,12 @@ export const guardrails: Step = {
     const policies = await deps.guardrailPolicies.compiledByIds(ids);
     if (policies.length === 0) return;
     const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
+    // the texts of an embed call leave the gateway as a prompt does: the input rules apply; there is no answer text
+    if (inv.input.kind === 'embed') {
+      setEmbedTexts(inv, guardEmbedInput(policies, inv.input.embed.input, run));
+      return;
+    }
+    if (!inv.request) return;
     guarded.set(inv, { policies, run });
     inv.request = { ...inv.request, messages: guardInput(policies, inv.request.messages, run) };
     if (inv.input.kind === 'stream') {

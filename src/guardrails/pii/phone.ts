@@ -10,9 +10,11 @@ import { spansOf, type PiiDetector } from './span.js';
  *    06 12 34 56 78, 030 901820.
  * A national number does not continue a group of digits (the middle of an IBAN, a list of ids). Every group after
  * the first starts with a separator it cannot contain, so a run of digits splits one way only and a failed attempt
- * cannot backtrack beyond the patterns' bounds.
+ * cannot backtrack beyond the patterns' bounds. An international number first looks ahead for its eight digits (no
+ * more than two separators apart in any of its shapes), so a run of short "+1" fragments is passed over without a
+ * match to build and refuse at each one.
  */
-const INTERNATIONAL = /(?<![\w+])\+[1-9]\d{0,14}(?:[ .-](?:\(\d{1,4}\) ?)?\d{1,5}){0,6}(?![\w]|[.-]\d)/g;
+const INTERNATIONAL = /(?<![\w+])\+(?=[1-9](?:[ .()-]{0,2}\d){7})[1-9]\d{0,14}(?:[ .-](?:\(\d{1,4}\) ?)?\d{1,5}){0,6}(?![\w]|[.-]\d)/g;
 const NANP = /(?<![\w+-]|\d[ .-])(?:1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w]|[.-]\d)/g;
 const TRUNK = /(?<![\w+.-]|\d[ .-])(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-])\d{2,4}(?:[ .-]\d{2,4}){0,3}(?![\w]|[.-]\d)/g;
 

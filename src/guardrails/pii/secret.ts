@@ -50,6 +50,27 @@ function pemBlocks(text: string): Span[] {
  */
 const TOKEN_CHAR = /[\w.-]/;
 
+/**
+ * The longest BEGIN line worth waiting for ("-----BEGIN ENCRYPTED PRIVATE KEY-----" is 37): a header is one line,
+ * so a `-----BEGIN` further back than this, or with a line break after it, is not one still arriving.
+ */
+const PEM_HEADER_MAX = 80;
+
+/**
+ * Where a BEGIN line that has started but not ended lies at the tail, or -1. Its words are separated by spaces, so
+ * the token run alone would release "-----BEGIN " before "PRIVATE KEY-----" arrives, and the block, once whole, would
+ * start in text already sent. (A complete header opens a block that runs to the end of the text: held as a match.)
+ */
+function unfinishedHeaderStart(text: string): number {
+  const from = Math.max(0, text.length - PEM_HEADER_MAX);
+  const at = text.slice(from).lastIndexOf('-----BEGIN');
+  if (at < 0) return -1;
+  const rest = text.slice(from + at);
+  return rest.includes('\n') || /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(rest) ? -1 : from + at;
+}
+
+const earliest = (a: number, b: number) => (a < 0 ? b : b < 0 ? a : Math.min(a, b));
+
 export const secretDetector: PiiDetector = {
   kind: 'SECRET',
   // Tokens are held through openStart and PEM blocks by their open span; this covers a token's boundaries.
@@ -59,5 +80,5 @@ export const secretDetector: PiiDetector = {
     if (!text.includes('-----BEGIN')) return tokens;
     return [...tokens, ...pemBlocks(text)];
   },
-  openStart: (text) => trailingRunStart(text, (c) => TOKEN_CHAR.test(c)),
+  openStart: (text) => earliest(trailingRunStart(text, (c) => TOKEN_CHAR.test(c)), unfinishedHeaderStart(text)),
 };
