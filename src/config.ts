@@ -40,7 +40,12 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(100),
-  CACHE_MEMORY_MAX_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  // the LRU bounded in bytes needs a positive bound; no cache at all is a cache mode (OFF), not a size
+  CACHE_MEMORY_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1, 'must be at least 1 byte (to cache nothing, leave the cache mode OFF on keys and models)')
+    .default(64 * 1024 * 1024),
 });
 
 export type Config = ReturnType<typeof toConfig>;
