@@ -245,7 +245,13 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     cache,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
-  cache.semantic ??= await createSemanticCache({ db, embed: embedThroughGateway(gateway), settings: () => cache.settings.get(), log });
+  cache.semantic ??= await createSemanticCache({
+    db,
+    embed: embedThroughGateway(gateway),
+    settings: () => cache.settings.get(),
+    log,
+    maxBytes: config.cache.semanticMaxBytes,
+  });
   const purgeBroadcast = createPurgeBroadcast({ redisUrl: config.redis?.url, redisPrefix: options.redisPrefix, log });
   cache.purgeBroadcast = purgeBroadcast;
   await purgeBroadcast?.start((f) => {
