@@ -7,7 +7,8 @@ import type pino from 'pino';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createExactStore } from './cache/exact/create-store.js';
-import type { ResponseCache } from './cache/response-cache.js';
+import { createPurgeBroadcast } from './cache/purge-broadcast.js';
+import { purgeInProcessStores, type ResponseCache } from './cache/response-cache.js';
 import { createSemanticCache, embedThroughGateway } from './cache/semantic/index.js';
 import type { SemanticCache } from './cache/types.js';
 import type { Services } from './context.js';
@@ -244,7 +245,18 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     cache,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
-  cache.semantic ??= await createSemanticCache({ db, embed: embedThroughGateway(gateway), settings: () => cache.settings.get(), log });
+  cache.semantic ??= await createSemanticCache({
+    db,
+    embed: embedThroughGateway(gateway),
+    settings: () => cache.settings.get(),
+    log,
+    maxBytes: config.cache.semanticMaxBytes,
+  });
+  const purgeBroadcast = createPurgeBroadcast({ redisUrl: config.redis?.url, redisPrefix: options.redisPrefix, log });
+  cache.purgeBroadcast = purgeBroadcast;
+  await purgeBroadcast?.start((f) => {
+    purgeInProcessStores(cache, f).catch((err: unknown) => log.warn({ err }, "cache purge broadcast: purging this instance's stores failed"));
+  });
 
   await catalogue.seed(envProviders(config));
   let bootstrapAdminSecret: string | undefined;
@@ -328,6 +340,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         await limiter.close();
         await cache.exact.close();
         await keyInvalidation?.close();
+        await purgeBroadcast?.close();
         await closeUpstreamAgent();
         await database.close();
         log.info('gateway stopped');

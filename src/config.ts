@@ -40,7 +40,13 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(100),
-  CACHE_MEMORY_MAX_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  // the LRU bounded in bytes needs a positive bound; no cache at all is a cache mode (OFF), not a size
+  CACHE_MEMORY_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1, 'must be at least 1 byte (to cache nothing, leave the cache mode OFF on keys and models)')
+    .default(64 * 1024 * 1024),
+  CACHE_SEMANTIC_MAX_BYTES: z.coerce.number().int().min(1, 'must be at least 1 byte').default(64 * 1024 * 1024),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -86,8 +92,8 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
       maxSubscriptionsPerKey: env.MAX_SUBSCRIPTIONS_PER_KEY,
     },
     metricsToken: env.METRICS_TOKEN,
-    /** The exact response cache: in Redis when REDIS_URL is set, otherwise in this process, bounded in bytes. */
-    cache: { memoryMaxBytes: env.CACHE_MEMORY_MAX_BYTES },
+    /** The response cache's in-process stores, bounded in bytes: the exact one (without REDIS_URL), the usearch index (without pgvector). */
+    cache: { memoryMaxBytes: env.CACHE_MEMORY_MAX_BYTES, semanticMaxBytes: env.CACHE_SEMANTIC_MAX_BYTES },
   };
 }
 

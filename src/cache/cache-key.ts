@@ -1,11 +1,13 @@
 /*
  * The response cache's key: what makes two chat requests "the same question". Everything that can change the
  * answer is in it (the public model, messages, tools, tool choice, every generation parameter); what cannot
- * (key order, absent vs null, the order of a schema's `required` list, whitespace in tool-call arguments) is
- * normalised away first, so equivalent requests share an entry.
+ * (key order, absent vs null in the request's own fields, the order of a schema's `required` list, whitespace in
+ * tool-call arguments) is normalised away first, so equivalent requests share an entry. Inside tool-call arguments
+ * and tool parameter schemas a null is a value the upstream sees, so those are kept whole (as canonical JSON text).
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { isLosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import type { ChatMessage, ChatRequest, ToolDefinition } from '../providers/types.js';
 
 export interface CacheKeys {
@@ -18,7 +20,7 @@ export interface CacheKeys {
 }
 
 // bump when the normalisation changes, so entries stored under the old rules are never read back
-const VERSION = 1;
+const VERSION = 2;
 
 export function cacheKeysOf(model: string, req: Omit<ChatRequest, 'model'>): CacheKeys {
   const messages = req.messages.map(normalMessage);
@@ -64,13 +66,26 @@ function withoutText(m: NormalMessage): NormalMessage {
   return { ...m, content: undefined, parts: parts?.length ? parts : undefined };
 }
 
-/** Tool-call arguments are JSON the model wrote: equal values are equal arguments, however they were spaced. */
+/**
+ * Tool-call arguments are JSON the model wrote: equal values are equal arguments, however they were spaced or
+ * their keys ordered. Parsed losslessly (numbers keep their digits: 2^53 + 1 is not 2^53) and returned as text, so
+ * the nulls in it are not dropped with the request's empty fields.
+ */
 function canonicalArguments(args: string): unknown {
   try {
-    return { json: JSON.parse(args) as unknown };
+    return { json: stringifyLossless(sortedKeys(parseLossless(args))) };
   } catch {
     return { raw: args };
   }
+}
+
+/** The same JSON value with every object's keys inserted in sorted order (numbers left as the parser gave them). */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object' || isLosslessNumber(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) out[k] = sortedKeys((value as Record<string, unknown>)[k]);
+  return out;
 }
 
 function normalParams(req: Omit<ChatRequest, 'model'>): Record<string, unknown> {
@@ -87,7 +102,8 @@ function normalParams(req: Omit<ChatRequest, 'model'>): Record<string, unknown> 
 }
 
 function normalTool(t: ToolDefinition): Record<string, unknown> {
-  return { name: t.name, description: t.description || undefined, parameters: t.parameters ? canonicalSchema(t.parameters) : undefined };
+  // as text: a null in a schema (a default, an enum member) is part of what the upstream is told
+  return { name: t.name, description: t.description || undefined, parameters: t.parameters ? canonicalize(canonicalSchema(t.parameters)) : undefined };
 }
 
 /** A JSON Schema whose meaning does not depend on the order of its `required` lists (sorted, at every depth). */
@@ -101,7 +117,7 @@ function canonicalSchema(schema: unknown): unknown {
   return out;
 }
 
-/** undefined and null dropped from objects (not from arrays, where a position means something). */
+/** undefined and null dropped from the request's own objects (not from arrays, where a position means something). */
 function dropEmpty(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropEmpty);
   if (value === null || typeof value !== 'object') return value;

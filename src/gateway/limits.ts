@@ -129,9 +129,11 @@ export type UsageSeeder = (keyId: string, day: Date, month: Date) => Promise<{ t
 /** What each key has recorded since the start of the UTC day and month: the seeds of many keys in one statement. */
 export type RecordedUsage = (keyIds: readonly string[], day: Date, month: Date) => Promise<Map<string, { tokensToday: number; costMonth: number }>>;
 
-// the seeder and RecordedUsage sum the same way, so a counter not seeded yet reads as what seeding it would give
+// the seeder and RecordedUsage sum the same way, so a counter not seeded yet reads as what seeding it would give;
+// a cache hit's record carries the tokens of the answer it replayed, but the limiter settled it at 0 tokens
+// (hits count against the request rate only), so seeding from its tokens would charge them after a restart
 const tokensSince = (day: Date) =>
-  sql<string>`coalesce(sum(${usageRecords.promptTokens} + ${usageRecords.completionTokens}) filter (where ${usageRecords.createdAt} >= ${day.toISOString()}::timestamptz), 0)`;
+  sql<string>`coalesce(sum(${usageRecords.promptTokens} + ${usageRecords.completionTokens}) filter (where ${usageRecords.createdAt} >= ${day.toISOString()}::timestamptz and ${usageRecords.cacheHit} is null), 0)`;
 const costSum = () => sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`;
 
 /** Sums usage_records in one indexed statement (usage_key_created_idx). */

@@ -112,8 +112,11 @@ export function createMetrics() {
       // a caller may send any model name: names that never resolved must not become label values
       if (e.errorCode && UNRESOLVED.has(e.errorCode)) e = { ...e, model: '(unresolved)' };
       requests.inc([e.model, provider, e.status, e.streamed ? 'true' : 'false']);
-      if (e.promptTokens) tokens.inc([e.model, provider, 'input'], e.promptTokens);
-      if (e.completionTokens) tokens.inc([e.model, provider, 'output'], e.completionTokens);
+      // a hit's tokens were not sent upstream again: gateway_cache_hits_total and the cost saved count hits
+      if (!e.cacheHit) {
+        if (e.promptTokens) tokens.inc([e.model, provider, 'input'], e.promptTokens);
+        if (e.completionTokens) tokens.inc([e.model, provider, 'output'], e.completionTokens);
+      }
       if (e.costUsd) cost.inc([e.model, provider], e.costUsd);
       duration.observe([e.model, provider, e.status], e.latencyMs / 1000);
       if (e.attempts > 1) retries.inc({ model: e.model }, e.attempts - 1);

@@ -64,6 +64,36 @@ describe('cacheKeysOf', () => {
     expect(cacheKeysOf('m', r).key).not.toBe(cacheKeysOf('m', base()).key);
   });
 
+  describe('keeps what the upstream sees inside tool-call arguments and tool schemas', () => {
+    const withCall = (args: string): Req => ({
+      messages: [
+        { role: 'USER', content: 'x' },
+        { role: 'ASSISTANT', content: null, toolCalls: [{ id: 'c1', name: 'lookup', arguments: args }] },
+        { role: 'TOOL', content: '42', toolCallId: 'c1' },
+      ],
+    });
+    const argsKey = (args: string) => cacheKeysOf('m', withCall(args)).key;
+
+    it('tells integers above 2^53 apart', () => {
+      expect(argsKey('{"id":9007199254740993}')).not.toBe(argsKey('{"id":9007199254740992}'));
+      expect(argsKey('{"id": 9007199254740993, "a": [1, 2]}')).toBe(argsKey('{"a":[1,2],"id":9007199254740993}'));
+    });
+
+    it('tells a null argument from an absent one, at any depth', () => {
+      expect(argsKey('{"a":null}')).not.toBe(argsKey('{}'));
+      expect(argsKey('{"a":{"b":null}}')).not.toBe(argsKey('{"a":{}}'));
+    });
+
+    it('tells a null in a tool schema from an absent one', () => {
+      const schema = (extra: Record<string, unknown>): Req => {
+        const r = base();
+        r.tools![0]!.parameters = { type: 'object', properties: { a: { type: ['string', 'null'], ...extra } } };
+        return r;
+      };
+      expect(cacheKeysOf('m', schema({ default: null })).key).not.toBe(cacheKeysOf('m', schema({})).key);
+    });
+  });
+
   it('changes with the model', () => {
     expect(cacheKeysOf('m2', base()).key).not.toBe(cacheKeysOf('m', base()).key);
   });

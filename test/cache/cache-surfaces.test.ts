@@ -205,6 +205,9 @@ describe('REST /v1/chat/completions', () => {
 
   it.each([
     ['x-gateway-cache', 'sometimes'],
+    // names every plain object inherits must not pass for modes
+    ['x-gateway-cache', 'constructor'],
+    ['x-gateway-cache', 'toString'],
     ['x-gateway-cache-ttl', 'soon'],
     ['x-gateway-cache-ttl', '0'],
     ['x-gateway-cache-ttl', '99999999'],

@@ -8,11 +8,28 @@ const world = useSemanticWorld();
 semanticSuite({ name: 'embedded PGlite with pgvector', world, expectedIndex: 'pgvector' });
 semanticSuite({ name: 'in-process usearch index', world, expectedIndex: 'usearch', deps: { index: 'usearch' } });
 
+const MIB = 1024 * 1024;
+
 describe('usearch store bounds', () => {
   const partition = { scope: 'global', contextHash: 'c', embeddingModel: 'e' };
 
+  it('keeps at most maxBytes of answers, the least recently used out first, and never one larger than the bound', async () => {
+    const store = createUsearchStore({ maxEntries: 1000, maxBytes: 20_000 });
+    const expiresAt = Date.now() + 60_000;
+    // about 8 KB each in memory: two fit in 20 000 bytes, a third pushes the oldest out
+    const big = (c: string) => answer('m', c.repeat(4000));
+    await store.add({ ...partition, vector: [1, 0, 0], entry: big('a'), expiresAt });
+    await store.add({ ...partition, vector: [0, 1, 0], entry: big('b'), expiresAt });
+    await store.add({ ...partition, vector: [0, 0, 1], entry: big('c'), expiresAt });
+    expect((await store.nearest(partition, [1, 0, 0]))?.entry.response.content?.at(0)).not.toBe('a');
+    expect((await store.nearest(partition, [0, 0, 1]))?.entry.response.content?.at(0)).toBe('c');
+    // larger than the whole bound: not kept, and nothing else is evicted for it
+    await store.add({ ...partition, vector: [-1, 0, 0], entry: answer('m', 'x'.repeat(20_000)), expiresAt });
+    expect(await store.purge({})).toBe(2);
+  });
+
   it('keeps at most maxEntries, the least recently used out first', async () => {
-    const store = createUsearchStore({ maxEntries: 2 });
+    const store = createUsearchStore({ maxEntries: 2, maxBytes: MIB });
     await store.add({ ...partition, vector: [1, 0], entry: answer('m', 'a'), expiresAt: Date.now() + 60_000 });
     await store.add({ ...partition, vector: [0, 1], entry: answer('m', 'b'), expiresAt: Date.now() + 60_000 });
     // touch "a": "b" is now the least recently used
@@ -24,7 +41,7 @@ describe('usearch store bounds', () => {
   });
 
   it('finds the nearest in a partition large enough for a graph, and forgets what is purged', async () => {
-    const store = createUsearchStore({ maxEntries: 1000 });
+    const store = createUsearchStore({ maxEntries: 1000, maxBytes: MIB });
     let seed = 7;
     const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
     const expiresAt = Date.now() + 60_000;
@@ -42,7 +59,7 @@ describe('usearch store bounds', () => {
 
   it('purges expired entries', async () => {
     let t = 1_000;
-    const store = createUsearchStore({ maxEntries: 10, now: () => t });
+    const store = createUsearchStore({ maxEntries: 10, maxBytes: MIB, now: () => t });
     await store.add({ ...partition, vector: [1, 0], entry: answer('m', 'old'), expiresAt: 2_000 });
     await store.add({ ...partition, vector: [0, 1], entry: answer('m', 'new'), expiresAt: 5_000 });
     t = 3_000;
@@ -66,5 +83,20 @@ describe('pgvector store expiry', () => {
     expect((await store.nearest(partition, [1, 0]))?.entry.response.content).toBe('new');
     expect(await store.purgeExpired()).toBe(1);
     expect(await store.purge({ scope: 'expiry' })).toBe(1);
+  });
+
+  it('keeps at most maxPerPartition rows per partition, the oldest deleted first, other partitions untouched', async () => {
+    const db = world.gw.app.services.database.db;
+    expect(await preparePgvector(db)).toBe(true);
+    const store = createPgvectorStore(db, { maxPerPartition: 3 });
+    const busy = { scope: 'capped', contextHash: 'c', embeddingModel: 'e' };
+    const other = { ...busy, contextHash: 'other' };
+    const expiresAt = Date.now() + 60_000;
+    await store.add({ ...other, vector: [1, 0], entry: answer('m', 'other'), expiresAt });
+    for (let i = 0; i < 5; i++) await store.add({ ...busy, vector: [Math.cos(i / 4), Math.sin(i / 4)], entry: answer('m', `row ${i}`), expiresAt });
+    // rows 0 and 1 are gone: the nearest to row 0's vector is now row 2
+    expect((await store.nearest(busy, [1, 0]))?.entry.response.content).toBe('row 2');
+    expect((await store.nearest(other, [1, 0]))?.entry.response.content).toBe('other');
+    expect(await store.purge({ scope: 'capped' })).toBe(4);
   });
 });

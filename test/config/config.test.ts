@@ -24,4 +24,9 @@ describe('loadConfig', () => {
     expect(String((error as Error).message)).toMatch(/GATEWAY_ADMIN_KEY: must be at least 16 characters/);
     expect(String((error as Error).message)).toMatch(/PORT:/);
   });
+
+  it('refuses CACHE_MEMORY_MAX_BYTES=0 with a message naming it, rather than failing to start the memory store', () => {
+    expect(() => loadConfig({ CACHE_MEMORY_MAX_BYTES: '0', DATABASE_URL: 'memory://' })).toThrow(/CACHE_MEMORY_MAX_BYTES: must be at least 1 byte/);
+    expect(loadConfig({ CACHE_MEMORY_MAX_BYTES: '1', DATABASE_URL: 'memory://' }).cache.memoryMaxBytes).toBe(1);
+  });
 });

@@ -99,4 +99,17 @@ describe('cache and guardrail accounting', () => {
     expect(delta('gateway_guardrail_actions_total', { stage: 'input', rule: 'pii', action: 'redacted' })).toBe(1);
     expect(delta('gateway_guardrail_actions_total')).toBe(1);
   });
+
+  it('GET /metrics counts only the upstream answers in the token counters, not the tokens a hit replayed', async () => {
+    const delta = (type: string) => metric(after, 'gen_ai_client_token_usage_total', { type }) - metric(before, 'gen_ai_client_token_usage_total', { type });
+    const d = ok(
+      await gw.gql<{ usage: { edges: Array<{ node: { cacheHit: string | null; promptTokens: number; completionTokens: number } }> } }>(
+        'query { usage(first: 50) { edges { node { cacheHit promptTokens completionTokens } } } }',
+      ),
+    );
+    const upstream = d.usage.edges.map((e) => e.node).filter((n) => n.cacheHit === null);
+    expect(upstream).toHaveLength(2);
+    expect(delta('input')).toBe(upstream.reduce((s, n) => s + n.promptTokens, 0));
+    expect(delta('output')).toBe(upstream.reduce((s, n) => s + n.completionTokens, 0));
+  });
 });

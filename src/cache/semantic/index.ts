@@ -20,8 +20,12 @@ export interface SemanticCacheDeps {
   embed: Embed;
   settings: SemanticSettings;
   log: Logger;
-  /** Bound of the in-process index (used only when the database has no pgvector). @default 10 000 */
+  /** Bound of the in-process index in entries (used only when the database has no pgvector). @default 10 000 */
   maxEntries?: number;
+  /** Bound of the in-process index in bytes of stored answers and vectors (CACHE_SEMANTIC_MAX_BYTES). @default 64 MiB */
+  maxBytes?: number;
+  /** Rows kept per (scope, context, embedding model) partition in pgvector, the oldest deleted beyond. @default 10 000 */
+  maxPerPartition?: number;
   /** 'usearch' keeps vectors in this process even when the database has pgvector. @default 'auto' */
   index?: 'auto' | 'usearch';
 }
@@ -31,12 +35,12 @@ const PURGE_EXPIRED_EVERY_MS = 60_000;
 
 async function chooseStore(deps: SemanticCacheDeps): Promise<VectorStore> {
   try {
-    if (deps.index !== 'usearch' && (await preparePgvector(deps.db))) return createPgvectorStore(deps.db);
+    if (deps.index !== 'usearch' && (await preparePgvector(deps.db))) return createPgvectorStore(deps.db, { maxPerPartition: deps.maxPerPartition ?? 10_000 });
   } catch (err) {
     // listed but not creatable (no privilege): the in-process index still serves
     deps.log.warn({ err }, 'semantic cache: pgvector could not be set up; using the in-process index');
   }
-  return createUsearchStore({ maxEntries: deps.maxEntries ?? 10_000 });
+  return createUsearchStore({ maxEntries: deps.maxEntries ?? 10_000, maxBytes: deps.maxBytes ?? 64 * 1024 * 1024 });
 }
 
 export async function createSemanticCache(deps: SemanticCacheDeps): Promise<SemanticCache> {

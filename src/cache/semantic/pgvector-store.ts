@@ -21,7 +21,9 @@ const DDL = [
     entry jsonb not null,
     expires_at timestamptz not null
   )`,
-  sql`create index if not exists semantic_cache_entries_partition on semantic_cache_entries (scope, context_hash, embedding_model)`,
+  // with the id, so trimming a partition to its newest rows walks this index alone
+  sql`drop index if exists semantic_cache_entries_partition`,
+  sql`create index if not exists semantic_cache_entries_partition_id on semantic_cache_entries (scope, context_hash, embedding_model, id)`,
   sql`create index if not exists semantic_cache_entries_expires_at on semantic_cache_entries (expires_at)`,
 ];
 
@@ -43,7 +45,12 @@ export async function preparePgvector(db: Db): Promise<boolean> {
 
 const vectorLiteral = (v: number[]) => JSON.stringify(v);
 
-export function createPgvectorStore(db: Db): VectorStore {
+/**
+ * `maxPerPartition`: rows kept per (scope, context, embedding model) partition, the oldest deleted beyond it on each
+ * store. The disk bounds the table as a whole, but one partition that keeps growing (one key asking many variants of
+ * a question in one context) would make each of its lookups, an exact scan, slower and slower.
+ */
+export function createPgvectorStore(db: Db, opts: { maxPerPartition: number } = { maxPerPartition: 10_000 }): VectorStore {
   const count = async (q: SQL) => rowsOf<{ n: number }>(await db.execute(q))[0]?.n ?? 0;
   return {
     kind: 'pgvector',
@@ -69,6 +76,12 @@ export function createPgvectorStore(db: Db): VectorStore {
         insert into semantic_cache_entries (scope, context_hash, embedding_model, model, embedding, entry, expires_at)
         values (${s.scope}, ${s.contextHash}, ${s.embeddingModel}, ${s.entry.model}, ${vectorLiteral(s.vector)}::vector,
                 ${JSON.stringify(s.entry)}::jsonb, ${new Date(s.expiresAt).toISOString()}::timestamptz)`);
+      await db.execute(sql`
+        delete from semantic_cache_entries where id in (
+          select id from semantic_cache_entries
+          where scope = ${s.scope} and context_hash = ${s.contextHash} and embedding_model = ${s.embeddingModel}
+          order by id desc
+          offset ${opts.maxPerPartition})`);
     },
     purge(f) {
       const where: SQL[] = [];

@@ -1,6 +1,7 @@
 /*
  * Vectors in this process with usearch, for a database without pgvector: one index per partition (partition-index.ts),
- * the entries of all partitions bounded together, least recently used out first.
+ * the entries of all partitions bounded together, in count and in bytes (answers vary from a word to a long
+ * document, so a count alone would bound nothing), least recently used out first.
  */
 import { LRUCache } from 'lru-cache';
 import type { CacheScopeKey, CachedAnswer } from '../types.js';
@@ -21,12 +22,17 @@ const SEARCH_DEPTH = 8;
 // a vector's dimension is part of its partition: a model reconfigured to another size starts a new index
 const partitionKey = (p: Partition, dims: number) => JSON.stringify([p.scope, p.contextHash, p.embeddingModel, dims]);
 
-export function createUsearchStore(opts: { maxEntries: number; now?: () => number }): VectorStore {
+/** What an entry costs in memory, near enough: its answer's JSON in UTF-16 and its vector as float32. */
+const sizeOf = (h: Held, dims: number) => 2 * JSON.stringify(h.entry).length + 4 * dims;
+
+export function createUsearchStore(opts: { maxEntries: number; maxBytes: number; now?: () => number }): VectorStore {
   const now = opts.now ?? Date.now;
   const partitions = new Map<string, PartitionIndex>();
   let nextKey = 1n;
   const held = new LRUCache<bigint, Held>({
     max: opts.maxEntries,
+    maxSize: opts.maxBytes,
+    // the size is computed once, in add(), which also turns away an entry larger than the whole bound
     // every way out (evicted, purged, expired) takes the vector out of its index too
     dispose(h, key) {
       const p = partitions.get(h.partition);
@@ -62,11 +68,15 @@ export function createUsearchStore(opts: { maxEntries: number; now?: () => numbe
     },
     async add(s: StoredVector) {
       const partition = partitionKey(s, s.vector.length);
+      const h: Held = { partition, scope: s.scope, model: s.entry.model, entry: s.entry, expiresAt: s.expiresAt };
+      const size = Math.max(1, sizeOf(h, s.vector.length));
+      // kept, it would evict everything else and still not fit
+      if (size > opts.maxBytes) return;
       let part = partitions.get(partition);
       if (!part) partitions.set(partition, (part = new PartitionIndex(s.vector.length)));
       const key = nextKey++;
       part.add(key, new Float32Array(s.vector));
-      held.set(key, { partition, scope: s.scope, model: s.entry.model, entry: s.entry, expiresAt: s.expiresAt });
+      held.set(key, h, { size });
     },
     async purge(f) {
       return deleteWhere((h) => (f.scope === undefined || h.scope === f.scope) && (f.model === undefined || h.model === f.model));

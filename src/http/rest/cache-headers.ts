@@ -9,7 +9,12 @@ import { badInput } from '../../errors.js';
 export const CACHE_HEADER = 'x-gateway-cache';
 const CACHE_TTL_HEADER = 'x-gateway-cache-ttl';
 
-const MODES: Record<string, CacheMode> = { off: 'OFF', exact: 'EXACT', semantic: 'SEMANTIC' };
+// a Map, not an object literal: a header value such as `constructor` must not find an inherited property
+const MODES = new Map<string, CacheMode>([
+  ['off', 'OFF'],
+  ['exact', 'EXACT'],
+  ['semantic', 'SEMANTIC'],
+]);
 
 /** undefined when neither header is sent; a bad value is a 400 naming the header. */
 export function cacheOptionsOf(headers: IncomingHttpHeaders): CacheOptionsInput | undefined {
@@ -18,7 +23,7 @@ export function cacheOptionsOf(headers: IncomingHttpHeaders): CacheOptionsInput 
   if (mode === undefined && ttl === undefined) return undefined;
   const out: CacheOptionsInput = {};
   if (mode !== undefined) {
-    const m = typeof mode === 'string' ? MODES[mode.trim().toLowerCase()] : undefined;
+    const m = typeof mode === 'string' ? MODES.get(mode.trim().toLowerCase()) : undefined;
     if (!m) throw badInput(CACHE_HEADER, 'must be off, exact or semantic');
     out.mode = m;
   }
