@@ -7,9 +7,8 @@
  * expire with their TTL.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { withTimeout } from '../util/with-timeout.js';
+import { createRedisChannel } from '../util/redis-channel.js';
 import type { CacheScopeKey } from './types.js';
 
 export interface PurgeFilter {
@@ -30,39 +29,17 @@ export function createPurgeBroadcast(opts: { redisUrl?: string; redisPrefix?: st
   const channel = `${opts.redisPrefix ?? 'gw:'}cache:purge`;
   const { log } = opts;
   const origin = randomUUID();
-  const common = { lazyConnect: true, connectTimeout: 1000, retryStrategy: (times: number) => Math.min(times * 100, 1000) };
-  const pub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: false, commandTimeout: 500, maxRetriesPerRequest: 0 });
-  // subscriptions are re-sent by ioredis after a reconnect (autoResubscribe)
-  const sub = new Redis(opts.redisUrl, { ...common, maxRetriesPerRequest: null });
-  pub.on('error', (err) => log.debug({ err }, 'cache purge broadcast: redis publisher error'));
-  sub.on('error', (err) => log.debug({ err }, 'cache purge broadcast: redis subscriber error'));
-  let closed = false;
+  const ch = createRedisChannel(opts.redisUrl, channel, log, 'cache purge broadcast', 'other instances keep their in-process entries until they expire');
   return {
     publish(f) {
-      const message = JSON.stringify({ origin, scope: f.scope ?? null, model: f.model ?? null });
-      pub.publish(channel, message).catch((err) => log.warn({ err }, 'cache purge broadcast: PUBLISH failed; other instances keep their in-process entries until they expire'));
+      ch.publish(JSON.stringify({ origin, scope: f.scope ?? null, model: f.model ?? null }));
     },
-    async start(onPurge) {
-      sub.on('message', (ch: string, payload: string) => {
-        if (ch !== channel) return;
+    start: (onPurge) =>
+      ch.start((payload) => {
         const f = parseMessage(payload);
         if (f && f.origin !== origin) onPurge({ scope: f.scope ?? undefined, model: f.model ?? undefined });
-      });
-      await Promise.all([pub.connect().catch(() => {}), sub.connect().catch(() => {})]);
-      const subscribed = sub.subscribe(channel);
-      subscribed.catch(() => {});
-      try {
-        await withTimeout(subscribed, 2000);
-      } catch (err) {
-        // not subscribed yet: ioredis subscribes once it connects (offline queue)
-        if (!closed) log.warn({ err }, 'cache purge broadcast: Redis unreachable; purges on other instances miss this one until it returns');
-      }
-    },
-    async close() {
-      closed = true;
-      sub.disconnect();
-      await withTimeout(pub.quit(), 1000).catch(() => pub.disconnect());
-    },
+      }),
+    close: () => ch.close(),
   };
 }
 

@@ -7,10 +7,9 @@
  * Best effort by design: a lost message (Redis or Postgres away) is covered by the cache TTL (≤ 5 s), and on
  * Postgres by dropping every cached lookup once LISTEN is re-established.
  */
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
-import { withTimeout } from '../util/with-timeout.js';
+import { createRedisChannel } from '../util/redis-channel.js';
 
 export interface KeyInvalidation {
   kind: 'redis' | 'postgres';
@@ -78,36 +77,14 @@ export function createKeyInvalidation(opts: KeyInvalidationOptions): KeyInvalida
 }
 
 function redisInvalidation(url: string, channel: string, log: Logger): KeyInvalidation {
-  const common = { lazyConnect: true, connectTimeout: 1000, retryStrategy: (times: number) => Math.min(times * 100, 1000) };
-  const pub = new Redis(url, { ...common, enableOfflineQueue: false, commandTimeout: 500, maxRetriesPerRequest: 0 });
-  // subscriptions are re-sent by ioredis after a reconnect (autoResubscribe)
-  const sub = new Redis(url, { ...common, maxRetriesPerRequest: null });
-  pub.on('error', (err) => log.debug({ err }, 'key invalidation: redis publisher error'));
-  sub.on('error', (err) => log.debug({ err }, 'key invalidation: redis subscriber error'));
-  let closed = false;
+  const ch = createRedisChannel(url, channel, log, 'key invalidation', 'key changes reach other instances via the cache TTL');
   return {
     kind: 'redis',
-    publish(hash) {
-      pub.publish(channel, hash).catch((err) => log.warn({ err }, 'key invalidation: PUBLISH failed; other instances rely on the cache TTL'));
-    },
-    async start(onInvalidate) {
-      sub.on('message', (ch: string, payload: string) => {
-        if (ch === channel && HASH.test(payload)) onInvalidate(payload);
-      });
-      await Promise.all([pub.connect().catch(() => {}), sub.connect().catch(() => {})]);
-      const subscribed = sub.subscribe(channel);
-      subscribed.catch(() => {});
-      try {
-        await withTimeout(subscribed, 2000);
-      } catch (err) {
-        // not subscribed yet: ioredis subscribes once it connects (offline queue), the TTL covers the gap
-        if (!closed) log.warn({ err }, 'key invalidation: Redis unreachable; key changes reach other instances via the cache TTL until it returns');
-      }
-    },
-    async close() {
-      closed = true;
-      sub.disconnect();
-      await withTimeout(pub.quit(), 1000).catch(() => pub.disconnect());
-    },
+    publish: (hash) => ch.publish(hash),
+    start: (onInvalidate) =>
+      ch.start((payload) => {
+        if (HASH.test(payload)) onInvalidate(payload);
+      }),
+    close: () => ch.close(),
   };
 }
