@@ -97,6 +97,11 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
         return NOOP_RESERVATION;
       }
       const st = stateOf(key.id, l);
+      if (req.requestOnly) {
+        if (l.rpm == null) return NOOP_RESERVATION;
+        const now = clock();
+        return reserve(st, { rpm: l.rpm, tpm: null, tpd: null, budget: null }, req, now, utcDay(now), utcMonth(now), () => states.get(key.id));
+      }
       let now = clock();
       let day = utcDay(now);
       let month = utcMonth(now);

@@ -35,7 +35,7 @@ export interface SharedAdmissionOptions {
 }
 
 /** Reserves the estimate on every limit of the key, or throws RATE_LIMITED / QUOTA_EXCEEDED; Redis errors pass through. */
-export type SharedAdmit = (keyId: string, limits: KeyLimitSet, estTokens: number, estCost: number) => Promise<Reservation>;
+export type SharedAdmit = (keyId: string, limits: KeyLimitSet, estTokens: number, estCost: number, requestOnly?: boolean) => Promise<Reservation>;
 
 type Keys = [string, string, string];
 
@@ -45,16 +45,18 @@ export function createSharedAdmission(opts: SharedAdmissionOptions): SharedAdmit
   const seed = createSeeding(cmd, opts.seeder, gen);
   const warnSeedFailure = createSeedFailureWarning(log);
 
-  return async (keyId, l, estTokens, estCost) => {
+  return async (keyId, l, estTokens, estCost, requestOnly = false) => {
     const now = Date.now();
     const day = utcDay(now);
     const month = utcMonth(now);
     const keys = counterKeys(opts.prefix, keyId, day.id, month.id);
-    let tpd = l.tpd ?? -1;
-    let budget = l.budget ?? -1;
-    const drop = (l.tpd == null ? 1 : 0) + (l.budget == null ? 2 : 0);
+    // request-only: the day and month counters are neither checked nor dropped (-1 with drop 0 leaves them be)
+    let tpd = requestOnly ? -1 : (l.tpd ?? -1);
+    let budget = requestOnly ? -1 : (l.budget ?? -1);
+    const tpm = requestOnly ? -1 : (l.tpm ?? -1);
+    const drop = requestOnly ? 0 : (l.tpd == null ? 1 : 0) + (l.budget == null ? 2 : 0);
     for (let attempt = 0; ; attempt++) {
-      const r = await cmd.gwAdmit(...keys, l.rpm ?? -1, l.tpm ?? -1, tpd, budget, estTokens, usd(estCost), WINDOW_MS, gen(), drop);
+      const r = await cmd.gwAdmit(...keys, l.rpm ?? -1, tpm, tpd, budget, estTokens, usd(estCost), WINDOW_MS, gen(), drop);
       if (r[0] !== 'SEED') opts.onCounters(keyId, r.slice(4) as AdmitState, Date.now(), day, month);
       // a burst's replies arrive together: their calls go on over several turns of the loop, not all in this one
       const wait = loopTurn();

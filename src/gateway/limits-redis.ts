@@ -112,9 +112,10 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
         return NOOP_RESERVATION;
       }
       limited.add(key.id);
+      if (req.requestOnly && l.rpm == null) return NOOP_RESERVATION;
       if (!redis.up) return fallback.admit(req);
       try {
-        return await admitShared(key.id, l, toTokens(req.estimatedTokens), toUsd(req.estimatedCostUsd));
+        return await admitShared(key.id, l, toTokens(req.estimatedTokens), toUsd(req.estimatedCostUsd), req.requestOnly);
       } catch (err) {
         if (isGatewayError(err)) throw err;
         redis.markDown(err);

@@ -17,6 +17,11 @@ export interface AdmitRequest {
   estimatedTokens: number;
   /** Worst-case cost of the estimate, for budgets. */
   estimatedCostUsd: number;
+  /**
+   * A call that uses no tokens and no budget (a response-cache hit): only requestsPerMinute is checked and counted;
+   * the token rate, the daily tokens and the monthly budget neither refuse it nor move.
+   */
+  requestOnly?: boolean;
 }
 
 export interface Limiter {

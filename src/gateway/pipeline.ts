@@ -2,7 +2,7 @@
  * The invocation pipeline: the ordered steps every call goes through, for GraphQL, REST, prompts and embeddings alike.
  * A step is one file in steps/ and one line in PIPELINE; no step knows which surface the call came from.
  *
- *   before, in order:   authorize → read input → resolve model → guardrails (input) → reserve limits → cache lookup
+ *   before, in order:   authorize → read input → resolve model → guardrails (input) → cache lookup → reserve limits
  *   the call:           unless a step answered: call upstream | open stream → relay (output filters) → classify end
  *   after, in reverse:  output schemas → cache store → guardrails (output) on the complete answer
  *   then:               settle → record
@@ -71,10 +71,10 @@ export interface Step {
 }
 
 /** Every step of an invocation, in order. */
-// guardrails before limits: a refused input reserves nothing; the cache after them: a hit still counts as a request,
-// and it is looked up with the input as the guardrails left it (redacted)
-// and the output schemas after the cache: they judge (and may ask again for) an answer before it is stored
-export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, reserveLimits, cache, outputSchema];
+// guardrails first: a refused input reserves nothing, and the cache is looked up with the input as they left it
+// (redacted); the cache before the limits: a hit skips them, admitted by the cache step as a request that uses no
+// tokens or budget; the output schemas last: they judge (and may ask again for) an answer before it is stored
+export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, cache, reserveLimits, outputSchema];
 
 /** Each step's `before` in order, until one answers; remembers which ran. */
 export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<void> {

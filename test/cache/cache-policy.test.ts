@@ -242,6 +242,20 @@ describe('accounting', () => {
     expect(mock.chatRequests()).toHaveLength(1);
   });
 
+  it('a key whose token quota is spent still gets its cached answers; a call that needs the upstream is refused', async () => {
+    // the first call uses the mock's 15 tokens: the whole day's quota
+    const k = await gw.createKey({ name: 'spent', scopes: ['INVOKE', 'READ_USAGE'], limits: { tokensPerDay: 15, tokensPerMinute: 15, requestsPerMinute: 3 } });
+    const q = exact(fresh('spent question'), { maxTokens: 10 });
+    await chat(gw, k.secret, q);
+    const again = async (input: Record<string, unknown>) => gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input }, k.secret);
+    expect((await again(exact(fresh('another spent question')))).errors?.[0]?.extensions?.code).toBe('QUOTA_EXCEEDED');
+    // hits: neither the spent day nor the spent minute of tokens refuses them, the request rate does (the refusal
+    // above was not counted: a quota refuses before the minute's window is charged)
+    for (let i = 0; i < 2; i++) expect((await again(q)).errors).toBeUndefined();
+    expect((await again(q)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(mock.chatRequests()).toHaveLength(1);
+  });
+
   it('1 000 calls, half of them repeats: exactly the repeats hit, and the costs add up to the upstream calls made', async () => {
     const k = await gw.createKey({ name: 'bulk', scopes: ['INVOKE', 'READ_USAGE'] });
     const questions = Array.from({ length: 500 }, (_, i) => exact(fresh(`bulk question ${i}`)));

@@ -74,6 +74,18 @@ describe.skipIf(!TEST_REDIS_URL)('Redis shared by instances', () => {
     expect(mock.chatRequests()).toHaveLength(2);
   });
 
+  it('the shared limiter admits a hit as a request only: a spent daily token quota does not refuse it, the request rate does', async () => {
+    const k = await one.createKey({ name: 'spent', limits: { tokensPerDay: 1, tokensPerMinute: 1, requestsPerMinute: 3 } });
+    const question = q(`spent ${randomBytes(4).toString('hex')}`);
+    await chat(one, k.secret, question);
+    const before = mock.chatRequests().length;
+    const again = async (input: Record<string, unknown>) => one.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input }, k.secret);
+    expect((await again(q(`another ${randomBytes(4).toString('hex')}`))).errors?.[0]?.extensions?.code).toBe('QUOTA_EXCEEDED');
+    for (let i = 0; i < 2; i++) expect((await again(question)).errors).toBeUndefined();
+    expect((await again(question)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(mock.chatRequests()).toHaveLength(before);
+  });
+
   it('a Redis that goes away mid-run only turns hits into misses', async () => {
     const k = await one.createKey({ name: 'down' });
     const question = q(`outage ${randomBytes(4).toString('hex')}`);
