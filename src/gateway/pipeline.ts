@@ -76,11 +76,15 @@ export interface Step {
 // tokens or budget; the output schemas last: they judge (and may ask again for) an answer before it is stored
 export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, cache, reserveLimits, outputSchema];
 
-/** Each step's `before` in order, until one answers; remembers which ran. */
+/**
+ * Each step's `before` in order, until one answers; remembers which ran. Only a hook that returned a promise is
+ * awaited: most steps, on most calls, decide at once, and every call pays for each await on its path.
+ */
 export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<void> {
   const { steps } = deps;
   for (let i = 0; i < steps.length; i++) {
-    await steps[i]!.before?.(inv, deps);
+    const pending = steps[i]!.before?.(inv, deps);
+    if (pending) await pending;
     if (inv.answer) {
       inv.stepsRun = steps.slice(0, i + 1);
       return;
@@ -92,5 +96,8 @@ export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<vo
 /** The `after` of every step whose `before` ran, last first. */
 export async function runAfter(inv: Invocation, deps: PipelineDeps): Promise<void> {
   const ran = inv.stepsRun;
-  for (let i = ran.length - 1; i >= 0; i--) await ran[i]!.after?.(inv, deps);
+  for (let i = ran.length - 1; i >= 0; i--) {
+    const pending = ran[i]!.after?.(inv, deps);
+    if (pending) await pending;
+  }
 }

@@ -28,68 +28,77 @@ const CACHEABLE: ReadonlySet<FinishReason> = new Set(['STOP', 'LENGTH', 'TOOL_CA
 
 export const cache: Step = {
   name: 'cache',
-  async before(inv, deps) {
-    if (inv.input.kind === 'embed') return;
-    const rc = deps.cache;
-    if (!rc) return;
-    const decided = await policyOf(inv, rc, deps);
-    if (!decided || decided.policy.mode === 'OFF') return;
-    const { policy, semanticOn } = decided;
-    const keys = cacheKeysOf(inv.modelName, inv.request!);
-    const p: Pending = { policy, keys };
-    pending.set(inv, p);
-
-    const found = await rc.exact.get(policy.scope, keys.key, inv.modelName).catch((err: unknown) => {
-      deps.log.warn({ err, requestId: inv.options.requestId }, 'cache: exact lookup failed; treated as a miss');
-      return null;
-    });
-    if (found) return hit(inv, deps, found, 'EXACT', 1);
-
-    if (policy.mode === 'SEMANTIC' && semanticOn && rc.semantic && keys.lastUserText) {
-      const { principal, requestId } = inv.options;
-      const near = await rc.semantic
-        .lookup({ scope: policy.scope, contextHash: keys.contextHash, text: keys.lastUserText, principal, requestId })
-        .catch((err: unknown) => {
-          deps.log.warn({ err, requestId }, 'cache: semantic lookup failed; treated as a miss');
-          return null;
-        });
-      if (near?.hit) return hit(inv, deps, near.hit.entry, 'SEMANTIC', near.hit.similarity);
-      p.vector = near?.vector;
-    }
-    deps.observer.cacheLookup?.('miss');
-    inv.options.onCacheLookup?.('MISS');
+  before(inv, deps) {
+    if (inv.input.kind === 'embed' || !deps.cache) return;
+    // the common call asks for no cache anywhere: it reads no settings and waits for nothing
+    if (!cacheRequested(inv.input.chat.cache?.mode, inv.principal.key.cacheMode, inv.resolved.row.cacheMode)) return;
+    return lookup(inv, deps, deps.cache);
   },
 
-  async after(inv, deps) {
+  after(inv, deps) {
     const p = pending.get(inv);
+    if (!p) return;
     pending.delete(inv);
-    const answer = inv.answer as Answer<ChatResponse> | undefined;
-    if (!p || !deps.cache || !answer || answer.source !== 'upstream' || !CACHEABLE.has(answer.response.finishReason)) return;
-    const { policy, keys, vector } = p;
-    const entry: CachedAnswer = {
-      // a copy: the output guardrails' after runs next and may change the answer in place (restoring redacted values)
-      response: structuredClone(answer.response),
-      provider: answer.provider,
-      upstreamModel: answer.upstreamModel,
-      model: inv.modelName,
-      storedAt: Date.now(),
-    };
-    const { exact, semantic } = deps.cache;
-    const failed = (what: string) => (err: unknown) => deps.log.warn({ err, requestId: inv.options.requestId }, `cache: ${what} store failed; the answer is not cached`);
-    await Promise.all([
-      exact.set(policy.scope, keys.key, entry, policy.ttlSeconds).catch(failed('exact')),
-      policy.mode === 'SEMANTIC' && semantic && vector?.length
-        ? semantic.store({ scope: policy.scope, contextHash: keys.contextHash, vector, entry, ttlSeconds: policy.ttlSeconds }).catch(failed('semantic'))
-        : undefined,
-    ]);
+    return store(inv, deps, p);
   },
 };
+
+/** Exact, then (SEMANTIC) semantic: a hit answers the call; a miss leaves what after() needs to store the answer. */
+async function lookup(inv: Invocation, deps: PipelineDeps, rc: ResponseCache): Promise<void> {
+  const decided = await policyOf(inv, rc, deps);
+  if (!decided || decided.policy.mode === 'OFF') return;
+  const { policy, semanticOn } = decided;
+  const keys = cacheKeysOf(inv.modelName, inv.request!);
+  const p: Pending = { policy, keys };
+  pending.set(inv, p);
+
+  const found = await rc.exact.get(policy.scope, keys.key, inv.modelName).catch((err: unknown) => {
+    deps.log.warn({ err, requestId: inv.options.requestId }, 'cache: exact lookup failed; treated as a miss');
+    return null;
+  });
+  if (found) return hit(inv, deps, found, 'EXACT', 1);
+
+  if (policy.mode === 'SEMANTIC' && semanticOn && rc.semantic && keys.lastUserText) {
+    const { principal, requestId } = inv.options;
+    const near = await rc.semantic
+      .lookup({ scope: policy.scope, contextHash: keys.contextHash, text: keys.lastUserText, principal, requestId })
+      .catch((err: unknown) => {
+        deps.log.warn({ err, requestId }, 'cache: semantic lookup failed; treated as a miss');
+        return null;
+      });
+    if (near?.hit) return hit(inv, deps, near.hit.entry, 'SEMANTIC', near.hit.similarity);
+    p.vector = near?.vector;
+  }
+  deps.observer.cacheLookup?.('miss');
+  inv.options.onCacheLookup?.('MISS');
+}
+
+/** An upstream answer that finished normally, stored under the keys lookup() computed. */
+async function store(inv: Invocation, deps: PipelineDeps, p: Pending): Promise<void> {
+  const answer = inv.answer as Answer<ChatResponse> | undefined;
+  if (!deps.cache || !answer || answer.source !== 'upstream' || !CACHEABLE.has(answer.response.finishReason)) return;
+  const { policy, keys, vector } = p;
+  const entry: CachedAnswer = {
+    // a copy: the output guardrails' after runs next and may change the answer in place (restoring redacted values)
+    response: structuredClone(answer.response),
+    provider: answer.provider,
+    upstreamModel: answer.upstreamModel,
+    model: inv.modelName,
+    storedAt: Date.now(),
+  };
+  const { exact, semantic } = deps.cache;
+  const failed = (what: string) => (err: unknown) => deps.log.warn({ err, requestId: inv.options.requestId }, `cache: ${what} store failed; the answer is not cached`);
+  await Promise.all([
+    exact.set(policy.scope, keys.key, entry, policy.ttlSeconds).catch(failed('exact')),
+    policy.mode === 'SEMANTIC' && semantic && vector?.length
+      ? semantic.store({ scope: policy.scope, contextHash: keys.contextHash, vector, entry, ttlSeconds: policy.ttlSeconds }).catch(failed('semantic'))
+      : undefined,
+  ]);
+}
 
 /** The call's policy, and whether semantic lookups are on at all (an embedding model is set). */
 async function policyOf(inv: Invocation, rc: ResponseCache, deps: PipelineDeps): Promise<{ policy: EffectiveCache; semanticOn: boolean } | null> {
   if (inv.input.kind === 'embed') return null;
-  // the common call asks for no cache anywhere: it reads no settings
-  if (!cacheRequested(inv.input.chat.cache?.mode, inv.principal.key.cacheMode, inv.resolved.row.cacheMode)) return null;
   try {
     const settings = await rc.settings.get();
     return {

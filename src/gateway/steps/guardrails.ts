@@ -10,7 +10,7 @@ import { Redactions } from '../../guardrails/redactions.js';
 import type { ChatResponse } from '../../providers/types.js';
 import { setEmbedTexts } from '../embed-texts.js';
 import type { Answer, Invocation } from '../invocation.js';
-import type { Step } from '../pipeline.js';
+import type { PipelineDeps, Step } from '../pipeline.js';
 
 export interface Guarded {
   policies: CompiledPolicy[];
@@ -25,30 +25,13 @@ export const guardedOf = (inv: Invocation): Guarded | undefined => guarded.get(i
 
 export const guardrails: Step = {
   name: 'guardrails',
-  async before(inv, deps) {
+  before(inv, deps) {
     if (!deps.guardrailPolicies) return;
     const keyIds = inv.principal.key.guardrailPolicyIds;
     const modelIds = inv.resolved.row.guardrailPolicyIds;
-    // the common call has no policy: it pays two length checks, nothing more
+    // the common call has no policy: it pays two length checks and no await, nothing more
     if (keyIds.length === 0 && modelIds.length === 0) return;
-    const ids = [...new Set([...keyIds, ...modelIds])];
-    const policies = await deps.guardrailPolicies.compiledByIds(ids);
-    if (policies.length === 0) return;
-    const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
-    // the texts of an embed call leave the gateway as a prompt does: the input rules apply; there is no answer text
-    if (inv.input.kind === 'embed') {
-      setEmbedTexts(inv, guardEmbedInput(policies, inv.input.embed.input, run));
-      return;
-    }
-    if (!inv.request) return;
-    guarded.set(inv, { policies, run });
-    inv.request = { ...inv.request, messages: guardInput(policies, inv.request.messages, run) };
-    if (inv.input.kind === 'stream') {
-      const filters = outputFilters(policies, run);
-      inv.outputFilters.push(...filters);
-      // a tool call's arguments are judged whole, once the stream has them all (see text-filter.ts)
-      if (filters.length) inv.guardToolArguments = (args) => guardOutput(policies, { content: args, toolCalls: [] }, run).content ?? '';
-    }
+    return applyInputRules(inv, deps.guardrailPolicies, [...new Set([...keyIds, ...modelIds])]);
   },
   after(inv) {
     const g = guarded.get(inv);
@@ -60,3 +43,24 @@ export const guardrails: Step = {
     inv.answer = { ...answer, response: { ...answer.response, ...guardedOut } };
   },
 };
+
+/** The input rules on the prompt (or an embed call's texts); a stream also gets the output rules as filters. */
+async function applyInputRules(inv: Invocation, store: NonNullable<PipelineDeps['guardrailPolicies']>, ids: string[]): Promise<void> {
+  const policies = await store.compiledByIds(ids);
+  if (policies.length === 0) return;
+  const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
+  // the texts of an embed call leave the gateway as a prompt does: the input rules apply; there is no answer text
+  if (inv.input.kind === 'embed') {
+    setEmbedTexts(inv, guardEmbedInput(policies, inv.input.embed.input, run));
+    return;
+  }
+  if (!inv.request) return;
+  guarded.set(inv, { policies, run });
+  inv.request = { ...inv.request, messages: guardInput(policies, inv.request.messages, run) };
+  if (inv.input.kind === 'stream') {
+    const filters = outputFilters(policies, run);
+    inv.outputFilters.push(...filters);
+    // a tool call's arguments are judged whole, once the stream has them all (see text-filter.ts)
+    if (filters.length) inv.guardToolArguments = (args) => guardOutput(policies, { content: args, toolCalls: [] }, run).content ?? '';
+  }
+}

@@ -13,10 +13,10 @@ import { guardedOf, type Guarded } from './guardrails.js';
 
 export const outputSchema: Step = {
   name: 'output-schema',
-  async after(inv, deps) {
+  after(inv, deps) {
     const g = guardedOf(inv);
     if (!g || !inv.answer) return;
-    await checkJsonSchemas(inv, deps, g);
+    return checkJsonSchemas(inv, deps, g);
   },
 };
 
