@@ -56,6 +56,8 @@ function batch(keys: number, statuses: boolean): UsageEvent[] {
       costSavedUsd: 0,
       cacheSimilarity: null,
       guardrails: null,
+      teamId: null,
+      endUser: null,
     };
   });
 }

@@ -45,6 +45,8 @@ export const models = pgTable('models', {
   cacheMode: text('cache_mode'),
   cacheTtlSeconds: integer('cache_ttl_seconds'),
   guardrailPolicyIds: uuid('guardrail_policy_ids').array().notNull().default(sql`'{}'::uuid[]`),
+  /** Calls need an approved model access request of the caller's team (ADMIN keys excepted). */
+  requiresApproval: boolean('requires_approval').notNull().default(false),
   createdAt: createdAt(),
 });
 
@@ -66,6 +68,34 @@ export const modelTargets = pgTable(
   },
   (t) => [index('model_targets_model_idx').on(t.modelId), index('model_targets_provider_idx').on(t.providerId)],
 );
+
+/** Limits shared by the calls of every key of a team, or set per end user; null means no limit (as on keys). */
+const endUserLimitColumns = () => ({
+  endUserRequestsPerMinute: integer('end_user_requests_per_minute'),
+  endUserTokensPerMinute: integer('end_user_tokens_per_minute'),
+  endUserTokensPerDay: integer('end_user_tokens_per_day'),
+  endUserMonthlyBudgetUsd: doublePrecision('end_user_monthly_budget_usd'),
+});
+
+/**
+ * A team (tenant): its keys share its limits and budget on top of their own, its TEAM_ADMIN keys manage its keys,
+ * prompts and usage, and it is granted the models that need approval.
+ */
+export const teams = pgTable('teams', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  description: text('description'),
+  requestsPerMinute: integer('requests_per_minute'),
+  tokensPerMinute: integer('tokens_per_minute'),
+  tokensPerDay: integer('tokens_per_day'),
+  monthlyBudgetUsd: doublePrecision('monthly_budget_usd'),
+  /** Public model names its keys may invoke; null means all. A key's own list narrows it further. */
+  allowedModels: text('allowed_models').array(),
+  ...endUserLimitColumns(),
+  /** Fractions of monthlyBudgetUsd that raise a budget alert when crossed; null: the default (0.5, 0.8, 1). */
+  budgetAlertThresholds: doublePrecision('budget_alert_thresholds').array(),
+  createdAt: createdAt(),
+});
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -90,9 +120,95 @@ export const apiKeys = pgTable(
     /** Whose cached answers this key's calls may receive: KEY (its own; null means KEY) or GLOBAL. */
     cacheScope: text('cache_scope'),
     guardrailPolicyIds: uuid('guardrail_policy_ids').array().notNull().default(sql`'{}'::uuid[]`),
+    /** The team it belongs to; null: none (limited by its own limits only, as before teams existed). */
+    teamId: uuid('team_id').references(() => teams.id, { onDelete: 'restrict' }),
+    ...endUserLimitColumns(),
+    /** Fractions of monthlyBudgetUsd that raise a budget alert when crossed; null: the default (0.5, 0.8, 1). */
+    budgetAlertThresholds: doublePrecision('budget_alert_thresholds').array(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('api_keys_secret_hash_idx').on(t.secretHash)],
+  (t) => [uniqueIndex('api_keys_secret_hash_idx').on(t.secretHash), index('api_keys_team_idx').on(t.teamId)],
+);
+
+/** A team's request to use a model that requires approval, and ADMIN's decision. One per team and model. */
+export const modelAccessRequests = pgTable(
+  'model_access_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    teamId: uuid('team_id')
+      .notNull()
+      .references(() => teams.id, { onDelete: 'cascade' }),
+    /** The public model name. */
+    model: text('model').notNull(),
+    reason: text('reason').notNull(),
+    /** PENDING, APPROVED or REJECTED. */
+    status: text('status').notNull().default('PENDING'),
+    requestedByKeyId: uuid('requested_by_key_id'),
+    decidedByKeyId: uuid('decided_by_key_id'),
+    decisionNote: text('decision_note'),
+    decidedAt: timestamp('decided_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('model_access_requests_team_model_idx').on(t.teamId, t.model)],
+);
+
+/** Where budget alerts are sent: every webhook (teamId null), or only a team's own alerts. */
+export const webhooks = pgTable('webhooks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  url: text('url').notNull(),
+  description: text('description'),
+  /** null: receives every alert (created by ADMIN); otherwise only alerts about this team and its keys. */
+  teamId: uuid('team_id').references(() => teams.id, { onDelete: 'cascade' }),
+  /** The HMAC-SHA256 signing secret, sealed like provider credentials (src/security/secret-box.ts). */
+  secretEnc: text('secret_enc').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: createdAt(),
+});
+
+/**
+ * A budget threshold crossed: one row per subject (a team or a key), period (UTC month) and threshold. The unique
+ * index is what makes an alert fire once across every instance: only the insert that wins sends it.
+ */
+export const budgetAlerts = pgTable(
+  'budget_alerts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** TEAM or API_KEY. */
+    subjectKind: text('subject_kind').notNull(),
+    subjectId: uuid('subject_id').notNull(),
+    /** The team the subject is or belongs to (for scoping reads and team webhooks); null for a key without team. */
+    teamId: uuid('team_id'),
+    /** The UTC month, 2026-12. */
+    period: text('period').notNull(),
+    /** The fraction of the budget crossed, e.g. 0.8. */
+    threshold: doublePrecision('threshold').notNull(),
+    budgetUsd: doublePrecision('budget_usd').notNull(),
+    spentUsd: doublePrecision('spent_usd').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('budget_alerts_once_idx').on(t.subjectKind, t.subjectId, t.period, t.threshold), index('budget_alerts_team_idx').on(t.teamId, t.createdAt)],
+);
+
+/** Each webhook's delivery of each alert: attempts, last error, when it got through. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    alertId: uuid('alert_id')
+      .notNull()
+      .references(() => budgetAlerts.id, { onDelete: 'cascade' }),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    /** PENDING, DELIVERED or FAILED (gave up). */
+    status: text('status').notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('webhook_deliveries_once_idx').on(t.alertId, t.webhookId)],
 );
 
 /** Named guardrail policies; `input` and `output` are rule sets (src/guardrails validates their shape). */
@@ -145,6 +261,10 @@ export const usageRecords = pgTable(
     cacheSimilarity: doublePrecision('cache_similarity'),
     /** The guardrail rules that acted on this call (GuardrailEvent[]); null when none did. */
     guardrails: jsonb('guardrails'),
+    /** The caller's key's team at the time of the call; null for a key without team. */
+    teamId: uuid('team_id'),
+    /** The end user the caller named (ChatInput.user, REST `user`); null when none. */
+    endUser: text('end_user'),
   },
   // The primary key is (created_at, id), the order every page is read in: one btree serves both the pages and the
   // duplicate check of a re-sent batch, where an `id` key plus a (created_at, id) index cost a btree insert more a
@@ -156,6 +276,9 @@ export const usageRecords = pgTable(
     index('usage_key_created_idx').on(t.apiKeyId, t.createdAt, t.id),
     index('usage_model_created_idx').on(t.model, t.createdAt),
     index('usage_provider_created_idx').on(t.provider, t.createdAt),
+    // partial: records of keys without a team (or calls without an end user) cost these indexes nothing
+    index('usage_team_created_idx').on(t.teamId, t.createdAt).where(sql`team_id is not null`),
+    index('usage_end_user_created_idx').on(t.endUser, t.createdAt).where(sql`end_user is not null`),
   ],
 );
 
@@ -238,6 +361,8 @@ export const prompts = pgTable(
     model: text('model').notNull(),
     messages: jsonb('messages').notNull().$type<Array<{ role: string; content: string }>>(),
     variables: text('variables').array().notNull(),
+    /** The team that owns it (its TEAM_ADMINs manage it, only its keys read it); null: the gateway's, for every key. */
+    teamId: uuid('team_id').references(() => teams.id, { onDelete: 'restrict' }),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('prompts_name_version_idx').on(t.name, t.version)],
@@ -252,3 +377,8 @@ export type UsageInsert = typeof usageRecords.$inferInsert;
 export type PromptRow = typeof prompts.$inferSelect;
 export type GuardrailPolicyRow = typeof guardrailPolicies.$inferSelect;
 export type CacheSettingsRow = typeof cacheSettings.$inferSelect;
+export type TeamRow = typeof teams.$inferSelect;
+export type ModelAccessRequestRow = typeof modelAccessRequests.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type BudgetAlertRow = typeof budgetAlerts.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

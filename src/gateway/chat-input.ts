@@ -28,6 +28,8 @@ export interface ChatInput {
   metadata?: unknown;
   /** This call's use of the response cache (over the key's and the model's). */
   cache?: CacheOptionsInput | null;
+  /** The end user the caller serves (OpenAI's `user`): recorded, and limited by the key's and team's end-user limits. */
+  user?: string | null;
 }
 
 export interface InputBounds {

@@ -32,6 +32,8 @@ export interface InvocationOptions {
 export interface EmbedInput {
   model: string;
   input: string[];
+  /** The end user the caller serves (OpenAI's `user`). */
+  user?: string | null;
 }
 
 /**
@@ -111,6 +113,8 @@ export class Invocation {
       costSavedUsd: 0,
       cacheSimilarity: null,
       guardrails: null,
+      teamId: options.principal.key.teamId,
+      endUser: (input.kind === 'embed' ? input.embed.user : input.chat.user) ?? null,
     };
   }
 

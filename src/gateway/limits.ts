@@ -22,6 +22,28 @@ export interface AdmitRequest {
    * the token rate, the daily tokens and the monthly budget neither refuse it nor move.
    */
   requestOnly?: boolean;
+  /**
+   * The end user the caller named for this call: the key's and the team's end-user limits apply to it (each end user
+   * has its own counters under each). Null or omitted: no end-user limit applies.
+   */
+  endUser?: string | null;
+}
+
+/**
+ * A monthly budget counter (a key's or a team's) as it stands after a call settled: where budget alerts look for
+ * crossed thresholds. Told off the call path; a listener must not throw or block.
+ */
+export interface BudgetReading {
+  subjectKind: 'TEAM' | 'API_KEY';
+  subjectId: string;
+  /** The team the subject is or belongs to; null for a key without team. */
+  teamId: string | null;
+  /** The UTC month, 2026-12. */
+  period: string;
+  spentUsd: number;
+  budgetUsd: number;
+  /** The subject's own thresholds (fractions of the budget); null: the default ones. */
+  thresholds: readonly number[] | null;
 }
 
 export interface Limiter {
@@ -173,6 +195,8 @@ export interface LimiterOptions {
   redisPrefix?: string;
   /** A Redis command unanswered this long (time the event loop was blocked not counted) is an outage. @default 500 */
   redisTimeoutMs?: number;
+  /** Told each key's and team's monthly budget counter after a call settled on it (budget alerts). */
+  onBudgetSettled?: (reading: BudgetReading) => void;
 }
 
 /** Redis when a URL is given, memory otherwise (each implementation is loaded only when used). */

@@ -34,6 +34,10 @@ export interface UsageEvent {
   cacheSimilarity: number | null;
   /** The guardrail rules that acted on the call, in order; null when none did. */
   guardrails: GuardrailEvent[] | null;
+  /** The caller's key's team when the call was made; null for a key without team. */
+  teamId: string | null;
+  /** The end user the caller named for this call; null when none. */
+  endUser: string | null;
 }
 
 export type CacheHitKind = 'EXACT' | 'SEMANTIC';
@@ -102,7 +106,7 @@ function storableJson(value: unknown): string {
 export const USAGE_COPY_COLUMNS = [
   'id', 'created_at', 'api_key_id', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens', 'cost_usd',
   'latency_ms', 'ttft_ms', 'status', 'error_code', 'streamed', 'attempts', 'usage_exact', 'metadata',
-  'cache_hit', 'cost_saved_usd', 'cache_similarity', 'guardrails',
+  'cache_hit', 'cost_saved_usd', 'cache_similarity', 'guardrails', 'team_id', 'end_user',
 ] as const;
 
 /** Characters that need work before they reach COPY: NUL, surrogates (maybe lone), backslash, tab, newline, CR. */
@@ -130,7 +134,7 @@ function toCopyText(events: UsageEvent[]): string {
       `${copyField(e.errorCode)}\t${e.streamed ? 't' : 'f'}\t${e.attempts}\t${e.usageExact ? 't' : 'f'}\t` +
       `${e.metadata === null ? '\\N' : copyField(storableJson(e.metadata))}\t` +
       `${e.cacheHit ?? '\\N'}\t${e.costSavedUsd.toFixed(10)}\t${copyField(e.cacheSimilarity)}\t` +
-      `${e.guardrails === null ? '\\N' : copyField(storableJson(e.guardrails))}\n`;
+      `${e.guardrails === null ? '\\N' : copyField(storableJson(e.guardrails))}\t${e.teamId ?? '\\N'}\t${copyField(e.endUser)}\n`;
   }
   return out;
 }
@@ -163,18 +167,21 @@ function insertBatch(events: UsageEvent[]): SQL {
       cost_saved_usd: e.costSavedUsd.toFixed(10),
       cache_similarity: e.cacheSimilarity,
       guardrails: e.guardrails,
+      team_id: e.teamId,
+      end_user: e.endUser,
     })),
   );
   return sql`insert into ${usageRecords} (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
       completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata,
-      cache_hit, cost_saved_usd, cache_similarity, guardrails)
+      cache_hit, cost_saved_usd, cache_similarity, guardrails, team_id, end_user)
     select id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens, completion_tokens, cost_usd,
       latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata,
-      cache_hit, cost_saved_usd, cache_similarity, guardrails
+      cache_hit, cost_saved_usd, cache_similarity, guardrails, team_id, end_user
     from jsonb_to_recordset(${rows}::jsonb) as r(id uuid, created_at timestamptz, api_key_id uuid, model text,
       provider text, upstream_model text, prompt_tokens int, completion_tokens int, cost_usd numeric, latency_ms int,
       ttft_ms int, status text, error_code text, streamed boolean, attempts int, usage_exact boolean, metadata jsonb,
-      cache_hit text, cost_saved_usd numeric, cache_similarity double precision, guardrails jsonb)
+      cache_hit text, cost_saved_usd numeric, cache_similarity double precision, guardrails jsonb, team_id uuid,
+      end_user text)
     on conflict (created_at, id) do nothing`;
 }
 

@@ -17,6 +17,8 @@ export function grantedScopes(p: Principal | null) {
   return {
     authenticated: !!p,
     admin: !!p?.isAdmin,
+    /** ADMIN, or TEAM_ADMIN of a team: a field marked so still limits a team admin to its own team's objects. */
+    teamAdmin: !!p && (p.isAdmin || p.isTeamAdmin),
     invoke: !!p && hasInvokeScope(p),
     readUsage: !!p && (p.isAdmin || p.scopes.has('READ_USAGE')),
   };
@@ -33,6 +35,7 @@ interface GatewaySchemaTypes {
     invoke: boolean;
     readUsage: boolean;
     admin: boolean;
+    teamAdmin: boolean;
   };
   DefaultFieldNullability: false;
   // the contract's connections: `edges: [XEdge!]!` and `node: X!`

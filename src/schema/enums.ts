@@ -68,6 +68,9 @@ export const ScopeEnum = builder.enumType('Scope', {
   values: {
     INVOKE: { description: 'Call chat, chatStream, embed, runPrompt, promptStream' },
     READ_USAGE: { description: 'Read its own usage records and summaries' },
+    TEAM_ADMIN: {
+      description: "On a key of a team: manage that team's keys (limits up to the team's own), prompts and usage, and request access to models; nothing of any other team",
+    },
     ADMIN: { description: 'Everything, including managing providers, models, keys and prompts, and reading all usage' },
   } as const,
 });

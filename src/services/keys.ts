@@ -1,22 +1,28 @@
 /* API keys: create/update/revoke/rotate, and the cached lookup every request makes. */
-import { desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
-import { apiKeys, type ApiKeyRow } from '../db/schema.js';
+import { apiKeys, modelAccessRequests, teams, type ApiKeyRow, type TeamRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
 import { cachePolicyColumns, type CachePolicyInput } from '../cache/cache-policy.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
 
-type Scope = 'INVOKE' | 'READ_USAGE' | 'ADMIN';
+export type Scope = 'INVOKE' | 'READ_USAGE' | 'TEAM_ADMIN' | 'ADMIN';
 
-/** Who is calling: the key row as it was when the request authenticated. */
+/** Who is calling: the key row (and its team) as they were when the request authenticated. */
 export interface Principal {
   key: ApiKeyRow;
   scopes: ReadonlySet<Scope>;
   isAdmin: boolean;
+  /** The key's team; null for a key without team. */
+  team: TeamRow | null;
+  /** TEAM_ADMIN of its team: manages the team's keys, prompts and usage (never another team's). */
+  isTeamAdmin: boolean;
+  /** Models needing approval that the key's team was granted (public names); empty without team. */
+  approvedModels: ReadonlySet<string>;
 }
 
 export interface KeyLimitsInput {
@@ -61,9 +67,17 @@ export function isUsable(row: ApiKeyRow, now = Date.now()): boolean {
   return !row.revokedAt && !(row.expiresAt && row.expiresAt.getTime() <= now);
 }
 
-export function toPrincipal(row: ApiKeyRow): Principal {
+export function toPrincipal(row: ApiKeyRow, team: TeamRow | null = null, approvedModels: readonly string[] = []): Principal {
   const scopes = new Set(row.scopes as Scope[]);
-  return { key: row, scopes, isAdmin: scopes.has('ADMIN') };
+  return {
+    key: row,
+    scopes,
+    isAdmin: scopes.has('ADMIN'),
+    team,
+    // a TEAM_ADMIN scope on a key without team grants nothing
+    isTeamAdmin: !!team && scopes.has('TEAM_ADMIN'),
+    approvedModels: new Set(approvedModels),
+  };
 }
 
 function checkLimits(l: KeyLimitsInput | null | undefined): void {
@@ -146,7 +160,17 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
   async function lookup(h: string): Promise<Principal | null> {
     const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
     // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
-    return found && hashesEqual(found.secretHash, h) ? toPrincipal(found) : null;
+    if (!found || !hashesEqual(found.secretHash, h)) return null;
+    if (!found.teamId) return toPrincipal(found);
+    // a team key: its team's limits and granted models travel with it, cached (and invalidated) with the key
+    const [[team], granted] = await Promise.all([
+      db.select().from(teams).where(eq(teams.id, found.teamId)),
+      db
+        .select({ model: modelAccessRequests.model })
+        .from(modelAccessRequests)
+        .where(and(eq(modelAccessRequests.teamId, found.teamId), eq(modelAccessRequests.status, 'APPROVED'))),
+    ]);
+    return toPrincipal(found, team ?? null, granted.map((g) => g.model));
   }
 
   return {
@@ -176,6 +200,18 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     async byIds(ids: readonly string[]): Promise<ApiKeyRow[]> {
       const valid = ids.filter(isUuid);
       return valid.length ? db.select().from(apiKeys).where(inArray(apiKeys.id, valid)) : [];
+    },
+
+    /**
+     * A team, or what it was granted, changed: every key of the team is looked up again, here and (through the
+     * broadcast) on every instance.
+     */
+    async teamChanged(teamId: string): Promise<void> {
+      const rows = await db.select({ secretHash: apiKeys.secretHash }).from(apiKeys).where(eq(apiKeys.teamId, teamId));
+      for (const r of rows) {
+        invalidateHash(r.secretHash);
+        opts.broadcast?.(r.secretHash);
+      }
     },
 
     /** Drops every cached lookup (key changes announced while the broadcast channel was down were missed). */

@@ -27,6 +27,12 @@ function keyRow(limits: Partial<Pick<ApiKeyRow, 'requestsPerMinute' | 'tokensPer
     cacheTtlSeconds: null,
     cacheScope: null,
     guardrailPolicyIds: [],
+    teamId: null,
+    endUserRequestsPerMinute: null,
+    endUserTokensPerMinute: null,
+    endUserTokensPerDay: null,
+    endUserMonthlyBudgetUsd: null,
+    budgetAlertThresholds: null,
     createdAt: new Date(),
     ...limits,
   };

@@ -40,6 +40,8 @@ function event(n: number): UsageEvent {
     costSavedUsd: 0,
     cacheSimilarity: null,
     guardrails: null,
+    teamId: null,
+    endUser: null,
   };
 }
 

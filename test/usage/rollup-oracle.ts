@@ -77,6 +77,8 @@ export function usageEvents(plan: EventPlan): UsageEvent[] {
       costSavedUsd: 0,
       cacheSimilarity: null,
       guardrails: null,
+      teamId: null,
+      endUser: null,
     };
     // drawn last, so the fields above are what they were before the cache existed; a hit costs 0 and saves the price
     const hit = rand() < 0.2 ? pick(CACHE_KINDS) : null;

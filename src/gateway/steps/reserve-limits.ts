@@ -23,7 +23,7 @@ export const reserveLimits: Step = {
         estimatedCostUsd = costUsd(model.row, prompt, completion);
       }
     }
-    inv.reservation = await limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens, estimatedCostUsd });
+    inv.reservation = await limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens, estimatedCostUsd, endUser: inv.event.endUser });
   },
 };
 
