@@ -6,8 +6,7 @@
 import type { Logger } from 'pino';
 import { GatewayError, forbidden } from '../errors.js';
 import { subscriptionStillAllowed } from '../schema/subscription-access.js';
-import { isUsable, toPrincipal, type KeyService } from '../services/keys.js';
-import type { ApiKeyRow } from '../db/schema.js';
+import { isUsable, type KeyService, type Principal } from '../services/keys.js';
 import type { OpenSession, OpenSessions } from './open-sessions.js';
 
 export interface RevalidateSessionsOptions {
@@ -19,12 +18,12 @@ export interface RevalidateSessionsOptions {
 }
 
 /** Why `session` must end, given its key as it is now (undefined: it may go on). */
-function refusal(session: OpenSession, row: ApiKeyRow | undefined, now: number): GatewayError | undefined {
+function refusal(session: OpenSession, current: Principal | undefined, now: number): GatewayError | undefined {
   // a rotated key has a new secret: what the old one opened is no longer authenticated
-  if (!row || !isUsable(row, now) || row.secretHash !== session.principal.key.secretHash) {
+  if (!current || !isUsable(current.key, now) || current.key.secretHash !== session.principal.key.secretHash) {
     return new GatewayError('UNAUTHENTICATED', 'The API key of this subscription was revoked, rotated or has expired');
   }
-  if (session.field && !subscriptionStillAllowed(session.field, session.principal, toPrincipal(row), session.args, session.model)) {
+  if (session.field && !subscriptionStillAllowed(session.field, session.principal, current, session.args, session.model)) {
     return forbidden(`This key may no longer access Subscription.${session.field}`);
   }
   return undefined;
@@ -43,9 +42,9 @@ export function revalidateSessions(opts: RevalidateSessionsOptions) {
       while (pending.size) {
         const ids = [...pending];
         pending.clear();
-        let rows: ApiKeyRow[];
+        let rows: Principal[];
         try {
-          rows = await keys.byIds(ids);
+          rows = await keys.principalsByIds(ids);
         } catch (err) {
           // what is open stays open; the next round (at most intervalMs away) tries again
           if (!failing) log.warn({ err }, 'open subscriptions: their keys cannot be read again until the database answers');
@@ -54,7 +53,7 @@ export function revalidateSessions(opts: RevalidateSessionsOptions) {
         }
         if (failing) log.info('open subscriptions: their keys are read again');
         failing = false;
-        const byId = new Map(rows.map((r) => [r.id, r]));
+        const byId = new Map(rows.map((r) => [r.key.id, r]));
         const now = Date.now();
         for (const id of ids) {
           // subscriptions first: a websocket closed before them would drop their error messages

@@ -161,16 +161,20 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
     // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
     if (!found || !hashesEqual(found.secretHash, h)) return null;
-    if (!found.teamId) return toPrincipal(found);
-    // a team key: its team's limits and granted models travel with it, cached (and invalidated) with the key
+    return principalOf(found);
+  }
+
+  /** The key with its team: a team's limits and granted models travel with the key, cached and invalidated with it. */
+  async function principalOf(row: ApiKeyRow): Promise<Principal> {
+    if (!row.teamId) return toPrincipal(row);
     const [[team], granted] = await Promise.all([
-      db.select().from(teams).where(eq(teams.id, found.teamId)),
+      db.select().from(teams).where(eq(teams.id, row.teamId)),
       db
         .select({ model: modelAccessRequests.model })
         .from(modelAccessRequests)
-        .where(and(eq(modelAccessRequests.teamId, found.teamId), eq(modelAccessRequests.status, 'APPROVED'))),
+        .where(and(eq(modelAccessRequests.teamId, row.teamId), eq(modelAccessRequests.status, 'APPROVED'))),
     ]);
-    return toPrincipal(found, team ?? null, granted.map((g) => g.model));
+    return toPrincipal(row, team ?? null, granted.map((g) => g.model));
   }
 
   return {
@@ -196,10 +200,11 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       return () => void watchers.delete(listener);
     },
 
-    /** The rows of these keys as they are now, read from the database (no cache); unknown ids are left out. */
-    async byIds(ids: readonly string[]): Promise<ApiKeyRow[]> {
+    /** These keys as they are now, with their teams, read from the database (no cache); unknown ids are left out. */
+    async principalsByIds(ids: readonly string[]): Promise<Principal[]> {
       const valid = ids.filter(isUuid);
-      return valid.length ? db.select().from(apiKeys).where(inArray(apiKeys.id, valid)) : [];
+      const rows = valid.length ? await db.select().from(apiKeys).where(inArray(apiKeys.id, valid)) : [];
+      return Promise.all(rows.map(principalOf));
     },
 
     /**
