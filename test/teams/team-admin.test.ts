@@ -14,10 +14,6 @@ interface Team {
   id: string;
   name: string;
 }
-interface Key {
-  id: string;
-  secret: string;
-}
 
 const LIMITS = '{ requestsPerMinute tokensPerMinute tokensPerDay monthlyBudgetUsd }';
 const KEY_FIELDS = `id name scopes allowedModels limits ${LIMITS} endUserLimits ${LIMITS} revokedAt team { id }`;
