@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, dropPrefix, freshDatabase, ok, slowEcho, statusCounts, tally, uniquePrefix, usageOf, type ChatOutcome } from '../limits/kit.js';
 
-const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { content } }';
+const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { usage { totalTokens } } }';
 
 async function chatAs(gw: TestGateway, secret: string, user?: string): Promise<ChatOutcome & { message?: string }> {
   const started = Date.now();
-  const res = await gw.gql<{ chat: { content: string } }>(CHAT, { input: { model: 'echo', messages: [{ role: 'USER', content: 'hello' }], user } }, secret);
+  const res = await gw.gql<{ chat: { usage: { totalTokens: number } } }>(CHAT, { input: { model: 'echo', messages: [{ role: 'USER', content: 'hello' }], user } }, secret);
   const ms = Date.now() - started;
   if (res.data?.chat) return { ok: true, ms };
   const err = res.errors?.[0];
@@ -54,7 +54,8 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('team and end-user limits
     expect(outs.filter((o, i) => o.ok && i % 2 === 1).length).toBeGreaterThan(0);
     expect(new Set(outs.flatMap((o, i) => (o.ok ? [i % 10] : []))).size).toBeGreaterThan(1);
 
-    const rows = (await Promise.all(keys.map((k, i) => usageOf(a, k.id, i === 0 ? [a, b] : [])))).flat();
+    await Promise.all([a.flushUsage(), b.flushUsage()]);
+    const rows = (await Promise.all(keys.map((k) => usageOf(a, k.id, [])))).flat();
     expect(statusCounts(rows)).toEqual({ OK: 100, RATE_LIMITED: 400 });
   }, 180_000);
 
