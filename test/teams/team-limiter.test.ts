@@ -232,3 +232,25 @@ describe.skipIf(!TEST_REDIS_URL)('memory and Redis limiters agree', () => {
     await mem.limiter.close();
   });
 });
+
+describe('memory limiter: many end users', () => {
+  it('past pruneAt subjects, end users without an open window are dropped and seeded again when they return', async () => {
+    let now = Date.UTC(2026, 4, 10, 12);
+    const seeded: string[] = [];
+    const limiter = createMemoryLimiter({
+      seeder: async (s) => (seeded.push(s.endUser ?? ''), { tokensToday: 0, costMonth: 0 }),
+      log,
+      now: () => now,
+      pruneAt: 5,
+    });
+    const key = keyRow({ endUserTokensPerDay: 100, endUserRequestsPerMinute: 1 });
+    const users = Array.from({ length: 8 }, (_, i) => `u${i}`);
+    for (const user of users) expect(await outcome(limiter.admit(admitRequest({ key, user })))).toBe('OK');
+    // within their windows nobody is dropped: u0's minute still refuses
+    expect(await outcome(limiter.admit(admitRequest({ key, user: 'u0' })))).toMatch(/for this end user$/);
+    expect(seeded).toEqual(users);
+    now += 61_000;
+    expect(await outcome(limiter.admit(admitRequest({ key, user: 'u0' })))).toBe('OK');
+    expect(seeded).toEqual([...users, 'u0']);
+  });
+});
