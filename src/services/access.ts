@@ -2,7 +2,8 @@
  * Who may use what: the one place the INVOKE scope and a key's model allow-list are read, for invoking (gateway
  * core), for listing models (GraphQL `models`/`model`, REST `GET /v1/models`) and for reading prompt templates
  * (GraphQL `prompts`/`prompt`, `runPrompt`, REST `POST /v1/prompts/{name}/run`), and which keys and usage records a
- * key reads (`viewer`, `usage`, `usageSummary`, `usageRecorded`, UsageRecord.apiKey). `node(id:)` applies the same.
+ * key reads (`viewer`, `usage`, `usageSummary`, `usageSeries`, `usageRecorded`, UsageRecord.apiKey and .team).
+ * `node(id:)` applies the same.
  */
 import type { ModelRow, PromptRow } from '../db/schema.js';
 import { forbidden } from '../errors.js';
@@ -38,8 +39,34 @@ export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !=
  */
 export const readsPrompt = (p: Principal, prompt: PromptRow): boolean => mayInvoke(p, prompt.model);
 
-/** Whose usage records this key reads: everyone's for ADMIN (null), any other key's own only. */
-export const usageScopeKeyId = (p: Principal): string | null => (p.isAdmin ? null : p.key.id);
+/**
+ * Whose usage records a key reads: everyone's (ADMIN), its team's (TEAM_ADMIN of a team: records with that
+ * team_id), or else its own.
+ */
+export type UsageReadScope = { kind: 'all' } | { kind: 'team'; teamId: string } | { kind: 'key'; keyId: string };
+
+export function usageReadScope(p: Principal): UsageReadScope {
+  if (p.isAdmin) return { kind: 'all' };
+  if (p.isTeamAdmin && p.team) return { kind: 'team', teamId: p.team.id };
+  return { kind: 'key', keyId: p.key.id };
+}
+
+/** A record (or a feed event) inside the scope. */
+export function inUsageScope(scope: UsageReadScope, record: { apiKeyId: string | null; teamId: string | null }): boolean {
+  if (scope.kind === 'all') return true;
+  if (scope.kind === 'team') return record.teamId === scope.teamId;
+  return record.apiKeyId === scope.keyId;
+}
+
+/** `now` reads at least the records of `opened` (a running feed must not keep a view its key no longer has). */
+export function coversUsageScope(now: UsageReadScope, opened: UsageReadScope): boolean {
+  if (now.kind === 'all' || opened.kind === 'key') return true;
+  return opened.kind === 'team' && now.kind === 'team' && now.teamId === opened.teamId;
+}
+
+/** May read usage at all (within usageReadScope): ADMIN, READ_USAGE, and TEAM_ADMIN of a team for its team's. */
+export const mayReadUsage = (p: Principal): boolean => p.isAdmin || p.isTeamAdmin || p.scopes.has('READ_USAGE');
+
 
 /** ADMIN reads every API key; any other key only itself (`viewer`). */
 export const readsKey = (p: Principal, keyId: string): boolean => p.isAdmin || keyId === p.key.id;
