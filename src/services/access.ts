@@ -67,6 +67,5 @@ export function coversUsageScope(now: UsageReadScope, opened: UsageReadScope): b
 /** May read usage at all (within usageReadScope): ADMIN, READ_USAGE, and TEAM_ADMIN of a team for its team's. */
 export const mayReadUsage = (p: Principal): boolean => p.isAdmin || p.isTeamAdmin || p.scopes.has('READ_USAGE');
 
-
 /** ADMIN reads every API key; any other key only itself (`viewer`). */
 export const readsKey = (p: Principal, keyId: string): boolean => p.isAdmin || keyId === p.key.id;
