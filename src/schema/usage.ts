@@ -5,7 +5,7 @@ import type { UsageRow } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
 import { forbidden } from '../errors.js';
-import { inUsageScope, readsKey, usageReadScope } from '../services/access.js';
+import { inUsageScope, readsKey, readsTeam, usageReadScope } from '../services/access.js';
 import type { UsageFilter } from '../services/usage-filter.js';
 import { PERCENTILE_MAX_RELATIVE_ERROR } from '../services/usage-histogram.js';
 import { parseRecordKey, recordKey, type RecordKey } from '../services/usage-queries.js';
@@ -23,6 +23,7 @@ import {
 } from './enums.js';
 import { globalIdOf, keyOf, refused } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
+import { TeamRef } from './team-ref.js';
 
 /** Rows from the database and events from the feed share one shape (the feed may come through Redis as JSON). */
 type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'costSavedUsd' | 'createdAt' | 'guardrails'> & {
@@ -60,11 +61,22 @@ UsageRecordRef.implement({
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
-      description: "The key that made the call; null when the record has none, or it is another key's and the caller is not ADMIN",
-      resolve: (r, _, ctx) => {
-        if (!r.apiKeyId || !readsKey(ctx.principal!, r.apiKeyId)) return null;
-        return ctx.loaders.apiKey.load(r.apiKeyId);
+      description: "The key that made the call; null when the record has none, or the caller may not read that key (ADMIN reads every key, a TEAM_ADMIN its team's, any other key itself)",
+      resolve: async (r, _, ctx) => {
+        const p = ctx.principal!;
+        if (!r.apiKeyId) return null;
+        if (readsKey(p, r.apiKeyId)) return ctx.loaders.apiKey.load(r.apiKeyId);
+        if (!p.isTeamAdmin) return null;
+        // a TEAM_ADMIN reads the keys of its team: which team the key is in now takes reading it
+        const key = await ctx.loaders.apiKey.load(r.apiKeyId);
+        return key && readsKey(p, key.id, key.teamId) ? key : null;
       },
+    }),
+    team: t.field({
+      type: TeamRef,
+      nullable: true,
+      description: "The team of the key that made the call, when the call was made; null when it had none, or the caller may not read that team",
+      resolve: (r, _, ctx) => (r.teamId && readsTeam(ctx.principal!, r.teamId) ? ctx.loaders.team.load(r.teamId) : null),
     }),
     user: t.exposeString('endUser', { nullable: true, description: "The end user the call named (ChatInput.user, EmbedInput.user, REST's `user`), trimmed; null when none" }),
     model: t.exposeString('model', { description: 'The public model name that was asked for' }),
@@ -104,6 +116,10 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
   description: 'Which usage records to read; every field given must match',
   fields: (t) => ({
     apiKeyId: t.globalID({ description: "Only this key's records, by its global id (ApiKey.id; its bare UUID is still accepted until the next release, with a warning). A non-ADMIN caller only ever reads its own" }),
+    team: t.globalID({
+      description:
+        "Only records of this team's keys, by its global id (Team.id); a caller other than ADMIN still reads only its own records (a TEAM_ADMIN its team's). Like cacheHit, usageSummary and usageSeries then read the records of the range",
+    }),
     model: t.string({ description: 'Only this public model name' }),
     provider: t.string({ description: 'Only this provider name' }),
     status: t.field({ type: UsageStatusEnum, description: 'Only records that ended this way' }),
@@ -180,8 +196,22 @@ const FEED_LOADER_TTL_MS = 1000;
 const loadersBorn = new WeakMap<Context, number>();
 
 /** The filter as the queries take it: the key named by its global id (or, for one release, its bare UUID). */
-const readFilter = (ctx: Context, filter: typeof UsageFilterInput.$inferInput | null | undefined): UsageFilter | null =>
-  filter ? { ...filter, apiKeyId: filter.apiKeyId == null ? null : keyOf(ctx, filter.apiKeyId, ApiKeyRef, 'filter.apiKeyId') } : null;
+function readFilter(ctx: Context, filter: typeof UsageFilterInput.$inferInput | null | undefined): UsageFilter | null {
+  if (!filter) return null;
+  const { team, ...rest } = filter;
+  return {
+    ...rest,
+    apiKeyId: filter.apiKeyId == null ? null : keyOf(ctx, filter.apiKeyId, ApiKeyRef, 'filter.apiKeyId'),
+    teamId: team == null ? null : keyOf(ctx, team, TeamRef, 'filter.team'),
+  };
+}
+
+/** A bucket's or series' key as the API names it: a key or a team by its global id ('' stays: none). */
+function publicGroupKey(groupBy: string | null | undefined): (key: string) => string {
+  if (groupBy === 'API_KEY') return (key) => key && globalIdOf(ApiKeyRef, key);
+  if (groupBy === 'TEAM') return (key) => key && globalIdOf(TeamRef, key);
+  return (key) => key;
+}
 
 builder.queryFields((t) => ({
   usage: t.connection(
@@ -216,8 +246,9 @@ builder.queryFields((t) => ({
         filter: readFilter(ctx, args.filter),
         readScope: usageReadScope(ctx.principal!),
       });
-      // a key's bucket is named by the key's global id, which `node(id:)` and filter.apiKeyId take
-      return args.groupBy === 'API_KEY' ? buckets.map((b) => ({ ...b, key: b.key && globalIdOf(ApiKeyRef, b.key) })) : buckets;
+      // a key's or team's bucket is named by its global id, which `node(id:)` and the filter take
+      const named = publicGroupKey(args.groupBy);
+      return buckets.map((b) => ({ ...b, key: named(b.key) }));
     },
   }),
   usageSeries: t.field({
@@ -237,7 +268,8 @@ builder.queryFields((t) => ({
         filter: readFilter(ctx, args.filter),
         readScope: usageReadScope(ctx.principal!),
       });
-      return args.groupBy === 'API_KEY' ? series.map((s) => ({ ...s, key: s.key && globalIdOf(ApiKeyRef, s.key) })) : series;
+      const named = publicGroupKey(args.groupBy);
+      return series.map((s) => ({ ...s, key: named(s.key) }));
     },
   }),
 }));
