@@ -263,3 +263,25 @@ describe('everyone else', () => {
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.team' });
   });
 });
+
+// last: its calls add to the counts above
+describe("a TEAM_ADMIN's feed follows its key", () => {
+  it('ends when the key leaves the team (it would otherwise go on carrying the old team\'s records)', async () => {
+    const mover = await gw.createKey({ name: 'a admin 2', scopes: ['TEAM_ADMIN'], team: teamA.id });
+    const feed = await subscribe(mover.secret);
+    await chat(a1, 'before');
+    await waitFor('the record before the move', () => feed.received.length === 1);
+    const moved = await gw.gql('mutation($id: ID!, $input: UpdateApiKeyInput!) { updateApiKey(id: $id, input: $input) { id } }', {
+      id: mover.id,
+      input: { team: teamB.id },
+    });
+    expect(moved.errors).toBeUndefined();
+    await waitFor('the feed to end', () => feed.errors.length > 0);
+    expect(JSON.stringify(feed.errors)).toContain('FORBIDDEN');
+    await chat(a1, 'after');
+    await gw.flushUsage();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(feed.received.map((r) => r.user)).toEqual(['before']);
+    await feed.stop();
+  });
+});
