@@ -45,6 +45,7 @@ import { createKeyService } from './services/keys.js';
 import { createLimitUsageReader } from './services/limit-usage.js';
 import { createModelAccessService } from './services/model-access.js';
 import { createPromptService } from './services/prompts.js';
+import { createTeamService } from './services/teams.js';
 import { createGuardrailPolicyService } from './services/guardrail-policies.js';
 import { createTeamEvents } from './services/team-events.js';
 import { createUsageQueries } from './services/usage-queries.js';
@@ -205,6 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   await keyInvalidation?.start((hash) => keys.invalidate(hash), () => keys.invalidateAll());
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
+  const teams = createTeamService(db, keys);
   const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
@@ -289,6 +291,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const services: Services = {
     database,
     keys,
+    teams,
     catalogue,
     prompts,
     guardrailPolicies,

@@ -12,6 +12,7 @@ import type { KeyService, Principal } from './services/keys.js';
 import type { LimitUsageReader } from './services/limit-usage.js';
 import type { ModelAccessService } from './services/model-access.js';
 import type { PromptService } from './services/prompts.js';
+import type { TeamService } from './services/teams.js';
 import type { GuardrailPolicyService } from './services/guardrail-policies.js';
 import type { TeamEvents } from './services/team-events.js';
 import type { UsageQueries } from './services/usage-queries.js';
@@ -22,6 +23,7 @@ import type { CancelSignal } from './util/cancellation.js';
 export interface Services {
   database: Database;
   keys: KeyService;
+  teams: TeamService;
   catalogue: CatalogueService;
   prompts: PromptService;
   guardrailPolicies: GuardrailPolicyService;

@@ -2,11 +2,12 @@
 import { filter, pipe } from 'graphql-yoga';
 import type { BudgetAlertRow, WebhookRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
-import { budgetAlertScope, managedTeamId, managesTeamObject, readsBudgetAlert, readsKey } from '../services/access.js';
+import { budgetAlertScope, managedTeamId, managesTeamObject, readsBudgetAlert, readsKey, readsTeam } from '../services/access.js';
 import { builder } from './builder.js';
 import { keyOf, uuidKey } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
+import { TeamRef } from './team-ref.js';
 
 const BudgetSubjectKindEnum = builder.enumType('BudgetSubjectKind', {
   description: 'Whose monthly budget an alert is about',
@@ -28,6 +29,12 @@ WebhookRef.implement({
   fields: (t) => ({
     url: t.exposeString('url', { description: 'Where alerts are POSTed' }),
     description: t.exposeString('description', { nullable: true, description: 'Free text for people' }),
+    team: t.field({
+      type: TeamRef,
+      nullable: true,
+      description: 'The team whose alerts (about it and its keys) it receives; null: every alert',
+      resolve: (w, _, ctx) => (w.teamId ? ctx.loaders.team.load(w.teamId) : null),
+    }),
     enabled: t.exposeBoolean('enabled', { description: 'Whether alerts are sent to it' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
@@ -52,6 +59,12 @@ BudgetAlertRef.implement({
   description: "A key's or team's spend this month crossing a fraction of its monthly budget; raised once per subject, month and threshold",
   fields: (t) => ({
     subjectKind: t.field({ type: BudgetSubjectKindEnum, description: 'Whose budget', resolve: (a) => a.subjectKind as 'TEAM' | 'API_KEY' }),
+    team: t.field({
+      type: TeamRef,
+      nullable: true,
+      description: "The team, for a TEAM alert, or the key's team for an API_KEY one, when the caller reads that team; null otherwise",
+      resolve: (a, _, ctx) => (a.teamId && readsTeam(ctx.principal!, a.teamId) ? ctx.loaders.team.load(a.teamId) : null),
+    }),
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
@@ -108,7 +121,7 @@ builder.mutationFields((t) => ({
       ctx.services.webhooks.create(ctx.principal!, {
         url: input.url,
         description: input.description,
-        teamId: input.team ? keyOf(ctx, input.team, { name: 'Team', parseId: uuidKey }, 'input.team') : null,
+        teamId: input.team ? keyOf(ctx, input.team, TeamRef, 'input.team') : null,
       }),
   }),
   deleteWebhook: t.field({

@@ -7,6 +7,7 @@ import { builder } from './builder.js';
 import { ModelRef } from './catalogue.js';
 import { keyOf, uuidKey } from './global-id.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
+import { TeamRef } from './team-ref.js';
 
 const ModelAccessStatusEnum = builder.enumType('ModelAccessStatus', {
   description: "Where a team's request for a model that requires approval stands",
@@ -28,6 +29,12 @@ const ModelAccessRequestRef = builder.nodeRef<ModelAccessRequestRow, string | nu
 ModelAccessRequestRef.implement({
   description: "A team's request to use a model that requires approval, and ADMIN's decision. One per team and model",
   fields: (t) => ({
+    team: t.field({
+      type: TeamRef,
+      description: 'The team that asked',
+      // read only by ADMIN and the team's own TEAM_ADMIN (see loadMany), who both read the team
+      resolve: async (r, _, ctx) => (await ctx.loaders.team.load(r.teamId))!,
+    }),
     model: t.exposeString('model', { description: 'The public model name asked for' }),
     reason: t.exposeString('reason', { description: 'Why the team needs it, as the TEAM_ADMIN wrote it' }),
     status: t.field({ type: ModelAccessStatusEnum, description: 'Where the request stands', resolve: statusOf }),

@@ -10,11 +10,9 @@ import { budgetAlerts, type BudgetAlertRow } from '../db/schema.js';
 import type { BudgetReading } from '../gateway/limits.js';
 import { isUuid } from '../util/input-rules.js';
 import type { BudgetAlertScope } from './access.js';
+import { effectiveThresholds } from './limit-inputs.js';
 import type { TeamEvents } from './team-events.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
-
-/** Fractions of the monthly budget that raise an alert when a subject sets none. */
-const DEFAULT_BUDGET_ALERT_THRESHOLDS: readonly number[] = [0.5, 0.8, 1];
 
 /** Claims remembered per instance, so a subject over a threshold asks the database once, not on every call. */
 const MAX_REMEMBERED = 100_000;
@@ -55,7 +53,7 @@ export function createBudgetAlertService(db: Db, deps: { events: TeamEvents; del
     /** A settled month counter; never throws, never blocks the caller (the work runs on its own). */
     observe(r: BudgetReading): void {
       if (!(r.budgetUsd > 0)) return;
-      for (const threshold of r.thresholds ?? DEFAULT_BUDGET_ALERT_THRESHOLDS) {
+      for (const threshold of effectiveThresholds(r.thresholds)) {
         if (r.spentUsd < threshold * r.budgetUsd) continue;
         const mark = `${r.subjectKind}:${r.subjectId}:${r.period}:${threshold}`;
         if (claimed.has(mark)) continue;
