@@ -4,7 +4,7 @@ import type { TestGateway } from '../kit/start-gateway.js';
 import { ok } from '../graphql/helpers.js';
 
 let seq = 0;
-export const uniqueName = (base: string) => `${base}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
+const uniqueName = (base: string) => `${base}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
 
 export async function createTeam(gw: TestGateway, input: Record<string, unknown> = {}): Promise<{ id: string; name: string }> {
   const res = await gw.gql<{ createTeam: { id: string; name: string } }>('mutation($input: CreateTeamInput!) { createTeam(input: $input) { id name } }', {
