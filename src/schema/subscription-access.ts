@@ -40,7 +40,8 @@ export function subscriptionStillAllowed(field: string, opened: Principal, now: 
   if (field === 'usageRecorded' && opened.isAdmin) return granted.admin;
   // team feeds: the same view again (every team's for ADMIN, one team's for its TEAM_ADMIN)
   if ((field === 'modelAccessRequests' || field === 'budgetAlerts') && (opened.isAdmin || opened.isTeamAdmin)) {
-    return opened.isAdmin ? granted.admin : now.isTeamAdmin && now.team?.id === opened.team?.id;
+    // the key row decides: a revalidated principal may carry no team row
+    return opened.isAdmin ? granted.admin : now.scopes.has('TEAM_ADMIN') && now.key.teamId === opened.key.teamId;
   }
   if (!(Object.keys(needs) as Scope[]).every((s) => granted[s])) return false;
   if (model !== undefined && !allowsModel(now, model)) return false;

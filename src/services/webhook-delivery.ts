@@ -4,6 +4,7 @@
  * are resumed at the next start.
  */
 import { createHmac } from 'node:crypto';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { and, eq, isNull, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
@@ -25,14 +26,17 @@ const WEBHOOK_EVENT = 'budget.threshold_crossed';
 const signWebhookBody = (secret: string, timestamp: number, body: string): string =>
   `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 
-/** The JSON body of an alert; the same on every retry (a receiver can deduplicate by `id`). */
+/**
+ * The JSON body of an alert; the same on every retry (a receiver can deduplicate by `id`). Ids are the API's global
+ * ids (BudgetAlert.id, ApiKey.id, Team.id), so a receiver can look them up with `node(id:)` or `budgetAlerts`.
+ */
 function alertBody(alert: BudgetAlertRow, subjectName: string | null): string {
   return JSON.stringify({
-    id: alert.id,
+    id: encodeGlobalID('BudgetAlert', alert.id),
     type: WEBHOOK_EVENT,
     createdAt: alert.createdAt.toISOString(),
-    subject: { kind: alert.subjectKind, id: alert.subjectId, name: subjectName },
-    teamId: alert.teamId,
+    subject: { kind: alert.subjectKind, id: encodeGlobalID(alert.subjectKind === 'TEAM' ? 'Team' : 'ApiKey', alert.subjectId), name: subjectName },
+    teamId: alert.teamId ? encodeGlobalID('Team', alert.teamId) : null,
     period: alert.period,
     threshold: alert.threshold,
     budgetUsd: alert.budgetUsd,
