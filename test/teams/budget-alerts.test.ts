@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeGlobalId } from '../../src/schema/global-id.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { expectCode, ok, waitFor } from '../graphql/helpers.js';
-import { chat, tally, type ChatOutcome } from '../limits/kit.js';
+import { chat, dropPrefix, freshDatabase, tally, TEST_DATABASE_URL, TEST_REDIS_URL, uniquePrefix, type ChatOutcome } from '../limits/kit.js';
 import { createModel, createTeam, subscribe } from './access-kit.js';
 
 const RECEIVER_HOLD_MS = 1500;
@@ -23,8 +23,10 @@ interface Received {
   answered: number;
 }
 
-/** Answers each delivery (x-gateway-delivery) with 500 twice, slowly, then 200. */
-async function startReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+/** By default answers each delivery (x-gateway-delivery) with 500 twice, slowly, then 200. */
+async function startReceiver(
+  statusFor: (tryNumber: number) => number = (n) => (n <= 2 ? 500 : 200),
+): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const tries = new Map<string, number>();
   const server: Server = createServer((req, res) => {
@@ -34,7 +36,7 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
       const delivery = String(req.headers['x-gateway-delivery']);
       const n = (tries.get(delivery) ?? 0) + 1;
       tries.set(delivery, n);
-      const status = n <= 2 ? 500 : 200;
+      const status = statusFor(n);
       received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now(), answered: status });
       setTimeout(() => res.writeHead(status).end(), status === 500 ? RECEIVER_HOLD_MS : 0);
     });
@@ -216,6 +218,79 @@ describe('budget alerts and signed webhooks', () => {
       expect([...adminLive.errors, ...teamLive.errors, ...secondLive.errors]).toEqual([]);
     } finally {
       await Promise.all([adminLive.close(), teamLive.close(), secondLive.close()]);
+    }
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('budget alerts across instances and restarts (Postgres)', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  const prefix = uniquePrefix();
+  beforeAll(async () => {
+    db = await freshDatabase(TEST_DATABASE_URL!);
+  });
+  afterAll(async () => {
+    await db?.drop();
+    if (TEST_REDIS_URL) await dropPrefix(TEST_REDIS_URL, prefix);
+  });
+
+  it.skipIf(!TEST_REDIS_URL)('calls split over two instances raise each threshold once; the other instance\'s subscribers see it', async () => {
+    const receiver = await startReceiver(() => 200);
+    const env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, WEBHOOK_RETRY_BASE_MS: '50' };
+    const a = await startGateway(env, { redisPrefix: prefix });
+    const b = await startGateway(env, { redisPrefix: prefix });
+    const liveB = subscribe<AlertOut>(b, b.adminKey, `subscription { budgetAlerts { ${ALERT_FIELDS} } }`, 'budgetAlerts');
+    try {
+      await liveB.ready;
+      const priced = await createModel(a, { inputPricePerMTok: 1_000_000, outputPricePerMTok: 1_000_000 });
+      const key = await a.createKey({ limits: { monthlyBudgetUsd: 40 } });
+      ok(await a.gql(CREATE_WEBHOOK, { input: { url: `${receiver.url}/global` } }));
+      // one after another, alternating: 5 USD each, so 8 are admitted and the thresholds fall on both instances
+      const outs: ChatOutcome[] = [];
+      for (let i = 0; i < 10; i++) outs.push(await chat(i % 2 ? a : b, key.secret, { model: priced, maxTokens: 10 }));
+      expect(tally(outs).OK).toBe(8);
+      await waitFor(() => receiver.received.length >= 3, 'three deliveries', 15_000);
+      await waitFor(() => liveB.events.length >= 3, 'three alerts on instance B', 15_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const thresholds = receiver.received.map((r) => (JSON.parse(r.body) as { threshold: number }).threshold).sort();
+      expect(thresholds).toEqual([0.5, 0.8, 1]);
+      expect(liveB.events.map((e) => e.threshold).sort()).toEqual([0.5, 0.8, 1]);
+      expect(ok(await b.gql<{ budgetAlerts: AlertOut[] }>(ALERTS, {}, key.secret)).budgetAlerts).toHaveLength(3);
+    } finally {
+      await liveB.close();
+      await Promise.all([a.stop(), b.stop()]);
+      await receiver.close();
+    }
+  });
+
+  it('a delivery still being retried when the gateway stops is resumed by the next start', async () => {
+    let accepting = false;
+    const receiver = await startReceiver(() => (accepting ? 200 : 503));
+    // one try, then a wait far longer than the test: only a restart can deliver it
+    const env = { DATABASE_URL: db.url, WEBHOOK_RETRY_BASE_MS: '600000' };
+    const first = await startGateway(env);
+    let firstStopped = false;
+    try {
+      const priced = await createModel(first, { inputPricePerMTok: 1_000_000, outputPricePerMTok: 1_000_000 });
+      const key = await first.createKey({ limits: { monthlyBudgetUsd: 10 } });
+      ok(await first.gql(CREATE_WEBHOOK, { input: { url: `${receiver.url}/resume` } }));
+      expect((await chat(first, key.secret, { model: priced, maxTokens: 10 })).ok).toBe(true);
+      await waitFor(() => receiver.received.length >= 1, 'the first, refused try');
+      const delivery = String(receiver.received[0]!.headers['x-gateway-delivery']);
+      await first.stop();
+      firstStopped = true;
+      accepting = true;
+      const second = await startGateway(env);
+      try {
+        await waitFor(() => receiver.received.some((r) => r.answered === 200), 'the resumed delivery', 10_000);
+        const done = receiver.received.filter((r) => r.answered === 200);
+        expect(done.map((r) => String(r.headers['x-gateway-delivery']))).toEqual([delivery]);
+        expect(done[0]!.body).toBe(receiver.received[0]!.body);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      if (!firstStopped) await first.stop();
+      await receiver.close();
     }
   });
 });
