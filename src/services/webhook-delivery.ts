@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { and, eq, isNull, or } from 'drizzle-orm';
+import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { apiKeys, budgetAlerts, teams, webhookDeliveries, webhooks, type BudgetAlertRow, type WebhookRow } from '../db/schema.js';
@@ -59,7 +59,7 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
     return row?.name ?? null;
   }
 
-  /** One try; false when another one should follow. */
+  /** One try: whether the receiver took it, and why not. */
   async function post(deliveryId: string, hook: WebhookRow, body: string): Promise<{ ok: boolean; error?: string }> {
     const timestamp = Math.floor(Date.now() / 1000);
     try {
@@ -93,16 +93,23 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
       .where(eq(webhookDeliveries.id, deliveryId));
     // deleted or disabled meanwhile, or finished by another run: nothing to send
     if (!row || row.d.status !== 'PENDING' || !row.hook.enabled) return;
+    // the try is claimed before it is made: of two instances resuming the same delivery, one sends each try
+    const [claimed] = await db
+      .update(webhookDeliveries)
+      .set({ attempts: sql`${webhookDeliveries.attempts} + 1` })
+      .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, 'PENDING'), eq(webhookDeliveries.attempts, row.d.attempts)))
+      .returning({ attempts: webhookDeliveries.attempts });
+    if (!claimed) return;
+    const { attempts } = claimed;
     const outcome = await post(deliveryId, row.hook, alertBody(row.alert, await subjectName(row.alert)));
-    const attempts = row.d.attempts + 1;
     if (outcome.ok) {
-      await db.update(webhookDeliveries).set({ status: 'DELIVERED', attempts, lastError: null, deliveredAt: new Date() }).where(eq(webhookDeliveries.id, deliveryId));
+      await db.update(webhookDeliveries).set({ status: 'DELIVERED', lastError: null, deliveredAt: new Date() }).where(eq(webhookDeliveries.id, deliveryId));
       return;
     }
     const gaveUp = attempts >= opts.maxAttempts;
     await db
       .update(webhookDeliveries)
-      .set({ status: gaveUp ? 'FAILED' : 'PENDING', attempts, lastError: outcome.error ?? null })
+      .set({ status: gaveUp ? 'FAILED' : 'PENDING', lastError: outcome.error ?? null })
       .where(eq(webhookDeliveries.id, deliveryId));
     const fields = { delivery: deliveryId, webhook: row.hook.id, url: row.hook.url, attempts, error: outcome.error };
     if (gaveUp) log.warn(fields, 'budget alert webhook: delivery failed, giving up');

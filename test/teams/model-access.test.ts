@@ -73,6 +73,7 @@ describe('model access on approval (one instance)', () => {
     expect(listed.find((m) => m.name === 'echo')).toEqual({ name: 'echo', requiresApproval: false, access: null });
     expect(await restModels(gw, member)).not.toContain(gated);
     expect(await restModels(gw, member)).toContain('echo');
+    expect((await fetch(`${gw.url}/v1/models/${gated}`, { headers: { authorization: `Bearer ${member}` } })).status).toBe(404);
   });
 
   it('refuses requests that cannot be granted, naming the field', async () => {
@@ -115,6 +116,7 @@ describe('model access on approval (one instance)', () => {
       const answer = ok(await chatOn(gw, member, gated));
       expect(answer.chat.message.content).toContain('hello');
       expect(await restModels(gw, member)).toContain(gated);
+      expect((await fetch(`${gw.url}/v1/models/${gated}`, { headers: { authorization: `Bearer ${member}` } })).status).toBe(200);
       // approved stays approved when asked again
       const unchanged = ok(await gw.gql<{ requestModelAccess: RequestOut }>(REQUEST, { input: { model: gated, reason: 'again' } }, teamAdmin)).requestModelAccess;
       expect(unchanged).toMatchObject({ id: req.id, status: 'APPROVED', decisionNote: 'go' });
