@@ -219,6 +219,35 @@ describe('budget alerts and signed webhooks', () => {
     } finally {
       await Promise.all([adminLive.close(), teamLive.close(), secondLive.close()]);
     }
+  }, 90_000);
+});
+
+describe('a webhook that never accepts', () => {
+  let gw: TestGateway;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver(() => 500);
+    gw = await startGateway({ WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_MAX_ATTEMPTS: '3' });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await receiver?.close();
+  });
+
+  it('is tried WEBHOOK_MAX_ATTEMPTS times with doubling waits, then given up (logged at warn)', async () => {
+    const priced = await createModel(gw, { inputPricePerMTok: 1_000_000, outputPricePerMTok: 1_000_000 });
+    const key = await gw.createKey({ limits: { monthlyBudgetUsd: 10 }, budgetAlertThresholds: [0.5] });
+    ok(await gw.gql(CREATE_WEBHOOK, { input: { url: `${receiver.url}/down` } }));
+    expect((await chat(gw, key.secret, { model: priced, maxTokens: 10 })).ok).toBe(true);
+    await waitFor(() => gw.logs.some((l) => l.includes('giving up')), 'the delivery given up', 20_000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(receiver.received).toHaveLength(3);
+    const sent = receiver.received.map((r) => r.at);
+    // each wait at least the backoff (100, then 200 ms) after the previous 500 (held RECEIVER_HOLD_MS)
+    expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(RECEIVER_HOLD_MS + 100 - 20);
+    expect(sent[2]! - sent[1]!).toBeGreaterThanOrEqual(RECEIVER_HOLD_MS + 200 - 20);
+    const warn = gw.logs.find((l) => l.includes('giving up'))!;
+    expect(JSON.parse(warn)).toMatchObject({ level: 40, attempts: 3, error: 'HTTP 500' });
   });
 });
 
@@ -260,7 +289,7 @@ describe.skipIf(!TEST_DATABASE_URL)('budget alerts across instances and restarts
       await Promise.all([a.stop(), b.stop()]);
       await receiver.close();
     }
-  });
+  }, 120_000);
 
   it('a delivery still being retried when the gateway stops is resumed by the next start', async () => {
     let accepting = false;
@@ -292,5 +321,5 @@ describe.skipIf(!TEST_DATABASE_URL)('budget alerts across instances and restarts
       if (!firstStopped) await first.stop();
       await receiver.close();
     }
-  });
+  }, 120_000);
 });

@@ -138,7 +138,7 @@ describe('model access on approval (one instance)', () => {
       await live.close();
       await teamLive.close();
     }
-  });
+  }, 60_000);
 
   it('a plain key may not open the modelAccessRequests subscription', async () => {
     const live = subscribe<RequestOut>(gw, member, SUB, 'modelAccessRequests');
