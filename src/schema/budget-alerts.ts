@@ -3,6 +3,7 @@ import { filter, pipe } from 'graphql-yoga';
 import type { BudgetAlertRow, WebhookRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { budgetAlertScope, managedTeamId, managesTeamObject, readsBudgetAlert, readsKey, readsTeam } from '../services/access.js';
+import { newLoaders } from '../context.js';
 import { builder } from './builder.js';
 import { keyOf, uuidKey } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
@@ -142,6 +143,10 @@ builder.subscriptionFields((t) => ({
       const scope = budgetAlertScope(ctx.principal!);
       return pipe(ctx.services.teamEvents.budgetAlerts(), filter((a: BudgetAlertRow) => readsBudgetAlert(scope, a)));
     },
-    resolve: (a: BudgetAlertRow) => a,
+    resolve: (a: BudgetAlertRow, _, ctx) => {
+      // events are rare: fresh loaders for each, so a long-lived subscription never answers a stale team or key
+      ctx.loaders = newLoaders(ctx);
+      return a;
+    },
   }),
 }));

@@ -1,8 +1,8 @@
 /* Model access on approval: Model.requiresApproval / access, the requests, ADMIN's decisions and their feed. */
 import { filter, pipe } from 'graphql-yoga';
-import type { Context } from '../context.js';
 import type { ModelAccessRequestRow } from '../db/schema.js';
 import { managedTeamId, managesTeamObject, type AccessStatus } from '../services/access.js';
+import { newLoaders, type Context } from '../context.js';
 import { builder } from './builder.js';
 import { ModelRef } from './catalogue.js';
 import { keyOf, uuidKey } from './global-id.js';
@@ -124,6 +124,10 @@ builder.subscriptionFields((t) => ({
       const principal = ctx.principal!;
       return pipe(ctx.services.teamEvents.modelAccess(), filter((r: ModelAccessRequestRow) => managesTeamObject(principal, r.teamId)));
     },
-    resolve: (r: ModelAccessRequestRow) => r,
+    resolve: (r: ModelAccessRequestRow, _, ctx) => {
+      // events are rare: fresh loaders for each, so a long-lived subscription never answers a stale team or key
+      ctx.loaders = newLoaders(ctx);
+      return r;
+    },
   }),
 }));
