@@ -100,6 +100,12 @@ export function checkPromptChange(p: Principal, name: string, owner: string | nu
   throw forbidden(`This key may not change prompt "${name}": it belongs to ${owner ? 'another team' : 'the gateway'}`);
 }
 
+/** A TEAM_ADMIN binds its templates to models its team may invoke (a template its keys could never run is a mistake). */
+export function checkPromptModel(p: Principal, model: string): void {
+  if (p.isAdmin || !p.team?.allowedModels || p.team.allowedModels.includes(model)) return;
+  throw badInput('input.model', `"${model}" is not among the models of team "${p.team.name}"`);
+}
+
 /** The team a new prompt name belongs to: the gateway's (null) when ADMIN creates it, else its TEAM_ADMIN's team. */
 export const newPromptTeamId = (p: Principal): string | null => (p.isAdmin ? null : (p.team?.id ?? null));
 
