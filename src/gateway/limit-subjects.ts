@@ -33,6 +33,8 @@ export interface LimitSubject {
 }
 
 const teamSubjectId = (teamId: string): string => `team:${teamId}`;
+/** What the id of every end-user subject contains (and no key or team id does). */
+export const END_USER_ID = '|user:';
 
 /** A key's Redis counters: hash-tagged by its team when it has one, so a call's keys all live in one slot. */
 export const keyRedisBase = (key: Pick<ApiKeyRow, 'id' | 'teamId'>): string => (key.teamId ? `{${key.teamId}}:k:${key.id}` : `{${key.id}}`);
@@ -83,7 +85,7 @@ export function subjectsOf(principal: Principal, endUser: string | null | undefi
     const hash = createHash('sha1').update(user).digest('hex');
     if (keyUserLimits) {
       out.push({
-        id: `${key.id}|user:${user}`,
+        id: `${key.id}${END_USER_ID}${user}`,
         kind: 'endUser',
         limits: keyUserLimits,
         seedScope: { apiKeyId: key.id, endUser: user },
@@ -92,7 +94,7 @@ export function subjectsOf(principal: Principal, endUser: string | null | undefi
     }
     if (team && teamUserLimits) {
       out.push({
-        id: `${teamSubjectId(team.id)}|user:${user}`,
+        id: `${teamSubjectId(team.id)}${END_USER_ID}${user}`,
         kind: 'endUser',
         limits: teamUserLimits,
         seedScope: { teamId: team.id, endUser: user },

@@ -31,7 +31,7 @@ import {
   utcDay,
   utcMonth,
 } from './limits.js';
-import { type LimitSubject, requestOnlySubjects, subjectsOf, unlimitedOf } from './limit-subjects.js';
+import { END_USER_ID, type LimitSubject, requestOnlySubjects, subjectsOf, unlimitedOf } from './limit-subjects.js';
 
 interface Window {
   start: number;
@@ -72,6 +72,11 @@ export interface MemoryLimiterOptions {
   now?: () => number;
   /** @see LimiterOptions.onBudgetSettled */
   onBudgetSettled?: (reading: BudgetReading) => void;
+  /**
+   * End users come and go by the million: from this many subjects on, once a minute, the end users without an open
+   * window are dropped (their day and month counters are seeded again if they come back). @default 100_000
+   */
+  pruneAt?: number;
 }
 
 export type MemoryLimiter = Limiter & {
@@ -90,6 +95,15 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
   const clock = opts.now ?? Date.now;
   const warnSeedFailure = createSeedFailureWarning(opts.log, clock);
   const live = (id: string) => states.get(id);
+  const pruneAt = opts.pruneAt ?? 100_000;
+  let nextPrune = 0;
+  function pruneEndUsers(now: number): void {
+    if (now < nextPrune) return;
+    nextPrune = now + WINDOW_MS;
+    for (const [id, st] of states) {
+      if (id.includes(END_USER_ID) && !st.seeding && (!st.window || now - st.window.start >= WINDOW_MS)) states.delete(id);
+    }
+  }
   const settled = (s: LimitSubject, month: Counter | undefined) => {
     const current = states.get(s.id)?.month;
     if (!s.budgetOf || s.limits.budget == null || !month || current?.period !== month.period) return;
@@ -109,6 +123,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
     async admit(req) {
       // a key or team that just lost all its limits loses its counters too
       if (states.size !== 0) for (const u of unlimitedOf(req.principal)) states.delete(u.id);
+      if (states.size >= pruneAt) pruneEndUsers(clock());
       const all = subjectsOf(req.principal, req.endUser);
       if (all.length === 0) return NOOP_RESERVATION;
       const entries: Entry[] = all.map((subject) => ({ subject, st: stateOf(subject) }));

@@ -22,6 +22,7 @@
  * The switch is logged at warn; a probe pings twice a second and shared counters resume (logged at
  * info) as soon as Redis answers. Requests wait at most the command timeout plus the loop's own delays.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.js';
 import { type BudgetReading, type Limiter, type Period, type UsageSeeder, NOOP_RESERVATION, WINDOW_MS, toTokens, toUsd, utcDay, utcMonth } from './limits.js';
@@ -58,8 +59,11 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   const log = opts.log;
   const { client, cmd, deadline } = createLimitsConnection(opts.url, timeoutMs, log);
 
-  /** Each subject's shared counters as the last reply showed them: where the fallback starts if Redis goes away. */
-  const known = new Map<string, KnownCounters>();
+  /**
+   * Each subject's shared counters as the last reply showed them: where the fallback starts if Redis goes away. The
+   * least recently admitted go first when end users are many (those start the fallback from usage_records instead).
+   */
+  const known = new LRUCache<string, KnownCounters>({ max: 100_000 });
   const fallbackOf = (): MemoryLimiter =>
     createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id), onBudgetSettled: opts.onBudgetSettled });
   let fallback = fallbackOf();

@@ -175,6 +175,19 @@ for (const [name, make, skip] of kinds) {
       expect(readings[2]).toMatchObject({ subjectKind: 'API_KEY', subjectId: solo.id, teamId: null, spentUsd: 0.5, budgetUsd: 3 });
     });
 
+    it('a team that loses all its limits loses its counters: set again, they are seeded anew', async () => {
+      const { limiter, scopes } = await make();
+      const limited = teamRow({ tokensPerDay: 100 });
+      const key = keyRow({}, limited);
+      expect(await admit(limiter, { key, team: limited, tokens: 150 })).toBe('OK');
+      expect(await admit(limiter, { key, team: limited })).toMatch(/100 tokens per UTC day for this team$/);
+      const unlimited = { ...limited, tokensPerDay: null };
+      expect(await admit(limiter, { key, team: unlimited, tokens: 500 })).toBe('OK');
+      // seeded again from usage_records (0 here: nothing was recorded), not the 150 the old counter held
+      expect(await admit(limiter, { key, team: limited })).toBe('OK');
+      expect(scopes.filter((s) => s.teamId === limited.id)).toHaveLength(2);
+    });
+
     it('a budget listener that throws is not felt by the call', async () => {
       const limiter = await (async () => {
         if (name === 'memory') return createMemoryLimiter({ seeder: async () => ({ tokensToday: 0, costMonth: 0 }), log, onBudgetSettled: () => { throw new Error('listener'); } });
@@ -230,5 +243,27 @@ describe.skipIf(!TEST_REDIS_URL)('memory and Redis limiters agree', () => {
     expect(a.filter((o) => o === 'OK').length).toBeGreaterThan(10);
     expect(new Set(a.filter((o) => o !== 'OK').map((m) => m.replace(/^.* for this /, ''))).size).toBeGreaterThanOrEqual(2);
     await mem.limiter.close();
+  });
+});
+
+describe('memory limiter: many end users', () => {
+  it('past pruneAt subjects, end users without an open window are dropped and seeded again when they return', async () => {
+    let now = Date.UTC(2026, 4, 10, 12);
+    const seeded: string[] = [];
+    const limiter = createMemoryLimiter({
+      seeder: async (s) => (seeded.push(s.endUser ?? ''), { tokensToday: 0, costMonth: 0 }),
+      log,
+      now: () => now,
+      pruneAt: 5,
+    });
+    const key = keyRow({ endUserTokensPerDay: 100, endUserRequestsPerMinute: 1 });
+    const users = Array.from({ length: 8 }, (_, i) => `u${i}`);
+    for (const user of users) expect(await outcome(limiter.admit(admitRequest({ key, user })))).toBe('OK');
+    // within their windows nobody is dropped: u0's minute still refuses
+    expect(await outcome(limiter.admit(admitRequest({ key, user: 'u0' })))).toMatch(/for this end user$/);
+    expect(seeded).toEqual(users);
+    now += 61_000;
+    expect(await outcome(limiter.admit(admitRequest({ key, user: 'u0' })))).toBe('OK');
+    expect(seeded).toEqual([...users, 'u0']);
   });
 });
