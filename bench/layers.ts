@@ -14,8 +14,11 @@
  * a key with one (every PII kind REDACTed, a 20-word deny list and 5 patterns on input and output); and in this
  * process, the guardrail engine alone on 1, 16 and 256 KB of text: microseconds per KB.
  *
+ * Limits: the same call from a key with its own limits only, and from a key of a team with team and end-user limits
+ * too (`user` set): four subjects checked and reserved in one step instead of one.
+ *
  * Options: --duration=5 --warmup=1 --concurrency=1,10,50 --prompt-kb=4 --mock-delay-ms=200 --rounds=3 (the median
- * of the rounds stands)
+ * of the rounds stands) --sections=cache,guardrails,limits
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { loadavg, cpus } from 'node:os';
@@ -33,6 +36,7 @@ const CONCURRENCY = opt('concurrency', '1,10,50').split(',').map(Number);
 const PROMPT_KB = Number(opt('prompt-kb', '4'));
 const MOCK_DELAY_MS = Number(opt('mock-delay-ms', '200'));
 const ROUNDS = Number(opt('rounds', '3'));
+const SECTIONS = new Set(opt('sections', 'cache,guardrails,limits').split(','));
 const ADMIN_KEY = `gw_bench_admin_${Math.random().toString(36).slice(2)}_0123456789`;
 const log = (m: string) => process.stderr.write(`[layers ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
@@ -155,6 +159,10 @@ async function main(): Promise<void> {
     })).createApiKey.secret;
   const plainKey = await newKey('plain');
   const guardedKey = await newKey('guarded', { guardrailPolicies: ['bench-pii'] });
+  const team = await gql<{ createTeam: { id: string } }>(gwUrl, ADMIN_KEY, `mutation($i: CreateTeamInput!) { createTeam(input: $i) { id } }`, {
+    i: { name: 'bench-team', limits: { ...limits, monthlyBudgetUsd: 1e9 }, endUserLimits: limits },
+  });
+  const teamKey = await newKey('team', { team: team.createTeam.id, endUserLimits: limits });
 
   const body = (model: string, content: string, stream = false) => JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: 16, stream });
   const json = { 'content-type': 'application/json' };
@@ -162,8 +170,8 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const out = (s: string) => (lines.push(s), log(s));
 
-  out(`## cache: the same /v1/chat/completions body again and again (median of ${ROUNDS} rounds of ${DURATION} s)`);
-  for (const c of CONCURRENCY) {
+  if (SECTIONS.has('cache')) out(`## cache: the same /v1/chat/completions body again and again (median of ${ROUNDS} rounds of ${DURATION} s)`);
+  for (const c of SECTIONS.has('cache') ? CONCURRENCY : []) {
     const thinRun = await measure(`${thinUrl}/v1/chat/completions`, json, body('mock', 'Say hello.'), c);
     const off = await measure(`${gwUrl}/v1/chat/completions`, auth(plainKey, 'off'), body('bench', 'Say hello.'), c);
     const hit = await measure(`${gwUrl}/v1/chat/completions`, auth(plainKey, 'exact'), body('bench', 'Say hello.'), c);
@@ -171,13 +179,15 @@ async function main(): Promise<void> {
     out(`c=${c}  gateway, cache off    ${fmt(off)}   ${(off.rps / thinRun.rps).toFixed(2)}× thin`);
     out(`c=${c}  gateway, cache hit    ${fmt(hit)}   ${(hit.rps / thinRun.rps).toFixed(2)}× thin`);
   }
+  if (SECTIONS.has('cache')) {
   const slowOff = await measure(`${gwUrl}/v1/chat/completions`, auth(plainKey, 'off'), body('bench-slow', 'Say hello slowly.'), 1);
   const slowHit = await measure(`${gwUrl}/v1/chat/completions`, auth(plainKey, 'exact'), body('bench-slow', 'Say hello slowly.'), 1);
   out(`slow upstream (~${MOCK_DELAY_MS} ms), c=1: miss p50 ${slowOff.p50} ms, hit p50 ${slowHit.p50} ms`);
+  }
 
-  out(`## guardrails: a ${PROMPT_KB} KB prompt with personal data, cache off`);
+  if (SECTIONS.has('guardrails')) out(`## guardrails: a ${PROMPT_KB} KB prompt with personal data, cache off`);
   const prompt = promptWithPii(PROMPT_KB);
-  for (const c of CONCURRENCY) {
+  for (const c of SECTIONS.has('guardrails') ? CONCURRENCY : []) {
     const plain = await measure(`${gwUrl}/v1/chat/completions`, auth(plainKey, 'off'), body('bench', prompt), c);
     const guarded = await measure(`${gwUrl}/v1/chat/completions`, auth(guardedKey, 'off'), body('bench', prompt), c);
     const usPerCall = (1e6 / guarded.rps - 1e6 / plain.rps) * Math.min(c, cpus().length);
@@ -185,9 +195,20 @@ async function main(): Promise<void> {
     out(`c=${c}  policy      ${fmt(guarded)}   ${(guarded.rps / plain.rps).toFixed(2)}× (≈ ${(usPerCall / PROMPT_KB).toFixed(0)} µs of server time per KB, from the throughput)`);
   }
 
-  out('## guardrail engine alone, in this process');
-  const engine = await import('./guardrail-engine-cost.js');
-  for (const line of await engine.measureEngine(POLICY_RULES, promptWithPii)) out(line);
+  if (SECTIONS.has('guardrails')) {
+    out('## guardrail engine alone, in this process');
+    const engine = await import('./guardrail-engine-cost.js');
+    for (const line of await engine.measureEngine(POLICY_RULES, promptWithPii)) out(line);
+  }
+
+  if (SECTIONS.has('limits')) out('## limits: key limits only, then key + team + end user under each (4 subjects), cache off');
+  const userBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 16, user: 'end-user-1' });
+  for (const c of SECTIONS.has('limits') ? CONCURRENCY : []) {
+    const keyOnly = await measure(`${gwUrl}/v1/chat/completions`, auth(plainKey, 'off'), body('bench', 'Say hello.'), c);
+    const subjects = await measure(`${gwUrl}/v1/chat/completions`, auth(teamKey, 'off'), userBody, c);
+    out(`c=${c}  key limits only       ${fmt(keyOnly)}`);
+    out(`c=${c}  key+team+end users    ${fmt(subjects)}   ${(subjects.rps / keyOnly.rps).toFixed(2)}×`);
+  }
 
   process.stdout.write(`\n${lines.join('\n')}\n`);
   process.exit(0);
