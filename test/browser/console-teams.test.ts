@@ -1,0 +1,168 @@
+/*
+ * The console's Teams page in headless Chromium: ADMIN creates a team with the form, creates a key in it on the
+ * Keys page and finds the key in the team's detail, edits the team and is refused deleting it while it has keys;
+ * a TEAM_ADMIN key sees its own team only, read-only. Team names and descriptions holding HTML are shown as text.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { expectNoProblems, hasChromium, launchConsoleBrowser, SKIP_NOTE, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
+
+const XSS_TEAM = 'research <img src=x onerror=alert(1)>';
+const XSS_DESCRIPTION = 'the lab <img src=x onerror=alert(2)><script>window.__xss=1</script>';
+const TEAMS = 'query { teams { name description allowedModels limits { requestsPerMinute tokensPerDay monthlyBudgetUsd } apiKeys { name } } }';
+
+async function open(cb: ConsoleBrowser, gw: TestGateway, key: string): Promise<ConsolePage> {
+  const p = await cb.open();
+  // a dialog (alert from injected HTML) fails the test through the problems list
+  p.page.on('dialog', (d) => {
+    p.problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  await p.signIn(gw.url, key);
+  return p;
+}
+
+async function goTo(page: Page, link: string, heading: string) {
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: link, exact: true }).click();
+  await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+}
+
+const teamRow = (page: Page, name: string) => page.locator('tr', { has: page.getByText(name, { exact: true }) });
+
+describe.runIf(hasChromium)('the Teams page', () => {
+  let gw: TestGateway;
+  let cb: ConsoleBrowser;
+  beforeAll(async () => {
+    gw = await startGateway();
+    const made = await gw.gql('mutation { createModel(input: { name: "echo-team", targets: [{ provider: "echo", upstreamModel: "echo" }] }) { name } }');
+    expect(made.errors).toBeUndefined();
+    cb = await launchConsoleBrowser();
+  }, 90_000);
+  afterAll(async () => {
+    await cb?.close();
+    await gw?.stop();
+  });
+
+  it('ADMIN creates a team with the form, creates a key in it, and sees the key in the team’s detail', async () => {
+    const p = await open(cb, gw, gw.adminKey);
+    await goTo(p.page, 'Teams', 'Teams');
+    await p.page.getByText('No teams yet').waitFor();
+
+    await p.page.getByRole('button', { name: 'New team' }).click();
+    const form = p.page.getByRole('dialog', { name: 'New team' });
+    await form.getByLabel('Name').fill(XSS_TEAM);
+    await form.getByLabel('Description (optional)').fill(XSS_DESCRIPTION);
+    await form.getByLabel('Requests a minute').fill('120');
+    await form.getByLabel('Tokens a day').fill('500000');
+    await form.getByLabel('Monthly budget (USD)').fill('25');
+    await form.getByRole('checkbox', { name: /All models/ }).uncheck();
+    await form.getByRole('checkbox', { name: 'echo-team', exact: true }).check();
+    await form.getByRole('button', { name: 'Create team' }).click();
+    await form.waitFor({ state: 'hidden' });
+
+    const stored = await gw.gql<{ teams: unknown[] }>(TEAMS);
+    expect(stored.data?.teams).toEqual([
+      { name: XSS_TEAM, description: XSS_DESCRIPTION, allowedModels: ['echo-team'], limits: { requestsPerMinute: 120, tokensPerDay: 500000, monthlyBudgetUsd: 25 }, apiKeys: [] },
+    ]);
+    const r = teamRow(p.page, XSS_TEAM);
+    await r.waitFor();
+    await r.getByText(XSS_DESCRIPTION, { exact: true }).waitFor();
+    expect(await r.getByRole('meter', { name: `Budget of ${XSS_TEAM} used` }).getAttribute('aria-valuemax')).toBe('25');
+    expect(await r.getByRole('meter').getAttribute('aria-valuenow')).toBe('0');
+
+    // a key in the team, from the Keys page's form
+    await goTo(p.page, 'Keys', 'Keys');
+    await p.page.getByRole('button', { name: 'New key' }).click();
+    const keyForm = p.page.getByRole('region', { name: 'New key' });
+    await keyForm.getByLabel('Name').fill('research app');
+    await keyForm.getByRole('combobox', { name: 'Team', exact: true }).selectOption({ label: XSS_TEAM });
+    await keyForm.getByRole('button', { name: 'Create key' }).click();
+    await p.page.getByRole('region', { name: 'New secret' }).waitFor();
+    await p.page.getByRole('button', { name: 'Done, hide it' }).click();
+    await p.page.locator('tr', { has: p.page.getByText('research app', { exact: true }) }).getByText(`team ${XSS_TEAM}`, { exact: true }).waitFor();
+
+    await goTo(p.page, 'Teams', 'Teams');
+    await teamRow(p.page, XSS_TEAM).getByRole('button', { name: `Show team ${XSS_TEAM}` }).click();
+    const detail = p.page.getByRole('region', { name: `Team ${XSS_TEAM}` });
+    const keyRow = detail.locator('tr', { has: p.page.getByText('research app', { exact: true }) });
+    await keyRow.waitFor();
+    await keyRow.getByText('INVOKE', { exact: true }).waitFor();
+    await keyRow.getByText('Active', { exact: true }).waitFor();
+    await detail.getByText('echo-team', { exact: true }).waitFor();
+    expect(await teamRow(p.page, XSS_TEAM).first().locator('td').nth(3).innerText()).toBe('1');
+
+    // HTML in the name and description is text, not markup
+    expect(await p.page.locator('main img').count()).toBe(0);
+    expect(await p.page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await p.screenshot('teams');
+    expectNoProblems(p);
+    await p.close();
+  }, 60_000);
+
+  it('ADMIN edits a team; deleting one that still has keys shows the gateway’s refusal, an empty one is deleted', async () => {
+    const p = await open(cb, gw, gw.adminKey);
+    const made = await gw.gql<{ createTeam: { id: string } }>('mutation { createTeam(input: { name: "short-lived" }) { id } }');
+    expect(made.errors).toBeUndefined();
+    await goTo(p.page, 'Teams', 'Teams');
+
+    await teamRow(p.page, XSS_TEAM).getByRole('button', { name: `Edit team ${XSS_TEAM}` }).click();
+    const edit = p.page.getByRole('dialog', { name: `Edit team “${XSS_TEAM}”` });
+    await expect.poll(() => edit.getByLabel('Monthly budget (USD)').inputValue()).toBe('25');
+    await edit.getByLabel('Monthly budget (USD)').fill('40');
+    await edit.getByLabel('Requests a minute').fill('');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    const stored = await gw.gql<{ teams: Array<{ name: string; limits: unknown }> }>(TEAMS);
+    expect(stored.data?.teams.find((t) => t.name === XSS_TEAM)?.limits).toEqual({ requestsPerMinute: null, tokensPerDay: 500000, monthlyBudgetUsd: 40 });
+    await expect.poll(() => teamRow(p.page, XSS_TEAM).getByRole('meter').getAttribute('aria-valuemax')).toBe('40');
+
+    await teamRow(p.page, XSS_TEAM).getByRole('button', { name: `Delete team ${XSS_TEAM}` }).click();
+    const confirm = p.page.getByRole('dialog', { name: `Delete team “${XSS_TEAM}”?` });
+    await confirm.getByRole('button', { name: 'Delete team' }).click();
+    await expect.poll(() => confirm.getByRole('alert').innerText()).toMatch(/\(BAD_USER_INPUT\)/);
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    await teamRow(p.page, XSS_TEAM).waitFor();
+
+    await teamRow(p.page, 'short-lived').getByRole('button', { name: 'Delete team short-lived' }).click();
+    await p.page.getByRole('dialog', { name: 'Delete team “short-lived”?' }).getByRole('button', { name: 'Delete team' }).click();
+    await teamRow(p.page, 'short-lived').waitFor({ state: 'detached' });
+    const after = await gw.gql<{ teams: Array<{ name: string }> }>(TEAMS);
+    expect(after.data?.teams.map((t) => t.name)).toEqual([XSS_TEAM]);
+    expectNoProblems(p);
+    await p.close();
+  }, 60_000);
+
+  it('a TEAM_ADMIN key sees its own team only, with its keys, and cannot change teams', async () => {
+    const other = await gw.gql<{ createTeam: { id: string } }>('mutation { createTeam(input: { name: "other team", description: "not yours" }) { id } }');
+    expect(other.errors).toBeUndefined();
+    await gw.createKey({ name: 'other team app', team: other.data?.createTeam.id });
+    const mine = await gw.gql<{ createTeam: { id: string } }>('mutation { createTeam(input: { name: "platform", limits: { monthlyBudgetUsd: 10 } }) { id } }');
+    expect(mine.errors).toBeUndefined();
+    const teamAdmin = await gw.createKey({ name: 'platform lead', team: mine.data?.createTeam.id, scopes: ['TEAM_ADMIN', 'READ_USAGE'] });
+    await gw.createKey({ name: 'platform app', team: mine.data?.createTeam.id });
+
+    const p = await open(cb, gw, teamAdmin.secret);
+    const nav = p.page.getByRole('navigation', { name: 'Console' });
+    expect(await nav.getByRole('link', { name: 'Keys', exact: true }).count()).toBe(0);
+    await goTo(p.page, 'Teams', 'Teams');
+    const detail = p.page.getByRole('region', { name: 'Team platform' });
+    await detail.locator('tr', { has: p.page.getByText('platform app', { exact: true }) }).waitFor();
+    await detail.locator('tr', { has: p.page.getByText('platform lead', { exact: true }) }).getByText('TEAM_ADMIN', { exact: true }).waitFor();
+    expect(await p.page.locator('tbody tr[data-team]').count()).toBe(1);
+    expect(await p.page.getByText('other team').count()).toBe(0);
+    expect(await p.page.getByText('other team app').count()).toBe(0);
+    expect(await p.page.getByText(XSS_TEAM).count()).toBe(0);
+    expect(await p.page.getByRole('button', { name: 'New team' }).count()).toBe(0);
+    expect(await p.page.getByRole('button', { name: /^(Edit|Delete) team/ }).count()).toBe(0);
+    expectNoProblems(p);
+    await p.close();
+  }, 60_000);
+});
+
+if (!hasChromium) {
+  describe('the Teams page', () => {
+    it('needs Chromium', (ctx) => ctx.skip(SKIP_NOTE));
+  });
+}
