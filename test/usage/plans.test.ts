@@ -1,7 +1,7 @@
 /*
  * Query plans on a million usage records (Postgres only): the pages usage(...) asks for, either way, are index
  * scans that stop after `first + 1` (or `last + 1`) rows, never a scan of the table; usageSummary's timing on 1M
- * rows is printed.
+ * rows is printed. A TEAM_ADMIN's pages and an end user's filter read their partial indexes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
@@ -14,6 +14,8 @@ import { freshDatabase, PG_URL, type FreshDatabase } from './usage-kit.js';
 const ROWS = 1_000_000;
 const KEYS = 200;
 const keyId = (k: number) => `00000000-0000-4000-8000-${String(k).padStart(12, '0')}`;
+/** One team owns every 50th record; every 100th names one of 50 end users. */
+const TEAM = '20000000-0000-4000-8000-000000000001';
 
 describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   let fresh: FreshDatabase;
@@ -35,7 +37,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
     // one statement; ids in insertion order keep the primary key's inserts at its right edge (random uuids are slower)
     await client.unsafe(`
       insert into usage_records (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
-                                 completion_tokens, cost_usd, latency_ms, status, streamed, attempts)
+                                 completion_tokens, cost_usd, latency_ms, status, streamed, attempts, team_id, end_user)
       select ('10000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
              now() - g * interval '2 seconds' - (g % 997) * interval '1 microsecond',
              ('00000000-0000-4000-8000-' || lpad((g % ${KEYS})::text, 12, '0'))::uuid,
@@ -48,7 +50,9 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
              50 + (g::bigint * 7919) % 2000,
              case when g % 25 = 0 then 'ERROR' else 'OK' end,
              g % 2 = 0,
-             1
+             1,
+             case when g % 50 = 0 then '${TEAM}'::uuid end,
+             case when g % 100 = 0 then 'user-' || (g / 100 % 50) end
       from generate_series(1, ${ROWS}) g`);
     const t1 = performance.now();
     await client.unsafe('analyze usage_records');
@@ -85,12 +89,12 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   }
 
   it('first page for ADMIN walks the primary key (created_at, id)', async () => {
-    const text = await plan('first page, ADMIN', () => queries.page({ first: 50, scopeKeyId: null }));
+    const text = await plan('first page, ADMIN', () => queries.page({ first: 50, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
   });
 
   it('first page for one key walks usage_key_created_idx', async () => {
-    const text = await plan('first page, one key', () => queries.page({ first: 50, scopeKeyId: keyId(42) }));
+    const text = await plan('first page, one key', () => queries.page({ first: 50, readScope: { kind: 'key', keyId: keyId(42) } }));
     expectIndexOnly(text, 'usage_key_created_idx');
     expect(text).toMatch(/Index Cond: \(api_key_id = /);
   });
@@ -100,7 +104,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
       from usage_records order by created_at desc, id desc offset ${ROWS / 2} limit 1`);
     const after = encodeCursor({ createdAt: mid!.at, id: mid!.id });
-    const text = await plan('page after a cursor at row 500 000, ADMIN', () => queries.page({ first: 50, after, scopeKeyId: null }));
+    const text = await plan('page after a cursor at row 500 000, ADMIN', () => queries.page({ first: 50, after, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
     expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) < ROW\(/);
 
@@ -110,12 +114,12 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       [keyId(42)],
     );
     const afterKey = encodeCursor({ createdAt: midKey!.at, id: midKey!.id });
-    const keyText = await plan('page after a cursor, one key', () => queries.page({ first: 50, after: afterKey, scopeKeyId: keyId(42) }));
+    const keyText = await plan('page after a cursor, one key', () => queries.page({ first: 50, after: afterKey, readScope: { kind: 'key', keyId: keyId(42) } }));
     expectIndexOnly(keyText, 'usage_key_created_idx');
     expect(keyText).toMatch(/Index Cond: \(\(api_key_id = [^\n]*ROW\(created_at, id\) < ROW\(/);
 
     // the page itself: the 50 rows right after the cursor, in order
-    const page = await queries.page({ first: 50, after, scopeKeyId: null });
+    const page = await queries.page({ first: 50, after, readScope: { kind: 'all' } });
     const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 + 1} limit 50`);
     expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
   });
@@ -125,13 +129,13 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
       from usage_records order by created_at desc, id desc offset ${ROWS / 2} limit 1`);
     const before = encodeCursor({ createdAt: mid!.at, id: mid!.id });
-    const text = await plan('page before a cursor at row 500 000, ADMIN', () => queries.page({ last: 50, before, scopeKeyId: null }));
+    const text = await plan('page before a cursor at row 500 000, ADMIN', () => queries.page({ last: 50, before, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
     expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) > ROW\(/);
-    expectIndexOnly(await plan('last page, one key', () => queries.page({ last: 50, scopeKeyId: keyId(42) })), 'usage_key_created_idx');
+    expectIndexOnly(await plan('last page, one key', () => queries.page({ last: 50, readScope: { kind: 'key', keyId: keyId(42) } })), 'usage_key_created_idx');
 
     // the page itself: the 50 rows right before the cursor, newest first
-    const page = await queries.page({ last: 50, before, scopeKeyId: null });
+    const page = await queries.page({ last: 50, before, readScope: { kind: 'all' } });
     const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 - 50} limit 50`);
     expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
     expect(page.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
@@ -146,10 +150,33 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       ['time window', { from, to }],
       ['key + model', { apiKeyId: keyId(7), model: 'model-7' }],
     ] as const) {
-      const text = await plan(`first page, filter ${label}`, () => queries.page({ first: 50, filter, scopeKeyId: null }));
+      const text = await plan(`first page, filter ${label}`, () => queries.page({ first: 50, filter, readScope: { kind: 'all' } }));
       expect(text, label).toMatch(/Index (Only )?Scan/);
       expect(text, label).not.toMatch(/Seq Scan/);
     }
+  });
+
+  it("a TEAM_ADMIN's pages and an end user's filter read their partial indexes, never the table", async () => {
+    for (const [label, args] of [
+      ['first page, one team', { first: 50, readScope: { kind: 'team', teamId: TEAM } }],
+      ['last page, one team', { last: 50, readScope: { kind: 'team', teamId: TEAM } }],
+      ['first page, one end user', { first: 50, filter: { user: 'user-7' }, readScope: { kind: 'all' } }],
+    ] as const) {
+      const text = await plan(label, () => queries.page(args));
+      expect(text, label).toMatch(label.includes('team') ? /Index Scan (Backward )?using usage_team_created_idx/ : /Index Scan (Backward )?using usage_end_user_created_idx/);
+      expect(text, label).not.toMatch(/Seq Scan/);
+      // the index gives created_at's order: rows leave the scan for the page only (ties on created_at sorted among themselves)
+      const scanned = [...text.matchAll(/Index Scan[^\n]*actual rows=(\d+)/g)].map((m) => Number(m[1]));
+      expect(Math.max(...scanned), label).toBeLessThanOrEqual(200);
+    }
+    const page = await queries.page({ first: 50, readScope: { kind: 'team', teamId: TEAM } });
+    const want = await client.unsafe(`select id::text as id from usage_records where team_id = $1 order by created_at desc, id desc limit 50`, [TEAM]);
+    expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
+    const buckets = await queries.summary({ groupBy: 'USER', readScope: { kind: 'team', teamId: TEAM } });
+    // every 50th record is the team's; of those, every other one names an end user (50 of them, 200 records each)
+    expect(buckets.reduce((s, b) => s + b.requests, 0)).toBe(ROWS / 50);
+    expect(buckets.find((b) => b.key === '')?.requests).toBe(ROWS / 100);
+    expect(buckets).toHaveLength(51);
   });
 
   it('the retention sweep finds a batch on the primary key and deletes it by row address, never scanning the table', async () => {
@@ -167,7 +194,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   it('usageSummary on 1M records (timing printed, not asserted)', async () => {
     for (const groupBy of ['MODEL', 'DAY'] as const) {
       const t0 = performance.now();
-      const buckets = await queries.summary({ groupBy, scopeKeyId: null });
+      const buckets = await queries.summary({ groupBy, readScope: { kind: 'all' } });
       const ms = performance.now() - t0;
       console.log(`[plans] usageSummary(${groupBy}) over ${ROWS} rows: ${Math.round(ms)} ms, ${buckets.length} buckets`);
       expect(buckets.reduce((s, b) => s + b.requests, 0)).toBe(ROWS);
@@ -177,9 +204,9 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       }
     }
     const t0 = performance.now();
-    const one = await queries.summary({ groupBy: 'MODEL', scopeKeyId: keyId(42) });
+    const one = await queries.summary({ groupBy: 'MODEL', readScope: { kind: 'key', keyId: keyId(42) } });
     console.log(`[plans] usageSummary(MODEL) for one key (${one.reduce((s, b) => s + b.requests, 0)} rows): ${Math.round(performance.now() - t0)} ms`);
-    await queries.summary({ groupBy: 'MODEL', scopeKeyId: null });
+    await queries.summary({ groupBy: 'MODEL', readScope: { kind: 'all' } });
     const rows = await client.unsafe(`explain (costs off) ${last!.query}`, last!.params as never[]);
     console.log(`[plans] usageSummary(MODEL), ADMIN\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
   });
