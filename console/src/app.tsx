@@ -12,6 +12,7 @@ import { OverviewPage } from './pages/overview';
 import { PlaygroundPage } from './pages/playground';
 import { PromptsPage } from './pages/prompts';
 import { TeamsPage } from './pages/teams';
+import { AccessPage } from './pages/access';
 import { UsagePage } from './pages/usage';
 import { SessionContext, type Scope, type Session, type Viewer } from './session';
 import { checkKey, SignIn } from './sign-in';
@@ -23,6 +24,7 @@ const PAGES = {
   [`${BASE}/keys`]: KeysPage,
   [`${BASE}/models`]: ModelsPage,
   [`${BASE}/teams`]: TeamsPage,
+  [`${BASE}/access`]: AccessPage,
   [`${BASE}/prompts`]: PromptsPage,
   [`${BASE}/playground`]: PlaygroundPage,
 };

@@ -10,6 +10,9 @@ import { expectNoProblems, hasChromium, launchConsoleBrowser, SKIP_NOTE, type Co
 
 const XSS_TEAM = 'research <img src=x onerror=alert(1)>';
 const XSS_DESCRIPTION = 'the lab <img src=x onerror=alert(2)><script>window.__xss=1</script>';
+const XSS_ACCESS_TEAM = 'labs <img src=x onerror=alert(3)>';
+const XSS_REASON = 'evals <img src=x onerror=alert(4)><script>window.__xss=1</script>';
+const CHAT_GATED = 'mutation { chat(input: { model: "echo-gated", messages: [{ role: USER, content: "hi" }] }) { message { content } } }';
 const TEAMS = 'query { teams { name description allowedModels limits { requestsPerMinute tokensPerDay monthlyBudgetUsd } apiKeys { name } } }';
 
 async function open(cb: ConsoleBrowser, gw: TestGateway, key: string): Promise<ConsolePage> {
@@ -159,6 +162,55 @@ describe.runIf(hasChromium)('the Teams page', () => {
     expectNoProblems(p);
     await p.close();
   }, 60_000);
+
+  it('a TEAM_ADMIN asks for a model; in a second page ADMIN sees the request arrive live and approves it; the TEAM_ADMIN’s page shows APPROVED without reload', async () => {
+    const model = await gw.gql('mutation { createModel(input: { name: "echo-gated", requiresApproval: true, targets: [{ provider: "echo", upstreamModel: "echo" }] }) { name } }');
+    expect(model.errors).toBeUndefined();
+    const team = await gw.gql<{ createTeam: { id: string } }>(`mutation($n: String!) { createTeam(input: { name: $n }) { id } }`, { n: XSS_ACCESS_TEAM });
+    expect(team.errors).toBeUndefined();
+    const lead = await gw.createKey({ name: 'gated lead', team: team.data?.createTeam.id, scopes: ['TEAM_ADMIN', 'INVOKE'] });
+    const chat = () => gw.gql(CHAT_GATED, {}, lead.secret);
+    expect((await chat()).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const teamPage = await open(cb, gw, lead.secret);
+    await goTo(teamPage.page, 'Access', 'Model access');
+    const adminPage = await open(cb, gw, gw.adminKey);
+    await goTo(adminPage.page, 'Access', 'Model access');
+    await adminPage.page.getByRole('region', { name: 'Access requests' }).getByText('No requests yet.').waitFor();
+
+    const form = teamPage.page.getByRole('form', { name: 'Request access' });
+    await form.getByRole('combobox', { name: 'Model' }).selectOption('echo-gated');
+    await form.getByLabel('Reason').fill(XSS_REASON);
+    await form.getByRole('button', { name: 'Request access' }).click();
+    const mine = teamPage.page.locator('tr[data-request]', { has: teamPage.page.getByText('echo-gated', { exact: true }) });
+    await expect.poll(() => mine.getByTestId('access-status').innerText()).toBe('PENDING');
+
+    // the ADMIN page was opened before the request: it arrives through the subscription
+    const theirs = adminPage.page.locator('tr[data-request]', { has: adminPage.page.getByText('echo-gated', { exact: true }) });
+    await expect.poll(() => theirs.getByTestId('access-status').innerText(), { timeout: 15_000 }).toBe('PENDING');
+    await theirs.getByText(XSS_REASON, { exact: true }).waitFor();
+    await theirs.getByText(XSS_ACCESS_TEAM, { exact: true }).waitFor();
+    await theirs.getByRole('button', { name: `Approve echo-gated for ${XSS_ACCESS_TEAM}` }).click();
+    const dialog = adminPage.page.getByRole('dialog', { name: `Approve echo-gated for ${XSS_ACCESS_TEAM}?` });
+    await dialog.getByLabel('Note for the team (optional)').fill('ok for the pilot');
+    await dialog.getByRole('button', { name: 'Approve' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(() => theirs.getByTestId('access-status').innerText()).toBe('APPROVED');
+
+    // the team admin's page follows without a reload
+    await expect.poll(() => mine.getByTestId('access-status').innerText(), { timeout: 15_000 }).toBe('APPROVED');
+    await mine.getByText('ok for the pilot', { exact: true }).waitFor();
+    await expect.poll(async () => (await chat()).errors, { timeout: 15_000 }).toBeUndefined();
+    for (const p of [teamPage, adminPage]) {
+      expect(await p.page.locator('main img').count()).toBe(0);
+      expect(await p.page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    }
+    await adminPage.screenshot('access');
+    expectNoProblems(teamPage);
+    expectNoProblems(adminPage);
+    await teamPage.close();
+    await adminPage.close();
+  }, 90_000);
 });
 
 if (!hasChromium) {
