@@ -1,7 +1,9 @@
 /*
- * The console's Teams page in headless Chromium: ADMIN creates a team with the form, creates a key in it on the
- * Keys page and finds the key in the team's detail, edits the team and is refused deleting it while it has keys;
- * a TEAM_ADMIN key sees its own team only, read-only. Team names and descriptions holding HTML are shown as text.
+ * The console's Teams and Access pages in headless Chromium: ADMIN creates a team with the form, creates a key in it
+ * on the Keys page and finds the key in the team's detail, edits the team and is refused deleting it while it has
+ * keys; a TEAM_ADMIN key sees its own team only, read-only. On the Access page a TEAM_ADMIN requests a model and an
+ * ADMIN in another tab sees the request arrive live and approves it, which the TEAM_ADMIN's tab shows without a
+ * reload; budget alerts arrive live too. Names, descriptions and reasons holding HTML are shown as text.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +35,7 @@ async function goTo(page: Page, link: string, heading: string) {
 
 const teamRow = (page: Page, name: string) => page.locator('tr', { has: page.getByText(name, { exact: true }) });
 
-describe.runIf(hasChromium)('the Teams page', () => {
+describe.runIf(hasChromium)('the Teams and Access pages', () => {
   let gw: TestGateway;
   let cb: ConsoleBrowser;
   beforeAll(async () => {
@@ -205,16 +207,40 @@ describe.runIf(hasChromium)('the Teams page', () => {
       expect(await p.page.locator('main img').count()).toBe(0);
       expect(await p.page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     }
-    await adminPage.screenshot('access');
     expectNoProblems(teamPage);
     expectNoProblems(adminPage);
     await teamPage.close();
     await adminPage.close();
   }, 90_000);
+
+  it('a budget alert appears live in the Budget alerts list when a key crosses its thresholds', async () => {
+    const priced = await gw.gql(
+      'mutation { createModel(input: { name: "echo-dear", targets: [{ provider: "echo", upstreamModel: "echo" }], inputPricePerMTok: 100000, outputPricePerMTok: 100000 }) { name } }',
+    );
+    expect(priced.errors).toBeUndefined();
+    const key = await gw.createKey({ name: 'spender <img src=x onerror=alert(5)>', limits: { monthlyBudgetUsd: 0.2 } });
+    const p = await open(cb, gw, gw.adminKey);
+    await goTo(p.page, 'Access', 'Model access');
+    const alerts = p.page.getByRole('region', { name: 'Budget alerts' });
+    await alerts.getByText('No budget alert yet', { exact: false }).waitFor();
+
+    // a few tokens at $0.10 each: past half, 80 % and all of the $0.20 budget in one call
+    const res = await gw.gql('mutation { chat(input: { model: "echo-dear", messages: [{ role: USER, content: "one two three" }] }) { usage { costUsd } } }', {}, key.secret);
+    expect(res.errors).toBeUndefined();
+    const rows = alerts.locator('tbody tr', { has: p.page.getByText('key spender <img src=x onerror=alert(5)>', { exact: true }) });
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);
+    expect((await rows.locator('td:nth-child(3)').allInnerTexts()).sort()).toEqual(['100 %', '50 %', '80 %']);
+    expect(await p.page.locator('main img').count()).toBe(0);
+    // the request approved in the test before is listed above the alerts
+    await p.page.locator('tr[data-request]').first().waitFor();
+    await p.screenshot('access');
+    expectNoProblems(p);
+    await p.close();
+  }, 60_000);
 });
 
 if (!hasChromium) {
-  describe('the Teams page', () => {
+  describe('the Teams and Access pages', () => {
     it('needs Chromium', (ctx) => ctx.skip(SKIP_NOTE));
   });
 }
