@@ -213,6 +213,43 @@ describe.runIf(hasChromium)('the Teams and Access pages', () => {
     await adminPage.close();
   }, 90_000);
 
+  it('ADMIN rejects a request with a note; the team sees REJECTED and the note, and the model stays refused', async () => {
+    const model = await gw.gql('mutation { createModel(input: { name: "echo-vault", requiresApproval: true, targets: [{ provider: "echo", upstreamModel: "echo" }] }) { name } }');
+    expect(model.errors).toBeUndefined();
+    const team = await gw.gql<{ createTeam: { id: string } }>('mutation { createTeam(input: { name: "vault team" }) { id } }');
+    const lead = await gw.createKey({ name: 'vault lead', team: team.data?.createTeam.id, scopes: ['TEAM_ADMIN', 'INVOKE'] });
+    const asked = await gw.gql('mutation { requestModelAccess(input: { model: "echo-vault", reason: "archive search" }) { status } }', {}, lead.secret);
+    expect(asked.data).toEqual({ requestModelAccess: { status: 'PENDING' } });
+
+    const p = await open(cb, gw, gw.adminKey);
+    await goTo(p.page, 'Access', 'Model access');
+    const r = p.page.locator('tr[data-request]', { has: p.page.getByText('echo-vault', { exact: true }) });
+    await r.getByRole('button', { name: 'Reject echo-vault for vault team' }).click();
+    const dialog = p.page.getByRole('dialog', { name: 'Reject echo-vault for vault team?' });
+    await dialog.getByText('“archive search”').waitFor();
+    await dialog.getByLabel('Note for the team (optional)').fill('not this quarter');
+    await dialog.getByRole('button', { name: 'Reject' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(() => r.getByTestId('access-status').innerText()).toBe('REJECTED');
+    expect(await r.getByRole('button', { name: 'Reject echo-vault for vault team' }).count()).toBe(0);
+
+    const seen = await gw.gql('query { modelAccessRequests { model status decisionNote } }', {}, lead.secret);
+    expect(seen.data).toEqual({ modelAccessRequests: [{ model: 'echo-vault', status: 'REJECTED', decisionNote: 'not this quarter' }] });
+    const chat = await gw.gql('mutation { chat(input: { model: "echo-vault", messages: [{ role: USER, content: "hi" }] }) { message { content } } }', {}, lead.secret);
+    expect(chat.errors?.[0]?.message).toMatch(/rejected for team "vault team"/);
+
+    const t = await open(cb, gw, lead.secret);
+    await goTo(t.page, 'Access', 'Model access');
+    const mine = t.page.locator('tr[data-request]', { has: t.page.getByText('echo-vault', { exact: true }) });
+    await expect.poll(() => mine.getByTestId('access-status').innerText()).toBe('REJECTED');
+    await mine.getByText('not this quarter', { exact: true }).waitFor();
+    expect(await t.page.getByRole('button', { name: /^(Approve|Reject) / }).count()).toBe(0);
+    expectNoProblems(p);
+    expectNoProblems(t);
+    await p.close();
+    await t.close();
+  }, 60_000);
+
   it('a budget alert appears live in the Budget alerts list when a key crosses its thresholds', async () => {
     const priced = await gw.gql(
       'mutation { createModel(input: { name: "echo-dear", targets: [{ provider: "echo", upstreamModel: "echo" }], inputPricePerMTok: 100000, outputPricePerMTok: 100000 }) { name } }',
