@@ -213,15 +213,23 @@ describe.runIf(hasChromium)('the Teams and Access pages', () => {
     await adminPage.close();
   }, 90_000);
 
-  it('ADMIN rejects a request with a note; the team sees REJECTED and the note, and the model stays refused', async () => {
-    const model = await gw.gql('mutation { createModel(input: { name: "echo-vault", requiresApproval: true, targets: [{ provider: "echo", upstreamModel: "echo" }] }) { name } }');
+  it('ADMIN marks a model as requiring approval on the Models page, then rejects a request for it with a note; the team sees REJECTED and the note, and the model stays refused', async () => {
+    const model = await gw.gql('mutation { createModel(input: { name: "echo-vault", targets: [{ provider: "echo", upstreamModel: "echo" }] }) { name } }');
     expect(model.errors).toBeUndefined();
+    const p = await open(cb, gw, gw.adminKey);
+    await goTo(p.page, 'Models', 'Providers and models');
+    await p.page.locator('tr[data-model="echo-vault"]').getByRole('button', { name: 'Edit model echo-vault' }).click();
+    const md = p.page.getByRole('dialog', { name: 'Edit model echo-vault' });
+    await md.getByRole('checkbox', { name: /Requires approval/ }).check();
+    await md.getByRole('button', { name: 'Save model' }).click();
+    await md.waitFor({ state: 'hidden' });
+    await p.page.locator('tr[data-model="echo-vault"]').getByText('requires approval', { exact: true }).waitFor();
+    expect((await gw.gql('query { model(name: "echo-vault") { requiresApproval } }')).data).toEqual({ model: { requiresApproval: true } });
     const team = await gw.gql<{ createTeam: { id: string } }>('mutation { createTeam(input: { name: "vault team" }) { id } }');
     const lead = await gw.createKey({ name: 'vault lead', team: team.data?.createTeam.id, scopes: ['TEAM_ADMIN', 'INVOKE'] });
     const asked = await gw.gql('mutation { requestModelAccess(input: { model: "echo-vault", reason: "archive search" }) { status } }', {}, lead.secret);
     expect(asked.data).toEqual({ requestModelAccess: { status: 'PENDING' } });
 
-    const p = await open(cb, gw, gw.adminKey);
     await goTo(p.page, 'Access', 'Model access');
     const r = p.page.locator('tr[data-request]', { has: p.page.getByText('echo-vault', { exact: true }) });
     await r.getByRole('button', { name: 'Reject echo-vault for vault team' }).click();
