@@ -11,6 +11,8 @@ import { ModelsPage } from './pages/models';
 import { OverviewPage } from './pages/overview';
 import { PlaygroundPage } from './pages/playground';
 import { PromptsPage } from './pages/prompts';
+import { TeamsPage } from './pages/teams';
+import { AccessPage } from './pages/access';
 import { UsagePage } from './pages/usage';
 import { SessionContext, type Scope, type Session, type Viewer } from './session';
 import { checkKey, SignIn } from './sign-in';
@@ -21,6 +23,8 @@ const PAGES = {
   [`${BASE}/usage`]: UsagePage,
   [`${BASE}/keys`]: KeysPage,
   [`${BASE}/models`]: ModelsPage,
+  [`${BASE}/teams`]: TeamsPage,
+  [`${BASE}/access`]: AccessPage,
   [`${BASE}/prompts`]: PromptsPage,
   [`${BASE}/playground`]: PlaygroundPage,
 };

@@ -16,6 +16,8 @@ export const NAV: NavItem[] = [
   { path: `${BASE}/usage`, label: 'Usage', scopes: ['READ_USAGE'] },
   { path: `${BASE}/keys`, label: 'Keys', scopes: ['ADMIN'] },
   { path: `${BASE}/models`, label: 'Models', scopes: ['ADMIN'] },
+  { path: `${BASE}/teams`, label: 'Teams', scopes: ['ADMIN', 'TEAM_ADMIN'] },
+  { path: `${BASE}/access`, label: 'Access', scopes: ['ADMIN', 'TEAM_ADMIN'] },
   { path: `${BASE}/prompts`, label: 'Prompts', scopes: ['INVOKE'] },
   { path: `${BASE}/playground`, label: 'Playground', scopes: ['INVOKE'] },
 ];

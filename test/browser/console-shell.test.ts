@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser } from './console-kit.js';
 
-const ALL_PAGES = ['Overview', 'Live tail', 'Usage', 'Keys', 'Models', 'Prompts', 'Playground'];
+const ALL_PAGES = ['Overview', 'Live tail', 'Usage', 'Keys', 'Models', 'Teams', 'Access', 'Prompts', 'Playground'];
 
 describe('the console is served by the gateway', () => {
   let gw: TestGateway;

@@ -30,11 +30,11 @@ function useRefreshedKeys() {
     return () => clearInterval(timer);
   }, [reexecute]);
   const keys = readFragment(KeyRowFields, res.data?.apiKeys ?? []);
-  return { keys: [...keys], models: res.data?.models ?? [], loading: !res.data && res.fetching, error: res.error };
+  return { keys: [...keys], models: res.data?.models ?? [], teams: res.data?.teams ?? [], loading: !res.data && res.fetching, error: res.error };
 }
 
 export function KeysPage() {
-  const { keys, models, loading, error } = useRefreshedKeys();
+  const { keys, models, teams, loading, error } = useRefreshedKeys();
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<Shown | null>(null);
   const [editing, setEditing] = useState<KeyRow | null>(null);
@@ -97,7 +97,7 @@ export function KeysPage() {
       {creating ? (
         <section class="card" aria-label="New key">
           <h2>New key</h2>
-          <KeyForm initial={EMPTY_DRAFT} models={models} submitLabel="Create key" busy={savingNew} error={actionError} onSubmit={submitNew} onCancel={() => setCreating(false)} />
+          <KeyForm initial={EMPTY_DRAFT} models={models} teams={teams} submitLabel="Create key" busy={savingNew} error={actionError} onSubmit={submitNew} onCancel={() => setCreating(false)} />
         </section>
       ) : null}
       <ErrorNote error={error} />
@@ -107,7 +107,7 @@ export function KeysPage() {
 
       <Modal open={editing != null} title={`Edit key “${editing?.name ?? ''}”`} onClose={() => setEditing(null)} busy={updated.fetching} wide>
         {editing ? (
-          <KeyForm initial={draftFromKey(editing)} models={models} submitLabel="Save changes" busy={updated.fetching} error={actionError} onSubmit={submitEdit} onCancel={() => setEditing(null)} />
+          <KeyForm initial={draftFromKey(editing)} models={models} teams={teams} submitLabel="Save changes" busy={updated.fetching} error={actionError} onSubmit={submitEdit} onCancel={() => setEditing(null)} />
         ) : null}
       </Modal>
       <ConfirmDialog

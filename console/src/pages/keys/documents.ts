@@ -12,6 +12,10 @@ export const KeyRowFields = graphql(`
     lastUsedAt
     revokedAt
     createdAt
+    team {
+      id
+      name
+    }
     limits {
       requestsPerMinute
       tokensPerMinute
@@ -40,6 +44,10 @@ export const KeysQuery = graphql(
       models {
         name
         status
+      }
+      teams {
+        id
+        name
       }
     }
   `,

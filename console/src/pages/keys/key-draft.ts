@@ -13,6 +13,7 @@ type UpdateInput = VariablesOf<typeof UpdateKeyMutation>['input'];
 export const SCOPES: Array<{ scope: Scope; hint: string }> = [
   { scope: 'INVOKE', hint: 'call models' },
   { scope: 'READ_USAGE', hint: 'read its own usage' },
+  { scope: 'TEAM_ADMIN', hint: 'manage its team' },
   { scope: 'ADMIN', hint: 'everything' },
 ];
 
@@ -27,6 +28,8 @@ export interface KeyDraft {
   models: string[];
   /** YYYY-MM-DD, the last UTC day the key works; '' for never */
   expiresOn: string;
+  /** The team's global id; '' for none */
+  team: string;
 }
 
 export const EMPTY_DRAFT: KeyDraft = {
@@ -39,6 +42,7 @@ export const EMPTY_DRAFT: KeyDraft = {
   allModels: true,
   models: [],
   expiresOn: '',
+  team: '',
 };
 
 const text = (n: number | null | undefined) => (n == null ? '' : String(n));
@@ -54,6 +58,7 @@ export function draftFromKey(key: KeyRow): KeyDraft {
     allModels: key.allowedModels == null,
     models: key.allowedModels ?? [],
     expiresOn: key.expiresAt ? key.expiresAt.slice(0, 10) : '',
+    team: key.team?.id ?? '',
   };
 }
 
@@ -78,10 +83,11 @@ export function toCreateInput(d: KeyDraft): CreateInput {
     limits: limits(d),
     allowedModels: d.allModels ? null : d.models,
     expiresAt: expiry(d.expiresOn),
+    ...(d.team ? { team: d.team } : {}),
   };
 }
 
-/** Only what changed of the expiry: an unchanged past expiry would be refused as not in the future. */
+/** Only what changed of the expiry and the team: an unchanged past expiry would be refused as not in the future. */
 export function toUpdateInput(d: KeyDraft, before: KeyDraft): UpdateInput {
   return {
     name: d.name.trim(),
@@ -89,6 +95,7 @@ export function toUpdateInput(d: KeyDraft, before: KeyDraft): UpdateInput {
     limits: limits(d),
     allowedModels: d.allModels ? null : d.models,
     ...(d.expiresOn !== before.expiresOn ? { expiresAt: expiry(d.expiresOn) } : {}),
+    ...(d.team !== before.team ? { team: d.team || null } : {}),
   };
 }
 

@@ -7,6 +7,8 @@ export interface KeyFormProps {
   initial: KeyDraft;
   /** Public model names to pick from */
   models: Array<{ name: string; status: string }>;
+  /** Teams a key may be put in */
+  teams: Array<{ id: string; name: string }>;
   submitLabel: string;
   busy: boolean;
   error: string | null;
@@ -23,7 +25,7 @@ const LIMITS: Array<{ field: 'requestsPerMinute' | 'tokensPerMinute' | 'tokensPe
 
 const toggle = <T,>(list: T[], item: T, on: boolean): T[] => (on ? [...list.filter((x) => x !== item), item] : list.filter((x) => x !== item));
 
-export function KeyForm({ initial, models, submitLabel, busy, error, onSubmit, onCancel }: KeyFormProps) {
+export function KeyForm({ initial, models, teams, submitLabel, busy, error, onSubmit, onCancel }: KeyFormProps) {
   const [d, setD] = useState<KeyDraft>(initial);
   const [problem, setProblem] = useState<string | null>(null);
   const set = (patch: Partial<KeyDraft>) => setD((x) => ({ ...x, ...patch }));
@@ -49,6 +51,17 @@ export function KeyForm({ initial, models, submitLabel, busy, error, onSubmit, o
         <label>
           Expires on (UTC, optional)
           <input type="date" name="expiresOn" value={d.expiresOn} onInput={(e) => set({ expiresOn: e.currentTarget.value })} />
+        </label>
+        <label>
+          Team
+          <select name="team" aria-label="Team" value={d.team} onChange={(e) => set({ team: e.currentTarget.value })}>
+            <option value="">No team</option>
+            {teams.map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </select>
         </label>
       </div>
       <fieldset>

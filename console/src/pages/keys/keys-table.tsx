@@ -52,6 +52,7 @@ export function KeysTable({ keys, onAction }: { keys: KeyRow[]; onAction(action:
               <td class="title-cell">
                 <div class="key-name">{k.name}</div>
                 <div class="mono muted small">{k.prefix}…</div>
+                {k.team ? <div class="muted small key-team">team {k.team.name}</div> : null}
               </td>
               <td data-label="Scopes">
                 {k.scopes.map((s) => (

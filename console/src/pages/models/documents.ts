@@ -24,6 +24,7 @@ export const ModelFields = graphql(`
     inputPricePerMTok
     outputPricePerMTok
     contextWindow
+    requiresApproval
     targets {
       provider {
         name

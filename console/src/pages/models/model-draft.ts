@@ -38,12 +38,14 @@ export interface ModelDraft {
   inputPrice: string;
   outputPrice: string;
   contextWindow: string;
+  /** Keys other than ADMIN ones need their team granted it (the Access page) */
+  requiresApproval: boolean;
 }
 
 export const newTarget = (provider = ''): TargetDraft => ({ provider, upstreamModel: '', priority: '0', weight: '1' });
 
 export function emptyModelDraft(firstProvider: string): ModelDraft {
-  return { name: '', description: '', status: 'ACTIVE', strategy: 'PRIORITY', targets: [newTarget(firstProvider)], fallbacks: '', timeoutMs: '', inputPrice: '', outputPrice: '', contextWindow: '' };
+  return { name: '', description: '', status: 'ACTIVE', strategy: 'PRIORITY', targets: [newTarget(firstProvider)], fallbacks: '', timeoutMs: '', inputPrice: '', outputPrice: '', contextWindow: '', requiresApproval: false };
 }
 
 const text = (n: number | null | undefined) => (n == null ? '' : String(n));
@@ -60,6 +62,7 @@ export function draftFromModel(m: ModelRow): ModelDraft {
     inputPrice: text(m.inputPricePerMTok),
     outputPrice: text(m.outputPricePerMTok),
     contextWindow: text(m.contextWindow),
+    requiresApproval: m.requiresApproval,
   };
 }
 
@@ -79,6 +82,7 @@ function fields(d: ModelDraft) {
     inputPricePerMTok: number(d.inputPrice),
     outputPricePerMTok: number(d.outputPrice),
     contextWindow: number(d.contextWindow),
+    requiresApproval: d.requiresApproval,
   };
 }
 

@@ -69,6 +69,12 @@ export function ModelForm({ initial, editing, providers, busy, error, onSubmit, 
         Description
         <textarea name="description" rows={2} value={d.description} onInput={(e) => set({ description: e.currentTarget.value })} />
       </label>
+      <div class="checks">
+        <label>
+          <input type="checkbox" name="requiresApproval" checked={d.requiresApproval} onChange={(e) => set({ requiresApproval: e.currentTarget.checked })} />
+          Requires approval: keys other than ADMIN ones may invoke it once their team was granted it (Access page)
+        </label>
+      </div>
       <fieldset>
         <legend>Targets</legend>
         {providers.length === 0 ? <p class="muted">No providers yet: create one first.</p> : null}

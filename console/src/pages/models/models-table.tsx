@@ -47,6 +47,7 @@ export function ModelsTable({ models, onEdit, onDelete }: { models: ModelRow[]; 
             <tr key={m.id} data-model={m.name}>
               <td class="title-cell">
                 <div class="mono strong">{m.name}</div>
+                {m.requiresApproval ? <span class="badge warn">requires approval</span> : null}
                 {m.description ? <div class="muted small description">{m.description}</div> : null}
               </td>
               <td data-label="Status">
