@@ -101,3 +101,16 @@ describe("a TEAM_ADMIN cannot loosen ADMIN's controls of its team's keys", () =>
     expect(ok(await gw.gql<{ updateApiKey: KeyOut }>(UPDATE_KEY, { id: member.id, input: { expiresAt: null } })).updateApiKey.expiresAt).toBeNull();
   });
 });
+
+describe('Team.monthToDate', () => {
+  it("is for ADMIN and the team's TEAM_ADMIN; the team's other keys get null with FORBIDDEN", async () => {
+    const { team, admin, member } = await teamWithAdmin();
+    const MTD = 'query($id: ID!) { team(id: $id) { name monthToDate { requests } } }';
+    expect(ok(await gw.gql<{ team: { monthToDate: { requests: number } } }>(MTD, { id: team.id })).team.monthToDate).toEqual({ requests: 0 });
+    expect(ok(await gw.gql<{ team: { monthToDate: { requests: number } } }>(MTD, { id: team.id }, admin.secret)).team.monthToDate).toEqual({ requests: 0 });
+    const res = await gw.gql<{ team: { name: string; monthToDate: unknown } }>(MTD, { id: team.id }, member.secret);
+    expectCode(res, 'FORBIDDEN');
+    expect(res.data?.team.name).toBeTruthy();
+    expect(res.data?.team.monthToDate).toBeNull();
+  });
+});
