@@ -98,7 +98,8 @@ export const readsPrompt = (p: Principal, prompt: PromptRow): boolean =>
  */
 export function checkPromptChange(p: Principal, name: string, owner: string | null | undefined): void {
   if (p.isAdmin || owner === undefined || adminsTeam(p, owner)) return;
-  throw forbidden(`This key may not change prompt "${name}": it belongs to ${owner ? 'another team' : 'the gateway'}`);
+  // one refusal whoever owns it: telling another team's names from the gateway's would let a TEAM_ADMIN probe them
+  throw forbidden(`This key may not change prompt "${name}": its team does not own it`);
 }
 
 /** A TEAM_ADMIN binds its templates to models its team may invoke (a template its keys could never run is a mistake). */

@@ -114,3 +114,22 @@ describe('Team.monthToDate', () => {
     expect(res.data?.team.monthToDate).toBeNull();
   });
 });
+
+describe('prompt names a TEAM_ADMIN does not own', () => {
+  it("are refused alike, whether another team's or the gateway's", async () => {
+    const a = await teamWithAdmin();
+    const b = await teamWithAdmin();
+    const CREATE_PROMPT = 'mutation($input: CreatePromptInput!) { createPrompt(input: $input) { version team { id } } }';
+    const prompt = (name: string) => ({ name, model: 'echo', messages: [{ role: 'USER', content: 'hi' }] });
+    const teams = unique('teams');
+    const gateways = unique('gateways');
+    ok(await gw.gql(CREATE_PROMPT, { input: prompt(teams) }, b.admin.secret));
+    ok(await gw.gql(CREATE_PROMPT, { input: prompt(gateways) }));
+    const refusal = async (name: string) => {
+      const res = await gw.gql(CREATE_PROMPT, { input: prompt(name) }, a.admin.secret);
+      expectCode(res, 'FORBIDDEN');
+      return res.errors![0].message.replace(name, '<name>');
+    };
+    expect(await refusal(teams)).toBe(await refusal(gateways));
+  });
+});
