@@ -45,6 +45,12 @@ export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !=
 export const isGranted = (p: Principal, m: Pick<ModelRow, 'name' | 'requiresApproval'>): boolean =>
   !m.requiresApproval || p.isAdmin || p.approvedModels.has(m.name);
 
+/**
+ * A fallback model may answer this key's call: its allow-lists admit it and, if it requires approval, its team was
+ * granted it (a fallback must not reach a model the key could not invoke by name).
+ */
+export const mayFallBackTo = (p: Principal, m: Pick<ModelRow, 'name' | 'requiresApproval'>): boolean => allowsModel(p, m.name) && isGranted(p, m);
+
 export type AccessStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
 
 /**

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { expectCode, ok } from '../graphql/helpers.js';
+import { CHAT, expectCode, ok } from '../graphql/helpers.js';
+import { closedPort } from '../gateway/helpers.js';
 
 let gw: TestGateway;
 let seq = 0;
@@ -131,5 +132,32 @@ describe('prompt names a TEAM_ADMIN does not own', () => {
       return res.errors![0].message.replace(name, '<name>');
     };
     expect(await refusal(teams)).toBe(await refusal(gateways));
+  });
+});
+
+describe('fallback models', () => {
+  it("skip those the caller's key or team may not invoke, or that need an approval its team lacks", async () => {
+    const provider = unique('dead');
+    ok(await gw.gql('mutation($input: CreateProviderInput!) { createProvider(input: $input) { id } }', { input: { name: provider, kind: 'OPENAI_COMPATIBLE', baseUrl: `http://127.0.0.1:${await closedPort()}/v1`, apiKey: 'sk-x' } }));
+    const model = async (name: string, input: Record<string, unknown>) => {
+      ok(await gw.gql('mutation($input: CreateModelInput!) { createModel(input: $input) { id } }', { input: { name, ...input } }));
+      return name;
+    };
+    const echo = (upstreamModel: string) => ({ targets: [{ provider: 'echo', upstreamModel }] });
+    const approval = await model(unique('needs-approval'), { ...echo('approval-up'), requiresApproval: true });
+    const unlisted = await model(unique('unlisted'), echo('unlisted-up'));
+    const allowed = await model(unique('allowed'), echo('allowed-up'));
+    const primary = await model(unique('primary'), { targets: [{ provider, upstreamModel: 'x' }], fallbacks: [approval, unlisted, allowed] });
+    const { member } = await teamWithAdmin({ allowedModels: [primary, approval, allowed] });
+    const ask = async (key?: string) =>
+      ok(await gw.gql<{ chat: { model: string; upstreamModel: string } }>(CHAT, { input: { model: primary, messages: [{ role: 'USER', content: 'hi' }] } }, key)).chat;
+    expect(await ask(member.secret)).toMatchObject({ model: primary, upstreamModel: 'allowed-up' });
+    // ADMIN may invoke every model: the first fallback answers
+    expect(await ask()).toMatchObject({ model: primary, upstreamModel: 'approval-up' });
+    // a key whose own list leaves out the last one has nothing left to fall back to
+    const narrow = await gw.createKey({ allowedModels: [primary, unlisted] });
+    expect(await ask(narrow.secret)).toMatchObject({ upstreamModel: 'unlisted-up' });
+    const none = await gw.createKey({ allowedModels: [primary] });
+    expectCode(await gw.gql(CHAT, { input: { model: primary, messages: [{ role: 'USER', content: 'hi' }] } }, none.secret), 'UPSTREAM_ERROR');
   });
 });
