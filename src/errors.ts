@@ -88,6 +88,9 @@ export const unauthenticated = (message = 'A valid API key is required (Authoriz
 
 export const forbidden = (message: string) => new GatewayError('FORBIDDEN', message);
 
+/** A refusal of one input field the caller may not give (or not this way); `field` as for badInput. */
+export const forbiddenField = (field: string, message: string) => new GatewayError('FORBIDDEN', `${field}: ${message}`, { field });
+
 /** Invalid input; `field` is the argument path, e.g. `input.messages[0].role`. */
 export const badInput = (field: string, message: string) =>
   new GatewayError('BAD_USER_INPUT', `${field}: ${message}`, { field });

@@ -54,6 +54,8 @@ interface RunOptions {
   requestId?: string;
   /** The invocation's id (the usage record's and the answer's id), on those log lines too. */
   invocationId?: string;
+  /** Which fallback models this call may go on to (default: every one); the primary was checked before. */
+  fallbackAllowed?: (model: ResolvedModel) => boolean;
 }
 
 /** The invocation failed for good; carries what usage needs to know. */
@@ -124,7 +126,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         lastTarget: undefined,
         allTimedOut: true,
       };
-      const nextModel = modelQueue(primary, deps.catalogue);
+      const nextModel = modelQueue(primary, deps.catalogue, runOpts.fallbackAllowed);
       for (let model = await nextModel(); model; model = await nextModel()) {
         const outcome = await tryModel(run, model);
         if (outcome) return outcome;
@@ -147,8 +149,11 @@ interface Run<T> {
   allTimedOut: boolean;
 }
 
-/** The primary model, then the fallbacks breadth-first: each model once, a retired fallback skipped. */
-function modelQueue(primary: ResolvedModel, catalogue: CatalogueService): () => Promise<ResolvedModel | undefined> {
+/**
+ * The primary model, then the fallbacks breadth-first: each model once, a retired fallback or one the caller may not
+ * use skipped (its own fallbacks are still tried: the caller may use those).
+ */
+function modelQueue(primary: ResolvedModel, catalogue: CatalogueService, allowed?: (model: ResolvedModel) => boolean): () => Promise<ResolvedModel | undefined> {
   // models already tried, built once there are fallbacks to go through (most models have none)
   let visited: Set<string> | undefined;
   const queue: Array<ResolvedModel | string> = [primary];
@@ -160,6 +165,7 @@ function modelQueue(primary: ResolvedModel, catalogue: CatalogueService): () => 
       if (model.row.fallbacks.length || visited) (visited ??= new Set()).add(model.row.name);
       if (model.row.status === 'RETIRED' && model !== primary) continue;
       queue.push(...model.row.fallbacks);
+      if (model !== primary && allowed && !allowed(model)) continue;
       return model;
     }
     return undefined;

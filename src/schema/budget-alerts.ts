@@ -69,8 +69,16 @@ BudgetAlertRef.implement({
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
-      description: 'The key, for an API_KEY alert the caller may read the key of; null otherwise',
-      resolve: (a, _, ctx) => (a.subjectKind === 'API_KEY' && readsKey(ctx.principal!, a.subjectId) ? ctx.loaders.apiKey.load(a.subjectId) : null),
+      description: "The key, for an API_KEY alert the caller may read the key of (ADMIN every key, a TEAM_ADMIN its team's, any other key itself); null otherwise",
+      resolve: async (a, _, ctx) => {
+        const p = ctx.principal!;
+        if (a.subjectKind !== 'API_KEY') return null;
+        if (readsKey(p, a.subjectId)) return ctx.loaders.apiKey.load(a.subjectId);
+        if (!p.isTeamAdmin) return null;
+        // a TEAM_ADMIN reads the keys of its team: which team the key is in now takes reading it
+        const key = await ctx.loaders.apiKey.load(a.subjectId);
+        return key && readsKey(p, key.id, key.teamId) ? key : null;
+      },
     }),
     period: t.exposeString('period', { description: 'The UTC month, e.g. 2026-12' }),
     threshold: t.exposeFloat('threshold', { description: 'The fraction of the budget crossed, e.g. 0.8' }),

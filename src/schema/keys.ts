@@ -1,5 +1,6 @@
 /* API keys: viewer, admin listing and lifecycle. Secrets are returned once, at creation or rotation. */
 import type { Context } from '../context.js';
+import type { CachePolicyInput as CachePolicyInputValue } from '../cache/cache-policy.js';
 import type { ApiKeyRow } from '../db/schema.js';
 import type { LimitValues } from '../services/limit-inputs.js';
 import type { KeyLimitUsage } from '../services/limit-usage.js';
@@ -185,14 +186,26 @@ async function existingTeamId(ctx: Context, team: GlobalId): Promise<string> {
   return id;
 }
 
-/** A key this caller may change (update, rotate, revoke); another team's or an unmanageable one is not found. */
-async function managedKeyId(ctx: Context, value: GlobalId): Promise<string> {
+/**
+ * A key this caller may change (update, rotate, revoke); another team's or an unmanageable one is not found. `row` is
+ * the key as it is, read for a TEAM_ADMIN (whose changes are checked against it), not for ADMIN.
+ */
+async function managedKey(ctx: Context, value: GlobalId): Promise<{ id: string; row?: ApiKeyRow }> {
   const id = keyOf(ctx, value, ApiKeyRef, 'id');
   const p = ctx.principal!;
-  if (p.isAdmin) return id;
+  if (p.isAdmin) return { id };
   const row = await ctx.services.keys.byId(id);
   if (!managesKey(p, row)) throw notFound('ApiKey', id);
-  return id;
+  return { id, row };
+}
+
+/**
+ * A TEAM_ADMIN replacing or clearing a key's cache policy keeps the scope ADMIN gave it (the input replaces the whole
+ * policy, scope included, and only ADMIN sets the scope).
+ */
+function keptCacheScope(input: CachePolicyInputValue | null | undefined, row: ApiKeyRow | undefined): CachePolicyInputValue | null | undefined {
+  if (input === undefined || !row?.cacheScope) return input;
+  return { ...(input ?? {}), scope: row.cacheScope as CachePolicyInputValue['scope'] };
 }
 
 builder.mutationFields((t) => ({
@@ -214,10 +227,11 @@ builder.mutationFields((t) => ({
     authScopes: { teamAdmin: true },
     args: { id: t.arg.globalID({ required: true, description: KEY_ID }), input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes' }) },
     resolve: async (_, { id, input }, ctx) => {
-      const keyId = await managedKeyId(ctx, id);
+      const { id: keyId, row } = await managedKey(ctx, id);
       const teamId = input.team === undefined ? undefined : input.team === null ? null : await existingTeamId(ctx, input.team);
-      checkKeyGrant(ctx.principal!, { ...input, teamId });
-      return ctx.services.keys.update(keyId, { ...input, teamId, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) });
+      const guardrailPolicyIds = await policyIds(ctx, input.guardrailPolicies);
+      checkKeyGrant(ctx.principal!, { ...input, teamId, guardrailPolicyIds }, row);
+      return ctx.services.keys.update(keyId, { ...input, teamId, guardrailPolicyIds, cache: keptCacheScope(input.cache, row) });
     },
   }),
   revokeApiKey: t.field({
@@ -225,13 +239,13 @@ builder.mutationFields((t) => ({
     description: "ADMIN, or TEAM_ADMIN for its team's keys; takes effect on every gateway instance within 5 seconds",
     authScopes: { teamAdmin: true },
     args: { id: t.arg.globalID({ required: true, description: `${KEY_ID}; revoking twice changes nothing` }) },
-    resolve: async (_, { id }, ctx) => ctx.services.keys.revoke(await managedKeyId(ctx, id)),
+    resolve: async (_, { id }, ctx) => ctx.services.keys.revoke((await managedKey(ctx, id)).id),
   }),
   rotateApiKey: t.field({
     type: CreatedApiKeyRef,
     description: "ADMIN, or TEAM_ADMIN for its team's keys; the old secret stops working, a new one is returned",
     authScopes: { teamAdmin: true },
     args: { id: t.arg.globalID({ required: true, description: `${KEY_ID}; not a revoked one` }) },
-    resolve: async (_, { id }, ctx) => ctx.services.keys.rotate(await managedKeyId(ctx, id)),
+    resolve: async (_, { id }, ctx) => ctx.services.keys.rotate((await managedKey(ctx, id)).id),
   }),
 }));

@@ -33,7 +33,8 @@ PromptTemplateRef.implement({
     team: t.field({
       type: TeamRef,
       nullable: true,
-      description: "The team that owns it (only that team's keys read it); null: the gateway's, read by every key",
+      description:
+        "The team that owns it (only that team's keys read it); null: the gateway's, read by every key. A name keeps its owner: a version ADMIN adds to a team's name is that team's too",
       resolve: (p, _, ctx) => (p.teamId ? ctx.loaders.team.load(p.teamId) : null),
     }),
   }),
@@ -50,7 +51,7 @@ const PromptMessageInput = builder.inputType('PromptMessageInput', {
 const CreatePromptInput = builder.inputType('CreatePromptInput', {
   description: 'A new prompt template, or a new version of one',
   fields: (t) => ({
-    name: t.string({ required: true, description: 'Name: 1-128 letters, digits and . _ : / - (not starting with a symbol); an existing name gets a new version' }),
+    name: t.string({ required: true, description: 'Name: 1-128 letters, digits and . _ : / - (not starting with a symbol); an existing name gets a new version, owned by the name\'s team (even when ADMIN adds it)' }),
     model: t.string({ required: true, description: 'The public model name runPrompt invokes' }),
     messages: t.field({ type: [PromptMessageInput], required: true, description: 'The messages (at least one)' }),
   }),

@@ -36,8 +36,13 @@ TeamRef.implement({
     }),
     monthToDate: t.field({
       type: UsageTotalsRef,
-      description: "Totals of its keys' usage this calendar month (UTC)",
-      resolve: (team, _, ctx) => ctx.loaders.teamMonthToDate.load(team.id),
+      nullable: true,
+      description: "Totals of its keys' usage this calendar month (UTC): for ADMIN and the team's own TEAM_ADMIN keys; null with a FORBIDDEN error for any other key",
+      resolve: (team, _, ctx) => {
+        // what a team spends is its managers' business, as its keys are
+        if (!readsTeamKeys(ctx.principal!, team.id)) throw forbidden('This key may not access Team.monthToDate');
+        return ctx.loaders.teamMonthToDate.load(team.id);
+      },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),

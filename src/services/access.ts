@@ -7,7 +7,7 @@
  * `node(id:)` applies the same.
  */
 import type { ApiKeyRow, ModelRow, PromptRow, TeamRow } from '../db/schema.js';
-import { badInput, forbidden, type GatewayError } from '../errors.js';
+import { badInput, forbidden, forbiddenField, type GatewayError } from '../errors.js';
 import type { Principal, Scope } from './keys.js';
 import { LIMIT_FIELDS, endUserLimitsOf, type KeyLimitsInput, type LimitValues } from './limit-inputs.js';
 
@@ -44,6 +44,12 @@ export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !=
 /** Approval is needed by every key but ADMIN ones, and granted to a team (principal.approvedModels), never to a key alone. */
 export const isGranted = (p: Principal, m: Pick<ModelRow, 'name' | 'requiresApproval'>): boolean =>
   !m.requiresApproval || p.isAdmin || p.approvedModels.has(m.name);
+
+/**
+ * A fallback model may answer this key's call: its allow-lists admit it and, if it requires approval, its team was
+ * granted it (a fallback must not reach a model the key could not invoke by name).
+ */
+export const mayFallBackTo = (p: Principal, m: Pick<ModelRow, 'name' | 'requiresApproval'>): boolean => allowsModel(p, m.name) && isGranted(p, m);
 
 export type AccessStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
 
@@ -98,7 +104,8 @@ export const readsPrompt = (p: Principal, prompt: PromptRow): boolean =>
  */
 export function checkPromptChange(p: Principal, name: string, owner: string | null | undefined): void {
   if (p.isAdmin || owner === undefined || adminsTeam(p, owner)) return;
-  throw forbidden(`This key may not change prompt "${name}": it belongs to ${owner ? 'another team' : 'the gateway'}`);
+  // one refusal whoever owns it: telling another team's names from the gateway's would let a TEAM_ADMIN probe them
+  throw forbidden(`This key may not change prompt "${name}": its team does not own it`);
 }
 
 /** A TEAM_ADMIN binds its templates to models its team may invoke (a template its keys could never run is a mistake). */
@@ -168,7 +175,14 @@ export interface KeyGrant {
   limits?: KeyLimitsInput | null;
   endUserLimits?: KeyLimitsInput | null;
   allowedModels?: readonly string[] | null;
+  cache?: { scope?: string | null } | null;
+  /** The ids of its guardrail policies after the change. */
+  guardrailPolicyIds?: readonly string[] | null;
+  expiresAt?: Date | null;
 }
+
+/** What the key is now, on update (undefined: a new key). */
+type CurrentKey = Pick<ApiKeyRow, 'guardrailPolicyIds' | 'expiresAt'>;
 
 /** Each limit given is at most the team's where the team sets one (a key without that limit still meets the team's). */
 function checkWithinTeam(given: KeyLimitsInput | null | undefined, team: LimitValues, teamName: string, field: string): void {
@@ -181,15 +195,32 @@ function checkWithinTeam(given: KeyLimitsInput | null | undefined, team: LimitVa
 }
 
 /**
- * What a TEAM_ADMIN may give a key of its team (ADMIN may give anything): no other team, never the ADMIN scope,
- * limits within the team's, models within the team's list.
+ * ADMIN's controls over a key a TEAM_ADMIN may only tighten: it adds guardrail policies but never drops one, and
+ * sets or brings its expiry forward but never clears or postpones it.
  */
-export function checkKeyGrant(p: Principal, grant: KeyGrant): void {
+function checkAdminControlsKept(grant: KeyGrant, current: CurrentKey): void {
+  if (grant.guardrailPolicyIds != null && current.guardrailPolicyIds.some((id) => !grant.guardrailPolicyIds!.includes(id))) {
+    throw forbiddenField('input.guardrailPolicies', 'a TEAM_ADMIN key may add guardrail policies to a key but not remove any');
+  }
+  if (grant.expiresAt === undefined || !current.expiresAt) return;
+  if (grant.expiresAt === null || grant.expiresAt.getTime() > current.expiresAt.getTime()) {
+    throw forbiddenField('input.expiresAt', 'a TEAM_ADMIN key may bring a key\'s expiry forward but not clear or postpone it');
+  }
+}
+
+/**
+ * What a TEAM_ADMIN may give a key of its team (ADMIN may give anything): no other team, never the ADMIN scope,
+ * limits within the team's, models within the team's list, never a cache scope (a GLOBAL one shares cached answers
+ * beyond the team); on update (`current`), ADMIN's guardrail policies and expiry kept.
+ */
+export function checkKeyGrant(p: Principal, grant: KeyGrant, current?: CurrentKey): void {
   if (p.isAdmin) return;
   const team: TeamRow | null = p.isTeamAdmin ? p.team : null;
   if (!team) throw forbidden('This key may not manage API keys');
   if (grant.teamId !== undefined && grant.teamId !== team.id) throw forbidden(`A TEAM_ADMIN key manages the keys of its own team "${team.name}" only`);
   if (grant.scopes?.includes('ADMIN')) throw forbidden('Only an ADMIN key may grant the ADMIN scope');
+  if (grant.cache?.scope != null) throw forbiddenField('input.cache.scope', 'only an ADMIN key may set the cache scope of a key');
+  if (current) checkAdminControlsKept(grant, current);
   checkWithinTeam(grant.limits, team, team.name, 'input.limits');
   checkWithinTeam(grant.endUserLimits, endUserLimitsOf(team), team.name, 'input.endUserLimits');
   if (team.allowedModels && grant.allowedModels) {

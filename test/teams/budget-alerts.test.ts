@@ -201,6 +201,8 @@ describe('budget alerts and signed webhooks', () => {
       expect(times).toEqual([...times].sort((x, y) => y - x));
       const teamAlerts = ok(await gw.gql<{ budgetAlerts: AlertOut[] }>(ALERTS, {}, teamAdmin.secret)).budgetAlerts;
       expect(teamAlerts.map((a) => a.id).sort()).toEqual(adminAlerts.map((a) => a.id).sort());
+      // the team admin reads its team's key on the key's alerts, as ADMIN does
+      expect(teamAlerts.filter((a) => a.subjectKind === 'API_KEY').map((a) => a.apiKey?.id)).toEqual([spender.id, spender.id, spender.id]);
       const ownAlerts = ok(await gw.gql<{ budgetAlerts: AlertOut[] }>(ALERTS, {}, spender.secret)).budgetAlerts;
       expect(ownAlerts.map((a) => [a.subjectKind, a.apiKey?.id, a.threshold])).toEqual([
         ['API_KEY', spender.id, 1],

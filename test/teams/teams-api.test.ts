@@ -204,7 +204,7 @@ describe('teams and team(id): who sees which team', () => {
 
     const member = await gw.createKey({ team: a.id });
     expect(ok(await gw.gql<{ teams: Array<{ id: string; name: string }> }>(TEAMS, {}, member.secret)).teams).toEqual([{ id: a.id, name: a.name }]);
-    expect(ok(await gw.gql<{ team: { name: string } }>(TEAM, { id: a.id }, member.secret)).team.name).toBe(a.name);
+    expect(ok(await gw.gql<{ team: { name: string } }>('query($id: ID!) { team(id: $id) { name } }', { id: a.id }, member.secret)).team.name).toBe(a.name);
     const other = await gw.gql<{ team: unknown }>(TEAM, { id: b.id }, member.secret);
     expectCode(other, 'FORBIDDEN');
     expect(other.data?.team).toBeNull();

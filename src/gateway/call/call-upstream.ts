@@ -1,4 +1,5 @@
 /* The call: route and call for a unary answer (chat, embed): the executor's attempts, retries and fallbacks over the model's targets. */
+import { fallbackAccess } from '../fallback-access.js';
 import type { ChatResponse, EmbedResponse, ProviderAdapter, CallOptions } from '../../providers/types.js';
 import { UpstreamError } from '../../providers/types.js';
 import type { AdapterRegistry } from '../../providers/registry.js';
@@ -35,7 +36,7 @@ export function upstreamAnswer<R extends ChatResponse | EmbedResponse>(outcome: 
 /** Runs the attempts; a failure releases the reservation (nothing was used). */
 export async function callUpstream<T>(inv: Invocation, deps: PipelineDeps, call: (a: AttemptContext) => Promise<T>): Promise<AttemptOutcome<T>> {
   try {
-    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call, { requestId: inv.options.requestId, invocationId: inv.id });
+    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call, { requestId: inv.options.requestId, invocationId: inv.id, fallbackAllowed: fallbackAccess(inv) });
   } catch (err) {
     inv.settle(0, 0);
     throw err;

@@ -1,4 +1,5 @@
 /* Stream, part 1: route and call until one target sends its first chunk; after that there is no retry or fallback. */
+import { fallbackAccess } from '../fallback-access.js';
 import type { StreamChunk, ToolCall } from '../../providers/types.js';
 import type { ResolvedModel, ResolvedTarget } from '../../services/catalogue.js';
 import { anyOf, type Cancellation } from '../../util/cancellation.js';
@@ -45,7 +46,7 @@ export async function openStream(inv: Invocation, deps: PipelineDeps, ac: Cancel
       return { iterator, first, timeoutMs };
     },
     // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
-    { hold: true, requestId: inv.options.requestId, invocationId: inv.id },
+    { hold: true, requestId: inv.options.requestId, invocationId: inv.id, fallbackAllowed: fallbackAccess(inv) },
   );
   progress.release = outcome.release;
   progress.target = outcome.target;
