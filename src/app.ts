@@ -216,7 +216,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   // model access decisions and budget alerts reach subscribers on every instance, through the same Redis clients
   const teamEvents = createTeamEvents(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}events:` }) : undefined);
   const modelAccess = createModelAccessService(db, { keys, events: teamEvents });
-  const webhooks = createWebhookService(db, box);
+  const webhooks = createWebhookService(db, box, config.webhooks);
   const deliveries = createWebhookDelivery(db, box, log, config.webhooks);
   const budgetAlerts = createBudgetAlertService(db, { events: teamEvents, deliveries, log });
   const usage = createUsageWriter(db, {

@@ -7,9 +7,11 @@ import { createHmac } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import { fetch as undiciFetch } from 'undici';
 import type { Db } from '../db/client.js';
 import { apiKeys, budgetAlerts, teams, webhookDeliveries, webhooks, type BudgetAlertRow, type WebhookRow } from '../db/schema.js';
 import type { SecretBox } from '../security/secret-box.js';
+import { privateAddressOf, publicOnlyDispatcher } from './webhook-address.js';
 
 export interface WebhookDeliveryOptions {
   /** The wait before the first retry; each next one waits twice as long. @default 1000 */
@@ -18,6 +20,8 @@ export interface WebhookDeliveryOptions {
   maxAttempts: number;
   /** How long one try may take. @default 5000 */
   timeoutMs: number;
+  /** true: a TEAM_ADMIN's webhook may reach non-public addresses too. @default false */
+  allowPrivateAddresses: boolean;
 }
 
 const WEBHOOK_EVENT = 'budget.threshold_crossed';
@@ -50,6 +54,8 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
   const timers = new Set<NodeJS.Timeout>();
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
+  // one pool for restricted webhooks: its connections resolve and check the address they connect to
+  let publicOnly: ReturnType<typeof publicOnlyDispatcher> | undefined;
 
   async function subjectName(alert: BudgetAlertRow): Promise<string | null> {
     const [row] =
@@ -62,8 +68,15 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
   /** One try: whether the receiver took it, and why not. */
   async function post(deliveryId: string, hook: WebhookRow, body: string): Promise<{ ok: boolean; error?: string }> {
     const timestamp = Math.floor(Date.now() / 1000);
+    const restricted = hook.publicOnly && !opts.allowPrivateAddresses;
     try {
-      const res = await fetch(hook.url, {
+      if (restricted) {
+        // the name may resolve elsewhere than at creation (DNS rebinding); literals never reach the dispatcher's lookup
+        const bad = await privateAddressOf(new URL(hook.url).hostname);
+        if (bad) return { ok: false, error: `refused: the webhook's host resolves to the non-public address ${bad}` };
+      }
+      const res = await undiciFetch(hook.url, {
+        dispatcher: restricted ? (publicOnly ??= publicOnlyDispatcher()) : undefined,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -169,6 +182,7 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await Promise.allSettled([...inFlight]);
+      await publicOnly?.close().catch(() => {});
     },
   };
 }
