@@ -154,19 +154,28 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
   }
 
   return {
-    /** Queues the alert for every enabled webhook that receives it: gateway-wide ones, and its team's. */
-    async enqueue(alert: BudgetAlertRow): Promise<void> {
-      const hooks = await db
+    /**
+     * The alert's deliveries, one per enabled webhook that receives it (gateway-wide ones, and its team's), inserted
+     * with `q`: the transaction that claims the alert, so an alert never exists without them. Nothing is sent until
+     * `start` (after the commit).
+     */
+    async queue(q: Pick<Db, 'select' | 'insert'>, alert: BudgetAlertRow): Promise<string[]> {
+      const hooks = await q
         .select({ id: webhooks.id })
         .from(webhooks)
         .where(and(eq(webhooks.enabled, true), alert.teamId ? or(isNull(webhooks.teamId), eq(webhooks.teamId, alert.teamId)) : isNull(webhooks.teamId)));
-      if (!hooks.length) return;
-      const rows = await db
+      if (!hooks.length) return [];
+      const rows = await q
         .insert(webhookDeliveries)
         .values(hooks.map((h) => ({ alertId: alert.id, webhookId: h.id })))
         .onConflictDoNothing()
         .returning({ id: webhookDeliveries.id });
-      for (const r of rows) schedule(r.id, 0);
+      return rows.map((r) => r.id);
+    },
+
+    /** Sends queued deliveries (committed). */
+    start(ids: readonly string[]): void {
+      for (const id of ids) schedule(id, 0);
     },
 
     /** Start-up: picks up deliveries a previous run left PENDING. */
