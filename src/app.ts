@@ -64,6 +64,8 @@ export interface AppOptions {
   observer?: GatewayObserver;
   /** Close sockets that never send connection_init after this long. */
   wsInitTimeoutMs?: number;
+  /** How often webhook deliveries left PENDING (by an instance that died) are looked for. @default 30000 */
+  webhookSweepMs?: number;
   /** More Yoga plugins (an operator's: a response cache, result processors); they turn the GraphQL fast path off. */
   yogaPlugins?: Plugin[];
   /** Bounds on reading and dropping a body that is still arriving after its answer (a 413). */
@@ -216,8 +218,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   // model access decisions and budget alerts reach subscribers on every instance, through the same Redis clients
   const teamEvents = createTeamEvents(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}events:` }) : undefined);
   const modelAccess = createModelAccessService(db, { keys, events: teamEvents });
-  const webhooks = createWebhookService(db, box);
-  const deliveries = createWebhookDelivery(db, box, log, config.webhooks);
+  const webhooks = createWebhookService(db, box, config.webhooks);
+  const deliveries = createWebhookDelivery(db, box, log, { ...config.webhooks, sweepMs: options.webhookSweepMs });
   const budgetAlerts = createBudgetAlertService(db, { events: teamEvents, deliveries, log });
   const usage = createUsageWriter(db, {
     flushMs: config.usage.flushMs,

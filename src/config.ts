@@ -50,6 +50,7 @@ const envSchema = z.object({
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1000),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: z.stringbool().default(false),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -98,7 +99,13 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
     /** The response cache's in-process stores, bounded in bytes: the exact one (without REDIS_URL), the usearch index (without pgvector). */
     cache: { memoryMaxBytes: env.CACHE_MEMORY_MAX_BYTES, semanticMaxBytes: env.CACHE_SEMANTIC_MAX_BYTES },
     /** Budget alert webhooks: the first retry waits retryBaseMs, each next one twice as long, up to maxAttempts tries of timeoutMs each. */
-    webhooks: { retryBaseMs: env.WEBHOOK_RETRY_BASE_MS, maxAttempts: env.WEBHOOK_MAX_ATTEMPTS, timeoutMs: env.WEBHOOK_TIMEOUT_MS },
+    webhooks: {
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      /** true: TEAM_ADMIN webhooks may reach loopback/private/link-local addresses too (ADMIN's always may). */
+      allowPrivateAddresses: env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+    },
   };
 }
 

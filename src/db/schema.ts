@@ -163,6 +163,8 @@ export const webhooks = pgTable('webhooks', {
   /** The HMAC-SHA256 signing secret, sealed like provider credentials (src/security/secret-box.ts). */
   secretEnc: text('secret_enc').notNull(),
   enabled: boolean('enabled').notNull().default(true),
+  /** Created by a TEAM_ADMIN: may not reach loopback, private or link-local addresses (src/services/webhook-address.ts). */
+  publicOnly: boolean('public_only').notNull().default(false),
   createdAt: createdAt(),
 });
 
@@ -205,6 +207,8 @@ export const webhookDeliveries = pgTable(
     status: text('status').notNull().default('PENDING'),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** When the last try was claimed: the sweep resumes a PENDING delivery only once its backoff has passed. */
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true, mode: 'date' }),
     deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
   },

@@ -51,6 +51,8 @@ interface KeyState {
   /** USD since the start of the UTC month */
   month?: Counter;
   seeding?: Promise<void>;
+  /** Admissions holding this state across an await (seeding another subject): pruning it would lose what they count. */
+  admitting?: number;
 }
 
 /** A subject's counters as another limiter last saw them (the shared Redis counters before an outage). */
@@ -101,7 +103,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
     if (now < nextPrune) return;
     nextPrune = now + WINDOW_MS;
     for (const [id, st] of states) {
-      if (id.includes(END_USER_ID) && !st.seeding && (!st.window || now - st.window.start >= WINDOW_MS)) states.delete(id);
+      if (id.includes(END_USER_ID) && !st.seeding && !st.admitting && (!st.window || now - st.window.start >= WINDOW_MS)) states.delete(id);
     }
   }
   const settled = (s: LimitSubject, month: Counter | undefined) => {
@@ -138,11 +140,16 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
       let month = utcMonth(now);
       const unseeded = entries.filter(({ subject: { limits: l }, st }) => (l.tpd != null && st.day?.period !== day.id) || (l.budget != null && st.month?.period !== month.id));
       if (unseeded.length !== 0) {
-        await Promise.all(
-          unseeded.map(({ subject, st }) =>
-            ensureSeeded(opts.seeder, subject, st, day, month).catch((err: unknown) => warnSeedFailure(err, subject.id)),
-          ),
-        );
+        for (const e of entries) e.st.admitting = (e.st.admitting ?? 0) + 1;
+        try {
+          await Promise.all(
+            unseeded.map(({ subject, st }) =>
+              ensureSeeded(opts.seeder, subject, st, day, month).catch((err: unknown) => warnSeedFailure(err, subject.id)),
+            ),
+          );
+        } finally {
+          for (const e of entries) e.st.admitting = e.st.admitting! - 1 || undefined;
+        }
         now = clock();
         if (utcDay(now).id !== day.id) {
           // the day turned while we waited: the next admission seeds the new one

@@ -69,7 +69,7 @@ const ChatInput = builder.inputType('ChatInput', {
     jsonMode: t.boolean({ description: 'Ask for a JSON object answer (JSON mode) where the provider supports it' }),
     metadata: t.field({ type: 'JSON', description: 'Free-form tags stored with the usage record' }),
     cache: t.field({ type: CacheOptionsInput, description: "This call's use of the response cache (default: the key's policy, else the model's, else OFF)" }),
-    user: t.string({ description: "The end user this call serves (1-256 characters, OpenAI's `user`): recorded on its usage record and limited by the key's and team's end-user limits" }),
+    user: t.string({ description: "The end user this call serves (1-256 characters, OpenAI's `user`): recorded on its usage record and limited by the key's and team's end-user limits. Leave it out for none: an empty or blank value is refused (BAD_USER_INPUT), unlike REST's `user`" }),
   }),
 });
 
@@ -78,7 +78,7 @@ const EmbedInput = builder.inputType('EmbedInput', {
   fields: (t) => ({
     model: t.string({ required: true, description: 'Public name of an embedding model' }),
     input: t.stringList({ required: true, description: 'The texts to embed; one vector comes back for each, in the same order' }),
-    user: t.string({ description: "The end user this call serves (1-256 characters): recorded and limited as ChatInput.user" }),
+    user: t.string({ description: "The end user this call serves (1-256 characters): recorded and limited as ChatInput.user; empty or blank is refused" }),
   }),
 });
 

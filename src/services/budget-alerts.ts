@@ -1,7 +1,8 @@
 /*
  * Budget alerts: after a call settles, each key's and team's month counter is compared with its thresholds. A
  * crossing is claimed once per subject, month and threshold by the unique index (across every instance); the
- * instance whose insert wins publishes it, logs it and hands it to the webhooks.
+ * instance whose insert wins queues its webhook deliveries in the same transaction, then publishes it, logs it and
+ * sends them.
  */
 import { and, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -19,34 +20,38 @@ const MAX_REMEMBERED = 100_000;
 
 export type BudgetAlertService = ReturnType<typeof createBudgetAlertService>;
 
-export function createBudgetAlertService(db: Db, deps: { events: TeamEvents; deliveries: Pick<WebhookDelivery, 'enqueue'>; log: Logger }) {
+export function createBudgetAlertService(db: Db, deps: { events: TeamEvents; deliveries: Pick<WebhookDelivery, 'queue' | 'start'>; log: Logger }) {
   // subject/period/threshold already claimed (by any instance) or being claimed now
   const claimed = new Set<string>();
 
   async function claim(r: BudgetReading, threshold: number): Promise<void> {
-    const [alert] = await db
-      .insert(budgetAlerts)
-      .values({
-        subjectKind: r.subjectKind,
-        subjectId: r.subjectId,
-        teamId: r.teamId,
-        period: r.period,
-        threshold,
-        budgetUsd: r.budgetUsd,
-        spentUsd: r.spentUsd,
-      })
-      .onConflictDoNothing()
-      .returning();
-    // another instance (or an earlier run) raised it
-    if (!alert) return;
+    // the alert and its deliveries together: a failure between them would leave an alert no webhook ever receives
+    const won = await db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(budgetAlerts)
+        .values({
+          subjectKind: r.subjectKind,
+          subjectId: r.subjectId,
+          teamId: r.teamId,
+          period: r.period,
+          threshold,
+          budgetUsd: r.budgetUsd,
+          spentUsd: r.spentUsd,
+        })
+        .onConflictDoNothing()
+        .returning();
+      // another instance (or an earlier run) raised it
+      if (!row) return undefined;
+      return { alert: row, deliveries: await deps.deliveries.queue(tx, row) };
+    });
+    if (!won) return;
+    const { alert } = won;
     deps.events.budgetAlertRaised(alert);
     deps.log.warn(
       { alert: alert.id, subjectKind: alert.subjectKind, subjectId: alert.subjectId, teamId: alert.teamId, period: alert.period, threshold, budgetUsd: alert.budgetUsd, spentUsd: alert.spentUsd },
       `budget alert: ${Math.round(threshold * 100)} % of the monthly budget reached`,
     );
-    await deps.deliveries.enqueue(alert).catch((err: unknown) => {
-      deps.log.error({ err, alert: alert.id }, 'budget alert: webhook deliveries could not be queued');
-    });
+    deps.deliveries.start(won.deliveries);
   }
 
   return {

@@ -1,6 +1,6 @@
 /* Webhooks that receive budget alerts: gateway-wide ones (ADMIN) and a team's own (its TEAM_ADMIN or ADMIN). */
 import { randomBytes } from 'node:crypto';
-import { desc, eq, inArray } from 'drizzle-orm';
+import { count, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { teams, webhooks, type WebhookRow } from '../db/schema.js';
 import { badInput, forbidden, notFound } from '../errors.js';
@@ -8,6 +8,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import { isUuid } from '../util/input-rules.js';
 import { managedTeamId, managesTeamObject } from './access.js';
 import type { Principal } from './keys.js';
+import { privateAddressOf } from './webhook-address.js';
 
 export interface CreateWebhookInput {
   url: string;
@@ -18,8 +19,10 @@ export interface CreateWebhookInput {
 
 const MAX_URL = 2048;
 const MAX_DESCRIPTION = 500;
+/** Webhooks per team: each alert is sent to every one of them. */
+const MAX_WEBHOOKS_PER_TEAM = 20;
 
-function checkUrl(url: string): string {
+function checkUrl(url: string): { url: string; hostname: string } {
   const trimmed = url.trim();
   let u: URL;
   try {
@@ -30,12 +33,23 @@ function checkUrl(url: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badInput('input.url', 'must be an absolute http(s) URL');
   if (trimmed.length > MAX_URL) throw badInput('input.url', `must be at most ${MAX_URL} characters`);
   if (u.username || u.password) throw badInput('input.url', 'must not carry credentials: the signature authenticates the gateway');
-  return trimmed;
+  return { url: trimmed, hostname: u.hostname };
+}
+
+/** A TEAM_ADMIN's webhook must point at a public address (checked again on every try). */
+async function checkPublic(hostname: string): Promise<void> {
+  let bad: string | undefined;
+  try {
+    bad = await privateAddressOf(hostname);
+  } catch {
+    throw badInput('input.url', `the host ${hostname} does not resolve`);
+  }
+  if (bad) throw badInput('input.url', `must not point at a loopback, private or link-local address (${hostname} is ${bad})`);
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 
-export function createWebhookService(db: Db, box: SecretBox) {
+export function createWebhookService(db: Db, box: SecretBox, opts: { allowPrivateAddresses: boolean }) {
   return {
     /** @param teamId null: every webhook */
     list: (teamId: string | null): Promise<WebhookRow[]> =>
@@ -56,7 +70,7 @@ export function createWebhookService(db: Db, box: SecretBox) {
     async create(by: Principal, input: CreateWebhookInput): Promise<{ webhook: WebhookRow; secret: string }> {
       const managed = managedTeamId(by);
       if (managed === undefined) throw forbidden('Only ADMIN and TEAM_ADMIN keys manage webhooks');
-      const url = checkUrl(input.url);
+      const { url, hostname } = checkUrl(input.url);
       if (input.description != null && input.description.length > MAX_DESCRIPTION) {
         throw badInput('input.description', `must be at most ${MAX_DESCRIPTION} characters`);
       }
@@ -69,10 +83,17 @@ export function createWebhookService(db: Db, box: SecretBox) {
         const [team] = isUuid(teamId) ? await db.select({ id: teams.id }).from(teams).where(eq(teams.id, teamId)) : [];
         if (!team) throw badInput('input.team', 'no such team');
       }
+      // ADMIN's webhooks may point anywhere (an internal alerting service); a team admin's only at public addresses
+      const publicOnly = managed !== null;
+      if (publicOnly && !opts.allowPrivateAddresses) await checkPublic(hostname);
+      if (teamId !== null) {
+        const [{ n }] = await db.select({ n: count() }).from(webhooks).where(eq(webhooks.teamId, teamId));
+        if (n >= MAX_WEBHOOKS_PER_TEAM) throw badInput('input.team', `a team has at most ${MAX_WEBHOOKS_PER_TEAM} webhooks`);
+      }
       const secret = `whsec_${randomBytes(24).toString('base64url')}`;
       const [webhook] = await db
         .insert(webhooks)
-        .values({ url, description: input.description ?? null, teamId, secretEnc: box.seal(secret) })
+        .values({ url, description: input.description ?? null, teamId, secretEnc: box.seal(secret), publicOnly })
         .returning();
       return { webhook, secret };
     },

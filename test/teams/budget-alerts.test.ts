@@ -83,7 +83,8 @@ describe('budget alerts and signed webhooks', () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    gw = await startGateway({ WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_MAX_ATTEMPTS: '5', WEBHOOK_TIMEOUT_MS: '5000' });
+    // the team webhooks' receiver is on 127.0.0.1
+    gw = await startGateway({ WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_MAX_ATTEMPTS: '5', WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' });
   });
   afterAll(async () => {
     await gw?.stop();

@@ -120,7 +120,7 @@ describe('bad end users are refused, naming the field', () => {
   });
 
   it('REST (official SDK): 400 invalid_request_error with param `user`', async () => {
-    for (const user of ['', 'x'.repeat(257), 'a\u0001b']) {
+    for (const user of ['x'.repeat(257), 'a\u0001b']) {
       const err = await client.chat.completions.create({ model: 'echo', messages: [{ role: 'user', content: 'x' }], user }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('user');
@@ -128,9 +128,25 @@ describe('bad end users are refused, naming the field', () => {
       expect(emb).toBeInstanceOf(OpenAI.BadRequestError);
       expect((emb as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('user');
     }
-    const res = await post(gw, '/v1/prompts/greet/run', { variables: { name: 'Bo' }, user: '\n' }, key.secret);
+    const res = await post(gw, '/v1/prompts/greet/run', { variables: { name: 'Bo' }, user: 'a\nb' }, key.secret);
     expect(res.status).toBe(400);
     expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', param: 'user', code: 'BAD_USER_INPUT' });
+  });
+
+  it('REST: an empty or blank `user` (as OpenAI clients send it) is no end user, not an error', async () => {
+    const none = async () => (await records()).filter((r) => r.user === null).length;
+    const all = async () => (await records()).length;
+    const [noneBefore, allBefore] = [await none(), await all()];
+    for (const user of ['', '   ', '\n']) {
+      const c = await client.chat.completions.create({ model: 'echo', messages: [{ role: 'user', content: 'blank user' }], user });
+      expect(c.choices[0].message.content).toBe('echo: blank user');
+      await client.embeddings.create({ model: 'embed-mock', input: 'x', user });
+      const res = await post(gw, '/v1/prompts/greet/run', { variables: { name: 'Bo' }, user }, key.secret);
+      expect(res.status).toBe(200);
+    }
+    // nine calls, all recorded without end user
+    expect(await all()).toBe(allBefore + 9);
+    expect(await none()).toBe(noneBefore + 9);
   });
 
   it('GraphQL runPrompt: BAD_USER_INPUT naming user', async () => {

@@ -267,3 +267,25 @@ describe('memory limiter: many end users', () => {
     expect(seeded).toEqual([...users, 'u0']);
   });
 });
+
+describe('memory limiter: pruning end users', () => {
+  it('never drops an end user state an admission holds while it waits for seeding another subject', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seeder: UsageSeeder = async () => {
+      await gate;
+      return { tokensToday: 0, costMonth: 0 };
+    };
+    const limiter = createMemoryLimiter({ seeder, log, pruneAt: 2 });
+    // the key's month counter needs seeding; alice's state (rate only) is picked before that await
+    const key = keyRow({ monthlyBudgetUsd: 100, endUserRequestsPerMinute: 1 });
+    const first = outcome(limiter.admit(admitRequest({ key, user: 'alice' })));
+    await new Promise((r) => setTimeout(r, 20));
+    // meanwhile another admission prunes (pruneAt 2): alice's state has no window yet
+    expect(await outcome(limiter.admit(admitRequest({ key: keyRow({ endUserRequestsPerMinute: 5 }), user: 'bob' })))).toBe('OK');
+    release();
+    expect(await first).toBe('OK');
+    // alice's first call counted: her second in the minute is refused
+    expect(await outcome(limiter.admit(admitRequest({ key, user: 'alice' })))).toBe('RATE_LIMITED: Rate limit exceeded: 1 requests per minute for this end user');
+  });
+});

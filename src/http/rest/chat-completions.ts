@@ -10,7 +10,7 @@ import { GatewayError, isGatewayError } from '../../errors.js';
 import type { FinishReason, ToolCallDelta } from '../../providers/types.js';
 import type { Principal } from '../../services/keys.js';
 import { errorResponse, parseBody, readJson, requirePrincipal, sendError, sendJson, warningHeaders, type RestContext } from './http.js';
-import { ChatCompletionRequest, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
+import { ChatCompletionRequest, restEndUser, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
 import { SseWriter } from './sse.js';
 import { CACHE_HEADER, cacheOptionsOf } from './cache-headers.js';
 
@@ -62,7 +62,8 @@ function toChatInput(b: ChatCompletionRequest): ChatInput {
   else if (b.tool_choice != null) input.forcedTool = b.tool_choice.function.name;
   if (b.response_format?.type === 'json_object') input.jsonMode = true;
   if (b.metadata) input.metadata = b.metadata;
-  if (b.user != null) input.user = b.user;
+  const user = restEndUser(b.user);
+  if (user != null) input.user = user;
   return input;
 }
 

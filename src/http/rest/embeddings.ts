@@ -5,7 +5,7 @@
  */
 import { parseBody, readJson, requirePrincipal, sendJson, warningHeaders, type RestContext } from './http.js';
 import { withRestParam } from './chat-completions.js';
-import { EmbeddingsRequest, type EmbeddingsResponse } from './schemas.js';
+import { EmbeddingsRequest, restEndUser, type EmbeddingsResponse } from './schemas.js';
 
 function float32Base64(vector: number[]): string {
   const buf = Buffer.alloc(vector.length * 4);
@@ -19,7 +19,7 @@ export async function handleEmbeddings(ctx: RestContext): Promise<void> {
   const input = typeof body.input === 'string' ? [body.input] : body.input;
   const warnings: string[] = [];
   const result = await ctx.services.gateway
-    .embed({ model: body.model, input, user: body.user ?? null }, { principal, signal: ctx.signal, warnings, requestId: ctx.requestId })
+    .embed({ model: body.model, input, user: restEndUser(body.user) }, { principal, signal: ctx.signal, warnings, requestId: ctx.requestId })
     .catch((e: unknown) => Promise.reject(withRestParam(e)));
   const base64 = body.encoding_format === 'base64';
   const response: EmbeddingsResponse = {

@@ -5,7 +5,7 @@
  */
 import { respondChat, withRestParam } from './chat-completions.js';
 import { parseBody, readJson, requirePrincipal, type RestContext } from './http.js';
-import { PromptNameParams, PromptRunRequest } from './schemas.js';
+import { PromptNameParams, PromptRunRequest, restEndUser } from './schemas.js';
 
 export async function handleRunPrompt(ctx: RestContext, name: string): Promise<void> {
   const principal = await requirePrincipal(ctx);
@@ -14,7 +14,7 @@ export async function handleRunPrompt(ctx: RestContext, name: string): Promise<v
   const body = parseBody(PromptRunRequest, await readJson(ctx));
   const { input, opts, prompt } = await ctx.services.gateway
     .preparePrompt(
-      { name: params.name, version: body.version, variables: body.variables ?? {}, user: body.user },
+      { name: params.name, version: body.version, variables: body.variables ?? {}, user: restEndUser(body.user) },
       { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId },
     )
     .catch((e: unknown) => Promise.reject(withRestParam(e)));

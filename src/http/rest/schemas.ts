@@ -19,7 +19,10 @@ const jsonObject = () => z.record(z.string(), z.unknown()).refine((v) => !nestsD
 
 /** OpenAI's `user`, as the gateway reads it (ChatInput.user in GraphQL). */
 const END_USER_NOTE =
-  'The end user this call serves (1-256 characters after trimming, no control characters): recorded on the usage record (UsageRecord.user) and limited by the key\'s and team\'s end-user limits'
+  'The end user this call serves (1-256 characters after trimming, no control characters): recorded on the usage record (UsageRecord.user) and limited by the key\'s and team\'s end-user limits. An empty or blank value means none'
+
+/** OpenAI clients send `user: ""` for "no user": over REST an empty or blank `user` is none (GraphQL refuses it). */
+export const restEndUser = (user: string | null | undefined): string | null => (user != null && user.trim() !== '' ? user : null);
 
 // ── requests ──────────────────────────────────────────────────────────────────────────────────
 
