@@ -1,0 +1,27 @@
+/*
+ * Finds B's marker, ids and secrets in an answer. What the caller itself sent (an id or a name it passed as an
+ * argument) is taken out first: echoing the caller's own input back in an error is no leak, anything else is.
+ */
+import type { Targets } from './targets.js';
+
+/** Every string inside a JSON value (the variables an operation sent). */
+function stringsIn(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (Array.isArray(value)) for (const v of value) stringsIn(v, out);
+  else if (value && typeof value === 'object') for (const v of Object.values(value)) stringsIn(v, out);
+  return out;
+}
+
+export type LeakDetector = (answer: unknown, sent?: unknown) => string[];
+
+export function createLeakDetector(targets: Targets): LeakDetector {
+  const needles = targets.needles().map((n) => ({ ...n, needle: n.needle.toLowerCase() }));
+  return (answer, sent) => {
+    let text = JSON.stringify(answer ?? null).toLowerCase();
+    // longest first, so a name is removed whole before a shorter string inside it
+    for (const s of stringsIn(sent).sort((a, b) => b.length - a.length)) {
+      if (s.length >= 4) text = text.split(JSON.stringify(s).slice(1, -1).toLowerCase()).join('');
+    }
+    return needles.filter((n) => text.includes(n.needle)).map((n) => n.what);
+  };
+}
