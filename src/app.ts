@@ -43,6 +43,7 @@ import { createKeyInvalidation } from './services/key-invalidation.js';
 import { createKeyService } from './services/keys.js';
 import { createLimitUsageReader } from './services/limit-usage.js';
 import { createPromptService } from './services/prompts.js';
+import { createTeamService } from './services/teams.js';
 import { createGuardrailPolicyService } from './services/guardrail-policies.js';
 import { createUsageQueries } from './services/usage-queries.js';
 
@@ -200,6 +201,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   await keyInvalidation?.start((hash) => keys.invalidate(hash), () => keys.invalidateAll());
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
+  const teams = createTeamService(db, keys);
   const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
@@ -268,7 +270,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const limitUsage = createLimitUsageReader(limiter, createDbRecordedUsage(db));
-  const services: Services = { database, keys, catalogue, prompts, guardrailPolicies, usageQueries, limitUsage, gateway, router, feed, cache, log };
+  const services: Services = { database, keys, teams, catalogue, prompts, guardrailPolicies, usageQueries, limitUsage, gateway, router, feed, cache, log };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });

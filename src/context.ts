@@ -10,6 +10,7 @@ import type { CatalogueService } from './services/catalogue.js';
 import type { KeyService, Principal } from './services/keys.js';
 import type { LimitUsageReader } from './services/limit-usage.js';
 import type { PromptService } from './services/prompts.js';
+import type { TeamService } from './services/teams.js';
 import type { GuardrailPolicyService } from './services/guardrail-policies.js';
 import type { UsageQueries } from './services/usage-queries.js';
 import type { CancelSignal } from './util/cancellation.js';
@@ -18,6 +19,7 @@ import type { CancelSignal } from './util/cancellation.js';
 export interface Services {
   database: Database;
   keys: KeyService;
+  teams: TeamService;
   catalogue: CatalogueService;
   prompts: PromptService;
   guardrailPolicies: GuardrailPolicyService;

@@ -2,8 +2,10 @@
 import DataLoader from 'dataloader';
 import { inArray } from 'drizzle-orm';
 import type { Db } from './client.js';
-import { apiKeys, type ApiKeyRow, type ModelTargetRow, type ProviderRow } from './schema.js';
+import { apiKeys, type ApiKeyRow, type ModelTargetRow, type ProviderRow, type TeamRow } from './schema.js';
 import type { CatalogueService } from '../services/catalogue.js';
+import type { KeyService } from '../services/keys.js';
+import type { TeamService } from '../services/teams.js';
 import type { KeyLimitUsage, LimitUsageReader } from '../services/limit-usage.js';
 import type { UsageQueries, UsageTotals } from '../services/usage-queries.js';
 
@@ -13,6 +15,8 @@ export interface LoaderSources {
   catalogue: CatalogueService;
   usageQueries: UsageQueries;
   limitUsage: LimitUsageReader;
+  teams: TeamService;
+  keys: KeyService;
 }
 
 export interface Loaders {
@@ -22,6 +26,9 @@ export interface Loaders {
   monthToDate: DataLoader<string, UsageTotals>;
   /** Keyed by the row (its limits say which counters to read), cached by its id. */
   limitUsage: DataLoader<ApiKeyRow, KeyLimitUsage, string>;
+  team: DataLoader<string, TeamRow | null>;
+  teamKeys: DataLoader<string, ApiKeyRow[]>;
+  teamMonthToDate: DataLoader<string, UsageTotals>;
 }
 
 /**
@@ -34,6 +41,9 @@ class LazyLoaders implements Loaders {
   #targetsByModel?: Loaders['targetsByModel'];
   #monthToDate?: Loaders['monthToDate'];
   #limitUsage?: Loaders['limitUsage'];
+  #team?: Loaders['team'];
+  #teamKeys?: Loaders['teamKeys'];
+  #teamMonthToDate?: Loaders['teamMonthToDate'];
 
   constructor(private readonly sources: LoaderSources) {}
 
@@ -59,6 +69,18 @@ class LazyLoaders implements Loaders {
 
   get limitUsage(): Loaders['limitUsage'] {
     return (this.#limitUsage ??= new DataLoader((keys) => this.sources.limitUsage(keys), { cacheKeyFn: (k) => k.id }));
+  }
+
+  get team(): Loaders['team'] {
+    return (this.#team ??= new DataLoader((ids) => this.sources.teams.byIds(ids)));
+  }
+
+  get teamKeys(): Loaders['teamKeys'] {
+    return (this.#teamKeys ??= new DataLoader((ids) => this.sources.keys.ofTeams(ids)));
+  }
+
+  get teamMonthToDate(): Loaders['teamMonthToDate'] {
+    return (this.#teamMonthToDate ??= new DataLoader((ids) => this.sources.usageQueries.teamMonthToDate(ids)));
   }
 }
 

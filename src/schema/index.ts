@@ -6,6 +6,7 @@ import './enums.js';
 import './invocation.js';
 import './catalogue.js';
 import './keys.js';
+import './teams.js';
 import './usage.js';
 import './prompts.js';
 import './guardrails.js';

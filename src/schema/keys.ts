@@ -1,17 +1,20 @@
 /* API keys: viewer, admin listing and lifecycle. Secrets are returned once, at creation or rotation. */
+import type { Context } from '../context.js';
 import type { ApiKeyRow } from '../db/schema.js';
+import type { LimitValues } from '../services/limit-inputs.js';
 import type { KeyLimitUsage } from '../services/limit-usage.js';
 import type { UsageTotals } from '../services/usage-queries.js';
 import { builder } from './builder.js';
 import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
 import { ScopeEnum } from './enums.js';
-import { keyOf, refused, uuidKey } from './global-id.js';
-import { forbidden } from '../errors.js';
-import { readsKey } from '../services/access.js';
+import { keyOf, refused, uuidKey, type GlobalId } from './global-id.js';
+import { badInput, forbidden, notFound } from '../errors.js';
+import { checkKeyGrant, listedKeysTeamId, managesKey, readsKey } from '../services/access.js';
+import { TeamRef } from './team-ref.js';
 import { policyIds } from './guardrail-policy-names.js';
 
-const KeyLimitsRef = builder.objectRef<ApiKeyRow>('KeyLimits').implement({
-  description: 'What a key may use; null means no limit. Rates answer RATE_LIMITED, quotas and the budget QUOTA_EXCEEDED',
+export const KeyLimitsRef = builder.objectRef<LimitValues>('KeyLimits').implement({
+  description: 'What a key (or a team, or an end user) may use; null means no limit. Rates answer RATE_LIMITED, quotas and the budget QUOTA_EXCEEDED',
   fields: (t) => ({
     requestsPerMinute: t.exposeInt('requestsPerMinute', { nullable: true, description: 'Invocations a minute (a 60-second window that opens with the first call)' }),
     tokensPerMinute: t.exposeInt('tokensPerMinute', { nullable: true, description: 'Prompt and completion tokens a minute (same window as requestsPerMinute)' }),
@@ -20,7 +23,7 @@ const KeyLimitsRef = builder.objectRef<ApiKeyRow>('KeyLimits').implement({
   }),
 });
 
-const UsageTotalsRef = builder.objectRef<UsageTotals>('UsageTotals').implement({
+export const UsageTotalsRef = builder.objectRef<UsageTotals>('UsageTotals').implement({
   description: 'Sums over a set of usage records',
   fields: (t) => ({
     requests: t.exposeInt('requests', { description: 'Invocations recorded, failed and refused ones included' }),
@@ -53,12 +56,20 @@ const KeyLimitUsageRef = builder.objectRef<KeyLimitUsage>('KeyLimitUsage').imple
 
 export const ApiKeyRef = builder.nodeRef<ApiKeyRow, string | null>('ApiKey', {
   id: { resolve: (k) => k.id, parse: uuidKey },
-  // as `apiKeys` (ADMIN) and `viewer` (the key itself); another key's is FORBIDDEN, whether it exists or not
-  loadMany: (ids, ctx) =>
-    (ids as string[]).map((id) =>
-      readsKey(ctx.principal!, id) ? ctx.loaders.apiKey.load(id) : refused<ApiKeyRow>(forbidden('This key may not access other keys')),
-    ),
+  // as `apiKeys` (ADMIN, TEAM_ADMIN) and `viewer` (the key itself); another key's is FORBIDDEN, whether it exists or not
+  loadMany: (ids, ctx) => (ids as string[]).map((id) => readableKey(ctx, id)),
 });
+
+const otherKey = () => refused<ApiKeyRow>(forbidden('This key may not access other keys'));
+
+async function readableKey(ctx: Context, id: string): Promise<ApiKeyRow | null> {
+  const p = ctx.principal!;
+  if (readsKey(p, id)) return ctx.loaders.apiKey.load(id);
+  // a TEAM_ADMIN reads its team's keys: which team a key is in takes reading it
+  if (!p.isTeamAdmin) return otherKey();
+  const row = await ctx.loaders.apiKey.load(id);
+  return row && readsKey(p, id, row.teamId) ? row : otherKey();
+}
 ApiKeyRef.implement({
   description: 'An API key: who a caller is, what it may do and its limits. The secret itself is never readable',
   fields: (t) => ({
@@ -93,7 +104,7 @@ const CreatedApiKeyRef = builder.objectRef<{ row: ApiKeyRow; secret: string }>('
   }),
 });
 
-const KeyLimitsInput = builder.inputType('KeyLimitsInput', {
+export const KeyLimitsInput = builder.inputType('KeyLimitsInput', {
   description: 'Limits of a key (see KeyLimits); on update, an omitted limit stays as it is and null removes it',
   fields: (t) => ({
     requestsPerMinute: t.int({ description: 'Invocations a minute, a non-negative integer' }),
@@ -113,6 +124,11 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; omitted means never' }),
     guardrailPolicies: t.stringList({ description: "Names of the guardrail policies its calls run, before the model's (default: none)" }),
     cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy (default: none set, scope KEY)" }),
+    team: t.globalID({ description: "The team it joins (Team.id; default: none). A TEAM_ADMIN's keys always join its own team" }),
+    endUserLimits: t.field({ type: KeyLimitsInput, description: 'Limits of each end user (ChatInput.user) of its calls (default: none)' }),
+    budgetAlertThresholds: t.floatList({
+      description: 'Fractions of its monthlyBudgetUsd that raise a budget alert when crossed, each in (0, 10], at most 10 (default [0.5, 0.8, 1])',
+    }),
   }),
 });
 
@@ -126,6 +142,9 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; null means never' }),
     guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
     cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
+    team: t.globalID({ description: 'Moves it into this team (Team.id; ADMIN only); null takes it out of its team' }),
+    endUserLimits: t.field({ type: KeyLimitsInput, description: 'Changes to the limits of each end user of its calls' }),
+    budgetAlertThresholds: t.floatList({ description: 'Replaces its budget alert thresholds (each in (0, 10], at most 10); null returns to the default' }),
   }),
 });
 
@@ -139,42 +158,80 @@ builder.queryFields((t) => ({
   apiKeys: t.field({
     type: [ApiKeyRef],
     nullable: true,
-    description: 'ADMIN; null with a FORBIDDEN error for other callers, so the rest of the query still answers',
-    authScopes: { admin: true },
-    resolve: (_, __, ctx) => ctx.services.keys.list(),
+    description: "ADMIN: every key; TEAM_ADMIN: its team's keys; null with a FORBIDDEN error for other callers, so the rest of the query still answers",
+    authScopes: { teamAdmin: true },
+    resolve: (_, __, ctx) => ctx.services.keys.list(listedKeysTeamId(ctx.principal!)),
   }),
 }));
 
 const KEY_ID = "The key's global id (ApiKey.id); its bare UUID is still accepted until the next release, with a warning";
 
+/**
+ * The team a key created by this caller joins: the one named (ADMIN: it must exist), or for a TEAM_ADMIN its own.
+ * A TEAM_ADMIN naming another team is refused by checkKeyGrant.
+ */
+async function createdKeyTeamId(ctx: Context, team: GlobalId | null | undefined): Promise<string | null> {
+  const p = ctx.principal!;
+  if (team == null) return p.isAdmin ? null : (p.team?.id ?? null);
+  return existingTeamId(ctx, team);
+}
+
+async function existingTeamId(ctx: Context, team: GlobalId): Promise<string> {
+  const id = keyOf(ctx, team, TeamRef, 'input.team');
+  // a TEAM_ADMIN naming its own team needs no lookup; naming another is refused before anything is read
+  if (!ctx.principal!.isAdmin) return id;
+  const [row] = await ctx.services.teams.byIds([id]);
+  if (!row) throw badInput('input.team', 'must be the global id of an existing team');
+  return id;
+}
+
+/** A key this caller may change (update, rotate, revoke); another team's or an unmanageable one is not found. */
+async function managedKeyId(ctx: Context, value: GlobalId): Promise<string> {
+  const id = keyOf(ctx, value, ApiKeyRef, 'id');
+  const p = ctx.principal!;
+  if (p.isAdmin) return id;
+  const row = await ctx.services.keys.byId(id);
+  if (!managesKey(p, row)) throw notFound('ApiKey', id);
+  return id;
+}
+
 builder.mutationFields((t) => ({
   createApiKey: t.field({
     type: CreatedApiKeyRef,
-    description: 'ADMIN; the secret is in the answer, and only there',
-    authScopes: { admin: true },
+    description:
+      "ADMIN, or TEAM_ADMIN for its own team (the key joins it; no ADMIN scope, limits within the team's, models within its list); the secret is in the answer, and only there",
+    authScopes: { teamAdmin: true },
     args: { input: t.arg({ type: CreateApiKeyInput, required: true, description: 'The new key' }) },
-    resolve: async (_, { input }, ctx) => ctx.services.keys.create({ ...input, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) }),
+    resolve: async (_, { input }, ctx) => {
+      const teamId = await createdKeyTeamId(ctx, input.team);
+      checkKeyGrant(ctx.principal!, { ...input, teamId });
+      return ctx.services.keys.create({ ...input, teamId, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) });
+    },
   }),
   updateApiKey: t.field({
     type: ApiKeyRef,
-    description: 'ADMIN; takes effect on every gateway instance within 5 seconds',
-    authScopes: { admin: true },
+    description: "ADMIN, or TEAM_ADMIN for its team's keys (as createApiKey); takes effect on every gateway instance within 5 seconds",
+    authScopes: { teamAdmin: true },
     args: { id: t.arg.globalID({ required: true, description: KEY_ID }), input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes' }) },
-    resolve: async (_, { id, input }, ctx) =>
-      ctx.services.keys.update(keyOf(ctx, id, ApiKeyRef, 'id'), { ...input, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) }),
+    resolve: async (_, { id, input }, ctx) => {
+      const keyId = await managedKeyId(ctx, id);
+      const teamId = input.team === undefined ? undefined : input.team === null ? null : await existingTeamId(ctx, input.team);
+      checkKeyGrant(ctx.principal!, { ...input, teamId });
+      return ctx.services.keys.update(keyId, { ...input, teamId, guardrailPolicyIds: await policyIds(ctx, input.guardrailPolicies) });
+    },
   }),
   revokeApiKey: t.field({
     type: ApiKeyRef,
-    description: 'ADMIN; takes effect on every gateway instance within 5 seconds',
-    authScopes: { admin: true },
+    description: "ADMIN, or TEAM_ADMIN for its team's keys; takes effect on every gateway instance within 5 seconds",
+    authScopes: { teamAdmin: true },
     args: { id: t.arg.globalID({ required: true, description: `${KEY_ID}; revoking twice changes nothing` }) },
-    resolve: (_, { id }, ctx) => ctx.services.keys.revoke(keyOf(ctx, id, ApiKeyRef, 'id')),
+    resolve: async (_, { id }, ctx) => ctx.services.keys.revoke(await managedKeyId(ctx, id)),
   }),
   rotateApiKey: t.field({
     type: CreatedApiKeyRef,
-    description: 'ADMIN; the old secret stops working, a new one is returned',
-    authScopes: { admin: true },
+    description: "ADMIN, or TEAM_ADMIN for its team's keys; the old secret stops working, a new one is returned",
+    authScopes: { teamAdmin: true },
     args: { id: t.arg.globalID({ required: true, description: `${KEY_ID}; not a revoked one` }) },
-    resolve: (_, { id }, ctx) => ctx.services.keys.rotate(keyOf(ctx, id, ApiKeyRef, 'id')),
+    resolve: async (_, { id }, ctx) => ctx.services.keys.rotate(await managedKeyId(ctx, id)),
   }),
 }));

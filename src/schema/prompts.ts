@@ -6,6 +6,7 @@ import { RoleEnum } from './enums.js';
 import { uuidKey } from './global-id.js';
 import { ChatChunkRef, ChatResultRef, invocationOptions } from './invocation.js';
 import { SUBSCRIPTION_SCOPES } from './subscription-access.js';
+import { TeamRef } from './team-ref.js';
 
 const PromptMessageRef = builder.objectRef<{ role: string; content: string }>('PromptMessage').implement({
   description: 'One message of a prompt template',
@@ -29,6 +30,12 @@ PromptTemplateRef.implement({
     messages: t.field({ type: [PromptMessageRef], description: 'The messages sent, once placeholders are filled', resolve: (p) => p.messages }),
     variables: t.exposeStringList('variables', { description: 'The placeholder names used in the messages, each of which runPrompt requires' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When this version was created' }),
+    team: t.field({
+      type: TeamRef,
+      nullable: true,
+      description: "The team that owns it (only that team's keys read it); null: the gateway's, read by every key",
+      resolve: (p, _, ctx) => (p.teamId ? ctx.loaders.team.load(p.teamId) : null),
+    }),
   }),
 });
 
@@ -53,7 +60,8 @@ builder.queryFields((t) => ({
   prompts: t.field({
     type: [PromptTemplateRef],
     nullable: true,
-    description: 'The templates this key may run: every one for ADMIN; for INVOKE keys, those whose model the key may invoke',
+    description:
+      "The templates this key may run: every one for ADMIN; for INVOKE keys, the gateway's and their team's whose model the key may invoke; for a TEAM_ADMIN also all of its team's",
     authScopes: { authenticated: true },
     resolve: (_, __, ctx) => ctx.services.prompts.listFor(ctx.principal!),
   }),
@@ -81,10 +89,11 @@ builder.mutationFields((t) => ({
   }),
   createPrompt: t.field({
     type: PromptTemplateRef,
-    description: 'ADMIN; a new version when the name exists',
-    authScopes: { admin: true },
+    description:
+      "ADMIN, or TEAM_ADMIN (the template belongs to its team, which only that team's keys read); a new version when the name exists, which keeps the name's team and takes a key that manages it",
+    authScopes: { teamAdmin: true },
     args: { input: t.arg({ type: CreatePromptInput, required: true, description: 'The template' }) },
-    resolve: (_, { input }, ctx) => ctx.services.prompts.create(input),
+    resolve: (_, { input }, ctx) => ctx.services.prompts.create(input, ctx.principal!),
   }),
 }));
 

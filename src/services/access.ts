@@ -1,12 +1,14 @@
 /*
- * Who may use what: the one place the INVOKE scope and a key's model allow-list are read, for invoking (gateway
- * core), for listing models (GraphQL `models`/`model`, REST `GET /v1/models`) and for reading prompt templates
- * (GraphQL `prompts`/`prompt`, `runPrompt`, REST `POST /v1/prompts/{name}/run`), and which keys and usage records a
- * key reads (`viewer`, `usage`, `usageSummary`, `usageRecorded`, UsageRecord.apiKey). `node(id:)` applies the same.
+ * Who may use what: the one place the INVOKE scope and the model allow-lists (a key's and its team's) are read, for
+ * invoking (gateway core), for listing models (GraphQL `models`/`model`, REST `GET /v1/models`) and for reading
+ * prompt templates (GraphQL `prompts`/`prompt`, `runPrompt`, REST `POST /v1/prompts/{name}/run`); which keys, teams
+ * and usage records a key reads (`viewer`, `apiKeys`, `teams`, `usage`, `usageSummary`, `usageRecorded`,
+ * UsageRecord.apiKey); and what a TEAM_ADMIN may do to its team's keys and prompts. `node(id:)` applies the same.
  */
-import type { ModelRow, PromptRow } from '../db/schema.js';
-import { forbidden } from '../errors.js';
-import type { Principal } from './keys.js';
+import type { ApiKeyRow, ModelRow, PromptRow, TeamRow } from '../db/schema.js';
+import { badInput, forbidden } from '../errors.js';
+import type { Principal, Scope } from './keys.js';
+import { LIMIT_FIELDS, endUserLimitsOf, type KeyLimitsInput, type LimitValues } from './limit-inputs.js';
 
 export const hasInvokeScope = (p: Principal): boolean => p.isAdmin || p.scopes.has('INVOKE');
 
@@ -15,9 +17,12 @@ export function requireInvoke(p: Principal, what?: string): void {
   if (!hasInvokeScope(p)) throw forbidden(what ? `This key may not access ${what}` : 'This key lacks the INVOKE scope');
 }
 
-/** The key's allow-list admits this public model name (ADMIN keys and keys without a list admit every name). */
+/**
+ * The key's allow-list and its team's both admit this public model name (ADMIN keys admit every name; a missing
+ * list admits every name).
+ */
 export const allowsModel = (p: Principal, name: string): boolean =>
-  p.isAdmin || !p.key.allowedModels || p.key.allowedModels.includes(name);
+  p.isAdmin || ((!p.key.allowedModels || p.key.allowedModels.includes(name)) && (!p.team?.allowedModels || p.team.allowedModels.includes(name)));
 
 /** May invoke the model of this name, should it exist and be served. */
 export const mayInvoke = (p: Principal, name: string): boolean => hasInvokeScope(p) && allowsModel(p, name);
@@ -31,15 +36,90 @@ export const seesModel = (p: Principal, m: ModelRow): boolean => p.isAdmin || is
 /** A model this key can invoke now: not retired, and admitted by its scope and allow-list (OpenAI's model list). */
 export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !== 'RETIRED' && mayInvoke(p, m.name);
 
+/** A TEAM_ADMIN of this team (never of a null team). */
+const adminsTeam = (p: Principal, teamId: string | null | undefined): boolean => p.isTeamAdmin && teamId != null && teamId === p.team?.id;
+
 /**
- * A template is read by those who may run it: ADMIN, and INVOKE keys whose allow-list admits its model. Anyone
- * else is answered as if it did not exist, so templates (their text is often the product) stay with the keys
- * that use them.
+ * A template is read by those who may run it: ADMIN, and INVOKE keys whose allow-lists admit its model, when it is
+ * the gateway's (no team) or their own team's; a TEAM_ADMIN also reads its team's, which it manages. Anyone else is
+ * answered as if it did not exist, so templates (their text is often the product) stay with the keys that use them.
  */
-export const readsPrompt = (p: Principal, prompt: PromptRow): boolean => mayInvoke(p, prompt.model);
+export const readsPrompt = (p: Principal, prompt: PromptRow): boolean =>
+  p.isAdmin || adminsTeam(p, prompt.teamId) || ((prompt.teamId == null || prompt.teamId === p.team?.id) && mayInvoke(p, prompt.model));
+
+/**
+ * Who may add a version to the prompt of a name: ADMIN any, a TEAM_ADMIN its team's (a new name too: `owner`
+ * undefined). A name is one template whoever versions it, so another team's name is refused.
+ * @param owner the team of the name's latest version (null: the gateway's); undefined for a new name
+ */
+export function checkPromptChange(p: Principal, name: string, owner: string | null | undefined): void {
+  if (p.isAdmin || owner === undefined || adminsTeam(p, owner)) return;
+  throw forbidden(`This key may not change prompt "${name}": it belongs to ${owner ? 'another team' : 'the gateway'}`);
+}
+
+/** The team a new prompt name belongs to: the gateway's (null) when ADMIN creates it, else its TEAM_ADMIN's team. */
+export const newPromptTeamId = (p: Principal): string | null => (p.isAdmin ? null : (p.team?.id ?? null));
 
 /** Whose usage records this key reads: everyone's for ADMIN (null), any other key's own only. */
 export const usageScopeKeyId = (p: Principal): string | null => (p.isAdmin ? null : p.key.id);
 
-/** ADMIN reads every API key; any other key only itself (`viewer`). */
-export const readsKey = (p: Principal, keyId: string): boolean => p.isAdmin || keyId === p.key.id;
+/**
+ * ADMIN reads every API key; a TEAM_ADMIN its team's; any other key only itself (`viewer`).
+ * @param keyTeamId the key's team, when known: without it a TEAM_ADMIN reads only itself
+ */
+export const readsKey = (p: Principal, keyId: string, keyTeamId?: string | null): boolean =>
+  p.isAdmin || keyId === p.key.id || adminsTeam(p, keyTeamId);
+
+/** Whose keys `apiKeys` lists (a field for ADMIN and TEAM_ADMIN): every key (undefined), or the TEAM_ADMIN's team's. */
+export const listedKeysTeamId = (p: Principal): string | undefined => (p.isAdmin ? undefined : p.team?.id);
+
+/**
+ * Updates, rotates or revokes this key: ADMIN any; a TEAM_ADMIN its team's keys, except ADMIN keys (which it could
+ * not have created).
+ */
+export const managesKey = (p: Principal, row: ApiKeyRow): boolean => p.isAdmin || (adminsTeam(p, row.teamId) && !row.scopes.includes('ADMIN'));
+
+/** Reads a team: ADMIN every one, a key of a team its own. */
+export const readsTeam = (p: Principal, teamId: string): boolean => p.isAdmin || teamId === p.team?.id;
+
+/** Reads a team's keys (Team.apiKeys): ADMIN, and the team's own TEAM_ADMINs. */
+export const readsTeamKeys = (p: Principal, teamId: string): boolean => p.isAdmin || adminsTeam(p, teamId);
+
+/** What a key is given by createApiKey/updateApiKey; undefined leaves a field out of the check (unchanged). */
+export interface KeyGrant {
+  /** The key's team after the change; null: none. */
+  teamId?: string | null;
+  scopes?: readonly Scope[] | null;
+  limits?: KeyLimitsInput | null;
+  endUserLimits?: KeyLimitsInput | null;
+  allowedModels?: readonly string[] | null;
+}
+
+/** Each limit given is at most the team's where the team sets one (a key without that limit still meets the team's). */
+function checkWithinTeam(given: KeyLimitsInput | null | undefined, team: LimitValues, teamName: string, field: string): void {
+  if (!given) return;
+  for (const f of LIMIT_FIELDS) {
+    const cap = team[f];
+    const v = given[f];
+    if (cap != null && v != null && v > cap) throw badInput(`${field}.${f}`, `must be at most ${cap}, the limit of team "${teamName}"`);
+  }
+}
+
+/**
+ * What a TEAM_ADMIN may give a key of its team (ADMIN may give anything): no other team, never the ADMIN scope,
+ * limits within the team's, models within the team's list.
+ */
+export function checkKeyGrant(p: Principal, grant: KeyGrant): void {
+  if (p.isAdmin) return;
+  const team: TeamRow | null = p.isTeamAdmin ? p.team : null;
+  if (!team) throw forbidden('This key may not manage API keys');
+  if (grant.teamId !== undefined && grant.teamId !== team.id) throw forbidden(`A TEAM_ADMIN key manages the keys of its own team "${team.name}" only`);
+  if (grant.scopes?.includes('ADMIN')) throw forbidden('Only an ADMIN key may grant the ADMIN scope');
+  checkWithinTeam(grant.limits, team, team.name, 'input.limits');
+  checkWithinTeam(grant.endUserLimits, endUserLimitsOf(team), team.name, 'input.endUserLimits');
+  if (team.allowedModels && grant.allowedModels) {
+    grant.allowedModels.forEach((m, i) => {
+      if (!team.allowedModels!.includes(m)) throw badInput(`input.allowedModels[${i}]`, `"${m}" is not among the models of team "${team.name}"`);
+    });
+  }
+}

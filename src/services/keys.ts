@@ -7,6 +7,7 @@ import { apiKeys, modelAccessRequests, teams, type ApiKeyRow, type TeamRow } fro
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
 import { cachePolicyColumns, type CachePolicyInput } from '../cache/cache-policy.js';
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
+import { budgetAlertThresholds, checkLimits, endUserLimitColumns, limitColumns, type KeyLimitsInput } from './limit-inputs.js';
 import { isUuid } from '../util/input-rules.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
 
@@ -25,13 +26,6 @@ export interface Principal {
   approvedModels: ReadonlySet<string>;
 }
 
-export interface KeyLimitsInput {
-  requestsPerMinute?: number | null;
-  tokensPerMinute?: number | null;
-  tokensPerDay?: number | null;
-  monthlyBudgetUsd?: number | null;
-}
-
 export interface CreateKeyInput {
   name: string;
   scopes?: Scope[] | null;
@@ -41,6 +35,10 @@ export interface CreateKeyInput {
   /** Ids of the guardrail policies its calls run (the schema resolves names to ids). */
   guardrailPolicyIds?: string[] | null;
   cache?: CachePolicyInput | null;
+  /** The team's id (the schema resolves and checks it); omitted or null: no team. */
+  teamId?: string | null;
+  endUserLimits?: KeyLimitsInput | null;
+  budgetAlertThresholds?: number[] | null;
 }
 
 export interface UpdateKeyInput {
@@ -53,6 +51,11 @@ export interface UpdateKeyInput {
   guardrailPolicyIds?: string[] | null;
   /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
   cache?: CachePolicyInput | null;
+  /** undefined: unchanged; null: out of its team; otherwise moved into this team (an id the schema checked). */
+  teamId?: string | null;
+  endUserLimits?: KeyLimitsInput | null;
+  /** undefined: unchanged; null: back to the default. */
+  budgetAlertThresholds?: number[] | null;
 }
 
 export interface KeyServiceOptions {
@@ -78,27 +81,6 @@ export function toPrincipal(row: ApiKeyRow, team: TeamRow | null = null, approve
     isTeamAdmin: !!team && scopes.has('TEAM_ADMIN'),
     approvedModels: new Set(approvedModels),
   };
-}
-
-function checkLimits(l: KeyLimitsInput | null | undefined): void {
-  if (!l) return;
-  for (const f of ['requestsPerMinute', 'tokensPerMinute', 'tokensPerDay'] as const) {
-    const v = l[f];
-    if (v != null && (!Number.isInteger(v) || v < 0)) throw badInput(`input.limits.${f}`, 'must be a non-negative integer');
-  }
-  if (l.monthlyBudgetUsd != null && (!Number.isFinite(l.monthlyBudgetUsd) || l.monthlyBudgetUsd < 0)) {
-    throw badInput('input.limits.monthlyBudgetUsd', 'must be a non-negative number');
-  }
-}
-
-function limitColumns(l: KeyLimitsInput | null | undefined) {
-  if (!l) return {};
-  const out: Partial<ApiKeyRow> = {};
-  if (l.requestsPerMinute !== undefined) out.requestsPerMinute = l.requestsPerMinute;
-  if (l.tokensPerMinute !== undefined) out.tokensPerMinute = l.tokensPerMinute;
-  if (l.tokensPerDay !== undefined) out.tokensPerDay = l.tokensPerDay;
-  if (l.monthlyBudgetUsd !== undefined) out.monthlyBudgetUsd = l.monthlyBudgetUsd;
-  return out;
 }
 
 /** A key created or changed to expire in the past would be dead on arrival: almost surely a mistake (revoke ends a key). */
@@ -221,8 +203,10 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
 
     async create(input: CreateKeyInput, secret = generateSecret()): Promise<{ row: ApiKeyRow; secret: string }> {
       checkName(input.name, 'input.name');
-      checkLimits(input.limits);
+      checkLimits(input.limits, 'input.limits');
+      checkLimits(input.endUserLimits, 'input.endUserLimits');
       checkExpiry(input.expiresAt, 'input.expiresAt');
+      const thresholds = budgetAlertThresholds(input.budgetAlertThresholds ?? null, 'input.budgetAlertThresholds');
       const [row] = await db
         .insert(apiKeys)
         .values({
@@ -233,7 +217,10 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           allowedModels: input.allowedModels ?? null,
           expiresAt: input.expiresAt ?? null,
           guardrailPolicyIds: input.guardrailPolicyIds ?? [],
+          teamId: input.teamId ?? null,
+          budgetAlertThresholds: thresholds,
           ...limitColumns(input.limits),
+          ...endUserLimitColumns(input.endUserLimits),
           ...cachePolicyColumns(input.cache, 'input.cache', true),
         })
         .returning();
@@ -242,10 +229,19 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
 
     async update(id: string, input: UpdateKeyInput): Promise<ApiKeyRow> {
       checkName(input.name, 'input.name');
-      checkLimits(input.limits);
+      checkLimits(input.limits, 'input.limits');
+      checkLimits(input.endUserLimits, 'input.endUserLimits');
       checkExpiry(input.expiresAt, 'input.expiresAt');
       const current = await byId(id);
-      const patch: Partial<ApiKeyRow> = { ...limitColumns(input.limits), ...cachePolicyColumns(input.cache, 'input.cache', true) };
+      const patch: Partial<ApiKeyRow> = {
+        ...limitColumns(input.limits),
+        ...endUserLimitColumns(input.endUserLimits),
+        ...cachePolicyColumns(input.cache, 'input.cache', true),
+      };
+      if (input.teamId !== undefined) patch.teamId = input.teamId;
+      if (input.budgetAlertThresholds !== undefined) {
+        patch.budgetAlertThresholds = budgetAlertThresholds(input.budgetAlertThresholds, 'input.budgetAlertThresholds');
+      }
       if (input.name != null) patch.name = input.name.trim();
       if (input.scopes != null) {
         if (!input.scopes.length) throw badInput('input.scopes', 'must name at least one scope');
@@ -281,7 +277,18 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       return { row, secret };
     },
 
-    list: () => db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt)),
+    /** Every key, newest first; only a team's when `teamId` is given. */
+    list: (teamId?: string) =>
+      db
+        .select()
+        .from(apiKeys)
+        .where(teamId ? eq(apiKeys.teamId, teamId) : undefined)
+        .orderBy(desc(apiKeys.createdAt)),
+    /** The keys of these teams, newest first, for many teams in one statement. */
+    async ofTeams(teamIds: readonly string[]): Promise<ApiKeyRow[][]> {
+      const rows = await db.select().from(apiKeys).where(inArray(apiKeys.teamId, [...teamIds])).orderBy(desc(apiKeys.createdAt));
+      return teamIds.map((t) => rows.filter((r) => r.teamId === t));
+    },
     byId,
 
     async count(): Promise<number> {

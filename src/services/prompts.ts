@@ -1,10 +1,10 @@
 /* Versioned prompt templates with {{variable}} placeholders. */
-import { and, asc, desc, eq, inArray, max } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { prompts, type PromptRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import type { Role } from '../providers/types.js';
-import { readsPrompt } from './access.js';
+import { checkPromptChange, newPromptTeamId, readsPrompt } from './access.js';
 import type { Principal } from './keys.js';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -47,7 +47,8 @@ export type PromptService = ReturnType<typeof createPromptService>;
 
 export function createPromptService(db: Db) {
   return {
-    async create(input: CreatePromptInput): Promise<PromptRow> {
+    /** A new template, or a new version of the name's (which keeps the name's team); `actor` must manage the name. */
+    async create(input: CreatePromptInput, actor: Principal): Promise<PromptRow> {
       if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/.test(input.name)) {
         throw badInput('input.name', 'must be 1-128 characters: letters, digits and . _ : / -');
       }
@@ -60,11 +61,24 @@ export function createPromptService(db: Db) {
       const variables = variablesOf(input.messages);
       // the unique (name, version) index settles a race between two creators: retry with the next number
       for (let tries = 0; ; tries++) {
-        const [{ v }] = await db.select({ v: max(prompts.version) }).from(prompts).where(eq(prompts.name, input.name));
+        const [latest] = await db
+          .select({ version: prompts.version, teamId: prompts.teamId })
+          .from(prompts)
+          .where(eq(prompts.name, input.name))
+          .orderBy(desc(prompts.version))
+          .limit(1);
+        checkPromptChange(actor, input.name, latest?.teamId);
         try {
           const [row] = await db
             .insert(prompts)
-            .values({ name: input.name, version: (v ?? 0) + 1, model: input.model, messages: input.messages, variables })
+            .values({
+              name: input.name,
+              version: (latest?.version ?? 0) + 1,
+              model: input.model,
+              messages: input.messages,
+              variables,
+              teamId: latest ? latest.teamId : newPromptTeamId(actor),
+            })
             .returning();
           return row;
         } catch (e) {

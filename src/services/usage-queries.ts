@@ -90,6 +90,30 @@ function monthStart(now = new Date()): Date {
 export type UsageQueries = ReturnType<typeof createUsageQueries>;
 
 export function createUsageQueries(db: Db) {
+  async function monthToDateBy(column: typeof usageRecords.apiKeyId | typeof usageRecords.teamId, ids: readonly string[]): Promise<UsageTotals[]> {
+    const rows = await db
+      .select({
+        id: column,
+        requests: sql<number>`count(*)::int`,
+        promptTokens: sql<number>`coalesce(sum(${usageRecords.promptTokens}), 0)::bigint`,
+        completionTokens: sql<number>`coalesce(sum(${usageRecords.completionTokens}), 0)::bigint`,
+        costUsd: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
+      })
+      .from(usageRecords)
+      .where(and(inArray(column, [...ids]), gte(usageRecords.createdAt, monthStart())))
+      .groupBy(column);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => {
+      const r = byId.get(id);
+      return {
+        requests: Number(r?.requests ?? 0),
+        promptTokens: Number(r?.promptTokens ?? 0),
+        completionTokens: Number(r?.completionTokens ?? 0),
+        costUsd: Number(r?.costUsd ?? 0),
+      };
+    });
+  }
+
   // summaries and series read the rollups, which the database keeps equal to the records
   const rollups = createUsageRollupQueries(db);
   return {
@@ -170,29 +194,10 @@ export function createUsageQueries(db: Db) {
     },
 
     /** Totals since the start of the calendar month (UTC), for many keys in one statement. */
-    async monthToDate(keyIds: readonly string[]): Promise<UsageTotals[]> {
-      const rows = await db
-        .select({
-          keyId: usageRecords.apiKeyId,
-          requests: sql<number>`count(*)::int`,
-          promptTokens: sql<number>`coalesce(sum(${usageRecords.promptTokens}), 0)::bigint`,
-          completionTokens: sql<number>`coalesce(sum(${usageRecords.completionTokens}), 0)::bigint`,
-          costUsd: sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`,
-        })
-        .from(usageRecords)
-        .where(and(inArray(usageRecords.apiKeyId, [...keyIds]), gte(usageRecords.createdAt, monthStart())))
-        .groupBy(usageRecords.apiKeyId);
-      const byKey = new Map(rows.map((r) => [r.keyId, r]));
-      return keyIds.map((id) => {
-        const r = byKey.get(id);
-        return {
-          requests: Number(r?.requests ?? 0),
-          promptTokens: Number(r?.promptTokens ?? 0),
-          completionTokens: Number(r?.completionTokens ?? 0),
-          costUsd: Number(r?.costUsd ?? 0),
-        };
-      });
-    },
+    monthToDate: (keyIds: readonly string[]): Promise<UsageTotals[]> => monthToDateBy(usageRecords.apiKeyId, keyIds),
+
+    /** The same for many teams: the records of their keys' calls (each record keeps the team its key had). */
+    teamMonthToDate: (teamIds: readonly string[]): Promise<UsageTotals[]> => monthToDateBy(usageRecords.teamId, teamIds),
 
     summary: rollups.summary,
     series: rollups.series,
