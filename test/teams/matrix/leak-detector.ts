@@ -1,7 +1,9 @@
 /*
  * Finds B's marker, ids and secrets in an answer. What the caller itself sent (an id or a name it passed as an
- * argument) is taken out first: echoing the caller's own input back in an error is no leak, anything else is.
+ * argument, and the key inside a global id it sent) is taken out first: echoing the caller's own input back in an
+ * error is no leak, anything else is.
  */
+import { decodeGlobalId } from '../../../src/schema/global-id.js';
 import type { Targets } from './targets.js';
 
 /** Every string inside a JSON value (the variables an operation sent). */
@@ -19,7 +21,8 @@ export function createLeakDetector(targets: Targets): LeakDetector {
   return (answer, sent) => {
     let text = JSON.stringify(answer ?? null).toLowerCase();
     // longest first, so a name is removed whole before a shorter string inside it
-    for (const s of stringsIn(sent).sort((a, b) => b.length - a.length)) {
+    const own = stringsIn(sent).flatMap((s) => [s, decodeGlobalId(s).id]);
+    for (const s of own.sort((a, b) => b.length - a.length)) {
       if (s.length >= 4) text = text.split(JSON.stringify(s).slice(1, -1).toLowerCase()).join('');
     }
     return needles.filter((n) => text.includes(n.needle)).map((n) => n.what);
