@@ -165,6 +165,15 @@ describe('isolation matrix', () => {
     expect(fieldsSeeingB.size).toBeGreaterThan(2);
     expect(crashesIn(done)).toEqual([]);
   }, 60_000);
+
+  it('self-check: the snapshot sees a change made to B (run last: it changes B)', async () => {
+    const fresh = await snapshotOf(gw, schema, seeded.targets);
+    const keyOfB = seeded.targets.idsByType.get('ApiKey')![0];
+    const renamed = await gw.gql('mutation($id: ID!) { updateApiKey(id: $id, input: { name: "zzteamBzz renamed" }) { id } }', { id: keyOfB });
+    expect(renamed.errors).toBeUndefined();
+    const changes = diffSnapshots(fresh, await snapshotOf(gw, schema, seeded.targets));
+    expect(changes.some((c) => c.includes('zzteamBzz renamed'))).toBe(true);
+  });
 });
 
 /** B's activity during the subscription window: a chat with its end user, and what the schema offers besides. */
