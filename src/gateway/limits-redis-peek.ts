@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { ApiKeyRow } from '../db/schema.js';
 import { type CounterPeek, type KeyCounters, limitsOf, utcDay, utcMonth } from './limits.js';
 import { counterKeys } from './limits-redis-scripts.js';
+import { keyRedisBase } from './limit-subjects.js';
 import type { ConnectionDeadline } from '../util/loop-aware-deadline.js';
 
 export type SharedPeek = (keys: readonly ApiKeyRow[]) => Promise<CounterPeek>;
@@ -28,7 +29,7 @@ export function createSharedPeek(client: Redis, deadline: ConnectionDeadline, pr
     // per key, the reply index of each counter read (-1: the key has no such limit, so it is not read)
     const plans = keys.map((k) => {
       const l = limitsOf(k);
-      const [w, d, m] = counterKeys(prefix, k.id, day.id, month.id);
+      const [w, d, m] = counterKeys(prefix, keyRedisBase(k), day.id, month.id);
       return {
         window: l && (l.rpm != null || l.tpm != null) ? queue(() => pipeline.hmget(w, 'r', 't')) : -1,
         day: l?.tpd != null ? queue(() => pipeline.hget(d, 'v')) : -1,

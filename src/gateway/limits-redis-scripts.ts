@@ -1,11 +1,21 @@
 /*
- * The shared limits' Redis side: the three Lua scripts that check, reserve, settle and seed the counters of one
- * key in one round trip each, their typed replies, and the connection that runs them.
+ * The shared limits' Redis side: the three Lua scripts that check, reserve, settle and seed the counters of every
+ * subject of a call (key, team, end users: limit-subjects.ts) in one round trip each, their typed replies, and the
+ * connection that runs them.
  *
- * Keys (the key id in braces is the cluster hash tag, so one script only touches one slot):
- *   <prefix>{<keyId>}:w            hash g (window generation), r (requests), t (tokens); PEXPIRE 60 s
- *   <prefix>{<keyId>}:d:YYYY-MM-DD hash g (seed generation), v (tokens); expires an hour after the day
- *   <prefix>{<keyId>}:m:YYYY-MM    hash g, v (USD, HINCRBYFLOAT); expires an hour after the month
+ * Keys. Every subject has three: <base>:w (window), <base>:d:YYYY-MM-DD (day), <base>:m:YYYY-MM (month), where
+ *   <base> is
+ *   <prefix>{<keyId>}                         a key without team (the layout from before teams)
+ *   <prefix>{<keyId>}:u:<sha1(user)>          an end user under a key without team
+ *   <prefix>{<teamId>}:t                      a team
+ *   <prefix>{<teamId>}:k:<keyId>              a key of a team
+ *   <prefix>{<teamId>}:k:<keyId>:u:<sha1>     an end user under a key of a team
+ *   <prefix>{<teamId>}:u:<sha1(user)>         an end user under a team
+ * The part in braces is the cluster hash tag: every key one call touches is in one slot (a key moved into or out
+ * of a team starts new counters there; its day and month are seeded again from usage_records).
+ *   :w  hash g (window generation), r (requests), t (tokens); PEXPIRE 60 s
+ *   :d  hash g (seed generation), v (tokens); expires an hour after the day
+ *   :m  hash g, v (USD, HINCRBYFLOAT); expires an hour after the month
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,108 +24,144 @@ import { createConnectionDeadline, type ConnectionDeadline } from '../util/loop-
 import { createRedisClient } from '../util/redis-client.js';
 
 /**
- * KEYS: window, day, month. ARGV: rpm, tpm, tpd, budget (-1: not checked), estTokens, estCost,
- * windowMs, new window generation, drop (bit 1: day, bit 2: month counter, whose limit was removed).
- * Returns {'OK', windowGen, dayGen, monthGen, …state} | {'RATE', limit, retryAfterMs, '', …state} |
- * {'QUOTA', limit, '', '', …state} | {'SEED'}, where state is the counters after the call (what a fallback
- * starts from if Redis goes away): window requests, window tokens, window ms left, day tokens, month USD
- * ('' where the key has no such counter).
+ * KEYS: per subject window, day, month. ARGV: estTokens, estCost, windowMs, new window generation, then per
+ * subject rpm, tpm, tpd, budget (-1: not checked), drop (bit 1: day, bit 2: month counter, whose limit was removed).
+ * Every limit of every subject is checked (quotas of all, then rates of all, in subject order) before anything is
+ * reserved. Returns {'SEED', i…} (the 1-based subjects whose day or month counter is missing) or
+ * {status, subject, limit, retryAfterMs, …per subject: windowGen, dayGen, monthGen, …state} with status 'OK'
+ * (subject 0, generations of the counters reserved on), 'RATE' or 'QUOTA' (the refusing subject and limit);
+ * state is the subject's counters after the call (what a fallback starts from if Redis goes away): window
+ * requests, window tokens, window ms left, day tokens, month USD ('' where it has no such counter).
  */
 const ADMIT = `
-local rpm = tonumber(ARGV[1])
-local tpm = tonumber(ARGV[2])
-local tpd = tonumber(ARGV[3])
-local budget = tonumber(ARGV[4])
-local est = tonumber(ARGV[5])
-local windowMs = tonumber(ARGV[7])
-local drop = tonumber(ARGV[9])
-if drop % 2 == 1 then redis.call('DEL', KEYS[2]) end
-if drop >= 2 then redis.call('DEL', KEYS[3]) end
-local day, month
-if tpd >= 0 then
-  day = redis.call('HMGET', KEYS[2], 'g', 'v')
-  if not day[1] then return {'SEED'} end
+local est = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[3])
+local n = #KEYS / 3
+local subs = {}
+local missing = {}
+for i = 1, n do
+  local a = 4 + (i - 1) * 5
+  local k = (i - 1) * 3
+  local s = {w = KEYS[k + 1], d = KEYS[k + 2], m = KEYS[k + 3], rpm = tonumber(ARGV[a + 1]), tpm = tonumber(ARGV[a + 2]),
+    tpd = tonumber(ARGV[a + 3]), budget = tonumber(ARGV[a + 4]), win = {false, false, false}, ttl = windowMs, wg = '', dg = '', mg = ''}
+  local drop = tonumber(ARGV[a + 5])
+  if drop % 2 == 1 then redis.call('DEL', s.d) end
+  if drop >= 2 then redis.call('DEL', s.m) end
+  local unseeded = false
+  if s.tpd >= 0 then
+    s.day = redis.call('HMGET', s.d, 'g', 'v')
+    if not s.day[1] then unseeded = true end
+  end
+  if s.budget >= 0 then
+    s.month = redis.call('HMGET', s.m, 'g', 'v')
+    if not s.month[1] then unseeded = true end
+  end
+  if unseeded then missing[#missing + 1] = i end
+  s.rated = s.rpm >= 0 or s.tpm >= 0
+  if s.rated then
+    s.win = redis.call('HMGET', s.w, 'g', 'r', 't')
+    if s.win[1] then
+      s.ttl = redis.call('PTTL', s.w)
+      if s.ttl <= 0 then s.ttl = windowMs end
+    end
+  end
+  subs[i] = s
 end
-if budget >= 0 then
-  month = redis.call('HMGET', KEYS[3], 'g', 'v')
-  if not month[1] then return {'SEED'} end
+if #missing > 0 then
+  table.insert(missing, 1, 'SEED')
+  return missing
 end
-local w = {false, false, false}
-local ttl = windowMs
-if rpm >= 0 or tpm >= 0 then
-  w = redis.call('HMGET', KEYS[1], 'g', 'r', 't')
-  if w[1] then
-    ttl = redis.call('PTTL', KEYS[1])
-    if ttl <= 0 then ttl = windowMs end
+local function reply(status, at, limit, retry)
+  local r = {status, at, limit, retry}
+  for i = 1, n do
+    local s = subs[i]
+    local wr, wt, wttl, dv, mv = '', '', '', '', ''
+    if s.win[1] then wr = s.win[2]; wt = s.win[3]; wttl = tostring(s.ttl) end
+    if s.day then dv = s.day[2] end
+    if s.month then mv = s.month[2] end
+    local o = #r
+    r[o + 1] = s.wg; r[o + 2] = s.dg; r[o + 3] = s.mg
+    r[o + 4] = wr; r[o + 5] = wt; r[o + 6] = wttl; r[o + 7] = dv; r[o + 8] = mv
+  end
+  return r
+end
+for i = 1, n do
+  local s = subs[i]
+  if s.day and tonumber(s.day[2]) >= s.tpd then return reply('QUOTA', i, 'tokensPerDay', '') end
+  if s.month and tonumber(s.month[2]) >= s.budget - 1e-9 then return reply('QUOTA', i, 'monthlyBudgetUsd', '') end
+end
+for i = 1, n do
+  local s = subs[i]
+  if s.rated then
+    if s.win[1] then
+      if s.rpm >= 0 and tonumber(s.win[2]) >= s.rpm then return reply('RATE', i, 'requestsPerMinute', s.ttl) end
+      if s.tpm >= 0 and tonumber(s.win[3]) >= s.tpm then return reply('RATE', i, 'tokensPerMinute', s.ttl) end
+    else
+      if s.rpm == 0 then return reply('RATE', i, 'requestsPerMinute', windowMs) end
+      if s.tpm == 0 then return reply('RATE', i, 'tokensPerMinute', windowMs) end
+    end
   end
 end
-local function state()
-  local s = {'', '', '', '', ''}
-  if w[1] then s[1] = w[2]; s[2] = w[3]; s[3] = tostring(ttl) end
-  if day then s[4] = day[2] end
-  if month then s[5] = month[2] end
-  return s
-end
-local function reply(a, b, c, d)
-  local s = state()
-  return {a, b, c, d, s[1], s[2], s[3], s[4], s[5]}
-end
-if day and tonumber(day[2]) >= tpd then return reply('QUOTA', 'tokensPerDay', '', '') end
-if month and tonumber(month[2]) >= budget - 1e-9 then return reply('QUOTA', 'monthlyBudgetUsd', '', '') end
-local wg = ''
-if rpm >= 0 or tpm >= 0 then
-  if w[1] then
-    if rpm >= 0 and tonumber(w[2]) >= rpm then return reply('RATE', 'requestsPerMinute', ttl, '') end
-    if tpm >= 0 and tonumber(w[3]) >= tpm then return reply('RATE', 'tokensPerMinute', ttl, '') end
-    w[2] = redis.call('HINCRBY', KEYS[1], 'r', 1)
-    w[3] = redis.call('HINCRBY', KEYS[1], 't', est)
-    wg = w[1]
-  else
-    if rpm == 0 then return reply('RATE', 'requestsPerMinute', windowMs, '') end
-    if tpm == 0 then return reply('RATE', 'tokensPerMinute', windowMs, '') end
-    redis.call('HSET', KEYS[1], 'g', ARGV[8], 'r', 1, 't', est)
-    redis.call('PEXPIRE', KEYS[1], windowMs)
-    w = {ARGV[8], 1, est}
-    wg = ARGV[8]
+for i = 1, n do
+  local s = subs[i]
+  if s.rated then
+    if s.win[1] then
+      s.win[2] = redis.call('HINCRBY', s.w, 'r', 1)
+      s.win[3] = redis.call('HINCRBY', s.w, 't', est)
+    else
+      redis.call('HSET', s.w, 'g', ARGV[4], 'r', 1, 't', est)
+      redis.call('PEXPIRE', s.w, windowMs)
+      s.win = {ARGV[4], 1, est}
+      s.ttl = windowMs
+    end
+    s.wg = s.win[1]
+  end
+  if s.day then
+    s.day[2] = redis.call('HINCRBY', s.d, 'v', est)
+    s.dg = s.day[1]
+  end
+  if s.month then
+    s.month[2] = redis.call('HINCRBYFLOAT', s.m, 'v', ARGV[2])
+    s.mg = s.month[1]
   end
 end
-local dg, mg = '', ''
-if day then
-  day[2] = redis.call('HINCRBY', KEYS[2], 'v', est)
-  dg = day[1]
-end
-if month then
-  month[2] = redis.call('HINCRBYFLOAT', KEYS[3], 'v', ARGV[6])
-  mg = month[1]
-end
-return reply('OK', wg, dg, mg)
+return reply('OK', 0, '', '')
 `;
 
 /**
- * KEYS: window, day, month. ARGV: windowGen, dayGen, monthGen ('' = not reserved there),
- * estTokens, actualTokens, estCost, actualCost. The estimate is replaced by the actual on the counter
- * the call reserved on; a counter re-seeded meanwhile gets the actual added (its seed could not
- * include this call, whose record is written after settlement); an expired one is left alone.
+ * KEYS: per subject window, day, month. ARGV: estTokens, actualTokens, estCost, actualCost, then per subject
+ * windowGen, dayGen, monthGen ('' = not reserved there). The estimate is replaced by the actual on the counter the
+ * call reserved on; a counter re-seeded meanwhile gets the actual added (its seed could not include this call,
+ * whose record is written after settlement); an expired one is left alone. Returns per subject its month counter
+ * after settlement ('' when it reserved none or it is gone): what budget alerts read.
  */
 const SETTLE = `
-local dt = tonumber(ARGV[5]) - tonumber(ARGV[4])
-if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'g') == ARGV[1] then
-  redis.call('HINCRBY', KEYS[1], 't', dt)
+local dt = tonumber(ARGV[2]) - tonumber(ARGV[1])
+local dc = tonumber(ARGV[4]) - tonumber(ARGV[3])
+local out = {}
+for i = 1, #KEYS / 3 do
+  local k = (i - 1) * 3
+  local a = 4 + (i - 1) * 3
+  if ARGV[a + 1] ~= '' and redis.call('HGET', KEYS[k + 1], 'g') == ARGV[a + 1] then
+    redis.call('HINCRBY', KEYS[k + 1], 't', dt)
+  end
+  if ARGV[a + 2] ~= '' then
+    local g = redis.call('HGET', KEYS[k + 2], 'g')
+    if g == ARGV[a + 2] then redis.call('HINCRBY', KEYS[k + 2], 'v', dt)
+    elseif g then redis.call('HINCRBY', KEYS[k + 2], 'v', ARGV[2]) end
+  end
+  local mv = ''
+  if ARGV[a + 3] ~= '' then
+    local g = redis.call('HGET', KEYS[k + 3], 'g')
+    if g == ARGV[a + 3] then mv = redis.call('HINCRBYFLOAT', KEYS[k + 3], 'v', dc)
+    elseif g then mv = redis.call('HINCRBYFLOAT', KEYS[k + 3], 'v', ARGV[4]) end
+  end
+  out[i] = mv
 end
-if ARGV[2] ~= '' then
-  local g = redis.call('HGET', KEYS[2], 'g')
-  if g == ARGV[2] then redis.call('HINCRBY', KEYS[2], 'v', dt)
-  elseif g then redis.call('HINCRBY', KEYS[2], 'v', ARGV[5]) end
-end
-if ARGV[3] ~= '' then
-  local g = redis.call('HGET', KEYS[3], 'g')
-  if g == ARGV[3] then redis.call('HINCRBYFLOAT', KEYS[3], 'v', tonumber(ARGV[7]) - tonumber(ARGV[6]))
-  elseif g then redis.call('HINCRBYFLOAT', KEYS[3], 'v', ARGV[7]) end
-end
-return 1
+return out
 `;
 
-/** KEYS: day, month. ARGV: dayTokens, dayTtlMs, monthCost, monthTtlMs ('' = skip), generation. SET NX semantics. */
+/** KEYS: day, month of one subject. ARGV: dayTokens, dayTtlMs, monthCost, monthTtlMs ('' = skip), generation. SET NX semantics. */
 const SEED = `
 if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'g', ARGV[5], 'v', ARGV[1])
@@ -130,21 +176,22 @@ return 1
 
 /** window requests, window tokens, window ms left, day tokens, month USD: numbers as Redis returns them, '' = none */
 export type AdmitState = [string | number, string | number, string | number, string | number, string | number];
-export type AdmitReply =
-  | ['OK', string, string, string, ...AdmitState]
-  | ['RATE', keyof typeof messages, number, '', ...AdmitState]
-  | ['QUOTA', keyof typeof messages, '', '', ...AdmitState]
-  | ['SEED'];
+/** Window, day and month generations ('' where not reserved), then the subject's state: 8 fields per subject. */
+export type SubjectReply = [string, string, string, ...AdmitState];
+export const SUBJECT_REPLY_LENGTH = 8;
+/** Status, the refusing subject (1-based; 0 when admitted), its limit, retryAfterMs; then a SubjectReply per subject. */
+export type AdmitReply = ['OK' | 'RATE' | 'QUOTA', number, keyof typeof messages | '', number | '', ...Array<string | number>] | ['SEED', ...number[]];
 
 export interface LimitCommands {
-  gwAdmit(k1: string, k2: string, k3: string, ...argv: Array<string | number>): Promise<AdmitReply>;
-  gwSettle(k1: string, k2: string, k3: string, ...argv: Array<string | number>): Promise<number>;
+  /** numKeys first (3 per subject), then the keys, then ARGV */
+  gwAdmit(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<AdmitReply>;
+  gwSettle(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<string[]>;
   gwSeed(k1: string, k2: string, ...argv: Array<string | number>): Promise<number>;
 }
 
-/** The window, day and month counter keys of one key for the given day and month. */
-export function counterKeys(prefix: string, keyId: string, dayId: string, monthId: string): [string, string, string] {
-  return [`${prefix}{${keyId}}:w`, `${prefix}{${keyId}}:d:${dayId}`, `${prefix}{${keyId}}:m:${monthId}`];
+/** The window, day and month counter keys of a subject (LimitSubject.redisBase) for the given day and month. */
+export function counterKeys(prefix: string, base: string, dayId: string, monthId: string): [string, string, string] {
+  return [`${prefix}${base}:w`, `${prefix}${base}:d:${dayId}`, `${prefix}${base}:m:${monthId}`];
 }
 
 /** A USD amount as the scripts take it (HINCRBYFLOAT reads a decimal string). */
@@ -160,8 +207,9 @@ export interface LimitsConnection {
 /** A lazily connecting client with the scripts defined; a command it cannot send fails at once instead of queueing. */
 export function createLimitsConnection(url: string, timeoutMs: number, log: Logger): LimitsConnection {
   const client = createRedisClient(url, timeoutMs);
-  client.defineCommand('gwAdmit', { numberOfKeys: 3, lua: ADMIT });
-  client.defineCommand('gwSettle', { numberOfKeys: 3, lua: SETTLE });
+  // variable number of keys: the caller passes it first
+  client.defineCommand('gwAdmit', { lua: ADMIT });
+  client.defineCommand('gwSettle', { lua: SETTLE });
   client.defineCommand('gwSeed', { numberOfKeys: 2, lua: SEED });
   client.on('error', (err) => log.debug({ err }, 'limits: redis connection error'));
   const scripts = client as unknown as LimitCommands;

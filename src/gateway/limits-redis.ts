@@ -22,9 +22,11 @@
  * The switch is logged at warn; a probe pings twice a second and shared counters resume (logged at
  * info) as soon as Redis answers. Requests wait at most the command timeout plus the loop's own delays.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.js';
-import { type Limiter, type Period, type UsageSeeder, NOOP_RESERVATION, WINDOW_MS, limitsOf, toTokens, toUsd, utcDay, utcMonth } from './limits.js';
+import { type BudgetReading, type Limiter, type Period, type UsageSeeder, NOOP_RESERVATION, WINDOW_MS, toTokens, toUsd, utcDay, utcMonth } from './limits.js';
+import { requestOnlySubjects, subjectsOf, unlimitedOf } from './limit-subjects.js';
 import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
 import { createSharedAdmission } from './limits-redis-admit.js';
 import { createSharedPeek } from './limits-redis-peek.js';
@@ -42,6 +44,8 @@ export interface RedisLimiterOptions {
   redisTimeoutMs?: number;
   /** How often an unreachable Redis is probed. @default 500 */
   probeMs?: number;
+  /** @see LimiterOptions.onBudgetSettled */
+  onBudgetSettled?: (reading: BudgetReading) => void;
 }
 
 export type RedisLimiter = Limiter & {
@@ -55,9 +59,13 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   const log = opts.log;
   const { client, cmd, deadline } = createLimitsConnection(opts.url, timeoutMs, log);
 
-  /** Each key's shared counters as the last reply showed them: where the fallback starts if Redis goes away. */
-  const known = new Map<string, KnownCounters>();
-  const fallbackOf = (): MemoryLimiter => createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id) });
+  /**
+   * Each subject's shared counters as the last reply showed them: where the fallback starts if Redis goes away. The
+   * least recently admitted go first when end users are many (those start the fallback from usage_records instead).
+   */
+  const known = new LRUCache<string, KnownCounters>({ max: 100_000 });
+  const fallbackOf = (): MemoryLimiter =>
+    createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id), onBudgetSettled: opts.onBudgetSettled });
   let fallback = fallbackOf();
   const redis = createRedisAvailability({
     ping: () => deadline(client.ping()),
@@ -74,8 +82,9 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
     prefix,
     seeder: opts.seeder,
     log,
-    onCounters: (keyId, state, now, day, month) => known.set(keyId, toKnownCounters(state, now, day, month)),
+    onCounters: (subjectId, state, now, day, month) => known.set(subjectId, toKnownCounters(state, now, day, month)),
     onSettleError: (err) => redis.markDown(err),
+    onBudgetSettled: opts.onBudgetSettled,
   });
 
   try {
@@ -88,15 +97,15 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
 
   const peekShared = createSharedPeek(client, deadline, prefix);
 
-  /** Keys this instance has seen with limits: when one loses all of them, its day/month counters go. */
+  /** Keys and teams this instance has seen with limits: when one loses all of them, its day/month counters go. */
   const limited = new Set<string>();
 
-  function forgetShared(keyId: string): void {
-    fallback.forget(keyId);
-    known.delete(keyId);
+  function forgetShared(subjectId: string, redisBase: string): void {
+    fallback.forget(subjectId);
+    known.delete(subjectId);
     if (!redis.up) return;
     const now = Date.now();
-    const [, d, m] = counterKeys(prefix, keyId, utcDay(now).id, utcMonth(now).id);
+    const [, d, m] = counterKeys(prefix, redisBase, utcDay(now).id, utcMonth(now).id);
     client.del(d, m).catch(() => {});
   }
 
@@ -105,17 +114,15 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
       return redis.up;
     },
     async admit(req) {
-      const key = req.principal.key;
-      const l = limitsOf(key);
-      if (!l) {
-        if (limited.size !== 0 && limited.delete(key.id)) forgetShared(key.id);
-        return NOOP_RESERVATION;
-      }
-      limited.add(key.id);
-      if (req.requestOnly && l.rpm == null) return NOOP_RESERVATION;
+      if (limited.size !== 0) for (const u of unlimitedOf(req.principal)) if (limited.delete(u.id)) forgetShared(u.id, u.redisBase);
+      const all = subjectsOf(req.principal, req.endUser);
+      if (all.length === 0) return NOOP_RESERVATION;
+      for (const s of all) if (s.kind !== 'endUser') limited.add(s.id);
+      const subjects = req.requestOnly ? requestOnlySubjects(all) : all;
+      if (subjects.length === 0) return NOOP_RESERVATION;
       if (!redis.up) return fallback.admit(req);
       try {
-        return await admitShared(key.id, l, toTokens(req.estimatedTokens), toUsd(req.estimatedCostUsd), req.requestOnly);
+        return await admitShared(subjects, toTokens(req.estimatedTokens), toUsd(req.estimatedCostUsd), req.requestOnly);
       } catch (err) {
         if (isGatewayError(err)) throw err;
         redis.markDown(err);
@@ -141,7 +148,7 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   };
 }
 
-/** An ADMIT reply's counters ('' where the key has none) as the fallback takes them. */
+/** An ADMIT reply's counters of one subject ('' where it has none) as the fallback takes them. */
 function toKnownCounters([wr, wt, wttl, dv, mv]: AdmitState, now: number, day: Period, month: Period): KnownCounters {
   const k: KnownCounters = {};
   if (wr !== '') k.window = { start: now - (WINDOW_MS - Number(wttl)), requests: Number(wr), tokens: Number(wt) };

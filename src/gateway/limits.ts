@@ -1,9 +1,13 @@
-/* Per-key limits: admission before the call, settlement to the real usage after it. */
+/*
+ * Limits of keys, teams and end users: admission before the call, settlement to the real usage after it.
+ * The subjects a call is limited as are in limit-subjects.ts.
+ */
 import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { usageRecords, type ApiKeyRow } from '../db/schema.js';
 import type { Principal } from '../services/keys.js';
+import type { SubjectKind, UsageScope } from './limit-subjects.js';
 
 export interface Reservation {
   /** Replace the estimate with what the call really used (tokens, USD). */
@@ -81,20 +85,22 @@ export const NOOP_RESERVATION: Reservation = { settle() {} };
 /*
  * Semantics shared by the memory and the Redis limiter (they must agree exactly):
  *
- * - requestsPerMinute / tokensPerMinute: one fixed 60 s window per key that starts with the first
+ * - Every subject of a call (its key, its team, its end user under each: limit-subjects.ts) has its own counters
+ *   and limits, with the semantics below; a call is admitted only if every subject admits it.
+ * - requestsPerMinute / tokensPerMinute: one fixed 60 s window per subject that starts with the first
  *   request admitted after the previous window ended (so a burst never straddles two windows).
  *   RATE_LIMITED carries retryAfterMs = time left in the window.
- * - tokensPerDay (UTC day) / monthlyBudgetUsd (UTC calendar month): one counter per key and period,
+ * - tokensPerDay (UTC day) / monthlyBudgetUsd (UTC calendar month): one counter per subject and period,
  *   seeded lazily from usage_records (what was recorded since the period began) the first time an
  *   admission needs it, then kept up to date by reservations and settlements.
  * - A token or budget counter admits while it is below its limit and then reserves the whole estimate.
  *   A call is therefore never refused because its estimate alone is larger than what is left
  *   (maxTokens defaults to 1024, often more than a small tokensPerMinute), and once settled the total
  *   exceeds the limit by at most what was in flight when the counter crossed it.
- * - All counters are checked first and only then all are incremented: a refusal by one limit consumes
- *   nothing from another. Quotas (day, month) are checked before rates, since waiting a minute
- *   does not cure them.
- * - A counter whose limit was removed from the key is dropped, so setting the limit again re-seeds it
+ * - All counters of all subjects are checked first and only then all are incremented: a refusal by one
+ *   limit consumes nothing from another, on any subject. Quotas (day, month) of every subject are checked
+ *   before rates (key, team, end users in that order), since waiting a minute does not cure them.
+ * - A counter whose limit was removed from its key or team is dropped, so setting the limit again re-seeds it
  *   from usage_records instead of trusting a counter that missed the usage in between.
  */
 
@@ -110,7 +116,8 @@ export interface KeyLimitSet {
   budget: number | null;
 }
 
-export function limitsOf(key: ApiKeyRow): KeyLimitSet | null {
+/** The limits a key or a team sets for itself. */
+export function limitsOf(key: Pick<ApiKeyRow, 'requestsPerMinute' | 'tokensPerMinute' | 'tokensPerDay' | 'monthlyBudgetUsd'>): KeyLimitSet | null {
   const { requestsPerMinute: rpm, tokensPerMinute: tpm, tokensPerDay: tpd, monthlyBudgetUsd: budget } = key;
   if (rpm == null && tpm == null && tpd == null && budget == null) return null;
   return { rpm, tpm, tpd, budget };
@@ -150,8 +157,11 @@ function computeMonth(now: number): Period {
   return { id: new Date(start).toISOString().slice(0, 7), start: new Date(start), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
 }
 
-/** What a key has recorded since the start of the UTC day (tokens) and of the UTC month (USD). */
-export type UsageSeeder = (keyId: string, day: Date, month: Date) => Promise<{ tokensToday: number; costMonth: number }>;
+/**
+ * What a subject (a key, a team, an end user under either; see UsageScope) has recorded since the start of the UTC
+ * day (tokens) and of the UTC month (USD).
+ */
+export type UsageSeeder = (scope: UsageScope, day: Date, month: Date) => Promise<{ tokensToday: number; costMonth: number }>;
 
 /** What each key has recorded since the start of the UTC day and month: the seeds of many keys in one statement. */
 export type RecordedUsage = (keyIds: readonly string[], day: Date, month: Date) => Promise<Map<string, { tokensToday: number; costMonth: number }>>;
@@ -163,13 +173,20 @@ const tokensSince = (day: Date) =>
   sql<string>`coalesce(sum(${usageRecords.promptTokens} + ${usageRecords.completionTokens}) filter (where ${usageRecords.createdAt} >= ${day.toISOString()}::timestamptz and ${usageRecords.cacheHit} is null), 0)`;
 const costSum = () => sql<string>`coalesce(sum(${usageRecords.costUsd}), 0)`;
 
-/** Sums usage_records in one indexed statement (usage_key_created_idx). */
+/**
+ * Sums usage_records in one indexed statement (usage_key_created_idx, usage_team_created_idx,
+ * usage_end_user_created_idx: the planner takes the one the scope names).
+ */
 export function createDbUsageSeeder(db: Db): UsageSeeder {
-  return async (keyId, day, month) => {
+  return async (scope, day, month) => {
+    const where = [gte(usageRecords.createdAt, month)];
+    if (scope.apiKeyId !== undefined) where.push(eq(usageRecords.apiKeyId, scope.apiKeyId));
+    if (scope.teamId !== undefined) where.push(eq(usageRecords.teamId, scope.teamId));
+    if (scope.endUser !== undefined) where.push(eq(usageRecords.endUser, scope.endUser));
     const [row] = await db
       .select({ tokens: tokensSince(day), cost: costSum() })
       .from(usageRecords)
-      .where(and(eq(usageRecords.apiKeyId, keyId), gte(usageRecords.createdAt, month)));
+      .where(and(...where));
     return { tokensToday: Number(row?.tokens ?? 0), costMonth: Number(row?.cost ?? 0) };
   };
 }
@@ -191,7 +208,7 @@ export interface LimiterOptions {
   log: Logger;
   /** Shared counters across instances; without it counters are per process. */
   redisUrl?: string;
-  /** Prefix of every Redis key (no braces: the key id is the cluster hash tag). @default 'gw:' */
+  /** Prefix of every Redis key (no braces: the key or team id is the cluster hash tag). @default 'gw:' */
   redisPrefix?: string;
   /** A Redis command unanswered this long (time the event loop was blocked not counted) is an outage. @default 500 */
   redisTimeoutMs?: number;
@@ -209,24 +226,37 @@ export async function createLimiter(opts: LimiterOptions): Promise<Limiter> {
   return createMemoryLimiter(opts);
 }
 
-/** Refusal messages, the same from every implementation. */
+const subjectNames: Record<SubjectKind, string> = { key: 'key', team: 'team', endUser: 'end user' };
+
+/** Refusal messages, the same from every implementation; they name the subject whose limit refused. */
 export const messages = {
-  requestsPerMinute: (limit: number) => `Rate limit exceeded: ${limit} requests per minute for this key`,
-  tokensPerMinute: (limit: number) => `Rate limit exceeded: ${limit} tokens per minute for this key`,
-  tokensPerDay: (limit: number) => `Daily token quota exhausted: ${limit} tokens per UTC day for this key`,
-  monthlyBudgetUsd: (limit: number) => `Monthly budget exhausted: ${limit} USD per calendar month (UTC) for this key`,
+  requestsPerMinute: (limit: number, subject: SubjectKind = 'key') => `Rate limit exceeded: ${limit} requests per minute for this ${subjectNames[subject]}`,
+  tokensPerMinute: (limit: number, subject: SubjectKind = 'key') => `Rate limit exceeded: ${limit} tokens per minute for this ${subjectNames[subject]}`,
+  tokensPerDay: (limit: number, subject: SubjectKind = 'key') => `Daily token quota exhausted: ${limit} tokens per UTC day for this ${subjectNames[subject]}`,
+  monthlyBudgetUsd: (limit: number, subject: SubjectKind = 'key') =>
+    `Monthly budget exhausted: ${limit} USD per calendar month (UTC) for this ${subjectNames[subject]}`,
 };
+
+/** Tells the listener a budget reading; a listener that throws is logged, never felt by the call. */
+export function tellBudget(listener: ((r: BudgetReading) => void) | undefined, reading: BudgetReading, log: Logger): void {
+  if (!listener) return;
+  try {
+    listener(reading);
+  } catch (err) {
+    log.warn({ err }, 'limits: the budget listener failed');
+  }
+}
 
 /**
  * Logs that recorded usage could not be loaded (the daily and monthly quotas go unchecked meanwhile), at most once
  * every 10 s: while the database is down every admission of a key with quotas fails the same way.
  */
-export function createSeedFailureWarning(log: Logger, clock: () => number = Date.now): (err: unknown, keyId: string) => void {
+export function createSeedFailureWarning(log: Logger, clock: () => number = Date.now): (err: unknown, subject: string) => void {
   let last = 0;
-  return (err, keyId) => {
+  return (err, subject) => {
     if (clock() - last <= 10_000) return;
     last = clock();
-    log.warn({ err, keyId }, 'limits: could not load recorded usage; daily/monthly quotas not enforced until it loads');
+    log.warn({ err, subject }, 'limits: could not load recorded usage; daily/monthly quotas not enforced until it loads');
   };
 }
 

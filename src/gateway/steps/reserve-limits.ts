@@ -1,6 +1,6 @@
-/* Step: the key's rate, token and budget limits admit the call and reserve its worst case. */
+/* Step: the rate, token and budget limits of the key, its team and the end user admit the call and reserve its worst case. */
 import { countMessagesTokens, countTextTokens } from '../../providers/count-tokens.js';
-import type { Principal } from '../../services/keys.js';
+import { needsEstimate } from '../limit-subjects.js';
 import { costUsd } from '../pricing.js';
 import type { Step } from '../pipeline.js';
 
@@ -11,7 +11,7 @@ export const reserveLimits: Step = {
     let estimatedTokens = 0;
     let estimatedCostUsd = 0;
     // counting tokens costs CPU on large prompts: only when a token or budget limit needs it
-    if (needsEstimate(inv.principal)) {
+    if (needsEstimate(inv.principal, inv.event.endUser)) {
       if (inv.input.kind === 'embed') {
         estimatedTokens = inv.input.embed.input.reduce((s, x) => s + countTextTokens(x), 0);
         estimatedCostUsd = costUsd(model.row, estimatedTokens, 0);
@@ -26,8 +26,3 @@ export const reserveLimits: Step = {
     inv.reservation = await limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens, estimatedCostUsd, endUser: inv.event.endUser });
   },
 };
-
-function needsEstimate(p: Principal): boolean {
-  const k = p.key;
-  return k.tokensPerMinute != null || k.tokensPerDay != null || k.monthlyBudgetUsd != null;
-}
