@@ -55,8 +55,12 @@ interface Valued {
   value: unknown;
 }
 
-export function argumentVariants(field: Field, targets: Targets): Variant[] {
-  const fill = new ArgumentFiller(targets, field.name);
+/**
+ * @param nameKeyed kinds whose name identifies the object (some root field takes it as `name:`, as `prompt(name:)`):
+ *   creating one under B's name must be refused. Other names (a key's) are labels anyone may repeat.
+ */
+export function argumentVariants(field: Field, targets: Targets, nameKeyed: ReadonlySet<string>): Variant[] {
+  const fill = new ArgumentFiller(targets, field.name, nameKeyed);
   const base: Record<string, unknown> = {};
   const baseLabels: string[] = [];
   const aimed: Variant[] = [];
@@ -69,6 +73,16 @@ export function argumentVariants(field: Field, targets: Targets): Variant[] {
     }
     for (const v of required ? values.slice(1) : values) aimed.push({ label: `${arg.name}=${v.label}`, args: { [arg.name]: v.value } });
   }
+  // the same writes aimed at B through an input, on the caller's own object: `updateApiKey(id: <A's key>, input: { team: <B> })`
+  const own = Object.fromEntries(field.args.filter((a) => isRequired(a) && getNamedType(a.type).name === 'ID').flatMap((a) => {
+    const id = fill.ownIdFor(a.name);
+    return id ? [[a.name, id]] : [];
+  }));
+  if (Object.keys(own).length) {
+    for (const v of [...aimed]) {
+      if (v.label.includes('{') && v.label.includes('B ')) aimed.push({ label: `${Object.keys(own).join(',')}=A's own, ${v.label}`, args: { ...v.args, ...own } });
+    }
+  }
   const variants = [{ label: baseLabels.join(', ') || 'no arguments', args: base }, ...aimed.map((v) => ({ label: v.label, args: { ...base, ...v.args } }))];
   return variants.slice(0, MAX_VARIANTS);
 }
@@ -78,6 +92,7 @@ class ArgumentFiller {
   constructor(
     private readonly targets: Targets,
     private readonly fieldName: string,
+    private readonly nameKeyed: ReadonlySet<string>,
   ) {}
 
   /**
@@ -112,7 +127,16 @@ class ArgumentFiller {
     return [{ label: 'own value', value: this.ownValue(name, named.name, isEnumType(named) ? named.getValues()[0]?.name : undefined) }];
   }
 
-  /** The input with its required fields filled, then one variant per optional field that aims at B. */
+  /** A's own object of the type a root field's ID argument names (see idsFor), if A has one. */
+  ownIdFor(argName: string): string | undefined {
+    const type = this.idType(argName, 'argument');
+    return type ? this.targets.ownIdByType.get(type) : undefined;
+  }
+
+  /**
+   * The input with its required fields filled, then one variant per optional field that aims at B, and one per
+   * B name for its `name` (creating an object under B's name: a new version of B's prompt, say).
+   */
   private inputVariants(type: GraphQLInputObjectType): Valued[] {
     const place: Place = type.name.endsWith('Filter') ? 'filter' : 'input';
     const plain: Record<string, unknown> = {};
@@ -125,6 +149,8 @@ class ArgumentFiller {
     for (const f of optional) {
       for (const v of this.values(f.name, f.type, false, place)) out.push({ label: `{${f.name}: ${v.label}}`, value: { ...plain, [f.name]: v.value } });
     }
+    const kind = place === 'input' && 'name' in type.getFields() ? mentionedKind(this.fieldName, [...this.nameKeyed]) : undefined;
+    for (const n of kind ? (this.targets.namesByKind.get(kind) ?? []) : []) out.push({ label: `{name: B's "${n}"}`, value: { ...plain, name: n } });
     return out;
   }
 
@@ -152,10 +178,14 @@ class ArgumentFiller {
    * names (`revokeApiKey`), else every B id.
    */
   private idsFor(argName: string, place: Place): string[] {
-    const kinds = [...this.targets.idsByType.keys()];
-    const type = kindNamed(argName.replace(/Ids?$/, ''), kinds) ?? (place === 'argument' && /^ids?$/.test(argName) ? mentionedKind(this.fieldName, kinds) : undefined);
+    const type = this.idType(argName, place);
     const ids = type ? this.targets.idsByType.get(type)! : this.targets.allIds();
     return ids.length ? ids : ['Tm9uZTowMDAw'];
+  }
+
+  private idType(argName: string, place: Place): string | undefined {
+    const kinds = [...this.targets.idsByType.keys()];
+    return kindNamed(argName.replace(/Ids?$/, ''), kinds) ?? (place === 'argument' && /^ids?$/.test(argName) ? mentionedKind(this.fieldName, kinds) : undefined);
   }
 
   /** B's names of the kind the argument names (`user`), else (a root field's `name`) the kind the field names; else all, or none. */
@@ -192,4 +222,17 @@ function mentionedKind(fieldName: string, kinds: string[]): string | undefined {
     }
   }
   return best;
+}
+
+/** The kinds of B's names that root fields take as a `name:` argument (`prompt(name:)`, `runPrompt(name:)`). */
+export function nameKeyedKinds(roots: ReadonlyArray<{ getFields(): Record<string, Field> }>, targets: Targets): Set<string> {
+  const kinds = [...targets.namesByKind.keys()];
+  const out = new Set<string>();
+  for (const root of roots) {
+    for (const field of Object.values(root.getFields())) {
+      const kind = field.args.some((a) => a.name === 'name' && isRequired(a)) ? mentionedKind(field.name, kinds) : undefined;
+      if (kind) out.add(kind);
+    }
+  }
+  return out;
 }

@@ -16,8 +16,9 @@ function stringsIn(value: unknown, out: string[] = []): string[] {
 
 export type LeakDetector = (answer: unknown, sent?: unknown) => string[];
 
-export function createLeakDetector(targets: Targets): LeakDetector {
-  const needles = targets.needles().map((n) => ({ ...n, needle: n.needle.toLowerCase() }));
+/** @param withMarker false: B's ids and secrets only (objects named after B by someone else are not B's) */
+export function createLeakDetector(targets: Targets, withMarker = true): LeakDetector {
+  const needles = targets.needles(withMarker).map((n) => ({ ...n, needle: n.needle.toLowerCase() }));
   return (answer, sent) => {
     let text = JSON.stringify(answer ?? null).toLowerCase();
     // longest first, so a name is removed whole before a shorter string inside it

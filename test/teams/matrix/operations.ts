@@ -3,7 +3,7 @@
  * schema has: nothing here names a field, so a field added to the schema is in the matrix the next run.
  */
 import { getNamedType, isLeafType, parse, validate, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
-import { argumentVariants } from './argument-variants.js';
+import { argumentVariants, nameKeyedKinds } from './argument-variants.js';
 import { selectionFor } from './selection.js';
 import type { Targets } from './targets.js';
 
@@ -33,10 +33,11 @@ export function rootFields(schema: GraphQLSchema): Array<{ root: RootKind; type:
 
 export function matrixOperations(schema: GraphQLSchema, targets: Targets): MatrixOperation[] {
   const out: MatrixOperation[] = [];
+  const nameKeyed = nameKeyedKinds(rootFields(schema).map((r) => r.type), targets);
   for (const { root, type } of rootFields(schema)) {
     for (const field of Object.values(type.getFields())) {
       const named = getNamedType(field.type);
-      for (const variant of argumentVariants(field, targets)) {
+      for (const variant of argumentVariants(field, targets, nameKeyed)) {
         const used = field.args.filter((a) => a.name in variant.args);
         const defs = used.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
         const bindings = used.map((a) => `${a.name}: $${a.name}`).join(', ');

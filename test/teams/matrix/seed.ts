@@ -15,6 +15,7 @@ interface TeamKeys {
   admin: string;
   /** A plain INVOKE + READ_USAGE key. */
   plain: string;
+  plainId: string;
 }
 
 export interface Seeded {
@@ -52,6 +53,8 @@ export async function seedTeams(gw: TestGateway, schema: GraphQLSchema): Promise
   }
 
   const a = await seedTeam(gw, schema, A_MARKER, teams, null);
+  if (a.teamId) targets.ownIdByType.set('Team', a.teamId);
+  targets.ownIdByType.set('ApiKey', a.plainId);
   const b = await seedTeam(gw, schema, B_MARKER, teams, targets);
 
   // B's own prompt: created by its TEAM_ADMIN, so it is B's (an ADMIN one would be everyone's)
@@ -121,7 +124,7 @@ async function seedTeam(gw: TestGateway, schema: GraphQLSchema, marker: string, 
   }
   targets?.addName('ApiKey', `${marker} admin`);
   targets?.addName('ApiKey', `${marker} plain`);
-  return { teamId, admin: admin.secret, plain: plain.secret };
+  return { teamId, admin: admin.secret, plain: plain.secret, plainId: plain.id };
 }
 
 /** A B key with a budget a single priced call exceeds: its thresholds are crossed and alerted at once. */

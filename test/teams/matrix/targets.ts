@@ -14,6 +14,11 @@ export class Targets {
   readonly idsByType = new Map<string, string[]>();
   /** Kind (a Node type name, or an argument name such as `user`) → B's names of that kind. */
   readonly namesByKind = new Map<string, string[]>();
+  /**
+   * A's own objects (Node type name → one id): a write aimed at B through an input (`input.team`) is also tried on
+   * A's own object, which must not be moved into B.
+   */
+  readonly ownIdByType = new Map<string, string>();
   /** Secrets of B (key secrets, webhook secrets): never in any answer to anyone else. */
   readonly secrets: string[] = [];
 
@@ -39,9 +44,9 @@ export class Targets {
     return [...new Set([...this.namesByKind.values()].flat())];
   }
 
-  /** Every needle a leak detector looks for, with what it is. */
-  needles(): Array<{ needle: string; what: string }> {
-    const out: Array<{ needle: string; what: string }> = [{ needle: B_MARKER.toLowerCase(), what: `B's marker ${B_MARKER}` }];
+  /** Every needle a leak detector looks for, with what it is: B's ids and secrets, and B's marker unless left out. */
+  needles(withMarker = true): Array<{ needle: string; what: string }> {
+    const out: Array<{ needle: string; what: string }> = withMarker ? [{ needle: B_MARKER.toLowerCase(), what: `B's marker ${B_MARKER}` }] : [];
     for (const [type, ids] of this.idsByType) {
       for (const id of ids) {
         out.push({ needle: id, what: `B's ${type} id ${id}` });
