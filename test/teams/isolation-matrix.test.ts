@@ -180,10 +180,17 @@ describe('isolation matrix', () => {
 async function generateEventsOfB(): Promise<void> {
   const chat = { model: 'echo', messages: [{ role: 'USER', content: `${B_MARKER} during the window` }], user: `${B_MARKER}-user`, metadata: { tag: `${B_MARKER}-meta` } };
   const runs: Array<Promise<unknown>> = [gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: chat }, seeded.b.plain)];
+  if (hasField(schema, 'Subscription', 'budgetAlerts') && seeded.b.teamId) runs.push(spendOverBudget());
   if (hasField(schema, 'Mutation', 'requestModelAccess') && seeded.b.teamId) {
     const input = { model: seeded.approvalModels[1], reason: `${B_MARKER} during the window` };
     runs.push(gw.gql('mutation($input: RequestModelAccessInput!) { requestModelAccess(input: $input) { id } }', { input }, seeded.b.admin));
   }
   await Promise.all(runs);
   await gw.flushUsage();
+}
+
+/** A new key of B over its budget at once: its thresholds are crossed and alerted (on the priced model seeding made). */
+async function spendOverBudget(): Promise<void> {
+  const key = await gw.createKey({ name: `${B_MARKER} window budget`, scopes: ['INVOKE'], limits: { monthlyBudgetUsd: 1 }, team: seeded.b.teamId });
+  await gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: { model: 'priced-echo', messages: [{ role: 'USER', content: `${B_MARKER} spend` }] } }, key.secret);
 }

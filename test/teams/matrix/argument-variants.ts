@@ -42,7 +42,7 @@ export interface Variant {
 }
 
 /** Most variants one field gets: every B id of an unnamed type, each enum value, each aiming filter field. */
-const MAX_VARIANTS = 16;
+const MAX_VARIANTS = 24;
 
 type Field = GraphQLField<unknown, unknown>;
 /** Where a value goes: a root field's argument, a field of an input object, a field of a filter input. */

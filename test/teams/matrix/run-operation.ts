@@ -82,10 +82,16 @@ export function runSubscription(client: Client, op: MatrixOperation, who: Princi
       { query: op.hidden(who.hidden), variables: op.variables },
       {
         next: (r) => void answers.push(r as Answer),
-        error: (e) => finish(Array.isArray(e) ? { errors: e } : { errors: [{ message: String((e as Error)?.message ?? e), extensions: { code: 'SOCKET_CLOSED' } }] }),
+        // graphql-ws hands over the GraphQL errors of a refused operation, or the socket's close event
+        error: (e) => finish(Array.isArray(e) ? { errors: e } : { errors: [{ message: closeMessage(e), extensions: { code: 'SOCKET_CLOSED' } }] }),
         complete: () => finish(),
       },
     );
     void stop.then(() => finish());
   });
+}
+
+function closeMessage(e: unknown): string {
+  const close = e as { code?: number; reason?: string; message?: string };
+  return close.code ? `socket closed ${close.code} ${close.reason ?? ''}` : String(close.message ?? e);
 }
