@@ -5,6 +5,7 @@ import type { Principal } from '../services/keys.js';
 import type { CancelSignal } from '../util/cancellation.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import type { ChatInput } from './chat-input.js';
+import { validEndUser } from './end-user.js';
 import { NOOP_RESERVATION, type Reservation } from './limits.js';
 import type { Step } from './pipeline.js';
 import type { TextFilter } from './stream/text-filter.js';
@@ -114,7 +115,8 @@ export class Invocation {
       cacheSimilarity: null,
       guardrails: null,
       teamId: options.principal.key.teamId,
-      endUser: (input.kind === 'embed' ? input.embed.user : input.chat.user) ?? null,
+      // read-input checks it; until then (a call refused before) only a valid one is kept
+      endUser: validEndUser(input.kind === 'embed' ? input.embed.user : input.chat.user),
     };
   }
 

@@ -18,13 +18,24 @@ export interface RevalidateSessionsOptions {
   log: Logger;
 }
 
+/**
+ * The key as it is now, with the team (and its grants) it had when the session opened while it is still in that
+ * team: the row alone would read as a key without team (a TEAM_ADMIN's team feed would end at the first check). A
+ * key moved to another team is judged without one, which never widens what it reads.
+ */
+function principalNow(session: OpenSession, row: ApiKeyRow) {
+  const opened = session.principal;
+  const sameTeam = row.teamId != null && row.teamId === opened.team?.id;
+  return sameTeam ? toPrincipal(row, opened.team, [...opened.approvedModels]) : toPrincipal(row);
+}
+
 /** Why `session` must end, given its key as it is now (undefined: it may go on). */
 function refusal(session: OpenSession, row: ApiKeyRow | undefined, now: number): GatewayError | undefined {
   // a rotated key has a new secret: what the old one opened is no longer authenticated
   if (!row || !isUsable(row, now) || row.secretHash !== session.principal.key.secretHash) {
     return new GatewayError('UNAUTHENTICATED', 'The API key of this subscription was revoked, rotated or has expired');
   }
-  if (session.field && !subscriptionStillAllowed(session.field, session.principal, toPrincipal(row), session.args, session.model)) {
+  if (session.field && !subscriptionStillAllowed(session.field, session.principal, principalNow(session, row), session.args, session.model)) {
     return forbidden(`This key may no longer access Subscription.${session.field}`);
   }
   return undefined;

@@ -9,7 +9,7 @@ import InputRulesPlugin from './input-rules-plugin.js';
 import { decodeGlobalId, loadNodes } from './global-id.js';
 import { forbidden, unauthenticated } from '../errors.js';
 import type { Context } from '../context.js';
-import { hasInvokeScope } from '../services/access.js';
+import { hasInvokeScope, mayReadUsage } from '../services/access.js';
 import type { Principal } from '../services/keys.js';
 
 /** What a key may do, as every field marked with `authScopes` sees it. */
@@ -20,7 +20,7 @@ export function grantedScopes(p: Principal | null) {
     /** ADMIN, or TEAM_ADMIN of a team: a field marked so still limits a team admin to its own team's objects. */
     teamAdmin: !!p && (p.isAdmin || p.isTeamAdmin),
     invoke: !!p && hasInvokeScope(p),
-    readUsage: !!p && (p.isAdmin || p.scopes.has('READ_USAGE')),
+    readUsage: !!p && mayReadUsage(p),
   };
 }
 

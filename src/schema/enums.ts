@@ -90,6 +90,8 @@ export const UsageGroupByEnum = builder.enumType('UsageGroupBy', {
     MODEL: { description: 'The public model name asked for' },
     PROVIDER: { description: 'The name of the provider that answered (empty when no provider was called)' },
     API_KEY: { description: "The calling key's id" },
+    TEAM: { description: "The team of the calling key, by the Team's global id (empty for keys without team); counted from the records, not the rollups" },
+    USER: { description: 'The end user (UsageRecord.user; empty when the call named none); counted from the records, not the rollups' },
     DAY: { description: 'The UTC day, as YYYY-MM-DD' },
     HOUR: { description: 'The UTC hour, as YYYY-MM-DDTHH:00:00Z' },
   } as const,

@@ -84,8 +84,9 @@ builder.mutationFields((t) => ({
       name: t.arg.string({ required: true, description: 'The template name' }),
       version: t.arg.int({ description: 'A version number (default: the latest)' }),
       variables: t.arg({ type: 'JSON', description: 'A JSON object with a value for each of the template\'s variables, and no others (non-string values are inserted as JSON)' }),
+      user: t.arg.string({ description: 'The end user this run serves, as ChatInput.user (1-256 characters)' }),
     },
-    resolve: (_, { name, version, variables }, ctx) => ctx.gateway.runPrompt({ name, version, variables }, invocationOptions(ctx)),
+    resolve: (_, { name, version, variables, user }, ctx) => ctx.gateway.runPrompt({ name, version, variables, user }, invocationOptions(ctx)),
   }),
   createPrompt: t.field({
     type: PromptTemplateRef,
@@ -106,10 +107,11 @@ builder.subscriptionFields((t) => ({
       name: t.arg.string({ required: true, description: 'The template name' }),
       version: t.arg.int({ description: 'A version number (default: the latest)' }),
       variables: t.arg({ type: 'JSON', description: 'A JSON object with a value for each of the template\'s variables, and no others (non-string values are inserted as JSON)' }),
+      user: t.arg.string({ description: 'The end user this run serves, as ChatInput.user (1-256 characters)' }),
     },
     // the gateway's stream channel as it is: another generator around it would delay cancellation to the next token
-    subscribe: async (_, { name, version, variables }, ctx) => {
-      const { model, chunks } = await ctx.gateway.streamPrompt({ name, version, variables }, invocationOptions(ctx));
+    subscribe: async (_, { name, version, variables, user }, ctx) => {
+      const { model, chunks } = await ctx.gateway.streamPrompt({ name, version, variables, user }, invocationOptions(ctx));
       ctx.invokedModel = model;
       return chunks;
     },

@@ -2,7 +2,7 @@
  * What an open subscription needs of its key: to start (the fields' authScopes, checked once when it starts,
  * builder.ts authorizeOnSubscribe) and to go on when the key changes while it runs. One table for both.
  */
-import { allowsModel } from '../services/access.js';
+import { allowsModel, coversUsageScope, usageReadScope } from '../services/access.js';
 import type { Principal } from '../services/keys.js';
 import { grantedScopes } from './builder.js';
 
@@ -34,8 +34,8 @@ export function subscriptionStillAllowed(field: string, opened: Principal, now: 
   const needs: Partial<Record<Scope, true>> | undefined = SUBSCRIPTION_SCOPES[field as keyof typeof SUBSCRIPTION_SCOPES];
   // a field this table does not know keeps running only with every scope it was opened with
   if (!needs) return [...opened.scopes].every((s) => now.scopes.has(s));
-  // an ADMIN's feed carries every key's records, anyone else's only their own: the same view is needed again
-  if (field === 'usageRecorded' && opened.isAdmin) return granted.admin;
+  // the feed's filter was fixed when it opened (every record, a team's or a key's): the key must still read all of them
+  if (field === 'usageRecorded' && !coversUsageScope(usageReadScope(now), usageReadScope(opened))) return false;
   if (!(Object.keys(needs) as Scope[]).every((s) => granted[s])) return false;
   if (model !== undefined && !allowsModel(now, model)) return false;
   return ARGUMENT_RULES[field]?.(now, args) ?? true;

@@ -5,7 +5,7 @@ import type { UsageRow } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
 import { forbidden } from '../errors.js';
-import { readsKey, usageScopeKeyId } from '../services/access.js';
+import { inUsageScope, readsKey, readsTeam, usageReadScope } from '../services/access.js';
 import type { UsageFilter } from '../services/usage-filter.js';
 import { PERCENTILE_MAX_RELATIVE_ERROR } from '../services/usage-histogram.js';
 import { parseRecordKey, recordKey, type RecordKey } from '../services/usage-queries.js';
@@ -23,6 +23,7 @@ import {
 } from './enums.js';
 import { globalIdOf, keyOf, refused } from './global-id.js';
 import { ApiKeyRef } from './keys.js';
+import { TeamRef } from './team-ref.js';
 
 /** Rows from the database and events from the feed share one shape (the feed may come through Redis as JSON). */
 type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'costSavedUsd' | 'createdAt' | 'guardrails'> & {
@@ -46,10 +47,10 @@ const GuardrailEventRef = builder.objectRef<GuardrailEvent>('GuardrailEvent').im
 const UsageRecordRef = builder.nodeRef<UsageRecordShape, RecordKey | null>('UsageRecord', {
   // the primary key (created_at, id): a lookup by id alone would scan the table
   id: { resolve: (r) => recordKey({ createdAt: new Date(r.createdAt), id: r.id }), parse: parseRecordKey },
-  // as `usage`: READ_USAGE (FORBIDDEN without it), and a key other than ADMIN reads its own records only
+  // as `usage`: READ_USAGE or TEAM_ADMIN (FORBIDDEN without), and only the records usageReadScope gives
   loadMany: (keys, ctx) =>
     grantedScopes(ctx.principal).readUsage
-      ? ctx.services.usageQueries.byKeys(keys as RecordKey[], usageScopeKeyId(ctx.principal!))
+      ? ctx.services.usageQueries.byKeys(keys as RecordKey[], usageReadScope(ctx.principal!))
       : keys.map(() => refused<UsageRecordShape>(forbidden('This key may not access UsageRecord'))),
 });
 UsageRecordRef.implement({
@@ -60,12 +61,24 @@ UsageRecordRef.implement({
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
-      description: "The key that made the call; null when the record has none, or it is another key's and the caller is not ADMIN",
-      resolve: (r, _, ctx) => {
-        if (!r.apiKeyId || !readsKey(ctx.principal!, r.apiKeyId)) return null;
-        return ctx.loaders.apiKey.load(r.apiKeyId);
+      description: "The key that made the call; null when the record has none, or the caller may not read that key (ADMIN reads every key, a TEAM_ADMIN its team's, any other key itself)",
+      resolve: async (r, _, ctx) => {
+        const p = ctx.principal!;
+        if (!r.apiKeyId) return null;
+        if (readsKey(p, r.apiKeyId)) return ctx.loaders.apiKey.load(r.apiKeyId);
+        if (!p.isTeamAdmin) return null;
+        // a TEAM_ADMIN reads the keys of its team: which team the key is in now takes reading it
+        const key = await ctx.loaders.apiKey.load(r.apiKeyId);
+        return key && readsKey(p, key.id, key.teamId) ? key : null;
       },
     }),
+    team: t.field({
+      type: TeamRef,
+      nullable: true,
+      description: "The team of the key that made the call, when the call was made; null when it had none, or the caller may not read that team",
+      resolve: (r, _, ctx) => (r.teamId && readsTeam(ctx.principal!, r.teamId) ? ctx.loaders.team.load(r.teamId) : null),
+    }),
+    user: t.exposeString('endUser', { nullable: true, description: "The end user the call named (ChatInput.user, EmbedInput.user, REST's `user`), trimmed; null when none" }),
     model: t.exposeString('model', { description: 'The public model name that was asked for' }),
     provider: t.exposeString('provider', { nullable: true, description: 'Name of the provider that answered, or was tried last; null when no provider was called' }),
     upstreamModel: t.exposeString('upstreamModel', { nullable: true, description: "The provider's own model id that answered, or was tried last; null when no provider was called" }),
@@ -103,9 +116,17 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
   description: 'Which usage records to read; every field given must match',
   fields: (t) => ({
     apiKeyId: t.globalID({ description: "Only this key's records, by its global id (ApiKey.id; its bare UUID is still accepted until the next release, with a warning). A non-ADMIN caller only ever reads its own" }),
+    team: t.globalID({
+      description:
+        "Only records of this team's keys, by its global id (Team.id); a caller other than ADMIN still reads only its own records (a TEAM_ADMIN its team's). Like cacheHit, usageSummary and usageSeries then read the records of the range",
+    }),
     model: t.string({ description: 'Only this public model name' }),
     provider: t.string({ description: 'Only this provider name' }),
     status: t.field({ type: UsageStatusEnum, description: 'Only records that ended this way' }),
+    user: t.string({
+      description:
+        'Only records of this end user (UsageRecord.user, compared after trimming). The rollups are not kept per end user: like cacheHit, usageSummary and usageSeries then read the records of the range',
+    }),
     cacheHit: t.boolean({
       description:
         'true: only records the response cache answered; false: only the others. The hourly rollups are not kept per cache hit, so usageSummary and usageSeries read the records of the whole range for this filter (the same sums and percentile bounds): its time grows with the records in the range, where the rollups answer in time per hour, so give it the range you need',
@@ -143,7 +164,7 @@ function aggregateFields<P extends UsageAggregate>(t: PothosSchemaTypes.ObjectFi
 const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
   description: 'Totals of the usage records of one group (see UsageGroupBy)',
   fields: (t) => ({
-    key: t.exposeString('key', { description: "The group's value: a model or provider name, a key's global id (ApiKey.id), or an ISO date/hour" }),
+    key: t.exposeString('key', { description: "The group's value: a model or provider name, a key's global id (ApiKey.id), a team's global id (Team.id), an end user, or an ISO date/hour; empty for records without that provider, key, team or end user" }),
     ...aggregateFields(t),
   }),
 });
@@ -160,7 +181,7 @@ const UsageSeriesRef = builder.objectRef<UsageSeries>('UsageSeries').implement({
   description: 'The usage of one group over time, as points of the chosen interval',
   fields: (t) => ({
     key: t.exposeString('key', {
-      description: 'The group\'s value (a model or provider name, a key\'s global id; empty for records without provider or key), or "all" when the series are not grouped',
+      description: 'The group\'s value (a model or provider name, a key\'s or team\'s global id, an end user; empty for records without provider, key, team or end user), or "all" when the series are not grouped',
     }),
     points: t.field({
       type: [UsagePointRef],
@@ -175,15 +196,29 @@ const FEED_LOADER_TTL_MS = 1000;
 const loadersBorn = new WeakMap<Context, number>();
 
 /** The filter as the queries take it: the key named by its global id (or, for one release, its bare UUID). */
-const readFilter = (ctx: Context, filter: typeof UsageFilterInput.$inferInput | null | undefined): UsageFilter | null =>
-  filter ? { ...filter, apiKeyId: filter.apiKeyId == null ? null : keyOf(ctx, filter.apiKeyId, ApiKeyRef, 'filter.apiKeyId') } : null;
+function readFilter(ctx: Context, filter: typeof UsageFilterInput.$inferInput | null | undefined): UsageFilter | null {
+  if (!filter) return null;
+  const { team, ...rest } = filter;
+  return {
+    ...rest,
+    apiKeyId: filter.apiKeyId == null ? null : keyOf(ctx, filter.apiKeyId, ApiKeyRef, 'filter.apiKeyId'),
+    teamId: team == null ? null : keyOf(ctx, team, TeamRef, 'filter.team'),
+  };
+}
+
+/** A bucket's or series' key as the API names it: a key or a team by its global id ('' stays: none). */
+function publicGroupKey(groupBy: string | null | undefined): (key: string) => string {
+  if (groupBy === 'API_KEY') return (key) => key && globalIdOf(ApiKeyRef, key);
+  if (groupBy === 'TEAM') return (key) => key && globalIdOf(TeamRef, key);
+  return (key) => key;
+}
 
 builder.queryFields((t) => ({
   usage: t.connection(
     {
       type: UsageRecordRef,
       nullable: true,
-      description: "The caller's own usage (all usage for ADMIN), newest first; null with a FORBIDDEN error without READ_USAGE",
+      description: "The caller's own usage (its team's for a TEAM_ADMIN, all usage for ADMIN), newest first; null with a FORBIDDEN error without READ_USAGE",
       authScopes: { readUsage: true },
       args: { filter: t.arg({ type: UsageFilterInput, description: 'Which records' }) },
       resolve: (_, args, ctx) =>
@@ -193,7 +228,7 @@ builder.queryFields((t) => ({
           after: args.after,
           last: args.last,
           before: args.before,
-          scopeKeyId: usageScopeKeyId(ctx.principal!),
+          readScope: usageReadScope(ctx.principal!),
         }),
     },
     { name: 'UsageRecordConnection', description: 'Newest first' },
@@ -202,27 +237,28 @@ builder.queryFields((t) => ({
   usageSummary: t.field({
     type: [UsageBucketRef],
     nullable: true,
-    description: "Usage totals grouped by model, provider, key, day or hour, ordered by the group's key, or without groupBy one bucket keyed \"all\" of everything the filter selects (its percentiles are the whole window's; no bucket when there is no record): the caller's own usage (all usage for ADMIN); null with a FORBIDDEN error without READ_USAGE",
+    description: "Usage totals grouped by model, provider, key, team, end user, day or hour, ordered by the group's key, or without groupBy one bucket keyed \"all\" of everything the filter selects (its percentiles are the whole window's; no bucket when there is no record): the caller's own usage (its team's for a TEAM_ADMIN, all usage for ADMIN); null with a FORBIDDEN error without READ_USAGE",
     authScopes: { readUsage: true },
     args: { groupBy: t.arg({ type: UsageGroupByEnum, description: 'What to group by; omitted: one bucket of everything' }), filter: t.arg({ type: UsageFilterInput, description: 'Which records to count' }) },
     resolve: async (_, args, ctx) => {
       const buckets = await ctx.services.usageQueries.summary({
         groupBy: args.groupBy ?? null,
         filter: readFilter(ctx, args.filter),
-        scopeKeyId: usageScopeKeyId(ctx.principal!),
+        readScope: usageReadScope(ctx.principal!),
       });
-      // a key's bucket is named by the key's global id, which `node(id:)` and filter.apiKeyId take
-      return args.groupBy === 'API_KEY' ? buckets.map((b) => ({ ...b, key: b.key && globalIdOf(ApiKeyRef, b.key) })) : buckets;
+      // a key's or team's bucket is named by its global id, which `node(id:)` and the filter take
+      const named = publicGroupKey(args.groupBy);
+      return buckets.map((b) => ({ ...b, key: named(b.key) }));
     },
   }),
   usageSeries: t.field({
     type: [UsageSeriesRef],
     nullable: true,
-    description: `Usage over time for charts: the caller's own usage (all usage for ADMIN), in points of \`interval\` over [filter.from, filter.to) (default: the 24 hours before filter.to, which defaults to now). One series keyed "all", or with \`groupBy\` one per group: at most ${MAX_SERIES}, the largest by requests, largest first. Null with a FORBIDDEN error without READ_USAGE; BAD_USER_INPUT naming \`interval\` for a range too long for it, \`groupBy\` for DAY or HOUR`,
+    description: `Usage over time for charts: the caller's own usage (its team's for a TEAM_ADMIN, all usage for ADMIN), in points of \`interval\` over [filter.from, filter.to) (default: the 24 hours before filter.to, which defaults to now). One series keyed "all", or with \`groupBy\` one per group: at most ${MAX_SERIES}, the largest by requests, largest first. Null with a FORBIDDEN error without READ_USAGE; BAD_USER_INPUT naming \`interval\` for a range too long for it, \`groupBy\` for DAY or HOUR`,
     authScopes: { readUsage: true },
     args: {
       interval: t.arg({ type: UsageIntervalEnum, required: true, description: 'The width of each point' }),
-      groupBy: t.arg({ type: UsageGroupByEnum, description: 'One series per MODEL, PROVIDER or API_KEY; omitted: one series of everything' }),
+      groupBy: t.arg({ type: UsageGroupByEnum, description: 'One series per MODEL, PROVIDER, API_KEY, TEAM or USER; omitted: one series of everything' }),
       filter: t.arg({ type: UsageFilterInput, description: 'Which records to count, and the range (from, to)' }),
     },
     resolve: async (_, args, ctx) => {
@@ -230,9 +266,10 @@ builder.queryFields((t) => ({
         interval: args.interval,
         groupBy: args.groupBy,
         filter: readFilter(ctx, args.filter),
-        scopeKeyId: usageScopeKeyId(ctx.principal!),
+        readScope: usageReadScope(ctx.principal!),
       });
-      return args.groupBy === 'API_KEY' ? series.map((s) => ({ ...s, key: s.key && globalIdOf(ApiKeyRef, s.key) })) : series;
+      const named = publicGroupKey(args.groupBy);
+      return series.map((s) => ({ ...s, key: named(s.key) }));
     },
   }),
 }));
@@ -240,12 +277,12 @@ builder.queryFields((t) => ({
 builder.subscriptionFields((t) => ({
   usageRecorded: t.field({
     type: UsageRecordRef,
-    description: "Usage records as they are written: the caller's own, or everyone's for ADMIN",
+    description: "Usage records as they are written: the caller's own, its team's for a TEAM_ADMIN, or everyone's for ADMIN",
     authScopes: SUBSCRIPTION_SCOPES.usageRecorded,
     subscribe: (_, __, ctx) => {
-      const own = usageScopeKeyId(ctx.principal!);
+      const scope = usageReadScope(ctx.principal!);
       const source = ctx.services.feed.subscribe();
-      return own ? pipe(source, filter((e: UsageEvent) => e.apiKeyId === own)) : source;
+      return scope.kind === 'all' ? source : pipe(source, filter((e: UsageEvent) => inUsageScope(scope, e)));
     },
     resolve: (e: UsageEvent, _, ctx) => {
       // a long-lived subscription must not serve stale keys from its first loaders, but a burst of records shares

@@ -2,8 +2,9 @@
  * Who may use what: the one place the INVOKE scope and the model allow-lists (a key's and its team's) are read, for
  * invoking (gateway core), for listing models (GraphQL `models`/`model`, REST `GET /v1/models`) and for reading
  * prompt templates (GraphQL `prompts`/`prompt`, `runPrompt`, REST `POST /v1/prompts/{name}/run`); which keys, teams
- * and usage records a key reads (`viewer`, `apiKeys`, `teams`, `usage`, `usageSummary`, `usageRecorded`,
- * UsageRecord.apiKey); and what a TEAM_ADMIN may do to its team's keys and prompts. `node(id:)` applies the same.
+ * and usage records a key reads (`viewer`, `apiKeys`, `teams`, `usage`, `usageSummary`, `usageSeries`,
+ * `usageRecorded`, UsageRecord.apiKey and .team); and what a TEAM_ADMIN may do to its team's keys and prompts.
+ * `node(id:)` applies the same.
  */
 import type { ApiKeyRow, ModelRow, PromptRow, TeamRow } from '../db/schema.js';
 import { badInput, forbidden } from '../errors.js';
@@ -57,11 +58,42 @@ export function checkPromptChange(p: Principal, name: string, owner: string | nu
   throw forbidden(`This key may not change prompt "${name}": it belongs to ${owner ? 'another team' : 'the gateway'}`);
 }
 
+/** A TEAM_ADMIN binds its templates to models its team may invoke (a template its keys could never run is a mistake). */
+export function checkPromptModel(p: Principal, model: string): void {
+  if (p.isAdmin || !p.team?.allowedModels || p.team.allowedModels.includes(model)) return;
+  throw badInput('input.model', `"${model}" is not among the models of team "${p.team.name}"`);
+}
+
 /** The team a new prompt name belongs to: the gateway's (null) when ADMIN creates it, else its TEAM_ADMIN's team. */
 export const newPromptTeamId = (p: Principal): string | null => (p.isAdmin ? null : (p.team?.id ?? null));
 
-/** Whose usage records this key reads: everyone's for ADMIN (null), any other key's own only. */
-export const usageScopeKeyId = (p: Principal): string | null => (p.isAdmin ? null : p.key.id);
+/**
+ * Whose usage records a key reads: everyone's (ADMIN), its team's (TEAM_ADMIN of a team: records with that
+ * team_id), or else its own.
+ */
+export type UsageReadScope = { kind: 'all' } | { kind: 'team'; teamId: string } | { kind: 'key'; keyId: string };
+
+export function usageReadScope(p: Principal): UsageReadScope {
+  if (p.isAdmin) return { kind: 'all' };
+  if (p.isTeamAdmin && p.team) return { kind: 'team', teamId: p.team.id };
+  return { kind: 'key', keyId: p.key.id };
+}
+
+/** A record (or a feed event) inside the scope. */
+export function inUsageScope(scope: UsageReadScope, record: { apiKeyId: string | null; teamId: string | null }): boolean {
+  if (scope.kind === 'all') return true;
+  if (scope.kind === 'team') return record.teamId === scope.teamId;
+  return record.apiKeyId === scope.keyId;
+}
+
+/** `now` reads at least the records of `opened` (a running feed must not keep a view its key no longer has). */
+export function coversUsageScope(now: UsageReadScope, opened: UsageReadScope): boolean {
+  if (now.kind === 'all' || opened.kind === 'key') return true;
+  return opened.kind === 'team' && now.kind === 'team' && now.teamId === opened.teamId;
+}
+
+/** May read usage at all (within usageReadScope): ADMIN, READ_USAGE, and TEAM_ADMIN of a team for its team's. */
+export const mayReadUsage = (p: Principal): boolean => p.isAdmin || p.isTeamAdmin || p.scopes.has('READ_USAGE');
 
 /**
  * ADMIN reads every API key; a TEAM_ADMIN its team's; any other key only itself (`viewer`).

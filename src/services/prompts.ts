@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { prompts, type PromptRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import type { Role } from '../providers/types.js';
-import { checkPromptChange, newPromptTeamId, readsPrompt } from './access.js';
+import { checkPromptChange, checkPromptModel, newPromptTeamId, readsPrompt } from './access.js';
 import type { Principal } from './keys.js';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -53,6 +53,7 @@ export function createPromptService(db: Db) {
         throw badInput('input.name', 'must be 1-128 characters: letters, digits and . _ : / -');
       }
       if (!input.model?.trim()) throw badInput('input.model', 'must not be empty');
+      checkPromptModel(actor, input.model);
       if (!input.messages.length) throw badInput('input.messages', 'must contain at least one message');
       input.messages.forEach((m, i) => {
         if (!ROLES.includes(m.role)) throw badInput(`input.messages[${i}].role`, 'unknown role');

@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
+import type { UsageReadScope } from './access.js';
 import { toUsageScope, type UsageFilter } from './usage-filter.js';
 import { createUsageRollupQueries } from './usage-rollups.js';
 
@@ -70,10 +71,12 @@ function pageSize(first: number | null | undefined, last: number | null | undefi
 const sortKey = sql`(${usageRecords.createdAt}, ${usageRecords.id})`;
 const keyRow = (k: RecordKey) => sql`(${k.createdAt}::timestamptz, ${k.id}::uuid)`;
 
-/** `scopeKeyId` restricts to one key's records (non-admin callers). */
-function conditions(filter: UsageFilter | null | undefined, scopeKeyId: string | null): SQL[] {
-  const scope = toUsageScope(filter, scopeKeyId);
+/** `readScope` restricts to the records the caller reads (access.ts). */
+function conditions(filter: UsageFilter | null | undefined, readScope: UsageReadScope): SQL[] {
+  const scope = toUsageScope(filter, readScope);
   const c = scope.apiKeyIds.map((id) => eq(usageRecords.apiKeyId, id));
+  for (const id of scope.teamIds) c.push(eq(usageRecords.teamId, id));
+  if (scope.endUser) c.push(eq(usageRecords.endUser, scope.endUser));
   if (scope.model) c.push(eq(usageRecords.model, scope.model));
   if (scope.provider) c.push(eq(usageRecords.provider, scope.provider));
   if (scope.status) c.push(eq(usageRecords.status, scope.status));
@@ -128,12 +131,12 @@ export function createUsageQueries(db: Db) {
       after?: string | null;
       last?: number | null;
       before?: string | null;
-      scopeKeyId: string | null;
+      readScope: UsageReadScope;
     }): Promise<UsagePage> {
       const { size, backward } = pageSize(args.first, args.last);
       const after = args.after ? decodeCursor(args.after, 'after') : null;
       const before = args.before ? decodeCursor(args.before, 'before') : null;
-      const c = conditions(args.filter, args.scopeKeyId);
+      const c = conditions(args.filter, args.readScope);
       const window = [...c];
       // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
       if (after) window.push(sql`${sortKey} < ${keyRow(after)}`);
@@ -177,8 +180,8 @@ export function createUsageQueries(db: Db) {
       };
     },
 
-    /** Records by key, restricted to one key's like pages are (`scopeKeyId`); null where there is none. */
-    async byKeys(keys: readonly RecordKey[], scopeKeyId: string | null): Promise<Array<UsageRow | null>> {
+    /** Records by key, restricted to what the caller reads like pages are (`readScope`); null where there is none. */
+    async byKeys(keys: readonly RecordKey[], readScope: UsageReadScope): Promise<Array<UsageRow | null>> {
       if (!keys.length) return [];
       // a global id holds created_at to the millisecond (a JS Date's), the column may hold microseconds: the key's
       // millisecond is a range on the primary key, not a scan for the id
@@ -189,7 +192,7 @@ export function createUsageQueries(db: Db) {
       const rows = await db
         .select()
         .from(usageRecords)
-        .where(and(...conditions(null, scopeKeyId), or(...match)));
+        .where(and(...conditions(null, readScope), or(...match)));
       return keys.map((k) => rows.find((r) => r.id === k.id) ?? null);
     },
 

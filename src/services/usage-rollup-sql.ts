@@ -7,7 +7,8 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { UsageScope } from './usage-filter.js';
 
 export type UsageDimension = 'MODEL' | 'PROVIDER' | 'API_KEY';
-export type UsageGroupBy = UsageDimension | 'DAY' | 'HOUR';
+/** TEAM and USER are read from the records (answeredFromRecords). */
+export type UsageGroupBy = UsageDimension | 'TEAM' | 'USER' | 'DAY' | 'HOUR';
 /** The width of a series' points, as date_trunc names it. */
 export type TimeUnit = 'minute' | 'hour' | 'day';
 
@@ -50,7 +51,7 @@ export interface Grouping {
  * usage_rollups, which has every dimension.
  */
 export function groupRollupDimension(scope: UsageScope, groupBy: UsageGroupBy | null): UsageDimension | 'ALL' | null {
-  if (scope.status || answeredFromRecords(scope)) return null;
+  if (scope.status || answeredFromRecords(scope, groupBy)) return null;
   const dims = new Set<UsageDimension>();
   if (scope.apiKeyIds.length) dims.add('API_KEY');
   if (scope.model) dims.add('MODEL');
@@ -61,12 +62,13 @@ export function groupRollupDimension(scope: UsageScope, groupBy: UsageGroupBy | 
 }
 
 /**
- * Whether a scope is read from usage_records alone: the rollups are not keyed by cache hit, so a filter on it is
- * answered by scanning its records. It is an occasional question (the hit rate itself comes from the rollups' sums),
- * and keying usage_rollups by it would add a row per key, model, provider, status and hour for every reader.
+ * Whether a scope is read from usage_records alone: the rollups are not keyed by cache hit, team or end user, so a
+ * filter or grouping on them is answered by scanning the records (the team and end-user ones through their partial
+ * indexes). They are occasional questions (the hit rate itself comes from the rollups' sums), and keying
+ * usage_rollups by them would add a row per key, model, provider, status and hour (and end user) for every reader.
  */
-export function answeredFromRecords(scope: UsageScope): boolean {
-  return scope.cacheHit !== null;
+export function answeredFromRecords(scope: UsageScope, groupBy: UsageGroupBy | null): boolean {
+  return scope.cacheHit !== null || scope.teamIds.length > 0 || scope.endUser !== null || groupBy === 'TEAM' || groupBy === 'USER';
 }
 
 const DAY_TEXT = `'YYYY-MM-DD'`;
@@ -81,6 +83,10 @@ function recordKey(groupBy: UsageGroupBy | null): SQL {
       return sql`coalesce(provider, '')`;
     case 'API_KEY':
       return sql`coalesce(api_key_id::text, '')`;
+    case 'TEAM':
+      return sql`coalesce(team_id::text, '')`;
+    case 'USER':
+      return sql`coalesce(end_user, '')`;
     case 'DAY':
       return sql.raw(`to_char(created_at at time zone 'UTC', ${DAY_TEXT})`);
     case 'HOUR':
@@ -107,6 +113,8 @@ function pointStart(column: 'created_at' | 'bucket_start', unit: TimeUnit | null
 
 function recordConditions(scope: UsageScope): SQL[] {
   const c = scope.apiKeyIds.map((id) => sql`api_key_id = ${id}::uuid`);
+  for (const id of scope.teamIds) c.push(sql`team_id = ${id}::uuid`);
+  if (scope.endUser) c.push(sql`end_user = ${scope.endUser}`);
   if (scope.model) c.push(sql`model = ${scope.model}`);
   if (scope.provider) c.push(sql`provider = ${scope.provider}`);
   if (scope.status) c.push(sql`status = ${scope.status}`);
@@ -197,7 +205,7 @@ function recordPart(scope: UsageScope, ranges: TimeRange[], g: Grouping, keys: G
 
 /** The parts that together hold a scope's records once each, rollup hours and edge records. */
 export function partsOf(scope: UsageScope, g: Grouping, keys: GroupKeys, histograms: boolean): SQL[] {
-  if (answeredFromRecords(scope)) return [recordPart(scope, [scope], g, keys, histograms)];
+  if (answeredFromRecords(scope, g.groupBy)) return [recordPart(scope, [scope], g, keys, histograms)];
   const { hours, edges } = splitAtHours(scope);
   const parts: SQL[] = [];
   if (hours) parts.push(rollupPart(scope, hours, g, keys, histograms));

@@ -7,6 +7,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { rowsOf } from '../db/rows-of.js';
 import { badInput } from '../errors.js';
+import type { UsageReadScope } from './access.js';
 import { toUsageScope, type UsageFilter, type UsageScope } from './usage-filter.js';
 import { medianAndP95 } from './usage-histogram.js';
 import {
@@ -215,7 +216,7 @@ export function createUsageRollupQueries(db: Db) {
   /** Points of any interval, from the parts of the range (rollup hours and edge records); MINUTE from records only. */
   async function points(scope: UsageScope, interval: UsageInterval, g: Grouping, keys: GroupKeys): Promise<KeyedAggregate[]> {
     if (interval === 'MINUTE') return readExact(exactPoints(scope, [scope], g, keys));
-    if (interval === 'DAY' || answeredFromRecords(scope)) {
+    if (interval === 'DAY' || answeredFromRecords(scope, g.groupBy)) {
       const parts = partsOf(scope, g, keys, true);
       return parts.length ? readPoints(summed(parts)) : [];
     }
@@ -233,8 +234,8 @@ export function createUsageRollupQueries(db: Db) {
      * bucket keyed ALL_SERIES of everything the filter selects (none when nothing does): the whole window's
      * percentiles, which no sum of groups could give.
      */
-    async summary(args: { groupBy: UsageGroupBy | null; filter?: UsageFilter | null; scopeKeyId: string | null }): Promise<UsageBucket[]> {
-      const scope = toUsageScope(args.filter, args.scopeKeyId);
+    async summary(args: { groupBy: UsageGroupBy | null; filter?: UsageFilter | null; readScope: UsageReadScope }): Promise<UsageBucket[]> {
+      const scope = toUsageScope(args.filter, args.readScope);
       const parts = partsOf(scope, { groupBy: args.groupBy, unit: null }, null, true);
       if (!parts.length) return [];
       const points = (await readPoints(summed(parts))).filter((p) => p.aggregate.requests > 0);
@@ -249,14 +250,14 @@ export function createUsageRollupQueries(db: Db) {
       interval: UsageInterval;
       groupBy?: UsageGroupBy | null;
       filter?: UsageFilter | null;
-      scopeKeyId: string | null;
+      readScope: UsageReadScope;
       now?: Date;
     }): Promise<UsageSeries[]> {
       const groupBy = args.groupBy ?? null;
-      if (groupBy === 'DAY' || groupBy === 'HOUR') throw badInput('groupBy', 'must be MODEL, PROVIDER or API_KEY: a series is already split by its interval');
+      if (groupBy === 'DAY' || groupBy === 'HOUR') throw badInput('groupBy', 'must be MODEL, PROVIDER, API_KEY, TEAM or USER: a series is already split by its interval');
       const to = args.filter?.to ?? args.now ?? new Date();
       const from = args.filter?.from ?? new Date(to.getTime() - DEFAULT_SERIES_RANGE_MS);
-      const scope = toUsageScope({ ...args.filter, from, to }, args.scopeKeyId);
+      const scope = toUsageScope({ ...args.filter, from, to }, args.readScope);
       const max = MAX_SERIES_RANGE[args.interval];
       if (!max) throw badInput('interval', 'must be MINUTE, HOUR or DAY');
       if (to.getTime() - from.getTime() > max.ms) {

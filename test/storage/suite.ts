@@ -108,14 +108,14 @@ export function storageSuite(backend: StorageBackend): void {
         expect(row).toEqual({ n: 30, tokens: 435 });
         // the pages still come newest first, by key and by model too
         const queries = createUsageQueries(db.db);
-        const all = await queries.page({ first: 5, scopeKeyId: null });
+        const all = await queries.page({ first: 5, readScope: { kind: 'all' } });
         expect(all.edges.map((e) => e.node.promptTokens)).toEqual([29, 28, 27, 26, 25]);
-        const byKey = await queries.page({ first: 3, after: all.pageInfo.endCursor, scopeKeyId: key });
+        const byKey = await queries.page({ first: 3, after: all.pageInfo.endCursor, readScope: { kind: 'key', keyId: key } });
         expect(byKey.edges.map((e) => e.node.promptTokens)).toEqual([24, 23, 22]);
-        const byModel = await queries.page({ first: 3, filter: { model: 'm1' }, scopeKeyId: null });
+        const byModel = await queries.page({ first: 3, filter: { model: 'm1' }, readScope: { kind: 'all' } });
         expect(byModel.edges.map((e) => e.node.promptTokens)).toEqual([28, 25, 22]);
         // the upgrade filled the rollups summaries read from the records it found (the backfill of 0004)
-        const summary = await queries.summary({ groupBy: 'MODEL', scopeKeyId: null });
+        const summary = await queries.summary({ groupBy: 'MODEL', readScope: { kind: 'all' } });
         expect(summary.map((b) => [b.key, b.requests, b.promptTokens])).toEqual([['m0', 10, 135], ['m1', 10, 145], ['m2', 10, 155]]);
       } finally {
         rmSync(first, { recursive: true, force: true });

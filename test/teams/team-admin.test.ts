@@ -235,6 +235,9 @@ describe('prompts belong to a team or to the gateway', () => {
     const global = unique('gateway-owned');
     ok(await gw.gql(CREATE_PROMPT, { input: prompt(global) }));
     expectCode(await gw.gql(CREATE_PROMPT, { input: prompt(global) }, a.admin.secret), 'FORBIDDEN');
+    // nor bind one to a model its team may not invoke
+    const narrow = await teamWithAdmin({ allowedModels: ['echo'] });
+    expectCode(await gw.gql(CREATE_PROMPT, { input: prompt(unique('elsewhere'), 'echo-2') }, narrow.admin.secret), 'BAD_USER_INPUT', 'input.model');
     // a plain key of the team cannot create prompts at all
     expectCode(await gw.gql(CREATE_PROMPT, { input: prompt(unique('nope')) }, a.member.secret), 'FORBIDDEN');
 

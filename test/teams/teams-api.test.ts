@@ -1,7 +1,8 @@
 /* The Team API over HTTP: create/update/delete, validation, visibility, and a key's team, end-user limits and thresholds. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
-import { chatInput, CHAT, expectCode, ok } from '../graphql/helpers.js';
+import { chatInput, CHAT, expectCode, ok, waitFor } from '../graphql/helpers.js';
+import { TEST_DATABASE_URL, freshDatabase } from '../limits/kit.js';
 
 let gw: TestGateway;
 
@@ -290,5 +291,49 @@ describe("a key's team, end-user limits and budget alert thresholds", () => {
     const totals = ok(await gw.gql<{ team: TeamOut }>(TEAM, { id: team.id })).team.monthToDate;
     expect(totals.requests).toBe(2);
     expect(totals.promptTokens).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!TEST_DATABASE_URL)('on Postgres, two instances sharing the database', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let one: TestGateway;
+  let two: TestGateway;
+
+  beforeAll(async () => {
+    db = await freshDatabase(TEST_DATABASE_URL!);
+    // the longest key cache there is: only the broadcast can bring a change to the other instance in time
+    one = await startGateway({ DATABASE_URL: db.url, KEY_CACHE_TTL_MS: '5000' });
+    two = await startGateway({ DATABASE_URL: db.url, KEY_CACHE_TTL_MS: '5000' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([one?.stop(), two?.stop()]);
+    await db?.drop();
+  });
+
+  it("updateTeam reaches the team's keys on the other instance too, well within the key cache's TTL", async () => {
+    const team = ok(await one.gql<{ createTeam: TeamOut }>(CREATE_TEAM, { input: { name: uniqueName('shared') } })).createTeam;
+    const member = await one.createKey({ team: team.id });
+    // the other instance has the key (and its team) cached
+    ok(await two.gql(CHAT, { input: chatInput('cached') }, member.secret));
+    ok(await one.gql(UPDATE_TEAM, { id: team.id, input: { allowedModels: ['echo-2'] } }));
+    await waitFor(async () => (await two.gql(CHAT, { input: chatInput('narrowed') }, member.secret)).errors?.[0]?.extensions?.code === 'FORBIDDEN', 'the narrowed team list on instance two', 2500);
+  });
+
+  it('two instances creating the same team name at once: one team, the other answer BAD_USER_INPUT on input.name', async () => {
+    const name = uniqueName('race');
+    const answers = await Promise.all([one, two, one, two].map((g) => g.gql<{ createTeam: TeamOut }>(CREATE_TEAM, { input: { name } })));
+    const created = answers.filter((a) => a.data?.createTeam);
+    expect(created).toHaveLength(1);
+    for (const a of answers.filter((x) => !x.data?.createTeam)) expectCode(a, 'BAD_USER_INPUT', 'input.name');
+  });
+
+  it('deleteTeam with only revoked keys left', async () => {
+    const team = ok(await one.gql<{ createTeam: TeamOut }>(CREATE_TEAM, { input: { name: uniqueName('gone') } })).createTeam;
+    const member = await one.createKey({ team: team.id });
+    expectCode(await two.gql(DELETE_TEAM, { id: team.id }), 'BAD_USER_INPUT', 'id');
+    ok(await two.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: member.id }));
+    expect(ok(await two.gql<{ deleteTeam: { id: string } }>(DELETE_TEAM, { id: team.id })).deleteTeam.id).toBe(team.id);
+    expect(ok(await one.gql<{ teams: Array<{ id: string }> }>(TEAMS)).teams.map((t) => t.id)).not.toContain(team.id);
   });
 });

@@ -85,12 +85,12 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   }
 
   it('first page for ADMIN walks the primary key (created_at, id)', async () => {
-    const text = await plan('first page, ADMIN', () => queries.page({ first: 50, scopeKeyId: null }));
+    const text = await plan('first page, ADMIN', () => queries.page({ first: 50, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
   });
 
   it('first page for one key walks usage_key_created_idx', async () => {
-    const text = await plan('first page, one key', () => queries.page({ first: 50, scopeKeyId: keyId(42) }));
+    const text = await plan('first page, one key', () => queries.page({ first: 50, readScope: { kind: 'key', keyId: keyId(42) } }));
     expectIndexOnly(text, 'usage_key_created_idx');
     expect(text).toMatch(/Index Cond: \(api_key_id = /);
   });
@@ -100,7 +100,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
       from usage_records order by created_at desc, id desc offset ${ROWS / 2} limit 1`);
     const after = encodeCursor({ createdAt: mid!.at, id: mid!.id });
-    const text = await plan('page after a cursor at row 500 000, ADMIN', () => queries.page({ first: 50, after, scopeKeyId: null }));
+    const text = await plan('page after a cursor at row 500 000, ADMIN', () => queries.page({ first: 50, after, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
     expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) < ROW\(/);
 
@@ -110,12 +110,12 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       [keyId(42)],
     );
     const afterKey = encodeCursor({ createdAt: midKey!.at, id: midKey!.id });
-    const keyText = await plan('page after a cursor, one key', () => queries.page({ first: 50, after: afterKey, scopeKeyId: keyId(42) }));
+    const keyText = await plan('page after a cursor, one key', () => queries.page({ first: 50, after: afterKey, readScope: { kind: 'key', keyId: keyId(42) } }));
     expectIndexOnly(keyText, 'usage_key_created_idx');
     expect(keyText).toMatch(/Index Cond: \(\(api_key_id = [^\n]*ROW\(created_at, id\) < ROW\(/);
 
     // the page itself: the 50 rows right after the cursor, in order
-    const page = await queries.page({ first: 50, after, scopeKeyId: null });
+    const page = await queries.page({ first: 50, after, readScope: { kind: 'all' } });
     const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 + 1} limit 50`);
     expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
   });
@@ -125,13 +125,13 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id
       from usage_records order by created_at desc, id desc offset ${ROWS / 2} limit 1`);
     const before = encodeCursor({ createdAt: mid!.at, id: mid!.id });
-    const text = await plan('page before a cursor at row 500 000, ADMIN', () => queries.page({ last: 50, before, scopeKeyId: null }));
+    const text = await plan('page before a cursor at row 500 000, ADMIN', () => queries.page({ last: 50, before, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
     expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) > ROW\(/);
-    expectIndexOnly(await plan('last page, one key', () => queries.page({ last: 50, scopeKeyId: keyId(42) })), 'usage_key_created_idx');
+    expectIndexOnly(await plan('last page, one key', () => queries.page({ last: 50, readScope: { kind: 'key', keyId: keyId(42) } })), 'usage_key_created_idx');
 
     // the page itself: the 50 rows right before the cursor, newest first
-    const page = await queries.page({ last: 50, before, scopeKeyId: null });
+    const page = await queries.page({ last: 50, before, readScope: { kind: 'all' } });
     const want = await client.unsafe(`select id::text as id from usage_records order by created_at desc, id desc offset ${ROWS / 2 - 50} limit 50`);
     expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
     expect(page.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
@@ -146,7 +146,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       ['time window', { from, to }],
       ['key + model', { apiKeyId: keyId(7), model: 'model-7' }],
     ] as const) {
-      const text = await plan(`first page, filter ${label}`, () => queries.page({ first: 50, filter, scopeKeyId: null }));
+      const text = await plan(`first page, filter ${label}`, () => queries.page({ first: 50, filter, readScope: { kind: 'all' } }));
       expect(text, label).toMatch(/Index (Only )?Scan/);
       expect(text, label).not.toMatch(/Seq Scan/);
     }
@@ -167,7 +167,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   it('usageSummary on 1M records (timing printed, not asserted)', async () => {
     for (const groupBy of ['MODEL', 'DAY'] as const) {
       const t0 = performance.now();
-      const buckets = await queries.summary({ groupBy, scopeKeyId: null });
+      const buckets = await queries.summary({ groupBy, readScope: { kind: 'all' } });
       const ms = performance.now() - t0;
       console.log(`[plans] usageSummary(${groupBy}) over ${ROWS} rows: ${Math.round(ms)} ms, ${buckets.length} buckets`);
       expect(buckets.reduce((s, b) => s + b.requests, 0)).toBe(ROWS);
@@ -177,9 +177,9 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       }
     }
     const t0 = performance.now();
-    const one = await queries.summary({ groupBy: 'MODEL', scopeKeyId: keyId(42) });
+    const one = await queries.summary({ groupBy: 'MODEL', readScope: { kind: 'key', keyId: keyId(42) } });
     console.log(`[plans] usageSummary(MODEL) for one key (${one.reduce((s, b) => s + b.requests, 0)} rows): ${Math.round(performance.now() - t0)} ms`);
-    await queries.summary({ groupBy: 'MODEL', scopeKeyId: null });
+    await queries.summary({ groupBy: 'MODEL', readScope: { kind: 'all' } });
     const rows = await client.unsafe(`explain (costs off) ${last!.query}`, last!.params as never[]);
     console.log(`[plans] usageSummary(MODEL), ADMIN\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
   });

@@ -1,6 +1,7 @@
 /* Step: the caller's input validated into the adapters' request (chat, stream) or checked (embed); metadata tagged. */
 import { checkCacheOptions } from '../../cache/cache-policy.js';
 import { badInput } from '../../errors.js';
+import { checkEndUser } from '../end-user.js';
 import { toChatRequest, toMetadata } from '../chat-input.js';
 import type { EmbedInput } from '../invocation.js';
 import type { InputBounds } from '../chat-input.js';
@@ -10,6 +11,9 @@ export const readInput: Step = {
   name: 'read-input',
   before(inv, { bounds }) {
     const { input, options } = inv;
+    // never an invalid end user on the record, even when this call is refused for it
+    inv.event.endUser = null;
+    inv.event.endUser = checkEndUser(input.kind === 'embed' ? input.embed.user : input.chat.user, 'input.user');
     if (input.kind === 'embed') return checkEmbedInput(input.embed, inv.modelName, bounds);
     const metadata = toMetadata(input.chat.metadata);
     inv.event.metadata = options.metadata ? { ...(metadata ?? {}), ...options.metadata } : metadata;

@@ -61,7 +61,8 @@ function toChatInput(b: ChatCompletionRequest): ChatInput {
   if (typeof b.tool_choice === 'string') input.toolChoiceMode = b.tool_choice.toUpperCase() as 'AUTO' | 'NONE' | 'REQUIRED';
   else if (b.tool_choice != null) input.forcedTool = b.tool_choice.function.name;
   if (b.response_format?.type === 'json_object') input.jsonMode = true;
-  if (b.metadata || b.user) input.metadata = { ...(b.metadata ?? {}), ...(b.user ? { user: b.user } : {}) };
+  if (b.metadata) input.metadata = b.metadata;
+  if (b.user != null) input.user = b.user;
   return input;
 }
 

@@ -19,7 +19,7 @@ export async function handleEmbeddings(ctx: RestContext): Promise<void> {
   const input = typeof body.input === 'string' ? [body.input] : body.input;
   const warnings: string[] = [];
   const result = await ctx.services.gateway
-    .embed({ model: body.model, input }, { principal, signal: ctx.signal, warnings, requestId: ctx.requestId, ...(body.user ? { metadata: { user: body.user } } : {}) })
+    .embed({ model: body.model, input, user: body.user ?? null }, { principal, signal: ctx.signal, warnings, requestId: ctx.requestId })
     .catch((e: unknown) => Promise.reject(withRestParam(e)));
   const base64 = body.encoding_format === 'base64';
   const response: EmbeddingsResponse = {

@@ -3,7 +3,7 @@
  * same core as GraphQL's runPrompt. Answers a chat.completion plus `prompt: {name, version}`, or, with
  * `stream: true`, the same chat.completion.chunk events as /v1/chat/completions.
  */
-import { respondChat } from './chat-completions.js';
+import { respondChat, withRestParam } from './chat-completions.js';
 import { parseBody, readJson, requirePrincipal, type RestContext } from './http.js';
 import { PromptNameParams, PromptRunRequest } from './schemas.js';
 
@@ -12,10 +12,12 @@ export async function handleRunPrompt(ctx: RestContext, name: string): Promise<v
   ctx.services.gateway.requireInvoke(principal);
   const params = parseBody(PromptNameParams, { name });
   const body = parseBody(PromptRunRequest, await readJson(ctx));
-  const { input, opts, prompt } = await ctx.services.gateway.preparePrompt(
-    { name: params.name, version: body.version, variables: body.variables ?? {} },
-    { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId },
-  );
+  const { input, opts, prompt } = await ctx.services.gateway
+    .preparePrompt(
+      { name: params.name, version: body.version, variables: body.variables ?? {}, user: body.user },
+      { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId },
+    )
+    .catch((e: unknown) => Promise.reject(withRestParam(e)));
   await respondChat(ctx, input, { ...opts, warnings: opts.warnings ?? [] }, {
     stream: body.stream === true,
     includeUsage: body.stream_options?.include_usage === true,

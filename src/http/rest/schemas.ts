@@ -17,6 +17,10 @@ const text = () => z.string().refine(isStorableText, TEXT_RULE);
 /** A free-form JSON object (prompt variables, tool parameters): any values, bounded in depth. */
 const jsonObject = () => z.record(z.string(), z.unknown()).refine((v) => !nestsDeeperThan(v), JSON_DEPTH_RULE);
 
+/** OpenAI's `user`, as the gateway reads it (ChatInput.user in GraphQL). */
+const END_USER_NOTE =
+  'The end user this call serves (1-256 characters after trimming, no control characters): recorded on the usage record (UsageRecord.user) and limited by the key\'s and team\'s end-user limits'
+
 // ── requests ──────────────────────────────────────────────────────────────────────────────────
 
 const TextPart = z
@@ -114,7 +118,7 @@ export const ChatCompletionRequest = z
       .record(z.string(), z.string())
       .nullish()
       .meta({ description: 'Stored with the usage record' }),
-    user: text().nullish().meta({ description: 'Stored with the usage record (metadata.user)' }),
+    user: text().nullish().meta({ description: END_USER_NOTE, example: 'user-1234' }),
   })
   .meta({ id: 'CreateChatCompletionRequest' });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
@@ -124,7 +128,7 @@ export const EmbeddingsRequest = z
     model: text().min(1),
     input: z.union([text(), z.array(text()).min(1).max(2048)]).meta({ description: 'One string or a list of strings (token arrays are not supported)' }),
     encoding_format: z.enum(['float', 'base64']).optional().meta({ description: '`base64`: little-endian float32 bytes, as OpenAI sends them' }),
-    user: text().optional().meta({ description: 'Stored with the usage record (metadata.user)' }),
+    user: text().nullish().meta({ description: END_USER_NOTE, example: 'user-1234' }),
   })
   .meta({ id: 'CreateEmbeddingRequest' });
 export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequest>;
@@ -137,6 +141,7 @@ export const PromptRunRequest = z
       .meta({ description: 'A value for every {{variable}} of the prompt; strings go in as they are, other values as JSON' }),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+    user: text().nullish().meta({ description: END_USER_NOTE, example: 'user-1234' }),
   })
   .meta({ id: 'RunPromptRequest' });
 export type PromptRunRequest = z.infer<typeof PromptRunRequest>;
