@@ -143,12 +143,16 @@ describe('isolation matrix', () => {
     const principals = [aAdmin, aPlain, control];
     let release!: () => void;
     const stop = new Promise<void>((r) => (release = r));
+    const connected: Array<Promise<unknown>> = [];
     const running = principals.flatMap((p) => {
       const client = createWsClient(gw.url, p.key);
       clients.push(client);
+      connected.push(new Promise((r) => client.on('connected', r)));
       return opsOf('subscription').map((op) => runSubscription(client, op, p, stop, detect));
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // B acts once every socket is acknowledged and its subscribe messages have had time to be served
+    await Promise.all(connected);
+    await new Promise((r) => setTimeout(r, 500));
     await generateEventsOfB();
     await new Promise((r) => setTimeout(r, SUBSCRIPTION_WINDOW_MS));
     release();
