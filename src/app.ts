@@ -37,15 +37,20 @@ import { closeUpstreamAgent } from './providers/http.js';
 import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from './providers/registry.js';
 import { WELL_KNOWN_MODELS } from './providers/well-known.js';
 import { createSecretBox } from './security/secret-box.js';
+import { createBudgetAlertService } from './services/budget-alerts.js';
 import { createCacheSettingsService } from './services/cache-settings.js';
 import { createCatalogueService } from './services/catalogue.js';
 import { createKeyInvalidation } from './services/key-invalidation.js';
 import { createKeyService } from './services/keys.js';
 import { createLimitUsageReader } from './services/limit-usage.js';
+import { createModelAccessService } from './services/model-access.js';
 import { createPromptService } from './services/prompts.js';
 import { createTeamService } from './services/teams.js';
 import { createGuardrailPolicyService } from './services/guardrail-policies.js';
+import { createTeamEvents } from './services/team-events.js';
 import { createUsageQueries } from './services/usage-queries.js';
+import { createWebhookDelivery } from './services/webhook-delivery.js';
+import { createWebhookService } from './services/webhooks.js';
 
 export interface AppOptions {
   /** Replace adapters (tests: a fast echo). */
@@ -208,6 +213,12 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   // with Redis, a record written by any instance reaches subscribers on every instance
   const feedRedis = config.redis ? await connectFeedRedis(config.redis.url) : undefined;
   const feed = createUsageFeed(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}feed:` }) : undefined);
+  // model access decisions and budget alerts reach subscribers on every instance, through the same Redis clients
+  const teamEvents = createTeamEvents(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}events:` }) : undefined);
+  const modelAccess = createModelAccessService(db, { keys, events: teamEvents });
+  const webhooks = createWebhookService(db, box);
+  const deliveries = createWebhookDelivery(db, box, log, config.webhooks);
+  const budgetAlerts = createBudgetAlertService(db, { events: teamEvents, deliveries, log });
   const usage = createUsageWriter(db, {
     flushMs: config.usage.flushMs,
     bufferMax: config.usage.bufferMax,
@@ -226,7 +237,13 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   });
   const limiter =
     options.limiter ??
-    (await createLimiter({ seeder: createDbUsageSeeder(db), log, redisUrl: config.redis?.url, redisPrefix: options.redisPrefix }));
+    (await createLimiter({
+      seeder: createDbUsageSeeder(db),
+      log,
+      redisUrl: config.redis?.url,
+      redisPrefix: options.redisPrefix,
+      onBudgetSettled: (r) => budgetAlerts.observe(r),
+    }));
   const invocations = trackInvocations(options.observer ?? metrics.observer);
   const cache: ResponseCache = {
     exact: await createExactStore(config, log, options.redisPrefix),
@@ -245,6 +262,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     steps: options.steps,
     guardrailPolicies,
     cache,
+    modelAccess,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
   cache.semantic ??= await createSemanticCache({
@@ -270,7 +288,25 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   }
 
   const limitUsage = createLimitUsageReader(limiter, createDbRecordedUsage(db));
-  const services: Services = { database, keys, teams, catalogue, prompts, guardrailPolicies, usageQueries, limitUsage, gateway, router, feed, cache, log };
+  const services: Services = {
+    database,
+    keys,
+    teams,
+    catalogue,
+    prompts,
+    guardrailPolicies,
+    usageQueries,
+    limitUsage,
+    gateway,
+    router,
+    feed,
+    cache,
+    modelAccess,
+    webhooks,
+    budgetAlerts,
+    teamEvents,
+    log,
+  };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
@@ -285,6 +321,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
   const sealing = startQuantileSealing(usageQueries, log);
+  // alerts whose webhooks were still being retried when the last run stopped
+  deliveries.resumePending().then(
+    (n) => n && log.info({ deliveries: n }, 'budget alert webhooks: resuming pending deliveries'),
+    (err: unknown) => log.warn({ err }, 'budget alert webhooks: pending deliveries not resumed'),
+  );
 
   let stopping: Promise<void> | undefined;
 
@@ -335,6 +376,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         if (retention) clearInterval(retention);
         await sealing.stop();
         await usage.stop();
+        await deliveries.stop();
         if (feedRedis) {
           feedRedis.publishClient.disconnect();
           feedRedis.subscribeClient.disconnect();

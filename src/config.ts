@@ -47,6 +47,9 @@ const envSchema = z.object({
     .min(1, 'must be at least 1 byte (to cache nothing, leave the cache mode OFF on keys and models)')
     .default(64 * 1024 * 1024),
   CACHE_SEMANTIC_MAX_BYTES: z.coerce.number().int().min(1, 'must be at least 1 byte').default(64 * 1024 * 1024),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -94,6 +97,8 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
     metricsToken: env.METRICS_TOKEN,
     /** The response cache's in-process stores, bounded in bytes: the exact one (without REDIS_URL), the usearch index (without pgvector). */
     cache: { memoryMaxBytes: env.CACHE_MEMORY_MAX_BYTES, semanticMaxBytes: env.CACHE_SEMANTIC_MAX_BYTES },
+    /** Budget alert webhooks: the first retry waits retryBaseMs, each next one twice as long, up to maxAttempts tries of timeoutMs each. */
+    webhooks: { retryBaseMs: env.WEBHOOK_RETRY_BASE_MS, maxAttempts: env.WEBHOOK_MAX_ATTEMPTS, timeoutMs: env.WEBHOOK_TIMEOUT_MS },
   };
 }
 

@@ -6,13 +6,17 @@ import { createLoaders, type Loaders } from './db/loaders.js';
 import type { Gateway } from './gateway/gateway.js';
 import type { Router } from './gateway/route.js';
 import type { UsageFeed } from './gateway/usage-feed.js';
+import type { BudgetAlertService } from './services/budget-alerts.js';
 import type { CatalogueService } from './services/catalogue.js';
 import type { KeyService, Principal } from './services/keys.js';
 import type { LimitUsageReader } from './services/limit-usage.js';
+import type { ModelAccessService } from './services/model-access.js';
 import type { PromptService } from './services/prompts.js';
 import type { TeamService } from './services/teams.js';
 import type { GuardrailPolicyService } from './services/guardrail-policies.js';
+import type { TeamEvents } from './services/team-events.js';
 import type { UsageQueries } from './services/usage-queries.js';
+import type { WebhookService } from './services/webhooks.js';
 import type { CancelSignal } from './util/cancellation.js';
 
 /** Everything built once per process. */
@@ -31,6 +35,11 @@ export interface Services {
   feed: UsageFeed;
   /** The response cache: its settings and purge, for the API. */
   cache: ResponseCache;
+  modelAccess: ModelAccessService;
+  webhooks: WebhookService;
+  budgetAlerts: BudgetAlertService;
+  /** Model access decisions and budget alerts, for the subscriptions. */
+  teamEvents: TeamEvents;
   log: Logger;
 }
 

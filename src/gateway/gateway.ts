@@ -43,6 +43,8 @@ export interface GatewayDeps {
   guardrailPolicies?: PipelineDeps['guardrailPolicies'];
   /** The response cache; none: every call goes upstream. */
   cache?: ResponseCache;
+  /** Teams' model access requests (the refusal of a model that requires approval says where its request stands). */
+  modelAccess?: PipelineDeps['modelAccess'];
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -76,6 +78,7 @@ export function createGateway(deps: GatewayDeps) {
     steps: deps.steps ?? PIPELINE,
     guardrailPolicies: deps.guardrailPolicies,
     cache: deps.cache,
+    modelAccess: deps.modelAccess,
   };
 
   async function begin(inv: Invocation): Promise<void> {

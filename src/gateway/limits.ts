@@ -108,7 +108,7 @@ export const WINDOW_MS = 60_000;
 /** Day/month counters outlive their period by this much, so calls that started before midnight settle. */
 export const PERIOD_GRACE_MS = 3_600_000;
 
-/** The limits a key sets (null where unset); limitsOf() is null when it sets none: the fast path. */
+/** The limits a subject (key, team, end user) sets (null where unset); limitsOf() is null when it sets none: the fast path. */
 export interface KeyLimitSet {
   rpm: number | null;
   tpm: number | null;

@@ -17,6 +17,7 @@ import type { ResponseCache } from '../cache/response-cache.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { CatalogueService } from '../services/catalogue.js';
 import type { GuardrailPolicyService } from '../services/guardrail-policies.js';
+import type { ModelAccessService } from '../services/model-access.js';
 import type { Executor } from './attempt.js';
 import type { InputBounds } from './chat-input.js';
 import type { Invocation } from './invocation.js';
@@ -58,6 +59,8 @@ export interface PipelineDeps {
   guardrailPolicies?: Pick<GuardrailPolicyService, 'compiledByIds'>;
   /** The response cache; without it every call goes upstream. */
   cache?: ResponseCache;
+  /** Teams' model access requests, read to say why a model that requires approval is refused. */
+  modelAccess?: Pick<ModelAccessService, 'statusOf'>;
   /** The step list this gateway runs: PIPELINE unless an embedder (or a test) gives its own. */
   steps: readonly Step[];
 }

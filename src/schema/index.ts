@@ -11,6 +11,8 @@ import './usage.js';
 import './prompts.js';
 import './guardrails.js';
 import './cache.js';
+import './model-access.js';
+import './budget-alerts.js';
 
 builder.queryType({ description: 'What a key may read: models, prompt templates, keys and usage' });
 builder.mutationType({ description: 'Invocations (chat, embed, runPrompt) and the ADMIN changes to providers, models, keys and prompts' });

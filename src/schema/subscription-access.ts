@@ -13,6 +13,8 @@ export const SUBSCRIPTION_SCOPES = {
   chatStream: { invoke: true },
   promptStream: { invoke: true },
   usageRecorded: { readUsage: true },
+  modelAccessRequests: { teamAdmin: true },
+  budgetAlerts: { authenticated: true },
 } as const satisfies Record<string, Partial<Record<Scope, true>>>;
 
 /** Beyond scopes: what a subscription's own arguments need of the key, checked again when the key changes. */
@@ -36,6 +38,11 @@ export function subscriptionStillAllowed(field: string, opened: Principal, now: 
   if (!needs) return [...opened.scopes].every((s) => now.scopes.has(s));
   // the feed's filter was fixed when it opened (every record, a team's or a key's): the key must still read all of them
   if (field === 'usageRecorded' && !coversUsageScope(usageReadScope(now), usageReadScope(opened))) return false;
+  // team feeds: the same view again (every team's for ADMIN, one team's for its TEAM_ADMIN)
+  if ((field === 'modelAccessRequests' || field === 'budgetAlerts') && (opened.isAdmin || opened.isTeamAdmin)) {
+    // the key row decides: a revalidated principal may carry no team row
+    return opened.isAdmin ? granted.admin : now.scopes.has('TEAM_ADMIN') && now.key.teamId === opened.key.teamId;
+  }
   if (!(Object.keys(needs) as Scope[]).every((s) => granted[s])) return false;
   if (model !== undefined && !allowsModel(now, model)) return false;
   return ARGUMENT_RULES[field]?.(now, args) ?? true;

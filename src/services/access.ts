@@ -7,7 +7,7 @@
  * `node(id:)` applies the same.
  */
 import type { ApiKeyRow, ModelRow, PromptRow, TeamRow } from '../db/schema.js';
-import { badInput, forbidden } from '../errors.js';
+import { badInput, forbidden, type GatewayError } from '../errors.js';
 import type { Principal, Scope } from './keys.js';
 import { LIMIT_FIELDS, endUserLimitsOf, type KeyLimitsInput, type LimitValues } from './limit-inputs.js';
 
@@ -32,10 +32,53 @@ export const mayInvoke = (p: Principal, name: string): boolean => hasInvokeScope
  * The contract lists "models the caller may invoke (all of them for ADMIN)": a key without INVOKE sees none, and
  * retired models (no longer invocable) only ADMIN, who manages them.
  */
-export const seesModel = (p: Principal, m: ModelRow): boolean => p.isAdmin || isInvocableBy(p, m);
+export const seesModel = (p: Principal, m: ModelRow): boolean => p.isAdmin || (m.status !== 'RETIRED' && mayInvoke(p, m.name));
 
-/** A model this key can invoke now: not retired, and admitted by its scope and allow-list (OpenAI's model list). */
-export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !== 'RETIRED' && mayInvoke(p, m.name);
+/**
+ * A model this key can invoke now: not retired, admitted by its scope and allow-list, and granted to its team when it
+ * requires approval (OpenAI's model list). GraphQL's `models` still shows the ones awaiting approval, with
+ * `requiresApproval` and `access`, so a team sees what it can ask for.
+ */
+export const isInvocableBy = (p: Principal, m: ModelRow): boolean => m.status !== 'RETIRED' && mayInvoke(p, m.name) && isGranted(p, m);
+
+/** Approval is needed by every key but ADMIN ones, and granted to a team (principal.approvedModels), never to a key alone. */
+export const isGranted = (p: Principal, m: Pick<ModelRow, 'name' | 'requiresApproval'>): boolean =>
+  !m.requiresApproval || p.isAdmin || p.approvedModels.has(m.name);
+
+export type AccessStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+
+/**
+ * Why a key may not invoke a model that requires approval; `status` is its team's request for the model (null:
+ * none), read only on refusal. APPROVED here means a grant the key's cached principal has not picked up yet.
+ */
+export function approvalRefusal(p: Principal, model: string, status: AccessStatus | null): GatewayError {
+  if (!p.team) return forbidden(`Model "${model}" requires approval, which only keys of a team can be granted`);
+  if (status === 'PENDING') return forbidden(`Access to model "${model}" is pending approval for team "${p.team.name}"`);
+  if (status === 'REJECTED') return forbidden(`Access to model "${model}" was rejected for team "${p.team.name}"`);
+  if (status === 'APPROVED') return forbidden(`Access to model "${model}" was just approved for team "${p.team.name}"; retry in a few seconds`);
+  return forbidden(`Model "${model}" requires approval: a TEAM_ADMIN of your team can request it with requestModelAccess`);
+}
+
+/**
+ * The team whose objects (model access requests, webhooks) this key manages: null for ADMIN (every team's), its own
+ * for a TEAM_ADMIN; undefined for any other key, which manages none.
+ */
+export const managedTeamId = (p: Principal): string | null | undefined => (p.isAdmin ? null : p.isTeamAdmin ? p.team!.id : undefined);
+
+/** A team-owned object (teamId null: gateway-wide) this key manages: ADMIN all, a TEAM_ADMIN its own team's only. */
+export const managesTeamObject = (p: Principal, teamId: string | null): boolean => p.isAdmin || (p.isTeamAdmin && teamId !== null && teamId === p.team!.id);
+
+/** Which budget alerts a key reads: every one (ADMIN), its team's and its keys' (TEAM_ADMIN), or its own key's. */
+export type BudgetAlertScope = { all: true } | { teamId: string } | { apiKeyId: string };
+
+export const budgetAlertScope = (p: Principal): BudgetAlertScope =>
+  p.isAdmin ? { all: true } : p.isTeamAdmin ? { teamId: p.team!.id } : { apiKeyId: p.key.id };
+
+export function readsBudgetAlert(scope: BudgetAlertScope, a: { subjectKind: string; subjectId: string; teamId: string | null }): boolean {
+  if ('all' in scope) return true;
+  if ('teamId' in scope) return a.teamId === scope.teamId;
+  return a.subjectKind === 'API_KEY' && a.subjectId === scope.apiKeyId;
+}
 
 /** A TEAM_ADMIN of this team (never of a null team). */
 const adminsTeam = (p: Principal, teamId: string | null | undefined): boolean => p.isTeamAdmin && teamId != null && teamId === p.team?.id;

@@ -70,6 +70,8 @@ export interface ModelInput {
   contextWindow?: number | null;
   timeoutMs?: number | null;
   status?: ModelStatus | null;
+  /** Whether keys need their team granted it (requestModelAccess, approveModelAccess) before invoking it. */
+  requiresApproval?: boolean | null;
   /** Replaces its guardrail policies (ids; the schema resolves names); null or omitted leaves them. */
   guardrailPolicyIds?: string[] | null;
   /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
@@ -188,6 +190,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.description !== undefined) out.description = input.description;
     if (input.strategy != null) out.strategy = input.strategy;
     if (input.status != null) out.status = input.status;
+    if (input.requiresApproval != null) out.requiresApproval = input.requiresApproval;
     if (input.fallbacks != null) out.fallbacks = input.fallbacks;
     if (input.inputPricePerMTok !== undefined) out.inputPricePerMTok = input.inputPricePerMTok;
     if (input.outputPricePerMTok !== undefined) out.outputPricePerMTok = input.outputPricePerMTok;

@@ -172,7 +172,8 @@ export class ControlledRedis {
   }
   async kill(): Promise<void> {
     const c = this.child;
-    if (!c || c.exitCode !== null) return;
+    // a process killed by a signal has signalCode set and exitCode null: its 'exit' has already been emitted
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGKILL');
     await exited;

@@ -175,6 +175,19 @@ for (const [name, make, skip] of kinds) {
       expect(readings[2]).toMatchObject({ subjectKind: 'API_KEY', subjectId: solo.id, teamId: null, spentUsd: 0.5, budgetUsd: 3 });
     });
 
+    it('a team that loses all its limits loses its counters: set again, they are seeded anew', async () => {
+      const { limiter, scopes } = await make();
+      const limited = teamRow({ tokensPerDay: 100 });
+      const key = keyRow({}, limited);
+      expect(await admit(limiter, { key, team: limited, tokens: 150 })).toBe('OK');
+      expect(await admit(limiter, { key, team: limited })).toMatch(/100 tokens per UTC day for this team$/);
+      const unlimited = { ...limited, tokensPerDay: null };
+      expect(await admit(limiter, { key, team: unlimited, tokens: 500 })).toBe('OK');
+      // seeded again from usage_records (0 here: nothing was recorded), not the 150 the old counter held
+      expect(await admit(limiter, { key, team: limited })).toBe('OK');
+      expect(scopes.filter((s) => s.teamId === limited.id)).toHaveLength(2);
+    });
+
     it('a budget listener that throws is not felt by the call', async () => {
       const limiter = await (async () => {
         if (name === 'memory') return createMemoryLimiter({ seeder: async () => ({ tokensToday: 0, costMonth: 0 }), log, onBudgetSettled: () => { throw new Error('listener'); } });

@@ -113,10 +113,11 @@ async function policyOf(inv: Invocation, rc: ResponseCache, deps: PipelineDeps):
 
 /**
  * A hit answers the call. The cache stands before the limits step, which a hit skips: it is admitted here as a
- * request that uses no tokens and no budget, so it counts against requestsPerMinute and nothing else refuses it.
+ * request that uses no tokens and no budget, so it counts against requestsPerMinute (of the key, its team and the end
+ * user) and nothing else refuses it.
  */
 async function hit(inv: Invocation, deps: PipelineDeps, entry: CachedAnswer, kind: 'EXACT' | 'SEMANTIC', similarity: number | null): Promise<void> {
-  inv.reservation = await deps.limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens: 0, estimatedCostUsd: 0, requestOnly: true });
+  inv.reservation = await deps.limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens: 0, estimatedCostUsd: 0, requestOnly: true, endUser: inv.event.endUser });
   inv.answer = {
     response: entry.response,
     provider: entry.provider,
