@@ -177,6 +177,21 @@ describe('isolation matrix', () => {
     expect(crashesIn(done)).toEqual([]);
   }, 60_000);
 
+  it("B's activity changes nothing A's principals read (counts and statuses carry no marker)", async () => {
+    const view = async () => {
+      const done = await inPool(
+        opsOf('query').flatMap((op) => [aAdmin, aPlain].map((p) => ({ op, p }))),
+        ({ op, p }) => runOverHttp(gw, op, p, detect, locate),
+      );
+      return new Map(done.map((o) => [`${o.op.field} (${o.op.label}) as ${o.principal}`, stable(o.answer)]));
+    };
+    const seen = await view();
+    await generateEventsOfB();
+    const now = await view();
+    const changed = [...seen].filter(([k, v]) => now.get(k) !== v);
+    expect(changed.map(([k, v]) => `${k}: ${v.slice(0, 300)} → ${now.get(k)?.slice(0, 300)}`)).toEqual([]);
+  }, 60_000);
+
   it('self-check: the snapshot sees a change made to B (run last: it changes B)', async () => {
     const fresh = await snapshotOf(gw, schema, seeded.targets);
     const keyOfB = seeded.targets.idsByType.get('ApiKey')![0];
@@ -204,4 +219,9 @@ async function generateEventsOfB(): Promise<void> {
 async function spendOverBudget(): Promise<void> {
   const key = await gw.createKey({ name: `${B_MARKER} window budget`, scopes: ['INVOKE'], limits: { monthlyBudgetUsd: 1 }, team: seeded.b.teamId });
   await gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: { model: 'priced-echo', messages: [{ role: 'USER', content: `${B_MARKER} spend` }] } }, key.secret);
+}
+
+/** An answer as text without what changes by itself (times, durations, request ids). */
+function stable(answer: unknown): string {
+  return JSON.stringify(answer, (key, value) => (/At$|Ms$|requestId|locations/.test(key) ? undefined : value));
 }

@@ -13,6 +13,8 @@ export interface Outcome {
   /** `refused:CODE`, `empty`, `data`, `no event` (a subscription that saw nothing in its window). */
   result: string;
   leaks: string[];
+  /** The (last) answer, for comparing what a principal sees before and after B acts. */
+  answer?: unknown;
 }
 
 /** A principal of the matrix: its key, and the fields it was refused inside answers (left out of its selections). */
@@ -60,7 +62,7 @@ export async function runOverHttp(gw: TestGateway, op: MatrixOperation, who: Pri
     for (const l of detect(answer, op.variables)) leaks.add(l);
     if (res.status >= 500) return { op, principal: who.name, result: `HTTP ${res.status}`, leaks: [...leaks] };
     const inner = (res.errors ?? []).map((e) => (e.path ? locate(op.root, e.path) : null)).filter((c): c is string => !!c && !who.hidden.has(c));
-    if (!inner.length || attempt === MAX_ATTEMPTS) return { op, principal: who.name, result: resultOf(op, [answer]), leaks: [...leaks] };
+    if (!inner.length || attempt === MAX_ATTEMPTS) return { op, principal: who.name, result: resultOf(op, [answer]), leaks: [...leaks], answer };
     for (const c of inner) who.hidden.add(c);
   }
 }
