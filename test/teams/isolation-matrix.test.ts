@@ -6,7 +6,7 @@
  */
 import { buildClientSchema, getIntrospectionQuery, type GraphQLSchema, type IntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { startGateway, type GqlResponse, type TestGateway } from '../kit/start-gateway.js';
 import { createWsClient, type WsClient } from '../kit/ws.js';
 import { createLeakDetector, type LeakDetector } from './matrix/leak-detector.js';
 import { matrixOperations, rootFields, type MatrixOperation, type RootKind } from './matrix/operations.js';
@@ -159,7 +159,7 @@ describe('isolation matrix', () => {
     // B acts once every socket is acknowledged and its subscribe messages have had time to be served
     await Promise.all(connected);
     await new Promise((r) => setTimeout(r, 500));
-    await generateEventsOfB();
+    await generateEventsOfB(1);
     await new Promise((r) => setTimeout(r, SUBSCRIPTION_WINDOW_MS));
     release();
     const done = await Promise.all(running);
@@ -186,7 +186,7 @@ describe('isolation matrix', () => {
       return new Map(done.map((o) => [`${o.op.field} (${o.op.label}) as ${o.principal}`, stable(o.answer)]));
     };
     const seen = await view();
-    await generateEventsOfB();
+    await generateEventsOfB(2);
     const now = await view();
     const changed = [...seen].filter(([k, v]) => now.get(k) !== v);
     expect(changed.map(([k, v]) => `${k}: ${v.slice(0, 300)} → ${now.get(k)?.slice(0, 300)}`)).toEqual([]);
@@ -202,14 +202,17 @@ describe('isolation matrix', () => {
   });
 });
 
-/** B's activity during the subscription window: a chat with its end user, and what the schema offers besides. */
-async function generateEventsOfB(): Promise<void> {
+/**
+ * B's activity: a chat with its end user, and what the schema offers besides (a budget crossed, an access request).
+ * @param round which of the approval models B asks for, a new one each time
+ */
+async function generateEventsOfB(round: number): Promise<void> {
   const chat = { model: 'echo', messages: [{ role: 'USER', content: `${B_MARKER} during the window` }], user: `${B_MARKER}-user`, metadata: { tag: `${B_MARKER}-meta` } };
-  const runs: Array<Promise<unknown>> = [gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: chat }, seeded.b.plain)];
+  const runs = [succeeds('chat', gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: chat }, seeded.b.plain))];
   if (hasField(schema, 'Subscription', 'budgetAlerts') && seeded.b.teamId) runs.push(spendOverBudget());
   if (hasField(schema, 'Mutation', 'requestModelAccess') && seeded.b.teamId) {
-    const input = { model: seeded.approvalModels[1], reason: `${B_MARKER} during the window` };
-    runs.push(gw.gql('mutation($input: RequestModelAccessInput!) { requestModelAccess(input: $input) { id } }', { input }, seeded.b.admin));
+    const input = { model: seeded.approvalModels[round], reason: `${B_MARKER} asks again` };
+    runs.push(succeeds('requestModelAccess', gw.gql('mutation($input: RequestModelAccessInput!) { requestModelAccess(input: $input) { id } }', { input }, seeded.b.admin)));
   }
   await Promise.all(runs);
   await gw.flushUsage();
@@ -218,7 +221,14 @@ async function generateEventsOfB(): Promise<void> {
 /** A new key of B over its budget at once: its thresholds are crossed and alerted (on the priced model seeding made). */
 async function spendOverBudget(): Promise<void> {
   const key = await gw.createKey({ name: `${B_MARKER} window budget`, scopes: ['INVOKE'], limits: { monthlyBudgetUsd: 1 }, team: seeded.b.teamId });
-  await gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input: { model: 'priced-echo', messages: [{ role: 'USER', content: `${B_MARKER} spend` }] } }, key.secret);
+  const input = { model: 'priced-echo', messages: [{ role: 'USER', content: `${B_MARKER} spend` }] };
+  await succeeds('a priced chat', gw.gql('mutation($input: ChatInput!) { chat(input: $input) { id } }', { input }, key.secret));
+}
+
+/** B's event really happened: otherwise A's silence would prove nothing. */
+async function succeeds(what: string, answer: Promise<GqlResponse>): Promise<void> {
+  const res = await answer;
+  if (res.errors?.length || !res.data) throw new Error(`B's ${what} failed: ${JSON.stringify(res.errors)}`);
 }
 
 /** An answer as text without what changes by itself (times, durations, request ids). */

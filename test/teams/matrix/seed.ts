@@ -22,12 +22,12 @@ export interface Seeded {
   a: TeamKeys;
   b: TeamKeys;
   targets: Targets;
-  /** Models that need approval, one per access request B will make (the fixture's and the subscription event's). */
+  /** Models that need approval, one per access request B makes: [0] while seeding, the others as later events. */
   approvalModels: string[];
   skipped: string[];
 }
 
-const APPROVAL_MODELS = ['gated-one', 'gated-two'];
+const APPROVAL_MODELS = ['gated-one', 'gated-two', 'gated-three'];
 
 /** Does the schema have this field (on a root or input type)? */
 export function hasField(schema: GraphQLSchema, typeName: string, field: string): boolean {
