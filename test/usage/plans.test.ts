@@ -1,7 +1,7 @@
 /*
  * Query plans on a million usage records (Postgres only): the pages usage(...) asks for, either way, are index
  * scans that stop after `first + 1` (or `last + 1`) rows, never a scan of the table; usageSummary's timing on 1M
- * rows is printed.
+ * rows is printed. A TEAM_ADMIN's pages and an end user's filter read their partial indexes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
@@ -14,6 +14,8 @@ import { freshDatabase, PG_URL, type FreshDatabase } from './usage-kit.js';
 const ROWS = 1_000_000;
 const KEYS = 200;
 const keyId = (k: number) => `00000000-0000-4000-8000-${String(k).padStart(12, '0')}`;
+/** One team owns every 50th record; every 100th names one of 50 end users. */
+const TEAM = '20000000-0000-4000-8000-000000000001';
 
 describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   let fresh: FreshDatabase;
@@ -35,7 +37,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
     // one statement; ids in insertion order keep the primary key's inserts at its right edge (random uuids are slower)
     await client.unsafe(`
       insert into usage_records (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
-                                 completion_tokens, cost_usd, latency_ms, status, streamed, attempts)
+                                 completion_tokens, cost_usd, latency_ms, status, streamed, attempts, team_id, end_user)
       select ('10000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
              now() - g * interval '2 seconds' - (g % 997) * interval '1 microsecond',
              ('00000000-0000-4000-8000-' || lpad((g % ${KEYS})::text, 12, '0'))::uuid,
@@ -48,7 +50,9 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
              50 + (g::bigint * 7919) % 2000,
              case when g % 25 = 0 then 'ERROR' else 'OK' end,
              g % 2 = 0,
-             1
+             1,
+             case when g % 50 = 0 then '${TEAM}'::uuid end,
+             case when g % 100 = 0 then 'user-' || (g / 100 % 50) end
       from generate_series(1, ${ROWS}) g`);
     const t1 = performance.now();
     await client.unsafe('analyze usage_records');
@@ -150,6 +154,29 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
       expect(text, label).toMatch(/Index (Only )?Scan/);
       expect(text, label).not.toMatch(/Seq Scan/);
     }
+  });
+
+  it("a TEAM_ADMIN's pages and an end user's filter read their partial indexes, never the table", async () => {
+    for (const [label, args] of [
+      ['first page, one team', { first: 50, readScope: { kind: 'team', teamId: TEAM } }],
+      ['last page, one team', { last: 50, readScope: { kind: 'team', teamId: TEAM } }],
+      ['first page, one end user', { first: 50, filter: { user: 'user-7' }, readScope: { kind: 'all' } }],
+    ] as const) {
+      const text = await plan(label, () => queries.page(args));
+      expect(text, label).toMatch(label.includes('team') ? /Index Scan (Backward )?using usage_team_created_idx/ : /Index Scan (Backward )?using usage_end_user_created_idx/);
+      expect(text, label).not.toMatch(/Seq Scan/);
+      // the index gives created_at's order: rows leave the scan for the page only (ties on created_at sorted among themselves)
+      const scanned = [...text.matchAll(/Index Scan[^\n]*actual rows=(\d+)/g)].map((m) => Number(m[1]));
+      expect(Math.max(...scanned), label).toBeLessThanOrEqual(200);
+    }
+    const page = await queries.page({ first: 50, readScope: { kind: 'team', teamId: TEAM } });
+    const want = await client.unsafe(`select id::text as id from usage_records where team_id = $1 order by created_at desc, id desc limit 50`, [TEAM]);
+    expect(page.edges.map((e) => e.node.id)).toEqual(want.map((r) => r.id));
+    const buckets = await queries.summary({ groupBy: 'USER', readScope: { kind: 'team', teamId: TEAM } });
+    // every 50th record is the team's; of those, every other one names an end user (50 of them, 200 records each)
+    expect(buckets.reduce((s, b) => s + b.requests, 0)).toBe(ROWS / 50);
+    expect(buckets.find((b) => b.key === '')?.requests).toBe(ROWS / 100);
+    expect(buckets).toHaveLength(51);
   });
 
   it('the retention sweep finds a batch on the primary key and deletes it by row address, never scanning the table', async () => {
