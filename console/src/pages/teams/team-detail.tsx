@@ -29,7 +29,7 @@ export function TeamDetail({ team, onClose }: { team: TeamRow; onClose?(): void 
         <dd class="mono">{team.allowedModels == null ? 'all' : team.allowedModels.length ? team.allowedModels.join(', ') : 'none'}</dd>
         <dt>This month</dt>
         <dd>
-          {formatInt(team.monthToDate.requests)} requests
+          {team.monthToDate ? `${formatInt(team.monthToDate.requests)} requests` : '—'}
           <BudgetBar team={team} />
         </dd>
       </dl>

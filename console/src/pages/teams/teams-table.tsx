@@ -11,6 +11,8 @@ function Limits({ team }: { team: TeamRow }) {
 }
 
 export function BudgetBar({ team }: { team: TeamRow }) {
+  // null when this key may not read the team's spend (only ADMIN and the team's TEAM_ADMIN may)
+  if (!team.monthToDate) return <span class="muted small">—</span>;
   const spent = team.monthToDate.costUsd;
   const budget = team.limits.monthlyBudgetUsd;
   if (budget == null) return <span class="small">{formatUsd(spent)} <span class="muted">(no budget)</span></span>;
