@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ApiKeyRow, TeamRow } from '../db/schema.js';
 import type { Principal } from '../services/keys.js';
+import { endUserLimitsOf } from '../services/limit-inputs.js';
 import { type BudgetReading, type KeyLimitSet, limitsOf } from './limits.js';
 
 /** Who a refusal names: "for this key", "for this team", "for this end user". */
@@ -40,11 +41,10 @@ export const END_USER_ID = '|user:';
 export const keyRedisBase = (key: Pick<ApiKeyRow, 'id' | 'teamId'>): string => (key.teamId ? `{${key.teamId}}:k:${key.id}` : `{${key.id}}`);
 
 /** The end-user limits a key or team sets for each of its end users; null when it sets none. */
-function endUserLimitsOf(row: Pick<ApiKeyRow | TeamRow, 'endUserRequestsPerMinute' | 'endUserTokensPerMinute' | 'endUserTokensPerDay' | 'endUserMonthlyBudgetUsd'>): KeyLimitSet | null {
-  const { endUserRequestsPerMinute: rpm, endUserTokensPerMinute: tpm, endUserTokensPerDay: tpd, endUserMonthlyBudgetUsd: budget } = row;
-  if (rpm == null && tpm == null && tpd == null && budget == null) return null;
-  return { rpm, tpm, tpd, budget };
-}
+const endUserLimitSet = (row: ApiKeyRow | TeamRow): KeyLimitSet | null => limitsOf(endUserLimitsOf(row));
+
+/** A team's own Redis counters (its keys' and end users' share the `{teamId}` hash tag). */
+const teamRedisBase = (teamId: string): string => `{${teamId}}:t`;
 
 const NONE: readonly LimitSubject[] = Object.freeze([]);
 
@@ -54,8 +54,8 @@ export function subjectsOf(principal: Principal, endUser: string | null | undefi
   const keyLimits = limitsOf(key);
   const teamLimits = team && limitsOf(team);
   const user = endUser || null;
-  const keyUserLimits = user && endUserLimitsOf(key);
-  const teamUserLimits = user && team && endUserLimitsOf(team);
+  const keyUserLimits = user && endUserLimitSet(key);
+  const teamUserLimits = user && team && endUserLimitSet(team);
   if (!keyLimits && !teamLimits && !keyUserLimits && !teamUserLimits) return NONE;
 
   const teamId = team?.id ?? null;
@@ -76,7 +76,7 @@ export function subjectsOf(principal: Principal, endUser: string | null | undefi
       kind: 'team',
       limits: teamLimits,
       seedScope: { teamId: team.id },
-      redisBase: `{${team.id}}:t`,
+      redisBase: teamRedisBase(team.id),
       budgetOf: { subjectKind: 'TEAM', subjectId: team.id, teamId: team.id, thresholds: team.budgetAlertThresholds },
     });
   }
@@ -113,7 +113,7 @@ export function unlimitedOf(principal: Principal): Array<{ id: string; redisBase
   const out: Array<{ id: string; redisBase: string }> = [];
   if (!limitsOf(principal.key)) out.push({ id: principal.key.id, redisBase: keyRedisBase(principal.key) });
   const team = principal.team;
-  if (team && !limitsOf(team)) out.push({ id: teamSubjectId(team.id), redisBase: `{${team.id}}:t` });
+  if (team && !limitsOf(team)) out.push({ id: teamSubjectId(team.id), redisBase: teamRedisBase(team.id) });
   return out;
 }
 
@@ -128,5 +128,5 @@ export function needsEstimate(principal: Principal, endUser: string | null | und
   const { key, team } = principal;
   if (spends(limitsOf(key)) || (team && spends(limitsOf(team)))) return true;
   if (!endUser) return false;
-  return spends(endUserLimitsOf(key)) || (!!team && spends(endUserLimitsOf(team)));
+  return spends(endUserLimitSet(key)) || (!!team && spends(endUserLimitSet(team)));
 }

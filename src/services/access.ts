@@ -65,6 +65,9 @@ export function approvalRefusal(p: Principal, model: string, status: AccessStatu
   return forbidden(`Model "${model}" requires approval: a TEAM_ADMIN of your team can request it with requestModelAccess`);
 }
 
+/** A TEAM_ADMIN of this team (never of a null team). */
+const adminsTeam = (p: Principal, teamId: string | null | undefined): boolean => p.isTeamAdmin && teamId != null && teamId === p.team?.id;
+
 /**
  * The team whose objects (model access requests, webhooks) this key manages: null for ADMIN (every team's), its own
  * for a TEAM_ADMIN; undefined for any other key, which manages none.
@@ -72,7 +75,7 @@ export function approvalRefusal(p: Principal, model: string, status: AccessStatu
 export const managedTeamId = (p: Principal): string | null | undefined => (p.isAdmin ? null : p.isTeamAdmin ? p.team!.id : undefined);
 
 /** A team-owned object (teamId null: gateway-wide) this key manages: ADMIN all, a TEAM_ADMIN its own team's only. */
-export const managesTeamObject = (p: Principal, teamId: string | null): boolean => p.isAdmin || (p.isTeamAdmin && teamId !== null && teamId === p.team!.id);
+export const managesTeamObject = (p: Principal, teamId: string | null): boolean => p.isAdmin || adminsTeam(p, teamId);
 
 /** Which budget alerts a key reads: every one (ADMIN), its team's and its keys' (TEAM_ADMIN), or its own key's. */
 export type BudgetAlertScope = { all: true } | { teamId: string } | { apiKeyId: string };
@@ -85,9 +88,6 @@ export function readsBudgetAlert(scope: BudgetAlertScope, a: { subjectKind: stri
   if ('teamId' in scope) return a.teamId === scope.teamId;
   return a.subjectKind === 'API_KEY' && a.subjectId === scope.apiKeyId;
 }
-
-/** A TEAM_ADMIN of this team (never of a null team). */
-const adminsTeam = (p: Principal, teamId: string | null | undefined): boolean => p.isTeamAdmin && teamId != null && teamId === p.team?.id;
 
 /**
  * A template is read by those who may run it: ADMIN, and INVOKE keys whose allow-lists admit its model, when it is

@@ -9,11 +9,11 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { budgetAlerts, type BudgetAlertRow } from '../db/schema.js';
 import type { BudgetReading } from '../gateway/limits.js';
-import { isUuid } from '../util/input-rules.js';
 import type { BudgetAlertScope } from './access.js';
 import { effectiveThresholds } from './limit-inputs.js';
 import type { TeamEvents } from './team-events.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
+import { byIdsInOrder } from '../db/by-ids.js';
 
 /** Claims remembered per instance, so a subject over a threshold asks the database once, not on every call. */
 const MAX_REMEMBERED = 100_000;
@@ -73,12 +73,7 @@ export function createBudgetAlertService(db: Db, deps: { events: TeamEvents; del
     },
 
     /** Alerts by id, null where there is none (node loading). */
-    async byIds(ids: readonly string[]): Promise<Array<BudgetAlertRow | null>> {
-      const valid = ids.filter(isUuid);
-      const rows = valid.length ? await db.select().from(budgetAlerts).where(inArray(budgetAlerts.id, valid)) : [];
-      const found = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => found.get(id) ?? null);
-    },
+    byIds: (ids: readonly string[]): Promise<Array<BudgetAlertRow | null>> => byIdsInOrder(ids, (valid) => db.select().from(budgetAlerts).where(inArray(budgetAlerts.id, valid))),
 
     /** Newest first, as the scope allows. */
     list(scope: BudgetAlertScope, first: number): Promise<BudgetAlertRow[]> {

@@ -143,20 +143,30 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     const [found] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, h));
     // the index found it by hash; the constant-time compare keeps the check itself free of timing leaks
     if (!found || !hashesEqual(found.secretHash, h)) return null;
-    return principalOf(found);
+    const [principal] = await principalsOf([found]);
+    return principal;
   }
 
-  /** The key with its team: a team's limits and granted models travel with the key, cached and invalidated with it. */
-  async function principalOf(row: ApiKeyRow): Promise<Principal> {
-    if (!row.teamId) return toPrincipal(row);
-    const [[team], granted] = await Promise.all([
-      db.select().from(teams).where(eq(teams.id, row.teamId)),
+  /**
+   * Keys with their teams: a team's limits and granted models travel with the key, cached and invalidated with it.
+   * The teams of many keys (open sessions re-checked together) are read in two statements, whatever their number.
+   */
+  async function principalsOf(rows: readonly ApiKeyRow[]): Promise<Principal[]> {
+    const teamIds = [...new Set(rows.flatMap((r) => (r.teamId ? [r.teamId] : [])))];
+    if (!teamIds.length) return rows.map((r) => toPrincipal(r));
+    const [teamRows, granted] = await Promise.all([
+      db.select().from(teams).where(inArray(teams.id, teamIds)),
       db
-        .select({ model: modelAccessRequests.model })
+        .select({ teamId: modelAccessRequests.teamId, model: modelAccessRequests.model })
         .from(modelAccessRequests)
-        .where(and(eq(modelAccessRequests.teamId, row.teamId), eq(modelAccessRequests.status, 'APPROVED'))),
+        .where(and(inArray(modelAccessRequests.teamId, teamIds), eq(modelAccessRequests.status, 'APPROVED'))),
     ]);
-    return toPrincipal(row, team ?? null, granted.map((g) => g.model));
+    const teamOf = new Map(teamRows.map((t) => [t.id, t]));
+    return rows.map((r) => {
+      if (!r.teamId) return toPrincipal(r);
+      const models = granted.filter((g) => g.teamId === r.teamId).map((g) => g.model);
+      return toPrincipal(r, teamOf.get(r.teamId) ?? null, models);
+    });
   }
 
   return {
@@ -186,7 +196,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     async principalsByIds(ids: readonly string[]): Promise<Principal[]> {
       const valid = ids.filter(isUuid);
       const rows = valid.length ? await db.select().from(apiKeys).where(inArray(apiKeys.id, valid)) : [];
-      return Promise.all(rows.map(principalOf));
+      return principalsOf(rows);
     },
 
     /**

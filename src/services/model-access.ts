@@ -10,6 +10,7 @@ import { isUuid } from '../util/input-rules.js';
 import type { AccessStatus } from './access.js';
 import type { KeyService, Principal } from './keys.js';
 import type { TeamEvents } from './team-events.js';
+import { byIdsInOrder } from '../db/by-ids.js';
 
 const MAX_REASON = 2000;
 const MAX_NOTE = 2000;
@@ -40,12 +41,7 @@ export function createModelAccessService(db: Db, deps: { keys: Pick<KeyService, 
     byId,
 
     /** Requests by id, null where there is none (node loading). */
-    async byIds(ids: readonly string[]): Promise<Array<ModelAccessRequestRow | null>> {
-      const valid = ids.filter(isUuid);
-      const rows = valid.length ? await db.select().from(modelAccessRequests).where(inArray(modelAccessRequests.id, valid)) : [];
-      const found = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => found.get(id) ?? null);
-    },
+    byIds: (ids: readonly string[]): Promise<Array<ModelAccessRequestRow | null>> => byIdsInOrder(ids, (valid) => db.select().from(modelAccessRequests).where(inArray(modelAccessRequests.id, valid))),
 
     /** @param teamId null: every team's */
     list(teamId: string | null, status?: AccessStatus | null): Promise<ModelAccessRequestRow[]> {

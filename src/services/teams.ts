@@ -6,6 +6,7 @@ import { badInput, notFound } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 import type { KeyService } from './keys.js';
 import { budgetAlertThresholds, checkLimits, endUserLimitColumns, limitColumns, type KeyLimitsInput } from './limit-inputs.js';
+import { byIdsInOrder } from '../db/by-ids.js';
 
 export interface TeamInput {
   name?: string | null;
@@ -94,12 +95,7 @@ export function createTeamService(db: Db, keys: Pick<KeyService, 'teamChanged'>)
     byId,
 
     /** By id; null where there is none. */
-    async byIds(ids: readonly string[]): Promise<Array<TeamRow | null>> {
-      const valid = ids.filter(isUuid);
-      const rows = valid.length ? await db.select().from(teams).where(inArray(teams.id, valid)) : [];
-      const found = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => found.get(id) ?? null);
-    },
+    byIds: (ids: readonly string[]): Promise<Array<TeamRow | null>> => byIdsInOrder(ids, (valid) => db.select().from(teams).where(inArray(teams.id, valid))),
 
     list: () => db.select().from(teams).orderBy(asc(teams.name)),
 

@@ -9,6 +9,7 @@ import { isUuid } from '../util/input-rules.js';
 import { managedTeamId, managesTeamObject } from './access.js';
 import type { Principal } from './keys.js';
 import { privateAddressOf } from './webhook-address.js';
+import { byIdsInOrder } from '../db/by-ids.js';
 
 export interface CreateWebhookInput {
   url: string;
@@ -59,12 +60,7 @@ export function createWebhookService(db: Db, box: SecretBox, opts: { allowPrivat
         .where(teamId ? eq(webhooks.teamId, teamId) : undefined)
         .orderBy(desc(webhooks.createdAt), desc(webhooks.id)),
 
-    async byIds(ids: readonly string[]): Promise<Array<WebhookRow | null>> {
-      const valid = ids.filter(isUuid);
-      const rows = valid.length ? await db.select().from(webhooks).where(inArray(webhooks.id, valid)) : [];
-      const found = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => found.get(id) ?? null);
-    },
+    byIds: (ids: readonly string[]): Promise<Array<WebhookRow | null>> => byIdsInOrder(ids, (valid) => db.select().from(webhooks).where(inArray(webhooks.id, valid))),
 
     /** The signing secret is returned here only (whsec_...); it is stored sealed. */
     async create(by: Principal, input: CreateWebhookInput): Promise<{ webhook: WebhookRow; secret: string }> {
