@@ -1,5 +1,6 @@
 /* drizzle tables: the only source drizzle-kit generates migrations from. */
 import { sql } from 'drizzle-orm';
+import type { ProviderSettings } from '../providers/types.js';
 import {
   bigint,
   boolean,
@@ -26,6 +27,8 @@ export const providers = pgTable('providers', {
   baseUrl: text('base_url'),
   /** AES-256-GCM: base64(iv ‖ tag ‖ ciphertext); never returned by any API */
   credentialEnc: text('credential_enc'),
+  /** Kind-specific settings (ProviderSettings: Azure api-version, Bedrock region, Vertex project); no secrets. */
+  settings: jsonb('settings').$type<ProviderSettings>(),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: createdAt(),
 });
@@ -39,6 +42,12 @@ export const models = pgTable('models', {
   fallbacks: text('fallbacks').array().notNull().default(sql`'{}'::text[]`),
   inputPricePerMTok: doublePrecision('input_price_per_mtok'),
   outputPricePerMTok: doublePrecision('output_price_per_mtok'),
+  /** Input tokens read from the provider's prompt cache; null: the input price. */
+  cachedInputPricePerMTok: doublePrecision('cached_input_price_per_mtok'),
+  /** Input tokens written to the provider's prompt cache; null: the input price. */
+  cacheWritePricePerMTok: doublePrecision('cache_write_price_per_mtok'),
+  /** Reasoning output tokens; null: the output price. */
+  reasoningPricePerMTok: doublePrecision('reasoning_price_per_mtok'),
   contextWindow: integer('context_window'),
   timeoutMs: integer('timeout_ms'),
   /** Response cache default for calls to this model (OFF / EXACT / SEMANTIC); null: not set here. */
@@ -248,6 +257,10 @@ export const usageRecords = pgTable(
     upstreamModel: text('upstream_model'),
     promptTokens: integer('prompt_tokens').notNull().default(0),
     completionTokens: integer('completion_tokens').notNull().default(0),
+    /** Parts of promptTokens / completionTokens the provider reported separately (Usage in providers/types.ts). */
+    cachedReadTokens: integer('cached_read_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
     // exact decimal so sums over millions of records equal the sum of the returned costs
     costUsd: numeric('cost_usd', { precision: 20, scale: 10 }).notNull().default('0'),
     latencyMs: integer('latency_ms').notNull().default(0),
@@ -372,6 +385,29 @@ export const prompts = pgTable(
   (t) => [uniqueIndex('prompts_name_version_idx').on(t.name, t.version)],
 );
 
+/**
+ * Responses created through POST /v1/responses with `store` (OpenAI's default): read back by
+ * GET /v1/responses/{id}, and continued by `previous_response_id`, until they expire (RESPONSES_TTL_SECONDS).
+ */
+export const storedResponses = pgTable(
+  'stored_responses',
+  {
+    /** `resp_…`, as the API returned it. */
+    id: text('id').primaryKey(),
+    /** The key that created it; only that key (or an ADMIN key) reads or continues it. */
+    apiKeyId: uuid('api_key_id'),
+    /** The public model name asked for. */
+    model: text('model').notNull(),
+    /** The conversation up to and including this response's output, as the gateway's messages (ChatInput messages). */
+    conversation: jsonb('conversation').notNull(),
+    /** The Response object as it was returned. */
+    response: jsonb('response').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('stored_responses_expires_idx').on(t.expiresAt)],
+);
+
 export type ProviderRow = typeof providers.$inferSelect;
 export type ModelRow = typeof models.$inferSelect;
 export type ModelTargetRow = typeof modelTargets.$inferSelect;
@@ -386,3 +422,4 @@ export type ModelAccessRequestRow = typeof modelAccessRequests.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type BudgetAlertRow = typeof budgetAlerts.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type StoredResponseRow = typeof storedResponses.$inferSelect;

@@ -1,7 +1,17 @@
 /* Validates the public ChatInput and turns it into the adapters' ChatRequest (minus the upstream model id). */
 import type { CacheOptionsInput } from '../cache/cache-policy.js';
 import { badInput } from '../errors.js';
-import type { ChatMessage, ChatRequest, ContentPart, Role, ToolChoice, ToolDefinition } from '../providers/types.js';
+import type {
+  CacheControl,
+  ChatMessage,
+  ChatRequest,
+  ContentPart,
+  ReasoningBlock,
+  ReasoningOptions,
+  Role,
+  ToolChoice,
+  ToolDefinition,
+} from '../providers/types.js';
 
 export interface ChatInput {
   model: string;
@@ -9,17 +19,28 @@ export interface ChatInput {
     role: Role;
     content?: string | null;
     /** `kind` is the enum; `type` its deprecated string form. */
-    parts?: Array<{ kind?: 'TEXT' | 'IMAGE_URL' | null; type?: string | null; text?: string | null; imageUrl?: string | null }> | null;
+    parts?: Array<{
+      kind?: 'TEXT' | 'IMAGE_URL' | null;
+      type?: string | null;
+      text?: string | null;
+      imageUrl?: string | null;
+      /** Set by the REST surfaces (Anthropic `cache_control`); not in the GraphQL input. */
+      cacheControl?: CacheControl | null;
+    }> | null;
     toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
     toolCallId?: string | null;
     name?: string | null;
+    /** ASSISTANT turns: the reasoning blocks the model returned, sent back (REST surfaces; not in the GraphQL input). */
+    reasoning?: ReasoningBlock[] | null;
+    /** A cache breakpoint after the message's last block (REST surfaces; not in the GraphQL input). */
+    cacheControl?: CacheControl | null;
   }>;
   temperature?: number | null;
   topP?: number | null;
   maxTokens?: number | null;
   stop?: string[] | null;
   seed?: number | null;
-  tools?: Array<{ name: string; description?: string | null; parameters?: unknown }> | null;
+  tools?: Array<{ name: string; description?: string | null; parameters?: unknown; cacheControl?: CacheControl | null }> | null;
   toolChoiceMode?: 'AUTO' | 'NONE' | 'REQUIRED' | null;
   forcedTool?: string | null;
   /** Deprecated string form of toolChoiceMode / forcedTool. */
@@ -28,6 +49,8 @@ export interface ChatInput {
   metadata?: unknown;
   /** This call's use of the response cache (over the key's and the model's). */
   cache?: CacheOptionsInput | null;
+  /** Extended thinking / reasoning effort (REST surfaces: Anthropic `thinking`, OpenAI `reasoning`). */
+  reasoning?: ReasoningOptions | null;
   /** The end user the caller serves (OpenAI's `user`): recorded, and limited by the key's and team's end-user limits. */
   user?: string | null;
 }
@@ -96,6 +119,8 @@ function toMessage(m: ChatInput['messages'][number], at: string, tally: Tally): 
   if (toolCalls?.length) msg.toolCalls = toolCalls;
   if (m.toolCallId) msg.toolCallId = m.toolCallId;
   if (m.name) msg.name = m.name;
+  if (m.reasoning?.length) msg.reasoning = m.reasoning;
+  if (m.cacheControl) msg.cacheControl = m.cacheControl;
   return msg;
 }
 
@@ -107,14 +132,14 @@ function toPart(p: NonNullable<ChatInput['messages'][number]['parts']>[number], 
   if (kind === 'TEXT') {
     if (typeof p.text !== 'string') throw badInput(`${at}.text`, 'is required for TEXT parts');
     tally.chars += p.text.length;
-    return { type: 'TEXT', text: p.text };
+    return p.cacheControl ? { type: 'TEXT', text: p.text, cacheControl: p.cacheControl } : { type: 'TEXT', text: p.text };
   }
   if (kind === 'IMAGE_URL') {
     if (typeof p.imageUrl !== 'string' || !/^(https?:|data:image\/)/.test(p.imageUrl)) {
       throw badInput(`${at}.imageUrl`, 'must be an http(s) URL or a data:image/… URL');
     }
     tally.chars += p.imageUrl.length;
-    return { type: 'IMAGE_URL', imageUrl: p.imageUrl };
+    return p.cacheControl ? { type: 'IMAGE_URL', imageUrl: p.imageUrl, cacheControl: p.cacheControl } : { type: 'IMAGE_URL', imageUrl: p.imageUrl };
   }
   throw badInput(`${at}.type`, 'must be TEXT or IMAGE_URL');
 }
@@ -140,6 +165,13 @@ function setSampling(input: ChatInput, req: Omit<ChatRequest, 'model'>): void {
   }
   if (input.seed != null) req.seed = input.seed;
   if (input.jsonMode) req.jsonMode = true;
+  if (input.reasoning) {
+    const { budgetTokens, effort } = input.reasoning;
+    if (budgetTokens != null && (!Number.isInteger(budgetTokens) || budgetTokens < 1)) {
+      throw badInput('input.reasoning.budgetTokens', 'must be a positive integer');
+    }
+    if (budgetTokens != null || effort != null) req.reasoning = input.reasoning;
+  }
 }
 
 function toTools(tools: ChatInput['tools']): ToolDefinition[] | undefined {
@@ -152,6 +184,7 @@ function toTools(tools: ChatInput['tools']): ToolDefinition[] | undefined {
     const def: ToolDefinition = { name: t.name };
     if (t.description) def.description = t.description;
     if (t.parameters) def.parameters = t.parameters as Record<string, unknown>;
+    if (t.cacheControl) def.cacheControl = t.cacheControl;
     return def;
   });
   const names = new Set(defs.map((t) => t.name));

@@ -1,10 +1,14 @@
 /* What an invocation answers, the same shape for every surface (GraphQL types and REST bodies are built from it). */
-import type { FinishReason, ToolCall, ToolCallDelta } from '../providers/types.js';
+import type { FinishReason, ReasoningBlock, StreamChunk, ToolCall, ToolCallDelta } from '../providers/types.js';
 
 export interface UsageOut {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** Parts of promptTokens / completionTokens the provider reported (0 when it did not); see Usage in providers/types.ts. */
+  cachedReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
   costUsd: number;
 }
 
@@ -13,7 +17,7 @@ export interface ChatResult {
   model: string;
   provider: string;
   upstreamModel: string;
-  message: { role: 'ASSISTANT'; content: string | null; toolCalls: ToolCall[] };
+  message: { role: 'ASSISTANT'; content: string | null; toolCalls: ToolCall[]; reasoning?: ReasoningBlock[] };
   finishReason: FinishReason;
   usage: UsageOut;
   latencyMs: number;
@@ -28,6 +32,8 @@ export interface ChatChunk {
   model: string;
   delta: string;
   toolCalls: ToolCallDelta[] | null;
+  /** Reasoning as it streams (StreamChunk.reasoning); absent on chunks without any. */
+  reasoning?: StreamChunk['reasoning'];
   finishReason: FinishReason | null;
   usage: UsageOut | null;
 }

@@ -7,8 +7,8 @@ import { createAnthropicAdapter } from './anthropic/index.js';
 import { createGeminiAdapter } from './gemini/index.js';
 import { withScrubbedErrors } from './with-scrubbed-errors.js';
 
-export type ProviderKind = 'OPENAI' | 'ANTHROPIC' | 'GEMINI' | 'OPENAI_COMPATIBLE' | 'ECHO';
-export const PROVIDER_KINDS: ProviderKind[] = ['OPENAI', 'ANTHROPIC', 'GEMINI', 'OPENAI_COMPATIBLE', 'ECHO'];
+export type ProviderKind = 'OPENAI' | 'ANTHROPIC' | 'GEMINI' | 'OPENAI_COMPATIBLE' | 'ECHO' | 'AZURE_OPENAI' | 'BEDROCK' | 'VERTEX';
+export const PROVIDER_KINDS: ProviderKind[] = ['OPENAI', 'ANTHROPIC', 'GEMINI', 'OPENAI_COMPATIBLE', 'ECHO', 'AZURE_OPENAI', 'BEDROCK', 'VERTEX'];
 
 export type AdapterRegistry = Record<ProviderKind, ProviderAdapter | undefined>;
 
@@ -21,6 +21,9 @@ export function createAdapterRegistry(overrides: Partial<AdapterRegistry> = {}):
     OPENAI_COMPATIBLE: createOpenAICompatibleAdapter(),
     // spaced words so the playground shows a stream; tests override it
     ECHO: createEchoAdapter({ wordDelayMs: 20 }),
+    AZURE_OPENAI: undefined,
+    BEDROCK: undefined,
+    VERTEX: undefined,
     ...overrides,
   };
   for (const kind of PROVIDER_KINDS) {

@@ -7,7 +7,41 @@ import type { CancelSignal } from '../util/cancellation.js';
 export type Role = 'SYSTEM' | 'USER' | 'ASSISTANT' | 'TOOL';
 export type FinishReason = 'STOP' | 'LENGTH' | 'TOOL_CALLS' | 'CONTENT_FILTER' | 'ERROR';
 
-export type ContentPart = { type: 'TEXT'; text: string } | { type: 'IMAGE_URL'; imageUrl: string };
+/**
+ * Anthropic's prompt-caching breakpoint. Passed through to providers that take it (Anthropic, Claude on Bedrock
+ * and Vertex); the others cache on their own and ignore it.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
+ */
+export interface CacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
+
+/** `imageUrl` is an http(s) URL or a `data:<media type>;base64,…` URL. */
+export type ContentPart =
+  | { type: 'TEXT'; text: string; cacheControl?: CacheControl }
+  | { type: 'IMAGE_URL'; imageUrl: string; cacheControl?: CacheControl };
+
+/**
+ * One block of a model's reasoning, as the provider returned it. Anthropic requires an assistant turn's thinking
+ * blocks, signature included, to be sent back unchanged when that turn called tools.
+ */
+export interface ReasoningBlock {
+  /** The reasoning text (a summary on some providers); empty for a redacted block. */
+  text: string;
+  /** Anthropic's `signature` of a thinking block; Bedrock's `reasoningContent.reasoningText.signature`. */
+  signature?: string;
+  /** Anthropic's `redacted_thinking.data` / Bedrock's `redactedContent`: opaque, sent back as it came. */
+  redactedData?: string;
+}
+
+/** How much the model may think before answering; providers take one form or the other, converted when needed. */
+export interface ReasoningOptions {
+  /** Anthropic `thinking.budget_tokens`, Gemini `thinkingConfig.thinkingBudget`. */
+  budgetTokens?: number;
+  /** OpenAI `reasoning_effort` / `reasoning.effort`. */
+  effort?: 'LOW' | 'MEDIUM' | 'HIGH';
+}
 
 export interface ToolCall {
   id: string;
@@ -26,6 +60,10 @@ export interface ChatMessage {
   /** On TOOL messages: which call this message answers. */
   toolCallId?: string;
   name?: string;
+  /** On ASSISTANT messages: the model's reasoning blocks of that turn, to send back to providers that need them. */
+  reasoning?: ReasoningBlock[];
+  /** A cache breakpoint after this message's last block (Anthropic `cache_control` on it). */
+  cacheControl?: CacheControl;
 }
 
 export interface ToolDefinition {
@@ -33,6 +71,7 @@ export interface ToolDefinition {
   description?: string;
   /** JSON Schema of the arguments */
   parameters?: Record<string, unknown>;
+  cacheControl?: CacheControl;
 }
 
 /** AUTO, NONE, REQUIRED, or `{ name }` of one tool. */
@@ -50,12 +89,27 @@ export interface ChatRequest {
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
   jsonMode?: boolean;
+  /** Extended thinking / reasoning; none: the provider's default. */
+  reasoning?: ReasoningOptions;
 }
 
+/**
+ * Tokens as the provider billed them. `promptTokens` counts every input token, cached ones included (OpenAI's
+ * `prompt_tokens`; for Anthropic `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`), and
+ * `completionTokens` every output token, reasoning included (OpenAI's `completion_tokens`; for Gemini
+ * `candidatesTokenCount + thoughtsTokenCount`). The optional counts are parts of those totals, each priced at
+ * its own rate (pricing.ts); absent means 0.
+ */
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** Input tokens read from the provider's prompt cache (part of promptTokens). */
+  cachedReadTokens?: number;
+  /** Input tokens written to the provider's prompt cache (part of promptTokens; Anthropic, Bedrock). */
+  cacheWriteTokens?: number;
+  /** Output tokens spent on reasoning (part of completionTokens). */
+  reasoningTokens?: number;
   /** False when the provider reported nothing and the numbers were counted locally. */
   exact: boolean;
 }
@@ -69,6 +123,8 @@ export interface ChatResponse {
   toolCalls: ToolCall[];
   finishReason: FinishReason;
   usage: Usage;
+  /** The model's reasoning blocks, when the provider returned them. */
+  reasoning?: ReasoningBlock[];
 }
 
 export interface ToolCallDelta {
@@ -85,6 +141,11 @@ export interface ToolCallDelta {
 export interface StreamChunk {
   delta: string;
   toolCalls?: ToolCallDelta[];
+  /**
+   * Reasoning as it streams: text deltas of the current block; `signature` (or `redactedData`) closes it, and
+   * the next delta starts a new block.
+   */
+  reasoning?: { delta?: string; signature?: string; redactedData?: string };
   finishReason?: FinishReason;
   usage?: Usage;
 }
@@ -110,6 +171,24 @@ export interface CallOptions {
   baseUrl?: string;
   /** The provider credential (decrypted); never the caller's gateway key. */
   apiKey?: string;
+  /** The provider's kind-specific settings (Azure api-version, Bedrock region, Vertex project and location). */
+  settings?: ProviderSettings;
+}
+
+/**
+ * What some provider kinds need besides a base URL and a credential. Stored in clear (no secrets here);
+ * the credential's form per kind: AZURE_OPENAI an api-key or an Entra ID bearer token (authScheme),
+ * BEDROCK `accessKeyId:secretAccessKey[:sessionToken]`, VERTEX a service-account key file (JSON).
+ */
+export interface ProviderSettings {
+  /** AZURE_OPENAI: the `api-version` query parameter. */
+  apiVersion?: string;
+  /** AZURE_OPENAI: API_KEY sends the credential as `api-key`, BEARER as `Authorization: Bearer` (Entra ID). @default API_KEY */
+  authScheme?: 'API_KEY' | 'BEARER';
+  /** BEDROCK: the AWS region (us-east-1); VERTEX: the location (us-central1, global). */
+  region?: string;
+  /** VERTEX: the Google Cloud project id; @default the service account's project_id */
+  project?: string;
 }
 
 export interface ProviderAdapter {

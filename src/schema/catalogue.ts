@@ -1,5 +1,6 @@
 /* Providers, models and their targets; admin mutations call the catalogue service. */
 import type { ModelRow, ModelTargetRow, ProviderRow } from '../db/schema.js';
+import type { ProviderSettings } from '../providers/types.js';
 import { builder, grantedScopes } from './builder.js';
 import { policyIds } from './guardrail-policy-names.js';
 import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
@@ -7,6 +8,34 @@ import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.
 import { refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
 import { seesModel } from '../services/access.js';
+
+const AuthSchemeEnum = builder.enumType('ProviderAuthScheme', {
+  description: 'How an AZURE_OPENAI credential is sent',
+  values: {
+    API_KEY: { description: 'As the `api-key` header (a key of the Azure OpenAI resource)' },
+    BEARER: { description: 'As `Authorization: Bearer` (a Microsoft Entra ID access token)' },
+  } as const,
+});
+
+const ProviderSettingsRef = builder.objectRef<ProviderSettings>('ProviderSettings').implement({
+  description: 'What some provider kinds need besides a base URL and a credential',
+  fields: (t) => ({
+    apiVersion: t.exposeString('apiVersion', { nullable: true, description: 'AZURE_OPENAI: the api-version query parameter' }),
+    authScheme: t.field({ type: AuthSchemeEnum, nullable: true, description: 'AZURE_OPENAI: how the credential is sent (default API_KEY)', resolve: (s) => s.authScheme ?? null }),
+    region: t.exposeString('region', { nullable: true, description: 'BEDROCK: the AWS region; VERTEX: the location (us-central1, global)' }),
+    project: t.exposeString('project', { nullable: true, description: "VERTEX: the Google Cloud project id (default: the service account's project_id)" }),
+  }),
+});
+
+const ProviderSettingsInput = builder.inputType('ProviderSettingsInput', {
+  description: 'Kind-specific provider settings; each value 1-100 letters, digits and . _ -',
+  fields: (t) => ({
+    apiVersion: t.string({ description: 'AZURE_OPENAI: the api-version query parameter' }),
+    authScheme: t.field({ type: AuthSchemeEnum, description: 'AZURE_OPENAI: how the credential is sent (default API_KEY)' }),
+    region: t.string({ description: 'BEDROCK: the AWS region; VERTEX: the location' }),
+    project: t.string({ description: "VERTEX: the Google Cloud project id (default: the service account's project_id)" }),
+  }),
+});
 
 const ProviderRef = builder.nodeRef<ProviderRow, string | null>('Provider', {
   id: { resolve: (p) => p.id, parse: uuidKey },
@@ -22,6 +51,12 @@ ProviderRef.implement({
     name: t.exposeString('name', { description: 'Unique name; model targets and usage records refer to the provider by it' }),
     kind: t.field({ type: ProviderKindEnum, description: 'The API it speaks', resolve: (p) => p.kind as typeof ProviderKindEnum.$inferType }),
     baseUrl: t.exposeString('baseUrl', { nullable: true, description: "The API's base URL; null means the kind's public endpoint" }),
+    settings: t.field({
+      type: ProviderSettingsRef,
+      nullable: true,
+      description: 'Kind-specific settings (Azure api-version, Bedrock region, Vertex project and location); null when none are set',
+      resolve: (p) => p.settings ?? null,
+    }),
     hasCredential: t.boolean({
       description: 'Whether a credential is stored. The credential itself is never readable.',
       resolve: (p) => p.credentialEnc != null,
@@ -96,6 +131,7 @@ const CreateProviderInput = builder.inputType('CreateProviderInput', {
     kind: t.field({ type: ProviderKindEnum, required: true, description: 'The API it speaks' }),
     baseUrl: t.string({ description: "Absolute http(s) base URL; required for OPENAI_COMPATIBLE, otherwise defaults to the kind's public endpoint" }),
     apiKey: t.string({ description: 'Stored encrypted; never returned' }),
+    settings: t.field({ type: ProviderSettingsInput, description: 'Kind-specific settings (see ProviderKind)' }),
     enabled: t.boolean({ description: 'Whether routing may use it (default true)' }),
   }),
 });
@@ -105,6 +141,7 @@ const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
   fields: (t) => ({
     baseUrl: t.string({ description: "Absolute http(s) base URL; null returns to the kind's public endpoint" }),
     apiKey: t.string({ description: 'A new credential, stored encrypted; an empty string removes the stored one' }),
+    settings: t.field({ type: ProviderSettingsInput, description: 'Replaces the settings; null clears them' }),
     enabled: t.boolean({ description: 'Switch routing to it on or off' }),
   }),
 });

@@ -43,6 +43,11 @@ export const ProviderKindEnum = builder.enumType('ProviderKind', {
     GEMINI: { description: "Google's Gemini API" },
     OPENAI_COMPATIBLE: { description: "Any server speaking OpenAI's chat completions API (Mistral, Groq, DeepSeek, Ollama, vLLM, ...)" },
     ECHO: { description: 'Built-in offline provider that echoes the last user message; needs no network or credential' },
+    AZURE_OPENAI: {
+      description: "Azure OpenAI: OpenAI's API on Azure deployments (target upstreamModel = deployment name); settings.apiVersion, api-key or Entra ID token",
+    },
+    BEDROCK: { description: 'AWS Bedrock Converse API, SigV4-signed; settings.region, credential accessKeyId:secretAccessKey[:sessionToken]' },
+    VERTEX: { description: 'Google Vertex AI (Gemini and Claude models); settings.project and region, credential a service-account key (JSON)' },
   } as const,
 });
 export const ModelStatusEnum = builder.enumType('ModelStatus', {

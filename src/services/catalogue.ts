@@ -7,6 +7,7 @@ import { modelTargets, models, providers, type ModelRow, type ModelTargetRow, ty
 import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
+import type { ProviderSettings } from '../providers/types.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
 
@@ -22,6 +23,7 @@ export interface RuntimeProvider {
   kind: ProviderKind;
   baseUrl?: string;
   apiKey?: string;
+  settings?: ProviderSettings;
   enabled: boolean;
 }
 
@@ -43,13 +45,37 @@ export interface CreateProviderInput {
   kind: ProviderKind;
   baseUrl?: string | null;
   apiKey?: string | null;
+  settings?: ProviderSettingsInput | null;
   enabled?: boolean | null;
 }
 
 export interface UpdateProviderInput {
   baseUrl?: string | null;
   apiKey?: string | null;
+  /** Replaces the settings; null clears them. */
+  settings?: ProviderSettingsInput | null;
   enabled?: boolean | null;
+}
+
+export type ProviderSettingsInput = { [K in keyof ProviderSettings]?: ProviderSettings[K] | null };
+
+const SETTING_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** The settings as stored: unset fields dropped, each value a short identifier (no secrets belong here). */
+function checkSettings(input: ProviderSettingsInput | null | undefined, field: string): ProviderSettings | null {
+  if (input == null) return null;
+  const out: ProviderSettings = {};
+  for (const k of ['apiVersion', 'region', 'project'] as const) {
+    const v = input[k];
+    if (v == null) continue;
+    if (!SETTING_RE.test(v)) throw badInput(`${field}.${k}`, 'must be 1-100 letters, digits and . _ - (not starting with a symbol)');
+    out[k] = v;
+  }
+  if (input.authScheme != null) {
+    if (input.authScheme !== 'API_KEY' && input.authScheme !== 'BEARER') throw badInput(`${field}.authScheme`, 'must be API_KEY or BEARER');
+    out.authScheme = input.authScheme;
+  }
+  return Object.keys(out).length ? out : null;
 }
 
 export interface ModelTargetInput {
@@ -126,6 +152,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       kind: p.kind as ProviderKind,
       baseUrl: p.baseUrl ?? undefined,
       apiKey: p.credentialEnc ? box.open(p.credentialEnc) : undefined,
+      settings: p.settings ?? undefined,
       enabled: p.enabled,
     };
   }
@@ -272,9 +299,10 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       checkEntityName(input.name, 'input.name');
       if (!PROVIDER_KINDS.includes(input.kind)) throw badInput('input.kind', 'unknown provider kind');
       checkBaseUrl(input.baseUrl, 'input.baseUrl');
-      if (input.kind === 'OPENAI_COMPATIBLE' && !input.baseUrl) {
-        throw badInput('input.baseUrl', 'is required for OPENAI_COMPATIBLE providers');
+      if ((input.kind === 'OPENAI_COMPATIBLE' || input.kind === 'AZURE_OPENAI') && !input.baseUrl) {
+        throw badInput('input.baseUrl', `is required for ${input.kind} providers`);
       }
+      const settings = checkSettings(input.settings, 'input.settings');
       const [existing] = await db.select({ id: providers.id }).from(providers).where(eq(providers.name, input.name));
       if (existing) throw badInput('input.name', `a provider named "${input.name}" already exists`);
       const [row] = await db
@@ -284,6 +312,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
           kind: input.kind,
           baseUrl: input.baseUrl ?? null,
           credentialEnc: input.apiKey ? box.seal(input.apiKey) : null,
+          settings,
           enabled: input.enabled ?? true,
         })
         .returning();
@@ -298,6 +327,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       if (input.baseUrl !== undefined) patch.baseUrl = input.baseUrl;
       // an empty string clears the stored credential
       if (input.apiKey !== undefined) patch.credentialEnc = input.apiKey ? box.seal(input.apiKey) : null;
+      if (input.settings !== undefined) patch.settings = checkSettings(input.settings, 'input.settings');
       if (input.enabled != null) patch.enabled = input.enabled;
       if (!Object.keys(patch).length) return providerByName(name);
       const [row] = await db.update(providers).set(patch).where(eq(providers.name, name)).returning();

@@ -9,6 +9,8 @@ export interface RecordedRequest {
   headers: IncomingMessage['headers'];
   /** The request body as JSON (the raw text when it is not JSON). */
   body: AnyJson;
+  /** The request body exactly as received (signature checks need the bytes). */
+  raw: string;
   /** Resolves when the client closed the connection before the mock finished answering. */
   closedEarly: Promise<void>;
 }
@@ -42,7 +44,7 @@ export async function startMockServer(defaultHandler: Handler): Promise<MockServ
     res.on('close', () => {
       if (!res.writableFinished) onClose();
     });
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, closedEarly };
+    const rec: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, raw, closedEarly };
     requests.push(rec);
     try {
       await handler(rec, res);

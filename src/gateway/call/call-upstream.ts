@@ -18,7 +18,7 @@ export function adapterFor(adapters: AdapterRegistry, target: ResolvedTarget): P
 }
 
 export function callOptions(target: ResolvedTarget, signal: CancelSignal, timeoutMs: number): CallOptions {
-  return { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey };
+  return { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey, settings: target.provider.settings };
 }
 
 /** What the attempts produced, as the invocation's answer. */

@@ -1,17 +1,26 @@
 /* The reservation settled to what the call really used, and the usage event filled; priced by the model that answered. */
 import type { ResolvedModel } from '../../services/catalogue.js';
-import { costUsd } from '../pricing.js';
+import { costUsd, type TokenCounts } from '../pricing.js';
 import type { Answer, Invocation } from '../invocation.js';
 import type { UsageOut } from '../results.js';
 
-export function priceUsage(model: ResolvedModel, promptTokens: number, completionTokens: number): UsageOut {
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costUsd: costUsd(model.row, promptTokens, completionTokens) };
+export function priceUsage(model: ResolvedModel, tokens: TokenCounts): UsageOut {
+  const { promptTokens, completionTokens } = tokens;
+  return {
+    promptTokens,
+    completionTokens,
+    totalTokens: promptTokens + completionTokens,
+    cachedReadTokens: tokens.cachedReadTokens ?? 0,
+    cacheWriteTokens: tokens.cacheWriteTokens ?? 0,
+    reasoningTokens: tokens.reasoningTokens ?? 0,
+    costUsd: costUsd(model.row, tokens),
+  };
 }
 
 /** A complete answer, the upstream's or a step's, priced by the model that gave it. */
 export function settleAnswer(inv: Invocation, answer: Answer): UsageOut {
   const used = answer.response.usage;
-  const priced = priceUsage(answer.pricedBy, used.promptTokens, used.completionTokens);
+  const priced = priceUsage(answer.pricedBy, used);
   const ev = inv.event;
   // a cache hit asked no upstream: it counted as a request when admitted, but uses no tokens or budget
   const hit = answer.cacheHit;

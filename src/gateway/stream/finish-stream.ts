@@ -21,7 +21,7 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
   progress.release?.(end.broke ? { retryAfterMs: isUpstreamError(failure) ? failure.retryAfterMs : undefined } : undefined);
   const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(inv.request!.messages);
   const completionTokens = final?.usage?.completionTokens ?? countTextTokens(progress.text) + (progress.argsChars ? countTextTokens(progress.argsChars) : 0);
-  const usage = priceUsage(progress.answeredBy, promptTokens, completionTokens);
+  const usage = priceUsage(progress.answeredBy, final?.usage ? { ...final.usage, promptTokens, completionTokens } : { promptTokens, completionTokens });
   const exact = Boolean(final?.usage?.exact);
   settleStreamed(inv, Boolean(target), usage, exact);
 
