@@ -32,6 +32,13 @@ export interface UpstreamCall {
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: unknown;
+  /** The body already serialized, sent byte for byte (a signed request signs these exact bytes); wins over `body`. */
+  rawBody?: string;
+  /**
+   * The provider's own reading of an error answer (Bedrock names the error in the `x-amzn-errortype` header):
+   * its message and whether a retry can help; undefined or absent → the generic reading by status.
+   */
+  describeError?: (status: number, text: string, headers: Record<string, string | string[] | undefined>) => { message: string; retryable: boolean } | undefined;
   signal: CancelSignal;
   timeoutMs: number;
 }
@@ -137,8 +144,8 @@ const targets = new LRUCache<string, { origin: string; path: string }>({
 function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
   let headers = call.headers;
   let body: string | undefined;
-  if (call.body !== undefined) {
-    body = JSON.stringify(call.body);
+  if (call.rawBody !== undefined || call.body !== undefined) {
+    body = call.rawBody ?? JSON.stringify(call.body);
     // the added key goes first: a spread followed by a new key builds a new hidden class per call (see withModel)
     if (!headers['content-type']) headers = { 'content-type': 'application/json', ...headers };
   }
@@ -158,12 +165,13 @@ function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
 
 /** The UpstreamError for a non-2xx answer, with the provider's own message and its retry hint. */
 function statusError(call: UpstreamCall, status: number, text: string, headers: () => Record<string, string | string[] | undefined>): UpstreamError {
-  const message = errorMessageFromBody(text) ?? `HTTP ${status}`;
+  const own = call.describeError?.(status, text, headers());
+  const message = own?.message ?? errorMessageFromBody(text) ?? `HTTP ${status}`;
   return new UpstreamError({
     provider: call.provider,
     status,
     message: `${call.provider} returned ${status}: ${message}`,
-    retryable: isRetryableStatus(status),
+    retryable: own?.retryable ?? isRetryableStatus(status),
     retryAfterMs: parseRetryAfter(headers()) ?? retryDelayFromBody(text),
   });
 }
@@ -295,6 +303,22 @@ export async function* callSse(call: UpstreamCall): AsyncGenerator<EventSourceMe
     throw toUpstreamError(call.provider, e, call.signal);
   } finally {
     // a consumer that stops early must not leave the socket half-read
+    if (!res.body.destroyed) res.body.destroy();
+  }
+}
+
+/**
+ * Opens a streaming call and yields the raw body bytes as they arrive, for binary stream formats (Bedrock's
+ * application/vnd.amazon.eventstream). Errors, timeouts and abort behave as in callSse.
+ */
+export async function* callBytes(call: UpstreamCall): AsyncGenerator<Uint8Array> {
+  const res = await send(call);
+  await throwForStatus(call, res);
+  try {
+    for await (const buf of res.body) yield buf as Buffer;
+  } catch (e) {
+    throw toUpstreamError(call.provider, e, call.signal);
+  } finally {
     if (!res.body.destroyed) res.body.destroy();
   }
 }

@@ -5,6 +5,7 @@ import { createOpenAIAdapter } from './openai/index.js';
 import { createOpenAICompatibleAdapter } from './openai-compatible/index.js';
 import { createAnthropicAdapter } from './anthropic/index.js';
 import { createGeminiAdapter } from './gemini/index.js';
+import { createBedrockAdapter } from './bedrock/index.js';
 import { withScrubbedErrors } from './with-scrubbed-errors.js';
 
 export type ProviderKind = 'OPENAI' | 'ANTHROPIC' | 'GEMINI' | 'OPENAI_COMPATIBLE' | 'ECHO' | 'AZURE_OPENAI' | 'BEDROCK' | 'VERTEX';
@@ -22,7 +23,7 @@ export function createAdapterRegistry(overrides: Partial<AdapterRegistry> = {}):
     // spaced words so the playground shows a stream; tests override it
     ECHO: createEchoAdapter({ wordDelayMs: 20 }),
     AZURE_OPENAI: undefined,
-    BEDROCK: undefined,
+    BEDROCK: createBedrockAdapter(),
     VERTEX: undefined,
     ...overrides,
   };
