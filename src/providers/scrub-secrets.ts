@@ -53,6 +53,15 @@ function entropyBits(s: string): number {
   return bits;
 }
 
+/** A colon-joined credential (Bedrock's `accessKeyId:secretAccessKey[:sessionToken]`): each part can leak alone. */
+const COMPOSITE_CREDENTIAL = /^[^:\s]+(?::[^:\s]+){1,2}$/;
+
+/** The whole credential first, then, for a composite one, each part long enough to search for. */
+function credentialParts(credential: string): string[] {
+  if (!COMPOSITE_CREDENTIAL.test(credential)) return [credential];
+  return [credential, ...credential.split(':').filter((p) => p.length >= MIN_CREDENTIAL_LENGTH)];
+}
+
 /**
  * The text with `credential` (as is and URL-encoded) and every secret-looking token replaced by `[redacted]`.
  * Used on every upstream error message before it leaves the adapter: callers with INVOKE only and the log see it.
@@ -60,9 +69,11 @@ function entropyBits(s: string): number {
 export function scrubSecrets(text: string, credential?: string): string {
   let out = text;
   if (credential && credential.length >= MIN_CREDENTIAL_LENGTH) {
-    out = out.split(credential).join(REDACTED);
-    const encoded = encodeURIComponent(credential);
-    if (encoded !== credential) out = out.split(encoded).join(REDACTED);
+    for (const secret of credentialParts(credential)) {
+      out = out.split(secret).join(REDACTED);
+      const encoded = encodeURIComponent(secret);
+      if (encoded !== secret) out = out.split(encoded).join(REDACTED);
+    }
   }
   for (const [re, replacement] of PATTERNS) out = out.replace(re, replacement);
   out = out.replace(AUTH_SCHEME, (m: string, scheme: string, value: string) => (WORD.test(value) ? m : `${scheme} ${REDACTED}`));
