@@ -18,6 +18,8 @@ import {
   type Usage,
 } from '../../../src/providers/types.js';
 import type { RecordedRequest } from '../../mocks/mock-server.js';
+import { AttemptsFailed } from '../../../src/gateway/attempt.js';
+import { executorFixture, type ExecutorFixture } from './executor-fixture.js';
 import type { ConformanceMock, ConformanceReply, ConformanceSubject, ConformanceUsage } from './types.js';
 
 /** Generous for calls that must succeed: a loaded 2-core machine may take seconds to answer a loopback call. */
@@ -484,6 +486,50 @@ export function describeAdapterConformance(subject: ConformanceSubject): void {
         const e = await within(call, GIVE_UP_WITHIN_MS, 'the aborted chat to reject');
         expect(e, 'the aborted chat rejects').toBeDefined();
         await within(sent.closedEarly, CLOSE_WITHIN_MS, 'the upstream connection to close');
+      });
+    });
+
+    describe('gateway retries (the executor around this adapter)', () => {
+      let gateway: ExecutorFixture;
+      beforeEach(() => {
+        gateway = executorFixture({ kind: subject.kind, adapter, upstreamModel: model, provider: options(), timeoutMs: CALL_TIMEOUT_MS });
+      });
+
+      it('a 503 is retried and the next attempt answers (unary)', async () => {
+        mock.reply({ text: 'answered on retry' });
+        mock.replyOnce({ fail: { status: 503, message: 'conformance: overloaded' } });
+        const outcome = await gateway.chat(chatRequest());
+        expect(outcome.value.content).toBe('answered on retry');
+        expect(outcome.attempts).toBe(2);
+        expect(requestsWith('conformance-ping-7')).toHaveLength(2);
+      });
+
+      it('a stream that fails to open (500) is retried and the next attempt streams', async () => {
+        mock.reply({ text: 'streamed on retry' });
+        mock.replyOnce({ fail: { status: 500, message: 'conformance: internal' } });
+        const { attempts, chunks } = await gateway.stream(chatRequest());
+        expect(textOf(chunks)).toBe('streamed on retry');
+        expect(chunks[chunks.length - 1].finishReason).toBe('STOP');
+        expect(attempts).toBe(2);
+      });
+
+      it("a 429's retry-after is waited before the retry", async () => {
+        mock.reply({ text: 'after the pause' });
+        mock.replyOnce({ fail: { status: 429, message: 'conformance: slow down', retryAfterSeconds: 1 } });
+        const started = Date.now();
+        const outcome = await gateway.chat(chatRequest());
+        expect(outcome.value.content).toBe('after the pause');
+        expect(outcome.attempts).toBe(2);
+        expect(Date.now() - started, 'waited for retry-after').toBeGreaterThanOrEqual(950);
+      });
+
+      it('a 400 is not retried', async () => {
+        mock.reply({ fail: { status: 400, message: 'conformance: bad request' } });
+        const e: unknown = await gateway.chat(chatRequest()).catch((err: unknown) => err);
+        expect(e).toBeInstanceOf(AttemptsFailed);
+        expect((e as AttemptsFailed).attempts).toBe(1);
+        expect((e as AttemptsFailed).error.message).toContain('conformance: bad request');
+        expect(requestsWith('conformance-ping-7')).toHaveLength(1);
       });
     });
 
