@@ -73,6 +73,8 @@ export interface BedrockMock extends ConformanceMock {
  */
 const ERROR_TYPES: Record<number, string> = {
   400: 'ValidationException',
+  // Bedrock answers a bad key with 403; a scripted 401 gets the same name
+  401: 'UnrecognizedClientException',
   403: 'AccessDeniedException',
   404: 'ResourceNotFoundException',
   408: 'ModelTimeoutException',
