@@ -78,6 +78,22 @@ function checkSettings(input: ProviderSettingsInput | null | undefined, field: s
   return Object.keys(out).length ? out : null;
 }
 
+/** `accessKeyId:secretAccessKey[:sessionToken]`: ids are alphanumeric, the secret and token base64 (no ':'). */
+const AWS_CREDENTIAL_RE = /^[A-Za-z0-9]+:[^:\s]+(?::[^:\s]+)?$/;
+
+/**
+ * A BEDROCK provider signs for a region (settings.region, or the one in a bedrock-runtime base URL) with a
+ * credential in the adapter's form; both are checked here so a mistake fails at configuration, not per request.
+ * The credential is never echoed.
+ */
+function checkBedrock(baseUrl: string | null | undefined, settings: ProviderSettings | null | undefined, apiKey: string | null | undefined): void {
+  const regionInUrl = baseUrl ? /^https?:\/\/bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com/.test(baseUrl) : false;
+  if (!settings?.region && !regionInUrl) throw badInput('input.settings.region', 'is required for BEDROCK providers (the AWS region, e.g. us-east-1)');
+  if (apiKey && !AWS_CREDENTIAL_RE.test(apiKey)) {
+    throw badInput('input.apiKey', 'must be accessKeyId:secretAccessKey or accessKeyId:secretAccessKey:sessionToken for BEDROCK providers');
+  }
+}
+
 export interface ModelTargetInput {
   provider: string;
   upstreamModel: string;
@@ -303,6 +319,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
         throw badInput('input.baseUrl', `is required for ${input.kind} providers`);
       }
       const settings = checkSettings(input.settings, 'input.settings');
+      if (input.kind === 'BEDROCK') checkBedrock(input.baseUrl, settings, input.apiKey);
       const [existing] = await db.select({ id: providers.id }).from(providers).where(eq(providers.name, input.name));
       if (existing) throw badInput('input.name', `a provider named "${input.name}" already exists`);
       const [row] = await db
@@ -321,8 +338,15 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     },
 
     async updateProvider(name: string, input: UpdateProviderInput): Promise<ProviderRow> {
-      await providerByName(name);
+      const current = await providerByName(name);
       checkBaseUrl(input.baseUrl, 'input.baseUrl');
+      if (current.kind === 'BEDROCK') {
+        checkBedrock(
+          input.baseUrl === undefined ? current.baseUrl : input.baseUrl,
+          input.settings === undefined ? current.settings : checkSettings(input.settings, 'input.settings'),
+          input.apiKey,
+        );
+      }
       const patch: Partial<ProviderRow> = {};
       if (input.baseUrl !== undefined) patch.baseUrl = input.baseUrl;
       // an empty string clears the stored credential
