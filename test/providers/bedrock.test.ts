@@ -3,6 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBedrockAdapter } from '../../src/providers/bedrock/index.js';
 import { eventStreamMessages, headerString } from '../../src/providers/bedrock/eventstream.js';
 import { parseCredential, signedHeaders } from '../../src/providers/bedrock/sign.js';
+import { converseStream } from '../../src/providers/bedrock/stream.js';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { closeUpstreamAgent } from '../../src/providers/http.js';
 import { createAdapterRegistry } from '../../src/providers/registry.js';
 import { UpstreamError, type CallOptions, type ChatRequest, type StreamChunk } from '../../src/providers/types.js';
@@ -16,6 +19,7 @@ import {
   type BedrockMock,
 } from '../mocks/bedrock.js';
 
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
 const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const adapter = createBedrockAdapter();
 let mock: BedrockMock;
@@ -456,6 +460,24 @@ describe('bedrock adapter: ConverseStream', () => {
     expect(e.retryable).toBe(retryable);
     expect(e.status).toBe(status);
     expect(e.message).toContain('The stream broke.');
+  });
+
+  it('a protocol-level error message (:message-type error, :error-code / :error-message headers) fails the stream', async () => {
+    const frame = codec.encode({
+      headers: {
+        ':message-type': { type: 'string', value: 'error' },
+        ':error-code': { type: 'string', value: 'InternalFailure' },
+        ':error-message': { type: 'string', value: 'the event stream failed' },
+      },
+      body: new Uint8Array(0),
+    });
+    async function* source() {
+      yield frame;
+    }
+    const e = await failure(collect(converseStream(eventStreamMessages(source()), req())));
+    expect(e.retryable).toBe(true);
+    expect(e.message).toContain('InternalFailure');
+    expect(e.message).toContain('the event stream failed');
   });
 
   it('a stream cut mid-way throws a retryable UpstreamError instead of hanging', async () => {

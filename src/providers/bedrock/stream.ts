@@ -56,9 +56,11 @@ export async function* converseStream(messages: AsyncIterable<Message>, req: Cha
     for await (const m of messages) {
       if (finished) continue; // drain the tail so the connection can be reused
       const kind = headerString(m, ':message-type');
-      if (kind === 'exception' || kind === 'error') {
-        const type = headerString(m, ':exception-type') ?? headerString(m, ':error-code');
-        throw streamException(type, toUtf8(m.body));
+      // modelled exceptions carry their name in :exception-type and `{ message }` in the body; a protocol-level
+      // `error` message carries both in headers (:error-code, :error-message)
+      if (kind === 'exception') throw streamException(headerString(m, ':exception-type'), toUtf8(m.body));
+      if (kind === 'error') {
+        throw streamException(headerString(m, ':error-code'), JSON.stringify({ message: headerString(m, ':error-message') ?? 'unknown error' }));
       }
       switch (headerString(m, ':event-type')) {
         case 'contentBlockStart': {
