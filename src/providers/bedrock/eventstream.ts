@@ -22,7 +22,7 @@ function malformed(why: string, cause?: unknown): UpstreamError {
 /**
  * Yields each message as soon as its last byte has arrived. A stream ending inside a message is left to the
  * caller (it sees no messageStop and reports the cut).
- * @see https://docs.aws.amazon.com/transcribe/latest/dg/streaming-setting-up.html#streaming-event-stream (the message layout)
+ * @see https://smithy.io/2.0/aws/amazon-eventstream.html (the message layout: prelude, headers, payload, CRCs)
  */
 export async function* eventStreamMessages(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Message> {
   let buf: Uint8Array = new Uint8Array(0);
