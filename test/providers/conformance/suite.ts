@@ -155,6 +155,7 @@ export function describeAdapterConformance(subject: ConformanceSubject): void {
       expect(e, `${what}: expected a failure`).toBeDefined();
       expect(e, `${what}: an UpstreamError (got ${String(e)})`).toBeInstanceOf(UpstreamError);
       const err = e as UpstreamError;
+      expect(err.provider, `${what}: the error names its provider`).toBeTruthy();
       for (const s of secrets()) expect(err.message.includes(s), `${what}: the error message carries the credential`).toBe(false);
       return err;
     }
