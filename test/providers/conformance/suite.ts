@@ -26,6 +26,8 @@ import type { ConformanceMock, ConformanceReply, ConformanceSubject, Conformance
 const CALL_TIMEOUT_MS = 10_000;
 /** The adapter's timeout in the stall/hang checks: short, so the checks are fast; they pass however late the mock is. */
 const SHORT_TIMEOUT_MS = 500;
+/** The stall check's timeout: the words before the stall must get through first, so a little more room under load. */
+const STALL_TIMEOUT_MS = 1_000;
 /** How long a timed-out or cancelled call may take to give up, at most (far above SHORT_TIMEOUT_MS, for load). */
 const GIVE_UP_WITHIN_MS = 8_000;
 /** How long the upstream connection may stay open after a cancel. */
@@ -153,6 +155,7 @@ export function describeAdapterConformance(subject: ConformanceSubject): void {
       expect(e, `${what}: expected a failure`).toBeDefined();
       expect(e, `${what}: an UpstreamError (got ${String(e)})`).toBeInstanceOf(UpstreamError);
       const err = e as UpstreamError;
+      expect(err.provider, `${what}: the error names its provider`).toBeTruthy();
       for (const s of secrets()) expect(err.message.includes(s), `${what}: the error message carries the credential`).toBe(false);
       return err;
     }
@@ -218,18 +221,34 @@ export function describeAdapterConformance(subject: ConformanceSubject): void {
     });
 
     describe('stream', () => {
-      it('yields the text as it arrives, in order, assembling to the whole text', async () => {
+      it('yields the text in order, a chunk per event, assembling to the whole text', async () => {
         const text = 'one two three four five six seven eight';
-        const gapMs = 40;
-        mock.reply({ text, gapMs, usage: { input: 10, output: 8 } });
+        mock.reply({ text, gapMs: 5, usage: { input: 10, output: 8 } });
         const { chunks, error } = await drain(adapter.stream(chatRequest(), options()));
         expect(error).toBeUndefined();
         expect(textOf(chunks)).toBe(text);
-        const withText = chunks.filter((c) => c.delta !== '');
         // one chunk per upstream event: the mock sends a word per event
-        expect(withText.length, 'text chunks').toBeGreaterThanOrEqual(4);
-        // not buffered to the end: the first words were yielded while the mock was still sending
-        expect(withText[withText.length - 1].at - withText[0].at, 'time between the first and the last text chunk').toBeGreaterThanOrEqual(3 * gapMs);
+        expect(chunks.filter((c) => c.delta !== '').length, 'text chunks').toBeGreaterThanOrEqual(4);
+        const empty = chunks.filter((c) => !c.delta && !c.toolCalls?.length && !c.reasoning && !c.finishReason && !c.usage);
+        expect(empty, 'chunks that carry nothing').toEqual([]);
+      });
+
+      it('yields each piece as it arrives, while the upstream is still sending', async () => {
+        // causal, not timed: the mock holds the rest back, so the first words can only come through unbuffered
+        mock.reply({ text: 'one two three four five six', stallAfter: 3 });
+        const ac = new AbortController();
+        const iterator = adapter.stream(chatRequest(), options({ signal: ac.signal }))[Symbol.asyncIterator]();
+        let got = '';
+        try {
+          while (got.trim() !== 'one two three') {
+            const r = await within(iterator.next(), CALL_TIMEOUT_MS, `the words sent so far (got "${got}")`);
+            expect(r.done, `the stream ended early after "${got}"`).toBeFalsy();
+            got += r.value.delta;
+          }
+        } finally {
+          ac.abort();
+          await iterator.return?.(undefined).catch(() => undefined);
+        }
       });
 
       it('ends with one chunk carrying finishReason STOP and the usage', async () => {
@@ -263,6 +282,19 @@ export function describeAdapterConformance(subject: ConformanceSubject): void {
         const ids = r.toolCalls.map((c) => c.id);
         expect(ids.every((id) => typeof id === 'string' && id.length > 0), 'every call has an id').toBe(true);
         expect(new Set(ids).size, 'ids are distinct').toBe(ids.length);
+      });
+
+      it('keeps the text that comes before the tool calls (unary and stream)', async () => {
+        mock.reply({ text: 'Let me check that.', toolCalls: [TOOL_CALLS[0]] });
+        const r = await adapter.chat(chatRequest({ tools: [WEATHER_TOOL] }), options());
+        expect(r.content).toBe('Let me check that.');
+        expect(r.toolCalls.map((c) => c.name)).toEqual(['get_weather']);
+        expect(r.finishReason).toBe('TOOL_CALLS');
+        const { chunks, error } = await drain(adapter.stream(chatRequest({ tools: [WEATHER_TOOL] }), options()));
+        expect(error).toBeUndefined();
+        expect(textOf(chunks)).toBe('Let me check that.');
+        expect(assembleToolCalls(chunks).map((c) => JSON.parse(c.arguments) as unknown)).toEqual([TOOL_CALLS[0].arguments]);
+        expect(chunks[chunks.length - 1].finishReason).toBe('TOOL_CALLS');
       });
 
       it('streams tool call deltas that assemble to the JSON arguments', async () => {
@@ -390,12 +422,13 @@ export function describeAdapterConformance(subject: ConformanceSubject): void {
 
       it('a stream that stalls times out (retryable, timeout)', async () => {
         const started = Date.now();
-        const { error, chunks } = await streamFailure({ text, stallAfter: 2 }, { timeoutMs: SHORT_TIMEOUT_MS });
+        const { error, chunks } = await streamFailure({ text, stallAfter: 2 }, { timeoutMs: STALL_TIMEOUT_MS });
         expect(error.timeout).toBe(true);
         expect(error.retryable).toBe(true);
         expect(Date.now() - started).toBeLessThan(GIVE_UP_WITHIN_MS);
         const got = textOf(chunks);
         expect(text.startsWith(got) && got.length < text.length, `"${got}" is a strict prefix of the text`).toBe(true);
+        expect(got.trim(), 'the words sent before the stall were yielded before the timeout').toBe('alpha beta');
       });
 
       it('an upstream that never answers times out (chat and stream)', async () => {

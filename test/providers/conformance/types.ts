@@ -16,7 +16,10 @@ export interface ConformanceUsage {
 }
 
 export interface ConformanceReply {
-  /** Answer text, streamed word by word (each word with its following space). @default 'Hello from the mock.' */
+  /**
+   * Answer text, streamed word by word (each word with its following space). @default 'Hello from the mock.'
+   * (the suite sets `text` whenever it checks the text, so a mock may answer tool calls alone without it)
+   */
   text?: string;
   /** Tool calls after the text; the mock makes up ids. */
   toolCalls?: Array<{ name: string; arguments: Record<string, unknown> }>;
