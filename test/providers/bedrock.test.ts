@@ -150,6 +150,11 @@ describe('bedrock adapter: request mapping', () => {
     await adapter.chat(req({ model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', reasoning: { budgetTokens: 2000 }, maxTokens: 5000 }), opts());
     expect(mock.last().body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 2000 } });
     expect(mock.last().body.inferenceConfig).toEqual({ maxTokens: 5000 });
+    // an effort shrinks under a smaller maxTokens, and thinking stays off when the minimum budget does not fit
+    await adapter.chat(req({ reasoning: { effort: 'HIGH' }, maxTokens: 3000 }), opts());
+    expect(mock.last().body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 2999 } });
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, maxTokens: 500 }), opts());
+    expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
     // other families take other fields: nothing is sent for them
     await adapter.chat(req({ model: 'amazon.nova-pro-v1:0', reasoning: { effort: 'HIGH' } }), opts());
     expect(mock.last().body.additionalModelRequestFields).toBeUndefined();

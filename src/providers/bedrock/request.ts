@@ -49,6 +49,7 @@ export interface ConverseRequestBody {
 
 /** Thinking budgets for an effort-only request (Anthropic's minimum budget is 1024). */
 const EFFORT_BUDGET = { LOW: 1024, MEDIUM: 4096, HIGH: 16384 } as const;
+const MIN_BUDGET = 1024;
 /** Room for the answer after the thinking budget when the caller set no maxTokens (Claude needs max > budget). */
 const ANSWER_TOKENS = 4096;
 
@@ -95,7 +96,12 @@ export function isClaude(model: string): boolean {
 function thinkingBudget(req: ChatRequest): number | undefined {
   if (!req.reasoning || !isClaude(req.model)) return undefined;
   if (req.reasoning.budgetTokens !== undefined) return req.reasoning.budgetTokens;
-  return req.reasoning.effort ? EFFORT_BUDGET[req.reasoning.effort] : undefined;
+  if (!req.reasoning.effort) return undefined;
+  const budget = EFFORT_BUDGET[req.reasoning.effort];
+  // an effort is a wish, not a number: under a caller's smaller maxTokens it shrinks to fit (Claude wants
+  // max_tokens > budget_tokens >= 1024), or thinking stays off when not even the minimum fits
+  if (req.maxTokens === undefined || req.maxTokens > budget) return budget;
+  return req.maxTokens - 1 >= MIN_BUDGET ? req.maxTokens - 1 : undefined;
 }
 
 function cachePoint(c: CacheControl): CachePoint {
