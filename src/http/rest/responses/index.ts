@@ -53,8 +53,8 @@ export async function handleCreateResponse(ctx: RestContext): Promise<void> {
       shell,
       headers: headers(),
       principal,
-      complete: async ({ response, text, toolCalls }) => {
-        if (store) await stored.save({ id, model: input.model, conversation: [...conversation, assistantTurn(text, toolCalls)], response }, principal);
+      complete: async ({ response, text, toolCalls, reasoning }) => {
+        if (store) await stored.save({ id, model: input.model, conversation: [...conversation, assistantTurn(text, toolCalls, reasoning)], response }, principal);
       },
     });
   }

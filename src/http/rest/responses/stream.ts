@@ -10,10 +10,11 @@
  */
 import type { ChatChunk } from '../../../gateway/results.js';
 import { GatewayError, isGatewayError } from '../../../errors.js';
-import type { FinishReason, ToolCall, ToolCallDelta } from '../../../providers/types.js';
+import type { FinishReason, ReasoningBlock, ToolCall, ToolCallDelta } from '../../../providers/types.js';
 import type { Principal } from '../../../services/keys.js';
 import { errorResponse, sendError, type RestContext } from '../http.js';
 import { SseWriter } from '../sse.js';
+import { reasoningCollector } from './reasoning.js';
 import {
   functionCallItem,
   messageItem,
@@ -31,6 +32,8 @@ export interface StreamOutcome {
   response: ResponseObject;
   text: string | null;
   toolCalls: ToolCall[];
+  /** The reasoning blocks that streamed (none from most providers); kept for the next turn, never shown. */
+  reasoning: ReasoningBlock[];
 }
 
 interface OpenMessage {
@@ -88,6 +91,7 @@ export async function streamResponse(
   let text: string | null = null;
   let current: OpenMessage | OpenCall | null = null;
   const calls = new Map<number, OpenCall>();
+  const reasoning = reasoningCollector();
   let endedBy: GatewayError | undefined;
   let unlist: (() => void) | undefined;
   const snapshot = (over: Partial<ResponseObject>): ResponseObject => ({ ...opts.shell, output: [...output], ...over });
@@ -180,6 +184,7 @@ export async function streamResponse(
     while (!next.done) {
       const c = next.value;
       if (c.finishReason !== 'ERROR') {
+        if (c.reasoning) reasoning.add(c.reasoning);
         if (c.delta) await addText(c.delta);
         for (const d of c.toolCalls ?? []) await addToolDelta(d);
         if (c.finishReason) {
@@ -197,7 +202,7 @@ export async function streamResponse(
     const done = statusOf(finish);
     await close(done.status === 'completed' ? 'completed' : 'incomplete');
     const response = snapshot({ ...done, completed_at: unixNow(), usage: usage ? toResponseUsage(usage) : null });
-    await opts.complete({ response, text, toolCalls });
+    await opts.complete({ response, text, toolCalls, reasoning: reasoning.blocks() });
     await ev.send(done.status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
     sse.end();
   } catch (err) {
