@@ -145,6 +145,20 @@ describe('streamed on the wire', () => {
     expect(events.some((e) => e.data.type === 'response.output_text.delta')).toBe(true);
   });
 
+  it('a client leaving mid-stream aborts the upstream request; nothing is stored', async () => {
+    mock.reply({ text: Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '), gapMs: 50 });
+    const stream = client.responses.stream({ model: 'gpt-mock', input: 'long answer' });
+    let id = '';
+    for await (const e of stream) {
+      if (e.type === 'response.created') id = e.response.id;
+      if (e.type === 'response.output_text.delta' && e.delta.includes('w1')) break; // leaving the loop aborts the request
+    }
+    const closed = await Promise.race([mock.chatRequests()[0].closedEarly.then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+    expect(closed).toBe(true);
+    expect(id).toMatch(/^resp_/);
+    await expect(client.responses.retrieve(id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
   it('a failure before the first event keeps its HTTP status', async () => {
     mock.reply(mockError(400, { message: 'upstream says no' }));
     const err = await client.responses.create({ model: 'gpt-mock', input: 'hi', stream: true }).catch((e: unknown) => e);

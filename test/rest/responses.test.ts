@@ -329,6 +329,9 @@ describe('bad input is a 400 naming the field', () => {
     expect(await bad({ tools: [weatherTool], tool_choice: { type: 'function', name: 'other' } })).toBe('tool_choice');
     expect(await bad({ input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] })).toBe('input[0].content[0]');
     expect(await bad({ input: [] })).toBe('input');
+    expect(await bad({ background: true })).toBe('background');
+    expect(await bad({ input: [{ type: 'item_reference', id: 'msg_1' }] })).toBe('input[0].type');
+    expect(await bad({ previous_response_id: '' })).toBe('previous_response_id');
   });
 
   it('a missing model without previous_response_id', async () => {
