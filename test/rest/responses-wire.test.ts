@@ -6,6 +6,8 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createEchoAdapter } from '../../src/providers/echo/index.js';
+import type { ProviderAdapter, StreamChunk, Usage } from '../../src/providers/types.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { addMockProvider, post } from './kit.js';
@@ -15,8 +17,24 @@ let mock: OpenAIMock;
 let key: string;
 let client: OpenAI;
 
+/** Echo, reporting cached and reasoning parts of its tokens (as OpenAI's cached_tokens and reasoning_tokens would be read). */
+function tokenPartsEcho(): ProviderAdapter {
+  const echo = createEchoAdapter();
+  const parts = (u: Usage): Usage => ({ ...u, cachedReadTokens: 1, reasoningTokens: 2 });
+  return {
+    ...echo,
+    async chat(req, opts) {
+      const r = await echo.chat(req, opts);
+      return { ...r, usage: parts(r.usage) };
+    },
+    async *stream(req, opts): AsyncGenerator<StreamChunk> {
+      for await (const c of echo.stream(req, opts)) yield c.usage ? { ...c, usage: parts(c.usage) } : c;
+    },
+  };
+}
+
 beforeAll(async () => {
-  [gw, mock] = await Promise.all([startGateway(), startOpenAIMock()]);
+  [gw, mock] = await Promise.all([startGateway({}, { adapters: { ECHO: tokenPartsEcho() } }), startOpenAIMock()]);
   await addMockProvider(gw, mock, [{ name: 'gpt-mock' }]);
   key = (await gw.createKey({ scopes: ['INVOKE'] })).secret;
   client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0, timeout: 10_000 });
@@ -167,6 +185,17 @@ describe('streamed on the wire', () => {
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('UPSTREAM_ERROR');
     const unknown = await client.responses.create({ model: 'no-such-model', input: 'hi', stream: true }).catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe('usage in the Responses shape', () => {
+  it('cached input and reasoning tokens in input_tokens_details and output_tokens_details, unary and streamed', async () => {
+    const r = await client.responses.create({ model: 'echo', input: 'one two three' });
+    // echo counts words: input "one two three", output "echo: one two three"
+    expect(r.usage).toEqual({ input_tokens: 3, input_tokens_details: { cached_tokens: 1 }, output_tokens: 4, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 7 });
+    const s = client.responses.stream({ model: 'echo', input: 'one two three' });
+    const final = await s.finalResponse();
+    expect(final.usage).toEqual(r.usage);
   });
 });
 
