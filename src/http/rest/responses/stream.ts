@@ -23,6 +23,7 @@ import {
   toResponseUsage,
   unixNow,
   type ItemStatus,
+  type MessageItem,
   type OutputItem,
   type ResponseObject,
 } from './response.js';
@@ -119,8 +120,8 @@ export async function streamResponse(
     if (current?.kind !== 'message') {
       await close('completed');
       const m: OpenMessage = { kind: 'message', outputIndex: output.length, id: newId('msg'), text: '' };
-      const item = { id: m.id, type: 'message', status: 'in_progress', role: 'assistant', content: [] };
-      output.push(item as unknown as OutputItem);
+      const item: MessageItem = { id: m.id, type: 'message', status: 'in_progress', role: 'assistant', content: [] };
+      output.push(item);
       current = m;
       await ev.send('response.output_item.added', { output_index: m.outputIndex, item });
       await ev.send('response.content_part.added', { item_id: m.id, output_index: m.outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
