@@ -45,6 +45,7 @@ import { createKeyService } from './services/keys.js';
 import { createLimitUsageReader } from './services/limit-usage.js';
 import { createModelAccessService } from './services/model-access.js';
 import { createPromptService } from './services/prompts.js';
+import { createStoredResponseService, type StoredResponseService } from './services/stored-responses.js';
 import { createTeamService } from './services/teams.js';
 import { createGuardrailPolicyService } from './services/guardrail-policies.js';
 import { createTeamEvents } from './services/team-events.js';
@@ -121,6 +122,25 @@ function startRetention(queries: ReturnType<typeof createUsageQueries>, days: nu
   timer.unref();
   setTimeout(run, 5_000).unref();
   return timer;
+}
+
+/** Deletes expired stored responses (POST /v1/responses) every ten minutes, off the request path; reads skip them before that. */
+function startResponseSweep(stored: StoredResponseService, log: pino.Logger): { stop(): void } {
+  const run = () =>
+    stored.sweep().then(
+      (n) => n && log.info({ deleted: n }, 'stored responses: expired ones deleted'),
+      (err: unknown) => log.warn({ err }, 'stored responses: sweep failed; will retry'),
+    );
+  const timer = setInterval(run, 600_000);
+  timer.unref();
+  const first = setTimeout(run, 5_000);
+  first.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      clearTimeout(first);
+    },
+  };
 }
 
 /** Rows per statement of the percentile job, and statements per run at most (a run catches up after an upgrade). */
@@ -208,6 +228,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   await keyInvalidation?.start((hash) => keys.invalidate(hash), () => keys.invalidateAll());
   const catalogue = createCatalogueService(db, box, { cacheTtlMs: 2000 });
   const prompts = createPromptService(db);
+  const storedResponses = createStoredResponseService(db, { ttlSeconds: config.responses.ttlSeconds });
   const teams = createTeamService(db, keys);
   const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
@@ -307,6 +328,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     webhooks,
     budgetAlerts,
     teamEvents,
+    storedResponses,
     log,
   };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
@@ -323,6 +345,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
   const sealing = startQuantileSealing(usageQueries, log);
+  const responseSweep = startResponseSweep(storedResponses, log);
   // alerts whose webhooks were still being retried when the last run stopped
   deliveries.resumePending().then(
     (n) => n && log.info({ deliveries: n }, 'budget alert webhooks: resuming pending deliveries'),
@@ -376,6 +399,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         // http.Server's own close clears its connection-checking timer (the listener is already closed: that error is expected)
         http.server.close(() => {});
         if (retention) clearInterval(retention);
+        responseSweep.stop();
         await sealing.stop();
         await usage.stop();
         await deliveries.stop();

@@ -51,6 +51,8 @@ const envSchema = z.object({
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: z.stringbool().default(false),
+  // OpenAI keeps stored responses 30 days; so does the gateway unless told otherwise
+  RESPONSES_TTL_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -106,6 +108,8 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
       /** true: TEAM_ADMIN webhooks may reach loopback/private/link-local addresses too (ADMIN's always may). */
       allowPrivateAddresses: env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
     },
+    /** POST /v1/responses with `store`: how long a response can be read back or continued by previous_response_id. */
+    responses: { ttlSeconds: env.RESPONSES_TTL_SECONDS },
   };
 }
 

@@ -12,6 +12,7 @@ import type { KeyService, Principal } from './services/keys.js';
 import type { LimitUsageReader } from './services/limit-usage.js';
 import type { ModelAccessService } from './services/model-access.js';
 import type { PromptService } from './services/prompts.js';
+import type { StoredResponseService } from './services/stored-responses.js';
 import type { TeamService } from './services/teams.js';
 import type { GuardrailPolicyService } from './services/guardrail-policies.js';
 import type { TeamEvents } from './services/team-events.js';
@@ -40,6 +41,8 @@ export interface Services {
   budgetAlerts: BudgetAlertService;
   /** Model access decisions and budget alerts, for the subscriptions. */
   teamEvents: TeamEvents;
+  /** Responses kept for GET /v1/responses/{id} and previous_response_id. */
+  storedResponses: StoredResponseService;
   log: Logger;
 }
 

@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rateLimited } from '../../src/errors.js';
 import { ChatCompletionRequest, EmbeddingsRequest, PromptRunRequest } from '../../src/http/rest/schemas.js';
+import { CreateResponseRequest } from '../../src/http/rest/responses/schemas.js';
 import { utcDay, utcMonth, type Limiter } from '../../src/gateway/limits.js';
 import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
@@ -33,6 +34,11 @@ beforeAll(async () => {
   const p = await gw.gql('mutation { createPrompt(input: { name: "greet", model: "echo", messages: [{ role: USER, content: "Hello {{who}}" }] }) { version } }');
   expect(p.errors).toBeUndefined();
   key = (await gw.createKey({ scopes: ['INVOKE'] })).secret;
+  // a stored response for the retrieve and delete examples (retrieve runs first)
+  const created = await post(gw, '/v1/responses', { model: 'echo', input: 'keep me' }, key);
+  expect(created.status).toBe(200);
+  const { id } = (await created.json()) as { id: string };
+  examples.retrieveResponse.url = examples.deleteResponse.url = `/v1/responses/${id}`;
   const res = await fetch(`${gw.url}/openapi.json`);
   expect(res.status).toBe(200);
   doc = await res.json();
@@ -46,14 +52,24 @@ afterAll(async () => {
 const hi = { model: 'echo', messages: [{ role: 'user', content: 'hi there' }] };
 
 /** One successful request per documented operation. */
-const examples: Record<string, { method: 'get' | 'post'; path: string; url: string; body?: unknown }> = {
+const examples: Record<string, { method: 'get' | 'post' | 'delete'; path: string; url: string; body?: unknown }> = {
   createChatCompletion: { method: 'post', path: '/v1/chat/completions', url: '/v1/chat/completions', body: hi },
+  createResponse: { method: 'post', path: '/v1/responses', url: '/v1/responses', body: { model: 'echo', input: 'hi there' } },
+  retrieveResponse: { method: 'get', path: '/v1/responses/{id}', url: '' },
+  deleteResponse: { method: 'delete', path: '/v1/responses/{id}', url: '' },
   createEmbedding: { method: 'post', path: '/v1/embeddings', url: '/v1/embeddings', body: { model: 'gpt-mock', input: 'some text', encoding_format: 'float' } },
   listModels: { method: 'get', path: '/v1/models', url: '/v1/models' },
   retrieveModel: { method: 'get', path: '/v1/models/{model}', url: '/v1/models/echo' },
   runPrompt: { method: 'post', path: '/v1/prompts/{name}/run', url: '/v1/prompts/greet/run', body: { variables: { who: 'world' } } },
   getOpenApiDocument: { method: 'get', path: '/openapi.json', url: '/openapi.json' },
 };
+
+/** Sends an example's request with `key` (or none). */
+function send(ex: { method: 'get' | 'post' | 'delete'; url: string; body?: unknown }, key: string | null): Promise<Response> {
+  if (ex.method === 'post') return post(gw, ex.url, ex.body, key);
+  if (ex.method === 'get') return get(gw, ex.url, key);
+  return fetch(`${gw.url}${ex.url}`, { method: 'DELETE', headers: key ? { authorization: `Bearer ${key}` } : {} });
+}
 
 function operations(): Array<{ path: string; method: string; op: AnyJson }> {
   return Object.entries(doc.paths as Record<string, Record<string, AnyJson>>).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
@@ -70,7 +86,16 @@ describe('GET /openapi.json', () => {
   });
 
   it('documents every route, bearer auth and the error responses', () => {
-    expect(Object.keys(doc.paths).sort()).toEqual(['/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/models/{model}', '/v1/prompts/{name}/run']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/openapi.json',
+      '/v1/chat/completions',
+      '/v1/embeddings',
+      '/v1/models',
+      '/v1/models/{model}',
+      '/v1/prompts/{name}/run',
+      '/v1/responses',
+      '/v1/responses/{id}',
+    ]);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
     for (const { path, method, op } of operations()) {
@@ -98,6 +123,7 @@ describe('GET /openapi.json', () => {
     expect(props('CreateChatCompletionRequest')).toEqual(Object.keys(ChatCompletionRequest.shape).sort());
     expect(props('CreateEmbeddingRequest')).toEqual(Object.keys(EmbeddingsRequest.shape).sort());
     expect(props('RunPromptRequest')).toEqual(Object.keys(PromptRunRequest.shape).sort());
+    expect(props('CreateResponseRequest')).toEqual(Object.keys(CreateResponseRequest.shape).sort());
     expect(doc.components.schemas.CreateChatCompletionRequest.required.sort()).toEqual(['messages', 'model']);
   });
 });
@@ -109,7 +135,7 @@ describe('each documented route answers as documented', () => {
 
   for (const [operationId, ex] of Object.entries(examples)) {
     it(`${operationId}: ${ex.method.toUpperCase()} ${ex.url} → 200 as documented`, async () => {
-      const res = ex.method === 'post' ? await post(gw, ex.url, ex.body, key) : await get(gw, ex.url, key);
+      const res = await send(ex, key);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       check.response(ex.path, ex.method, 200, await res.json());
@@ -117,7 +143,7 @@ describe('each documented route answers as documented', () => {
 
     if (ex.path !== '/openapi.json') {
       it(`${operationId}: 401 without a key, as documented`, async () => {
-        const res = ex.method === 'post' ? await post(gw, ex.url, ex.body, null) : await get(gw, ex.url, null);
+        const res = await send(ex, null);
         expect(res.status).toBe(401);
         const body = await res.json();
         check.response(ex.path, ex.method, 401, body);

@@ -7,6 +7,7 @@ import { HttpError, sendError, type RestContext } from './http.js';
 import { handleListModels, handleRetrieveModel } from './models.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
+import { handleCreateResponse, handleDeleteResponse, handleGetResponse } from './responses/index.js';
 import { Cancellation } from '../../util/cancellation.js';
 import type { OpenSessions } from '../open-sessions.js';
 
@@ -38,6 +39,9 @@ const ROUTES: Route[] = [
   { method: 'GET', match: exact('/v1/models'), run: (ctx) => handleListModels(ctx) },
   { method: 'GET', match: pattern(/^\/v1\/models\/(.+)$/), run: (ctx, [name]) => handleRetrieveModel(ctx, name) },
   { method: 'POST', match: pattern(/^\/v1\/prompts\/(.+)\/run$/), run: (ctx, [name]) => handleRunPrompt(ctx, name) },
+  { method: 'POST', match: exact('/v1/responses'), run: (ctx) => handleCreateResponse(ctx) },
+  { method: 'GET', match: pattern(/^\/v1\/responses\/([^/]+)$/), run: (ctx, [id]) => handleGetResponse(ctx, id) },
+  { method: 'DELETE', match: pattern(/^\/v1\/responses\/([^/]+)$/), run: (ctx, [id]) => handleDeleteResponse(ctx, id) },
 ];
 
 /** Returns false for paths it does not own, so the caller hands them to Yoga. */

@@ -18,6 +18,7 @@ import {
   PromptRunRequest,
   PromptRunResponse,
 } from './schemas.js';
+import { CreateResponseRequest, DeletedResponseDoc, ResponseIdParams, ResponseObjectDoc, ResponseStreamEventDoc } from './responses/schemas.js';
 
 const json = (schema: ZodType) => ({ 'application/json': { schema } });
 
@@ -155,6 +156,49 @@ function build() {
   });
 
   registry.registerPath({
+    method: 'post',
+    path: '/v1/responses',
+    operationId: 'createResponse',
+    tags: ['Responses'],
+    summary: 'Create a response (OpenAI Responses API)',
+    description:
+      'Same keys, limits, routing and usage records as chat completions, over any provider kind. Function tools only; ' +
+      '`text.format` text or json_object. With `stream: true` the answer is named server-sent events (ResponseStreamEvent). ' +
+      'Stored (`store`, the default) for GET /v1/responses/{id} and `previous_response_id` for RESPONSES_TTL_SECONDS.',
+    request: { headers: cacheRequestHeaders, body: { required: true, content: json(CreateResponseRequest) } },
+    responses: {
+      200: {
+        description: 'A Response object, or a stream of ResponseStreamEvent',
+        headers: chatHeaders,
+        content: { 'application/json': { schema: ResponseObjectDoc }, 'text/event-stream': { schema: ResponseStreamEventDoc } },
+      },
+      ...invocation,
+      404: error('MODEL_NOT_FOUND, or NOT_FOUND for a previous_response_id that is unknown, expired or another key\'s (`param` names it)'),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/responses/{id}',
+    operationId: 'retrieveResponse',
+    tags: ['Responses'],
+    summary: 'Retrieve a stored response',
+    description: 'Only the key that created it, or an ADMIN key; to any other key it does not exist (404), as OpenAI answers.',
+    request: { params: ResponseIdParams },
+    responses: { 200: { description: 'The Response as it was returned', content: json(ResponseObjectDoc) }, ...common, 404: error('NOT_FOUND: unknown, expired, or another key\'s') },
+  });
+
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/responses/{id}',
+    operationId: 'deleteResponse',
+    tags: ['Responses'],
+    summary: 'Delete a stored response',
+    request: { params: ResponseIdParams },
+    responses: { 200: { description: 'Deleted', content: json(DeletedResponseDoc) }, ...common, 404: error('NOT_FOUND: unknown, expired, or another key\'s') },
+  });
+
+  registry.registerPath({
     method: 'get',
     path: '/openapi.json',
     operationId: 'getOpenApiDocument',
@@ -174,7 +218,7 @@ function build() {
         'Errors use OpenAI\'s envelope `{"error": {message, type, param, code}}`, with the gateway error code in `code`.',
     },
     security: [{ bearerAuth: [] }],
-    tags: [{ name: 'Chat' }, { name: 'Embeddings' }, { name: 'Models' }, { name: 'Prompts' }, { name: 'Meta' }],
+    tags: [{ name: 'Chat' }, { name: 'Responses' }, { name: 'Embeddings' }, { name: 'Models' }, { name: 'Prompts' }, { name: 'Meta' }],
   });
 }
 

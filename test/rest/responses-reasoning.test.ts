@@ -1,0 +1,24 @@
+/* The reasoning blocks of a streamed Responses answer, reassembled for the stored conversation (sent back on the next turn). */
+import { describe, expect, it } from 'vitest';
+import { reasoningCollector } from '../../src/http/rest/responses/reasoning.js';
+
+describe('reasoningCollector', () => {
+  it('joins deltas into a block, closes it at its signature, keeps redacted blocks whole', () => {
+    const c = reasoningCollector();
+    c.add({ delta: 'Let me ' });
+    c.add({ delta: 'think.' });
+    c.add({ signature: 'sig-1' });
+    c.add({ redactedData: 'opaque==' });
+    c.add({ delta: 'Again.' });
+    c.add({ signature: 'sig-2' });
+    expect(c.blocks()).toEqual([
+      { text: 'Let me think.', signature: 'sig-1' },
+      { text: '', redactedData: 'opaque==' },
+      { text: 'Again.', signature: 'sig-2' },
+    ]);
+  });
+
+  it('has no blocks when nothing streamed', () => {
+    expect(reasoningCollector().blocks()).toEqual([]);
+  });
+});
