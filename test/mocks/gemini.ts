@@ -25,6 +25,9 @@ import { sendJson, startMockServer, type MockServer, type RecordedRequest } from
 interface GeminiMockUsage {
   promptTokenCount: number;
   candidatesTokenCount: number;
+  /** Part of promptTokenCount served from cached content. */
+  cachedContentTokenCount?: number;
+  /** Thinking tokens, apart from candidatesTokenCount (totalTokenCount counts both). */
   thoughtsTokenCount?: number;
   totalTokenCount?: number;
 }

@@ -69,9 +69,10 @@ export interface OpenAIMockReply {
   finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter' | null;
   /**
    * Reported usage. @default counted in words: prompt = words of every message (at least 1 each),
-   * completion = words of the text plus, per tool call, 1 + words of its arguments
+   * completion = words of the text plus, per tool call, 1 + words of its arguments; `cached_tokens` and
+   * `reasoning_tokens` go to prompt_tokens_details / completion_tokens_details (parts of the totals, as OpenAI counts)
    */
-  usage?: { prompt_tokens: number; completion_tokens: number };
+  usage?: MockUsage;
   /** Reported model. @default the requested model */
   model?: string;
   /** Dimensions of the embedding vectors. @default 8 */
@@ -173,7 +174,14 @@ interface Resolved {
   finishReason: string | null;
   model: string;
   id: string;
-  usage: { prompt_tokens: number; completion_tokens: number };
+  usage: MockUsage;
+}
+
+interface MockUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
 }
 
 function resolve(reply: OpenAIMockReply, body: AnyJson, baseQuirks: OpenAIMockQuirks): Resolved {
@@ -194,13 +202,13 @@ function resolve(reply: OpenAIMockReply, body: AnyJson, baseQuirks: OpenAIMockQu
   };
 }
 
-function usageObject(u: { prompt_tokens: number; completion_tokens: number }) {
+function usageObject(u: MockUsage) {
   return {
     prompt_tokens: u.prompt_tokens,
     completion_tokens: u.completion_tokens,
     total_tokens: u.prompt_tokens + u.completion_tokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: u.cached_tokens ?? 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 
