@@ -473,6 +473,27 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
     }
   });
 
+  it.each([
+    ['COPY', true],
+    ['the jsonb insert', false],
+  ] as const)('%s stores the cached read, cache write and reasoning token counts', async (_, withCopy) => {
+    const { log } = capturingLog();
+    let copies = 0;
+    const copyRows = async (table: string, columns: readonly string[], text: string) => {
+      await database.copyRows!(table, columns, text);
+      copies++;
+    };
+    const w = createUsageWriter(database.db, { flushMs: 1, bufferMax: 100, log, ...(withCopy ? { copyRows } : {}) });
+    const e = { ...event(900), cachedReadTokens: 512, cacheWriteTokens: 64, reasoningTokens: 77 };
+    w.record(e);
+    await w.stop();
+    expect(copies).toBe(withCopy ? 1 : 0);
+    const [row] = rowsOf<{ cached_read_tokens: number; cache_write_tokens: number; reasoning_tokens: number }>(
+      await database.db.execute(sql`select cached_read_tokens, cache_write_tokens, reasoning_tokens from usage_records where id = ${e.id}`),
+    );
+    expect(row).toEqual({ cached_read_tokens: 512, cache_write_tokens: 64, reasoning_tokens: 77 });
+  });
+
   it('the one-statement jsonb insert (Postgres, and the fallback) stores NUL and lone surrogates replaced', async () => {
     const { log } = capturingLog();
     const w = createUsageWriter(database.db, { flushMs: 1, bufferMax: 100, log });
