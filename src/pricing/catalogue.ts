@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { calcPrice, findProvider, type ModelPrice } from '@pydantic/genai-prices';
+import type { PriceTier } from '../gateway/pricing.js';
 import type { ProviderKind } from '../providers/registry.js';
 
 /** One model's published prices, USD per million tokens; null where the catalogue has no separate rate. */
@@ -16,6 +17,8 @@ export interface CatalogueEntry {
   cacheWritePricePerMTok: number | null;
   /** Always null: every listed provider bills reasoning as output (the catalogue has no separate rate). */
   reasoningPricePerMTok: null;
+  /** Higher rates above a prompt size (tiered prices); empty for most models. */
+  tiers: PriceTier[];
   contextWindow: number | null;
   /** The catalogue's own ids, to say where a price came from. */
   catalogueProvider: string;
@@ -48,15 +51,37 @@ function packageVersion(): string {
 
 export const CATALOGUE_VERSION = packageVersion();
 
-/**
- * A price of the catalogue as one number: a tiered price (Gemini 2.5 Pro above 200k prompt tokens) counts at its
- * base rate, the rate of every prompt below the first tier.
- */
+/** A price of the catalogue as one number: a tiered price's base rate (the rate below its first tier, see tiersOf). */
 function rate(p: ModelPrice, key: string): number | null {
   const v = p[key];
   if (typeof v === 'number') return v;
   if (v && typeof v === 'object' && typeof v.base === 'number') return v.base;
   return null;
+}
+
+const TIERED_KEYS = [
+  ['input_mtok', 'inputPricePerMTok'],
+  ['output_mtok', 'outputPricePerMTok'],
+  ['cache_read_mtok', 'cachedInputPricePerMTok'],
+  ['cache_write_mtok', 'cacheWritePricePerMTok'],
+] as const;
+
+/**
+ * The tiers of every tiered price, merged by where they start: the catalogue (like the provider's bill) prices
+ * every token of a kind at the tier the prompt's total input tokens are past.
+ */
+function tiersOf(p: ModelPrice): PriceTier[] {
+  const byStart = new Map<number, PriceTier['rates']>();
+  for (const [key, field] of TIERED_KEYS) {
+    const v = p[key];
+    if (!v || typeof v !== 'object' || !Array.isArray(v.tiers)) continue;
+    for (const t of v.tiers) {
+      const rates = byStart.get(t.start) ?? {};
+      rates[field] = t.price;
+      byStart.set(t.start, rates);
+    }
+  }
+  return [...byStart].sort(([a], [b]) => a - b).map(([abovePromptTokens, rates]) => ({ abovePromptTokens, rates }));
 }
 
 function lookup(kind: ProviderKind, upstreamModel: string): CatalogueEntry | null {
@@ -76,6 +101,7 @@ function lookup(kind: ProviderKind, upstreamModel: string): CatalogueEntry | nul
     cachedInputPricePerMTok: rate(p, 'cache_read_mtok'),
     cacheWritePricePerMTok: rate(p, 'cache_write_mtok'),
     reasoningPricePerMTok: null,
+    tiers: tiersOf(p),
     contextWindow: found.model.context_window ?? null,
     catalogueProvider: found.provider.id,
     catalogueModel: found.model.id,

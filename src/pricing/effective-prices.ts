@@ -1,5 +1,5 @@
 /* The prices a call is billed at: the operator's own when set, otherwise the catalogue's for the answering target. */
-import type { ModelPrices } from '../gateway/pricing.js';
+import type { ModelPrices, PriceTier } from '../gateway/pricing.js';
 import type { ProviderKind } from '../providers/registry.js';
 import { CATALOGUE_VERSION, cataloguePrices } from './catalogue.js';
 
@@ -38,6 +38,16 @@ function fromOperator(row: OperatorPrices, contextWindow: number | null): Effect
   };
 }
 
+/** The catalogue's tiers without the kinds the operator priced: an operator's rate holds for prompts of every size. */
+function ownRatesKept(tiers: readonly PriceTier[], row: OperatorPrices): PriceTier[] {
+  return tiers.map((t) => {
+    const rates = { ...t.rates };
+    if (row.cachedInputPricePerMTok != null) delete rates.cachedInputPricePerMTok;
+    if (row.cacheWritePricePerMTok != null) delete rates.cacheWritePricePerMTok;
+    return { abovePromptTokens: t.abovePromptTokens, rates };
+  });
+}
+
 /** The prices one target answers at. */
 export function targetPrices(row: OperatorPrices, target: PricedTarget): EffectivePrices {
   const entry = cataloguePrices(target.kind, target.upstreamModel);
@@ -50,6 +60,7 @@ export function targetPrices(row: OperatorPrices, target: PricedTarget): Effecti
     cachedInputPricePerMTok: row.cachedInputPricePerMTok ?? entry.cachedInputPricePerMTok,
     cacheWritePricePerMTok: row.cacheWritePricePerMTok ?? entry.cacheWritePricePerMTok,
     reasoningPricePerMTok: row.reasoningPricePerMTok ?? entry.reasoningPricePerMTok,
+    ...(entry.tiers.length ? { tiers: ownRatesKept(entry.tiers, row) } : {}),
     source: 'CATALOGUE',
     catalogueVersion: CATALOGUE_VERSION,
     contextWindow,

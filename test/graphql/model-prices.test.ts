@@ -5,6 +5,8 @@ import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { createProvider, ok, uniq } from '../gateway/helpers.js';
 import { expectCode } from './helpers.js';
 import { cataloguePrices } from '../../src/pricing/catalogue.js';
+import { targetPrices } from '../../src/pricing/effective-prices.js';
+import { costUsd } from '../../src/gateway/pricing.js';
 
 const VERSION = (JSON.parse(readFileSync('node_modules/@pydantic/genai-prices/package.json', 'utf8')) as { version: string }).version;
 
@@ -110,5 +112,28 @@ describe('catalogue lookup by provider kind', () => {
     expect(cataloguePrices('OPENAI_COMPATIBLE', 'gpt-4o')).toBeNull();
     expect(cataloguePrices('ECHO', 'echo')).toBeNull();
     expect(cataloguePrices('OPENAI', 'no-such-model-xyz')).toBeNull();
+  });
+});
+
+describe('tiered catalogue prices', () => {
+  // Gemini 2.5 Pro: input $1.25 / $2.50, context caching $0.125 / $0.25, output $10 / $15, for prompts up to / over
+  // 200k tokens; the whole call at the rate of its prompt's size (https://ai.google.dev/gemini-api/docs/pricing)
+  const unpriced = { inputPricePerMTok: null, outputPricePerMTok: null, contextWindow: null };
+  const prices = targetPrices(unpriced, { kind: 'GEMINI', upstreamModel: 'gemini-2.5-pro' });
+
+  it('a prompt up to 200k tokens pays the base rates', () => {
+    const t = { promptTokens: 200_000, cachedReadTokens: 50_000, completionTokens: 1000 };
+    expect(costUsd(prices, t)).toBeCloseTo((150_000 * 1.25 + 50_000 * 0.125 + 1000 * 10) / 1e6, 10);
+  });
+
+  it('a longer prompt pays the higher tier for every token, output included', () => {
+    const t = { promptTokens: 250_000, cachedReadTokens: 100_000, completionTokens: 1000, reasoningTokens: 400 };
+    expect(costUsd(prices, t)).toBeCloseTo((150_000 * 2.5 + 100_000 * 0.25 + 1000 * 15) / 1e6, 10);
+  });
+
+  it("an operator's cached input rate holds above the tier too", () => {
+    const own = targetPrices({ ...unpriced, cachedInputPricePerMTok: 0.1 }, { kind: 'GEMINI', upstreamModel: 'gemini-2.5-pro' });
+    const t = { promptTokens: 250_000, cachedReadTokens: 100_000, completionTokens: 0 };
+    expect(costUsd(own, t)).toBeCloseTo((150_000 * 2.5 + 100_000 * 0.1) / 1e6, 10);
   });
 });
