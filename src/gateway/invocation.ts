@@ -1,6 +1,7 @@
 /* One call's life: its id, timing, request, model, reservation, attempts and usage event, finished exactly once. */
 import type { ChatRequest, ChatResponse, EmbedResponse } from '../providers/types.js';
 import type { ResolvedModel } from '../services/catalogue.js';
+import type { ModelPrices } from './pricing.js';
 import type { Principal } from '../services/keys.js';
 import type { CancelSignal } from '../util/cancellation.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -46,8 +47,11 @@ export interface Answer<R extends ChatResponse | EmbedResponse = ChatResponse | 
   /** The provider and its model id that produced it (for a step's answer: whatever the step says, e.g. the cached call's). */
   provider: string;
   upstreamModel: string;
-  /** The model whose prices apply: a fallback may cost more or less than the model asked for. */
-  pricedBy: ResolvedModel;
+  /**
+   * The prices that apply: the answering target's (a fallback model, or another provider of the same model, may cost
+   * more or less than the first choice), or the model's for a step's answer.
+   */
+  pricedBy: ModelPrices;
   /** Upstream attempts this invocation made for it; 0 when a step answered. */
   attempts: number;
   /** 'upstream', or the name of the step that answered. */
@@ -101,6 +105,9 @@ export class Invocation {
       upstreamModel: null,
       promptTokens: 0,
       completionTokens: 0,
+      cachedReadTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
       costUsd: 0,
       latencyMs: 0,
       ttftMs: null,

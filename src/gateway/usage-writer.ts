@@ -17,6 +17,10 @@ export interface UsageEvent {
   upstreamModel: string | null;
   promptTokens: number;
   completionTokens: number;
+  /** Parts of promptTokens / completionTokens, each priced at its own rate (0 when the provider reported none). */
+  cachedReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
   costUsd: number;
   latencyMs: number;
   ttftMs: number | null;
@@ -107,6 +111,7 @@ export const USAGE_COPY_COLUMNS = [
   'id', 'created_at', 'api_key_id', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens', 'cost_usd',
   'latency_ms', 'ttft_ms', 'status', 'error_code', 'streamed', 'attempts', 'usage_exact', 'metadata',
   'cache_hit', 'cost_saved_usd', 'cache_similarity', 'guardrails', 'team_id', 'end_user',
+  'cached_read_tokens', 'cache_write_tokens', 'reasoning_tokens',
 ] as const;
 
 /** Characters that need work before they reach COPY: NUL, surrogates (maybe lone), backslash, tab, newline, CR. */
@@ -134,7 +139,8 @@ function toCopyText(events: UsageEvent[]): string {
       `${copyField(e.errorCode)}\t${e.streamed ? 't' : 'f'}\t${e.attempts}\t${e.usageExact ? 't' : 'f'}\t` +
       `${e.metadata === null ? '\\N' : copyField(storableJson(e.metadata))}\t` +
       `${e.cacheHit ?? '\\N'}\t${e.costSavedUsd.toFixed(10)}\t${copyField(e.cacheSimilarity)}\t` +
-      `${e.guardrails === null ? '\\N' : copyField(storableJson(e.guardrails))}\t${e.teamId ?? '\\N'}\t${copyField(e.endUser)}\n`;
+      `${e.guardrails === null ? '\\N' : copyField(storableJson(e.guardrails))}\t${e.teamId ?? '\\N'}\t${copyField(e.endUser)}\t` +
+      `${e.cachedReadTokens}\t${e.cacheWriteTokens}\t${e.reasoningTokens}\n`;
   }
   return out;
 }
@@ -169,19 +175,24 @@ function insertBatch(events: UsageEvent[]): SQL {
       guardrails: e.guardrails,
       team_id: e.teamId,
       end_user: e.endUser,
+      cached_read_tokens: e.cachedReadTokens,
+      cache_write_tokens: e.cacheWriteTokens,
+      reasoning_tokens: e.reasoningTokens,
     })),
   );
   return sql`insert into ${usageRecords} (id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens,
       completion_tokens, cost_usd, latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata,
-      cache_hit, cost_saved_usd, cache_similarity, guardrails, team_id, end_user)
+      cache_hit, cost_saved_usd, cache_similarity, guardrails, team_id, end_user, cached_read_tokens, cache_write_tokens,
+      reasoning_tokens)
     select id, created_at, api_key_id, model, provider, upstream_model, prompt_tokens, completion_tokens, cost_usd,
       latency_ms, ttft_ms, status, error_code, streamed, attempts, usage_exact, metadata,
-      cache_hit, cost_saved_usd, cache_similarity, guardrails, team_id, end_user
+      cache_hit, cost_saved_usd, cache_similarity, guardrails, team_id, end_user, cached_read_tokens, cache_write_tokens,
+      reasoning_tokens
     from jsonb_to_recordset(${rows}::jsonb) as r(id uuid, created_at timestamptz, api_key_id uuid, model text,
       provider text, upstream_model text, prompt_tokens int, completion_tokens int, cost_usd numeric, latency_ms int,
       ttft_ms int, status text, error_code text, streamed boolean, attempts int, usage_exact boolean, metadata jsonb,
       cache_hit text, cost_saved_usd numeric, cache_similarity double precision, guardrails jsonb, team_id uuid,
-      end_user text)
+      end_user text, cached_read_tokens int, cache_write_tokens int, reasoning_tokens int)
     on conflict (created_at, id) do nothing`;
 }
 

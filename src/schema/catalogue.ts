@@ -8,6 +8,7 @@ import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.
 import { refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
 import { seesModel } from '../services/access.js';
+import { effectivePricesOf, PriceSourceEnum } from './model-prices.js';
 
 const AuthSchemeEnum = builder.enumType('ProviderAuthScheme', {
   description: 'How an AZURE_OPENAI credential is sent',
@@ -101,9 +102,47 @@ ModelRef.implement({
       resolve: (m, _, ctx) => ctx.loaders.targetsByModel.load(m.id),
     }),
     fallbacks: t.exposeStringList('fallbacks', { description: 'Other public model names tried, in order, when every target failed' }),
-    inputPricePerMTok: t.exposeFloat('inputPricePerMTok', { nullable: true, description: 'USD per million prompt tokens; null counts as 0' }),
-    outputPricePerMTok: t.exposeFloat('outputPricePerMTok', { nullable: true, description: 'USD per million completion tokens; null counts as 0' }),
-    contextWindow: t.exposeInt('contextWindow', { nullable: true, description: 'Most tokens (prompt and answer together) the model takes, for information; null when unknown' }),
+    inputPricePerMTok: t.float({
+      nullable: true,
+      description: "USD per million uncached prompt tokens: the operator's price, else the catalogue's (priceSource says which); null counts as 0",
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).inputPricePerMTok,
+    }),
+    outputPricePerMTok: t.float({
+      nullable: true,
+      description: "USD per million completion tokens: the operator's price, else the catalogue's; null counts as 0",
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).outputPricePerMTok,
+    }),
+    cachedInputPricePerMTok: t.float({
+      nullable: true,
+      description: "USD per million prompt tokens read from the provider's prompt cache; null: inputPricePerMTok",
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).cachedInputPricePerMTok ?? null,
+    }),
+    cacheWritePricePerMTok: t.float({
+      nullable: true,
+      description: "USD per million prompt tokens written to the provider's prompt cache; null: inputPricePerMTok",
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).cacheWritePricePerMTok ?? null,
+    }),
+    reasoningPricePerMTok: t.float({
+      nullable: true,
+      description: 'USD per million reasoning tokens (part of the completion); null: outputPricePerMTok',
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).reasoningPricePerMTok ?? null,
+    }),
+    priceSource: t.field({
+      type: PriceSourceEnum,
+      description:
+        "Where the prices above come from. An answer is billed at the prices of the target that gave it: with CATALOGUE, another target's provider model may be priced differently",
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).source,
+    }),
+    priceCatalogueVersion: t.string({
+      nullable: true,
+      description: 'The price catalogue version (@pydantic/genai-prices) the prices come from; null unless priceSource is CATALOGUE',
+      resolve: async (m, _, ctx) => (await effectivePricesOf(m, ctx)).catalogueVersion,
+    }),
+    contextWindow: t.int({
+      nullable: true,
+      description: "Most tokens (prompt and answer together) the model takes, for information: the operator's, else the catalogue's; null when unknown",
+      resolve: async (m, _, ctx) => m.contextWindow ?? (await effectivePricesOf(m, ctx)).contextWindow,
+    }),
     timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Per-attempt upstream timeout in milliseconds; null means the gateway's DEFAULT_TIMEOUT_MS" }),
     cache: t.field({
       type: CachePolicyRef,
@@ -155,8 +194,11 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
     strategy: t.field({ type: RoutingStrategyEnum, description: 'How its targets are ordered for each call (default PRIORITY)' }),
     targets: t.field({ type: [ModelTargetInput], required: true, description: 'The provider models it routes to (at least one)' }),
     fallbacks: t.stringList({ description: 'Other public model names tried, in order, when every target failed (not the model itself)' }),
-    inputPricePerMTok: t.float({ description: 'USD per million prompt tokens, non-negative; no price means a cost of 0' }),
-    outputPricePerMTok: t.float({ description: 'USD per million completion tokens, non-negative; no price means a cost of 0' }),
+    inputPricePerMTok: t.float({ description: "USD per million prompt tokens, non-negative. With neither this nor outputPricePerMTok, the price catalogue's prices apply (a cost of 0 for a model it does not list)" }),
+    outputPricePerMTok: t.float({ description: 'USD per million completion tokens, non-negative (see inputPricePerMTok)' }),
+    cachedInputPricePerMTok: t.float({ description: "USD per million prompt tokens read from the provider's prompt cache, non-negative (default: the input price, or the catalogue's)" }),
+    cacheWritePricePerMTok: t.float({ description: "USD per million prompt tokens written to the provider's prompt cache, non-negative (default: the input price, or the catalogue's)" }),
+    reasoningPricePerMTok: t.float({ description: 'USD per million reasoning tokens, non-negative (default: the output price)' }),
     contextWindow: t.int({ description: 'Most tokens the model takes, for information (a non-negative integer)' }),
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000 (default: the gateway's DEFAULT_TIMEOUT_MS)" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status (default ACTIVE)' }),
@@ -173,8 +215,11 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
     strategy: t.field({ type: RoutingStrategyEnum, description: 'How its targets are ordered for each call' }),
     targets: t.field({ type: [ModelTargetInput], description: 'Replaces every target (at least one)' }),
     fallbacks: t.stringList({ description: 'Replaces the fallback list: other public model names tried, in order, when every target failed' }),
-    inputPricePerMTok: t.float({ description: 'USD per million prompt tokens, non-negative; null removes the price' }),
+    inputPricePerMTok: t.float({ description: "USD per million prompt tokens, non-negative; null removes the price (with no output price either, the catalogue's apply)" }),
     outputPricePerMTok: t.float({ description: 'USD per million completion tokens, non-negative; null removes the price' }),
+    cachedInputPricePerMTok: t.float({ description: "USD per million prompt tokens read from the provider's prompt cache, non-negative; null: the input price" }),
+    cacheWritePricePerMTok: t.float({ description: "USD per million prompt tokens written to the provider's prompt cache, non-negative; null: the input price" }),
+    reasoningPricePerMTok: t.float({ description: 'USD per million reasoning tokens, non-negative; null: the output price' }),
     contextWindow: t.int({ description: 'Most tokens the model takes, for information; null clears it' }),
     timeoutMs: t.int({ description: "Per-attempt upstream timeout in milliseconds, 1 to 3600000; null returns to the gateway's DEFAULT_TIMEOUT_MS" }),
     status: t.field({ type: ModelStatusEnum, description: 'Lifecycle status: DEPRECATED warns callers, RETIRED stops serving it' }),

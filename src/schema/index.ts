@@ -5,6 +5,7 @@ import './scalars.js';
 import './enums.js';
 import './invocation.js';
 import './catalogue.js';
+import './model-prices.js';
 import './keys.js';
 import './teams.js';
 import './usage.js';

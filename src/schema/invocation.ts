@@ -106,7 +106,18 @@ const UsageRef = builder.objectRef<UsageOut>('Usage').implement({
     promptTokens: t.exposeInt('promptTokens', { description: 'Tokens of the prompt (of the input texts, for embeddings)' }),
     completionTokens: t.exposeInt('completionTokens', { description: 'Tokens of the answer (0 for embeddings)' }),
     totalTokens: t.exposeInt('totalTokens', { description: 'promptTokens plus completionTokens' }),
-    costUsd: t.exposeFloat('costUsd', { description: "Cost in USD from the model's prices; 0 where no price is set" }),
+    cachedInputTokens: t.exposeInt('cachedReadTokens', {
+      description: "Part of promptTokens read from the provider's prompt cache, priced at the cached input rate (0 when the provider reported none)",
+    }),
+    cacheWriteTokens: t.exposeInt('cacheWriteTokens', {
+      description: "Part of promptTokens written to the provider's prompt cache (Anthropic, Bedrock), priced at the cache write rate; 0 when none",
+    }),
+    reasoningTokens: t.exposeInt('reasoningTokens', {
+      description: 'Part of completionTokens the model spent reasoning, priced at the reasoning rate (0 when the provider reported none)',
+    }),
+    costUsd: t.exposeFloat('costUsd', {
+      description: "Cost in USD, each kind of token at its own rate: the model's operator prices, else the price catalogue's for the provider model that answered; 0 where neither has a price",
+    }),
   }),
 });
 

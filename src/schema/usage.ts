@@ -84,7 +84,11 @@ UsageRecordRef.implement({
     upstreamModel: t.exposeString('upstreamModel', { nullable: true, description: "The provider's own model id that answered, or was tried last; null when no provider was called" }),
     promptTokens: t.exposeInt('promptTokens', { description: 'Tokens of the input (0 when no provider answered)' }),
     completionTokens: t.exposeInt('completionTokens', { description: 'Tokens of the answer, or of what was streamed before a stream ended' }),
-    costUsd: t.float({ description: "Cost in USD from the answering model's prices", resolve: (r) => Number(r.costUsd) }),
+    // `?? 0`: a feed event from an instance older than these columns has none
+    cachedInputTokens: t.int({ description: "Part of promptTokens read from the provider's prompt cache (0 when none was reported)", resolve: (r) => r.cachedReadTokens ?? 0 }),
+    cacheWriteTokens: t.int({ description: "Part of promptTokens written to the provider's prompt cache (0 when none was reported)", resolve: (r) => r.cacheWriteTokens ?? 0 }),
+    reasoningTokens: t.int({ description: 'Part of completionTokens spent reasoning (0 when none was reported)', resolve: (r) => r.reasoningTokens ?? 0 }),
+    costUsd: t.float({ description: "Cost in USD, each kind of token at the answering target's rate (operator prices, else the price catalogue's)", resolve: (r) => Number(r.costUsd) }),
     latencyMs: t.exposeInt('latencyMs', { description: 'Milliseconds from the start of the invocation to its answer (for streams, to the end of the stream) or failure' }),
     ttftMs: t.exposeInt('ttftMs', { nullable: true, description: 'Time to first token, for streamed calls' }),
     status: t.field({ type: UsageStatusEnum, description: 'How it ended', resolve: (r) => r.status as typeof UsageStatusEnum.$inferType }),

@@ -10,6 +10,7 @@ import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
+import { modelPrices, targetPrices, type EffectivePrices } from '../pricing/effective-prices.js';
 
 type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
@@ -33,11 +34,15 @@ export interface ResolvedTarget {
   upstreamModel: string;
   weight: number;
   priority: number;
+  /** What an answer from this target costs: looked up once when the model is resolved, not per call. */
+  prices: EffectivePrices;
 }
 
 export interface ResolvedModel {
   row: ModelRow;
   targets: ResolvedTarget[];
+  /** The model's shown prices (modelPrices): reservations are estimated and cache hits valued with them. */
+  prices: EffectivePrices;
 }
 
 export interface CreateProviderInput {
@@ -109,6 +114,12 @@ export interface ModelInput {
   fallbacks?: string[] | null;
   inputPricePerMTok?: number | null;
   outputPricePerMTok?: number | null;
+  /** USD per million input tokens read from the provider's prompt cache; null: the input price. */
+  cachedInputPricePerMTok?: number | null;
+  /** USD per million input tokens written to the prompt cache; null: the input price. */
+  cacheWritePricePerMTok?: number | null;
+  /** USD per million reasoning tokens; null: the output price. */
+  reasoningPricePerMTok?: number | null;
   contextWindow?: number | null;
   timeoutMs?: number | null;
   status?: ModelStatus | null;
@@ -190,6 +201,9 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.status != null && !MODEL_STATUSES.includes(input.status)) throw badInput('input.status', 'unknown status');
     checkNonNegative(input.inputPricePerMTok, 'input.inputPricePerMTok');
     checkNonNegative(input.outputPricePerMTok, 'input.outputPricePerMTok');
+    checkNonNegative(input.cachedInputPricePerMTok, 'input.cachedInputPricePerMTok');
+    checkNonNegative(input.cacheWritePricePerMTok, 'input.cacheWritePricePerMTok');
+    checkNonNegative(input.reasoningPricePerMTok, 'input.reasoningPricePerMTok');
     checkNonNegative(input.contextWindow, 'input.contextWindow', true);
     if (input.timeoutMs != null && (!Number.isInteger(input.timeoutMs) || input.timeoutMs < 1 || input.timeoutMs > 3_600_000)) {
       throw badInput('input.timeoutMs', 'must be an integer between 1 and 3600000');
@@ -237,6 +251,9 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.fallbacks != null) out.fallbacks = input.fallbacks;
     if (input.inputPricePerMTok !== undefined) out.inputPricePerMTok = input.inputPricePerMTok;
     if (input.outputPricePerMTok !== undefined) out.outputPricePerMTok = input.outputPricePerMTok;
+    if (input.cachedInputPricePerMTok !== undefined) out.cachedInputPricePerMTok = input.cachedInputPricePerMTok;
+    if (input.cacheWritePricePerMTok !== undefined) out.cacheWritePricePerMTok = input.cacheWritePricePerMTok;
+    if (input.reasoningPricePerMTok !== undefined) out.reasoningPricePerMTok = input.reasoningPricePerMTok;
     if (input.contextWindow !== undefined) out.contextWindow = input.contextWindow;
     if (input.timeoutMs !== undefined) out.timeoutMs = input.timeoutMs;
     if (input.guardrailPolicyIds != null) out.guardrailPolicyIds = input.guardrailPolicyIds;
@@ -266,16 +283,15 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     const read = await readResolved(name);
     if (!read) return null;
     const { row, rows } = read;
-    return {
-      row,
-      targets: rows.map(({ t, p }) => ({
-        id: t.id,
-        provider: toRuntime(p),
-        upstreamModel: t.upstreamModel,
-        weight: t.weight,
-        priority: t.priority,
-      })),
-    };
+    const targets = rows.map(({ t, p }) => ({
+      id: t.id,
+      provider: toRuntime(p),
+      upstreamModel: t.upstreamModel,
+      weight: t.weight,
+      priority: t.priority,
+      prices: targetPrices(row, { kind: p.kind as ProviderKind, upstreamModel: t.upstreamModel }),
+    }));
+    return { row, targets, prices: modelPrices(row, rows.map(({ t, p }) => ({ kind: p.kind as ProviderKind, upstreamModel: t.upstreamModel }))) };
   }
 
   return {

@@ -31,7 +31,7 @@ const cannedAnswer: Step = {
       },
       provider: 'step-provider',
       upstreamModel: 'canned-model',
-      pricedBy: inv.resolved,
+      pricedBy: inv.resolved.prices,
       attempts: 0,
       source: 'canned-answer',
     };

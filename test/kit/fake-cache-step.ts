@@ -32,7 +32,7 @@ export const fakeCacheStep: Step = {
       },
       provider: 'echo',
       upstreamModel: 'echo',
-      pricedBy: inv.resolved,
+      pricedBy: inv.resolved.prices,
       attempts: 0,
       source: 'fake-cache',
       cacheHit: { kind, similarity: kind === 'EXACT' ? 1 : SEMANTIC_SIMILARITY },

@@ -26,6 +26,7 @@ import { sendJson, startMockServer, type MockServer, type RecordedRequest } from
 interface GeminiMockUsage {
   promptTokenCount: number;
   candidatesTokenCount: number;
+  /** Thinking tokens, apart from candidatesTokenCount (totalTokenCount counts both). */
   thoughtsTokenCount?: number;
   /** Prompt tokens read from a context cache (part of promptTokenCount). */
   cachedContentTokenCount?: number;

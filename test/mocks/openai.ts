@@ -80,7 +80,8 @@ export interface OpenAIMockReply {
   finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter' | null;
   /**
    * Reported usage. @default counted in words: prompt = words of every message (at least 1 each),
-   * completion = words of the text plus, per tool call, 1 + words of its arguments
+   * completion = words of the text plus, per tool call, 1 + words of its arguments; `cached_tokens` and
+   * `reasoning_tokens` go to prompt_tokens_details / completion_tokens_details (parts of the totals, as OpenAI counts)
    */
   usage?: OpenAIMockUsage;
   /** Reported model. @default the requested model */

@@ -213,7 +213,7 @@ describe('anthropic adapter: responses', () => {
       content: 'Hello there',
       toolCalls: [],
       finishReason: 'STOP',
-      usage: { promptTokens: 18, completionTokens: 7, totalTokens: 25, exact: true },
+      usage: { promptTokens: 18, completionTokens: 7, totalTokens: 25, cachedReadTokens: 5, cacheWriteTokens: 3, exact: true },
     });
   });
 
@@ -251,7 +251,8 @@ describe('anthropic adapter: streaming', () => {
     expect(chunks[chunks.length - 1].at - text[0].at).toBeGreaterThanOrEqual(500);
     const last = chunks[chunks.length - 1];
     expect(last.finishReason).toBe('STOP');
-    expect(last.usage).toEqual({ promptTokens: 15, completionTokens: 5, totalTokens: 20, exact: true });
+    // the cache counters of message_start survive message_delta's output count
+    expect(last.usage).toEqual({ promptTokens: 15, completionTokens: 5, totalTokens: 20, cachedReadTokens: 4, exact: true });
     expect(chunks.slice(0, -1).every((c) => c.finishReason === undefined && c.usage === undefined)).toBe(true);
   });
 

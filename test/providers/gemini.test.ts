@@ -242,7 +242,7 @@ describe('gemini adapter: responses', () => {
       text: 'Hello there',
       responseId: 'resp_1',
       modelVersion: 'gemini-2.5-flash-001',
-      usage: { promptTokenCount: 9, candidatesTokenCount: 3, thoughtsTokenCount: 20 },
+      usage: { promptTokenCount: 9, cachedContentTokenCount: 6, candidatesTokenCount: 3, thoughtsTokenCount: 20 },
     });
     expect(await adapter.chat(req(), opts())).toEqual({
       id: 'resp_1',
@@ -250,7 +250,7 @@ describe('gemini adapter: responses', () => {
       content: 'Hello there',
       toolCalls: [],
       finishReason: 'STOP',
-      usage: { promptTokens: 9, completionTokens: 23, totalTokens: 32, exact: true },
+      usage: { promptTokens: 9, completionTokens: 23, totalTokens: 32, cachedReadTokens: 6, reasoningTokens: 20, exact: true },
     });
   });
 

@@ -178,6 +178,13 @@ describe('chat', () => {
     });
   });
 
+  it('reports cached prompt tokens and reasoning tokens as parts of the totals (chat and stream)', async () => {
+    mock.reply({ text: 'thought it through', usage: { prompt_tokens: 2000, completion_tokens: 500, cached_tokens: 1024, reasoning_tokens: 320 } });
+    const want = { promptTokens: 2000, completionTokens: 500, totalTokens: 2500, cachedReadTokens: 1024, reasoningTokens: 320, exact: true };
+    expect((await adapter.chat(hello, callOpts())).usage).toEqual(want);
+    expect((await collect(adapter.stream(hello, callOpts()))).at(-1)!.usage).toEqual(want);
+  });
+
   it('returns tool calls', async () => {
     mock.reply({ toolCalls: [{ id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris"}' }, { id: 'call_b', name: 'get_time', arguments: '{}' }] });
     const res = await adapter.chat({ ...hello, tools: [{ name: 'get_weather' }, { name: 'get_time' }] }, callOpts());

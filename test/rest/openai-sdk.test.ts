@@ -60,7 +60,7 @@ describe('chat, not streamed', () => {
     expect(r.choices[0].message.tool_calls).toBeUndefined();
     expect(r.choices[0].finish_reason).toBe('stop');
     // echo counts words: prompt "Hello there", completion "echo: Hello there"
-    expect(r.usage).toEqual({ prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 });
+    expect(r.usage).toEqual({ prompt_tokens: 2, completion_tokens: 3, total_tokens: 5, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
   });
 
   it('maps max_tokens and the length finish reason', async () => {
@@ -96,7 +96,7 @@ describe('chat, not streamed', () => {
   });
 
   it('makes tool calls through an OpenAI provider, with the upstream usage', async () => {
-    mock.reply({ toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], usage: { prompt_tokens: 21, completion_tokens: 9 } });
+    mock.reply({ toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], usage: { prompt_tokens: 21, completion_tokens: 9, cached_tokens: 8, reasoning_tokens: 4 } });
     const r = await client.chat.completions.create({
       model: 'gpt-mock',
       messages: [{ role: 'user', content: 'Weather in Paris?' }],
@@ -107,7 +107,8 @@ describe('chat, not streamed', () => {
     expect(r.choices[0].finish_reason).toBe('tool_calls');
     expect(r.choices[0].message.content).toBeNull();
     expect(r.choices[0].message.tool_calls).toEqual([{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }]);
-    expect(r.usage).toEqual({ prompt_tokens: 21, completion_tokens: 9, total_tokens: 30 });
+    // the parts the provider reported come through in OpenAI's own detail fields
+    expect(r.usage).toEqual({ prompt_tokens: 21, completion_tokens: 9, total_tokens: 30, prompt_tokens_details: { cached_tokens: 8 }, completion_tokens_details: { reasoning_tokens: 4 } });
     const sent = mock.chatRequests()[0].body;
     expect(sent.tools).toEqual([weatherTool]);
     expect(sent.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
@@ -150,7 +151,7 @@ describe('chat, streamed', () => {
     expect(finishes.map((c) => c.choices[0].finish_reason)).toEqual(['stop']);
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+    expect(last.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
     // usage is null on every other chunk
     expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
   });
@@ -178,7 +179,7 @@ describe('chat, streamed', () => {
     expect(deltas.every((d) => d.index === 0)).toBe(true);
     expect(deltas.map((d) => d.function?.arguments ?? '').join('')).toBe('{"city":"Oslo"}');
     expect(chunks.filter((c) => c.choices[0]?.finish_reason).map((c) => c.choices[0].finish_reason)).toEqual(['tool_calls']);
-    expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 });
+    expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 11, completion_tokens: 6, total_tokens: 17, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
     expect(mock.chatRequests()[0].body).toMatchObject({ stream: true, tool_choice: 'required' });
   });
 

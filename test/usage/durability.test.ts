@@ -27,6 +27,9 @@ function event(n: number): UsageEvent {
     upstreamModel: 'u',
     promptTokens: n,
     completionTokens: 1,
+    cachedReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
     costUsd: 0.000001,
     latencyMs: 1,
     ttftMs: null,
@@ -468,6 +471,27 @@ describe('usage writer on embedded PGlite (COPY bulk path)', () => {
       if (e === events[1]) expect(metadata).toEqual({ odd: clean, nested: { list: [clean, 1, null, true] }, [clean]: 'as a key' });
       else expect(metadata).toEqual(e.metadata);
     }
+  });
+
+  it.each([
+    ['COPY', true],
+    ['the jsonb insert', false],
+  ] as const)('%s stores the cached read, cache write and reasoning token counts', async (_, withCopy) => {
+    const { log } = capturingLog();
+    let copies = 0;
+    const copyRows = async (table: string, columns: readonly string[], text: string) => {
+      await database.copyRows!(table, columns, text);
+      copies++;
+    };
+    const w = createUsageWriter(database.db, { flushMs: 1, bufferMax: 100, log, ...(withCopy ? { copyRows } : {}) });
+    const e = { ...event(900), cachedReadTokens: 512, cacheWriteTokens: 64, reasoningTokens: 77 };
+    w.record(e);
+    await w.stop();
+    expect(copies).toBe(withCopy ? 1 : 0);
+    const [row] = rowsOf<{ cached_read_tokens: number; cache_write_tokens: number; reasoning_tokens: number }>(
+      await database.db.execute(sql`select cached_read_tokens, cache_write_tokens, reasoning_tokens from usage_records where id = ${e.id}`),
+    );
+    expect(row).toEqual({ cached_read_tokens: 512, cache_write_tokens: 64, reasoning_tokens: 77 });
   });
 
   it('the one-statement jsonb insert (Postgres, and the fallback) stores NUL and lone surrogates replaced', async () => {

@@ -63,6 +63,9 @@ export function usageEvents(plan: EventPlan): UsageEvent[] {
       upstreamModel: 'upstream',
       promptTokens: prompt,
       completionTokens: completion,
+      cachedReadTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
       // ten decimals, as the cost column keeps them
       costUsd: Number((prompt * 0.0000015 + completion * 0.0000025 + Math.floor(rand() * 1000) * 1e-10).toFixed(10)),
       latencyMs: latencyMs(rand),

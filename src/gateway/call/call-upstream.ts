@@ -27,7 +27,7 @@ export function upstreamAnswer<R extends ChatResponse | EmbedResponse>(outcome: 
     response: outcome.value,
     provider: outcome.target.provider.name,
     upstreamModel: outcome.value.upstreamModel || outcome.target.upstreamModel,
-    pricedBy: outcome.model,
+    pricedBy: outcome.target.prices,
     attempts: outcome.attempts,
     source: 'upstream',
   };

@@ -1,10 +1,10 @@
 /* The reservation settled to what the call really used, and the usage event filled; priced by the model that answered. */
-import type { ResolvedModel } from '../../services/catalogue.js';
-import { costUsd, type TokenCounts } from '../pricing.js';
+import { costUsd, type ModelPrices, type TokenCounts } from '../pricing.js';
 import type { Answer, Invocation } from '../invocation.js';
 import type { UsageOut } from '../results.js';
 
-export function priceUsage(model: ResolvedModel, tokens: TokenCounts): UsageOut {
+/** `prices`: the answering target's (ResolvedTarget.prices), or the model's when no target answered. */
+export function priceUsage(prices: ModelPrices, tokens: TokenCounts): UsageOut {
   const { promptTokens, completionTokens } = tokens;
   return {
     promptTokens,
@@ -13,7 +13,7 @@ export function priceUsage(model: ResolvedModel, tokens: TokenCounts): UsageOut 
     cachedReadTokens: tokens.cachedReadTokens ?? 0,
     cacheWriteTokens: tokens.cacheWriteTokens ?? 0,
     reasoningTokens: tokens.reasoningTokens ?? 0,
-    costUsd: costUsd(model.row, tokens),
+    costUsd: costUsd(prices, tokens),
   };
 }
 
@@ -35,6 +35,9 @@ export function settleAnswer(inv: Invocation, answer: Answer): UsageOut {
   ev.upstreamModel = answer.upstreamModel;
   ev.promptTokens = usage.promptTokens;
   ev.completionTokens = usage.completionTokens;
+  ev.cachedReadTokens = usage.cachedReadTokens;
+  ev.cacheWriteTokens = usage.cacheWriteTokens;
+  ev.reasoningTokens = usage.reasoningTokens;
   ev.costUsd = usage.costUsd;
   ev.latencyMs = inv.elapsedMs();
   ev.attempts = answer.attempts;
@@ -49,6 +52,9 @@ export function settleStreamed(inv: Invocation, answered: boolean, usage: UsageO
   ev.latencyMs = inv.elapsedMs();
   ev.promptTokens = answered ? usage.promptTokens : 0;
   ev.completionTokens = answered ? usage.completionTokens : 0;
+  ev.cachedReadTokens = answered ? usage.cachedReadTokens : 0;
+  ev.cacheWriteTokens = answered ? usage.cacheWriteTokens : 0;
+  ev.reasoningTokens = answered ? usage.reasoningTokens : 0;
   ev.costUsd = answered ? usage.costUsd : 0;
   ev.usageExact = exact;
 }

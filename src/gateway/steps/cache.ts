@@ -123,7 +123,7 @@ async function hit(inv: Invocation, deps: PipelineDeps, entry: CachedAnswer, kin
     provider: entry.provider,
     upstreamModel: entry.upstreamModel,
     // the saving is valued at the model's prices now
-    pricedBy: inv.resolved,
+    pricedBy: inv.resolved.prices,
     attempts: 0,
     source: 'cache',
     cacheHit: { kind, similarity },

@@ -14,13 +14,13 @@ export const reserveLimits: Step = {
     if (needsEstimate(inv.principal, inv.event.endUser)) {
       if (inv.input.kind === 'embed') {
         estimatedTokens = inv.input.embed.input.reduce((s, x) => s + countTextTokens(x), 0);
-        estimatedCostUsd = costUsd(model.row, { promptTokens: estimatedTokens, completionTokens: 0 });
+        estimatedCostUsd = costUsd(model.prices, { promptTokens: estimatedTokens, completionTokens: 0 });
       } else {
         const req = inv.request!;
         const prompt = countMessagesTokens(req.messages);
         const completion = req.maxTokens ?? reserveTokens;
         estimatedTokens = prompt + completion;
-        estimatedCostUsd = costUsd(model.row, { promptTokens: prompt, completionTokens: completion });
+        estimatedCostUsd = costUsd(model.prices, { promptTokens: prompt, completionTokens: completion });
       }
     }
     inv.reservation = await limiter.admit({ principal: inv.principal, model: inv.modelName, estimatedTokens, estimatedCostUsd, endUser: inv.event.endUser });

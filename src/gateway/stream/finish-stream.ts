@@ -1,7 +1,7 @@
 /* Stream, part 4: settle and record however it ended, run the after-steps on a complete answer, send the last chunk. */
 import { countMessagesTokens, countTextTokens } from '../../providers/count-tokens.js';
 import { isGatewayError } from '../../errors.js';
-import type { ChatResponse } from '../../providers/types.js';
+import type { ChatResponse, Usage } from '../../providers/types.js';
 import { isUpstreamError } from '../../providers/types.js';
 import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
 import type { Channel } from '../channel.js';
@@ -21,7 +21,9 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
   progress.release?.(end.broke ? { retryAfterMs: isUpstreamError(failure) ? failure.retryAfterMs : undefined } : undefined);
   const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(inv.request!.messages);
   const completionTokens = final?.usage?.completionTokens ?? countTextTokens(progress.text) + (progress.argsChars ? countTextTokens(progress.argsChars) : 0);
-  const usage = priceUsage(progress.answeredBy, final?.usage ? { ...final.usage, promptTokens, completionTokens } : { promptTokens, completionTokens });
+  // the target that answered sets the price; before any did, the model's prices value nothing (settled as 0 below)
+  const prices = target?.prices ?? progress.answeredBy.prices;
+  const usage = priceUsage(prices, final?.usage ? { ...final.usage, promptTokens, completionTokens } : { promptTokens, completionTokens });
   const exact = Boolean(final?.usage?.exact);
   settleStreamed(inv, Boolean(target), usage, exact);
 
@@ -50,11 +52,11 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
       content: progress.text,
       toolCalls: progress.toolCalls.filter(Boolean),
       finishReason: end.finishReason,
-      usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact },
+      usage: { ...usageParts(usage), promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact },
     },
     provider: target!.provider.name,
     upstreamModel,
-    pricedBy: progress.answeredBy,
+    pricedBy: prices,
     attempts: ev.attempts,
     source: 'upstream',
   };
@@ -97,4 +99,13 @@ function heldToolCalls(inv: Invocation, guard: (args: string) => string): ChatCh
   const calls = (inv.answer as Answer<ChatResponse> | undefined)?.response.toolCalls ?? [];
   if (!calls.length) return null;
   return calls.map((t, i) => ({ index: i, id: t.id, name: t.name, argumentsDelta: guard(t.arguments) }));
+}
+
+/** The token kinds the provider reported, as parts of the answer's usage (absent when 0, as adapters report them). */
+function usageParts(u: UsageOut): Pick<Usage, 'cachedReadTokens' | 'cacheWriteTokens' | 'reasoningTokens'> {
+  const out: Pick<Usage, 'cachedReadTokens' | 'cacheWriteTokens' | 'reasoningTokens'> = {};
+  if (u.cachedReadTokens) out.cachedReadTokens = u.cachedReadTokens;
+  if (u.cacheWriteTokens) out.cacheWriteTokens = u.cacheWriteTokens;
+  if (u.reasoningTokens) out.reasoningTokens = u.reasoningTokens;
+  return out;
 }

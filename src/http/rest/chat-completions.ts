@@ -4,6 +4,7 @@
  * @see https://platform.openai.com/docs/api-reference/chat/create
  * @see https://platform.openai.com/docs/api-reference/chat-streaming
  */
+import { completionUsage } from './completion-usage.js';
 import type { ChatInput } from '../../gateway/chat-input.js';
 import type { ChatChunk, ChatResult, InvocationOptions } from '../../gateway/gateway.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
@@ -123,7 +124,7 @@ function toChatCompletion(r: ChatResult): ChatCompletion {
         logprobs: null,
       },
     ],
-    usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens },
+    usage: completionUsage(r.usage),
   };
 }
 
@@ -210,7 +211,7 @@ async function streamChatCompletion(
     if (endedBy && !sse.closed) await sse.send(errorResponse(endedBy).body);
     if (!finished || sse.closed) return sse.end();
     if (opts.includeUsage && usage) {
-      await sse.send(frame([], { usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens } }));
+      await sse.send(frame([], { usage: completionUsage(usage) }));
     }
     await sse.send('[DONE]');
     sse.end();

@@ -160,7 +160,13 @@ export const ModelIdParams = z.object({
 // ── responses ─────────────────────────────────────────────────────────────────────────────────
 
 const Usage = z
-  .object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() })
+  .object({
+    prompt_tokens: z.int(),
+    completion_tokens: z.int(),
+    total_tokens: z.int(),
+    prompt_tokens_details: z.object({ cached_tokens: z.int().meta({ description: "Part of prompt_tokens read from the provider's prompt cache" }) }),
+    completion_tokens_details: z.object({ reasoning_tokens: z.int().meta({ description: 'Part of completion_tokens spent reasoning' }) }),
+  })
   .meta({ id: 'CompletionUsage' });
 
 const FinishReason = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);

@@ -17,7 +17,11 @@ export interface AnthropicUsage {
 export function mapUsage(u: AnthropicUsage): Usage {
   const promptTokens = (u.input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0);
   const completionTokens = u.output_tokens ?? 0;
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact: true };
+  const out: Usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact: true };
+  if (u.cache_read_input_tokens) out.cachedReadTokens = u.cache_read_input_tokens;
+  if (u.cache_creation_input_tokens) out.cacheWriteTokens = u.cache_creation_input_tokens;
+  // Anthropic reports no separate thinking count: thinking is inside output_tokens, billed at the output rate
+  return out;
 }
 
 /**

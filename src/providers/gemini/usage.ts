@@ -20,7 +20,10 @@ export interface GeminiUsageMetadata {
 export function mapUsage(u: GeminiUsageMetadata): Usage {
   const promptTokens = (u.promptTokenCount ?? 0) + (u.toolUsePromptTokenCount ?? 0);
   const completionTokens = (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0);
-  return { promptTokens, completionTokens, totalTokens: u.totalTokenCount ?? promptTokens + completionTokens, exact: true };
+  const out: Usage = { promptTokens, completionTokens, totalTokens: u.totalTokenCount ?? promptTokens + completionTokens, exact: true };
+  if (u.cachedContentTokenCount) out.cachedReadTokens = u.cachedContentTokenCount;
+  if (u.thoughtsTokenCount) out.reasoningTokens = u.thoughtsTokenCount;
+  return out;
 }
 
 /** Local estimate for answers that came without usageMetadata (never marked exact). */

@@ -25,7 +25,13 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isF
 export function mapUsage(usage: OpenAIUsage | null | undefined): Usage | undefined {
   if (!usage || !isCount(usage.prompt_tokens) || !isCount(usage.completion_tokens)) return undefined;
   const total = isCount(usage.total_tokens) ? usage.total_tokens : usage.prompt_tokens + usage.completion_tokens;
-  return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: total, exact: true };
+  const out: Usage = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: total, exact: true };
+  // both are parts of the totals above, priced at their own rate (cached input, reasoning output)
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  if (isCount(cached) && cached > 0) out.cachedReadTokens = cached;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  if (isCount(reasoning) && reasoning > 0) out.reasoningTokens = reasoning;
+  return out;
 }
 
 /**

@@ -3,6 +3,7 @@
  * the real executor and router with a one-target model, calling the adapter the way call-upstream.ts and
  * open-stream.ts do, so "the executor retries what the adapter calls retryable" is checked per kind.
  */
+import type { EffectivePrices } from '../../../src/pricing/effective-prices.js';
 import pino from 'pino';
 import type { ModelRow } from '../../../src/db/schema.js';
 import { callOptions } from '../../../src/gateway/call/call-upstream.js';
@@ -12,6 +13,15 @@ import type { ProviderKind } from '../../../src/providers/registry.js';
 import type { CallOptions, ChatRequest, ChatResponse, ProviderAdapter, StreamChunk } from '../../../src/providers/types.js';
 import type { CatalogueService, ResolvedModel } from '../../../src/services/catalogue.js';
 import { NEVER } from '../../../src/util/cancellation.js';
+
+/** Retries never look at prices. */
+const NO_PRICES: EffectivePrices = {
+  inputPricePerMTok: null,
+  outputPricePerMTok: null,
+  source: 'NONE',
+  catalogueVersion: null,
+  contextWindow: null,
+};
 
 export interface ExecutorFixture {
   chat(req: ChatRequest): Promise<AttemptOutcome<ChatResponse>>;
@@ -37,6 +47,7 @@ export function executorFixture(opts: {
   });
   const row = { id: `conformance-${opts.kind}`, name: `conformance-${opts.kind}`, strategy: 'PRIORITY', status: 'ACTIVE', fallbacks: [], timeoutMs: null };
   const model: ResolvedModel = {
+    prices: NO_PRICES,
     row: row as unknown as ModelRow,
     targets: [
       {
@@ -44,6 +55,7 @@ export function executorFixture(opts: {
         upstreamModel: opts.upstreamModel,
         weight: 1,
         priority: 0,
+        prices: NO_PRICES,
         provider: {
           id: `provider-${opts.kind}`,
           name: `conformance-${opts.kind.toLowerCase()}`,

@@ -23,6 +23,7 @@ export const ModelFields = graphql(`
     timeoutMs
     inputPricePerMTok
     outputPricePerMTok
+    priceSource
     contextWindow
     requiresApproval
     targets {

@@ -59,8 +59,9 @@ export function draftFromModel(m: ModelRow): ModelDraft {
     targets: m.targets.map((t) => ({ provider: t.provider.name, upstreamModel: t.upstreamModel, priority: String(t.priority), weight: String(t.weight) })),
     fallbacks: m.fallbacks.join(', '),
     timeoutMs: text(m.timeoutMs),
-    inputPrice: text(m.inputPricePerMTok),
-    outputPrice: text(m.outputPricePerMTok),
+    // prices shown from the catalogue are not the operator's: saving the form must not make them so
+    inputPrice: m.priceSource === 'OPERATOR' ? text(m.inputPricePerMTok) : '',
+    outputPrice: m.priceSource === 'OPERATOR' ? text(m.outputPricePerMTok) : '',
     contextWindow: text(m.contextWindow),
     requiresApproval: m.requiresApproval,
   };
