@@ -1,0 +1,81 @@
+/*
+ * The Vertex AI adapter: Gemini models through Google's publisher endpoints (generateContent /
+ * streamGenerateContent, the Gemini adapter's request, response and stream modules) and Claude models through
+ * Anthropic's (rawPredict / streamRawPredict, the Anthropic adapter's modules), both authenticated with an OAuth
+ * access token of the service account whose key file is the provider credential.
+ * @see https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference
+ * @see https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude/use-claude
+ */
+import { parseAnthropicResponse, type AnthropicMessageResponse } from '../anthropic/response.js';
+import { anthropicStream } from '../anthropic/stream.js';
+import { buildGeminiRequest } from '../gemini/request.js';
+import { parseGeminiResponse, type GeminiResponse } from '../gemini/response.js';
+import { geminiStream } from '../gemini/stream.js';
+import { callJson, callSse } from '../http.js';
+import { UpstreamError, type CallOptions, type ChatRequest, type ChatResponse, type ProviderAdapter, type StreamChunk } from '../types.js';
+import { accessToken } from './access-token.js';
+import { buildVertexClaudeRequest } from './claude.js';
+import { methodUrl, publisherOf } from './endpoint.js';
+import { parseServiceAccount, PROVIDER } from './service-account.js';
+
+/** Errors the reused Gemini / Anthropic modules raise under their own name are Vertex's to the gateway. */
+function asVertex(e: unknown): unknown {
+  if (!(e instanceof UpstreamError) || e.provider === PROVIDER) return e;
+  const { status, retryable, retryAfterMs, timeout, message } = e;
+  return new UpstreamError({ provider: PROVIDER, status, retryable, retryAfterMs, timeout, message: `${PROVIDER}: ${message}`, cause: e });
+}
+
+/** The URL and headers of one call: the token is fetched (or taken from the cache) first. */
+async function target(req: ChatRequest, opts: CallOptions, method: string, accept?: string): Promise<{ url: string; headers: Record<string, string> }> {
+  const key = parseServiceAccount(opts.apiKey);
+  const url = methodUrl(opts, key, req.model, method);
+  const token = await accessToken(key, opts);
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (accept) headers.accept = accept;
+  return { url, headers };
+}
+
+export function createVertexAdapter(): ProviderAdapter {
+  return {
+    async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
+      try {
+        if (publisherOf(req.model) === 'anthropic') {
+          const res = await callJson<AnthropicMessageResponse>({
+            provider: PROVIDER,
+            ...(await target(req, opts, 'rawPredict')),
+            body: buildVertexClaudeRequest(req, false),
+            signal: opts.signal,
+            timeoutMs: opts.timeoutMs,
+          });
+          return parseAnthropicResponse(res, req);
+        }
+        const res = await callJson<GeminiResponse>({
+          provider: PROVIDER,
+          ...(await target(req, opts, 'generateContent')),
+          body: buildGeminiRequest(req),
+          signal: opts.signal,
+          timeoutMs: opts.timeoutMs,
+        });
+        return parseGeminiResponse(res, req);
+      } catch (e) {
+        throw asVertex(e);
+      }
+    },
+
+    async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
+      try {
+        const claude = publisherOf(req.model) === 'anthropic';
+        const events = callSse({
+          provider: PROVIDER,
+          ...(await target(req, opts, claude ? 'streamRawPredict' : 'streamGenerateContent?alt=sse', 'text/event-stream')),
+          body: claude ? buildVertexClaudeRequest(req, true) : buildGeminiRequest(req),
+          signal: opts.signal,
+          timeoutMs: opts.timeoutMs,
+        });
+        yield* claude ? anthropicStream(events, req) : geminiStream(events, req);
+      } catch (e) {
+        throw asVertex(e);
+      }
+    },
+  };
+}
