@@ -219,7 +219,7 @@ function claudeEvents(reply: VertexMockReply, model: string, text: string, usage
     out.push(ev('content_block_stop', { index }));
     index++;
   }
-  out.push(ev('message_delta', { delta: { stop_reason: msg.stop_reason, stop_sequence: null }, usage: { output_tokens: u.output } }));
+  out.push(ev('message_delta', { delta: { stop_reason: msg.stop_reason, stop_sequence: null }, usage: { output_tokens: u.output_tokens } }));
   out.push(ev('message_stop', {}));
   return out;
 }
