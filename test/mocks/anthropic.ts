@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { ConformanceMock, ConformanceReply } from '../providers/conformance/types.js';
 import { sendJson, startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
 interface AnthropicMockUsage {
@@ -258,4 +259,47 @@ async function streamReply(req: RecordedRequest, res: ServerResponse, reply: Ant
     if (reply.gapMs) await new Promise((r) => setTimeout(r, reply.gapMs));
   }
   res.end();
+}
+
+/** The conformance suite's default answer (types.ts). */
+const CONFORMANCE_TEXT = 'Hello from the mock.';
+/** SSE events before the first text delta: message_start, ping, content_block_start. */
+const EVENTS_BEFORE_TEXT = 3;
+
+/**
+ * A conformance reply (test/providers/conformance/types.ts) as this mock's reply. The suite's input total counts
+ * cached tokens; Anthropic's `input_tokens` does not (the cache read and write counts are reported beside it).
+ * @see https://docs.anthropic.com/en/api/messages#response-usage
+ */
+export function toAnthropicMockReply(r: ConformanceReply): AnthropicMockReply {
+  const text = r.text ?? (r.toolCalls?.length ? undefined : CONFORMANCE_TEXT);
+  const u = r.usage ?? { input: 10, output: pieces(text ?? '').length };
+  const out: AnthropicMockReply = {
+    text,
+    toolCalls: r.toolCalls?.map((c) => ({ name: c.name, input: c.arguments })),
+    usage: {
+      input_tokens: u.input - (u.cachedRead ?? 0) - (u.cacheWrite ?? 0),
+      output_tokens: u.output,
+      ...(u.cachedRead !== undefined ? { cache_read_input_tokens: u.cachedRead } : {}),
+      ...(u.cacheWrite !== undefined ? { cache_creation_input_tokens: u.cacheWrite } : {}),
+    },
+    gapMs: r.gapMs,
+    hang: r.hang,
+  };
+  if (r.fail) out.fail = { status: r.fail.status, message: r.fail.message, retryAfter: r.fail.retryAfterSeconds };
+  if (r.cutAfter !== undefined) out.cutAfter = EVENTS_BEFORE_TEXT + r.cutAfter;
+  if (r.stallAfter !== undefined) out.stallAfter = EVENTS_BEFORE_TEXT + r.stallAfter;
+  return out;
+}
+
+/** An Anthropic mock driven by conformance replies; `url` is the base URL (the adapter appends /v1/messages). */
+export async function startAnthropicConformanceMock(): Promise<ConformanceMock> {
+  const mock = await startAnthropicMock();
+  return {
+    url: mock.url,
+    requests: mock.requests,
+    reply: (r) => mock.reply(toAnthropicMockReply(r)),
+    replyOnce: (r) => mock.replyOnce(toAnthropicMockReply(r)),
+    close: () => mock.close(),
+  };
 }

@@ -20,12 +20,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { ConformanceMock, ConformanceReply } from '../providers/conformance/types.js';
 import { sendJson, startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
 interface GeminiMockUsage {
   promptTokenCount: number;
   candidatesTokenCount: number;
   thoughtsTokenCount?: number;
+  /** Prompt tokens read from a context cache (part of promptTokenCount). */
+  cachedContentTokenCount?: number;
   totalTokenCount?: number;
 }
 
@@ -244,4 +247,45 @@ async function streamReply(
     if (reply.gapMs) await new Promise((r) => setTimeout(r, reply.gapMs));
   }
   res.end();
+}
+
+/** The conformance suite's default answer (types.ts). */
+const CONFORMANCE_TEXT = 'Hello from the mock.';
+
+/**
+ * A conformance reply (test/providers/conformance/types.ts) as this mock's reply. Gemini counts cached tokens inside
+ * `promptTokenCount` but thinking tokens beside `candidatesTokenCount`; text streams a word per event.
+ * @see https://ai.google.dev/api/generate-content#UsageMetadata
+ */
+export function toGeminiMockReply(r: ConformanceReply): GeminiMockReply {
+  const text = r.text ?? (r.toolCalls?.length ? undefined : CONFORMANCE_TEXT);
+  const u = r.usage ?? { input: 10, output: pieces(text ?? '').length };
+  const out: GeminiMockReply = {
+    text,
+    functionCalls: r.toolCalls?.map((c) => ({ name: c.name, args: c.arguments })),
+    usage: {
+      promptTokenCount: u.input,
+      candidatesTokenCount: u.output - (u.reasoning ?? 0),
+      ...(u.reasoning !== undefined ? { thoughtsTokenCount: u.reasoning } : {}),
+      ...(u.cachedRead !== undefined ? { cachedContentTokenCount: u.cachedRead } : {}),
+    },
+    gapMs: r.gapMs,
+    hang: r.hang,
+    cutAfter: r.cutAfter,
+    stallAfter: r.stallAfter,
+  };
+  if (r.fail) out.fail = { status: r.fail.status, message: r.fail.message, retryAfter: r.fail.retryAfterSeconds };
+  return out;
+}
+
+/** A Gemini mock driven by conformance replies; `url` is the base URL (the adapter appends /v1beta/models/…). */
+export async function startGeminiConformanceMock(): Promise<ConformanceMock> {
+  const mock = await startGeminiMock();
+  return {
+    url: mock.url,
+    requests: mock.requests,
+    reply: (r) => mock.reply(toGeminiMockReply(r)),
+    replyOnce: (r) => mock.replyOnce(toGeminiMockReply(r)),
+    close: () => mock.close(),
+  };
 }

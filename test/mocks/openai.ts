@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { AnyJson } from '../kit/json.js';
+import type { ConformanceMock, ConformanceReply } from '../providers/conformance/types.js';
 import { startMockServer, type MockServer, type RecordedRequest } from './mock-server.js';
 
 /** Deviations of OpenAI-compatible servers (vLLM, Ollama, llama.cpp…) the mock can reproduce. */
@@ -47,6 +48,16 @@ interface OpenAIMockToolCall {
   arguments: string;
 }
 
+/** Reported token counts; the two details are parts of the totals (OpenAI's `*_tokens_details`). */
+interface OpenAIMockUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  /** `prompt_tokens_details.cached_tokens`. @default 0 */
+  cached_tokens?: number;
+  /** `completion_tokens_details.reasoning_tokens`. @default 0 */
+  reasoning_tokens?: number;
+}
+
 interface OpenAIMockErrorBody {
   message?: string;
   type?: string;
@@ -71,7 +82,7 @@ export interface OpenAIMockReply {
    * Reported usage. @default counted in words: prompt = words of every message (at least 1 each),
    * completion = words of the text plus, per tool call, 1 + words of its arguments
    */
-  usage?: { prompt_tokens: number; completion_tokens: number };
+  usage?: OpenAIMockUsage;
   /** Reported model. @default the requested model */
   model?: string;
   /** Dimensions of the embedding vectors. @default 8 */
@@ -173,7 +184,7 @@ interface Resolved {
   finishReason: string | null;
   model: string;
   id: string;
-  usage: { prompt_tokens: number; completion_tokens: number };
+  usage: OpenAIMockUsage;
 }
 
 function resolve(reply: OpenAIMockReply, body: AnyJson, baseQuirks: OpenAIMockQuirks): Resolved {
@@ -194,13 +205,13 @@ function resolve(reply: OpenAIMockReply, body: AnyJson, baseQuirks: OpenAIMockQu
   };
 }
 
-function usageObject(u: { prompt_tokens: number; completion_tokens: number }) {
+function usageObject(u: OpenAIMockUsage) {
   return {
     prompt_tokens: u.prompt_tokens,
     completion_tokens: u.completion_tokens,
     total_tokens: u.prompt_tokens + u.completion_tokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: u.cached_tokens ?? 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 
@@ -367,5 +378,44 @@ export async function startOpenAIMock(options: OpenAIMockOptions = {}): Promise<
       queue.length = 0;
       standing = initial;
     },
+  };
+}
+
+/** The conformance suite's default answer (types.ts). */
+const CONFORMANCE_TEXT = 'Hello from the mock.';
+
+/**
+ * A conformance reply (test/providers/conformance/types.ts) as this mock's reply. Text streams word by word after
+ * the opening role chunk, so "after n text events" is n + 1 chunks here.
+ */
+export function toOpenAIMockReply(r: ConformanceReply): OpenAIMockReply {
+  const text = r.text ?? (r.toolCalls?.length ? undefined : CONFORMANCE_TEXT);
+  const usage = r.usage ?? { input: 10, output: words(text ?? '') };
+  const out: OpenAIMockReply = {
+    ...(text !== undefined ? { text, chunks: text.match(/\s*\S+\s*/g) ?? [] } : {}),
+    toolCalls: r.toolCalls?.map((c) => ({ name: c.name, arguments: JSON.stringify(c.arguments) })),
+    usage: { prompt_tokens: usage.input, completion_tokens: usage.output, cached_tokens: usage.cachedRead, reasoning_tokens: usage.reasoning },
+    gapMs: r.gapMs,
+    hang: r.hang,
+  };
+  if (r.fail) {
+    out.status = r.fail.status;
+    if (r.fail.message !== undefined) out.error = { message: r.fail.message };
+    if (r.fail.retryAfterSeconds !== undefined) out.retryAfter = String(r.fail.retryAfterSeconds);
+  }
+  if (r.cutAfter !== undefined) out.cutAfter = r.cutAfter + 1;
+  if (r.stallAfter !== undefined) out.stallAfter = r.stallAfter + 1;
+  return out;
+}
+
+/** An OpenAI mock driven by conformance replies; `url` includes `/v1`, as the provider's base URL does. */
+export async function startOpenAIConformanceMock(options: Omit<OpenAIMockOptions, 'reply'> = {}): Promise<ConformanceMock> {
+  const mock = await startOpenAIMock(options);
+  return {
+    url: mock.baseUrl,
+    requests: mock.requests,
+    reply: (r) => mock.reply(toOpenAIMockReply(r)),
+    replyOnce: (r) => mock.replyOnce(toOpenAIMockReply(r)),
+    close: () => mock.close(),
   };
 }

@@ -46,6 +46,7 @@ export interface ConformanceMock {
 export interface ConformanceSubject {
   /** The provider kind, for the describe() titles. */
   kind: string;
+  /** The adapter as the gateway uses it: `createAdapterRegistry()[kind]` (with its error-message scrubbing). */
   adapter: ProviderAdapter;
   /** The upstream model id the suite calls. */
   model: string;
@@ -56,4 +57,11 @@ export interface ConformanceSubject {
   reports: { cachedRead: boolean; cacheWrite: boolean; reasoning: boolean };
   /** Whether the kind has an embeddings API the adapter implements. @default false */
   embeds?: boolean;
+  /** The model the embeddings check calls. @default model */
+  embeddingModel?: string;
+  /**
+   * Strings besides `callOptions().apiKey` that no error message may contain (a Bedrock secret access key alone, a
+   * Vertex service account's private key…).
+   */
+  secrets?: string[];
 }
