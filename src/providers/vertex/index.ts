@@ -18,11 +18,31 @@ import { buildVertexClaudeRequest } from './claude.js';
 import { methodUrl, publisherOf } from './endpoint.js';
 import { parseServiceAccount, PROVIDER } from './service-account.js';
 
-/** Errors the reused Gemini / Anthropic modules raise under their own name are Vertex's to the gateway. */
-function asVertex(e: unknown): unknown {
-  if (!(e instanceof UpstreamError) || e.provider === PROVIDER) return e;
-  const { status, retryable, retryAfterMs, timeout, message } = e;
-  return new UpstreamError({ provider: PROVIDER, status, retryable, retryAfterMs, timeout, message: `${PROVIDER}: ${message}`, cause: e });
+/**
+ * The private key's base64 lines, for scrubbing: the registry's scrubbing removes the credential as a whole (the
+ * key file), but an upstream could quote the PEM alone, or a part of it.
+ */
+function keyParts(credential: string | undefined): string[] {
+  try {
+    const pem = (JSON.parse(credential ?? '') as { private_key?: unknown }).private_key;
+    if (typeof pem !== 'string') return [];
+    return [pem, ...pem.split(/\r?\n/).filter((line) => line.length >= 16 && !line.startsWith('-----'))];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Errors the reused Gemini / Anthropic modules raise under their own name become Vertex's, and no error message
+ * carries any part of the service account's private key.
+ */
+function asVertex(e: unknown, opts: CallOptions): unknown {
+  if (!(e instanceof UpstreamError)) return e;
+  let message = e.provider === PROVIDER ? e.message : `${PROVIDER}: ${e.message}`;
+  for (const part of keyParts(opts.apiKey)) message = message.split(part).join('[redacted]');
+  if (message === e.message && e.provider === PROVIDER) return e;
+  const { status, retryable, retryAfterMs, timeout } = e;
+  return new UpstreamError({ provider: PROVIDER, status, retryable, retryAfterMs, timeout, message, cause: e });
 }
 
 /** The URL and headers of one call: the token is fetched (or taken from the cache) first. */
@@ -58,7 +78,7 @@ export function createVertexAdapter(): ProviderAdapter {
         });
         return parseGeminiResponse(res, req);
       } catch (e) {
-        throw asVertex(e);
+        throw asVertex(e, opts);
       }
     },
 
@@ -74,7 +94,7 @@ export function createVertexAdapter(): ProviderAdapter {
         });
         yield* claude ? anthropicStream(events, req) : geminiStream(events, req);
       } catch (e) {
-        throw asVertex(e);
+        throw asVertex(e, opts);
       }
     },
   };
