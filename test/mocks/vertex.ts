@@ -224,6 +224,29 @@ function claudeEvents(reply: VertexMockReply, model: string, text: string, usage
   return out;
 }
 
+/* ---- text embeddings (publishers/google …:predict) ---- */
+
+/**
+ * @see https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/text-embeddings-api
+ * @see https://cloud.google.com/vertex-ai/generative-ai/docs/embeddings/get-text-embeddings#api_limits
+ */
+function predict(req: RecordedRequest, res: ServerResponse, model: string): void {
+  const instances = (req.body as { instances?: Array<{ content?: unknown }> } | undefined)?.instances;
+  if (!Array.isArray(instances) || instances.some((i) => typeof i?.content !== 'string')) return googleError(res, 400, 'instances[].content is required.');
+  const max = model.startsWith('gemini-embedding') ? 1 : 250;
+  if (instances.length > max) return googleError(res, 400, `Unable to submit request because the model supports at most ${max} instance(s) per request.`);
+  const predictions = instances.map((i) => {
+    const text = i.content as string;
+    let h = 2166136261;
+    const values = Array.from({ length: 8 }, (_, d) => {
+      for (const ch of `${text}#${d}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+      return ((h >>> 0) % 2000) / 1000 - 1;
+    });
+    return { embeddings: { statistics: { truncated: false, token_count: Math.max(1, words(text).length) }, values } };
+  });
+  sendJson(res, 200, { predictions, metadata: { billableCharacterCount: instances.reduce((n, i) => n + (i.content as string).length, 0) } });
+}
+
 /* ---- the server ---- */
 
 export async function startVertexMock(): Promise<VertexMock> {
@@ -249,13 +272,14 @@ export async function startVertexMock(): Promise<VertexMock> {
     if (!expiry || expiry <= Date.now()) {
       return googleError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.');
     }
-    const route = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict)$/.exec(
+    const route = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict|predict)$/.exec(
       url.pathname,
     );
     if (req.method !== 'POST' || !route) return googleError(res, 404, `The requested URL ${url.pathname} was not found on this server.`);
     const [, project, , publisher, model, method] = route;
     if (project !== VERTEX_PROJECT) return googleError(res, 403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${project}' (or it may not exist).`);
     const claude = publisher === 'anthropic';
+    if (method === 'predict') return predict(req, res, model);
     if (claude !== (method === 'rawPredict' || method === 'streamRawPredict')) return googleError(res, 400, `${method} is not supported for publisher ${publisher}.`);
 
     const reply = queue.shift() ?? standing;

@@ -31,6 +31,8 @@ describe('Gemini models', () => {
     // usageMetadata.cachedContentTokenCount and thoughtsTokenCount, as on the Gemini API
     // @see https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference#usagemetadata
     reports: { cachedRead: true, cacheWrite: false, reasoning: true },
+    embeds: true,
+    embeddingModel: 'text-embedding-005',
   });
 });
 

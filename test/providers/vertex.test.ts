@@ -244,3 +244,29 @@ describe('Claude on Vertex', () => {
     expect(mock.requests).toHaveLength(0);
   });
 });
+
+describe('embeddings', () => {
+  it('text-embedding models: one :predict for the inputs, exact token counts from the statistics', async () => {
+    const res = await adapter.embed!({ model: 'text-embedding-005', input: ['alpha', 'beta gamma', 'delta epsilon zeta'] }, opts());
+    expect(mock.requests).toHaveLength(1);
+    const r = mock.last();
+    expect(r.path).toBe(`/v1/projects/${VERTEX_PROJECT}/locations/us-central1/publishers/google/models/text-embedding-005:predict`);
+    expect(r.body).toEqual({ instances: [{ content: 'alpha' }, { content: 'beta gamma' }, { content: 'delta epsilon zeta' }] });
+    expect(res.vectors).toHaveLength(3);
+    expect(res.vectors[0]).toHaveLength(8);
+    expect(res.usage).toEqual({ promptTokens: 6, completionTokens: 0, totalTokens: 6, exact: true });
+  });
+
+  it('gemini-embedding-001 takes one text per request, in order', async () => {
+    const res = await adapter.embed!({ model: 'gemini-embedding-001', input: ['one', 'two', 'three'] }, opts());
+    expect(mock.requests.map((r) => (r.body as { instances: Array<{ content: string }> }).instances.map((i) => i.content))).toEqual([['one'], ['two'], ['three']]);
+    const single = await adapter.embed!({ model: 'text-embedding-005', input: ['two'] }, opts());
+    expect(res.vectors[1]).toEqual(single.vectors[0]);
+  });
+
+  it('Claude models have no embeddings', async () => {
+    const e = await failure(adapter.embed!({ model: CLAUDE, input: ['x'] }, opts()));
+    expect(e.retryable).toBe(false);
+    expect(mock.requests).toHaveLength(0);
+  });
+});

@@ -12,9 +12,10 @@ import { buildGeminiRequest } from '../gemini/request.js';
 import { parseGeminiResponse, type GeminiResponse } from '../gemini/response.js';
 import { geminiStream } from '../gemini/stream.js';
 import { callJson, callSse } from '../http.js';
-import { UpstreamError, type CallOptions, type ChatRequest, type ChatResponse, type ProviderAdapter, type StreamChunk } from '../types.js';
+import { UpstreamError, type CallOptions, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type ProviderAdapter, type StreamChunk } from '../types.js';
 import { accessToken } from './access-token.js';
 import { buildVertexClaudeRequest } from './claude.js';
+import { embedBatches, embedUsage, predictBody, readPredictions, type VertexPredictResponse } from './embed.js';
 import { methodUrl, publisherOf } from './endpoint.js';
 import { parseServiceAccount, PROVIDER } from './service-account.js';
 
@@ -46,9 +47,9 @@ function asVertex(e: unknown, opts: CallOptions): unknown {
 }
 
 /** The URL and headers of one call: the token is fetched (or taken from the cache) first. */
-async function target(req: ChatRequest, opts: CallOptions, method: string, accept?: string): Promise<{ url: string; headers: Record<string, string> }> {
+async function target(model: string, opts: CallOptions, method: string, accept?: string): Promise<{ url: string; headers: Record<string, string> }> {
   const key = parseServiceAccount(opts.apiKey);
-  const url = methodUrl(opts, key, req.model, method);
+  const url = methodUrl(opts, key, model, method);
   const token = await accessToken(key, opts);
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (accept) headers.accept = accept;
@@ -62,7 +63,7 @@ export function createVertexAdapter(): ProviderAdapter {
         if (publisherOf(req.model) === 'anthropic') {
           const res = await callJson<AnthropicMessageResponse>({
             provider: PROVIDER,
-            ...(await target(req, opts, 'rawPredict')),
+            ...(await target(req.model, opts, 'rawPredict')),
             body: buildVertexClaudeRequest(req, false),
             signal: opts.signal,
             timeoutMs: opts.timeoutMs,
@@ -71,7 +72,7 @@ export function createVertexAdapter(): ProviderAdapter {
         }
         const res = await callJson<GeminiResponse>({
           provider: PROVIDER,
-          ...(await target(req, opts, 'generateContent')),
+          ...(await target(req.model, opts, 'generateContent')),
           body: buildGeminiRequest(req),
           signal: opts.signal,
           timeoutMs: opts.timeoutMs,
@@ -87,12 +88,39 @@ export function createVertexAdapter(): ProviderAdapter {
         const claude = publisherOf(req.model) === 'anthropic';
         const events = callSse({
           provider: PROVIDER,
-          ...(await target(req, opts, claude ? 'streamRawPredict' : 'streamGenerateContent?alt=sse', 'text/event-stream')),
+          ...(await target(req.model, opts, claude ? 'streamRawPredict' : 'streamGenerateContent?alt=sse', 'text/event-stream')),
           body: claude ? buildVertexClaudeRequest(req, true) : buildGeminiRequest(req),
           signal: opts.signal,
           timeoutMs: opts.timeoutMs,
         });
         yield* claude ? anthropicStream(events, req) : geminiStream(events, req);
+      } catch (e) {
+        throw asVertex(e, opts);
+      }
+    },
+
+    /** Google's text embedding models (text-embedding-005, gemini-embedding-001…) through `:predict`. */
+    async embed(req: EmbedRequest, opts: CallOptions): Promise<EmbedResponse> {
+      try {
+        if (publisherOf(req.model) === 'anthropic') {
+          throw new UpstreamError({ provider: PROVIDER, message: `${PROVIDER}: Claude models have no embeddings`, retryable: false });
+        }
+        const vectors: number[][] = [];
+        const counted: Array<number | undefined> = [];
+        // one request at a time: gemini-embedding-001 takes one text per request, and a burst would hit the per-minute quota
+        for (const batch of embedBatches(req)) {
+          const res = await callJson<VertexPredictResponse>({
+            provider: PROVIDER,
+            ...(await target(req.model, opts, 'predict')),
+            body: predictBody(batch),
+            signal: opts.signal,
+            timeoutMs: opts.timeoutMs,
+          });
+          const got = readPredictions(res, batch);
+          vectors.push(...got.vectors);
+          counted.push(got.tokens);
+        }
+        return { upstreamModel: req.model, vectors, usage: embedUsage(req.input, counted) };
       } catch (e) {
         throw asVertex(e, opts);
       }
