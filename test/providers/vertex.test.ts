@@ -5,6 +5,7 @@ import { createAdapterRegistry } from '../../src/providers/registry.js';
 import { UpstreamError, type CallOptions, type ChatRequest, type StreamChunk } from '../../src/providers/types.js';
 import { upstreamModelProblem } from '../../src/providers/upstream-model-name.js';
 import { clearAccessTokens } from '../../src/providers/vertex/access-token.js';
+import { createVertexAdapter } from '../../src/providers/vertex/index.js';
 import { methodUrl } from '../../src/providers/vertex/endpoint.js';
 import { parseServiceAccount } from '../../src/providers/vertex/service-account.js';
 import { startVertexMock, VERTEX_PROJECT, type VertexMock } from '../mocks/vertex.js';
@@ -112,6 +113,16 @@ describe('service-account access token', () => {
     }
     expect(mock.tokenRequests).toHaveLength(0);
     expect(mock.requests).toHaveLength(0);
+  });
+
+  it('an upstream error quoting a line of the private key loses it (the adapter alone, without the registry\'s scrubbing)', async () => {
+    const pem = (JSON.parse(mock.credential) as { private_key: string }).private_key;
+    const line = pem.split('\n')[3];
+    expect(line.length).toBeGreaterThan(40);
+    mock.replyOnce({ fail: { status: 400, message: `cannot parse ${line} here` } });
+    const e = await failure(createVertexAdapter().chat(req(GEMINI), opts()));
+    expect(e.message).toContain('cannot parse [redacted] here');
+    expect(e.message).not.toContain(line);
   });
 
   it('a token_uri that is not http(s) is refused', () => {
