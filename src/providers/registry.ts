@@ -5,7 +5,9 @@ import { createOpenAIAdapter } from './openai/index.js';
 import { createOpenAICompatibleAdapter } from './openai-compatible/index.js';
 import { createAnthropicAdapter } from './anthropic/index.js';
 import { createGeminiAdapter } from './gemini/index.js';
+import { createAzureOpenAIAdapter } from './azure-openai/index.js';
 import { createBedrockAdapter } from './bedrock/index.js';
+import { createVertexAdapter } from './vertex/index.js';
 import { withScrubbedErrors } from './with-scrubbed-errors.js';
 
 export type ProviderKind = 'OPENAI' | 'ANTHROPIC' | 'GEMINI' | 'OPENAI_COMPATIBLE' | 'ECHO' | 'AZURE_OPENAI' | 'BEDROCK' | 'VERTEX';
@@ -22,9 +24,9 @@ export function createAdapterRegistry(overrides: Partial<AdapterRegistry> = {}):
     OPENAI_COMPATIBLE: createOpenAICompatibleAdapter(),
     // spaced words so the playground shows a stream; tests override it
     ECHO: createEchoAdapter({ wordDelayMs: 20 }),
-    AZURE_OPENAI: undefined,
+    AZURE_OPENAI: createAzureOpenAIAdapter(),
     BEDROCK: createBedrockAdapter(),
-    VERTEX: undefined,
+    VERTEX: createVertexAdapter(),
     ...overrides,
   };
   for (const kind of PROVIDER_KINDS) {

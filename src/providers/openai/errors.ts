@@ -22,6 +22,8 @@ const CLIENT_FAULTS = new Set([
   'insufficient_quota',
   'content_policy_violation',
   'BadRequestError',
+  // Azure OpenAI: the prompt or the answer was blocked by the deployment's content filter
+  'content_filter',
 ]);
 
 /** Returns the error object when a parsed body or event is an error envelope (`{ error: … }`). */

@@ -22,6 +22,21 @@ export interface OpenAIAdapterOptions {
    * @default false
    */
   compatible?: boolean;
+  /**
+   * Where the calls go and how they are authenticated, for services that speak OpenAI's wire format under other
+   * URLs and headers (Azure OpenAI's deployments). Unset: `{baseUrl}/chat/completions` with `Authorization: Bearer`.
+   */
+  endpoint?: OpenAIEndpoint;
+}
+
+/** The operations this adapter calls. */
+export type OpenAIOperation = 'chat/completions' | 'embeddings';
+
+/** A call's URL and credential headers; may throw an UpstreamError (e.g. no base URL configured). */
+export interface OpenAIEndpoint {
+  url(op: OpenAIOperation, model: string, opts: CallOptions): string;
+  /** The credential header(s) only; accept and content-type are added by the adapter. */
+  auth(opts: CallOptions): Record<string, string>;
 }
 
 export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): ProviderAdapter {
@@ -48,12 +63,23 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     memoMethod: (apiKey) => Object.freeze({ ...headers({ apiKey }, 'application/json'), 'content-type': 'application/json' }) as Record<string, string>,
   });
 
+  const endpoint = options.endpoint;
+  // the default endpoint keeps its memoized URLs and frozen headers: they are on OpenAI's hot path
+  const chatUrl = (req: ChatRequest, opts: CallOptions): string =>
+    endpoint ? endpoint.url('chat/completions', req.model, opts) : chatUrls.memo(opts.baseUrl ?? '');
+  const embeddingsUrl = (req: EmbedRequest, opts: CallOptions): string =>
+    endpoint ? endpoint.url('embeddings', req.model, opts) : `${baseUrl(opts)}/embeddings`;
+  const callHeaders = (opts: CallOptions, accept: string): Record<string, string> =>
+    endpoint ? { accept, ...endpoint.auth(opts) } : headers(opts, accept);
+  const chatJsonHeaders = (opts: CallOptions): Record<string, string> =>
+    endpoint ? { 'content-type': 'application/json', ...callHeaders(opts, 'application/json') } : jsonHeaders.memo(opts.apiKey ?? '');
+
   return {
     async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
       const body = await callJson<OpenAIChatCompletion>({
         provider,
-        url: chatUrls.memo(opts.baseUrl ?? ''),
-        headers: jsonHeaders.memo(opts.apiKey ?? ''),
+        url: chatUrl(req, opts),
+        headers: chatJsonHeaders(opts),
         body: toChatBody(req, { stream: false, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
@@ -64,8 +90,8 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     async *stream(req: ChatRequest, opts: CallOptions): AsyncGenerator<StreamChunk> {
       const events = callSse({
         provider,
-        url: chatUrls.memo(opts.baseUrl ?? ''),
-        headers: headers(opts, 'text/event-stream'),
+        url: chatUrl(req, opts),
+        headers: callHeaders(opts, 'text/event-stream'),
         body: toChatBody(req, { stream: true, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
@@ -76,8 +102,8 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
     async embed(req: EmbedRequest, opts: CallOptions): Promise<EmbedResponse> {
       const body = await callJson<OpenAIEmbeddingsResponse>({
         provider,
-        url: `${baseUrl(opts)}/embeddings`,
-        headers: headers(opts, 'application/json'),
+        url: embeddingsUrl(req, opts),
+        headers: callHeaders(opts, 'application/json'),
         body: toEmbeddingsBody(req),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
