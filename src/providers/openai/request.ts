@@ -1,5 +1,5 @@
 /* Unified request → OpenAI Chat Completions / Embeddings request bodies. */
-import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolChoice, ToolDefinition } from '../types.js';
+import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ReasoningOptions, ToolChoice, ToolDefinition } from '../types.js';
 
 interface OpenAITextPart {
   type: 'text';
@@ -46,6 +46,7 @@ export interface OpenAIChatBody {
   tool_choice?: OpenAIToolChoice;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
+  reasoning_effort?: 'low' | 'medium' | 'high';
 }
 
 export interface OpenAIEmbeddingsBody {
@@ -145,6 +146,8 @@ export function toChatBody(req: ChatRequest, opts: ChatBodyOptions): OpenAIChatB
   if (req.stop?.length) body.stop = req.stop;
   if (req.seed !== undefined) body.seed = req.seed;
   if (req.jsonMode) body.response_format = { type: 'json_object' };
+  const effort = reasoningEffort(req.reasoning);
+  if (effort) body.reasoning_effort = effort;
   // OpenAI rejects an empty `tools` array, and `tool_choice` without tools
   if (req.tools?.length) {
     body.tools = mapTools(req.tools);
@@ -156,6 +159,18 @@ export function toChatBody(req: ChatRequest, opts: ChatBodyOptions): OpenAIChatB
     body.stream_options = { include_usage: true };
   }
   return body;
+}
+
+/**
+ * OpenAI takes an effort, not a budget: a budget (Anthropic's `thinking.budget_tokens`) is read as the effort
+ * whose Anthropic budget it is closest to (1024 low, 4096 medium, 16384 high; see the Anthropic adapter).
+ * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-reasoning_effort
+ */
+export function reasoningEffort(r: ReasoningOptions | undefined): OpenAIChatBody['reasoning_effort'] {
+  if (!r) return undefined;
+  if (r.effort) return r.effort === 'LOW' ? 'low' : r.effort === 'MEDIUM' ? 'medium' : 'high';
+  if (r.budgetTokens === undefined) return undefined;
+  return r.budgetTokens < 2048 ? 'low' : r.budgetTokens < 8192 ? 'medium' : 'high';
 }
 
 /**
