@@ -5,6 +5,7 @@ import { handleChatCompletions } from './chat-completions.js';
 import { handleEmbeddings } from './embeddings.js';
 import { HttpError, sendError, type RestContext } from './http.js';
 import { handleListModels, handleRetrieveModel } from './models.js';
+import { handleMessages } from './messages/handler.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
 import { Cancellation } from '../../util/cancellation.js';
@@ -35,6 +36,8 @@ const pattern = (re: RegExp) => (path: string) => {
 const ROUTES: Route[] = [
   { method: 'POST', match: exact('/v1/chat/completions'), run: (ctx) => handleChatCompletions(ctx) },
   { method: 'POST', match: exact('/v1/embeddings'), run: (ctx) => handleEmbeddings(ctx) },
+  // Anthropic's Messages API: its own error shape, so the handler answers its errors itself
+  { method: 'POST', match: exact('/v1/messages'), run: (ctx) => handleMessages(ctx) },
   { method: 'GET', match: exact('/v1/models'), run: (ctx) => handleListModels(ctx) },
   { method: 'GET', match: pattern(/^\/v1\/models\/(.+)$/), run: (ctx, [name]) => handleRetrieveModel(ctx, name) },
   { method: 'POST', match: pattern(/^\/v1\/prompts\/(.+)\/run$/), run: (ctx, [name]) => handleRunPrompt(ctx, name) },

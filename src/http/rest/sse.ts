@@ -21,13 +21,14 @@ export class SseWriter {
   }
 
   /**
-   * Writes one `data:` event. Waits while the socket buffer is full, so a slow client slows the
+   * Writes one `data:` event, named when `event` is given. Waits while the socket buffer is full, so a slow client slows the
    * read of the upstream stream instead of growing memory. False once the client is gone.
    */
-  async send(data: unknown): Promise<boolean> {
+  async send(data: unknown, event?: string): Promise<boolean> {
     if (this.closed) return false;
     const payload = typeof data === 'string' ? data : JSON.stringify(data);
-    if (this.res.write(`data: ${payload}\n\n`)) return true;
+    // named events (`event: message_start`) are how Anthropic's stream tells its events apart
+    if (this.res.write(event ? `event: ${event}\ndata: ${payload}\n\n` : `data: ${payload}\n\n`)) return true;
     await new Promise<void>((resolve) => {
       const done = () => {
         this.res.off('drain', done);
