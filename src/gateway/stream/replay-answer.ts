@@ -23,7 +23,8 @@ export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel:
     return endRefused(inv, deps, channel, index, settleAnswer(inv, answer), refusal);
   }
   // the reasoning first, as the model produced it before its answer
-  for (const piece of reasoningPieces(res.reasoning ?? [])) await channel.push(reasoningChunk(inv, index++, '', null, piece));
+  // (withheld under output filters, as relayed reasoning is)
+  if (!inv.outputFilters.length) for (const piece of reasoningPieces(res.reasoning ?? [])) await channel.push(reasoningChunk(inv, index++, '', null, piece));
   if (text) await channel.push(streamChunk(inv, index++, text, null));
   // unless the output rules judge tool calls: closeAnswered sends them, judged, after the text
   if (res.toolCalls.length && !inv.guardToolArguments) {
