@@ -5,6 +5,7 @@
  * @see https://docs.anthropic.com/en/api/errors
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countTextTokens } from '../../src/providers/count-tokens.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 
 let gw: TestGateway;
@@ -79,5 +80,19 @@ describe('POST /v1/messages on the wire', () => {
       const err = await res.json();
       expect(err).toEqual({ type: 'error', error: { type, message: expect.stringMatching(message) } });
     }
+  });
+
+  it('count_tokens answers {input_tokens} by the gateway\'s own count, without max_tokens, and checks the request', async () => {
+    const res = await fetch(`${gw.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key.secret },
+      body: JSON.stringify({ model: 'echo', system: 'Be brief.', messages: [{ role: 'user', content: 'hello world' }] }),
+    });
+    expect(res.status).toBe(200);
+    // 3 for the reply, 3 per message (the system prompt is one), plus the texts
+    expect(await res.json()).toEqual({ input_tokens: 3 + 3 + countTextTokens('Be brief.') + 3 + countTextTokens('hello world') });
+    const bad = await fetch(`${gw.url}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key.secret }, body: JSON.stringify({ model: 'echo' }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/^messages: /) } });
   });
 });

@@ -5,7 +5,7 @@ import { handleChatCompletions } from './chat-completions.js';
 import { handleEmbeddings } from './embeddings.js';
 import { HttpError, sendError, type RestContext } from './http.js';
 import { handleListModels, handleRetrieveModel } from './models.js';
-import { handleMessages } from './messages/handler.js';
+import { handleCountTokens, handleMessages } from './messages/handler.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
 import { Cancellation } from '../../util/cancellation.js';
@@ -38,6 +38,7 @@ const ROUTES: Route[] = [
   { method: 'POST', match: exact('/v1/embeddings'), run: (ctx) => handleEmbeddings(ctx) },
   // Anthropic's Messages API: its own error shape, so the handler answers its errors itself
   { method: 'POST', match: exact('/v1/messages'), run: (ctx) => handleMessages(ctx) },
+  { method: 'POST', match: exact('/v1/messages/count_tokens'), run: (ctx) => handleCountTokens(ctx) },
   { method: 'GET', match: exact('/v1/models'), run: (ctx) => handleListModels(ctx) },
   { method: 'GET', match: pattern(/^\/v1\/models\/(.+)$/), run: (ctx, [name]) => handleRetrieveModel(ctx, name) },
   { method: 'POST', match: pattern(/^\/v1\/prompts\/(.+)\/run$/), run: (ctx, [name]) => handleRunPrompt(ctx, name) },

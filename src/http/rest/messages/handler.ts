@@ -12,6 +12,7 @@ import { authenticate } from '../../auth.js';
 import { CACHE_HEADER, cacheOptionsOf } from '../cache-headers.js';
 import { HttpError, parseBody, readJson, sendJson, warningHeaders, type RestContext } from '../http.js';
 import { SseWriter } from '../sse.js';
+import { countTokens } from './count-tokens.js';
 import { anthropicError } from './errors.js';
 import { MessagesRequest } from './schema.js';
 import { MessageStreamWriter } from './stream-writer.js';
@@ -48,6 +49,15 @@ export function sendAnthropicError(ctx: RestContext, err: unknown): void {
   }
   const { status, headers, body } = anthropicError(err);
   sendJson(ctx.res, status, body, { ...headers, ...requestIdHeader(ctx) });
+}
+
+/** POST /v1/messages/count_tokens, answered in the same shapes (see count-tokens.ts). */
+export async function handleCountTokens(ctx: RestContext): Promise<void> {
+  try {
+    await countTokens(ctx, await principalOf(ctx));
+  } catch (err) {
+    if (!ctx.res.destroyed) sendAnthropicError(ctx, withAnthropicParam(err));
+  }
 }
 
 export async function handleMessages(ctx: RestContext): Promise<void> {
