@@ -392,4 +392,24 @@ describe('errors in Anthropic shape, auth, usage', () => {
     );
     expect(nodes).toHaveLength(2);
   });
+
+  it('a client that leaves mid-stream aborts the upstream request, recorded as cancelled', async () => {
+    anthropic.reply({ text: Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '), gapMs: 40 });
+    const stream = client.messages.stream({ model: 'claude-mock', max_tokens: 100, messages: [{ role: 'user', content: 'long answer' }] });
+    let seen = '';
+    for await (const e of stream) {
+      if (e.type === 'content_block_delta' && e.delta.type === 'text_delta') seen += e.delta.text;
+      if (seen.includes('w1')) break; // leaving the loop aborts the SDK's request
+    }
+    const closed = await Promise.race([anthropic.last().closedEarly.then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+    expect(closed).toBe(true);
+    let records: unknown[] = [];
+    for (let i = 0; i < 50 && !records.length; i++) {
+      await gw.flushUsage();
+      const u = await gw.gql('{ usage(filter: { model: "claude-mock", status: CANCELLED }) { edges { node { streamed status } } } }');
+      records = u.data.usage.edges.map((e: { node: unknown }) => e.node);
+      if (!records.length) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(records).toEqual([{ streamed: true, status: 'CANCELLED' }]);
+  });
 });
