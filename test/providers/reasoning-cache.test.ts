@@ -122,12 +122,12 @@ describe('Anthropic response: thinking blocks', () => {
 });
 
 describe('OpenAI request: reasoning_effort', () => {
-  it('maps effort directly and a budget to the nearest effort; nothing without reasoning', () => {
+  it('sends the effort asked for; a budget alone is not sent (models that do not reason refuse the field)', () => {
     const body = (r: ChatRequest['reasoning']) => toChatBody(req({ reasoning: r }), { stream: false });
+    expect(body({ effort: 'LOW' }).reasoning_effort).toBe('low');
     expect(body({ effort: 'MEDIUM' }).reasoning_effort).toBe('medium');
-    expect(body({ budgetTokens: 1024 }).reasoning_effort).toBe('low');
-    expect(body({ budgetTokens: 4096 }).reasoning_effort).toBe('medium');
-    expect(body({ budgetTokens: 32000 }).reasoning_effort).toBe('high');
+    expect(body({ effort: 'HIGH', budgetTokens: 1024 }).reasoning_effort).toBe('high');
+    expect(body({ budgetTokens: 32000 })).not.toHaveProperty('reasoning_effort');
     expect(body(undefined)).not.toHaveProperty('reasoning_effort');
   });
 });

@@ -274,10 +274,13 @@ describe('thinking, images and cache_control', () => {
     expect(deltas.indexOf('text_delta')).toBeGreaterThan(deltas.indexOf('signature_delta'));
   });
 
-  it('maps a thinking budget to reasoning_effort for an OpenAI provider', async () => {
+  it('does not turn a thinking budget into reasoning_effort for an OpenAI provider (models that do not reason refuse it)', async () => {
     openai.reply({ text: 'ok' });
-    await client.messages.create({ model: 'gpt-mock', max_tokens: 20000, thinking: { type: 'enabled', budget_tokens: 10000 }, messages: [{ role: 'user', content: 'think' }] });
-    expect(openai.chatRequests()[0].body).toMatchObject({ reasoning_effort: 'high', max_completion_tokens: 20000 });
+    const msg = await client.messages.create({ model: 'gpt-mock', max_tokens: 20000, thinking: { type: 'enabled', budget_tokens: 10000 }, messages: [{ role: 'user', content: 'think' }] });
+    expect(msg.content).toEqual([{ type: 'text', text: 'ok' }]);
+    const sent = openai.chatRequests()[0].body;
+    expect(sent).toMatchObject({ max_completion_tokens: 20000 });
+    expect(sent).not.toHaveProperty('reasoning_effort');
   });
 
   it('passes cache_control on system, tools and blocks, images, stop_sequences and metadata.user_id through', async () => {

@@ -162,15 +162,14 @@ export function toChatBody(req: ChatRequest, opts: ChatBodyOptions): OpenAIChatB
 }
 
 /**
- * OpenAI takes an effort, not a budget: a budget (Anthropic's `thinking.budget_tokens`) is read as the effort
- * whose Anthropic budget it is closest to (1024 low, 4096 medium, 16384 high; see the Anthropic adapter).
+ * OpenAI takes an effort, not a budget. Only an effort the caller gave is sent: a budget (Anthropic's
+ * `thinking.budget_tokens`, from /v1/messages) is not turned into one, because OpenAI refuses `reasoning_effort`
+ * on models that do not reason (gpt-4o…), and its reasoning models reason by default anyway.
  * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-reasoning_effort
  */
 export function reasoningEffort(r: ReasoningOptions | undefined): OpenAIChatBody['reasoning_effort'] {
-  if (!r) return undefined;
-  if (r.effort) return r.effort === 'LOW' ? 'low' : r.effort === 'MEDIUM' ? 'medium' : 'high';
-  if (r.budgetTokens === undefined) return undefined;
-  return r.budgetTokens < 2048 ? 'low' : r.budgetTokens < 8192 ? 'medium' : 'high';
+  if (!r?.effort) return undefined;
+  return r.effort === 'LOW' ? 'low' : r.effort === 'MEDIUM' ? 'medium' : 'high';
 }
 
 /**
