@@ -74,6 +74,9 @@ describe('POST /v1/messages on the wire', () => {
       [{ model: 'echo', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }, { 'x-api-key': 'gw_wrong_wrong_wrong_wrong_wrong_wrong' }, 401, 'authentication_error', /key/],
       [{ model: 'nope', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }, { 'x-api-key': key.secret }, 404, 'not_found_error', /nope/],
     ];
+    const wrongMethod = await fetch(`${gw.url}/v1/messages`, { headers: { 'x-api-key': key.secret } });
+    expect(wrongMethod.status).toBe(405);
+    expect(await wrongMethod.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/POST/) } });
     for (const [body, headers, status, type, message] of cases) {
       const res = await post(body, headers);
       expect(res.status, JSON.stringify(body)).toBe(status);

@@ -5,7 +5,7 @@ import { handleChatCompletions } from './chat-completions.js';
 import { handleEmbeddings } from './embeddings.js';
 import { HttpError, sendError, type RestContext } from './http.js';
 import { handleListModels, handleRetrieveModel } from './models.js';
-import { handleCountTokens, handleMessages } from './messages/handler.js';
+import { handleCountTokens, handleMessages, sendAnthropicError } from './messages/handler.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
 import { Cancellation } from '../../util/cancellation.js';
@@ -87,7 +87,8 @@ export function createRestHandler(services: Services, opts: RestOptions = {}): R
       }
       await route.run(ctx, params!);
     } catch (err) {
-      if (!res.destroyed) sendError(ctx, err);
+      // Anthropic's clients read Anthropic's error shape, a wrong method or path under /v1/messages included
+      if (!res.destroyed) (path.startsWith('/v1/messages') ? sendAnthropicError : sendError)(ctx, err);
     }
     return true;
   };
