@@ -56,7 +56,9 @@ function chatResult(inv: Invocation, answer: Answer<ChatResponse>, usage: UsageO
     model: inv.modelName,
     provider: answer.provider,
     upstreamModel: answer.upstreamModel,
-    message: { role: 'ASSISTANT', content: res.content, toolCalls: res.toolCalls },
+    message: res.reasoning?.length
+      ? { role: 'ASSISTANT', content: res.content, toolCalls: res.toolCalls, reasoning: res.reasoning }
+      : { role: 'ASSISTANT', content: res.content, toolCalls: res.toolCalls },
     finishReason: res.finishReason,
     usage,
     latencyMs: inv.event.latencyMs,

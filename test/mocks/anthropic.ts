@@ -11,6 +11,7 @@
  * mock.reply({ text: 'a b c', gapMs: 100 });             // stream: 100 ms between SSE events
  * mock.reply({ cutAfter: 4 });                            // stream: socket destroyed after 4 events
  * mock.reply({ hang: true });                             // never answers (headers never sent)
+ * mock.reply({ thinking: [{ thinking: 'Let me see', signature: 'sig1' }, { redacted: 'opaque' }], text: '42' });
  * mock.requests[0].body / .headers / .closedEarly         // what the adapter sent
  * await mock.close();
  * ```
@@ -33,6 +34,14 @@ interface AnthropicMockUsage {
 export interface AnthropicMockReply {
   /** Answer text. @default 'Hello from Claude.' (none when `toolCalls` are set) */
   text?: string;
+  /**
+   * Extended thinking blocks before the text: `thinking` with its `signature`, or `redacted_thinking` (`redacted`: its
+   * data). Streamed as Anthropic streams them: content_block_start with empty thinking, thinking_delta per word,
+   * one signature_delta, content_block_stop.
+   * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
+   * @see https://docs.anthropic.com/en/docs/build-with-claude/streaming#streaming-with-extended-thinking
+   */
+  thinking?: Array<{ thinking: string; signature: string } | { redacted: string }>;
   /** tool_use blocks after the text; ids default to a fresh `toolu_…` (unique, as Anthropic's are). */
   toolCalls?: Array<{ id?: string; name: string; input?: Record<string, unknown> }>;
   /** @default 'tool_use' with tool calls, else 'end_turn' */
@@ -178,6 +187,9 @@ function usageOf(reply: AnthropicMockReply): AnthropicMockUsage {
 
 function messageBody(reply: AnthropicMockReply, id: string, model: string): unknown {
   const content: unknown[] = [];
+  for (const t of reply.thinking ?? []) {
+    content.push('redacted' in t ? { type: 'redacted_thinking', data: t.redacted } : { type: 'thinking', thinking: t.thinking, signature: t.signature });
+  }
   const text = textOf(reply);
   if (text) content.push({ type: 'text', text });
   reply.toolCalls?.forEach((c, i) => content.push({ type: 'tool_use', id: toolId(reply, i), name: c.name, input: c.input ?? {} }));
@@ -207,6 +219,19 @@ function anthropicStreamEvents(reply: AnthropicMockReply, id: string, model: str
   });
   events.push({ event: 'ping', data: { type: 'ping' } });
   let block = 0;
+  for (const t of reply.thinking ?? []) {
+    if ('redacted' in t) {
+      events.push({ event: 'content_block_start', data: { type: 'content_block_start', index: block, content_block: { type: 'redacted_thinking', data: t.redacted } } });
+    } else {
+      events.push({ event: 'content_block_start', data: { type: 'content_block_start', index: block, content_block: { type: 'thinking', thinking: '' } } });
+      for (const p of pieces(t.thinking)) {
+        events.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index: block, delta: { type: 'thinking_delta', thinking: p } } });
+      }
+      events.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index: block, delta: { type: 'signature_delta', signature: t.signature } } });
+    }
+    events.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index: block } });
+    block++;
+  }
   const text = textOf(reply);
   if (text) {
     events.push({ event: 'content_block_start', data: { type: 'content_block_start', index: block, content_block: { type: 'text', text: '' } } });

@@ -41,6 +41,9 @@ export const guardrails: Step = {
     const answer = inv.answer as Answer<ChatResponse>;
     const guardedOut = guardOutput(g.policies, answer.response, g.run);
     inv.answer = { ...answer, response: { ...answer.response, ...guardedOut } };
+    // reasoning cannot be judged and rewritten (a signed thinking block must go back unchanged), so under output
+    // rules it is withheld from the caller rather than let through unjudged
+    if (answer.response.reasoning && outputFilters(g.policies, g.run).length) (inv.answer.response as ChatResponse).reasoning = undefined;
   },
 };
 

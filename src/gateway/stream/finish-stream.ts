@@ -53,6 +53,7 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
       toolCalls: progress.toolCalls.filter(Boolean),
       finishReason: end.finishReason,
       usage: { ...usageParts(usage), promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, exact },
+      ...(progress.reasoning.length ? { reasoning: progress.reasoning } : {}),
     },
     provider: target!.provider.name,
     upstreamModel,

@@ -1,6 +1,6 @@
 /* Stream, part 1: route and call until one target sends its first chunk; after that there is no retry or fallback. */
 import { fallbackAccess } from '../fallback-access.js';
-import type { StreamChunk, ToolCall } from '../../providers/types.js';
+import type { ReasoningBlock, StreamChunk, ToolCall } from '../../providers/types.js';
 import type { ResolvedModel, ResolvedTarget } from '../../services/catalogue.js';
 import { anyOf, type Cancellation } from '../../util/cancellation.js';
 import type { AttemptOutcome } from '../attempt.js';
@@ -21,6 +21,9 @@ export interface StreamProgress {
   argsChars: string;
   /** The tool calls as assembled from their deltas, by index: part of the complete answer the after-steps see. */
   toolCalls: ToolCall[];
+  /** The reasoning blocks as assembled from their pieces (StreamChunk.reasoning); `reasoningOpen`: the last takes more text. */
+  reasoning: ReasoningBlock[];
+  reasoningOpen: { value: boolean };
   failure?: unknown;
   /** Chunks sent to the client so far: the next one's index. */
   sent: number;

@@ -5,6 +5,7 @@ import { handleChatCompletions } from './chat-completions.js';
 import { handleEmbeddings } from './embeddings.js';
 import { HttpError, sendError, type RestContext } from './http.js';
 import { handleListModels, handleRetrieveModel } from './models.js';
+import { handleCountTokens, handleMessages, sendAnthropicError } from './messages/handler.js';
 import { openApiJson } from './openapi.js';
 import { handleRunPrompt } from './prompts.js';
 import { handleCreateResponse, handleDeleteResponse, handleGetResponse } from './responses/index.js';
@@ -36,6 +37,9 @@ const pattern = (re: RegExp) => (path: string) => {
 const ROUTES: Route[] = [
   { method: 'POST', match: exact('/v1/chat/completions'), run: (ctx) => handleChatCompletions(ctx) },
   { method: 'POST', match: exact('/v1/embeddings'), run: (ctx) => handleEmbeddings(ctx) },
+  // Anthropic's Messages API: its own error shape, so the handler answers its errors itself
+  { method: 'POST', match: exact('/v1/messages'), run: (ctx) => handleMessages(ctx) },
+  { method: 'POST', match: exact('/v1/messages/count_tokens'), run: (ctx) => handleCountTokens(ctx) },
   { method: 'GET', match: exact('/v1/models'), run: (ctx) => handleListModels(ctx) },
   { method: 'GET', match: pattern(/^\/v1\/models\/(.+)$/), run: (ctx, [name]) => handleRetrieveModel(ctx, name) },
   { method: 'POST', match: pattern(/^\/v1\/prompts\/(.+)\/run$/), run: (ctx, [name]) => handleRunPrompt(ctx, name) },
@@ -87,7 +91,8 @@ export function createRestHandler(services: Services, opts: RestOptions = {}): R
       }
       await route.run(ctx, params!);
     } catch (err) {
-      if (!res.destroyed) sendError(ctx, err);
+      // Anthropic's clients read Anthropic's error shape, a wrong method or path under /v1/messages included
+      if (!res.destroyed) (path.startsWith('/v1/messages') ? sendAnthropicError : sendError)(ctx, err);
     }
     return true;
   };

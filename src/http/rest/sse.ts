@@ -21,13 +21,13 @@ export class SseWriter {
   }
 
   /**
-   * Writes one `data:` event. Waits while the socket buffer is full, so a slow client slows the
-   * read of the upstream stream instead of growing memory. False once the client is gone. `event` names the
-   * event (an `event:` line before the data), as the Responses API names each of its events.
+   * Writes one `data:` event, named when `event` is given. Waits while the socket buffer is full, so a slow client slows the
+   * read of the upstream stream instead of growing memory. False once the client is gone.
    */
   async send(data: unknown, event?: string): Promise<boolean> {
     if (this.closed) return false;
     const payload = typeof data === 'string' ? data : JSON.stringify(data);
+    // named events (`event: message_start`) are how Anthropic's and the Responses API's streams tell their events apart
     if (this.res.write(event ? `event: ${event}\ndata: ${payload}\n\n` : `data: ${payload}\n\n`)) return true;
     await new Promise<void>((resolve) => {
       const done = () => {

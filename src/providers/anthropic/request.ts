@@ -1,5 +1,5 @@
 /* Unified ChatRequest → Anthropic Messages API request body. */
-import type { ChatMessage, ChatRequest, ToolChoice, ToolDefinition } from '../types.js';
+import type { CacheControl, ChatMessage, ChatRequest, ReasoningBlock, ReasoningOptions, ToolChoice, ToolDefinition } from '../types.js';
 import { argumentsObject, parseDataUrl, partsOf, textOf } from '../content.js';
 
 /** Anthropic requires max_tokens on every request; used when the caller sets none. */
@@ -9,37 +9,60 @@ export const DEFAULT_MAX_TOKENS = 4096;
 export const JSON_MODE_INSTRUCTION =
   'Respond only with a single valid JSON object. Do not add any text before or after it and do not wrap it in Markdown code fences.';
 
-interface AnthropicTextBlock {
+/** Every block that can carry a prompt-caching breakpoint. */
+interface Cacheable {
+  cache_control?: CacheControl;
+}
+
+interface AnthropicTextBlock extends Cacheable {
   type: 'text';
   text: string;
 }
 
-interface AnthropicImageBlock {
+interface AnthropicImageBlock extends Cacheable {
   type: 'image';
   source: { type: 'url'; url: string } | { type: 'base64'; media_type: string; data: string };
 }
 
-interface AnthropicToolUseBlock {
+interface AnthropicToolUseBlock extends Cacheable {
   type: 'tool_use';
   id: string;
   name: string;
   input: Record<string, unknown>;
 }
 
-interface AnthropicToolResultBlock {
+interface AnthropicToolResultBlock extends Cacheable {
   type: 'tool_result';
   tool_use_id: string;
   content: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
 }
 
-type AnthropicRequestBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
+/** A thinking block sent back unchanged (its signature lets Anthropic check it is the model's own). */
+interface AnthropicThinkingBlock {
+  type: 'thinking';
+  thinking: string;
+  signature: string;
+}
+
+interface AnthropicRedactedThinkingBlock {
+  type: 'redacted_thinking';
+  data: string;
+}
+
+type AnthropicRequestBlock =
+  | AnthropicTextBlock
+  | AnthropicImageBlock
+  | AnthropicToolUseBlock
+  | AnthropicToolResultBlock
+  | AnthropicThinkingBlock
+  | AnthropicRedactedThinkingBlock;
 
 interface AnthropicMessageParam {
   role: 'user' | 'assistant';
   content: AnthropicRequestBlock[];
 }
 
-interface AnthropicTool {
+interface AnthropicTool extends Cacheable {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
@@ -51,47 +74,99 @@ export interface AnthropicRequestBody {
   model: string;
   max_tokens: number;
   messages: AnthropicMessageParam[];
-  system?: string;
+  system?: string | AnthropicTextBlock[];
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   stream?: boolean;
+  thinking?: { type: 'enabled'; budget_tokens: number };
 }
+
+/**
+ * Thinking budgets for an effort given without one (a request translated from OpenAI's `reasoning_effort`).
+ * 1024 is Anthropic's minimum budget.
+ */
+const EFFORT_BUDGET: Record<NonNullable<ReasoningOptions['effort']>, number> = { LOW: 1024, MEDIUM: 4096, HIGH: 16384 };
+const MIN_BUDGET = 1024;
 
 /**
  * Builds the Messages API body. `seed` has no Anthropic equivalent and is dropped.
  * @see https://docs.anthropic.com/en/api/messages
  */
 export function buildAnthropicRequest(req: ChatRequest, stream = false): AnthropicRequestBody {
+  const thinking = mapThinking(req.reasoning);
   const body: AnthropicRequestBody = {
     model: req.model,
-    max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS,
+    // max_tokens must exceed the thinking budget; without the caller's own limit, room is made for the answer
+    max_tokens: req.maxTokens ?? (thinking ? Math.max(DEFAULT_MAX_TOKENS, thinking.budget_tokens + DEFAULT_MAX_TOKENS) : DEFAULT_MAX_TOKENS),
     messages: mapMessages(req.messages),
   };
   const system = mapSystem(req);
   if (system) body.system = system;
-  // Anthropic accepts 0..1 while OpenAI-style callers may send up to 2; clamping keeps fallbacks from failing
-  if (req.temperature !== undefined) body.temperature = Math.min(1, Math.max(0, req.temperature));
+  // Anthropic accepts 0..1 while OpenAI-style callers may send up to 2; clamping keeps fallbacks from failing.
+  // With thinking on, Anthropic refuses any temperature but the default, so it is left out.
+  if (req.temperature !== undefined && !thinking) body.temperature = Math.min(1, Math.max(0, req.temperature));
   if (req.topP !== undefined) body.top_p = req.topP;
   if (req.stop?.length) body.stop_sequences = req.stop;
   if (req.tools?.length) {
     body.tools = req.tools.map(mapTool);
     if (req.toolChoice !== undefined) body.tool_choice = mapToolChoice(req.toolChoice);
   }
+  if (thinking) body.thinking = thinking;
   if (stream) body.stream = true;
   return body;
+}
+
+/**
+ * Extended thinking: the budget as given (at least Anthropic's minimum), or one for the effort.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
+ */
+function mapThinking(r: ReasoningOptions | undefined): AnthropicRequestBody['thinking'] {
+  if (!r) return undefined;
+  const budget = r.budgetTokens ?? (r.effort ? EFFORT_BUDGET[r.effort] : undefined);
+  if (budget === undefined) return undefined;
+  return { type: 'enabled', budget_tokens: Math.max(MIN_BUDGET, budget) };
 }
 
 /**
  * System messages become the top-level `system` prompt (Anthropic has no system role in `messages`).
  * @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/system-prompts
  */
-function mapSystem(req: ChatRequest): string | undefined {
-  const texts = req.messages.filter((m) => m.role === 'SYSTEM').map(textOf).filter((t) => t !== '');
+function mapSystem(req: ChatRequest): AnthropicRequestBody['system'] {
+  const system = req.messages.filter((m) => m.role === 'SYSTEM');
+  const cached = system.some((m) => m.cacheControl || m.parts?.some((p) => p.cacheControl));
+  if (cached) {
+    // a cache breakpoint needs the block form: one text block per message (or part), the breakpoints where given
+    const blocks: AnthropicTextBlock[] = system.flatMap((m) => withMessageCache(mapContent(m), m.cacheControl) as AnthropicTextBlock[]);
+    if (req.jsonMode) blocks.push({ type: 'text', text: JSON_MODE_INSTRUCTION });
+    return blocks.length ? blocks : undefined;
+  }
+  const texts = system.map(textOf).filter((t) => t !== '');
   if (req.jsonMode) texts.push(JSON_MODE_INSTRUCTION);
   return texts.length ? texts.join('\n\n') : undefined;
+}
+
+/** A message's breakpoint goes on its last block, which is where Anthropic reads it. */
+function withMessageCache<B extends Cacheable>(blocks: B[], cacheControl: CacheControl | undefined): B[] {
+  const last = blocks[blocks.length - 1];
+  if (cacheControl && last) last.cache_control = cacheControl;
+  return blocks;
+}
+
+/**
+ * An assistant turn's reasoning, sent back first in the turn as Anthropic requires. Only blocks Anthropic can
+ * verify go back: a signed thinking block or a redacted one; reasoning from other providers has no signature.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks
+ */
+function mapReasoning(blocks: ReasoningBlock[] | undefined): Array<AnthropicThinkingBlock | AnthropicRedactedThinkingBlock> {
+  const out: Array<AnthropicThinkingBlock | AnthropicRedactedThinkingBlock> = [];
+  for (const b of blocks ?? []) {
+    if (b.redactedData) out.push({ type: 'redacted_thinking', data: b.redactedData });
+    else if (b.signature) out.push({ type: 'thinking', thinking: b.text, signature: b.signature });
+  }
+  return out;
 }
 
 /**
@@ -106,6 +181,8 @@ function mapMessages(messages: ChatMessage[]): AnthropicMessageParam[] {
     const role = m.role === 'ASSISTANT' ? 'assistant' : 'user';
     const blocks: AnthropicRequestBlock[] = m.role === 'TOOL' ? [mapToolResult(m)] : mapContent(m);
     if (m.role === 'ASSISTANT') for (const c of m.toolCalls ?? []) blocks.push(mapToolCall(c));
+    withMessageCache(blocks as Cacheable[], m.cacheControl);
+    if (m.role === 'ASSISTANT') blocks.unshift(...mapReasoning(m.reasoning));
     if (!blocks.length) continue;
     const prev = out[out.length - 1];
     if (prev && prev.role === role) prev.content.push(...blocks);
@@ -127,9 +204,11 @@ function mapContent(m: ChatMessage): Array<AnthropicTextBlock | AnthropicImageBl
   const blocks: Array<AnthropicTextBlock | AnthropicImageBlock> = [];
   for (const p of partsOf(m)) {
     if (p.type === 'TEXT') {
-      if (p.text !== '') blocks.push({ type: 'text', text: p.text });
+      if (p.text !== '') blocks.push(p.cacheControl ? { type: 'text', text: p.text, cache_control: p.cacheControl } : { type: 'text', text: p.text });
     } else {
-      blocks.push(mapImage(p.imageUrl));
+      const image = mapImage(p.imageUrl);
+      if (p.cacheControl) image.cache_control = p.cacheControl;
+      blocks.push(image);
     }
   }
   return blocks;
@@ -159,7 +238,12 @@ function mapToolCall(c: { id: string; name: string; arguments: string }): Anthro
  */
 function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
   const blocks = mapContent(m);
+  // a breakpoint inside the result moves onto the tool_result block: a plain-string content has no blocks to hold it
+  const cacheControl = blocks.find((b) => b.cache_control)?.cache_control;
   const onlyText = blocks.every((b) => b.type === 'text');
+  if (onlyText && cacheControl) {
+    return { type: 'tool_result', tool_use_id: toolUseId(m.toolCallId ?? ''), content: blocks.map((b) => (b as AnthropicTextBlock).text).join(''), cache_control: cacheControl };
+  }
   return {
     type: 'tool_result',
     tool_use_id: toolUseId(m.toolCallId ?? ''),
@@ -173,6 +257,7 @@ function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
 function mapTool(t: ToolDefinition): AnthropicTool {
   const tool: AnthropicTool = { name: t.name, input_schema: t.parameters ?? { type: 'object', properties: {} } };
   if (t.description) tool.description = t.description;
+  if (t.cacheControl) tool.cache_control = t.cacheControl;
   return tool;
 }
 

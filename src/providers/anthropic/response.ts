@@ -1,11 +1,11 @@
 /* Anthropic Messages API response → unified ChatResponse. */
 import { randomUUID } from 'node:crypto';
 import { countMessagesTokens, countTextTokens } from '../count-tokens.js';
-import type { ChatRequest, ChatResponse, ToolCall } from '../types.js';
+import type { ChatRequest, ChatResponse, ReasoningBlock, ToolCall } from '../types.js';
 import { mapStopReason } from './finish-reason.js';
 import { mapUsage, type AnthropicUsage } from './usage.js';
 
-/** Response content blocks; thinking and server-tool blocks are carried but not surfaced. */
+/** Response content blocks; server-tool blocks are carried but not surfaced. */
 type AnthropicResponseBlock =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
@@ -32,9 +32,12 @@ export function parseAnthropicResponse(res: AnthropicMessageResponse, req: ChatR
   const blocks = Array.isArray(res.content) ? res.content : [];
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningBlock[] = [];
   for (const b of blocks) {
     if (isText(b)) texts.push(b.text);
     else if (isToolUse(b)) toolCalls.push({ id: b.id, name: b.name, arguments: JSON.stringify(b.input ?? {}) });
+    else if (b.type === 'thinking') reasoning.push(thinkingBlock(b));
+    else if (b.type === 'redacted_thinking' && typeof b.data === 'string') reasoning.push({ text: '', redactedData: b.data });
   }
   const content = texts.length ? texts.join('') : null;
   const usage = res.usage
@@ -52,7 +55,18 @@ export function parseAnthropicResponse(res: AnthropicMessageResponse, req: ChatR
     toolCalls,
     finishReason: mapStopReason(res.stop_reason),
     usage,
+    ...(reasoning.length ? { reasoning } : {}),
   };
+}
+
+/**
+ * A thinking block, its signature kept: it must go back unchanged on the next turn when tools were called.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
+ */
+function thinkingBlock(block: AnthropicResponseBlock): ReasoningBlock {
+  const b = block as { thinking?: unknown; signature?: unknown };
+  const text = typeof b.thinking === 'string' ? b.thinking : '';
+  return typeof b.signature === 'string' && b.signature ? { text, signature: b.signature } : { text };
 }
 
 function isText(b: AnthropicResponseBlock): b is { type: 'text'; text: string } {

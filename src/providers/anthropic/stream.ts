@@ -18,12 +18,12 @@ type AnthropicStreamEvent =
   | {
       type: 'content_block_start';
       index: number;
-      content_block: { type: string; text?: string; id?: string; name?: string; input?: unknown };
+      content_block: { type: string; text?: string; id?: string; name?: string; input?: unknown; thinking?: string; signature?: string; data?: string };
     }
   | {
       type: 'content_block_delta';
       index: number;
-      delta: { type: string; text?: string; partial_json?: string };
+      delta: { type: string; text?: string; partial_json?: string; thinking?: string; signature?: string };
     }
   | { type: 'content_block_stop'; index: number }
   | { type: 'message_delta'; delta: { stop_reason?: string | null; stop_sequence?: string | null }; usage?: AnthropicUsage }
@@ -93,6 +93,10 @@ export async function* anthropicStream(events: AsyncIterable<EventSourceMessage>
           if (block.type === 'text' && block.text) {
             text += block.text;
             yield { delta: block.text };
+          } else if (block.type === 'thinking' && block.thinking) {
+            yield { delta: '', reasoning: { delta: block.thinking } };
+          } else if (block.type === 'redacted_thinking' && typeof block.data === 'string') {
+            yield { delta: '', reasoning: { redactedData: block.data } };
           } else if (block.type === 'tool_use') {
             const index = nextToolIndex++;
             const initial = initialArguments(block.input);
@@ -114,8 +118,13 @@ export async function* anthropicStream(events: AsyncIterable<EventSourceMessage>
             if (!tool) break;
             tool.gotArgs = true;
             yield { delta: '', toolCalls: [{ index: tool.index, argumentsDelta: d.partial_json }] };
+          } else if (d.type === 'thinking_delta' && d.thinking) {
+            yield { delta: '', reasoning: { delta: d.thinking } };
+          } else if (d.type === 'signature_delta' && typeof d.signature === 'string') {
+            // the signature comes whole, just before the thinking block's content_block_stop, and closes the block
+            yield { delta: '', reasoning: { signature: d.signature } };
           }
-          // thinking_delta, signature_delta and citations_delta have no place in the unified chunk
+          // citations_delta has no place in the unified chunk
           break;
         }
         case 'content_block_stop': {

@@ -1,5 +1,5 @@
 /* Unified request → OpenAI Chat Completions / Embeddings request bodies. */
-import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolChoice, ToolDefinition } from '../types.js';
+import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ReasoningOptions, ToolChoice, ToolDefinition } from '../types.js';
 
 interface OpenAITextPart {
   type: 'text';
@@ -46,6 +46,7 @@ export interface OpenAIChatBody {
   tool_choice?: OpenAIToolChoice;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
+  reasoning_effort?: 'low' | 'medium' | 'high';
 }
 
 export interface OpenAIEmbeddingsBody {
@@ -145,6 +146,8 @@ export function toChatBody(req: ChatRequest, opts: ChatBodyOptions): OpenAIChatB
   if (req.stop?.length) body.stop = req.stop;
   if (req.seed !== undefined) body.seed = req.seed;
   if (req.jsonMode) body.response_format = { type: 'json_object' };
+  const effort = reasoningEffort(req.reasoning);
+  if (effort) body.reasoning_effort = effort;
   // OpenAI rejects an empty `tools` array, and `tool_choice` without tools
   if (req.tools?.length) {
     body.tools = mapTools(req.tools);
@@ -156,6 +159,17 @@ export function toChatBody(req: ChatRequest, opts: ChatBodyOptions): OpenAIChatB
     body.stream_options = { include_usage: true };
   }
   return body;
+}
+
+/**
+ * OpenAI takes an effort, not a budget. Only an effort the caller gave is sent: a budget (Anthropic's
+ * `thinking.budget_tokens`, from /v1/messages) is not turned into one, because OpenAI refuses `reasoning_effort`
+ * on models that do not reason (gpt-4o…), and its reasoning models reason by default anyway.
+ * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-reasoning_effort
+ */
+export function reasoningEffort(r: ReasoningOptions | undefined): OpenAIChatBody['reasoning_effort'] {
+  if (!r?.effort) return undefined;
+  return r.effort === 'LOW' ? 'low' : r.effort === 'MEDIUM' ? 'medium' : 'high';
 }
 
 /**
