@@ -3,7 +3,7 @@ import type { ModelPrices, PriceTier } from '../gateway/pricing.js';
 import type { ProviderKind } from '../providers/registry.js';
 import { CATALOGUE_VERSION, cataloguePrices } from './catalogue.js';
 
-export type PriceSource = 'OPERATOR' | 'CATALOGUE' | 'NONE';
+type PriceSource = 'OPERATOR' | 'CATALOGUE' | 'NONE';
 
 export interface EffectivePrices extends ModelPrices {
   source: PriceSource;

@@ -62,7 +62,7 @@ export interface UpdateProviderInput {
   enabled?: boolean | null;
 }
 
-export type ProviderSettingsInput = { [K in keyof ProviderSettings]?: ProviderSettings[K] | null };
+type ProviderSettingsInput = { [K in keyof ProviderSettings]?: ProviderSettings[K] | null };
 
 const SETTING_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 

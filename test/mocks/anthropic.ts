@@ -296,7 +296,7 @@ const EVENTS_BEFORE_TEXT = 3;
  * cached tokens; Anthropic's `input_tokens` does not (the cache read and write counts are reported beside it).
  * @see https://docs.anthropic.com/en/api/messages#response-usage
  */
-export function toAnthropicMockReply(r: ConformanceReply): AnthropicMockReply {
+function toAnthropicMockReply(r: ConformanceReply): AnthropicMockReply {
   const text = r.text ?? (r.toolCalls?.length ? undefined : CONFORMANCE_TEXT);
   const u = r.usage ?? { input: 10, output: pieces(text ?? '').length };
   const out: AnthropicMockReply = {

@@ -25,7 +25,7 @@ import type { ConformanceMock, ConformanceReply, ConformanceUsage } from '../pro
 import { sendJson, startMockServer, type RecordedRequest } from './mock-server.js';
 import { writeScriptedSse, words, type SseEvent } from './scripted-sse.js';
 
-export interface AzureMockReply extends ConformanceReply {
+interface AzureMockReply extends ConformanceReply {
   /** @default 'tool_calls' with tool calls, else 'stop' */
   finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter';
   /** Azure's error `code` for `fail` (e.g. 'content_filter'). @default the status as a string */

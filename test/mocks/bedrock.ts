@@ -44,7 +44,7 @@ export interface BedrockMockCredential {
   sessionToken?: string;
 }
 
-export interface BedrockMockReply extends ConformanceReply {
+interface BedrockMockReply extends ConformanceReply {
   /** @default 'tool_use' with tool calls, else 'end_turn' */
   stopReason?: string;
   /** Reasoning block before the text (Claude extended thinking on Bedrock). */
@@ -145,7 +145,7 @@ const MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 /** RFC 3986 percent-encoding of everything but the unreserved characters, as SigV4 wants (UTF-8, upper-case hex). */
-export function uriEncode(s: string): string {
+function uriEncode(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 

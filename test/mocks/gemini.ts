@@ -258,7 +258,7 @@ const CONFORMANCE_TEXT = 'Hello from the mock.';
  * `promptTokenCount` but thinking tokens beside `candidatesTokenCount`; text streams a word per event.
  * @see https://ai.google.dev/api/generate-content#UsageMetadata
  */
-export function toGeminiMockReply(r: ConformanceReply): GeminiMockReply {
+function toGeminiMockReply(r: ConformanceReply): GeminiMockReply {
   const text = r.text ?? (r.toolCalls?.length ? undefined : CONFORMANCE_TEXT);
   const u = r.usage ?? { input: 10, output: pieces(text ?? '').length };
   const out: GeminiMockReply = {

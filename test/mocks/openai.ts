@@ -389,7 +389,7 @@ const CONFORMANCE_TEXT = 'Hello from the mock.';
  * A conformance reply (test/providers/conformance/types.ts) as this mock's reply. Text streams word by word after
  * the opening role chunk, so "after n text events" is n + 1 chunks here.
  */
-export function toOpenAIMockReply(r: ConformanceReply): OpenAIMockReply {
+function toOpenAIMockReply(r: ConformanceReply): OpenAIMockReply {
   const text = r.text ?? (r.toolCalls?.length ? undefined : CONFORMANCE_TEXT);
   const usage = r.usage ?? { input: 10, output: words(text ?? '') };
   const out: OpenAIMockReply = {

@@ -15,7 +15,7 @@ export function words(text: string): string[] {
   return text.match(/\S+\s*/g) ?? [];
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Writes the events, `gapMs` apart; after `cutAfter` text events the socket is destroyed, after `stallAfter` the

@@ -36,14 +36,14 @@ const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 /** Google's token endpoint is the audience of every service-account assertion, whatever URL it is posted to. */
 const AUDIENCE = 'https://oauth2.googleapis.com/token';
 
-export interface VertexMockReply extends ConformanceReply {
+interface VertexMockReply extends ConformanceReply {
   /** Gemini finishReason. @default 'STOP' */
   finishReason?: string;
   /** Claude stop_reason. @default 'tool_use' with tool calls, else 'end_turn' */
   stopReason?: string;
 }
 
-export interface VertexTokenRequest {
+interface VertexTokenRequest {
   claims: Record<string, unknown>;
   at: number;
 }

@@ -37,7 +37,7 @@ const STREAM_STATUS: Record<string, number> = {
 };
 
 /** `ValidationException:http://internal.amazon.com/coral/...` or `validationException` → `ValidationException`. */
-export function errorName(raw: string | undefined): string | undefined {
+function errorName(raw: string | undefined): string | undefined {
   const name = raw?.split(':')[0].trim();
   return name ? name[0].toUpperCase() + name.slice(1) : undefined;
 }

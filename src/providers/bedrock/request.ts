@@ -5,7 +5,7 @@ import { JSON_MODE_INSTRUCTION } from '../anthropic/request.js';
 import { badRequest } from './errors.js';
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CachePointBlock.html */
-export interface CachePoint {
+interface CachePoint {
   cachePoint: { type: 'default'; ttl?: '5m' | '1h' };
 }
 
@@ -15,12 +15,12 @@ interface ImageBlock {
 }
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html */
-export interface ReasoningContent {
+interface ReasoningContent {
   reasoningContent: { reasoningText: { text: string; signature?: string } } | { redactedContent: string };
 }
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlock.html */
-export type ContentBlock =
+type ContentBlock =
   | { text: string }
   | ImageBlock
   | { toolUse: { toolUseId: string; name: string; input: Record<string, unknown> } }
@@ -84,7 +84,7 @@ export function buildConverseRequest(req: ChatRequest): ConverseRequestBody {
 }
 
 /** Claude models on Bedrock (ids `anthropic.claude…`, inference profiles `us.anthropic.claude…`, ARNs holding it). */
-export function isClaude(model: string): boolean {
+function isClaude(model: string): boolean {
   return /(^|[.:/])anthropic\.claude/.test(model);
 }
 

@@ -6,7 +6,7 @@ import { badRequest, PROVIDER } from './errors.js';
 import { UpstreamError } from '../types.js';
 
 /** The service name in the credential scope of bedrock-runtime (the SDK's signing name). */
-export const SIGNING_SERVICE = 'bedrock';
+const SIGNING_SERVICE = 'bedrock';
 
 export interface AwsCredential {
   accessKeyId: string;

@@ -167,7 +167,7 @@ export function toChatBody(req: ChatRequest, opts: ChatBodyOptions): OpenAIChatB
  * on models that do not reason (gpt-4o…), and its reasoning models reason by default anyway.
  * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-reasoning_effort
  */
-export function reasoningEffort(r: ReasoningOptions | undefined): OpenAIChatBody['reasoning_effort'] {
+function reasoningEffort(r: ReasoningOptions | undefined): OpenAIChatBody['reasoning_effort'] {
   if (!r?.effort) return undefined;
   return r.effort === 'LOW' ? 'low' : r.effort === 'MEDIUM' ? 'medium' : 'high';
 }

@@ -7,7 +7,7 @@ import type { ChatRequest } from '../types.js';
  * @see https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude/use-claude
  * @see https://docs.anthropic.com/en/api/claude-on-vertex-ai
  */
-export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
+const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
 
 /** The rawPredict / streamRawPredict body: Anthropic's own request minus `model`, plus `anthropic_version`. */
 export function buildVertexClaudeRequest(req: ChatRequest, stream: boolean): Record<string, unknown> {

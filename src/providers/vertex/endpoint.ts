@@ -4,7 +4,7 @@ import { UpstreamError } from '../types.js';
 import { PROVIDER, type ServiceAccountKey } from './service-account.js';
 
 /** Where Gemini (and most partner models) are served when the provider's settings name no region. */
-export const DEFAULT_LOCATION = 'us-central1';
+const DEFAULT_LOCATION = 'us-central1';
 
 /** A location id as Google spells them (us-central1, europe-west4, global): it becomes part of the host name. */
 const LOCATION = /^[a-z][a-z0-9-]{0,62}$/;

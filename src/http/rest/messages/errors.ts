@@ -6,7 +6,7 @@
 import { isGatewayError, UNEXPECTED_ERROR_MESSAGE, type ErrorCode } from '../../../errors.js';
 import { HttpError, errorResponse } from '../http.js';
 
-export type AnthropicErrorType =
+type AnthropicErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
   | 'permission_error'

@@ -14,7 +14,7 @@ const jsonObject = () => z.record(z.string(), z.unknown()).refine((v) => !nestsD
 /** @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching */
 const CacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).nullish();
 
-export const TextBlock = z.object({ type: z.literal('text'), text: text(), cache_control: CacheControl, citations: z.unknown().optional() });
+const TextBlock = z.object({ type: z.literal('text'), text: text(), cache_control: CacheControl, citations: z.unknown().optional() });
 
 /** @see https://docs.anthropic.com/en/docs/build-with-claude/vision */
 const ImageBlock = z.object({

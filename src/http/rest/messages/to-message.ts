@@ -9,7 +9,7 @@ import type { FinishReason, ReasoningBlock, ToolCall } from '../../../providers/
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'refusal';
 
-export type ContentBlock =
+type ContentBlock =
   | { type: 'text'; text: string; citations?: null }
   | { type: 'thinking'; thinking: string; signature: string }
   | { type: 'redacted_thinking'; data: string }
@@ -63,12 +63,12 @@ export const messageId = (invocationId: string) => `msg_${invocationId}`;
  * A reasoning block as Anthropic's: signed thinking, or redacted. Reasoning from a provider that signs nothing
  * gets an empty signature (the field is required), which Anthropic would refuse if it were sent back to it.
  */
-export function thinkingBlock(b: ReasoningBlock): ContentBlock {
+function thinkingBlock(b: ReasoningBlock): ContentBlock {
   if (b.redactedData !== undefined) return { type: 'redacted_thinking', data: b.redactedData };
   return { type: 'thinking', thinking: b.text, signature: b.signature ?? '' };
 }
 
-export function toolUseBlock(c: ToolCall): ContentBlock {
+function toolUseBlock(c: ToolCall): ContentBlock {
   return { type: 'tool_use', id: c.id, name: c.name, input: argumentsObject(c.arguments) };
 }
 

@@ -9,7 +9,7 @@ import type { ChatResult, UsageOut } from '../../../gateway/results.js';
 import type { FinishReason, ToolCall } from '../../../providers/types.js';
 import type { CreateResponseRequest } from './schemas.js';
 
-export interface OutputText {
+interface OutputText {
   type: 'output_text';
   text: string;
   annotations: unknown[];
@@ -43,7 +43,7 @@ export interface ResponseUsage {
   total_tokens: number;
 }
 
-export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
+type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 
 export interface ResponseObject {
   id: string;

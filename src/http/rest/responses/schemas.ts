@@ -69,7 +69,7 @@ const FunctionTool = z.object({
   parameters: jsonObject().nullish(),
   strict: z.boolean().nullish(),
 });
-export type FunctionTool = z.infer<typeof FunctionTool>;
+type FunctionTool = z.infer<typeof FunctionTool>;
 
 const ToolChoice = z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), name: text().min(1) })]);
 
