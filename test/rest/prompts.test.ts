@@ -35,7 +35,7 @@ describe('POST /v1/prompts/{name}/run', () => {
       choices: [{ index: 0, message: { role: 'assistant', content: 'echo: Translate cat into French' }, finish_reason: 'stop' }],
     });
     // system "You translate." (2 words) + user (4 words); answer 5 words
-    expect(body.usage).toEqual({ prompt_tokens: 6, completion_tokens: 5, total_tokens: 11 });
+    expect(body.usage).toEqual({ prompt_tokens: 6, completion_tokens: 5, total_tokens: 11, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
   });
 
   it('runs an older version when asked', async () => {
@@ -55,7 +55,7 @@ describe('POST /v1/prompts/{name}/run', () => {
     expect(events.at(-1)).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('echo: Translate bird');
-    expect(chunks.at(-1).usage).toEqual({ prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 });
+    expect(chunks.at(-1).usage).toEqual({ prompt_tokens: 4, completion_tokens: 3, total_tokens: 7, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
   });
 
   it('a missing or unknown variable is a 400 naming it', async () => {
