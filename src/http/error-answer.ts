@@ -1,9 +1,14 @@
 /* An error answered before a request reaches GraphQL or REST handling (or when that failed): one shape per surface. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isGatewayError, toGraphqlErrorBody, toRestError } from '../errors.js';
+import { anthropicError } from './rest/messages/errors.js';
 
-/** The OpenAI-compatible routes answer in OpenAI's error envelope, everything else in GraphQL's. */
+/**
+ * The OpenAI-compatible routes answer in OpenAI's error envelope, the Anthropic-compatible ones (/v1/messages…) in
+ * Anthropic's (as rest/index.ts answers them), everything else in GraphQL's.
+ */
 const isRestRequest = (req: IncomingMessage) => (req.url ?? '').startsWith('/v1/');
+const isAnthropicRequest = (req: IncomingMessage) => (req.url ?? '').startsWith('/v1/messages');
 
 export function writeErrorAnswer(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
   // an answer already under way cannot change its status: end it, the client sees it cut
@@ -12,7 +17,8 @@ export function writeErrorAnswer(req: IncomingMessage, res: ServerResponse, err:
     return;
   }
   if (isRestRequest(req)) {
-    const { status, headers, body } = toRestError(err);
+    // e.g. a 413 for an announced body over the limit, answered before the route is reached
+    const { status, headers, body } = isAnthropicRequest(req) ? anthropicError(err) : toRestError(err);
     res.writeHead(status, { ...headers, 'content-type': 'application/json' });
     return void res.end(JSON.stringify(body));
   }

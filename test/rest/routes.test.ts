@@ -1,9 +1,14 @@
-/* The OpenAPI document validates, and every documented route answers as the document says (success and error bodies, statuses, headers). */
+/*
+ * The OpenAPI document validates, and every documented route answers as the document says (success and error bodies,
+ * statuses, headers). The /v1/messages routes answer errors in Anthropic's shape, the others in OpenAI's.
+ */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rateLimited } from '../../src/errors.js';
 import { ChatCompletionRequest, EmbeddingsRequest, PromptRunRequest } from '../../src/http/rest/schemas.js';
 import { CreateResponseRequest } from '../../src/http/rest/responses/schemas.js';
+import { MessagesRequest } from '../../src/http/rest/messages/schema.js';
+import { CountTokensRequest } from '../../src/http/rest/messages/count-tokens.js';
 import { utcDay, utcMonth, type Limiter } from '../../src/gateway/limits.js';
 import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
@@ -50,6 +55,15 @@ afterAll(async () => {
 });
 
 const hi = { model: 'echo', messages: [{ role: 'user', content: 'hi there' }] };
+const hiMessage = { model: 'echo', max_tokens: 64, messages: [{ role: 'user', content: 'hi there' }] };
+
+/** Anthropic's routes: errors `{type: 'error', error: {type, message}}`, keys in x-api-key or Bearer. */
+const isAnthropic = (path: string) => path.startsWith('/v1/messages');
+
+/** What an error body of `path` holds: Anthropic's type alone, or OpenAI's type and the gateway code. */
+function errorOf(path: string, type: string, code: string): Record<string, unknown> {
+  return isAnthropic(path) ? { type: 'error', error: { type } } : { error: { type, code } };
+}
 
 /** One successful request per documented operation. */
 const examples: Record<string, { method: 'get' | 'post' | 'delete'; path: string; url: string; body?: unknown }> = {
@@ -61,6 +75,8 @@ const examples: Record<string, { method: 'get' | 'post' | 'delete'; path: string
   listModels: { method: 'get', path: '/v1/models', url: '/v1/models' },
   retrieveModel: { method: 'get', path: '/v1/models/{model}', url: '/v1/models/echo' },
   runPrompt: { method: 'post', path: '/v1/prompts/{name}/run', url: '/v1/prompts/greet/run', body: { variables: { who: 'world' } } },
+  createMessage: { method: 'post', path: '/v1/messages', url: '/v1/messages', body: hiMessage },
+  countMessageTokens: { method: 'post', path: '/v1/messages/count_tokens', url: '/v1/messages/count_tokens', body: { model: 'echo', messages: hiMessage.messages } },
   getOpenApiDocument: { method: 'get', path: '/openapi.json', url: '/openapi.json' },
 };
 
@@ -90,6 +106,8 @@ describe('GET /openapi.json', () => {
       '/openapi.json',
       '/v1/chat/completions',
       '/v1/embeddings',
+      '/v1/messages',
+      '/v1/messages/count_tokens',
       '/v1/models',
       '/v1/models/{model}',
       '/v1/prompts/{name}/run',
@@ -97,16 +115,22 @@ describe('GET /openapi.json', () => {
       '/v1/responses/{id}',
     ]);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.apiKeyAuth).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-api-key' }));
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
     for (const { path, method, op } of operations()) {
       if (path === '/openapi.json') {
         expect(op.security).toEqual([]);
         continue;
       }
+      // Anthropic's routes take the key either way; the others the document-wide Bearer
+      expect(op.security, `${method} ${path} security`).toEqual(isAnthropic(path) ? [{ apiKeyAuth: [] }, { bearerAuth: [] }] : undefined);
       for (const status of ['400', '401', '500']) expect(op.responses[status], `${method} ${path} ${status}`).toBeDefined();
       // only invocations need a scope; a model listing shows what the key may invoke
       expect(op.responses['403'] !== undefined, `${method} ${path} 403`).toBe(method === 'post');
-      expect(op.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorResponse' });
+      const errorSchema = isAnthropic(path) ? 'AnthropicErrorResponse' : 'ErrorResponse';
+      for (const [status, r] of Object.entries(op.responses as Record<string, AnyJson>)) {
+        if (status !== '200') expect(r.content['application/json'].schema, `${method} ${path} ${status}`).toEqual({ $ref: `#/components/schemas/${errorSchema}` });
+      }
     }
     for (const path of ['/v1/chat/completions', '/v1/embeddings', '/v1/prompts/{name}/run']) {
       const r = doc.paths[path].post.responses;
@@ -114,8 +138,15 @@ describe('GET /openapi.json', () => {
       expect(r['429'].headers['retry-after']).toBeDefined();
       expect(r['200'].headers.deprecation).toBeDefined();
     }
-    expect(Object.keys(doc.paths['/v1/chat/completions'].post.responses['200'].content).sort()).toEqual(['application/json', 'text/event-stream']);
+    const messages = doc.paths['/v1/messages'].post.responses;
+    for (const status of ['404', '410', '413', '429', '502', '504', '529']) expect(messages[status], `/v1/messages ${status}`).toBeDefined();
+    expect(messages['429'].headers['retry-after']).toBeDefined();
+    expect(messages['200'].headers.deprecation).toBeDefined();
+    for (const path of ['/v1/chat/completions', '/v1/messages']) {
+      expect(Object.keys(doc.paths[path].post.responses['200'].content).sort(), path).toEqual(['application/json', 'text/event-stream']);
+    }
     expect(doc.components.schemas.ChatCompletionChunk).toBeDefined();
+    expect(doc.components.schemas.MessageStreamEvent).toBeDefined();
   });
 
   it('is generated from the zod schemas that validate the requests', () => {
@@ -124,7 +155,11 @@ describe('GET /openapi.json', () => {
     expect(props('CreateEmbeddingRequest')).toEqual(Object.keys(EmbeddingsRequest.shape).sort());
     expect(props('RunPromptRequest')).toEqual(Object.keys(PromptRunRequest.shape).sort());
     expect(props('CreateResponseRequest')).toEqual(Object.keys(CreateResponseRequest.shape).sort());
+    expect(props('CreateMessageRequest')).toEqual(Object.keys(MessagesRequest.shape).sort());
+    expect(props('CountMessageTokensRequest')).toEqual(Object.keys(CountTokensRequest.shape).sort());
     expect(doc.components.schemas.CreateChatCompletionRequest.required.sort()).toEqual(['messages', 'model']);
+    expect(doc.components.schemas.CreateMessageRequest.required.sort()).toEqual(['max_tokens', 'messages', 'model']);
+    expect(doc.components.schemas.CountMessageTokensRequest.required.sort()).toEqual(['messages', 'model']);
   });
 });
 
@@ -147,7 +182,7 @@ describe('each documented route answers as documented', () => {
         expect(res.status).toBe(401);
         const body = await res.json();
         check.response(ex.path, ex.method, 401, body);
-        expect(body.error).toMatchObject({ type: 'authentication_error', code: 'UNAUTHENTICATED' });
+        expect(body).toMatchObject(errorOf(ex.path, 'authentication_error', 'UNAUTHENTICATED'));
       });
     }
   }
@@ -167,6 +202,33 @@ describe('each documented route answers as documented', () => {
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } });
   });
 
+  it("the /v1/messages routes take the key as x-api-key too, as Anthropic's clients send it", async () => {
+    for (const operationId of ['createMessage', 'countMessageTokens']) {
+      const ex = examples[operationId]!;
+      const res = await fetch(`${gw.url}${ex.url}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(ex.body) });
+      expect(res.status, operationId).toBe(200);
+      check.response(ex.path, ex.method, 200, await res.json());
+      const bad = await fetch(`${gw.url}${ex.url}`, { method: 'POST', headers: { 'x-api-key': 'gw_nope', 'content-type': 'application/json' }, body: JSON.stringify(ex.body) });
+      expect(bad.status, operationId).toBe(401);
+      check.response(ex.path, ex.method, 401, await bad.json());
+    }
+  });
+
+  it("streams a message as Anthropic's named events, as documented", async () => {
+    const res = await post(gw, '/v1/messages', { ...hiMessage, stream: true }, key);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await sseData(res)).map((e) => JSON.parse(e));
+    for (const e of events) check.response('/v1/messages', 'post', 200, e, 'text/event-stream');
+    expect(events[0].type).toBe('message_start');
+    check.component('AnthropicMessage', events[0].message);
+    expect(events.at(-1).type).toBe('message_stop');
+    expect(events.at(-2)).toMatchObject({ type: 'message_delta', delta: { stop_reason: 'end_turn' } });
+    check.component('AnthropicUsage', events.at(-2).usage);
+    const text = events.filter((e) => e.delta?.type === 'text_delta').map((e) => e.delta.text);
+    expect(text.join('')).toBe('echo: hi there');
+  });
+
   it('streams a prompt run the same way', async () => {
     const res = await post(gw, '/v1/prompts/greet/run', { variables: { who: 'you' }, stream: true }, key);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -184,6 +246,14 @@ describe('errors, as documented', () => {
     const body = await res.json();
     check.response(path, method, status, body);
     expect(body.error).toMatchObject(error);
+    return body;
+  }
+
+  async function expectAnthropicError(res: Response, path: string, status: number, type: string) {
+    expect(res.status).toBe(status);
+    const body = await res.json();
+    check.response(path, 'post', status, body);
+    expect(body).toMatchObject({ type: 'error', error: { type } });
     return body;
   }
 
@@ -231,7 +301,11 @@ describe('errors, as documented', () => {
     await expectError(await post(gw, '/v1/chat/completions', hi, 'not-even-a-bearer token'), '/v1/chat/completions', 'post', 401, { code: 'UNAUTHENTICATED' });
     const reader = (await gw.createKey({ scopes: ['READ_USAGE'] })).secret;
     for (const ex of Object.values(examples).filter((e) => e.method === 'post')) {
-      await expectError(await post(gw, ex.url, ex.body, reader), ex.path, ex.method, 403, { type: 'permission_error', code: 'FORBIDDEN' });
+      const res = await post(gw, ex.url, ex.body, reader);
+      expect(res.status, ex.path).toBe(403);
+      const body = await res.json();
+      check.response(ex.path, ex.method, 403, body);
+      expect(body).toMatchObject(errorOf(ex.path, 'permission_error', 'FORBIDDEN'));
     }
     const list = await get(gw, '/v1/models', reader);
     expect(list.status).toBe(200);
@@ -252,6 +326,24 @@ describe('errors, as documented', () => {
     const res = await post(gw, '/v1/chat/completions', hi, limited);
     expect(res.headers.get('retry-after')).toBe('30');
     await expectError(res, '/v1/chat/completions', 'post', 429, { type: 'rate_limit_error', code: 'RATE_LIMITED' });
+    const msg = await post(gw, '/v1/messages', hiMessage, limited);
+    expect(msg.headers.get('retry-after')).toBe('30');
+    await expectAnthropicError(msg, '/v1/messages', 429, 'rate_limit_error');
+  });
+
+  it("/v1/messages: each failure in Anthropic's shape with its documented status", async () => {
+    await expectAnthropicError(await post(gw, '/v1/messages', '{"model": "echo",', key), '/v1/messages', 400, 'invalid_request_error');
+    const bad = await expectAnthropicError(await post(gw, '/v1/messages', { ...hiMessage, max_tokens: 0 }, key), '/v1/messages', 400, 'invalid_request_error');
+    expect(bad.error.message).toContain('max_tokens');
+    await expectAnthropicError(await post(gw, '/v1/messages/count_tokens', { model: 'echo' }, key), '/v1/messages/count_tokens', 400, 'invalid_request_error');
+    await expectAnthropicError(await post(gw, '/v1/messages', { ...hiMessage, model: 'nope' }, key), '/v1/messages', 404, 'not_found_error');
+    await expectAnthropicError(await post(gw, '/v1/messages', { ...hiMessage, model: 'gone' }, key), '/v1/messages', 410, 'not_found_error');
+    mock.reply(mockError(500));
+    await expectAnthropicError(await post(gw, '/v1/messages', { ...hiMessage, model: 'gpt-mock' }, key), '/v1/messages', 502, 'api_error');
+    mock.reply({ hang: true });
+    await expectAnthropicError(await post(gw, '/v1/messages', { ...hiMessage, model: 'slow-mock' }, key), '/v1/messages', 504, 'timeout_error');
+    const big = JSON.stringify({ ...hiMessage, messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024 + 10) }] });
+    await expectAnthropicError(await post(gw, '/v1/messages', big, key), '/v1/messages', 413, 'request_too_large');
   });
 
   it('502 when the upstream fails, 504 when it times out', async () => {

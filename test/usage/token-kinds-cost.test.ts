@@ -4,19 +4,22 @@
  * none of its own), once at an operator's own prices (which override the catalogue), through GraphQL `chat`, and
  * once streamed through REST chat completions.
  *
- * One row per provider kind (KINDS below). To add a kind (AZURE_OPENAI, BEDROCK, VERTEX…), add a row: its mock
- * (a ConformanceMock-like server of test/mocks), an upstream model id the catalogue lists for that kind, the
- * published prices with the pricing page they come from, and `reply`, which scripts the mock to report the
- * token kinds in the provider's own wire format.
+ * One row per provider kind and model family (KINDS below; VERTEX twice: Gemini and Claude). A row: its mock (a
+ * ConformanceMock-like server of test/mocks) with the provider's credential and settings when the kind needs its
+ * own, an upstream model id the catalogue lists for that kind, the published prices with the pricing page they
+ * come from, and `reply`, which scripts the mock to report the token kinds in the provider's own wire format.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { readSse } from '../kit/sse.js';
-import { createProvider, ok, uniq, type ProviderKind } from '../gateway/helpers.js';
+import { ok, uniq, type ProviderKind } from '../gateway/helpers.js';
 import { startOpenAIMock } from '../mocks/openai.js';
 import { startAnthropicMock } from '../mocks/anthropic.js';
 import { startGeminiMock } from '../mocks/gemini.js';
+import { startAzureOpenAIMock } from '../mocks/azure-openai.js';
+import { BEDROCK_MOCK_CREDENTIAL, BEDROCK_MOCK_REGION, startBedrockMock } from '../mocks/bedrock.js';
+import { startVertexMock } from '../mocks/vertex.js';
 
 /** Token counts as the gateway reports them: the three kinds are parts of prompt / completion. */
 interface Tokens {
@@ -38,8 +41,11 @@ interface Prices {
 
 interface KindRow {
   kind: ProviderKind | 'AZURE_OPENAI' | 'BEDROCK' | 'VERTEX';
-  /** Starts the kind's mock: its base URL for the provider, how to script it, and how to stop it. */
-  start(): Promise<{ baseUrl: string; reply(t: Tokens): void; close(): Promise<void> }>;
+  /**
+   * Starts the kind's mock: its base URL for the provider, the provider's credential and settings when the kind
+   * needs its own (default credential 'sk-provider', no settings), how to script it, and how to stop it.
+   */
+  start(): Promise<{ baseUrl: string; apiKey?: string; settings?: Record<string, string>; reply(t: Tokens): void; close(): Promise<void> }>;
   /** A model id of this kind the catalogue lists. */
   upstreamModel: string;
   /** The provider's published prices for it. */
@@ -120,7 +126,93 @@ const KINDS: KindRow[] = [
     pricingPage: 'https://ai.google.dev/gemini-api/docs/pricing',
     tokens: { prompt: 5000, cachedRead: 4000, cacheWrite: 0, completion: 750, reasoning: 600 },
   },
+  {
+    kind: 'AZURE_OPENAI',
+    async start() {
+      // a deployment named after its model, so the catalogue finds it by the target's upstream model (the deployment)
+      const mock = await startAzureOpenAIMock({ apiKey: 'sk-provider', deployments: { 'o3-mini': 'o3-mini-2025-01-31' } });
+      return {
+        baseUrl: mock.url,
+        settings: { apiVersion: '2024-10-21' },
+        // OpenAI's usage object: prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens
+        // @see https://learn.microsoft.com/en-us/azure/ai-services/openai/reference#chat-completions
+        reply: (t) => mock.reply({ usage: conformanceUsage(t) }),
+        close: () => mock.close(),
+      };
+    },
+    upstreamModel: 'o3-mini',
+    // o3-mini (Global deployment): $1.10 input, $0.55 cached input, $4.40 output (reasoning billed as output)
+    published: { input: 1.1, cachedRead: 0.55, output: 4.4 },
+    pricingPage: 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/',
+    tokens: { prompt: 2000, cachedRead: 1024, cacheWrite: 0, completion: 500, reasoning: 320 },
+  },
+  {
+    kind: 'BEDROCK',
+    async start() {
+      const mock = await startBedrockMock();
+      return {
+        baseUrl: mock.url,
+        // `accessKeyId:secretAccessKey`; the mock checks the SigV4 signature made with it for this region
+        apiKey: BEDROCK_MOCK_CREDENTIAL,
+        settings: { region: BEDROCK_MOCK_REGION },
+        // inputTokens is the uncached rest, cacheReadInputTokens / cacheWriteInputTokens apart, thinking inside
+        // outputTokens (the mock writes these fields from the gateway's totals)
+        // @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_TokenUsage.html
+        reply: (t) => mock.reply({ usage: conformanceUsage(t) }),
+        close: () => mock.close(),
+      };
+    },
+    upstreamModel: 'anthropic.claude-sonnet-4-20250514-v1:0',
+    // Claude Sonnet 4 on Bedrock (on-demand): $3 input, $3.75 cache write, $0.30 cache read, $15 output
+    published: { input: 3, cacheWrite: 3.75, cachedRead: 0.3, output: 15 },
+    pricingPage: 'https://aws.amazon.com/bedrock/pricing/',
+    tokens: { prompt: 4300, cachedRead: 3000, cacheWrite: 1200, completion: 400, reasoning: 0 },
+  },
+  {
+    kind: 'VERTEX',
+    async start() {
+      const mock = await startVertexMock();
+      return {
+        baseUrl: mock.url,
+        // the service account's key file, whose token_uri is the mock's token endpoint
+        apiKey: mock.credential,
+        // Gemini's usageMetadata: promptTokenCount includes cachedContentTokenCount, thoughtsTokenCount apart
+        // @see https://cloud.google.com/vertex-ai/docs/reference/rest/v1/GenerateContentResponse#UsageMetadata
+        reply: (t) => mock.reply({ usage: conformanceUsage(t) }),
+        close: () => mock.close(),
+      };
+    },
+    upstreamModel: 'gemini-2.5-flash',
+    // Gemini 2.5 Flash on Vertex AI: $0.30 input (text), $0.03 cached input, $2.50 output (thinking billed as output)
+    published: { input: 0.3, cachedRead: 0.03, output: 2.5 },
+    pricingPage: 'https://cloud.google.com/vertex-ai/generative-ai/pricing#gemini-models',
+    tokens: { prompt: 5000, cachedRead: 4000, cacheWrite: 0, completion: 750, reasoning: 600 },
+  },
+  {
+    kind: 'VERTEX',
+    async start() {
+      const mock = await startVertexMock();
+      return {
+        baseUrl: mock.url,
+        apiKey: mock.credential,
+        // Claude through rawPredict: Anthropic's usage object (input_tokens is the uncached rest)
+        // @see https://docs.anthropic.com/en/api/messages#response-usage
+        reply: (t) => mock.reply({ usage: conformanceUsage(t) }),
+        close: () => mock.close(),
+      };
+    },
+    upstreamModel: 'claude-sonnet-4@20250514',
+    // Claude Sonnet 4 on Vertex AI: $3 input, $3.75 cache write, $0.30 cache hit, $15 output
+    published: { input: 3, cacheWrite: 3.75, cachedRead: 0.3, output: 15 },
+    pricingPage: 'https://cloud.google.com/vertex-ai/generative-ai/pricing#claude-models',
+    tokens: { prompt: 4300, cachedRead: 3000, cacheWrite: 1200, completion: 400, reasoning: 0 },
+  },
 ];
+
+/** The gateway's totals in the shape the conformance mocks take; each mock writes its provider's own fields. */
+function conformanceUsage(t: Tokens) {
+  return { input: t.prompt, output: t.completion, cachedRead: t.cachedRead, cacheWrite: t.cacheWrite, reasoning: t.reasoning };
+}
 
 /** An operator's own prices, each kind different from the others so a kind billed at the wrong rate shows. */
 const OPERATOR: Required<Prices> = { input: 1, output: 2, cachedRead: 0.25, cacheWrite: 1.5, reasoning: 8 };
@@ -199,7 +291,7 @@ async function recordOf(model: string): Promise<UsageFields & { invocationId: st
   return edges[0]!.node;
 }
 
-describe.each(KINDS)('$kind: cost = published prices × each token kind', (row) => {
+describe.each(KINDS)('$kind $upstreamModel: cost = published prices × each token kind', (row) => {
   let mock: Awaited<ReturnType<KindRow['start']>>;
   let provider: string;
 
@@ -207,7 +299,8 @@ describe.each(KINDS)('$kind: cost = published prices × each token kind', (row) 
     mock = await row.start();
     mock.reply(row.tokens);
     provider = uniq(row.kind.toLowerCase());
-    await createProvider(gw, { name: provider, kind: row.kind as ProviderKind, baseUrl: mock.baseUrl, apiKey: 'sk-provider' });
+    const input = { name: provider, kind: row.kind, baseUrl: mock.baseUrl, apiKey: mock.apiKey ?? 'sk-provider', settings: mock.settings };
+    ok(await gw.gql('mutation($input: CreateProviderInput!) { createProvider(input: $input) { id } }', { input }));
   });
 
   afterAll(async () => {

@@ -19,6 +19,14 @@ import {
   PromptRunResponse,
 } from './schemas.js';
 import { CreateResponseRequest, DeletedResponseDoc, ResponseIdParams, ResponseObjectDoc, ResponseStreamEventDoc } from './responses/schemas.js';
+import {
+  AnthropicErrorResponseDoc,
+  AnthropicMessageDoc,
+  CountMessageTokensRequestDoc,
+  CreateMessageRequestDoc,
+  MessageStreamEventDoc,
+  MessageTokensCountDoc,
+} from './messages/docs.js';
 
 const json = (schema: ZodType) => ({ 'application/json': { schema } });
 
@@ -48,6 +56,24 @@ const invocation: RouteConfig['responses'] = {
   502: error('UPSTREAM_ERROR: every target failed, after retries and fallbacks'),
   504: error('UPSTREAM_TIMEOUT: every attempt timed out'),
 };
+
+/** /v1/messages answers every failure in Anthropic's shape, with Anthropic's error type for each status. */
+const anthropicError = (description: string, headers?: ResponseConfig['headers']): ResponseConfig => ({
+  description,
+  content: json(AnthropicErrorResponseDoc),
+  ...(headers ? { headers } : {}),
+});
+
+const anthropicCommon: RouteConfig['responses'] = {
+  400: anthropicError('invalid_request_error (BAD_USER_INPUT): the body is not valid JSON, or a field is invalid; the message names it'),
+  401: anthropicError('authentication_error: missing, unknown, revoked or expired key'),
+  403: anthropicError('permission_error: the key lacks the INVOKE scope or may not use this model'),
+  413: anthropicError('request_too_large: the request body is larger than the limit (2 MiB by default)'),
+  500: anthropicError('api_error: unexpected error (details are logged, never returned)'),
+};
+
+/** Either of Anthropic's ways to send the key (its SDKs send `x-api-key`; with an auth token, Bearer). */
+const anthropicSecurity: Array<Record<string, string[]>> = [{ apiKeyAuth: [] }, { bearerAuth: [] }];
 
 const lifecycleHeaders = {
   deprecation: { description: 'Present (`true`) when the model is DEPRECATED: it still answers, but will be retired', schema: { type: 'string' as const } },
@@ -91,6 +117,12 @@ function build() {
     type: 'http',
     scheme: 'bearer',
     description: 'A gateway API key: `Authorization: Bearer gw_…`',
+  });
+  registry.registerComponent('securitySchemes', 'apiKeyAuth', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-api-key',
+    description: 'A gateway API key as Anthropic clients send theirs: `x-api-key: gw_…` (the /v1/messages routes only)',
   });
 
   registry.registerPath({
@@ -199,6 +231,46 @@ function build() {
   });
 
   registry.registerPath({
+    method: 'post',
+    path: '/v1/messages',
+    operationId: 'createMessage',
+    tags: ['Messages'],
+    summary: "Create a message (Anthropic's Messages API)",
+    description:
+      'Same keys, limits, routing and usage records as chat completions, over any provider kind; the key goes in `x-api-key` ' +
+      "or `Authorization: Bearer`. Errors use Anthropic's shape `{\"type\": \"error\", \"error\": {type, message}}`. " +
+      'With `stream: true` the answer is named server-sent events (MessageStreamEvent).',
+    security: anthropicSecurity,
+    request: { headers: cacheRequestHeaders, body: { required: true, content: json(CreateMessageRequestDoc) } },
+    responses: {
+      200: {
+        description: 'A Message object, or a stream of MessageStreamEvent',
+        headers: chatHeaders,
+        content: { 'application/json': { schema: AnthropicMessageDoc }, 'text/event-stream': { schema: MessageStreamEventDoc } },
+      },
+      ...anthropicCommon,
+      404: anthropicError('not_found_error: MODEL_NOT_FOUND'),
+      410: anthropicError('not_found_error: MODEL_RETIRED, the model is retired and no longer served'),
+      429: anthropicError('rate_limit_error: RATE_LIMITED or QUOTA_EXCEEDED', retryAfter),
+      502: anthropicError('api_error: UPSTREAM_ERROR, every target failed, after retries and fallbacks'),
+      504: anthropicError('timeout_error: UPSTREAM_TIMEOUT, every attempt timed out'),
+      529: anthropicError('overloaded_error: SERVICE_UNAVAILABLE'),
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/messages/count_tokens',
+    operationId: 'countMessageTokens',
+    tags: ['Messages'],
+    summary: 'Count the input tokens of a Messages request',
+    description: "Counted by the gateway's own tokenizer (an estimate, since any provider may answer); nothing is sent upstream and no usage is recorded.",
+    security: anthropicSecurity,
+    request: { body: { required: true, content: json(CountMessageTokensRequestDoc) } },
+    responses: { 200: { description: 'The input token count', content: json(MessageTokensCountDoc) }, ...anthropicCommon },
+  });
+
+  registry.registerPath({
     method: 'get',
     path: '/openapi.json',
     operationId: 'getOpenApiDocument',
@@ -211,14 +283,15 @@ function build() {
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
-      title: 'GraphQL AI Gateway: OpenAI-compatible REST',
+      title: 'GraphQL AI Gateway: OpenAI- and Anthropic-compatible REST',
       version: '1.0.0',
       description:
-        'OpenAI-compatible routes in front of the same gateway core as the GraphQL API (/graphql). ' +
-        'Errors use OpenAI\'s envelope `{"error": {message, type, param, code}}`, with the gateway error code in `code`.',
+        'OpenAI-compatible (and Anthropic-compatible) routes in front of the same gateway core as the GraphQL API (/graphql). ' +
+        'Errors use OpenAI\'s envelope `{"error": {message, type, param, code}}`, with the gateway error code in `code`; ' +
+        'the Anthropic-compatible /v1/messages routes answer in Anthropic\'s shape instead.',
     },
     security: [{ bearerAuth: [] }],
-    tags: [{ name: 'Chat' }, { name: 'Responses' }, { name: 'Embeddings' }, { name: 'Models' }, { name: 'Prompts' }, { name: 'Meta' }],
+    tags: [{ name: 'Chat' }, { name: 'Responses' }, { name: 'Messages' }, { name: 'Embeddings' }, { name: 'Models' }, { name: 'Prompts' }, { name: 'Meta' }],
   });
 }
 

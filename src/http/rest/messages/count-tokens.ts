@@ -12,7 +12,7 @@ import { MessagesRequest } from './schema.js';
 import { toChatInput } from './to-chat-input.js';
 
 /** The Messages request without max_tokens, which counting does not need. */
-const CountTokensRequest = MessagesRequest.extend({ max_tokens: MessagesRequest.shape.max_tokens.optional() });
+export const CountTokensRequest = MessagesRequest.extend({ max_tokens: MessagesRequest.shape.max_tokens.optional() });
 
 export async function countTokens(ctx: RestContext, principal: Principal): Promise<void> {
   ctx.services.gateway.requireInvoke(principal);
