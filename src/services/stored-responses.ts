@@ -37,8 +37,6 @@ export function createStoredResponseService(db: Db, opts: { ttlSeconds: number }
   }
 
   return {
-    ttlSeconds: opts.ttlSeconds,
-
     async save(r: StoredResponse, principal: Principal): Promise<void> {
       const now = Date.now();
       await db.insert(storedResponses).values({
