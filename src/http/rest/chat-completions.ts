@@ -7,13 +7,14 @@
 import { completionUsage } from './completion-usage.js';
 import type { ChatInput } from '../../gateway/chat-input.js';
 import type { ChatChunk, ChatResult, InvocationOptions } from '../../gateway/gateway.js';
-import { GatewayError, isGatewayError } from '../../errors.js';
+import { GatewayError } from '../../errors.js';
 import type { FinishReason, ToolCallDelta } from '../../providers/types.js';
 import type { Principal } from '../../services/keys.js';
 import { errorResponse, parseBody, readJson, requirePrincipal, sendError, sendJson, warningHeaders, type RestContext } from './http.js';
 import { ChatCompletionRequest, restEndUser, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
 import { SseWriter } from './sse.js';
 import { CACHE_HEADER, cacheOptionsOf } from './cache-headers.js';
+import { withParam } from './param.js';
 
 type Part = NonNullable<ChatInput['messages'][number]['parts']>[number];
 
@@ -88,14 +89,7 @@ function restParam(field: string): string {
 }
 
 /** Renames the field of a BAD_USER_INPUT raised by the core; other errors pass unchanged. */
-export function withRestParam(err: unknown): unknown {
-  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
-  const field = err.extensions.field;
-  if (!field.startsWith('input.')) return err;
-  const param = restParam(field);
-  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
-  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
-}
+export const withRestParam = (err: unknown): unknown => withParam(err, restParam);
 
 const FINISH: Record<FinishReason, ChatCompletion['choices'][number]['finish_reason']> = {
   STOP: 'stop',

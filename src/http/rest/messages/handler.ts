@@ -11,12 +11,13 @@ import type { Principal } from '../../../services/keys.js';
 import { authenticate } from '../../auth.js';
 import { CACHE_HEADER, cacheOptionsOf } from '../cache-headers.js';
 import { HttpError, parseBody, readJson, sendJson, warningHeaders, type RestContext } from '../http.js';
+import { withParam } from '../param.js';
 import { SseWriter } from '../sse.js';
 import { countTokens } from './count-tokens.js';
 import { anthropicError } from './errors.js';
 import { MessagesRequest } from './schema.js';
 import { MessageStreamWriter } from './stream-writer.js';
-import { anthropicParam, toChatInput } from './to-chat-input.js';
+import { anthropicParam, toChatInput, type MessageOrigin } from './to-chat-input.js';
 import { messageId, toMessage } from './to-message.js';
 
 /**
@@ -31,14 +32,7 @@ async function principalOf(ctx: RestContext): Promise<Principal> {
 }
 
 /** A BAD_USER_INPUT from the core names the field as the Anthropic request does. */
-function withAnthropicParam(err: unknown): unknown {
-  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
-  const field = err.extensions.field;
-  if (!field.startsWith('input.')) return err;
-  const param = anthropicParam(field);
-  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
-  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
-}
+const withAnthropicParam = (err: unknown, origins: MessageOrigin[]): unknown => withParam(err, (f) => anthropicParam(f, origins));
 
 /** Anthropic's SDKs read `request-id` (and show it on errors); it is the gateway's own request id. */
 const requestIdHeader = (ctx: RestContext) => ({ 'request-id': ctx.requestId });
@@ -56,7 +50,7 @@ export async function handleCountTokens(ctx: RestContext): Promise<void> {
   try {
     await countTokens(ctx, await principalOf(ctx));
   } catch (err) {
-    if (!ctx.res.destroyed) sendAnthropicError(ctx, withAnthropicParam(err));
+    if (!ctx.res.destroyed) sendAnthropicError(ctx, err);
   }
 }
 
@@ -65,7 +59,9 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
     const principal = await principalOf(ctx);
     const body = parseBody(MessagesRequest, await readJson(ctx));
     const warnings: string[] = [];
-    let input = toChatInput(body, warnings);
+    const mapped = toChatInput(body, warnings);
+    const { origins } = mapped;
+    let input = mapped.input;
     const cache = cacheOptionsOf(ctx.req.headers);
     if (cache) input = { ...input, cache };
     let cacheResult: string | undefined;
@@ -79,10 +75,10 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
     const headers = () => ({ ...warningHeaders(warnings), ...(cacheResult ? { [CACHE_HEADER]: cacheResult } : {}), ...requestIdHeader(ctx) });
     const { gateway } = ctx.services;
     if (body.stream === true) {
-      const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e)));
-      return await streamMessage(ctx, stream, { headers: headers(), principal, input });
+      const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e, origins)));
+      return await streamMessage(ctx, stream, { headers: headers(), principal, input, origins });
     }
-    const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e)));
+    const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e, origins)));
     sendJson(ctx.res, 200, toMessage(result), headers());
   } catch (err) {
     if (!ctx.res.destroyed) sendAnthropicError(ctx, err);
@@ -98,7 +94,7 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
 async function streamMessage(
   ctx: RestContext,
   stream: AsyncIterable<ChatChunk>,
-  opts: { headers: Record<string, string>; principal: Principal; input: ChatInput },
+  opts: { headers: Record<string, string>; principal: Principal; input: ChatInput; origins: MessageOrigin[] },
 ): Promise<void> {
   const { res } = ctx;
   const it = stream[Symbol.asyncIterator]();
@@ -145,7 +141,7 @@ async function streamMessage(
     else if (!finished && !sse.closed) await writer.error(anthropicError(new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {})).body);
     sse.end();
   } catch (err) {
-    if (!res.headersSent) return sendAnthropicError(ctx, withAnthropicParam(err));
+    if (!res.headersSent) return sendAnthropicError(ctx, withAnthropicParam(err, opts.origins));
     await writer?.error(anthropicError(err).body);
     sse.end();
   } finally {

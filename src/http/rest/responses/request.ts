@@ -4,7 +4,8 @@
  * @see https://platform.openai.com/docs/api-reference/responses/create
  */
 import type { ChatInput } from '../../../gateway/chat-input.js';
-import { badInput, GatewayError, isGatewayError } from '../../../errors.js';
+import { badInput } from '../../../errors.js';
+import { withParam } from '../param.js';
 import type { StoredConversation, StoredResponse } from '../../../services/stored-responses.js';
 import { restEndUser } from '../schemas.js';
 import type { ContentPart, CreateResponseRequest, InputItem } from './schemas.js';
@@ -160,11 +161,4 @@ function responsesParam(field: string, origins: string[]): string {
 }
 
 /** Renames the field of a BAD_USER_INPUT raised by the core; other errors pass unchanged. */
-export function withResponsesParam(err: unknown, origins: string[]): unknown {
-  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
-  const field = err.extensions.field;
-  if (!field.startsWith('input.')) return err;
-  const param = responsesParam(field, origins);
-  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
-  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
-}
+export const withResponsesParam = (err: unknown, origins: string[]): unknown => withParam(err, (f) => responsesParam(f, origins));
