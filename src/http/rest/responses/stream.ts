@@ -197,7 +197,8 @@ export async function streamResponse(
       next = await it.next();
     }
     if (endedBy || !finish) {
-      if (!sse.closed && endedBy) await fail(endedBy);
+      // ended by a key change, or the stream stopped without saying how it finished: either way the client is told
+      if (!sse.closed) await fail(endedBy ?? new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {}));
       return sse.end();
     }
     const done = statusOf(finish);
