@@ -12,7 +12,7 @@ import { authenticate } from '../../auth.js';
 import { CACHE_HEADER, cacheOptionsOf } from '../cache-headers.js';
 import { HttpError, parseBody, readJson, sendJson, warningHeaders, type RestContext } from '../http.js';
 import { withParam } from '../param.js';
-import { SseWriter } from '../sse.js';
+import { relayStream } from '../stream-relay.js';
 import { countTokens } from './count-tokens.js';
 import { anthropicError } from './errors.js';
 import { MessagesRequest } from './schema.js';
@@ -86,66 +86,38 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
 }
 
 /**
- * Streams the gateway's chunks as Anthropic's events. Nothing is sent before the first chunk, so a failure before
- * it still gets its HTTP status; after it, a failure is an `error` event and the stream ends. The client going
- * away ends the gateway stream, which aborts the upstream; a key change that no longer allows the stream
- * (open-sessions.ts) ends it with its error as the last event, as on the other surfaces.
+ * Streams the gateway's chunks as Anthropic's events (the rules every REST stream shares: stream-relay.ts). After
+ * the first event, a failure, a key change that ends the stream or a stream that stops without a stop reason is an
+ * `error` event, and the stream ends.
  */
-async function streamMessage(
+function streamMessage(
   ctx: RestContext,
   stream: AsyncIterable<ChatChunk>,
   opts: { headers: Record<string, string>; principal: Principal; input: ChatInput; origins: MessageOrigin[] },
 ): Promise<void> {
-  const { res } = ctx;
-  const it = stream[Symbol.asyncIterator]();
-  const onClose = () => {
-    if (!res.writableFinished) void it.return?.();
-  };
-  res.once('close', onClose);
-  const sse = new SseWriter(res);
-  let endedBy: GatewayError | undefined;
-  let unlist: (() => void) | undefined;
-  let writer: MessageStreamWriter | undefined;
-  try {
-    let next = await it.next();
-    // a failed stream ends with an ERROR chunk, then the error: before anything was sent, it gets its HTTP status
-    while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
-    if (next.done || res.destroyed) return;
-
-    writer = new MessageStreamWriter(sse, messageId(next.value.invocationId), next.value.model);
-    sse.start(opts.headers);
-    unlist = ctx.sessions?.add({
-      principal: opts.principal,
-      field: 'chatStream',
-      args: { input: { model: opts.input.model } },
-      end: (reason) => {
-        endedBy = reason;
-        void it.return?.();
-      },
-    });
-    await writer.start();
-    let finished = false;
-    while (!next.done) {
-      const c = next.value;
-      if (c.finishReason !== 'ERROR') {
-        await writer.chunk(c);
-        if (c.finishReason) {
-          await writer.finish(c.finishReason, c.usage);
-          finished = true;
-        }
-      }
-      if (sse.closed) return;
-      next = await it.next();
-    }
-    if (endedBy && !sse.closed) await writer.error(anthropicError(endedBy).body);
-    else if (!finished && !sse.closed) await writer.error(anthropicError(new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {})).body);
-    sse.end();
-  } catch (err) {
-    if (!res.headersSent) return sendAnthropicError(ctx, withAnthropicParam(err, opts.origins));
-    await writer?.error(anthropicError(err).body);
-    sse.end();
-  } finally {
-    unlist?.();
-    res.off('close', onClose);
-  }
+  return relayStream(ctx, stream, {
+    headers: opts.headers,
+    principal: opts.principal,
+    model: opts.input.model,
+    sendError: (err) => sendAnthropicError(ctx, withAnthropicParam(err, opts.origins)),
+    open: (first, sse) => {
+      const writer = new MessageStreamWriter(sse, messageId(first.invocationId), first.model);
+      let finished = false;
+      return {
+        start: () => writer.start(),
+        async chunk(c) {
+          await writer.chunk(c);
+          if (c.finishReason) {
+            await writer.finish(c.finishReason, c.usage);
+            finished = true;
+          }
+        },
+        async end(endedBy) {
+          if (endedBy && !sse.closed) await writer.error(anthropicError(endedBy).body);
+          else if (!finished && !sse.closed) await writer.error(anthropicError(new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {})).body);
+        },
+        error: (err) => writer.error(anthropicError(err).body),
+      };
+    },
+  });
 }
