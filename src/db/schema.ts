@@ -398,7 +398,7 @@ export const storedResponses = pgTable(
     apiKeyId: uuid('api_key_id'),
     /** The public model name asked for. */
     model: text('model').notNull(),
-    /** The conversation up to and including this response's output, as the gateway's messages (ChatInput messages). */
+    /** {previous, messages}: the response this one continued and the gateway's messages its turn added (see stored-responses.ts). */
     conversation: jsonb('conversation').notNull(),
     /** The Response object as it was returned. */
     response: jsonb('response').notNull(),

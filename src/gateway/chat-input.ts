@@ -29,6 +29,8 @@ export interface ChatInput {
     }> | null;
     toolCalls?: Array<{ id: string; name: string; arguments: string }> | null;
     toolCallId?: string | null;
+    /** TOOL messages: the tool failed (Anthropic `is_error`; REST surfaces, not in the GraphQL input). */
+    isError?: boolean | null;
     name?: string | null;
     /** ASSISTANT turns: the reasoning blocks the model returned, sent back (REST surfaces; not in the GraphQL input). */
     reasoning?: ReasoningBlock[] | null;
@@ -118,6 +120,7 @@ function toMessage(m: ChatInput['messages'][number], at: string, tally: Tally): 
   if (parts) msg.parts = parts;
   if (toolCalls?.length) msg.toolCalls = toolCalls;
   if (m.toolCallId) msg.toolCallId = m.toolCallId;
+  if (m.isError && m.role === 'TOOL') msg.isError = true;
   if (m.name) msg.name = m.name;
   if (m.reasoning?.length) msg.reasoning = m.reasoning;
   if (m.cacheControl) msg.cacheControl = m.cacheControl;

@@ -59,6 +59,11 @@ export interface ChatMessage {
   toolCalls?: ToolCall[];
   /** On TOOL messages: which call this message answers. */
   toolCallId?: string;
+  /**
+   * On TOOL messages: the tool failed. Anthropic (`is_error`) and Bedrock (`status: "error"`) take it as a flag; the
+   * other providers have none and get the content as it is, which says what went wrong.
+   */
+  isError?: boolean;
   name?: string;
   /** On ASSISTANT messages: the model's reasoning blocks of that turn, to send back to providers that need them. */
   reasoning?: ReasoningBlock[];

@@ -337,6 +337,26 @@ describe('errors in Anthropic shape, auth, usage', () => {
     expect(((bad as InstanceType<typeof Anthropic.BadRequestError>).error as { error: { message: string } }).error.message).toMatch(/^messages\[0\]\.content\[1\]\.source\.url: /);
   });
 
+  it('a field the core refuses is named by the request\'s message and block, not the gateway\'s message index', async () => {
+    // the system prompt and the split tool_result turn shift the gateway's indices: the bad tool name is its messages[5]
+    const err = await client.messages
+      .create({
+        model: 'claude-mock',
+        max_tokens: 10,
+        system: 'Be brief.',
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_a', name: 'get_weather', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_a', content: 'ok' }, { type: 'text', text: 'more' }] },
+          { role: 'assistant', content: [{ type: 'text', text: 'x' }, { type: 'tool_use', id: 'toolu_b', name: 'bad name!', input: {} }] },
+        ],
+      })
+      .catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(((err as InstanceType<typeof Anthropic.BadRequestError>).error as { error: { message: string } }).error.message).toMatch(/^messages\[3\]\.content\[1\]\.name: /);
+    expect(anthropic.requests).toHaveLength(0);
+  });
+
   it('an unknown key is a 401 authentication_error, with x-api-key or Bearer', async () => {
     for (const c of [sdk({ apiKey: 'gw_not_a_real_key_0000000000000000' }), sdk({ apiKey: null, authToken: 'gw_not_a_real_key_0000000000000000' })]) {
       const err = await c.messages.create({ model: 'claude-mock', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);

@@ -65,6 +65,12 @@ describe('POST /v1/messages on the wire', () => {
     expect(msg.id).toMatch(/^msg_/);
   });
 
+  it('says in x-gateway-warning that adaptive thinking had no effect', async () => {
+    const res = await post({ model: 'echo', max_tokens: 20, thinking: { type: 'adaptive' }, messages: [{ role: 'user', content: 'hi' }] }, { 'x-api-key': key.secret });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-gateway-warning')).toMatch(/thinking type adaptive .*ignored/);
+  });
+
   it('errors are {type: "error", error: {type, message}} with Anthropic\'s status', async () => {
     const cases: Array<[unknown, Record<string, string>, number, string, RegExp]> = [
       ['{not json', { 'x-api-key': key.secret }, 400, 'invalid_request_error', /^body: /],

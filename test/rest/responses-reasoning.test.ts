@@ -18,6 +18,15 @@ describe('reasoningCollector', () => {
     ]);
   });
 
+  it('an empty signature closes an unsigned block (how a cached answer replays one), so the next text is a new block', () => {
+    const c = reasoningCollector();
+    c.add({ delta: 'unsigned' });
+    c.add({ signature: '' });
+    c.add({ delta: 'signed' });
+    c.add({ signature: 'sig-1' });
+    expect(c.blocks()).toEqual([{ text: 'unsigned' }, { text: 'signed', signature: 'sig-1' }]);
+  });
+
   it('has no blocks when nothing streamed', () => {
     expect(reasoningCollector().blocks()).toEqual([]);
   });

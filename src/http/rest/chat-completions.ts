@@ -7,13 +7,13 @@
 import { completionUsage } from './completion-usage.js';
 import type { ChatInput } from '../../gateway/chat-input.js';
 import type { ChatChunk, ChatResult, InvocationOptions } from '../../gateway/gateway.js';
-import { GatewayError, isGatewayError } from '../../errors.js';
 import type { FinishReason, ToolCallDelta } from '../../providers/types.js';
 import type { Principal } from '../../services/keys.js';
 import { errorResponse, parseBody, readJson, requirePrincipal, sendError, sendJson, warningHeaders, type RestContext } from './http.js';
 import { ChatCompletionRequest, restEndUser, type ChatCompletion, type ChatCompletionChunk } from './schemas.js';
-import { SseWriter } from './sse.js';
+import { relayStream } from './stream-relay.js';
 import { CACHE_HEADER, cacheOptionsOf } from './cache-headers.js';
+import { withParam } from './param.js';
 
 type Part = NonNullable<ChatInput['messages'][number]['parts']>[number];
 
@@ -88,14 +88,7 @@ function restParam(field: string): string {
 }
 
 /** Renames the field of a BAD_USER_INPUT raised by the core; other errors pass unchanged. */
-export function withRestParam(err: unknown): unknown {
-  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
-  const field = err.extensions.field;
-  if (!field.startsWith('input.')) return err;
-  const param = restParam(field);
-  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
-  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
-}
+export const withRestParam = (err: unknown): unknown => withParam(err, restParam);
 
 const FINISH: Record<FinishReason, ChatCompletion['choices'][number]['finish_reason']> = {
   STOP: 'stop',
@@ -137,93 +130,61 @@ function toolCallDeltas(deltas: ToolCallDelta[]) {
 }
 
 /**
- * Streams the gateway's chunks as `chat.completion.chunk` events. Nothing is sent before the first
- * chunk, so a failure before it (no target answered, limits) still gets its HTTP status; after it,
- * a failure is an error event and the stream ends. The client going away ends the gateway stream,
- * which aborts the upstream request. A key change that no longer allows the stream (see open-sessions.ts) ends it
- * the same way, with its error as the last event, as it ends a chatStream subscription.
+ * Streams the gateway's chunks as `chat.completion.chunk` events (the rules every REST stream shares:
+ * stream-relay.ts). After the first event, a failure or a key change that ends the stream is OpenAI's in-stream
+ * error object, as it ends a chatStream subscription; `[DONE]` only follows a finished answer.
  */
-async function streamChatCompletion(
+function streamChatCompletion(
   ctx: RestContext,
   stream: AsyncIterable<ChatChunk>,
   opts: { includeUsage: boolean; headers: Record<string, string>; principal: Principal; model: string },
 ): Promise<void> {
-  const { res } = ctx;
-  const it = stream[Symbol.asyncIterator]();
-  const onClose = () => {
-    if (!res.writableFinished) void it.return?.();
-  };
-  res.once('close', onClose);
-  const sse = new SseWriter(res);
-  let endedBy: GatewayError | undefined;
-  let unlist: (() => void) | undefined;
-  try {
-    let next = await it.next();
-    // the core ends a failed stream with an ERROR chunk, then the error: before anything was sent, answer with the error's status
-    while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
-    if (next.done || res.destroyed) return;
-
-    const id = completionId(next.value.invocationId);
-    const created = unixNow();
-    const { model } = next.value;
-    const usageNull = opts.includeUsage ? { usage: null } : {};
-    // the fixed fields are written out and only the usage part is spread, last: a leading spread followed by
-    // more keys builds a new hidden class for every chunk on Node 20's V8 (see withModel)
-    const frame = (choices: ChatCompletionChunk['choices'], usagePart: Pick<ChatCompletionChunk, 'usage'> | object): ChatCompletionChunk => ({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices,
-      ...usagePart,
-    });
-    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null) =>
-      frame([{ index: 0, delta, finish_reason: finish, logprobs: null }], usageNull);
-
-    sse.start(opts.headers);
-    // listed once it has started: the same rule as the chatStream subscription (INVOKE, the model on the allow-list)
-    unlist = ctx.sessions?.add({
-      principal: opts.principal,
-      field: 'chatStream',
-      args: { input: { model: opts.model } },
-      end: (reason) => {
-        endedBy = reason;
-        void it.return?.();
-      },
-    });
-    await sse.send(chunk({ role: 'assistant', content: '' }));
-    let usage: ChatChunk['usage'] = null;
-    let finished = false;
-    while (!next.done) {
-      const c = next.value;
-      if (c.finishReason !== 'ERROR') {
-        if (c.delta) await sse.send(chunk({ content: c.delta }));
-        if (c.toolCalls?.length) await sse.send(chunk({ tool_calls: toolCallDeltas(c.toolCalls) }));
-        if (c.finishReason) {
-          await sse.send(chunk({}, FINISH[c.finishReason]));
-          usage = c.usage;
-          finished = true;
-        }
-      }
-      if (sse.closed) return;
-      next = await it.next();
-    }
-    if (endedBy && !sse.closed) await sse.send(errorResponse(endedBy).body);
-    if (!finished || sse.closed) return sse.end();
-    if (opts.includeUsage && usage) {
-      await sse.send(frame([], { usage: completionUsage(usage) }));
-    }
-    await sse.send('[DONE]');
-    sse.end();
-  } catch (err) {
-    if (!res.headersSent) return sendError(ctx, err);
-    // OpenAI's own in-stream error shape; SDKs raise it as an APIError
-    await sse.send(errorResponse(err).body);
-    sse.end();
-  } finally {
-    unlist?.();
-    res.off('close', onClose);
-  }
+  return relayStream(ctx, stream, {
+    headers: opts.headers,
+    principal: opts.principal,
+    model: opts.model,
+    sendError: (err) => sendError(ctx, err),
+    open: (first, sse) => {
+      const id = completionId(first.invocationId);
+      const created = unixNow();
+      const { model } = first;
+      const usageNull = opts.includeUsage ? { usage: null } : {};
+      // the fixed fields are written out and only the usage part is spread, last: a leading spread followed by
+      // more keys builds a new hidden class for every chunk on Node 20's V8 (see withModel)
+      const frame = (choices: ChatCompletionChunk['choices'], usagePart: Pick<ChatCompletionChunk, 'usage'> | object): ChatCompletionChunk => ({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices,
+        ...usagePart,
+      });
+      const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null) =>
+        frame([{ index: 0, delta, finish_reason: finish, logprobs: null }], usageNull);
+      let usage: ChatChunk['usage'] = null;
+      let finished = false;
+      return {
+        start: async () => void (await sse.send(chunk({ role: 'assistant', content: '' }))),
+        async chunk(c) {
+          if (c.delta) await sse.send(chunk({ content: c.delta }));
+          if (c.toolCalls?.length) await sse.send(chunk({ tool_calls: toolCallDeltas(c.toolCalls) }));
+          if (c.finishReason) {
+            await sse.send(chunk({}, FINISH[c.finishReason]));
+            usage = c.usage;
+            finished = true;
+          }
+        },
+        async end(endedBy) {
+          if (endedBy && !sse.closed) await sse.send(errorResponse(endedBy).body);
+          if (!finished || sse.closed) return;
+          if (opts.includeUsage && usage) await sse.send(frame([], { usage: completionUsage(usage) }));
+          await sse.send('[DONE]');
+        },
+        // OpenAI's own in-stream error shape; SDKs raise it as an APIError
+        error: async (err) => void (await sse.send(errorResponse(err).body)),
+      };
+    },
+  });
 }
 
 /** Runs a ChatInput through the core and answers as Chat Completions does (JSON or SSE). */

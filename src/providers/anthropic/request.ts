@@ -35,6 +35,7 @@ interface AnthropicToolResultBlock extends Cacheable {
   type: 'tool_result';
   tool_use_id: string;
   content: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
+  is_error?: boolean;
 }
 
 /** A thinking block sent back unchanged (its signature lets Anthropic check it is the model's own). */
@@ -241,13 +242,15 @@ function mapToolResult(m: ChatMessage): AnthropicToolResultBlock {
   // a breakpoint inside the result moves onto the tool_result block: a plain-string content has no blocks to hold it
   const cacheControl = blocks.find((b) => b.cache_control)?.cache_control;
   const onlyText = blocks.every((b) => b.type === 'text');
+  const isError = m.isError ? { is_error: true } : {};
   if (onlyText && cacheControl) {
-    return { type: 'tool_result', tool_use_id: toolUseId(m.toolCallId ?? ''), content: blocks.map((b) => (b as AnthropicTextBlock).text).join(''), cache_control: cacheControl };
+    return { type: 'tool_result', tool_use_id: toolUseId(m.toolCallId ?? ''), content: blocks.map((b) => (b as AnthropicTextBlock).text).join(''), cache_control: cacheControl, ...isError };
   }
   return {
     type: 'tool_result',
     tool_use_id: toolUseId(m.toolCallId ?? ''),
     content: onlyText ? blocks.map((b) => (b as AnthropicTextBlock).text).join('') : blocks,
+    ...isError,
   };
 }
 

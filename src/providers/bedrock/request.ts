@@ -24,7 +24,7 @@ type ContentBlock =
   | { text: string }
   | ImageBlock
   | { toolUse: { toolUseId: string; name: string; input: Record<string, unknown> } }
-  | { toolResult: { toolUseId: string; content: Array<{ text: string } | ImageBlock> } }
+  | { toolResult: { toolUseId: string; content: Array<{ text: string } | ImageBlock>; status?: 'success' | 'error' } }
   | ReasoningContent
   | CachePoint;
 
@@ -209,7 +209,8 @@ function mapToolCall(c: { id: string; name: string; arguments: string }): Conten
 function mapToolResult(m: ChatMessage, index: number): ContentBlock {
   const content = mapContent(m, index).filter((b): b is { text: string } | ImageBlock => !('cachePoint' in b));
   // a result block needs some content; an empty tool answer is an empty text
-  return { toolResult: { toolUseId: toolUseId(m.toolCallId ?? ''), content: content.length ? content : [{ text: '' }] } };
+  const status = m.isError ? { status: 'error' as const } : {};
+  return { toolResult: { toolUseId: toolUseId(m.toolCallId ?? ''), content: content.length ? content : [{ text: '' }], ...status } };
 }
 
 /**

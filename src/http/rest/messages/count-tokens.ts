@@ -7,9 +7,10 @@
 import { toChatRequest } from '../../../gateway/chat-input.js';
 import { countMessagesTokens, countTextTokens } from '../../../providers/count-tokens.js';
 import type { Principal } from '../../../services/keys.js';
+import { withParam } from '../param.js';
 import { parseBody, readJson, sendJson, type RestContext } from '../http.js';
 import { MessagesRequest } from './schema.js';
-import { toChatInput } from './to-chat-input.js';
+import { anthropicParam, toChatInput } from './to-chat-input.js';
 
 /** The Messages request without max_tokens, which counting does not need. */
 export const CountTokensRequest = MessagesRequest.extend({ max_tokens: MessagesRequest.shape.max_tokens.optional() });
@@ -17,7 +18,13 @@ export const CountTokensRequest = MessagesRequest.extend({ max_tokens: MessagesR
 export async function countTokens(ctx: RestContext, principal: Principal): Promise<void> {
   ctx.services.gateway.requireInvoke(principal);
   const body = parseBody(CountTokensRequest, await readJson(ctx));
-  const req = toChatRequest(toChatInput({ ...body, max_tokens: body.max_tokens ?? 1 }, []));
+  const { input, origins } = toChatInput({ ...body, max_tokens: body.max_tokens ?? 1 }, []);
+  let req: ReturnType<typeof toChatRequest>;
+  try {
+    req = toChatRequest(input);
+  } catch (err) {
+    throw withParam(err, (f) => anthropicParam(f, origins));
+  }
   let tokens = countMessagesTokens(req.messages);
   for (const t of req.tools ?? []) tokens += countTextTokens(t.name) + countTextTokens(t.description ?? '') + countTextTokens(JSON.stringify(t.parameters ?? {}));
   sendJson(ctx.res, 200, { input_tokens: tokens }, { 'request-id': ctx.requestId });

@@ -11,12 +11,13 @@ import type { Principal } from '../../../services/keys.js';
 import { authenticate } from '../../auth.js';
 import { CACHE_HEADER, cacheOptionsOf } from '../cache-headers.js';
 import { HttpError, parseBody, readJson, sendJson, warningHeaders, type RestContext } from '../http.js';
-import { SseWriter } from '../sse.js';
+import { withParam } from '../param.js';
+import { relayStream } from '../stream-relay.js';
 import { countTokens } from './count-tokens.js';
 import { anthropicError } from './errors.js';
 import { MessagesRequest } from './schema.js';
 import { MessageStreamWriter } from './stream-writer.js';
-import { anthropicParam, toChatInput } from './to-chat-input.js';
+import { anthropicParam, toChatInput, type MessageOrigin } from './to-chat-input.js';
 import { messageId, toMessage } from './to-message.js';
 
 /**
@@ -31,14 +32,7 @@ async function principalOf(ctx: RestContext): Promise<Principal> {
 }
 
 /** A BAD_USER_INPUT from the core names the field as the Anthropic request does. */
-function withAnthropicParam(err: unknown): unknown {
-  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
-  const field = err.extensions.field;
-  if (!field.startsWith('input.')) return err;
-  const param = anthropicParam(field);
-  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
-  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
-}
+const withAnthropicParam = (err: unknown, origins: MessageOrigin[]): unknown => withParam(err, (f) => anthropicParam(f, origins));
 
 /** Anthropic's SDKs read `request-id` (and show it on errors); it is the gateway's own request id. */
 const requestIdHeader = (ctx: RestContext) => ({ 'request-id': ctx.requestId });
@@ -56,7 +50,7 @@ export async function handleCountTokens(ctx: RestContext): Promise<void> {
   try {
     await countTokens(ctx, await principalOf(ctx));
   } catch (err) {
-    if (!ctx.res.destroyed) sendAnthropicError(ctx, withAnthropicParam(err));
+    if (!ctx.res.destroyed) sendAnthropicError(ctx, err);
   }
 }
 
@@ -65,7 +59,9 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
     const principal = await principalOf(ctx);
     const body = parseBody(MessagesRequest, await readJson(ctx));
     const warnings: string[] = [];
-    let input = toChatInput(body, warnings);
+    const mapped = toChatInput(body, warnings);
+    const { origins } = mapped;
+    let input = mapped.input;
     const cache = cacheOptionsOf(ctx.req.headers);
     if (cache) input = { ...input, cache };
     let cacheResult: string | undefined;
@@ -79,10 +75,10 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
     const headers = () => ({ ...warningHeaders(warnings), ...(cacheResult ? { [CACHE_HEADER]: cacheResult } : {}), ...requestIdHeader(ctx) });
     const { gateway } = ctx.services;
     if (body.stream === true) {
-      const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e)));
-      return await streamMessage(ctx, stream, { headers: headers(), principal, input });
+      const stream = await gateway.stream(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e, origins)));
+      return await streamMessage(ctx, stream, { headers: headers(), principal, input, origins });
     }
-    const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e)));
+    const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withAnthropicParam(e, origins)));
     sendJson(ctx.res, 200, toMessage(result), headers());
   } catch (err) {
     if (!ctx.res.destroyed) sendAnthropicError(ctx, err);
@@ -90,66 +86,38 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
 }
 
 /**
- * Streams the gateway's chunks as Anthropic's events. Nothing is sent before the first chunk, so a failure before
- * it still gets its HTTP status; after it, a failure is an `error` event and the stream ends. The client going
- * away ends the gateway stream, which aborts the upstream; a key change that no longer allows the stream
- * (open-sessions.ts) ends it with its error as the last event, as on the other surfaces.
+ * Streams the gateway's chunks as Anthropic's events (the rules every REST stream shares: stream-relay.ts). After
+ * the first event, a failure, a key change that ends the stream or a stream that stops without a stop reason is an
+ * `error` event, and the stream ends.
  */
-async function streamMessage(
+function streamMessage(
   ctx: RestContext,
   stream: AsyncIterable<ChatChunk>,
-  opts: { headers: Record<string, string>; principal: Principal; input: ChatInput },
+  opts: { headers: Record<string, string>; principal: Principal; input: ChatInput; origins: MessageOrigin[] },
 ): Promise<void> {
-  const { res } = ctx;
-  const it = stream[Symbol.asyncIterator]();
-  const onClose = () => {
-    if (!res.writableFinished) void it.return?.();
-  };
-  res.once('close', onClose);
-  const sse = new SseWriter(res);
-  let endedBy: GatewayError | undefined;
-  let unlist: (() => void) | undefined;
-  let writer: MessageStreamWriter | undefined;
-  try {
-    let next = await it.next();
-    // a failed stream ends with an ERROR chunk, then the error: before anything was sent, it gets its HTTP status
-    while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
-    if (next.done || res.destroyed) return;
-
-    writer = new MessageStreamWriter(sse, messageId(next.value.invocationId), next.value.model);
-    sse.start(opts.headers);
-    unlist = ctx.sessions?.add({
-      principal: opts.principal,
-      field: 'chatStream',
-      args: { input: { model: opts.input.model } },
-      end: (reason) => {
-        endedBy = reason;
-        void it.return?.();
-      },
-    });
-    await writer.start();
-    let finished = false;
-    while (!next.done) {
-      const c = next.value;
-      if (c.finishReason !== 'ERROR') {
-        await writer.chunk(c);
-        if (c.finishReason) {
-          await writer.finish(c.finishReason, c.usage);
-          finished = true;
-        }
-      }
-      if (sse.closed) return;
-      next = await it.next();
-    }
-    if (endedBy && !sse.closed) await writer.error(anthropicError(endedBy).body);
-    else if (!finished && !sse.closed) await writer.error(anthropicError(new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {})).body);
-    sse.end();
-  } catch (err) {
-    if (!res.headersSent) return sendAnthropicError(ctx, withAnthropicParam(err));
-    await writer?.error(anthropicError(err).body);
-    sse.end();
-  } finally {
-    unlist?.();
-    res.off('close', onClose);
-  }
+  return relayStream(ctx, stream, {
+    headers: opts.headers,
+    principal: opts.principal,
+    model: opts.input.model,
+    sendError: (err) => sendAnthropicError(ctx, withAnthropicParam(err, opts.origins)),
+    open: (first, sse) => {
+      const writer = new MessageStreamWriter(sse, messageId(first.invocationId), first.model);
+      let finished = false;
+      return {
+        start: () => writer.start(),
+        async chunk(c) {
+          await writer.chunk(c);
+          if (c.finishReason) {
+            await writer.finish(c.finishReason, c.usage);
+            finished = true;
+          }
+        },
+        async end(endedBy) {
+          if (endedBy && !sse.closed) await writer.error(anthropicError(endedBy).body);
+          else if (!finished && !sse.closed) await writer.error(anthropicError(new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {})).body);
+        },
+        error: (err) => writer.error(anthropicError(err).body),
+      };
+    },
+  });
 }

@@ -5,11 +5,18 @@
  * (`event: <type>`), as Anthropic's SDKs dispatch on the name.
  * @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
  */
+import { randomBytes } from 'node:crypto';
 import type { ChatChunk, UsageOut } from '../../../gateway/results.js';
 import type { FinishReason, ToolCallDelta } from '../../../providers/types.js';
 import type { SseWriter } from '../sse.js';
 import type { AnthropicErrorBody } from './errors.js';
 import { STOP_REASON, anthropicUsage } from './to-message.js';
+
+/**
+ * An id for a tool call whose provider gave none: random, as a tool_use id must not repeat across the turns of a
+ * conversation (the client answers each with a tool_result naming it).
+ */
+const toolUseId = () => `toolu_${randomBytes(12).toString('hex')}`;
 
 /** The block being written: Anthropic streams one block at a time, and never reopens one. */
 type OpenBlock = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; toolIndex: number };
@@ -103,7 +110,7 @@ export class MessageStreamWriter {
    */
   private async toolCall(d: ToolCallDelta): Promise<void> {
     if (this.open?.kind !== 'tool' || this.open.toolIndex !== d.index) {
-      await this.begin({ kind: 'tool', toolIndex: d.index }, { type: 'tool_use', id: d.id ?? `toolu_${d.index}`, name: d.name ?? '', input: {} });
+      await this.begin({ kind: 'tool', toolIndex: d.index }, { type: 'tool_use', id: d.id ?? toolUseId(), name: d.name ?? '', input: {} });
     }
     if (d.argumentsDelta) await this.delta({ type: 'input_json_delta', partial_json: d.argumentsDelta });
   }

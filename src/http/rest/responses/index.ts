@@ -5,7 +5,7 @@
  * @see https://platform.openai.com/docs/api-reference/responses
  */
 import { GatewayError } from '../../../errors.js';
-import type { StoredResponse } from '../../../services/stored-responses.js';
+import type { StoredChain } from '../../../services/stored-responses.js';
 import { CACHE_HEADER, cacheOptionsOf } from '../cache-headers.js';
 import { HttpError, parseBody, readJson, requirePrincipal, sendJson, warningHeaders, type RestContext } from '../http.js';
 import { toChatInput, withResponsesParam } from './request.js';
@@ -20,12 +20,13 @@ export async function handleCreateResponse(ctx: RestContext): Promise<void> {
   const principal = await requirePrincipal(ctx);
   const body = parseBody(CreateResponseRequest, await readJson(ctx));
   const stored = ctx.services.storedResponses;
-  let previous: StoredResponse | null = null;
+  let previous: StoredChain | null = null;
   if (body.previous_response_id) {
-    previous = await stored.get(body.previous_response_id, principal);
+    previous = await stored.conversation(body.previous_response_id, principal, 'previous_response_id');
     if (!previous) throw responseNotFound(body.previous_response_id, 'previous_response_id');
   }
-  const { input: mapped, conversation, origins } = toChatInput(body, previous);
+  const { input: mapped, turn, origins } = toChatInput(body, previous);
+  const link = { previous: body.previous_response_id ?? null };
   const cache = cacheOptionsOf(ctx.req.headers);
   const input = cache ? { ...mapped, cache } : mapped;
   const store = body.store !== false;
@@ -54,15 +55,15 @@ export async function handleCreateResponse(ctx: RestContext): Promise<void> {
       headers: headers(),
       principal,
       complete: async ({ response, text, toolCalls, reasoning }) => {
-        if (store) await stored.save({ id, model: input.model, conversation: [...conversation, assistantTurn(text, toolCalls, reasoning)], response }, principal);
+        if (store) await stored.save({ id, model: input.model, ...link, messages: [...turn, assistantTurn(text, toolCalls, reasoning)], response }, principal);
       },
     });
   }
   const result = await gateway.chat(input, invocation).catch((e: unknown) => Promise.reject(withResponsesParam(e, origins)));
   const response = toResponse(shell, result);
   if (store) {
-    const turn = assistantTurn(result.message.content, result.message.toolCalls, result.message.reasoning);
-    await stored.save({ id, model: input.model, conversation: [...conversation, turn], response }, principal);
+    const output = assistantTurn(result.message.content, result.message.toolCalls, result.message.reasoning);
+    await stored.save({ id, model: input.model, ...link, messages: [...turn, output], response }, principal);
   }
   sendJson(ctx.res, 200, response, headers());
 }

@@ -4,8 +4,9 @@
  * @see https://platform.openai.com/docs/api-reference/responses/create
  */
 import type { ChatInput } from '../../../gateway/chat-input.js';
-import { badInput, GatewayError, isGatewayError } from '../../../errors.js';
-import type { StoredConversation, StoredResponse } from '../../../services/stored-responses.js';
+import { badInput } from '../../../errors.js';
+import { withParam } from '../param.js';
+import type { StoredChain, StoredConversation } from '../../../services/stored-responses.js';
 import { restEndUser } from '../schemas.js';
 import type { ContentPart, CreateResponseRequest, InputItem } from './schemas.js';
 
@@ -15,8 +16,8 @@ type Part = NonNullable<Message['parts']>[number];
 /** What one request becomes: the input for the core, and the messages this turn adds to the conversation. */
 export interface MappedRequest {
   input: ChatInput;
-  /** The conversation before this response's output: the previous one's plus this request's input (no instructions). */
-  conversation: StoredConversation;
+  /** The messages this request adds to the conversation (its input, not `instructions`), stored with its output. */
+  turn: StoredConversation;
   /** For each message of input.messages, the request field it came from (to name it in an error). */
   origins: string[];
 }
@@ -92,7 +93,7 @@ function addItems(items: InputItem[], messages: Message[], origins: string[]): v
 
 const EFFORT = { minimal: 'LOW', low: 'LOW', medium: 'MEDIUM', high: 'HIGH', xhigh: 'HIGH' } as const;
 
-export function toChatInput(b: CreateResponseRequest, previous: StoredResponse | null): MappedRequest {
+export function toChatInput(b: CreateResponseRequest, previous: StoredChain | null): MappedRequest {
   const model = b.model ?? previous?.model;
   if (!model) throw badInput('model', 'is required');
   if (b.input === undefined && !previous) throw badInput('input', 'is required');
@@ -115,7 +116,7 @@ export function toChatInput(b: CreateResponseRequest, previous: StoredResponse |
     addItems(b.input, messages, origins);
   }
   if (messages.length === before && !previous) throw badInput('input', 'must contain at least one message or function call output');
-  const conversation = messages.slice(b.instructions ? 1 : 0);
+  const turn = messages.slice(before);
 
   const input: ChatInput = { model, messages };
   if (b.temperature != null) input.temperature = b.temperature;
@@ -130,7 +131,7 @@ export function toChatInput(b: CreateResponseRequest, previous: StoredResponse |
   if (b.metadata) input.metadata = b.metadata;
   const user = restEndUser(b.user);
   if (user != null) input.user = user;
-  return { input, conversation, origins };
+  return { input, turn, origins };
 }
 
 /**
@@ -160,11 +161,4 @@ function responsesParam(field: string, origins: string[]): string {
 }
 
 /** Renames the field of a BAD_USER_INPUT raised by the core; other errors pass unchanged. */
-export function withResponsesParam(err: unknown, origins: string[]): unknown {
-  if (!isGatewayError(err) || err.code !== 'BAD_USER_INPUT' || typeof err.extensions.field !== 'string') return err;
-  const field = err.extensions.field;
-  if (!field.startsWith('input.')) return err;
-  const param = responsesParam(field, origins);
-  const message = err.message.startsWith(`${field}: `) ? `${param}: ${err.message.slice(field.length + 2)}` : err.message;
-  return new GatewayError('BAD_USER_INPUT', message, { ...err.extensions, field: param });
-}
+export const withResponsesParam = (err: unknown, origins: string[]): unknown => withParam(err, (f) => responsesParam(f, origins));

@@ -13,7 +13,8 @@ import { GatewayError, isGatewayError } from '../../../errors.js';
 import type { FinishReason, ReasoningBlock, ToolCall, ToolCallDelta } from '../../../providers/types.js';
 import type { Principal } from '../../../services/keys.js';
 import { errorResponse, sendError, type RestContext } from '../http.js';
-import { SseWriter } from '../sse.js';
+import type { SseWriter } from '../sse.js';
+import { relayStream, type StreamSurface } from '../stream-relay.js';
 import { reasoningCollector } from './reasoning.js';
 import {
   functionCallItem,
@@ -79,13 +80,17 @@ export async function streamResponse(
     complete: (outcome: StreamOutcome) => Promise<void>;
   },
 ): Promise<void> {
-  const { res } = ctx;
-  const it = stream[Symbol.asyncIterator]();
-  const onClose = () => {
-    if (!res.writableFinished) void it.return?.();
-  };
-  res.once('close', onClose);
-  const sse = new SseWriter(res);
+  return relayStream(ctx, stream, {
+    headers: opts.headers,
+    principal: opts.principal,
+    model: opts.shell.model,
+    sendError: (err) => sendError(ctx, err),
+    open: (_first, sse) => responseEvents(sse, opts),
+  });
+}
+
+/** The events of one response, written as its chunks come (see the top of this file for their order). */
+function responseEvents(sse: SseWriter, opts: { shell: ResponseObject; complete: (outcome: StreamOutcome) => Promise<void> }): StreamSurface {
   const ev = new EventWriter(sse);
   const output: OutputItem[] = [];
   const toolCalls: ToolCall[] = [];
@@ -93,8 +98,8 @@ export async function streamResponse(
   let current: OpenMessage | OpenCall | null = null;
   const calls = new Map<number, OpenCall>();
   const reasoning = reasoningCollector();
-  let endedBy: GatewayError | undefined;
-  let unlist: (() => void) | undefined;
+  let finish: FinishReason | null = null;
+  let usage: ChatChunk['usage'] = null;
   const snapshot = (over: Partial<ResponseObject>): ResponseObject => ({ ...opts.shell, output: [...output], ...over });
 
   const close = async (status: ItemStatus) => {
@@ -160,64 +165,38 @@ export async function streamResponse(
     }
   };
 
-  try {
-    let next = await it.next();
-    // the core ends a failed stream with an ERROR chunk, then the error: before anything was sent, answer with the error's status
-    while (!next.done && next.value.finishReason === 'ERROR') next = await it.next();
-    if (next.done || res.destroyed) return;
-
-    sse.start(opts.headers);
-    // listed once it has started: the same rule as the chatStream subscription (INVOKE, the model on the allow-list)
-    unlist = ctx.sessions?.add({
-      principal: opts.principal,
-      field: 'chatStream',
-      args: { input: { model: opts.shell.model } },
-      end: (reason) => {
-        endedBy = reason;
-        void it.return?.();
-      },
-    });
-    await ev.send('response.created', { response: snapshot({}) });
-    await ev.send('response.in_progress', { response: snapshot({}) });
-
-    let finish: FinishReason | null = null;
-    let usage: ChatChunk['usage'] = null;
-    while (!next.done) {
-      const c = next.value;
-      if (c.finishReason !== 'ERROR') {
-        if (c.reasoning) reasoning.add(c.reasoning);
-        if (c.delta) await addText(c.delta);
-        for (const d of c.toolCalls ?? []) await addToolDelta(d);
-        if (c.finishReason) {
-          finish = c.finishReason;
-          usage = c.usage;
-        }
-      }
-      if (sse.closed) return;
-      next = await it.next();
-    }
-    if (endedBy || !finish) {
-      if (!sse.closed && endedBy) await fail(endedBy);
-      return sse.end();
-    }
-    const done = statusOf(finish);
-    await close(done.status === 'completed' ? 'completed' : 'incomplete');
-    const response = snapshot({ ...done, completed_at: unixNow(), usage: usage ? toResponseUsage(usage) : null });
-    await opts.complete({ response, text, toolCalls, reasoning: reasoning.blocks() });
-    await ev.send(done.status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
-    sse.end();
-  } catch (err) {
-    if (!res.headersSent) return sendError(ctx, err);
-    await fail(err);
-    sse.end();
-  } finally {
-    unlist?.();
-    res.off('close', onClose);
-  }
-
   /** A failure after the stream started: the Response as it stood, failed, with the error (OpenAI's `response.failed`). */
-  async function fail(err: unknown): Promise<void> {
+  const fail = async (err: unknown): Promise<void> => {
     const { message } = errorResponse(err).body.error;
     await ev.send('response.failed', { response: snapshot({ status: 'failed', error: { code: failureCode(err), message } }) });
-  }
+  };
+
+  return {
+    async start() {
+      await ev.send('response.created', { response: snapshot({}) });
+      await ev.send('response.in_progress', { response: snapshot({}) });
+    },
+    async chunk(c) {
+      if (c.reasoning) reasoning.add(c.reasoning);
+      if (c.delta) await addText(c.delta);
+      for (const d of c.toolCalls ?? []) await addToolDelta(d);
+      if (c.finishReason) {
+        finish = c.finishReason;
+        usage = c.usage;
+      }
+    },
+    async end(endedBy) {
+      if (endedBy || !finish) {
+        // ended by a key change, or the stream stopped without saying how it finished: either way the client is told
+        if (!sse.closed) await fail(endedBy ?? new GatewayError('UPSTREAM_ERROR', 'The stream ended early', {}));
+        return;
+      }
+      const done = statusOf(finish);
+      await close(done.status === 'completed' ? 'completed' : 'incomplete');
+      const response = snapshot({ ...done, completed_at: unixNow(), usage: usage ? toResponseUsage(usage) : null });
+      await opts.complete({ response, text, toolCalls, reasoning: reasoning.blocks() });
+      await ev.send(done.status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
+    },
+    error: fail,
+  };
 }
