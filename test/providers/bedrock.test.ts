@@ -160,6 +160,31 @@ describe('bedrock adapter: request mapping', () => {
     expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
   });
 
+  it('Claude thinking: off with a forced tool choice, top_p raised to 0.95, unsigned reasoning not sent back', async () => {
+    const tools = [{ name: 'a' }];
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: 'REQUIRED' }), opts());
+    expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: { name: 'a' } }), opts());
+    expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, topP: 0.5 }), opts());
+    expect(mock.last().body.inferenceConfig).toEqual({ maxTokens: 1024 + 4096, topP: 0.95 });
+    await adapter.chat(
+      req({
+        messages: [
+          { role: 'USER', content: 'Q' },
+          // reasoning from another provider (no signature), and a block a cache replay closed with ''
+          { role: 'ASSISTANT', content: 'A', reasoning: [{ text: 'unsigned' }, { text: 'closed', signature: '' }, { text: 'ok', signature: 's' }] },
+          { role: 'USER', content: 'Q2' },
+        ],
+      }),
+      opts(),
+    );
+    expect(mock.last().body.messages[1]).toEqual({
+      role: 'assistant',
+      content: [{ reasoningContent: { reasoningText: { text: 'ok', signature: 's' } } }, { text: 'A' }],
+    });
+  });
+
   it('tool choice: a named tool, AUTO, and NONE (tools left out, or kept without a choice when the history uses tools)', async () => {
     const tools = [{ name: 'a' }, { name: 'b' }];
     await adapter.chat(req({ tools, toolChoice: { name: 'b' } }), opts());
