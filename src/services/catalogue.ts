@@ -92,7 +92,7 @@ const AWS_CREDENTIAL_RE = /^[A-Za-z0-9]+:[^:\s]+(?::[^:\s]+)?$/;
  * The credential is never echoed.
  */
 function checkBedrock(baseUrl: string | null | undefined, settings: ProviderSettings | null | undefined, apiKey: string | null | undefined): void {
-  const regionInUrl = baseUrl ? /^https?:\/\/bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com/.test(baseUrl) : false;
+  const regionInUrl = baseUrl ? /^https?:\/\/bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?::\d+)?(?:\/|$)/.test(baseUrl) : false;
   if (!settings?.region && !regionInUrl) throw badInput('input.settings.region', 'is required for BEDROCK providers (the AWS region, e.g. us-east-1)');
   if (apiKey && !AWS_CREDENTIAL_RE.test(apiKey)) {
     throw badInput('input.apiKey', 'must be accessKeyId:secretAccessKey or accessKeyId:secretAccessKey:sessionToken for BEDROCK providers');

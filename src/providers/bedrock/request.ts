@@ -12,7 +12,7 @@ interface CachePoint {
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html */
 interface ImageBlock {
-  image: { format: 'png' | 'jpeg' | 'gif' | 'webp'; source: { bytes: string } | { s3Location: { uri: string } } };
+  image: { format: 'png' | 'jpeg' | 'gif' | 'webp'; source: { bytes: string } };
 }
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html */
@@ -164,23 +164,18 @@ const IMAGE_FORMATS: Record<string, ImageBlock['image']['format']> = {
 };
 
 /**
- * Converse takes image bytes (base64 in JSON) or an S3 object, never a web URL. data: URLs become bytes and
- * s3:// URLs an s3Location; an http(s) URL is refused (not retryable, so a fallback target that takes URLs can
- * answer) rather than fetched: the gateway fetching caller-chosen URLs would let any key probe its network.
+ * Converse takes image bytes (base64 in JSON) or an S3 object, never a web URL. data: URLs become bytes; an
+ * http(s) URL is refused (not retryable, so a fallback target that takes URLs can answer) rather than fetched: the
+ * gateway fetching caller-chosen URLs would let any key probe its network. S3 locations are not offered either:
+ * the gateway's role would read any object it can reach on a caller's say.
  * @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageSource.html
  */
 function mapImage(url: string, field: string): ImageBlock {
   const data = parseDataUrl(url);
-  if (data) {
-    const format = IMAGE_FORMATS[data.mimeType.toLowerCase()];
-    if (!format) throw badRequest(`${field}: image type ${data.mimeType} is not supported (png, jpeg, gif, webp)`);
-    return { image: { format, source: { bytes: data.base64 } } };
-  }
-  if (url.startsWith('s3://')) {
-    const ext = /\.(png|jpe?g|gif|webp)$/i.exec(url)?.[1].toLowerCase();
-    return { image: { format: ext === 'jpg' || !ext ? 'jpeg' : (ext as ImageBlock['image']['format']), source: { s3Location: { uri: url } } } };
-  }
-  throw badRequest(`${field}: Bedrock takes image bytes, not URLs; send the image as a data: URL`);
+  if (!data) throw badRequest(`${field}: Bedrock takes image bytes, not URLs; send the image as a data: URL`);
+  const format = IMAGE_FORMATS[data.mimeType.toLowerCase()];
+  if (!format) throw badRequest(`${field}: image type ${data.mimeType} is not supported (png, jpeg, gif, webp)`);
+  return { image: { format, source: { bytes: data.base64 } } };
 }
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html */
