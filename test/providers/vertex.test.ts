@@ -129,6 +129,15 @@ describe('service-account access token', () => {
     const key = { ...(JSON.parse(mock.credential) as Record<string, unknown>), token_uri: 'file:///etc/passwd' };
     expect(() => parseServiceAccount(JSON.stringify(key))).toThrow(/token_uri/);
   });
+
+  it('a credential is parsed once: the same key object comes back (its token client found without re-hashing)', () => {
+    const first = parseServiceAccount(mock.credential);
+    expect(parseServiceAccount(`${mock.credential}`)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // a bad credential is not remembered: it is refused every time
+    expect(() => parseServiceAccount('{"type":"service_account"}')).toThrow(/client_email/);
+    expect(() => parseServiceAccount('{"type":"service_account"}')).toThrow(/client_email/);
+  });
 });
 
 describe('URLs', () => {
