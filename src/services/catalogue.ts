@@ -10,7 +10,7 @@ import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
-import { modelPrices, targetPrices, type EffectivePrices } from '../pricing/effective-prices.js';
+import { firstPriced, targetPrices, type EffectivePrices } from '../pricing/effective-prices.js';
 
 type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
@@ -291,7 +291,8 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       priority: t.priority,
       prices: targetPrices(row, { kind: p.kind as ProviderKind, upstreamModel: t.upstreamModel }),
     }));
-    return { row, targets, prices: modelPrices(row, rows.map(({ t, p }) => ({ kind: p.kind as ProviderKind, upstreamModel: t.upstreamModel }))) };
+    // the model's prices are its first priced target's: picked from the targets', not worked out again
+    return { row, targets, prices: firstPriced(row, targets.map((t) => t.prices)) };
   }
 
   return {
