@@ -222,6 +222,14 @@ describe('Claude on Vertex', () => {
     expect(res.usage).toMatchObject({ promptTokens: 30, completionTokens: 2, exact: true });
   });
 
+  it('thinking: an effort budget fits under the caller\'s max_tokens (Claude wants max_tokens > budget_tokens)', async () => {
+    // https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size
+    await adapter.chat(req(CLAUDE, { maxTokens: 2000, reasoning: { effort: 'HIGH' } }), opts());
+    expect(mock.last().body).toMatchObject({ max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1999 } });
+    await adapter.chat(req(CLAUDE, { maxTokens: 1000, reasoning: { effort: 'HIGH' } }), opts());
+    expect(mock.last().body).not.toHaveProperty('thinking');
+  });
+
   it('stream: streamRawPredict with stream: true; text, tool call and final chunk', async () => {
     mock.reply({ text: 'Let me check. ', toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }], usage: { input: 11, output: 6 } });
     const chunks = await collect(adapter.stream(req(CLAUDE, { tools: [{ name: 'get_weather', parameters: { type: 'object' } }] }), opts()));
