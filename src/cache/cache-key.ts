@@ -20,7 +20,7 @@ export interface CacheKeys {
 }
 
 // bump when the normalisation changes, so entries stored under the old rules are never read back
-const VERSION = 2;
+const VERSION = 3;
 
 export function cacheKeysOf(model: string, req: Omit<ChatRequest, 'model'>): CacheKeys {
   const messages = req.messages.map(normalMessage);
@@ -98,6 +98,8 @@ function normalParams(req: Omit<ChatRequest, 'model'>): Record<string, unknown> 
     jsonMode: req.jsonMode || undefined,
     tools: req.tools?.length ? req.tools.map(normalTool) : undefined,
     toolChoice: req.toolChoice,
+    // thinking changes the answer's shape: Anthropic wants the thinking blocks back on the next tool_result turn
+    reasoning: req.reasoning?.budgetTokens != null || req.reasoning?.effort != null ? { budgetTokens: req.reasoning.budgetTokens, effort: req.reasoning.effort } : undefined,
   };
 }
 

@@ -29,6 +29,12 @@ export interface InvocationOptions {
    * key): the key's allowedModels does not apply. Never set from what a request carries.
    */
   operatorModel?: boolean;
+  /**
+   * The surface shows reasoning (Anthropic's /v1/messages, OpenAI's /v1/responses): streams carry reasoning chunks.
+   * Elsewhere (GraphQL chatStream, chat completions) there is no field for it, so reasoning is not sent: it would
+   * arrive as empty chunks, each using up an index.
+   */
+  reasoning?: boolean;
 }
 
 export interface EmbedInput {

@@ -20,9 +20,6 @@ export interface CatalogueEntry {
   /** Higher rates above a prompt size (tiered prices); empty for most models. */
   tiers: PriceTier[];
   contextWindow: number | null;
-  /** The catalogue's own ids, to say where a price came from. */
-  catalogueProvider: string;
-  catalogueModel: string;
 }
 
 /**
@@ -103,8 +100,6 @@ function lookup(kind: ProviderKind, upstreamModel: string): CatalogueEntry | nul
     reasoningPricePerMTok: null,
     tiers: tiersOf(p),
     contextWindow: found.model.context_window ?? null,
-    catalogueProvider: found.provider.id,
-    catalogueModel: found.model.id,
   };
 }
 

@@ -72,11 +72,10 @@ export function targetPrices(row: OperatorPrices, target: PricedTarget): Effecti
  * operator's order) the catalogue prices, when the operator set none.
  */
 export function modelPrices(row: OperatorPrices, targets: readonly PricedTarget[]): EffectivePrices {
-  let unpriced: EffectivePrices | undefined;
-  for (const t of targets) {
-    const p = targetPrices(row, t);
-    if (p.source !== 'NONE') return p;
-    unpriced ??= p;
-  }
-  return unpriced ?? fromOperator(row, row.contextWindow);
+  return firstPriced(row, targets.map((t) => targetPrices(row, t)));
+}
+
+/** modelPrices from the targets' prices already worked out (targetPrices of each, in the operator's order). */
+export function firstPriced(row: OperatorPrices, targets: readonly EffectivePrices[]): EffectivePrices {
+  return targets.find((p) => p.source !== 'NONE') ?? targets[0] ?? fromOperator(row, row.contextWindow);
 }

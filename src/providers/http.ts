@@ -282,34 +282,9 @@ export async function callJson<T>(call: UpstreamCall): Promise<T> {
 }
 
 /**
- * Opens a streaming call and yields each SSE event as it arrives. The caller parses `data` as it needs.
- * Aborting `call.signal` rejects the pending read, so the generator ends at once.
- */
-export async function* callSse(call: UpstreamCall): AsyncGenerator<EventSourceMessage> {
-  const res = await send(call);
-  await throwForStatus(call, res);
-  const queue: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (ev) => queue.push(ev) });
-  const decoder = new TextDecoder();
-  try {
-    for await (const buf of res.body) {
-      parser.feed(decoder.decode(buf as Buffer, { stream: true }));
-      while (queue.length) yield queue.shift()!;
-    }
-    parser.feed(decoder.decode());
-    parser.feed('\n\n');
-    while (queue.length) yield queue.shift()!;
-  } catch (e) {
-    throw toUpstreamError(call.provider, e, call.signal);
-  } finally {
-    // a consumer that stops early must not leave the socket half-read
-    if (!res.body.destroyed) res.body.destroy();
-  }
-}
-
-/**
  * Opens a streaming call and yields the raw body bytes as they arrive, for binary stream formats (Bedrock's
- * application/vnd.amazon.eventstream). Errors, timeouts and abort behave as in callSse.
+ * application/vnd.amazon.eventstream) and as the transport of callSse. Non-2xx answers, read errors, timeouts and
+ * abort become UpstreamErrors; a consumer that stops early has the socket destroyed, not left half-read.
  */
 export async function* callBytes(call: UpstreamCall): AsyncGenerator<Uint8Array> {
   const res = await send(call);
@@ -321,6 +296,25 @@ export async function* callBytes(call: UpstreamCall): AsyncGenerator<Uint8Array>
   } finally {
     if (!res.body.destroyed) res.body.destroy();
   }
+}
+
+/**
+ * Opens a streaming call and yields each SSE event as it arrives. The caller parses `data` as it needs.
+ * Built on callBytes (errors, timeouts, abort and early stops behave the same); aborting `call.signal` rejects the
+ * pending read, so the generator ends at once.
+ */
+export async function* callSse(call: UpstreamCall): AsyncGenerator<EventSourceMessage> {
+  const queue: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (ev) => queue.push(ev) });
+  const decoder = new TextDecoder();
+  // leaving this loop early (the consumer stopped) returns callBytes, whose finally destroys the socket
+  for await (const buf of callBytes(call)) {
+    parser.feed(decoder.decode(buf, { stream: true }));
+    while (queue.length) yield queue.shift()!;
+  }
+  parser.feed(decoder.decode());
+  parser.feed('\n\n');
+  while (queue.length) yield queue.shift()!;
 }
 
 /** Parses one SSE `data:` payload; a malformed one is a retryable upstream error. */

@@ -10,7 +10,7 @@ import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
-import { modelPrices, targetPrices, type EffectivePrices } from '../pricing/effective-prices.js';
+import { firstPriced, targetPrices, type EffectivePrices } from '../pricing/effective-prices.js';
 
 type ModelStatus = 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 export type RoutingStrategy = 'PRIORITY' | 'WEIGHTED' | 'ROUND_ROBIN' | 'LEAST_BUSY' | 'LOWEST_LATENCY';
@@ -92,7 +92,7 @@ const AWS_CREDENTIAL_RE = /^[A-Za-z0-9]+:[^:\s]+(?::[^:\s]+)?$/;
  * The credential is never echoed.
  */
 function checkBedrock(baseUrl: string | null | undefined, settings: ProviderSettings | null | undefined, apiKey: string | null | undefined): void {
-  const regionInUrl = baseUrl ? /^https?:\/\/bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com/.test(baseUrl) : false;
+  const regionInUrl = baseUrl ? /^https?:\/\/bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?::\d+)?(?:\/|$)/.test(baseUrl) : false;
   if (!settings?.region && !regionInUrl) throw badInput('input.settings.region', 'is required for BEDROCK providers (the AWS region, e.g. us-east-1)');
   if (apiKey && !AWS_CREDENTIAL_RE.test(apiKey)) {
     throw badInput('input.apiKey', 'must be accessKeyId:secretAccessKey or accessKeyId:secretAccessKey:sessionToken for BEDROCK providers');
@@ -291,7 +291,8 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
       priority: t.priority,
       prices: targetPrices(row, { kind: p.kind as ProviderKind, upstreamModel: t.upstreamModel }),
     }));
-    return { row, targets, prices: modelPrices(row, rows.map(({ t, p }) => ({ kind: p.kind as ProviderKind, upstreamModel: t.upstreamModel }))) };
+    // the model's prices are its first priced target's: picked from the targets', not worked out again
+    return { row, targets, prices: firstPriced(row, targets.map((t) => t.prices)) };
   }
 
   return {

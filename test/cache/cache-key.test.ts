@@ -57,7 +57,20 @@ describe('cacheKeysOf', () => {
     ['role', (r) => (r.messages[0]!.role = 'USER')],
     ['an extra message', (r) => r.messages.push({ role: 'USER', content: 'and?' })],
     ['an image part', (r) => (r.messages[1]!.parts = [{ type: 'IMAGE_URL', imageUrl: 'https://x/y.png' }])],
+    ['a thinking budget', (r) => (r.reasoning = { budgetTokens: 2048 })],
+    ['a reasoning effort', (r) => (r.reasoning = { effort: 'HIGH' })],
   ];
+
+  it('tells reasoning settings apart, for the exact key and the semantic context alike', () => {
+    const withReasoning = (reasoning: Req['reasoning']): Req => ({ ...base(), reasoning });
+    const keys = [undefined, { budgetTokens: 2048 }, { budgetTokens: 4096 }, { effort: 'LOW' as const }, { effort: 'HIGH' as const }].map((x) =>
+      cacheKeysOf('m', withReasoning(x)),
+    );
+    expect(new Set(keys.map((k) => k.key)).size).toBe(keys.length);
+    expect(new Set(keys.map((k) => k.contextHash)).size).toBe(keys.length);
+    // an empty reasoning object asks for nothing: the same question as none
+    expect(cacheKeysOf('m', withReasoning({})).key).toBe(keys[0]!.key);
+  });
   it.each(changes)('changes with %s', (_, change) => {
     const r = base();
     change(r);

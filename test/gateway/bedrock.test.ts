@@ -33,6 +33,15 @@ describe('BEDROCK provider through the gateway', () => {
     const noRegion = await gw.gql(CREATE, { input: { name: uniq('bedrock'), kind: 'BEDROCK', apiKey: BEDROCK_MOCK_CREDENTIAL } });
     expect(noRegion.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(noRegion.errors?.[0].message).toContain('input.settings.region');
+    // a region is read only from a whole bedrock-runtime host, not from one that merely starts like it
+    const lookalike = await gw.gql(CREATE, {
+      input: { name: uniq('bedrock'), kind: 'BEDROCK', baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com.evil.example', apiKey: BEDROCK_MOCK_CREDENTIAL },
+    });
+    expect(lookalike.errors?.[0].message).toContain('input.settings.region');
+    const real = await gw.gql(CREATE, {
+      input: { name: uniq('bedrock'), kind: 'BEDROCK', baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com:443/', apiKey: BEDROCK_MOCK_CREDENTIAL },
+    });
+    expect(real.errors).toBeUndefined();
     const badKey = await gw.gql(CREATE, { input: { name: uniq('bedrock'), kind: 'BEDROCK', apiKey: 'only-a-secret-here', settings: { region: 'us-east-1' } } });
     expect(badKey.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(badKey.errors?.[0].message).toContain('input.apiKey');

@@ -5,7 +5,7 @@ import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { createProvider, ok, uniq } from '../gateway/helpers.js';
 import { expectCode } from './helpers.js';
 import { cataloguePrices } from '../../src/pricing/catalogue.js';
-import { targetPrices } from '../../src/pricing/effective-prices.js';
+import { firstPriced, targetPrices } from '../../src/pricing/effective-prices.js';
 import { costUsd } from '../../src/gateway/pricing.js';
 
 const VERSION = (JSON.parse(readFileSync('node_modules/@pydantic/genai-prices/package.json', 'utf8')) as { version: string }).version;
@@ -95,6 +95,18 @@ describe('model prices', () => {
     const { priceCatalogue } = ok(await gw.gql<{ priceCatalogue: { version: string; modelCount: number } }>('{ priceCatalogue { version modelCount } }'));
     expect(priceCatalogue.version).toBe(VERSION);
     expect(priceCatalogue.modelCount).toBeGreaterThan(100);
+  });
+});
+
+describe("a model's prices from its targets' prices", () => {
+  const row = { inputPricePerMTok: null, outputPricePerMTok: null, cachedInputPricePerMTok: null, cacheWritePricePerMTok: null, reasoningPricePerMTok: null, contextWindow: 4096 };
+  const compat = targetPrices(row, { kind: 'OPENAI_COMPATIBLE', upstreamModel: 'my-llama' });
+  const gpt = targetPrices(row, { kind: 'OPENAI', upstreamModel: 'gpt-4o' });
+
+  it('are the first priced target\'s (the same object, not worked out again), else the first\'s, else the operator\'s', () => {
+    expect(firstPriced(row, [compat, gpt])).toBe(gpt);
+    expect(firstPriced(row, [compat])).toBe(compat);
+    expect(firstPriced(row, [])).toMatchObject({ source: 'NONE', contextWindow: 4096 });
   });
 });
 

@@ -150,6 +150,23 @@ function validate(req: RecordedRequest): { status: number; message: string } | u
       return { status: 400, message: `messages.${i}.role: Input should be 'user' or 'assistant'` };
     }
   }
+  return validateThinking(b);
+}
+
+/**
+ * The extended-thinking rules Anthropic enforces, with its messages.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#feature-compatibility
+ */
+function validateThinking(b: Record<string, unknown>): { status: number; message: string } | undefined {
+  const thinking = b.thinking as { type?: string; budget_tokens?: number } | undefined;
+  if (thinking?.type !== 'enabled') return undefined;
+  const budget = thinking.budget_tokens ?? 0;
+  if (budget < 1024) return { status: 400, message: 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024' };
+  if ((b.max_tokens as number) <= budget) return { status: 400, message: '`max_tokens` must be greater than `thinking.budget_tokens`.' };
+  if (b.temperature !== undefined && b.temperature !== 1) return { status: 400, message: '`temperature` may only be set to 1 when thinking is enabled.' };
+  if (typeof b.top_p === 'number' && b.top_p < 0.95) return { status: 400, message: '`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled.' };
+  const choice = (b.tool_choice as { type?: string } | undefined)?.type;
+  if (choice === 'any' || choice === 'tool') return { status: 400, message: 'Thinking may not be enabled when tool_choice forces tool use.' };
   return undefined;
 }
 

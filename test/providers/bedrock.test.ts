@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBedrockAdapter } from '../../src/providers/bedrock/index.js';
 import { eventStreamMessages, headerString } from '../../src/providers/bedrock/eventstream.js';
-import { parseCredential, signedHeaders } from '../../src/providers/bedrock/sign.js';
+import { parseCredential, signedHeaders, signingRegion } from '../../src/providers/bedrock/sign.js';
 import { converseStream } from '../../src/providers/bedrock/stream.js';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
@@ -160,6 +160,31 @@ describe('bedrock adapter: request mapping', () => {
     expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
   });
 
+  it('Claude thinking: off with a forced tool choice, top_p raised to 0.95, unsigned reasoning not sent back', async () => {
+    const tools = [{ name: 'a' }];
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: 'REQUIRED' }), opts());
+    expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: { name: 'a' } }), opts());
+    expect(mock.last().body.additionalModelRequestFields).toBeUndefined();
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, topP: 0.5 }), opts());
+    expect(mock.last().body.inferenceConfig).toEqual({ maxTokens: 1024 + 4096, topP: 0.95 });
+    await adapter.chat(
+      req({
+        messages: [
+          { role: 'USER', content: 'Q' },
+          // reasoning from another provider (no signature), and a block a cache replay closed with ''
+          { role: 'ASSISTANT', content: 'A', reasoning: [{ text: 'unsigned' }, { text: 'closed', signature: '' }, { text: 'ok', signature: 's' }] },
+          { role: 'USER', content: 'Q2' },
+        ],
+      }),
+      opts(),
+    );
+    expect(mock.last().body.messages[1]).toEqual({
+      role: 'assistant',
+      content: [{ reasoningContent: { reasoningText: { text: 'ok', signature: 's' } } }, { text: 'A' }],
+    });
+  });
+
   it('tool choice: a named tool, AUTO, and NONE (tools left out, or kept without a choice when the history uses tools)', async () => {
     const tools = [{ name: 'a' }, { name: 'b' }];
     await adapter.chat(req({ tools, toolChoice: { name: 'b' } }), opts());
@@ -205,9 +230,17 @@ describe('bedrock adapter: request mapping', () => {
     expect(mock.requests).toHaveLength(0);
   });
 
-  it('s3:// image URLs become an s3Location source', async () => {
-    await adapter.chat(req({ messages: [{ role: 'USER', content: null, parts: [{ type: 'IMAGE_URL', imageUrl: 's3://bucket/cat.webp' }] }] }), opts());
-    expect(mock.last().body.messages[0].content).toEqual([{ image: { format: 'webp', source: { s3Location: { uri: 's3://bucket/cat.webp' } } } }]);
+  it('s3:// image URLs are refused like web URLs (no s3Location: the gateway\'s role would read them), nothing sent', async () => {
+    const e = await failure(adapter.chat(req({ messages: [{ role: 'USER', content: null, parts: [{ type: 'IMAGE_URL', imageUrl: 's3://bucket/cat.webp' }] }] }), opts()));
+    expect(e.retryable).toBe(false);
+    expect(e.message).toContain('messages[0].parts[0].imageUrl');
+    expect(mock.requests).toHaveLength(0);
+  });
+
+  it('takes the signing region only from a whole bedrock-runtime host', () => {
+    expect(signingRegion(undefined, 'bedrock-runtime.eu-west-3.amazonaws.com')).toBe('eu-west-3');
+    expect(signingRegion(undefined, 'bedrock-runtime-fips.us-east-1.amazonaws.com:8443')).toBe('us-east-1');
+    expect(() => signingRegion(undefined, 'bedrock-runtime.us-east-1.amazonaws.com.evil.example')).toThrow(/settings\.region/);
   });
 
   it('a malformed credential or a missing region fails before any request, without echoing the credential', async () => {

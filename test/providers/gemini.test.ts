@@ -123,6 +123,18 @@ describe('gemini adapter: request mapping', () => {
     expect(mock.last().body).not.toHaveProperty('systemInstruction');
   });
 
+  it('reasoning becomes generationConfig.thinkingConfig.thinkingBudget (a budget as given, an effort via the shared budgets)', async () => {
+    // https://ai.google.dev/gemini-api/docs/thinking#set-budget
+    await adapter.chat(req({ reasoning: { budgetTokens: 0 } }), opts());
+    expect(mock.last().body.generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 0 } });
+    await adapter.chat(req({ reasoning: { effort: 'MEDIUM' } }), opts());
+    expect(mock.last().body.generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 4096 } });
+    await adapter.chat(req({ reasoning: { effort: 'HIGH' }, maxTokens: 2000 }), opts());
+    expect(mock.last().body.generationConfig).toEqual({ maxOutputTokens: 2000, thinkingConfig: { thinkingBudget: 1999 } });
+    await adapter.chat(req(), opts());
+    expect(mock.last().body).not.toHaveProperty('generationConfig');
+  });
+
   it('sends data: images inline and other URLs as fileData with a guessed MIME type', async () => {
     await adapter.chat(
       req({

@@ -121,6 +121,27 @@ describe('Anthropic response: thinking blocks', () => {
   });
 });
 
+describe('Anthropic request: thinking fitted to what Anthropic accepts (the mock enforces its rules)', () => {
+  it('an effort budget shrinks under the caller\'s max_tokens, or thinking stays off when the minimum does not fit', async () => {
+    await adapter.chat(req({ reasoning: { effort: 'HIGH' }, maxTokens: 3000 }), opts());
+    expect(mock.last().body).toMatchObject({ max_tokens: 3000, thinking: { type: 'enabled', budget_tokens: 2999 } });
+    await adapter.chat(req({ reasoning: { effort: 'HIGH' }, maxTokens: 1000 }), opts());
+    expect(mock.last().body.max_tokens).toBe(1000);
+    expect(mock.last().body).not.toHaveProperty('thinking');
+  });
+
+  it('a forced tool choice turns thinking off; top_p is raised to 0.95 while thinking', async () => {
+    const tools = [{ name: 'lookup', parameters: { type: 'object', properties: {} } }];
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: 'REQUIRED', temperature: 0.3 }), opts());
+    expect(mock.last().body).toMatchObject({ tool_choice: { type: 'any' }, temperature: 0.3 });
+    expect(mock.last().body).not.toHaveProperty('thinking');
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: { name: 'lookup' } }), opts());
+    expect(mock.last().body).not.toHaveProperty('thinking');
+    await adapter.chat(req({ reasoning: { effort: 'LOW' }, tools, toolChoice: 'AUTO', topP: 0.5 }), opts());
+    expect(mock.last().body).toMatchObject({ tool_choice: { type: 'auto' }, top_p: 0.95, thinking: { budget_tokens: 1024 } });
+  });
+});
+
 describe('OpenAI request: reasoning_effort', () => {
   it('sends the effort asked for; a budget alone is not sent (models that do not reason refuse the field)', () => {
     const body = (r: ChatRequest['reasoning']) => toChatBody(req({ reasoning: r }), { stream: false });

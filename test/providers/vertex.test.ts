@@ -129,6 +129,15 @@ describe('service-account access token', () => {
     const key = { ...(JSON.parse(mock.credential) as Record<string, unknown>), token_uri: 'file:///etc/passwd' };
     expect(() => parseServiceAccount(JSON.stringify(key))).toThrow(/token_uri/);
   });
+
+  it('a credential is parsed once: the same key object comes back (its token client found without re-hashing)', () => {
+    const first = parseServiceAccount(mock.credential);
+    expect(parseServiceAccount(`${mock.credential}`)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // a bad credential is not remembered: it is refused every time
+    expect(() => parseServiceAccount('{"type":"service_account"}')).toThrow(/client_email/);
+    expect(() => parseServiceAccount('{"type":"service_account"}')).toThrow(/client_email/);
+  });
 });
 
 describe('URLs', () => {
@@ -211,6 +220,14 @@ describe('Claude on Vertex', () => {
     expect(res).toMatchObject({ content: 'Hello!', finishReason: 'STOP', upstreamModel: CLAUDE });
     // input 10 + cache read 12 + cache write 8
     expect(res.usage).toMatchObject({ promptTokens: 30, completionTokens: 2, exact: true });
+  });
+
+  it('thinking: an effort budget fits under the caller\'s max_tokens (Claude wants max_tokens > budget_tokens)', async () => {
+    // https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size
+    await adapter.chat(req(CLAUDE, { maxTokens: 2000, reasoning: { effort: 'HIGH' } }), opts());
+    expect(mock.last().body).toMatchObject({ max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1999 } });
+    await adapter.chat(req(CLAUDE, { maxTokens: 1000, reasoning: { effort: 'HIGH' } }), opts());
+    expect(mock.last().body).not.toHaveProperty('thinking');
   });
 
   it('stream: streamRawPredict with stream: true; text, tool call and final chunk', async () => {

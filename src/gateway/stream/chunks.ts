@@ -14,6 +14,14 @@ export function streamChunk(
   return { invocationId: inv.id, index, model: inv.modelName, delta, toolCalls, finishReason, usage };
 }
 
+/**
+ * Whether this stream sends reasoning chunks: only to a surface that shows them (InvocationOptions.reasoning), and
+ * never under output filters (reasoning is kept for the answer but withheld from the client, see guardrails.ts).
+ */
+export function sendsReasoning(inv: Invocation): boolean {
+  return inv.options.reasoning === true && !inv.outputFilters.length;
+}
+
 /** A chunk that carries reasoning (most carry none, so the key is only there when it does). */
 export function reasoningChunk(inv: Invocation, index: number, delta: string, toolCalls: ChatChunk['toolCalls'], reasoning: NonNullable<ChatChunk['reasoning']>): ChatChunk {
   return { invocationId: inv.id, index, model: inv.modelName, delta, toolCalls, reasoning, finishReason: null, usage: null };

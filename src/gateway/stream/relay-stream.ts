@@ -6,7 +6,7 @@ import type { Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { ChatChunk } from '../results.js';
 import type { OpenedStream, StreamProgress } from './open-stream.js';
-import { addReasoning, reasoningChunk, streamChunk } from './chunks.js';
+import { addReasoning, reasoningChunk, sendsReasoning, streamChunk } from './chunks.js';
 import { isTimeout } from './classify-end.js';
 import { filterText } from './text-filter.js';
 
@@ -29,6 +29,7 @@ export async function relayStream(
     ac.abort(reason);
     failRead(reason);
   }, timeoutMs + 50);
+  const showReasoning = sendsReasoning(inv);
   try {
     let next = opened.first;
     inv.event.ttftMs = inv.elapsedMs();
@@ -58,9 +59,9 @@ export async function relayStream(
       // held back when the output rules judge tool calls: they go out whole at the end (closeAnswered)
       const toolCalls = c.toolCalls?.length && !inv.guardToolArguments ? c.toolCalls : null;
       // the finish reason and usage go out in the stream's last chunk, once usage is priced
-      // reasoning is kept for the answer but, under output filters, withheld from the client (see guardrails.ts)
+      // reasoning is always kept for the answer; it goes out only where the surface shows it (sendsReasoning)
       if (c.reasoning) addReasoning(progress.reasoning, c.reasoning, progress.reasoningOpen);
-      if (c.reasoning && !inv.outputFilters.length) await push(reasoningChunk(inv, progress.sent++, delta, toolCalls, c.reasoning));
+      if (c.reasoning && showReasoning) await push(reasoningChunk(inv, progress.sent++, delta, toolCalls, c.reasoning));
       else if (delta || toolCalls) await push(streamChunk(inv, progress.sent++, delta, toolCalls));
       if (ac.signal.aborted) break;
       stall.refresh();

@@ -6,7 +6,7 @@ import type { PipelineDeps } from '../pipeline.js';
 import type { ChatChunk } from '../results.js';
 import { markCancelled, record } from '../call/record.js';
 import { settleAnswer } from '../call/settle.js';
-import { reasoningChunk, reasoningPieces, streamChunk } from './chunks.js';
+import { reasoningChunk, reasoningPieces, sendsReasoning, streamChunk } from './chunks.js';
 import { closeAnswered, endRefused } from './finish-stream.js';
 import { filterText } from './text-filter.js';
 
@@ -22,9 +22,8 @@ export async function replayAnswer(inv: Invocation, deps: PipelineDeps, channel:
   } catch (refusal) {
     return endRefused(inv, deps, channel, index, settleAnswer(inv, answer), refusal);
   }
-  // the reasoning first, as the model produced it before its answer
-  // (withheld under output filters, as relayed reasoning is)
-  if (!inv.outputFilters.length) for (const piece of reasoningPieces(res.reasoning ?? [])) await channel.push(reasoningChunk(inv, index++, '', null, piece));
+  // the reasoning first, as the model produced it before its answer (where relayed reasoning would be sent)
+  if (sendsReasoning(inv)) for (const piece of reasoningPieces(res.reasoning ?? [])) await channel.push(reasoningChunk(inv, index++, '', null, piece));
   if (text) await channel.push(streamChunk(inv, index++, text, null));
   // unless the output rules judge tool calls: closeAnswered sends them, judged, after the text
   if (res.toolCalls.length && !inv.guardToolArguments) {

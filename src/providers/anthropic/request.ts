@@ -1,6 +1,7 @@
 /* Unified ChatRequest → Anthropic Messages API request body. */
-import type { CacheControl, ChatMessage, ChatRequest, ReasoningBlock, ReasoningOptions, ToolChoice, ToolDefinition } from '../types.js';
+import type { CacheControl, ChatMessage, ChatRequest, ReasoningBlock, ToolChoice, ToolDefinition } from '../types.js';
 import { argumentsObject, parseDataUrl, partsOf, textOf } from '../content.js';
+import { claudeThinking, replayableReasoning } from '../thinking.js';
 
 /** Anthropic requires max_tokens on every request; used when the caller sets none. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -86,22 +87,15 @@ export interface AnthropicRequestBody {
 }
 
 /**
- * Thinking budgets for an effort given without one (a request translated from OpenAI's `reasoning_effort`).
- * 1024 is Anthropic's minimum budget.
- */
-const EFFORT_BUDGET: Record<NonNullable<ReasoningOptions['effort']>, number> = { LOW: 1024, MEDIUM: 4096, HIGH: 16384 };
-const MIN_BUDGET = 1024;
-
-/**
  * Builds the Messages API body. `seed` has no Anthropic equivalent and is dropped.
  * @see https://docs.anthropic.com/en/api/messages
  */
 export function buildAnthropicRequest(req: ChatRequest, stream = false): AnthropicRequestBody {
-  const thinking = mapThinking(req.reasoning);
+  // extended thinking: budget fitted under max_tokens, off with a forced tool choice (see thinking.ts)
+  const thinking = claudeThinking(req);
   const body: AnthropicRequestBody = {
     model: req.model,
-    // max_tokens must exceed the thinking budget; without the caller's own limit, room is made for the answer
-    max_tokens: req.maxTokens ?? (thinking ? Math.max(DEFAULT_MAX_TOKENS, thinking.budget_tokens + DEFAULT_MAX_TOKENS) : DEFAULT_MAX_TOKENS),
+    max_tokens: thinking ? thinking.maxTokens : (req.maxTokens ?? DEFAULT_MAX_TOKENS),
     messages: mapMessages(req.messages),
   };
   const system = mapSystem(req);
@@ -109,26 +103,16 @@ export function buildAnthropicRequest(req: ChatRequest, stream = false): Anthrop
   // Anthropic accepts 0..1 while OpenAI-style callers may send up to 2; clamping keeps fallbacks from failing.
   // With thinking on, Anthropic refuses any temperature but the default, so it is left out.
   if (req.temperature !== undefined && !thinking) body.temperature = Math.min(1, Math.max(0, req.temperature));
-  if (req.topP !== undefined) body.top_p = req.topP;
+  const topP = thinking ? thinking.topP : req.topP;
+  if (topP !== undefined) body.top_p = topP;
   if (req.stop?.length) body.stop_sequences = req.stop;
   if (req.tools?.length) {
     body.tools = req.tools.map(mapTool);
     if (req.toolChoice !== undefined) body.tool_choice = mapToolChoice(req.toolChoice);
   }
-  if (thinking) body.thinking = thinking;
+  if (thinking) body.thinking = { type: 'enabled', budget_tokens: thinking.budget };
   if (stream) body.stream = true;
   return body;
-}
-
-/**
- * Extended thinking: the budget as given (at least Anthropic's minimum), or one for the effort.
- * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
- */
-function mapThinking(r: ReasoningOptions | undefined): AnthropicRequestBody['thinking'] {
-  if (!r) return undefined;
-  const budget = r.budgetTokens ?? (r.effort ? EFFORT_BUDGET[r.effort] : undefined);
-  if (budget === undefined) return undefined;
-  return { type: 'enabled', budget_tokens: Math.max(MIN_BUDGET, budget) };
 }
 
 /**
@@ -157,17 +141,14 @@ function withMessageCache<B extends Cacheable>(blocks: B[], cacheControl: CacheC
 }
 
 /**
- * An assistant turn's reasoning, sent back first in the turn as Anthropic requires. Only blocks Anthropic can
- * verify go back: a signed thinking block or a redacted one; reasoning from other providers has no signature.
+ * An assistant turn's reasoning, sent back first in the turn as Anthropic requires; only blocks Anthropic can
+ * verify (see replayableReasoning).
  * @see https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks
  */
 function mapReasoning(blocks: ReasoningBlock[] | undefined): Array<AnthropicThinkingBlock | AnthropicRedactedThinkingBlock> {
-  const out: Array<AnthropicThinkingBlock | AnthropicRedactedThinkingBlock> = [];
-  for (const b of blocks ?? []) {
-    if (b.redactedData) out.push({ type: 'redacted_thinking', data: b.redactedData });
-    else if (b.signature) out.push({ type: 'thinking', thinking: b.text, signature: b.signature });
-  }
-  return out;
+  return replayableReasoning(blocks).map((b) =>
+    b.redactedData ? { type: 'redacted_thinking', data: b.redactedData } : { type: 'thinking', thinking: b.text, signature: b.signature ?? '' },
+  );
 }
 
 /**

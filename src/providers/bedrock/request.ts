@@ -2,6 +2,7 @@
 import { argumentsObject, parseDataUrl, partsOf } from '../content.js';
 import type { CacheControl, ChatMessage, ChatRequest, ReasoningBlock, ToolChoice, ToolDefinition } from '../types.js';
 import { JSON_MODE_INSTRUCTION } from '../anthropic/request.js';
+import { claudeThinking, replayableReasoning } from '../thinking.js';
 import { badRequest } from './errors.js';
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CachePointBlock.html */
@@ -11,7 +12,7 @@ interface CachePoint {
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html */
 interface ImageBlock {
-  image: { format: 'png' | 'jpeg' | 'gif' | 'webp'; source: { bytes: string } | { s3Location: { uri: string } } };
+  image: { format: 'png' | 'jpeg' | 'gif' | 'webp'; source: { bytes: string } };
 }
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html */
@@ -47,12 +48,6 @@ export interface ConverseRequestBody {
   additionalModelRequestFields?: Record<string, unknown>;
 }
 
-/** Thinking budgets for an effort-only request (Anthropic's minimum budget is 1024). */
-const EFFORT_BUDGET = { LOW: 1024, MEDIUM: 4096, HIGH: 16384 } as const;
-const MIN_BUDGET = 1024;
-/** Room for the answer after the thinking budget when the caller set no maxTokens (Claude needs max > budget). */
-const ANSWER_TOKENS = 4096;
-
 /**
  * Builds the Converse body (the model id goes in the URL, `stream` in the path). `seed` has no Converse field and
  * is dropped; JSON mode is asked for in the system prompt, as for Anthropic.
@@ -69,12 +64,16 @@ export function buildConverseRequest(req: ChatRequest): ConverseRequestBody {
   if (req.topP !== undefined) inference.topP = req.topP;
   if (req.stop?.length) inference.stopSequences = req.stop;
 
-  const budget = thinkingBudget(req);
-  if (budget !== undefined) {
-    body.additionalModelRequestFields = { thinking: { type: 'enabled', budget_tokens: budget } };
-    inference.maxTokens ??= budget + ANSWER_TOKENS;
-    // Claude rejects a changed temperature while thinking
+  // extended thinking for Claude goes in the model's own fields (Converse has no reasoning parameter); other
+  // model families take other fields and get none (their default)
+  // https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html
+  const thinking = isClaude(req.model) ? claudeThinking(req) : undefined;
+  if (thinking) {
+    body.additionalModelRequestFields = { thinking: { type: 'enabled', budget_tokens: thinking.budget } };
+    inference.maxTokens = thinking.maxTokens;
+    // Claude rejects a changed temperature, and top_p under 0.95, while thinking
     delete inference.temperature;
+    if (thinking.topP !== undefined) inference.topP = thinking.topP;
   }
   if (Object.keys(inference).length) body.inferenceConfig = inference;
 
@@ -86,22 +85,6 @@ export function buildConverseRequest(req: ChatRequest): ConverseRequestBody {
 /** Claude models on Bedrock (ids `anthropic.claude…`, inference profiles `us.anthropic.claude…`, ARNs holding it). */
 function isClaude(model: string): boolean {
   return /(^|[.:/])anthropic\.claude/.test(model);
-}
-
-/**
- * Extended thinking for Claude goes in the model's own fields (Converse has no reasoning parameter); other model
- * families take other fields and get none (their default).
- * @see https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html
- */
-function thinkingBudget(req: ChatRequest): number | undefined {
-  if (!req.reasoning || !isClaude(req.model)) return undefined;
-  if (req.reasoning.budgetTokens !== undefined) return req.reasoning.budgetTokens;
-  if (!req.reasoning.effort) return undefined;
-  const budget = EFFORT_BUDGET[req.reasoning.effort];
-  // an effort is a wish, not a number: under a caller's smaller maxTokens it shrinks to fit (Claude wants
-  // max_tokens > budget_tokens >= 1024), or thinking stays off when not even the minimum fits
-  if (req.maxTokens === undefined || req.maxTokens > budget) return budget;
-  return req.maxTokens - 1 >= MIN_BUDGET ? req.maxTokens - 1 : undefined;
 }
 
 function cachePoint(c: CacheControl): CachePoint {
@@ -138,8 +121,8 @@ function mapMessages(messages: ChatMessage[]): Message[] {
     if (m.role === 'SYSTEM') return;
     const role = m.role === 'ASSISTANT' ? 'assistant' : 'user';
     const blocks: ContentBlock[] = [];
-    // Claude wants an assistant turn's thinking blocks first, unchanged
-    if (m.role === 'ASSISTANT') for (const r of m.reasoning ?? []) blocks.push(mapReasoning(r));
+    // Claude wants an assistant turn's thinking blocks first, unchanged, and refuses unsigned ones
+    if (m.role === 'ASSISTANT') for (const r of replayableReasoning(m.reasoning)) blocks.push(mapReasoning(r));
     if (m.role === 'TOOL') blocks.push(mapToolResult(m, i));
     else blocks.push(...mapContent(m, i));
     if (m.role === 'ASSISTANT') for (const c of m.toolCalls ?? []) blocks.push(mapToolCall(c));
@@ -153,8 +136,8 @@ function mapMessages(messages: ChatMessage[]): Message[] {
 }
 
 function mapReasoning(r: ReasoningBlock): ReasoningContent {
-  if (r.redactedData !== undefined) return { reasoningContent: { redactedContent: r.redactedData } };
-  return { reasoningContent: { reasoningText: r.signature !== undefined ? { text: r.text, signature: r.signature } : { text: r.text } } };
+  if (r.redactedData) return { reasoningContent: { redactedContent: r.redactedData } };
+  return { reasoningContent: { reasoningText: { text: r.text, signature: r.signature ?? '' } } };
 }
 
 /** Text and image parts; a part's cache_control is a cachePoint right after it. Blank text is rejected upstream. */
@@ -181,23 +164,18 @@ const IMAGE_FORMATS: Record<string, ImageBlock['image']['format']> = {
 };
 
 /**
- * Converse takes image bytes (base64 in JSON) or an S3 object, never a web URL. data: URLs become bytes and
- * s3:// URLs an s3Location; an http(s) URL is refused (not retryable, so a fallback target that takes URLs can
- * answer) rather than fetched: the gateway fetching caller-chosen URLs would let any key probe its network.
+ * Converse takes image bytes (base64 in JSON) or an S3 object, never a web URL. data: URLs become bytes; an
+ * http(s) URL is refused (not retryable, so a fallback target that takes URLs can answer) rather than fetched: the
+ * gateway fetching caller-chosen URLs would let any key probe its network. S3 locations are not offered either:
+ * the gateway's role would read any object it can reach on a caller's say.
  * @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageSource.html
  */
 function mapImage(url: string, field: string): ImageBlock {
   const data = parseDataUrl(url);
-  if (data) {
-    const format = IMAGE_FORMATS[data.mimeType.toLowerCase()];
-    if (!format) throw badRequest(`${field}: image type ${data.mimeType} is not supported (png, jpeg, gif, webp)`);
-    return { image: { format, source: { bytes: data.base64 } } };
-  }
-  if (url.startsWith('s3://')) {
-    const ext = /\.(png|jpe?g|gif|webp)$/i.exec(url)?.[1].toLowerCase();
-    return { image: { format: ext === 'jpg' || !ext ? 'jpeg' : (ext as ImageBlock['image']['format']), source: { s3Location: { uri: url } } } };
-  }
-  throw badRequest(`${field}: Bedrock takes image bytes, not URLs; send the image as a data: URL`);
+  if (!data) throw badRequest(`${field}: Bedrock takes image bytes, not URLs; send the image as a data: URL`);
+  const format = IMAGE_FORMATS[data.mimeType.toLowerCase()];
+  if (!format) throw badRequest(`${field}: image type ${data.mimeType} is not supported (png, jpeg, gif, webp)`);
+  return { image: { format, source: { bytes: data.base64 } } };
 }
 
 /** @see https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html */

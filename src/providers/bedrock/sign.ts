@@ -35,11 +35,12 @@ export function parseCredential(apiKey: string | undefined): AwsCredential {
 }
 
 /**
- * The signing region: settings.region, else the one in a `bedrock-runtime.{region}.amazonaws.com` base URL.
+ * The signing region: settings.region, else the one in a `bedrock-runtime.{region}.amazonaws.com` base URL (the
+ * whole host: `bedrock-runtime.us-east-1.amazonaws.com.example.org` is someone else's).
  */
 export function signingRegion(region: string | undefined, host: string): string {
   if (region) return region;
-  const m = /^bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com/.exec(host);
+  const m = /^bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?$/.exec(host);
   if (m) return m[1];
   throw badRequest('settings.region is required (the AWS region the requests are signed for)');
 }

@@ -1,6 +1,7 @@
 /* Unified ChatRequest → Gemini generateContent request body. */
 import type { ChatMessage, ChatRequest, ToolCall, ToolChoice, ToolDefinition } from '../types.js';
 import { argumentsObject, isRecord, parseDataUrl, partsOf, textOf } from '../content.js';
+import { effortBudget } from '../thinking.js';
 
 /** @see https://ai.google.dev/api/caching#Part */
 export interface GeminiPart {
@@ -36,6 +37,8 @@ interface GeminiGenerationConfig {
   stopSequences?: string[];
   seed?: number;
   responseMimeType?: string;
+  /** @see https://ai.google.dev/api/generate-content#ThinkingConfig */
+  thinkingConfig?: { thinkingBudget: number };
 }
 
 export interface GeminiRequestBody {
@@ -83,7 +86,20 @@ function mapGenerationConfig(req: ChatRequest): GeminiGenerationConfig {
   if (req.stop?.length) c.stopSequences = req.stop;
   if (req.seed !== undefined) c.seed = req.seed;
   if (req.jsonMode) c.responseMimeType = 'application/json';
+  const budget = thinkingBudget(req);
+  if (budget !== undefined) c.thinkingConfig = { thinkingBudget: budget };
   return c;
+}
+
+/**
+ * Gemini's thinking budget: the caller's as given (Gemini has its own ranges per model; 0 turns thinking off on
+ * Flash), or the shared budget for an effort. Thought summaries are not asked for (includeThoughts stays off).
+ * @see https://ai.google.dev/gemini-api/docs/thinking#set-budget
+ */
+function thinkingBudget(req: ChatRequest): number | undefined {
+  if (!req.reasoning) return undefined;
+  if (req.reasoning.budgetTokens !== undefined) return req.reasoning.budgetTokens;
+  return req.reasoning.effort ? effortBudget(req.reasoning.effort, req.maxTokens) : undefined;
 }
 
 /**

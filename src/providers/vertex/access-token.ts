@@ -37,8 +37,12 @@ class TokenUriTransport extends gaxios.Gaxios {
 
 /** One JWT client per credential (keyed by its hash, not the key itself): each keeps its own cached token. */
 const clients = new LRUCache<string, JWT>({ max: 100 });
+/** The client of a parsed key object (parseServiceAccount returns the same one per credential): no hash per call. */
+let clientsByKey = new WeakMap<ServiceAccountKey, JWT>();
 
 function clientFor(key: ServiceAccountKey): JWT {
+  const known = clientsByKey.get(key);
+  if (known) return known;
   const id = createHash('sha256').update(`${key.client_email}\n${key.private_key}\n${key.token_uri}`).digest('hex');
   let client = clients.get(id);
   if (!client) {
@@ -52,6 +56,7 @@ function clientFor(key: ServiceAccountKey): JWT {
     });
     clients.set(id, client);
   }
+  clientsByKey.set(key, client);
   return client;
 }
 
@@ -119,4 +124,5 @@ export async function accessToken(key: ServiceAccountKey, opts: { signal: Cancel
 /** Forgets every cached client and token (tests). */
 export function clearAccessTokens(): void {
   clients.clear();
+  clientsByKey = new WeakMap();
 }

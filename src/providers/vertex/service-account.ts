@@ -1,4 +1,5 @@
 /* The VERTEX credential: a service-account key file (JSON), checked once per distinct credential. */
+import { LRUCache } from 'lru-cache';
 import { UpstreamError } from '../types.js';
 
 export const PROVIDER = 'vertex';
@@ -26,11 +27,28 @@ function badCredential(what: string): UpstreamError {
 }
 
 /**
- * Parses and checks the key file. `token_uri` must be an http(s) URL: the signed assertion is sent there.
+ * Keys already parsed, by their credential text: every call names its credential, and parsing a key file (and
+ * hashing its private key to find the token client) per call is wasted work. Only good keys are kept; the same
+ * object comes back, so access-token.ts can find its client by identity.
+ */
+const parsed = new LRUCache<string, ServiceAccountKey>({ max: 100 });
+
+/**
+ * Parses and checks the key file (once per distinct credential). `token_uri` must be an http(s) URL: the signed
+ * assertion is sent there.
  * @throws UpstreamError (not retryable) naming what is wrong, never the key's content
  */
 export function parseServiceAccount(credential: string | undefined): ServiceAccountKey {
   if (!credential?.trim()) throw badCredential('is missing (a service-account key file, JSON)');
+  let key = parsed.get(credential);
+  if (!key) {
+    key = Object.freeze(parseKeyFile(credential));
+    parsed.set(credential, key);
+  }
+  return key;
+}
+
+function parseKeyFile(credential: string): ServiceAccountKey {
   let json: unknown;
   try {
     json = JSON.parse(credential);

@@ -71,6 +71,7 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
       warnings,
       requestId: ctx.requestId,
       onCacheLookup: (r) => (cacheResult = r),
+      reasoning: true,
     };
     const headers = () => ({ ...warningHeaders(warnings), ...(cacheResult ? { [CACHE_HEADER]: cacheResult } : {}), ...requestIdHeader(ctx) });
     const { gateway } = ctx.services;

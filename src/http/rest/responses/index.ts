@@ -44,6 +44,7 @@ export async function handleCreateResponse(ctx: RestContext): Promise<void> {
     // the usage record names the response it paid for
     metadata: { response_id: id },
     onCacheLookup: (r: string) => (cacheResult = r),
+    reasoning: true,
   };
   const headers = () => ({ ...warningHeaders(warnings), ...(cacheResult ? { [CACHE_HEADER]: cacheResult } : {}) });
   const { gateway } = ctx.services;
