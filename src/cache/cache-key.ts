@@ -56,6 +56,8 @@ function normalMessage(m: ChatMessage): NormalMessage {
     parts: m.parts?.length ? m.parts : undefined,
     toolCalls: m.toolCalls?.length ? m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: canonicalArguments(c.arguments) })) : undefined,
     toolCallId: m.toolCallId,
+    // a failed tool's result asks another question than the same text from a tool that succeeded
+    isError: m.isError ? true : undefined,
     name: m.name,
   };
 }

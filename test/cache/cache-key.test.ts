@@ -71,6 +71,17 @@ describe('cacheKeysOf', () => {
     // an empty reasoning object asks for nothing: the same question as none
     expect(cacheKeysOf('m', withReasoning({})).key).toBe(keys[0]!.key);
   });
+  it('tells a failed tool result from a successful one with the same text', () => {
+    const turn = (isError?: boolean): Req => ({
+      messages: [
+        { role: 'USER', content: 'x' },
+        { role: 'ASSISTANT', content: null, toolCalls: [{ id: 'c1', name: 'lookup', arguments: '{}' }] },
+        { role: 'TOOL', content: 'timeout', toolCallId: 'c1', ...(isError === undefined ? {} : { isError }) },
+      ],
+    });
+    expect(cacheKeysOf('m', turn(true)).key).not.toBe(cacheKeysOf('m', turn()).key);
+    expect(cacheKeysOf('m', turn(false)).key).toBe(cacheKeysOf('m', turn()).key);
+  });
   it.each(changes)('changes with %s', (_, change) => {
     const r = base();
     change(r);
