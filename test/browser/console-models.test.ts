@@ -188,6 +188,47 @@ describe.runIf(hasChromium)('the Providers and models page', () => {
     expectNoProblems(p);
     await p.close();
   });
+
+  it('creates a Bedrock provider with its region (the credential never shows); a model without prices shows its catalogue price source', async () => {
+    const BEDROCK_CREDENTIAL = 'AKIAEXAMPLE:secretexample';
+    const p = await openModels(cb, gw);
+    await p.page.getByRole('button', { name: 'New provider' }).click();
+    const pd = p.page.getByRole('dialog', { name: 'New provider' });
+    await pd.getByLabel('Provider name').fill('bedrock-east');
+    await pd.getByLabel('Kind').selectOption('BEDROCK');
+    await pd.getByLabel('Region').fill('us-east-1');
+    await pd.getByLabel(/^Credential.*accessKeyId:secretAccessKey/).fill(BEDROCK_CREDENTIAL);
+    await pd.getByRole('button', { name: 'Create provider' }).click();
+    await pd.waitFor({ state: 'hidden' });
+    const providerRow = p.page.getByRole('region', { name: 'Providers' }).locator('tr', { hasText: 'bedrock-east' });
+    await providerRow.getByText('region us-east-1').waitFor();
+    await providerRow.getByText('stored').waitFor();
+    const listed = await gw.gql<{ providers: Array<{ name: string; kind: string; hasCredential: boolean; settings: { region: string | null } | null }> }>(
+      '{ providers { name kind hasCredential settings { region } } }',
+    );
+    expect(listed.data?.providers.find((x) => x.name === 'bedrock-east')).toEqual({ name: 'bedrock-east', kind: 'BEDROCK', hasCredential: true, settings: { region: 'us-east-1' } });
+    expect(await p.page.content()).not.toContain(BEDROCK_CREDENTIAL);
+    expect(await p.page.content()).not.toContain('secretexample');
+    await p.screenshot('providers-bedrock');
+
+    // no operator prices on a target the bundled catalogue lists: the row says where its prices come from
+    const created = await gw.gql('mutation($input: CreateProviderInput!) { createProvider(input: $input) { id } }', {
+      input: { name: 'openai-catalogue', kind: 'OPENAI', apiKey: 'sk-test-catalogue' },
+    });
+    expect(created.errors).toBeUndefined();
+    const model = await gw.gql<{ createModel: { priceSource: string } }>('mutation($input: CreateModelInput!) { createModel(input: $input) { priceSource } }', {
+      input: { name: 'catalogue-priced', targets: [{ provider: 'openai-catalogue', upstreamModel: 'gpt-4o-mini' }] },
+    });
+    expect(model.errors).toBeUndefined();
+    expect(model.data?.createModel.priceSource).toBe('CATALOGUE');
+    await p.page.reload();
+    await p.page.getByRole('heading', { name: 'Providers and models' }).waitFor();
+    const row = modelRow(p.page, 'catalogue-priced');
+    await row.getByText(/^catalogue \S+/).waitFor();
+    expect(await row.innerText()).not.toContain('no price');
+    expectNoProblems(p);
+    await p.close();
+  });
 });
 
 if (!hasChromium) {

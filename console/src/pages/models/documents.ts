@@ -9,6 +9,12 @@ export const ProviderFields = graphql(`
     baseUrl
     enabled
     hasCredential
+    settings {
+      apiVersion
+      authScheme
+      region
+      project
+    }
   }
 `);
 
@@ -24,6 +30,7 @@ export const ModelFields = graphql(`
     inputPricePerMTok
     outputPricePerMTok
     priceSource
+    priceCatalogueVersion
     contextWindow
     requiresApproval
     targets {

@@ -62,6 +62,8 @@ export function ModelsTable({ models, onEdit, onDelete }: { models: ModelRow[]; 
               </td>
               <td data-label="In / out per M tokens" class="num nowrap">
                 {formatUsd(m.inputPricePerMTok ?? 0)} / {formatUsd(m.outputPricePerMTok ?? 0)}
+                {m.priceSource === 'CATALOGUE' ? <div class="muted small">catalogue {m.priceCatalogueVersion}</div> : null}
+                {m.priceSource === 'NONE' ? <div class="muted small">no price</div> : null}
               </td>
               <td data-label="Context" class="num">
                 {m.contextWindow == null ? <span class="muted">–</span> : formatInt(m.contextWindow)}

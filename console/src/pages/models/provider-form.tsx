@@ -11,12 +11,16 @@ export type ProviderRow = ResultOf<typeof ProviderFields>;
 type Kind = ProviderRow['kind'];
 type CreateInput = VariablesOf<typeof CreateProviderMutation>['input'];
 type UpdateInput = VariablesOf<typeof UpdateProviderMutation>['input'];
+type AuthScheme = 'API_KEY' | 'BEARER';
 
 const KINDS: Array<{ kind: Kind; label: string }> = [
   { kind: 'OPENAI_COMPATIBLE', label: 'OpenAI-compatible (Mistral, Groq, Ollama, vLLM…)' },
   { kind: 'OPENAI', label: 'OpenAI' },
   { kind: 'ANTHROPIC', label: 'Anthropic' },
   { kind: 'GEMINI', label: 'Google Gemini' },
+  { kind: 'AZURE_OPENAI', label: 'Azure OpenAI' },
+  { kind: 'BEDROCK', label: 'AWS Bedrock' },
+  { kind: 'VERTEX', label: 'Google Vertex AI' },
   { kind: 'ECHO', label: 'Echo (built-in, offline)' },
 ];
 
@@ -27,15 +31,34 @@ interface ProviderDraft {
   apiKey: string;
   removeKey: boolean;
   enabled: boolean;
+  apiVersion: string;
+  authScheme: AuthScheme;
+  region: string;
+  project: string;
+}
+
+/** What the credential is for each kind; the field is write-only whatever it holds. */
+const CREDENTIAL_HINT: Partial<Record<Kind, string>> = {
+  BEDROCK: 'accessKeyId:secretAccessKey[:sessionToken]',
+  VERTEX: 'service account key file (JSON)',
+};
+
+/** Only the settings the kind reads are sent, so switching kinds in the form leaves no stray value behind; none → null. */
+function toProviderSettings(d: ProviderDraft): CreateInput['settings'] {
+  const t = (v: string) => v.trim() || null;
+  if (d.kind === 'AZURE_OPENAI') return { apiVersion: t(d.apiVersion), authScheme: d.authScheme };
+  if (d.kind === 'BEDROCK') return t(d.region) ? { region: t(d.region) } : null;
+  if (d.kind === 'VERTEX') return t(d.region) || t(d.project) ? { region: t(d.region), project: t(d.project) } : null;
+  return null;
 }
 
 export function toCreateProviderInput(d: ProviderDraft): CreateInput {
-  return { name: d.name.trim(), kind: d.kind, baseUrl: d.baseUrl.trim() || null, apiKey: d.apiKey || null, enabled: d.enabled };
+  return { name: d.name.trim(), kind: d.kind, baseUrl: d.baseUrl.trim() || null, apiKey: d.apiKey || null, enabled: d.enabled, settings: toProviderSettings(d) };
 }
 
 export function toUpdateProviderInput(d: ProviderDraft): UpdateInput {
   const apiKey = d.removeKey ? { apiKey: '' } : d.apiKey ? { apiKey: d.apiKey } : {};
-  return { baseUrl: d.baseUrl.trim() || null, enabled: d.enabled, ...apiKey };
+  return { baseUrl: d.baseUrl.trim() || null, enabled: d.enabled, settings: toProviderSettings(d), ...apiKey };
 }
 
 export interface ProviderFormProps {
@@ -55,9 +78,24 @@ export function ProviderForm({ provider, busy, error, onSubmit, onCancel }: Prov
     apiKey: '',
     removeKey: false,
     enabled: provider?.enabled ?? true,
+    apiVersion: provider?.settings?.apiVersion ?? '',
+    authScheme: provider?.settings?.authScheme ?? 'API_KEY',
+    region: provider?.settings?.region ?? '',
+    project: provider?.settings?.project ?? '',
   });
   const set = (patch: Partial<ProviderDraft>) => setD((x) => ({ ...x, ...patch }));
   const editing = provider != null;
+  const hint = CREDENTIAL_HINT[d.kind];
+  const credentialLabel = `${hint ? 'Credential' : 'API key'} ${
+    editing ? (provider.hasCredential ? '(stored; type a new one to replace it)' : '(none stored)') : '(optional)'
+  }${hint ? `: ${hint}` : ''}`;
+  const credentialProps = {
+    name: 'apiKey',
+    spellcheck: false,
+    value: d.apiKey,
+    disabled: d.removeKey,
+    onInput: (e: { currentTarget: HTMLInputElement | HTMLTextAreaElement }) => set({ apiKey: e.currentTarget.value }),
+  };
 
   return (
     <form
@@ -84,12 +122,45 @@ export function ProviderForm({ provider, busy, error, onSubmit, onCancel }: Prov
         </label>
       </div>
       <label>
-        Base URL {d.kind === 'OPENAI_COMPATIBLE' ? '(required)' : '(empty: the public endpoint)'}
+        Base URL {d.kind === 'OPENAI_COMPATIBLE' || d.kind === 'AZURE_OPENAI' ? '(required)' : '(empty: the public endpoint)'}
         <input name="baseUrl" type="url" placeholder="https://api.example.com/v1" value={d.baseUrl} onInput={(e) => set({ baseUrl: e.currentTarget.value })} />
       </label>
+      {d.kind === 'AZURE_OPENAI' ? (
+        <div class="form-row">
+          <label>
+            API version
+            <input name="apiVersion" placeholder="2024-10-21" value={d.apiVersion} onInput={(e) => set({ apiVersion: e.currentTarget.value })} />
+          </label>
+          <label>
+            Send the credential as
+            <select name="authScheme" value={d.authScheme} onChange={(e) => set({ authScheme: e.currentTarget.value as AuthScheme })}>
+              <option value="API_KEY">api-key header (resource key)</option>
+              <option value="BEARER">Bearer token (Entra ID)</option>
+            </select>
+          </label>
+        </div>
+      ) : null}
+      {d.kind === 'BEDROCK' || d.kind === 'VERTEX' ? (
+        <div class="form-row">
+          <label>
+            {d.kind === 'BEDROCK' ? 'Region' : 'Region (location)'}
+            <input name="region" placeholder={d.kind === 'BEDROCK' ? 'us-east-1' : 'us-central1'} value={d.region} onInput={(e) => set({ region: e.currentTarget.value })} />
+          </label>
+          {d.kind === 'VERTEX' ? (
+            <label>
+              Project (empty: the service account's)
+              <input name="project" value={d.project} onInput={(e) => set({ project: e.currentTarget.value })} />
+            </label>
+          ) : null}
+        </div>
+      ) : null}
       <label>
-        API key {editing ? (provider.hasCredential ? '(stored; type a new one to replace it)' : '(none stored)') : '(optional)'}
-        <input name="apiKey" type="password" autoComplete="new-password" spellcheck={false} value={d.apiKey} disabled={d.removeKey} onInput={(e) => set({ apiKey: e.currentTarget.value })} />
+        {credentialLabel}
+        {d.kind === 'VERTEX' ? (
+          <textarea {...credentialProps} rows={4} class="mono" />
+        ) : (
+          <input {...credentialProps} type="password" autoComplete="new-password" />
+        )}
       </label>
       <div class="checks">
         <label>

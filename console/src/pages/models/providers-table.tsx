@@ -2,6 +2,18 @@
 import { EditDeleteActions } from '../../components/edit-delete-actions';
 import type { ProviderRow } from './provider-form';
 
+/** The kind-specific settings as short "name value" pairs, e.g. "region us-east-1". */
+function settingsText(s: ProviderRow['settings']): string | null {
+  if (!s) return null;
+  const parts = [
+    s.region ? `region ${s.region}` : null,
+    s.project ? `project ${s.project}` : null,
+    s.apiVersion ? `api-version ${s.apiVersion}` : null,
+    s.authScheme ? `auth ${s.authScheme === 'BEARER' ? 'bearer' : 'api-key'}` : null,
+  ].filter((x) => x != null);
+  return parts.length ? parts.join(' · ') : null;
+}
+
 export function ProvidersTable({ providers, onEdit, onDelete }: { providers: ProviderRow[]; onEdit(p: ProviderRow): void; onDelete(p: ProviderRow): void }) {
   return (
     <div class="table-wrap">
@@ -24,6 +36,7 @@ export function ProvidersTable({ providers, onEdit, onDelete }: { providers: Pro
               <td class="title-cell">{p.name}</td>
               <td data-label="Kind">
                 <span class="badge">{p.kind}</span>
+                {settingsText(p.settings) ? <div class="muted small mono">{settingsText(p.settings)}</div> : null}
               </td>
               <td data-label="Base URL" class="mono url-cell">
                 {p.baseUrl ?? <span class="muted">public endpoint</span>}
