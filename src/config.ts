@@ -53,6 +53,14 @@ const envSchema = z.object({
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: z.stringbool().default(false),
   // OpenAI keeps stored responses 30 days; so does the gateway unless told otherwise
   RESPONSES_TTL_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
+  CALL_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  CALL_LOG_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  // OpenTelemetry's own variable names (https://opentelemetry.io/docs/specs/otel/protocol/exporter/)
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('ai-gateway'),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(1).default(5000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -76,6 +84,9 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
     },
     logLevel: env.LOG_LEVEL,
     usage: { flushMs: env.USAGE_FLUSH_MS, bufferMax: env.USAGE_BUFFER_MAX, retentionDays: env.USAGE_RETENTION_DAYS },
+    callLog: { retentionDays: env.CALL_LOG_RETENTION_DAYS, maxBodyBytes: env.CALL_LOG_MAX_BODY_BYTES },
+    /** Set only when an OTLP endpoint is: without it no tracer exists and no span is made. */
+    tracing: tracingConfig(env),
     keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
     defaultTimeoutMs: env.DEFAULT_TIMEOUT_MS,
     graphql: {
@@ -116,6 +127,25 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
 export class ConfigError extends Error {}
 
 /** `FOO=` in a compose file or a shell means "not set", not "set to nothing": drop empty and blank values before parsing. */
+function tracingConfig(env: z.infer<typeof envSchema>) {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // the signal-specific variable is used as given; the general one gets the signal's path appended
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!url) return undefined;
+  return { url, headers: otlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), serviceName: env.OTEL_SERVICE_NAME, scheduleDelayMs: env.OTEL_BSP_SCHEDULE_DELAY };
+}
+
+/** OTEL_EXPORTER_OTLP_HEADERS: `key1=value1,key2=value2`, values URL-encoded (the OTLP exporter spec). */
+function otlpHeaders(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    out[pair.slice(0, at).trim().toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return out;
+}
+
 function withoutEmpty(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') out[name] = value;

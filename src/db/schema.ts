@@ -1,9 +1,11 @@
 /* drizzle tables: the only source drizzle-kit generates migrations from. */
 import { sql } from 'drizzle-orm';
+import type { AttemptRecord } from '../call-log/types.js';
 import type { ProviderSettings } from '../providers/types.js';
 import {
   bigint,
   boolean,
+  customType,
   doublePrecision,
   index,
   integer,
@@ -56,6 +58,8 @@ export const models = pgTable('models', {
   guardrailPolicyIds: uuid('guardrail_policy_ids').array().notNull().default(sql`'{}'::uuid[]`),
   /** Calls need an approved model access request of the caller's team (ADMIN keys excepted). */
   requiresApproval: boolean('requires_approval').notNull().default(false),
+  /** Call log level for calls to this model (NONE / METADATA / FULL); null: not set here. */
+  logBodies: text('log_bodies'),
   createdAt: createdAt(),
 });
 
@@ -103,6 +107,8 @@ export const teams = pgTable('teams', {
   ...endUserLimitColumns(),
   /** Fractions of monthlyBudgetUsd that raise a budget alert when crossed; null: the default (0.5, 0.8, 1). */
   budgetAlertThresholds: doublePrecision('budget_alert_thresholds').array(),
+  /** Call log level for its keys' calls (NONE / METADATA / FULL); null: not set here. */
+  logBodies: text('log_bodies'),
   createdAt: createdAt(),
 });
 
@@ -134,6 +140,8 @@ export const apiKeys = pgTable(
     ...endUserLimitColumns(),
     /** Fractions of monthlyBudgetUsd that raise a budget alert when crossed; null: the default (0.5, 0.8, 1). */
     budgetAlertThresholds: doublePrecision('budget_alert_thresholds').array(),
+    /** Call log level for this key's calls (NONE / METADATA / FULL); null: not set here. */
+    logBodies: text('log_bodies'),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('api_keys_secret_hash_idx').on(t.secretHash), index('api_keys_team_idx').on(t.teamId)],
@@ -408,6 +416,48 @@ export const storedResponses = pgTable(
   (t) => [index('stored_responses_expires_idx').on(t.expiresAt)],
 );
 
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
+/**
+ * The call log: one row per invocation whose level (key, team, model) is METADATA or FULL, written by the usage
+ * writer in the same batch as its usage record, with the same id. Large bodies are compressed by PostgreSQL
+ * (TOAST); rows older than CALL_LOG_RETENTION_DAYS are deleted.
+ */
+export const callLogs = pgTable(
+  'call_logs',
+  {
+    /** The invocation's id: the usage record's too. */
+    id: uuid('id').primaryKey(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** x-request-id / extensions.requestId of the request that made it. */
+    requestId: text('request_id'),
+    apiKeyId: uuid('api_key_id'),
+    teamId: uuid('team_id'),
+    model: text('model').notNull(),
+    status: text('status').notNull(),
+    /** METADATA or FULL. */
+    level: text('level').notNull(),
+    parameters: jsonb('parameters'),
+    /** FULL only. */
+    request: jsonb('request'),
+    /** FULL only. */
+    response: jsonb('response'),
+    attempts: jsonb('attempts').$type<AttemptRecord[]>().notNull(),
+    traceId: text('trace_id'),
+    bodyBytes: integer('body_bytes').notNull().default(0),
+    truncated: boolean('truncated').notNull().default(false),
+    /** to_tsvector('simple', message and answer text): FULL rows only. */
+    search: tsvector('search'),
+  },
+  (t) => [
+    index('call_logs_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    index('call_logs_key_created_idx').on(t.apiKeyId, t.createdAt.desc()),
+    index('call_logs_team_created_idx').on(t.teamId, t.createdAt.desc()),
+    index('call_logs_request_idx').on(t.requestId),
+    index('call_logs_search_idx').using('gin', t.search),
+  ],
+);
+
 export type ProviderRow = typeof providers.$inferSelect;
 export type ModelRow = typeof models.$inferSelect;
 export type ModelTargetRow = typeof modelTargets.$inferSelect;
@@ -418,6 +468,7 @@ export type PromptRow = typeof prompts.$inferSelect;
 export type GuardrailPolicyRow = typeof guardrailPolicies.$inferSelect;
 export type CacheSettingsRow = typeof cacheSettings.$inferSelect;
 export type TeamRow = typeof teams.$inferSelect;
+export type CallLogRow = typeof callLogs.$inferSelect;
 export type ModelAccessRequestRow = typeof modelAccessRequests.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type BudgetAlertRow = typeof budgetAlerts.$inferSelect;

@@ -2,7 +2,7 @@
 import { abortableSleep } from '../util/abortable-sleep.js';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import { UpstreamError, isUpstreamError } from '../providers/types.js';
+import { UpstreamError, isUpstreamError, type UpstreamObserver } from '../providers/types.js';
 import type { CatalogueService, ResolvedModel, ResolvedTarget } from '../services/catalogue.js';
 import type { Router } from './route.js';
 import { Cancellation, type CancelSignal } from '../util/cancellation.js';
@@ -29,6 +29,44 @@ export interface AttemptContext {
   model: ResolvedModel;
   signal: CancelSignal;
   timeoutMs: number;
+  /** Hand to the adapter (CallOptions.observe): the attempt's watcher, when the invocation has one. */
+  observe?: UpstreamObserver;
+}
+
+/**
+ * Watches an invocation's upstream attempts (the call log's timeline, the trace's attempt spans). Absent on most
+ * calls: then nothing is allocated per attempt.
+ */
+export interface AttemptObserver {
+  /** An attempt is about to call its target; what it returns watches that attempt to its end. */
+  attemptStarted(a: AttemptStart): AttemptWatch;
+}
+
+export interface AttemptStart {
+  /** 1 for the invocation's first attempt, counting retries and fallbacks. */
+  attempt: number;
+  target: ResolvedTarget;
+  /** The model whose target it is: the primary or a fallback. */
+  model: ResolvedModel;
+  /** How long the executor waited before it (backoff or retry-after); 0 for a first try. */
+  waitedMs: number;
+  timeoutMs: number;
+}
+
+export interface AttemptWatch {
+  /** Given to the adapter: headers to add upstream, told when the response headers arrive. */
+  readonly upstream?: UpstreamObserver;
+  /**
+   * The attempt ended, once: `error` absent on success. A held attempt (a stream) ends when it is released: with
+   * `error` when it broke after its first chunk.
+   */
+  ended(outcome: AttemptEnd): void;
+}
+
+export interface AttemptEnd {
+  error?: UpstreamError;
+  /** The client went away during the attempt. */
+  cancelled?: boolean;
 }
 
 export interface AttemptOutcome<T> {
@@ -41,7 +79,7 @@ export interface AttemptOutcome<T> {
    * a success (latency to the first chunk) or, given a `failure` (a stream that broke after its first chunk),
    * as a failure towards the target's cooldown. Idempotent; a no-op when not held.
    */
-  release(failure?: { retryAfterMs?: number }): void;
+  release(failure?: { retryAfterMs?: number; error?: UpstreamError }): void;
 }
 
 interface RunOptions {
@@ -56,6 +94,8 @@ interface RunOptions {
   invocationId?: string;
   /** Which fallback models this call may go on to (default: every one); the primary was checked before. */
   fallbackAllowed?: (model: ResolvedModel) => boolean;
+  /** Watches each attempt (call log, traces); absent: nothing is recorded per attempt. */
+  observer?: AttemptObserver;
 }
 
 /** The invocation failed for good; carries what usage needs to know. */
@@ -186,17 +226,19 @@ async function tryModel<T>(run: Run<T>, model: ResolvedModel): Promise<AttemptOu
     if (run.attempts >= policy.maxAttempts || Date.now() >= run.deadline || run.clientSignal.aborted) break;
     const target = plan[i % plan.length];
     const retries = tried?.get(target.id) ?? 0;
+    let waitedMs = 0;
     if (retries > 0) {
       const wait = retryWait(run, target, retries, plan.length, retryAfterOf?.get(target.id) ?? 0);
       if (wait === 'skip') continue;
       if (wait === 'stop') break;
       await abortableSleep(wait, run.clientSignal);
       if (run.clientSignal.aborted) break;
+      waitedMs = wait;
     }
     (tried ??= new Map()).set(target.id, retries + 1);
     run.attempts++;
     run.lastTarget = target;
-    const result = await attempt(run, target, model, timeoutMs);
+    const result = await attempt(run, target, model, timeoutMs, waitedMs);
     if (!isUpstreamError(result)) return result;
     if (result.retryAfterMs !== undefined) (retryAfterOf ??= new Map()).set(target.id, result.retryAfterMs);
   }
@@ -225,9 +267,10 @@ const RELEASED = (): void => {};
  * One call to one target under a timeout guard: its outcome, or the retryable UpstreamError it failed with.
  * Throws AttemptsCancelled when the client left, AttemptsFailed for an error no retry cures.
  */
-async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedModel, timeoutMs: number): Promise<AttemptOutcome<T> | UpstreamError> {
+async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedModel, timeoutMs: number, waitedMs: number): Promise<AttemptOutcome<T> | UpstreamError> {
   const { router } = run.deps;
   const { clientSignal } = run;
+  const watch = run.opts.observer?.attemptStarted({ attempt: run.attempts, target, model, waitedMs, timeoutMs });
   const ac = new Cancellation();
   const onClientAbort = () => ac.abort(clientSignal.reason);
   clientSignal.addEventListener('abort', onClientAbort, { once: true });
@@ -238,21 +281,31 @@ async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedMo
   router.started(target.id);
   let held = false;
   try {
-    const value = await run.call({ target, model, signal: ac.signal, timeoutMs });
+    const value = await run.call(watch ? { target, model, signal: ac.signal, timeoutMs, observe: watch.upstream } : { target, model, signal: ac.signal, timeoutMs });
     const latencyMs = Date.now() - t0;
     held = run.opts.hold === true;
     // a held attempt (a stream) is judged when it ends: only then does it count as a success or a failure
-    if (!held) router.succeeded(target.id, latencyMs);
-    return { value, target, model, attempts: run.attempts, release: held ? heldRelease(router, target.id, latencyMs) : RELEASED };
+    if (!held) {
+      router.succeeded(target.id, latencyMs);
+      watch?.ended({});
+    }
+    return { value, target, model, attempts: run.attempts, release: held ? heldRelease(router, target.id, latencyMs, watch) : RELEASED };
   } catch (e) {
     // the client left: not the target's fault, no retry; usage still learns what was tried
-    if (clientSignal.aborted) throw new AttemptsCancelled(run.attempts, target, e);
+    if (clientSignal.aborted) {
+      watch?.ended({ cancelled: true });
+      throw new AttemptsCancelled(run.attempts, target, e);
+    }
     const err = isUpstreamError(e)
       ? e
       : ac.signal.aborted
         ? new UpstreamError({ provider: target.provider.name, message: `${target.provider.name}: upstream timed out`, retryable: true, timeout: true, cause: e })
         : e;
-    if (!isUpstreamError(err)) throw err;
+    if (!isUpstreamError(err)) {
+      watch?.ended({});
+      throw err;
+    }
+    watch?.ended({ error: err });
     noteFailure(run, target, model, err);
     if (!err.retryable) throw new AttemptsFailed(toGatewayError(err, false, target.provider.name), run.attempts, target);
     router.failed(target.id, err.retryAfterMs);
@@ -265,7 +318,7 @@ async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedMo
 }
 
 /** AttemptOutcome.release of a held attempt: ends it once, as a success or (given a failure) towards the cooldown. */
-function heldRelease(router: Router, targetId: string, latencyMs: number): AttemptOutcome<unknown>['release'] {
+function heldRelease(router: Router, targetId: string, latencyMs: number, watch: AttemptWatch | undefined): AttemptOutcome<unknown>['release'] {
   let released = false;
   return (failure) => {
     if (released) return;
@@ -273,6 +326,7 @@ function heldRelease(router: Router, targetId: string, latencyMs: number): Attem
     router.finished(targetId);
     if (failure) router.failed(targetId, failure.retryAfterMs);
     else router.succeeded(targetId, latencyMs);
+    watch?.ended(failure ? { error: failure.error } : {});
   };
 }
 

@@ -10,6 +10,10 @@ import { validEndUser } from './end-user.js';
 import { NOOP_RESERVATION, type Reservation } from './limits.js';
 import type { Step } from './pipeline.js';
 import type { TextFilter } from './stream/text-filter.js';
+import type { AttemptObserver, AttemptStart, AttemptWatch } from './attempt.js';
+import type { RequestTrace } from '../telemetry/request-trace.js';
+import type { CallLogDraft } from '../call-log/draft.js';
+import type { InvocationTrace } from '../telemetry/invocation-trace.js';
 import type { CacheHitKind, GuardrailEvent, UsageEvent } from './usage-writer.js';
 
 /** Who asks and how; the same for GraphQL, REST and prompts. */
@@ -35,6 +39,8 @@ export interface InvocationOptions {
    * arrive as empty chunks, each using up an index.
    */
   reasoning?: boolean;
+  /** The caller's trace (the request's span, or its traceparent to pass on); absent: none. */
+  trace?: RequestTrace;
 }
 
 export interface EmbedInput {
@@ -94,6 +100,12 @@ export class Invocation {
    * whole, each one's arguments through this, with the last text (text-filter.ts).
    */
   guardToolArguments: ((args: string) => string) | undefined;
+  /** The call log kept for this invocation; set (by the call-log step) only when its level is not NONE. */
+  callLog: CallLogDraft | undefined;
+  /** The invocation's span and its children; set only when tracing is on. */
+  trace: InvocationTrace | undefined;
+  /** What watches the upstream attempts (call log, trace); undefined on most calls, so attempts allocate nothing. */
+  attemptObserver: AttemptObserver | undefined;
   private finished = false;
   private settled = false;
 
@@ -159,10 +171,43 @@ export class Invocation {
     this.reservation.settle({ tokens, costUsd });
   }
 
+  /** Adds a watcher of the upstream attempts; with two, each attempt is shown to both. */
+  watchAttempts(o: AttemptObserver): void {
+    const first = this.attemptObserver;
+    this.attemptObserver = first ? bothObservers(first, o) : o;
+  }
+
   /** Marks the invocation finished; true the first time only, so a record is written once whatever path ends it. */
   finishOnce(): boolean {
     if (this.finished) return false;
     this.finished = true;
     return true;
   }
+}
+
+function bothObservers(a: AttemptObserver, b: AttemptObserver): AttemptObserver {
+  return {
+    attemptStarted(start: AttemptStart): AttemptWatch {
+      const wa = a.attemptStarted(start);
+      const wb = b.attemptStarted(start);
+      const ua = wa.upstream;
+      const ub = wb.upstream;
+      return {
+        upstream:
+          ua && ub
+            ? {
+                headers: ua.headers || ub.headers ? { ...ua.headers, ...ub.headers } : undefined,
+                responded(status) {
+                  ua.responded?.(status);
+                  ub.responded?.(status);
+                },
+              }
+            : (ua ?? ub),
+        ended(outcome) {
+          wa.ended(outcome);
+          wb.ended(outcome);
+        },
+      };
+    },
+  };
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { usageRecords } from '../db/schema.js';
 import { UsageBacklog } from './usage-backlog.js';
+import type { CallLogEntry } from '../call-log/types.js';
 
 export type UsageStatus = 'OK' | 'ERROR' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CANCELLED';
 
@@ -42,6 +43,10 @@ export interface UsageEvent {
   teamId: string | null;
   /** The end user the caller named for this call; null when none. */
   endUser: string | null;
+  /** The call log written with the record (same batch); absent when the call's level is NONE. Never published. */
+  callLog?: CallLogEntry;
+  /** Told once the record is durably written (the trace's usage-write span ends then). */
+  onDurable?: () => void;
 }
 
 export type CacheHitKind = 'EXACT' | 'SEMANTIC';

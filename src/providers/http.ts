@@ -1,7 +1,7 @@
 /* Shared upstream HTTP: one keep-alive undici pool, JSON calls, SSE event iteration, error mapping. */
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { UpstreamError } from './types.js';
+import { UpstreamError, type UpstreamObserver } from './types.js';
 import { LRUCache } from 'lru-cache';
 import type { CancelSignal } from '../util/cancellation.js';
 
@@ -41,6 +41,8 @@ export interface UpstreamCall {
   describeError?: (status: number, text: string, headers: Record<string, string | string[] | undefined>) => { message: string; retryable: boolean } | undefined;
   signal: CancelSignal;
   timeoutMs: number;
+  /** The attempt's watcher (call log timeline, trace span): headers it adds, and told when the response headers arrive. */
+  observe?: UpstreamObserver;
 }
 
 /** Retry-After in ms from seconds or an HTTP date (also Anthropic/OpenAI `retry-after-ms`). */
@@ -143,6 +145,7 @@ const targets = new LRUCache<string, { origin: string; path: string }>({
  */
 function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
   let headers = call.headers;
+  if (call.observe?.headers) headers = { ...headers, ...call.observe.headers };
   let body: string | undefined;
   if (call.rawBody !== undefined || call.body !== undefined) {
     body = call.rawBody ?? JSON.stringify(call.body);
@@ -178,7 +181,9 @@ function statusError(call: UpstreamCall, status: number, text: string, headers: 
 
 async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
   try {
-    return await upstreamAgent().request(requestOptions(call, call.signal));
+    const res = await upstreamAgent().request(requestOptions(call, call.signal));
+    call.observe?.responded?.(res.statusCode);
+    return res;
   } catch (e) {
     throw toUpstreamError(call.provider, e, call.signal);
   }
@@ -242,6 +247,7 @@ function sendForText(call: UpstreamCall): Promise<TextResponse> {
           if (status < 200) return true;
           statusCode = status;
           rawHeaders = raw;
+          call.observe?.responded?.(status);
           return true;
         },
         onData(chunk: Buffer) {

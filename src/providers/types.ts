@@ -178,6 +178,16 @@ export interface CallOptions {
   apiKey?: string;
   /** The provider's kind-specific settings (Azure api-version, Bedrock region, Vertex project and location). */
   settings?: ProviderSettings;
+  /** Watches this attempt's upstream request (call log, traces); adapters hand it to every upstream call they make. */
+  observe?: UpstreamObserver;
+}
+
+/** What watches one upstream request: absent unless a call log or tracing asks for it. */
+export interface UpstreamObserver {
+  /** Added to the request's headers (W3C traceparent / tracestate). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The upstream's response headers arrived with this status (its time to first byte). */
+  responded?(status: number): void;
 }
 
 /**

@@ -33,6 +33,7 @@ function keyRow(limits: Partial<Pick<ApiKeyRow, 'requestsPerMinute' | 'tokensPer
     endUserTokensPerDay: null,
     endUserMonthlyBudgetUsd: null,
     budgetAlertThresholds: null,
+    logBodies: null,
     createdAt: new Date(),
     ...limits,
   };

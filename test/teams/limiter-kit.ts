@@ -24,6 +24,7 @@ export function teamRow(fields: Partial<Pick<TeamRow, LimitFields | EndUserField
     endUserTokensPerDay: null,
     endUserMonthlyBudgetUsd: null,
     budgetAlertThresholds: null,
+    logBodies: null,
     createdAt: new Date(),
     ...fields,
   };
@@ -56,6 +57,7 @@ export function keyRow(fields: Partial<Pick<ApiKeyRow, LimitFields | EndUserFiel
     endUserTokensPerDay: null,
     endUserMonthlyBudgetUsd: null,
     budgetAlertThresholds: null,
+    logBodies: null,
     createdAt: new Date(),
     ...fields,
   };

@@ -1,6 +1,6 @@
 /* The call: route and call for a unary answer (chat, embed): the executor's attempts, retries and fallbacks over the model's targets. */
 import { fallbackAccess } from '../fallback-access.js';
-import type { ChatResponse, EmbedResponse, ProviderAdapter, CallOptions } from '../../providers/types.js';
+import type { ChatResponse, EmbedResponse, ProviderAdapter, CallOptions, UpstreamObserver } from '../../providers/types.js';
 import { UpstreamError } from '../../providers/types.js';
 import type { AdapterRegistry } from '../../providers/registry.js';
 import type { ResolvedTarget } from '../../services/catalogue.js';
@@ -17,8 +17,8 @@ export function adapterFor(adapters: AdapterRegistry, target: ResolvedTarget): P
   return a;
 }
 
-export function callOptions(target: ResolvedTarget, signal: CancelSignal, timeoutMs: number): CallOptions {
-  return { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey, settings: target.provider.settings };
+export function callOptions(target: ResolvedTarget, signal: CancelSignal, timeoutMs: number, observe?: UpstreamObserver): CallOptions {
+  return { signal, timeoutMs, baseUrl: target.provider.baseUrl, apiKey: target.provider.apiKey, settings: target.provider.settings, observe };
 }
 
 /** What the attempts produced, as the invocation's answer. */
@@ -36,7 +36,7 @@ export function upstreamAnswer<R extends ChatResponse | EmbedResponse>(outcome: 
 /** Runs the attempts; a failure releases the reservation (nothing was used). */
 export async function callUpstream<T>(inv: Invocation, deps: PipelineDeps, call: (a: AttemptContext) => Promise<T>): Promise<AttemptOutcome<T>> {
   try {
-    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call, { requestId: inv.options.requestId, invocationId: inv.id, fallbackAllowed: fallbackAccess(inv) });
+    return await deps.executor.run(inv.resolved, inv.options.signal ?? NEVER, call, { requestId: inv.options.requestId, invocationId: inv.id, fallbackAllowed: fallbackAccess(inv), observer: inv.attemptObserver });
   } catch (err) {
     inv.settle(0, 0);
     throw err;
@@ -45,14 +45,14 @@ export async function callUpstream<T>(inv: Invocation, deps: PipelineDeps, call:
 
 export function chatCall(inv: Invocation, { adapters }: PipelineDeps): (a: AttemptContext) => Promise<ChatResponse> {
   const req = inv.request!;
-  return ({ target, signal, timeoutMs }) => adapterFor(adapters, target).chat(withModel(req, target.upstreamModel), callOptions(target, signal, timeoutMs));
+  return ({ target, signal, timeoutMs, observe }) => adapterFor(adapters, target).chat(withModel(req, target.upstreamModel), callOptions(target, signal, timeoutMs, observe));
 }
 
 export function embedCall(inv: Invocation, { adapters }: PipelineDeps): (a: AttemptContext) => Promise<EmbedResponse> {
   const input = embedTexts(inv);
-  return async ({ target, signal, timeoutMs }) => {
+  return async ({ target, signal, timeoutMs, observe }) => {
     const a = adapterFor(adapters, target);
     if (!a.embed) throw new UpstreamError({ provider: target.provider.name, message: `${target.provider.kind} providers do not support embeddings`, retryable: false });
-    return a.embed({ model: target.upstreamModel, input }, callOptions(target, signal, timeoutMs));
+    return a.embed({ model: target.upstreamModel, input }, callOptions(target, signal, timeoutMs, observe));
   };
 }

@@ -18,7 +18,7 @@ import type { StreamProgress } from './open-stream.js';
 /** Settles and records the stream, then tells the client how it ended: the last chunk with usage, or the error. */
 export async function finishStream(inv: Invocation, deps: PipelineDeps, progress: StreamProgress, end: StreamEnd, channel: Channel<ChatChunk>): Promise<void> {
   const { failure, final, target } = progress;
-  progress.release?.(end.broke ? { retryAfterMs: isUpstreamError(failure) ? failure.retryAfterMs : undefined } : undefined);
+  progress.release?.(end.broke ? (isUpstreamError(failure) ? { retryAfterMs: failure.retryAfterMs, error: failure } : {}) : undefined);
   const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(inv.request!.messages);
   const completionTokens = final?.usage?.completionTokens ?? countTextTokens(progress.text) + (progress.argsChars ? countTextTokens(progress.argsChars) : 0);
   // the target that answered sets the price; before any did, the model's prices value nothing (settled as 0 below)

@@ -40,16 +40,16 @@ export async function openStream(inv: Invocation, deps: PipelineDeps, ac: Cancel
   const outcome = await deps.executor.run(
     inv.resolved,
     ac.signal,
-    async ({ target, signal, timeoutMs }) => {
+    async ({ target, signal, timeoutMs, observe }) => {
       // the executor lets go of its attempt signal once the first chunk is in: keep the stream's own
       // signal on the adapter, so a cancel (or a stall timeout) aborts the upstream at once
-      const upstream = adapterFor(deps.adapters, target).stream(withModel(req, target.upstreamModel), callOptions(target, anyOf(signal, ac), timeoutMs));
+      const upstream = adapterFor(deps.adapters, target).stream(withModel(req, target.upstreamModel), callOptions(target, anyOf(signal, ac), timeoutMs, observe));
       const iterator = upstream[Symbol.asyncIterator]();
       const first = await iterator.next();
       return { iterator, first, timeoutMs };
     },
     // held: the target stays busy (LEAST_BUSY) until the stream ends, and is judged by how it ends
-    { hold: true, requestId: inv.options.requestId, invocationId: inv.id, fallbackAllowed: fallbackAccess(inv) },
+    { hold: true, requestId: inv.options.requestId, invocationId: inv.id, fallbackAllowed: fallbackAccess(inv), observer: inv.attemptObserver },
   );
   progress.release = outcome.release;
   progress.target = outcome.target;

@@ -37,6 +37,7 @@ export function createAnthropicAdapter(): ProviderAdapter {
         body: buildAnthropicRequest(req),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       return parseAnthropicResponse(res, req);
     },
@@ -49,6 +50,7 @@ export function createAnthropicAdapter(): ProviderAdapter {
         body: buildAnthropicRequest(req, true),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       yield* anthropicStream(events, req);
     },

@@ -42,6 +42,7 @@ async function signedCall(req: ChatRequest, opts: CallOptions, action: 'converse
     describeError: describeBedrockError,
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
+    observe: opts.observe,
   };
 }
 

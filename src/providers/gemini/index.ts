@@ -58,6 +58,7 @@ export function createGeminiAdapter(): ProviderAdapter {
         body: buildGeminiRequest(req),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       return parseGeminiResponse(res, req);
     },
@@ -70,6 +71,7 @@ export function createGeminiAdapter(): ProviderAdapter {
         body: buildGeminiRequest(req),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       yield* geminiStream(events, req);
     },
@@ -90,6 +92,7 @@ export function createGeminiAdapter(): ProviderAdapter {
           body: { requests: batch.map((text) => ({ model, content: { parts: [{ text }] } })) },
           signal: opts.signal,
           timeoutMs: opts.timeoutMs,
+          observe: opts.observe,
         });
         const got = res.embeddings ?? [];
         if (got.length !== batch.length || got.some((e) => !Array.isArray(e.values))) {

@@ -83,6 +83,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
         body: toChatBody(req, { stream: false, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       return mapChatCompletion(body, { provider, req });
     },
@@ -95,6 +96,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
         body: toChatBody(req, { stream: true, compatible }),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       yield* mapChatStream(events, { provider, req });
     },
@@ -107,6 +109,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions = {}): Provide
         body: toEmbeddingsBody(req),
         signal: opts.signal,
         timeoutMs: opts.timeoutMs,
+        observe: opts.observe,
       });
       return mapEmbeddings(body, provider, req);
     },

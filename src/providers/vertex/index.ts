@@ -41,6 +41,7 @@ export function createVertexAdapter(): ProviderAdapter {
             body: buildVertexClaudeRequest(req, false),
             signal: opts.signal,
             timeoutMs: opts.timeoutMs,
+            observe: opts.observe,
           });
           return parseAnthropicResponse(res, req);
         }
@@ -50,6 +51,7 @@ export function createVertexAdapter(): ProviderAdapter {
           body: buildGeminiRequest(req),
           signal: opts.signal,
           timeoutMs: opts.timeoutMs,
+          observe: opts.observe,
         });
         return parseGeminiResponse(res, req);
       } catch (e) {
@@ -66,6 +68,7 @@ export function createVertexAdapter(): ProviderAdapter {
           body: claude ? buildVertexClaudeRequest(req, true) : buildGeminiRequest(req),
           signal: opts.signal,
           timeoutMs: opts.timeoutMs,
+          observe: opts.observe,
         });
         yield* claude ? anthropicStream(events, req) : geminiStream(events, req);
       } catch (e) {
@@ -89,6 +92,7 @@ export function createVertexAdapter(): ProviderAdapter {
             body: predictBody(batch),
             signal: opts.signal,
             timeoutMs: opts.timeoutMs,
+            observe: opts.observe,
           });
           const got = readPredictions(res, batch);
           vectors.push(...got.vectors);
