@@ -33,6 +33,7 @@ import { createOpenSessions } from './http/open-sessions.js';
 import { revalidateSessions } from './http/revalidate-sessions.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './telemetry/metrics.js';
+import { createTracing } from './telemetry/tracing.js';
 import { closeUpstreamAgent } from './providers/http.js';
 import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from './providers/registry.js';
 import { WELL_KNOWN_MODELS } from './providers/well-known.js';
@@ -233,6 +234,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
+  const tracing = createTracing(config.tracing);
   // with Redis, a record written by any instance reaches subscribers on every instance
   const feedRedis = config.redis ? await connectFeedRedis(config.redis.url) : undefined;
   const feed = createUsageFeed(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}feed:` }) : undefined);
@@ -286,6 +288,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     guardrailPolicies,
     cache,
     modelAccess,
+    tracing,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
   cache.semantic ??= await createSemanticCache({
@@ -330,13 +333,14 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     teamEvents,
     storedResponses,
     log,
+    tracing,
   };
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
   const yoga = createGatewayYoga(config, services, { metrics, sessions, plugins: options.yogaPlugins });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
-  const http = createHttpServer(yoga, createRestHandler(services, { sessions }), { log, metrics, fastPath, drainBounds: options.drainBounds }, [
+  const http = createHttpServer(yoga, createRestHandler(services, { sessions }), { log, metrics, fastPath, drainBounds: options.drainBounds, tracing }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
     createGraphiqlAssetsRoute(),
     createConsoleRoute(),
@@ -402,6 +406,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         responseSweep.stop();
         await sealing.stop();
         await usage.stop();
+        // after the usage flush, which ends the last usage-write spans; a collector that is away costs at most the deadline
+        await tracing?.shutdown(Math.max(500, left()));
         await deliveries.stop();
         if (feedRedis) {
           feedRedis.publishClient.disconnect();

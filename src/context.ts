@@ -19,6 +19,8 @@ import type { TeamEvents } from './services/team-events.js';
 import type { UsageQueries } from './services/usage-queries.js';
 import type { WebhookService } from './services/webhooks.js';
 import type { CancelSignal } from './util/cancellation.js';
+import type { RequestTrace } from './telemetry/request-trace.js';
+import type { Tracing } from './telemetry/tracing.js';
 
 /** Everything built once per process. */
 export interface Services {
@@ -44,6 +46,8 @@ export interface Services {
   /** Responses kept for GET /v1/responses/{id} and previous_response_id. */
   storedResponses: StoredResponseService;
   log: Logger;
+  /** OpenTelemetry traces; undefined when no OTLP endpoint is configured (then no span is ever made). */
+  tracing?: Tracing;
 }
 
 export interface Context {
@@ -62,9 +66,11 @@ export interface Context {
   invokedModel?: string;
   requestId: string;
   log: Logger;
+  /** The request's trace, handed to the invocations it starts. */
+  trace?: RequestTrace;
 }
 
-export function createContext(args: { services: Services; principal: Principal | null; signal?: CancelSignal; requestId: string }): Context {
+export function createContext(args: { services: Services; principal: Principal | null; signal?: CancelSignal; requestId: string; trace?: RequestTrace }): Context {
   const { services } = args;
   return {
     principal: args.principal,
@@ -75,6 +81,7 @@ export function createContext(args: { services: Services; principal: Principal |
     warnings: [],
     requestId: args.requestId,
     log: services.log,
+    trace: args.trace,
   };
 }
 

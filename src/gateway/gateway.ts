@@ -8,7 +8,7 @@ import type { Principal } from '../services/keys.js';
 import { requireInvoke } from '../services/access.js';
 import type { Executor } from './attempt.js';
 import { type ChatInput, DEFAULT_INPUT_BOUNDS, type InputBounds } from './chat-input.js';
-import { type Answer, type EmbedInput, Invocation, type InvocationOptions } from './invocation.js';
+import { type Answer, type EmbedInput, Invocation, type InvocationInput, type InvocationOptions } from './invocation.js';
 import type { Limiter } from './limits.js';
 import { type GatewayObserver, PIPELINE, type PipelineDeps, runAfter, runBefore, type Step } from './pipeline.js';
 import type { ChatResponse, EmbedResponse } from '../providers/types.js';
@@ -19,6 +19,9 @@ import { settleAnswer } from './call/settle.js';
 import { createStream } from './stream/create-stream.js';
 import { preparePrompt, type PromptRef } from './prepare-prompt.js';
 import type { UsageWriter } from './usage-writer.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { startInvocationTrace } from '../telemetry/invocation-trace.js';
+import { passCallerTrace } from '../telemetry/trace-pass-through.js';
 
 export type { ChatChunk, ChatResult, EmbedResult, UsageOut } from './results.js';
 export type { InvocationOptions } from './invocation.js';
@@ -45,6 +48,8 @@ export interface GatewayDeps {
   cache?: ResponseCache;
   /** Teams' model access requests (the refusal of a model that requires approval says where its request stands). */
   modelAccess?: PipelineDeps['modelAccess'];
+  /** OpenTelemetry traces; absent: no span is made, the caller's traceparent is passed upstream as it came. */
+  tracing?: Tracing;
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -81,7 +86,16 @@ export function createGateway(deps: GatewayDeps) {
     guardrailPolicies: deps.guardrailPolicies,
     cache: deps.cache,
     modelAccess: deps.modelAccess,
+    tracing: deps.tracing,
   };
+
+  /** The invocation, with its span when tracing is on; off, the caller's own trace headers go upstream. */
+  function invocation(input: InvocationInput, opts: InvocationOptions): Invocation {
+    const inv = new Invocation(input, opts);
+    if (p.tracing) startInvocationTrace(p.tracing, inv);
+    else if (opts.trace?.incoming) inv.watchAttempts(passCallerTrace(opts.trace.incoming));
+    return inv;
+  }
 
   async function begin(inv: Invocation): Promise<void> {
     p.observer.invocationStarted?.(inv.modelName);
@@ -110,14 +124,14 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   async function chat(input: ChatInput, opts: InvocationOptions): Promise<ChatResult> {
-    const inv = new Invocation({ kind: 'chat', chat: input }, opts);
+    const inv = invocation({ kind: 'chat', chat: input }, opts);
     const { answer, usage } = await unary<ChatResponse>(inv, async () => upstreamAnswer(await callUpstream(inv, p, chatCall(inv, p))));
     return chatResult(inv, answer, usage);
   }
 
   /** Everything that can fail before streaming fails here, as a plain error; then the stream's channel. */
   async function stream(input: ChatInput, opts: InvocationOptions): Promise<AsyncIterable<ChatChunk>> {
-    const inv = new Invocation({ kind: 'stream', chat: input }, opts);
+    const inv = invocation({ kind: 'stream', chat: input }, opts);
     try {
       await begin(inv);
     } catch (err) {
@@ -127,7 +141,7 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   async function embed(input: EmbedInput, opts: InvocationOptions): Promise<EmbedResult> {
-    const inv = new Invocation({ kind: 'embed', embed: input }, opts);
+    const inv = invocation({ kind: 'embed', embed: input }, opts);
     const { answer, usage } = await unary<EmbedResponse>(inv, async () => upstreamAnswer(await callUpstream(inv, p, embedCall(inv, p))));
     return { model: inv.modelName, provider: answer.provider, vectors: answer.response.vectors, usage };
   }

@@ -23,6 +23,8 @@ import type { InputBounds } from './chat-input.js';
 import type { Invocation } from './invocation.js';
 import type { Limiter } from './limits.js';
 import type { UsageEvent, UsageWriter } from './usage-writer.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { traceStep } from '../telemetry/invocation-trace.js';
 import { authorize } from './steps/authorize.js';
 import { readInput } from './steps/read-input.js';
 import { resolveModel } from './steps/resolve-model.js';
@@ -63,6 +65,8 @@ export interface PipelineDeps {
   modelAccess?: Pick<ModelAccessService, 'statusOf'>;
   /** The step list this gateway runs: PIPELINE unless an embedder (or a test) gives its own. */
   steps: readonly Step[];
+  /** OpenTelemetry traces, when configured (the invocation spans are started with it). */
+  tracing?: Tracing;
 }
 
 export interface Step {
@@ -86,7 +90,8 @@ export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, gu
 export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<void> {
   const { steps } = deps;
   for (let i = 0; i < steps.length; i++) {
-    const pending = steps[i]!.before?.(inv, deps);
+    const step = steps[i]!;
+    const pending = inv.trace && step.before ? traceStep(inv.trace, step.name, 'before', () => step.before!(inv, deps)) : step.before?.(inv, deps);
     if (pending) await pending;
     if (inv.answer) {
       inv.stepsRun = steps.slice(0, i + 1);
@@ -100,7 +105,8 @@ export async function runBefore(inv: Invocation, deps: PipelineDeps): Promise<vo
 export async function runAfter(inv: Invocation, deps: PipelineDeps): Promise<void> {
   const ran = inv.stepsRun;
   for (let i = ran.length - 1; i >= 0; i--) {
-    const pending = ran[i]!.after?.(inv, deps);
+    const step = ran[i]!;
+    const pending = inv.trace && step.after ? traceStep(inv.trace, step.name, 'after', () => step.after!(inv, deps)) : step.after?.(inv, deps);
     if (pending) await pending;
   }
 }

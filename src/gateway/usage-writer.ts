@@ -236,6 +236,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
       }
       backlog.done();
       failures = 0;
+      for (const e of written) e.onDurable?.();
       try {
         opts.onWritten?.(written);
       } catch (err) {

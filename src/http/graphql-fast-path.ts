@@ -7,7 +7,7 @@
  * @defer/@stream) is handed to Yoga itself, so its answers stay the reference.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { isAsyncIterable } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
@@ -21,6 +21,7 @@ import { toClientJson, withErrorCodes } from './plugins/use-error-codes.js';
 import { usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
 import { addWarnings } from './plugins/use-warnings.js';
 import type { GatewayYoga } from './yoga.js';
+import type { ServerTrace } from '../telemetry/server-trace.js';
 
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
 
@@ -62,7 +63,7 @@ class FastRequest {
   }
 }
 
-export type FastPath = ((req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>) & {
+export type FastPath = ((req: IncomingMessage, res: ServerResponse, requestId: string, serverTrace?: ServerTrace) => Promise<boolean>) & {
   /** Whether the fast path runs at all (GRAPHQL_FAST_PATH, and no plugin beyond the gateway's own). */
   readonly enabled: boolean;
 };
@@ -96,6 +97,8 @@ function isPlainRequest(params: BodyParams): params is BodyParams & { query: str
 /** A document that parsed, validated and compiled: the same query text runs it again with no hook in between. */
 interface Ready {
   compiled: CompiledQuery;
+  /** The operation's type and name, for the request's SERVER span. */
+  operation: { type: string; name: string | undefined };
 }
 
 /** Distinct query texts kept ready; a gateway's clients send a handful, so reaching this means they vary texts. */
@@ -112,11 +115,11 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
    */
   const ready = new LRUCache<string, Map<string | undefined, Ready>>({ max: MAX_READY });
 
-  function prepare(schema: GraphQLSchema, document: DocumentNode, query: string, operationName: string | undefined): Ready | undefined {
+  function prepare(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, query: string, operationName: string | undefined): Ready | undefined {
     const compiled = compileQuery(schema, document, operationName);
     // what graphql-jit cannot compile still runs through envelop, whose jit plugin answers with the same errors
     if (!isCompiledQuery(compiled)) return undefined;
-    const r = { compiled };
+    const r = { compiled, operation: { type: operation.operation, name: operation.name?.value } };
     let byName = ready.get(query);
     if (!byName) ready.set(query, (byName = new Map()));
     byName.set(operationName, r);
@@ -124,9 +127,17 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
   }
 
   /** What envelop would run for this document: the context factory, graphql-jit, warnings, then masking. */
-  async function runDirect(r: Ready, request: FastRequest, graphqlParams: GraphqlParams, requestId: string, principal: Awaited<ReturnType<typeof authenticate>>): Promise<ExecutionResult> {
+  async function runDirect(
+    r: Ready,
+    request: FastRequest,
+    graphqlParams: GraphqlParams,
+    requestId: string,
+    principal: Awaited<ReturnType<typeof authenticate>>,
+    serverTrace: ServerTrace | undefined,
+  ): Promise<ExecutionResult> {
+    serverTrace?.operation(r.operation.type, r.operation.name);
     // the fields envelop's context would hold, on the one object (no spread copy)
-    const contextValue = Object.assign(createContext({ services, principal, signal: request.signal, requestId }), { request, params: graphqlParams });
+    const contextValue = Object.assign(createContext({ services, principal, signal: request.signal, requestId, trace: serverTrace?.trace }), { request, params: graphqlParams });
     let result = (await r.compiled.query(undefined, contextValue, graphqlParams.variables)) as ExecutionResult;
     if (contextValue.warnings.length) result = addWarnings(result, contextValue.warnings);
     if (result.errors?.length) {
@@ -135,12 +146,12 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     return result;
   }
   /** The body is already read: Yoga answers from a rebuilt Fetch request. */
-  async function viaYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, requestId: string, signal: CancelSignal): Promise<void> {
-    const fetchWithContext = yoga.fetch as unknown as (url: string, init: RequestInit, ctx: { requestId: string }) => Promise<Response>;
+  async function viaYoga(req: IncomingMessage, res: ServerResponse, body: Buffer, requestId: string, signal: CancelSignal, serverTrace: ServerTrace | undefined): Promise<void> {
+    const fetchWithContext = yoga.fetch as unknown as (url: string, init: RequestInit, ctx: { requestId: string; serverTrace?: ServerTrace }) => Promise<Response>;
     const response = await fetchWithContext(
       `http://${req.headers.host ?? 'localhost'}${req.url}`,
       { method: 'POST', headers: headersOf(req), body: new Uint8Array(body), signal: toAbortSignal(signal) },
-      { requestId },
+      { requestId, serverTrace },
     );
     const headers: Record<string, string> = {};
     response.headers.forEach((v, k) => (headers[k] = v));
@@ -160,7 +171,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     res.end(out);
   }
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string, serverTrace?: ServerTrace): Promise<boolean> => {
     if (!support) return false;
     if (req.method !== 'POST' || req.url !== yoga.graphqlEndpoint || req.headers.origin) return false;
     if (!req.headers['content-type']?.startsWith('application/json')) return false;
@@ -182,11 +193,11 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     try {
       params = JSON.parse(body.toString('utf8')) as BodyParams;
     } catch {
-      await viaYoga(req, res, body, requestId, ac.signal);
+      await viaYoga(req, res, body, requestId, ac.signal, serverTrace);
       return true;
     }
     if (!isPlainRequest(params)) {
-      await viaYoga(req, res, body, requestId, ac.signal);
+      await viaYoga(req, res, body, requestId, ac.signal, serverTrace);
       return true;
     }
 
@@ -194,7 +205,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     try {
       principal = await authenticate(services.keys, req.headers.authorization);
     } catch {
-      await viaYoga(req, res, body, requestId, ac.signal);
+      await viaYoga(req, res, body, requestId, ac.signal, serverTrace);
       return true;
     }
 
@@ -208,7 +219,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     };
     const known = ready.get(graphqlParams.query)?.get(graphqlParams.operationName);
     if (known) {
-      answer(res, type, await runDirect(known, request, graphqlParams, requestId, principal), requestId);
+      answer(res, type, await runDirect(known, request, graphqlParams, requestId, principal, serverTrace), requestId);
       return true;
     }
 
@@ -217,6 +228,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
       params: graphqlParams,
       requestId,
       principal,
+      serverTrace,
     } as never);
 
     let document;
@@ -230,7 +242,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     }
     const operation = getOperationAST(document, graphqlParams.operationName);
     if (!operation || operation.operation === 'subscription' || usesIncrementalDelivery(document)) {
-      await viaYoga(req, res, body, requestId, ac.signal);
+      await viaYoga(req, res, body, requestId, ac.signal, serverTrace);
       return true;
     }
     // a document that passed once passes again: the schema, the rules and the armor limits are fixed for the
@@ -246,9 +258,9 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
       validated.add(document);
     }
 
-    const prepared = prepare(schema, document, graphqlParams.query, graphqlParams.operationName);
+    const prepared = prepare(schema, document, operation, graphqlParams.query, graphqlParams.operationName);
     if (prepared) {
-      answer(res, type, await runDirect(prepared, request, graphqlParams, requestId, principal), requestId);
+      answer(res, type, await runDirect(prepared, request, graphqlParams, requestId, principal, serverTrace), requestId);
       return true;
     }
 

@@ -4,6 +4,8 @@ import { Server as NetServer } from 'node:net';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
+import { traceHttpRequest } from '../telemetry/server-trace.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { loopTurn } from '../util/loop-turn.js';
 import { bodyTooLarge } from '../errors.js';
 import { writeErrorAnswer } from './error-answer.js';
@@ -26,13 +28,21 @@ export interface HttpServerOptions {
   fastPath?: FastPath;
   /** How much of a body still arriving after its answer (a 413) is read and dropped before the connection is cut. */
   drainBounds?: Partial<DrainBounds>;
+  /** OpenTelemetry traces: a SERVER span per request on /graphql and /v1/*. */
+  tracing?: Tracing;
 }
 
 const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
 /** Probes and scrapes succeed every few seconds: their lines go to debug. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** A metrics label from a fixed set, whatever path was asked for. */
+/** The path without its query string. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** A metrics label (and span route) from a fixed set, whatever path was asked for. */
 function routeOf(path: string): string {
   if (KNOWN_ROUTES.has(path)) return path;
   if (path === '/console' || path.startsWith('/console/')) return '/console/*';
@@ -63,19 +73,21 @@ export function createHttpServer(graphql: GatewayYoga, rest: RestHandler, opts: 
     res.setHeader('x-request-id', requestId);
     if (stopping) res.setHeader('connection', 'close');
     open.add(res);
+    // the API's requests only: not probes, scrapes, the console's files
+    const route = routeOf(pathOf(req.url ?? '/'));
+    const traced = route === '/graphql' || route.startsWith('/v1/') ? traceHttpRequest(opts.tracing, req.headers, req.method ?? 'GET', route) : undefined;
     res.on('close', () => {
+      traced?.end(res.statusCode);
       open.delete(res);
       if (--inFlight === 0) idle?.();
       // answered before the body was all in (a 413): the client is still sending and must be able to read the answer
       if (!req.complete) drainUnreadBody(req, socket, drainBounds);
       // the path only: a query string may carry a whole GraphQL document (GET), headers may carry keys
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = (q < 0 ? url : url.slice(0, q)).slice(0, 200);
+      const path = pathOf(req.url ?? '/').slice(0, 200);
       const method = req.method ?? 'GET';
       const status = res.statusCode;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics?.httpRequest(routeOf(path), method, status, seconds);
+      metrics?.httpRequest(route, method, status, seconds);
       const level = QUIET_ROUTES.has(path) && status < 400 ? 'debug' : 'info';
       // at LOG_LEVEL=warn (or above) no line is built at all
       if (log?.isLevelEnabled(level)) {
@@ -94,9 +106,9 @@ export function createHttpServer(graphql: GatewayYoga, rest: RestHandler, opts: 
       // a burst is handled over several turns of the loop, not in one; probes and scrapes never wait behind it
       const wait = QUIET_ROUTES.has(req.url ?? '') ? undefined : loopTurn();
       if (wait) await wait;
-      if (await rest(req, res, requestId)) return;
-      if (opts.fastPath && (await opts.fastPath(req, res, requestId))) return;
-      await graphql.yoga(req, res, { requestId });
+      if (await rest(req, res, requestId, traced?.trace)) return;
+      if (opts.fastPath && (await opts.fastPath(req, res, requestId, traced))) return;
+      await graphql.yoga(req, res, { requestId, serverTrace: traced });
     } catch (err) {
       log?.error({ err, requestId }, 'request failed unexpectedly');
       writeErrorAnswer(req, res, err, requestId);

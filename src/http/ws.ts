@@ -1,14 +1,15 @@
 /* graphql-ws on the same port and path, running Yoga's envelop pipeline (masking, auth, armor, limits, plugins) for every operation. */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLParams } from 'graphql-yoga';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Services } from '../context.js';
 import { isGatewayError } from '../errors.js';
 import type { Principal } from '../services/keys.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { traceWsOperation, type ServerTrace } from '../telemetry/server-trace.js';
 import { authenticate } from './auth.js';
 import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
@@ -21,6 +22,8 @@ type Extra = {
   authorization?: unknown;
   /** graphql-ws operation id → the request id its errors carry. */
   requestIds?: Map<string, string>;
+  /** graphql-ws operation id → its SERVER span (or the caller's traceparent to pass on). */
+  traces?: Map<string, ServerTrace>;
   [k: string]: unknown;
 };
 
@@ -113,16 +116,10 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
         } catch (e) {
           return [withErrorCode(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error)?.message ?? e)), requestId)];
         }
-        const request = (ctx.extra as unknown as { request: unknown }).request;
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: request,
-          socket,
-          params: resolved,
-          principal,
-          requestId,
-          transport: 'ws',
-        });
+        const request = (ctx.extra as unknown as { request: IncomingMessage | undefined }).request;
+        // envelop's context factory extends this very object: the operation's trace is added once it is known
+        const initial: Record<string, unknown> = { ...ctx, req: request, socket, params: resolved, principal, requestId, transport: 'ws' };
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(initial);
         let document;
         try {
           document = parse(resolved.query ?? '');
@@ -131,6 +128,12 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
         }
         const errors = validate(schema, document);
         if (errors.length) return errors.map((e: GraphQLError) => withErrorCode(e, requestId));
+        const op = getOperationAST(document, resolved.operationName);
+        const serverTrace = op && traceWsOperation(services.tracing, (params as GraphQLParams).extensions, request?.headers, { type: op.operation, name: op.name?.value });
+        if (serverTrace) {
+          initial.serverTrace = serverTrace;
+          (ctx.extra.traces ??= new Map()).set(id, serverTrace);
+        }
         return {
           schema,
           operationName: resolved.operationName,
@@ -150,13 +153,17 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
       onError: (ctx, id, _payload, errors) => {
         const requestId = requestIdOf(ctx.extra, id);
         ctx.extra.requestIds?.delete(id);
+        endTrace(ctx.extra, id, 'graphql_error');
         return errors.map((e) => toClientJson(withErrorCode(e, requestId)));
       },
       onComplete: (ctx, id) => {
         ctx.extra.requestIds?.delete(id);
+        endTrace(ctx.extra, id);
       },
       onClose: (ctx, code, reason) => {
         const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+        // operations the closing socket cut short
+        for (const id of [...(ctx.extra.traces?.keys() ?? [])]) endTrace(ctx.extra, id);
         const conn = opened.get(socket);
         if (!conn) return;
         opened.delete(socket);
@@ -176,6 +183,14 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
       await disposable.dispose();
     },
   };
+}
+
+/** Ends an operation's SERVER span (once), with an error type when it failed. */
+function endTrace(extra: Extra, id: string, failed?: string): void {
+  const t = extra.traces?.get(id);
+  if (!t) return;
+  extra.traces!.delete(id);
+  t.end(undefined, failed);
 }
 
 /**

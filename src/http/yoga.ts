@@ -1,6 +1,6 @@
 /* createYoga: schema, one context factory, plugins, offline GraphiQL, health and readiness. */
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, type DocumentNode, type ExecutionResult } from 'graphql';
 import {
   createYoga,
   isAsyncIterable,
@@ -20,6 +20,7 @@ import { createContext, type Context, type Services } from '../context.js';
 import type { Principal } from '../services/keys.js';
 import { schema } from '../schema/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import type { ServerTrace } from '../telemetry/server-trace.js';
 import { authenticate } from './auth.js';
 import { renderGraphiQL } from './graphiql/render.js';
 import { useArmor } from './plugins/use-armor.js';
@@ -40,6 +41,8 @@ interface ServerContext {
   principal?: Principal | null;
   /** 'ws' for graphql-ws operations; absent on HTTP (plain and SSE). */
   transport?: 'ws';
+  /** The request's (or ws operation's) SERVER span, or the caller's traceparent to pass on; absent: neither. */
+  serverTrace?: ServerTrace;
 }
 
 /**
@@ -202,6 +205,20 @@ function errorAsLastResult<T>(source: AsyncIterable<T>, toValue: (e: unknown) =>
   };
 }
 
+/** The SERVER span is named after the operation it runs (`mutation Chat`), once the document is known. */
+function useOperationSpanName(): Plugin {
+  const name = (args: { contextValue: unknown; document: DocumentNode; operationName?: string | null }) => {
+    const serverTrace = (args.contextValue as ServerContext).serverTrace;
+    if (!serverTrace) return;
+    const op = getOperationAST(args.document, args.operationName);
+    if (op) serverTrace.operation(op.operation, op.name?.value);
+  };
+  return {
+    onExecute: ({ args }) => name(args),
+    onSubscribe: ({ args }) => name(args),
+  };
+}
+
 /**
  * Yoga's own limit on chunked bodies says REQUEST_ENTITY_TOO_LARGE; answer like server.ts does for announced ones.
  * The rest of such a body is never read, so the connection cannot carry another request: close it.
@@ -338,7 +355,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
         initial.principal !== undefined
           ? initial.principal
           : await authenticate(services.keys, initial.request?.headers.get('authorization'));
-      return createContext({ services, principal, signal: initial.request?.signal, requestId });
+      return createContext({ services, principal, signal: initial.request?.signal, requestId, trace: initial.serverTrace?.trace });
     },
     plugins: [
       useReadinessCheck({ endpoint: '/readyz', check: () => services.database.ping() }),
@@ -355,6 +372,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       subscriptionLimit,
       useStreamErrors(services.log),
       useWarnings(),
+      useOperationSpanName(),
       useBodyLimitCode(maxBodyBytes),
       useErrorCodes((req) => req.headers.get('x-request-id') ?? undefined),
       ...(options.plugins ?? []),

@@ -175,7 +175,7 @@ const EmbedResultRef = builder.objectRef<EmbedResult>('EmbedResult').implement({
   }),
 });
 
-export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!, signal: ctx.signal, warnings: ctx.warnings, requestId: ctx.requestId });
+export const invocationOptions = (ctx: Context) => ({ principal: ctx.principal!, signal: ctx.signal, warnings: ctx.warnings, requestId: ctx.requestId, trace: ctx.trace });
 
 /**
  * The `invoke` scope of the unary invocation fields, checked inline with scope-auth's own errors (builder.ts).

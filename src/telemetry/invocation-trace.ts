@@ -1,6 +1,200 @@
-/* An invocation's spans when tracing is on (filled in by the tracing work). */
+/*
+ * An invocation's spans when tracing is on: the invocation span (`chat gpt-x`, child of the request's SERVER span),
+ * and its children: one per pipeline step hook that runs, one CLIENT span per upstream attempt (whose traceparent
+ * the upstream gets), and the usage write, which ends when the usage record is durably written.
+ * Only made when `services.tracing` is set: with tracing off, Invocation.trace stays undefined and none of this runs.
+ */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { isGatewayError } from '../errors.js';
+import type { AttemptEnd, AttemptObserver, AttemptStart, AttemptWatch } from '../gateway/attempt.js';
+import type { Invocation } from '../gateway/invocation.js';
+import type { UsageEvent } from '../gateway/usage-writer.js';
+import type { ChatResponse } from '../providers/types.js';
+import {
+  ERROR_TYPE,
+  GEN_AI_OPERATION_NAME,
+  GEN_AI_PROVIDER_BY_KIND,
+  GEN_AI_PROVIDER_NAME,
+  GEN_AI_REQUEST_MAX_TOKENS,
+  GEN_AI_REQUEST_MODEL,
+  GEN_AI_REQUEST_TEMPERATURE,
+  GEN_AI_REQUEST_TOP_P,
+  GEN_AI_RESPONSE_FINISH_REASONS,
+  GEN_AI_RESPONSE_ID,
+  GEN_AI_RESPONSE_MODEL,
+  GEN_AI_USAGE_INPUT_TOKENS,
+  GEN_AI_USAGE_OUTPUT_TOKENS,
+  HTTP_RESPONSE_STATUS_CODE,
+  SERVER_ADDRESS,
+  SERVER_PORT,
+  type GenAiOperation,
+} from './genai.js';
+import type { Tracing } from './tracing.js';
 
 export interface InvocationTrace {
   /** The trace id (32 hex digits), kept on the call log. */
   readonly traceId: string;
+  /** The invocation span, ended by record(). */
+  readonly span: Span;
+  /** A context holding the invocation span: the parent of its children. */
+  readonly context: Context;
+  readonly tracing: Tracing;
+}
+
+/** Span names carry the model name the caller sent: bounded, so a long made-up name cannot bloat every export. */
+const MAX_NAME = 128;
+
+/** Hosts of the provider kinds whose adapters have a default base URL (the others are always configured with one). */
+const DEFAULT_URL: Readonly<Record<string, string>> = {
+  OPENAI: 'https://api.openai.com',
+  ANTHROPIC: 'https://api.anthropic.com',
+  GEMINI: 'https://generativelanguage.googleapis.com',
+};
+
+function operationOf(inv: Invocation): GenAiOperation {
+  return inv.input.kind === 'embed' ? 'embeddings' : 'chat';
+}
+
+/** Starts the invocation span and watches its attempts; sets `inv.trace`. */
+export function startInvocationTrace(tracing: Tracing, inv: Invocation): void {
+  const op = operationOf(inv);
+  const parent = inv.options.trace?.context ?? ROOT_CONTEXT;
+  const model = inv.modelName.slice(0, MAX_NAME);
+  const span = tracing.tracer.startSpan(
+    `${op} ${model}`,
+    {
+      kind: SpanKind.INTERNAL,
+      attributes: {
+        [GEN_AI_OPERATION_NAME]: op,
+        [GEN_AI_REQUEST_MODEL]: model,
+        'gateway.invocation_id': inv.id,
+        'gateway.api_key.id': inv.principal.key.id,
+        'gateway.streamed': inv.input.kind === 'stream',
+        ...(inv.options.requestId ? { 'gateway.request_id': inv.options.requestId } : {}),
+      },
+    },
+    parent,
+  );
+  const t: InvocationTrace = { traceId: span.spanContext().traceId, span, context: trace.setSpan(parent, span), tracing };
+  inv.trace = t;
+  inv.watchAttempts(attemptSpans(t, op));
+}
+
+/** The invocation is recorded: its span gets the usage event's numbers and ends; the usage write span starts. */
+export function endInvocationTrace(t: InvocationTrace, inv: Invocation, ev: UsageEvent): void {
+  const { span } = t;
+  const write = t.tracing.tracer.startSpan('gateway.usage.write', { kind: SpanKind.INTERNAL, attributes: { 'gateway.usage.id': ev.id } }, t.context);
+  // the usage writer calls it once the record's batch is written (never, when the record is dropped)
+  ev.onDurable = () => write.end();
+
+  const req = inv.request;
+  if (req?.temperature !== undefined) span.setAttribute(GEN_AI_REQUEST_TEMPERATURE, req.temperature);
+  if (req?.maxTokens !== undefined) span.setAttribute(GEN_AI_REQUEST_MAX_TOKENS, req.maxTokens);
+  if (req?.topP !== undefined) span.setAttribute(GEN_AI_REQUEST_TOP_P, req.topP);
+  if (ev.upstreamModel) span.setAttribute(GEN_AI_RESPONSE_MODEL, ev.upstreamModel);
+  if (ev.provider) span.setAttribute('gateway.provider', ev.provider);
+  const finish = (inv.answer?.response as Partial<ChatResponse> | undefined)?.finishReason;
+  if (finish && ev.status === 'OK') span.setAttribute(GEN_AI_RESPONSE_FINISH_REASONS, [finish.toLowerCase()]);
+  if (ev.status === 'OK') span.setAttribute(GEN_AI_RESPONSE_ID, inv.id);
+  span.setAttributes({
+    [GEN_AI_USAGE_INPUT_TOKENS]: ev.promptTokens,
+    [GEN_AI_USAGE_OUTPUT_TOKENS]: ev.completionTokens,
+    'gateway.status': ev.status,
+    'gateway.attempts': ev.attempts,
+    'gateway.cost_usd': ev.costUsd,
+    'gateway.cache.result': ev.cacheHit ? ev.cacheHit.toLowerCase() : 'none',
+  });
+  if (ev.status !== 'OK') {
+    span.setAttribute(ERROR_TYPE, ev.errorCode ?? ev.status);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
+
+/**
+ * Runs one step hook under a `gateway.step {name}` span; a hook that answers at once (no promise) stays
+ * synchronous, as runBefore/runAfter expect.
+ */
+export function traceStep(t: InvocationTrace, name: string, phase: 'before' | 'after', run: () => void | Promise<void>): void | Promise<void> {
+  const span = t.tracing.tracer.startSpan(`gateway.step ${name}`, { kind: SpanKind.INTERNAL, attributes: { 'gateway.step': name, 'gateway.step.phase': phase } }, t.context);
+  let pending: void | Promise<void>;
+  try {
+    pending = run();
+  } catch (err) {
+    endStep(span, err);
+    throw err;
+  }
+  if (!pending) return endStep(span);
+  return pending.then(
+    () => endStep(span),
+    (err: unknown) => {
+      endStep(span, err);
+      throw err;
+    },
+  );
+}
+
+function endStep(span: Span, err?: unknown): void {
+  if (err !== undefined) {
+    span.setAttribute(ERROR_TYPE, isGatewayError(err) ? err.code : err instanceof Error ? err.name : 'Error');
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
+
+/** A CLIENT span per upstream attempt; the upstream is told (traceparent) that this span is its parent. */
+function attemptSpans(t: InvocationTrace, op: GenAiOperation): AttemptObserver {
+  return {
+    attemptStarted(a: AttemptStart): AttemptWatch {
+      const { provider, upstreamModel } = a.target;
+      const span = t.tracing.tracer.startSpan(
+        `${op} ${upstreamModel.slice(0, MAX_NAME)}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            [GEN_AI_OPERATION_NAME]: op,
+            [GEN_AI_PROVIDER_NAME]: GEN_AI_PROVIDER_BY_KIND[provider.kind] ?? provider.kind.toLowerCase(),
+            [GEN_AI_REQUEST_MODEL]: upstreamModel,
+            'gateway.provider': provider.name,
+            'gateway.model': a.model.row.name,
+            'gateway.attempt': a.attempt,
+            'gateway.retry_wait_ms': a.waitedMs,
+            ...serverOf(provider.baseUrl ?? DEFAULT_URL[provider.kind]),
+          },
+        },
+        t.context,
+      );
+      return {
+        upstream: {
+          headers: t.tracing.headersFor(span),
+          responded: (status) => span.setAttribute(HTTP_RESPONSE_STATUS_CODE, status),
+        },
+        ended: (outcome) => endAttempt(span, outcome),
+      };
+    },
+  };
+}
+
+function endAttempt(span: Span, { error, cancelled }: AttemptEnd): void {
+  if (error) {
+    if (error.status !== undefined) span.setAttribute(HTTP_RESPONSE_STATUS_CODE, error.status);
+    // the status, not the message: an upstream's error text may echo what the caller sent
+    span.setAttribute(ERROR_TYPE, error.timeout ? 'timeout' : error.status !== undefined ? String(error.status) : error.name);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  } else if (cancelled) {
+    span.setAttribute('gateway.cancelled', true);
+  }
+  span.end();
+}
+
+/** server.address / server.port of a base URL. */
+function serverOf(url: string | undefined): Record<string, string | number> {
+  if (!url) return {};
+  try {
+    const u = new URL(url);
+    const port = u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443;
+    return { [SERVER_ADDRESS]: u.hostname, [SERVER_PORT]: port };
+  } catch {
+    return {};
+  }
 }

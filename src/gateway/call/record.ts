@@ -4,9 +4,11 @@ import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
 import type { Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { UsageEvent, UsageStatus } from '../usage-writer.js';
+import { endInvocationTrace } from '../../telemetry/invocation-trace.js';
 
 export function record(inv: Invocation, { usage, observer }: PipelineDeps): void {
   if (!inv.finishOnce()) return;
+  if (inv.trace) endInvocationTrace(inv.trace, inv, inv.event);
   usage.record(inv.event);
   observer.invocationFinished?.(inv.event);
 }

@@ -218,7 +218,7 @@ export async function respondChat(
 export async function handleChatCompletions(ctx: RestContext): Promise<void> {
   const principal = await requirePrincipal(ctx);
   const body = parseBody(ChatCompletionRequest, await readJson(ctx));
-  await respondChat(ctx, toChatInput(body), { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId }, {
+  await respondChat(ctx, toChatInput(body), { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId, trace: ctx.trace }, {
     stream: body.stream === true,
     includeUsage: body.stream_options?.include_usage === true,
   });

@@ -19,7 +19,7 @@ export async function handleEmbeddings(ctx: RestContext): Promise<void> {
   const input = typeof body.input === 'string' ? [body.input] : body.input;
   const warnings: string[] = [];
   const result = await ctx.services.gateway
-    .embed({ model: body.model, input, user: restEndUser(body.user) }, { principal, signal: ctx.signal, warnings, requestId: ctx.requestId })
+    .embed({ model: body.model, input, user: restEndUser(body.user) }, { principal, signal: ctx.signal, warnings, requestId: ctx.requestId, trace: ctx.trace })
     .catch((e: unknown) => Promise.reject(withRestParam(e)));
   const base64 = body.encoding_format === 'base64';
   const response: EmbeddingsResponse = {

@@ -8,6 +8,7 @@ import { authenticate } from '../auth.js';
 import { BodyCutOffError, readBody } from '../request-body.js';
 import type { CancelSignal } from '../../util/cancellation.js';
 import type { OpenSessions } from '../open-sessions.js';
+import type { RequestTrace } from '../../telemetry/request-trace.js';
 
 /** A failure that is about HTTP itself (body too large, wrong method), not a gateway error code. */
 export class HttpError extends Error {
@@ -32,6 +33,8 @@ export interface RestContext {
   maxBodyBytes: number;
   /** Running streams by key (see open-sessions.ts); absent when nothing revalidates them. */
   sessions?: OpenSessions;
+  /** The request's trace, handed to the invocations it starts (InvocationOptions.trace). */
+  trace?: RequestTrace;
 }
 
 export async function requirePrincipal(ctx: RestContext): Promise<Principal> {

@@ -11,8 +11,9 @@ import { handleRunPrompt } from './prompts.js';
 import { handleCreateResponse, handleDeleteResponse, handleGetResponse } from './responses/index.js';
 import { Cancellation } from '../../util/cancellation.js';
 import type { OpenSessions } from '../open-sessions.js';
+import type { RequestTrace } from '../../telemetry/request-trace.js';
 
-export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean>;
+export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string, trace?: RequestTrace) => Promise<boolean>;
 
 export interface RestOptions {
   /** Where running streams are listed by key, to be ended when their key is revoked, rotated, expired or narrowed. */
@@ -51,7 +52,7 @@ const ROUTES: Route[] = [
 /** Returns false for paths it does not own, so the caller hands them to Yoga. */
 export function createRestHandler(services: Services, opts: RestOptions = {}): RestHandler {
   const maxBodyBytes = opts.maxBodyBytes ?? 2 * 1024 * 1024;
-  return async (req, res, requestId) => {
+  return async (req, res, requestId, trace) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -68,7 +69,7 @@ export function createRestHandler(services: Services, opts: RestOptions = {}): R
     res.once('close', () => {
       if (!res.writableFinished) ac.abort();
     });
-    const ctx: RestContext = { req, res, requestId, services, signal: ac.signal, maxBodyBytes, sessions: opts.sessions };
+    const ctx: RestContext = { req, res, requestId, services, signal: ac.signal, maxBodyBytes, sessions: opts.sessions, trace };
     try {
       // the first route for this path and method; the others' methods only matter for a 405
       let route: Route | undefined;

@@ -15,7 +15,7 @@ export async function handleRunPrompt(ctx: RestContext, name: string): Promise<v
   const { input, opts, prompt } = await ctx.services.gateway
     .preparePrompt(
       { name: params.name, version: body.version, variables: body.variables ?? {}, user: restEndUser(body.user) },
-      { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId },
+      { principal, signal: ctx.signal, warnings: [], requestId: ctx.requestId, trace: ctx.trace },
     )
     .catch((e: unknown) => Promise.reject(withRestParam(e)));
   await respondChat(ctx, input, { ...opts, warnings: opts.warnings ?? [] }, {

@@ -70,6 +70,7 @@ export async function handleMessages(ctx: RestContext): Promise<void> {
       signal: ctx.signal,
       warnings,
       requestId: ctx.requestId,
+      trace: ctx.trace,
       onCacheLookup: (r) => (cacheResult = r),
       reasoning: true,
     };

@@ -41,6 +41,7 @@ export async function handleCreateResponse(ctx: RestContext): Promise<void> {
     signal: ctx.signal,
     warnings,
     requestId: ctx.requestId,
+    trace: ctx.trace,
     // the usage record names the response it paid for
     metadata: { response_id: id },
     onCacheLookup: (r: string) => (cacheResult = r),
