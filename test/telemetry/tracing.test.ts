@@ -265,6 +265,50 @@ describe('one trace per call, under the caller’s trace id', () => {
     expect(upstreamParent(lastChat(good))).toEqual({ traceId: client.traceId, parentId: attempts[1].spanId });
   });
 
+  it('a call every attempt of which fails: the invocation span is an error with the gateway’s code', async () => {
+    const failing = uniq('failing');
+    const provider = uniq('bad-only');
+    await createProvider(gw, { name: provider, kind: 'OPENAI_COMPATIBLE', baseUrl: bad.baseUrl, apiKey: 'sk-x' });
+    await createModel(gw, { name: failing, targets: [{ provider, upstreamModel: uniq('up-bad') }] });
+    const client = clientSpan();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.adminKey}`, traceparent: client.traceparent },
+      body: JSON.stringify({ model: failing, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const spans = await receiver.waitForTrace(client.traceId, (all) => all.some((s) => s.kind === KIND.SERVER) && all.some((s) => s.name === 'gateway.usage.write'));
+    const invocation = spans.find((s) => s.name === `chat ${failing}`)!;
+    expect(invocation.statusCode).toBe(STATUS_ERROR);
+    expect(invocation.attributes['error.type']).toBe('UPSTREAM_ERROR');
+    const attempts = spans.filter((s) => s.kind === KIND.CLIENT);
+    expect(attempts.length).toBe(invocation.attributes['gateway.attempts']);
+    for (const a of attempts) expect(a.statusCode).toBe(STATUS_ERROR);
+    const server = spans.find((s) => s.kind === KIND.SERVER)!;
+    expect(server.statusCode).toBe(STATUS_ERROR);
+    expect(server.attributes['http.response.status_code']).toBe(res.status);
+  });
+
+  it('GraphQL embed: an `embeddings {model}` span', async () => {
+    const embedModel = uniq('embed');
+    const provider = uniq('good-embed');
+    await createProvider(gw, { name: provider, kind: 'OPENAI_COMPATIBLE', baseUrl: good.baseUrl, apiKey: 'sk-x' });
+    await createModel(gw, { name: embedModel, targets: [{ provider, upstreamModel: 'e5' }] });
+    const client = clientSpan();
+    const res = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${gw.adminKey}`, traceparent: client.traceparent },
+      body: JSON.stringify({ query: 'mutation Embed($input: EmbedInput!) { embed(input: $input) { usage { promptTokens } } }', variables: { input: { model: embedModel, input: ['a', 'b'] } } }),
+    });
+    const body = (await res.json()) as { data?: { embed: { usage: { promptTokens: number } } } };
+    expect(body.data?.embed.usage.promptTokens).toBeGreaterThan(0);
+    const spans = await receiver.waitForTrace(client.traceId, (all) => all.some((s) => s.name === 'gateway.usage.write'));
+    const invocation = spans.find((s) => s.name === `embeddings ${embedModel}`)!;
+    expect(invocation.attributes).toMatchObject({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.usage.input_tokens': body.data!.embed.usage.promptTokens });
+    expect(spans.find((s) => s.kind === KIND.CLIENT)!.name).toBe('embeddings e5');
+    expect(spans.find((s) => s.kind === KIND.SERVER)!.name).toBe('mutation Embed');
+  });
+
   it('a caller without traceparent starts a new trace: the SERVER span is its root', async () => {
     const before = new Set(receiver.spans.map((s) => s.traceId));
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
