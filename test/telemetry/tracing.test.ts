@@ -265,6 +265,35 @@ describe('one trace per call, under the caller’s trace id', () => {
     expect(upstreamParent(lastChat(good))).toEqual({ traceId: client.traceId, parentId: attempts[1].spanId });
   });
 
+  it('graphql-ws without extensions.traceparent: the upgrade request’s traceparent header parents the operation', async () => {
+    const client = clientSpan();
+    // the `ws` client sends extra headers with its upgrade request
+    class TracedSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { headers: { traceparent: client.traceparent } });
+      }
+    }
+    const ws: Client = createClient({ url: `${gw.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: TracedSocket, connectionParams: { authorization: `Bearer ${gw.adminKey}` }, retryAttempts: 0, lazy: true });
+    try {
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          ws.subscribe(
+            { query: 'mutation Chat($input: ChatInput!) { chat(input: $input) { id } }', variables: { input: { model, messages: [{ role: 'USER', content: 'a mutation over the socket' }] } } },
+            { next: () => {}, error: reject, complete: resolve },
+          );
+        }),
+        5000,
+        'the mutation over graphql-ws',
+      );
+    } finally {
+      await ws.dispose();
+    }
+    const spans = await receiver.waitForTrace(client.traceId, complete);
+    const { server, attempts } = treeOf(spans, client.spanId);
+    expect(server.name).toBe('mutation Chat');
+    expect(upstreamParent(lastChat(good))).toEqual({ traceId: client.traceId, parentId: attempts[1].spanId });
+  });
+
   it('a call every attempt of which fails: the invocation span is an error with the gateway’s code', async () => {
     const failing = uniq('failing');
     const provider = uniq('bad-only');
