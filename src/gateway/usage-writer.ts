@@ -354,15 +354,16 @@ async function writeCallLogs(db: Db, events: UsageEvent[], log: Logger): Promise
     await db.execute(insertCallLogs(entries, storableJson));
     return;
   } catch (err) {
-    if (!isRefusedValue(err)) throw err;
+    if (!isRefusedValue(err)) throw withoutQuery(err);
   }
   // one of them was refused: each alone, so only the refused ones are lost
   for (const entry of entries) {
     try {
       await db.execute(insertCallLogs([entry], storableJson));
     } catch (err) {
-      if (!isRefusedValue(err)) throw err;
-      log.error({ err, invocationId: entry.id, model: entry.model }, 'call log refused by the database: dropped (its usage record is kept)');
+      if (!isRefusedValue(err)) throw withoutQuery(err);
+      // the SQLSTATE only: the failed query's text carries the log's bodies, which stay out of the logs
+      log.error({ sqlState: sqlStateOf(err), invocationId: entry.id, model: entry.model }, 'call log refused by the database: dropped (its usage record is kept)');
     }
   }
 }
@@ -372,11 +373,26 @@ async function writeCallLogs(db: Db, events: UsageEvent[], log: Logger): Promise
  * too long): this value can never be stored, so retrying it would only hold back every record after it.
  */
 function isRefusedValue(err: unknown): boolean {
+  return /^(22|23|54)[0-9A-Z]{3}$/.test(sqlStateOf(err) ?? '');
+}
+
+/**
+ * The failure of a call log insert as the retry loop logs it: its code, not the failed query, whose parameter holds
+ * the logs' bodies.
+ */
+function withoutQuery(err: unknown): Error {
+  let code: unknown;
+  for (let e: unknown = err; e && typeof e === 'object' && code === undefined; e = (e as { cause?: unknown }).cause) code = (e as { code?: unknown }).code;
+  return Object.assign(new Error(`call logs not written (${typeof code === 'string' ? code : 'no error code'})`), { code });
+}
+
+/** The SQLSTATE of a database error (or of the error it wraps, as drizzle's DrizzleQueryError does). */
+function sqlStateOf(err: unknown): string | undefined {
   for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code)) return true;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
-  return false;
+  return undefined;
 }
 
 /** Flushes until nothing is left or the deadline passes, pausing between failed attempts. */

@@ -110,7 +110,11 @@ describe('usage writer', () => {
     expect(await countWhere('usage_records', ids)).toEqual([...ids].sort());
     expect(await countWhere('call_logs', ids)).toEqual([good.id, odd.id].sort());
     expect(durable.sort()).toEqual([...ids].sort());
-    expect(gw.logs.some((l) => l.includes('call log refused by the database') && l.includes(bad.id))).toBe(true);
+    const refusal = gw.logs.find((l) => l.includes('call log refused by the database') && l.includes(bad.id));
+    expect(refusal).toContain('"sqlState":"22003"');
+    // the failed query (with the log's bodies) stays out of the logs
+    expect(gw.logs.join('\n')).not.toContain('nul \\u0000 and lone');
+    expect(refusal).not.toContain('hello');
     const [stored] = await query<{ content: string; search: string }>(gw, sql`select request->'messages'->0->>'content' as content, search::text as search from call_logs where id = ${odd.id}::uuid`);
     expect(stored.content).toBe('nul \uFFFD and lone \uFFFD here');
     expect(stored.search).toContain("'lone'");
@@ -163,6 +167,10 @@ describe('usage writer', () => {
     // the first COPY wrote the records; the retry's COPY met them and the insert that skips them took over
     expect(copies).toBe(2);
     expect(statements).toEqual(['logs', 'usage', 'logs']);
+    // the outage is logged by its code, without the failed query's bodies
+    const outage = gw.logs.find((l) => l.includes('call logs not written (ECONNREFUSED)'));
+    expect(outage).toBeDefined();
+    expect(outage).not.toContain('hello');
   });
 
   it('never hands a call log (or its hook) to the live feed', async () => {
