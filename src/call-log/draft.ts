@@ -12,6 +12,8 @@ export interface StreamSoFar {
 export interface CallLogDraft {
   readonly level: Exclude<LogBodies, 'NONE'>;
   readonly attempts: AttemptRecord[];
+  /** The request as the caller sent it (before the input rules), to tell whether they ran to the end. */
+  readonly asked?: object;
   /** Set by a stream when it starts: read in record() when the stream ended without a complete answer. */
   stream?: StreamSoFar;
 }

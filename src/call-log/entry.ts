@@ -38,7 +38,7 @@ export function buildCallLogEntry(inv: Invocation, draft: CallLogDraft, maxBodyB
     truncated: false,
   };
   if (draft.level !== 'FULL') return entry;
-  const fitted = fitBodies(requestBody(inv), responseBody(inv, draft), maxBodyBytes);
+  const fitted = fitBodies(requestBody(inv, draft), responseBody(inv, draft), maxBodyBytes);
   entry.request = fitted.request;
   entry.response = fitted.response;
   entry.bodyBytes = fitted.bodyBytes;
@@ -82,10 +82,15 @@ function parametersOf(inv: Invocation): Record<string, unknown> {
 /** A guardrail refused this side of the call: its text was never let through, so the log keeps none of it. */
 const blocked = (inv: Invocation, stage: 'INPUT' | 'OUTPUT'): boolean => inv.event.guardrails?.some((g) => g.stage === stage && g.action === 'BLOCKED') ?? false;
 
-function requestBody(inv: Invocation): unknown {
+function requestBody(inv: Invocation, draft: CallLogDraft): unknown {
   if (blocked(inv, 'INPUT')) return null;
   if (inv.input.kind === 'embed') return { input: embedTexts(inv) };
-  return inv.request ? { ...inv.request } : null;
+  if (!inv.request) return null;
+  // the guardrails step replaces the request once its input rules ran: still the caller's, they did not run to the
+  // end (the call failed in them), and the prompt they were to redact is not kept
+  const guarded = inv.principal.key.guardrailPolicyIds.length > 0 || inv.resolved.row.guardrailPolicyIds.length > 0;
+  if (guarded && inv.request === draft.asked) return null;
+  return { ...inv.request };
 }
 
 function responseBody(inv: Invocation, draft: CallLogDraft): unknown {

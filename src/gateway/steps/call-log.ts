@@ -11,7 +11,7 @@ export const callLog: Step = {
     // an unlogged call (the usual one) reads three fields and allocates nothing
     const level = effectiveLogLevel(key.logBodies, team?.logBodies, inv.resolved.row.logBodies);
     if (level === 'NONE') return;
-    const draft: CallLogDraft = { level, attempts: [] };
+    const draft: CallLogDraft = { level, attempts: [], asked: inv.request };
     inv.callLog = draft;
     inv.watchAttempts(attemptTimeline(inv.started, draft.attempts));
   },
