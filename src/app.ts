@@ -20,6 +20,7 @@ import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
 import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
+import { startCallLogRetention } from './call-log/retention.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
 import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
@@ -289,6 +290,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     cache,
     modelAccess,
     tracing,
+    callLog: config.callLog,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
   cache.semantic ??= await createSemanticCache({
@@ -350,6 +352,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
   const sealing = startQuantileSealing(usageQueries, log);
   const responseSweep = startResponseSweep(storedResponses, log);
+  const callLogRetention = startCallLogRetention(db, config.callLog.retentionDays, log);
   // alerts whose webhooks were still being retried when the last run stopped
   deliveries.resumePending().then(
     (n) => n && log.info({ deliveries: n }, 'budget alert webhooks: resuming pending deliveries'),
@@ -404,6 +407,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         http.server.close(() => {});
         if (retention) clearInterval(retention);
         responseSweep.stop();
+        await callLogRetention.stop();
         await sealing.stop();
         await usage.stop();
         // after the usage flush, which ends the last usage-write spans; a collector that is away costs at most the deadline

@@ -50,6 +50,8 @@ export interface GatewayDeps {
   modelAccess?: PipelineDeps['modelAccess'];
   /** OpenTelemetry traces; absent: no span is made, the caller's traceparent is passed upstream as it came. */
   tracing?: Tracing;
+  /** The call log's limits (config.callLog). */
+  callLog?: PipelineDeps['callLog'];
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -87,6 +89,7 @@ export function createGateway(deps: GatewayDeps) {
     cache: deps.cache,
     modelAccess: deps.modelAccess,
     tracing: deps.tracing,
+    callLog: deps.callLog,
   };
 
   /** The invocation, with its span when tracing is on; off, the caller's own trace headers go upstream. */
