@@ -151,11 +151,20 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     args: {
       filter: t.arg({ type: InvocationFilterInput, description: 'Which invocations' }),
-      first: t.arg.int({ defaultValue: 50, description: `At most this many (0-${MAX_INVOCATION_PAGE})` }),
-      after: t.arg.string({ description: 'Only invocations after this cursor (a previous page\'s pageInfo.endCursor)' }),
+      first: t.arg.int({ defaultValue: 50, description: `At most this many from the newest, or after \`after\` (0-${MAX_INVOCATION_PAGE}); ignored with \`last\`` }),
+      after: t.arg.string({ description: "Only invocations after (older than) this cursor: a previous page's pageInfo.endCursor" }),
+      last: t.arg.int({ description: `Pages backward: at most this many from the oldest, or before \`before\` (0-${MAX_INVOCATION_PAGE})` }),
+      before: t.arg.string({ description: "Only invocations before (newer than) this cursor: a page's pageInfo.startCursor" }),
     },
     resolve: (_, args, ctx) =>
-      ctx.services.callLogs.page({ filter: readFilter(ctx, args.filter), first: args.first, after: args.after, scope: usageReadScope(ctx.principal!) }),
+      ctx.services.callLogs.page({
+        filter: readFilter(ctx, args.filter),
+        first: args.first,
+        after: args.after,
+        last: args.last,
+        before: args.before,
+        scope: usageReadScope(ctx.principal!),
+      }),
   }),
 }));
 

@@ -5,7 +5,7 @@ import { callLogs, type CallLogRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 import type { UsageReadScope } from './access.js';
-import { encodeCursor, parseRecordKey } from './usage-queries.js';
+import { encodeCursor, parseRecordKey, type RecordKey } from './usage-queries.js';
 
 /** A call log row as the API reads it: everything but the search vector. */
 export type CallLogRecord = Omit<CallLogRow, 'search'>;
@@ -65,10 +65,17 @@ function filterConditions(filter: InvocationFilter | null | undefined): SQL[] {
   return c;
 }
 
-function pageSize(first: number | null | undefined): number {
-  const size = first ?? DEFAULT_INVOCATION_PAGE;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_INVOCATION_PAGE) throw badInput('first', `must be between 0 and ${MAX_INVOCATION_PAGE}`);
+function pageSize(value: number | null | undefined, arg: 'first' | 'last'): number {
+  const size = value ?? DEFAULT_INVOCATION_PAGE;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_INVOCATION_PAGE) throw badInput(arg, `must be between 0 and ${MAX_INVOCATION_PAGE}`);
   return size;
+}
+
+function cursorArg(cursor: string | null | undefined, arg: 'after' | 'before'): RecordKey | null {
+  if (cursor == null) return null;
+  const key = parseRecordKey(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!key) throw badInput(arg, 'is not a valid cursor');
+  return key;
 }
 
 /** The invocation id an id names: itself, or the invocation of a ChatChunk id (`<invocation id>:<index>`). */
@@ -112,14 +119,26 @@ export function createCallLogQueries(db: Db) {
       return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
     },
 
-    /** One newest-first page (created_at desc, id desc), after `after`'s row. */
-    async page(args: { filter?: InvocationFilter | null; first?: number | null; after?: string | null; scope: UsageReadScope }): Promise<InvocationPage> {
-      const size = pageSize(args.first);
-      const after = args.after == null ? null : parseRecordKey(Buffer.from(args.after, 'base64url').toString('utf8'));
-      if (args.after != null && !after) throw badInput('after', 'is not a valid cursor');
+    /**
+     * One page of the newest-first list (created_at desc, id desc): `first` rows from the start or after `after`, or
+     * with `last` the `last` rows from the oldest end or before `before` (Relay's two-way cursor connections).
+     */
+    async page(args: {
+      filter?: InvocationFilter | null;
+      first?: number | null;
+      after?: string | null;
+      last?: number | null;
+      before?: string | null;
+      scope: UsageReadScope;
+    }): Promise<InvocationPage> {
+      const backward = args.last != null;
+      const size = backward ? pageSize(args.last, 'last') : pageSize(args.first, 'first');
+      const after = cursorArg(args.after, 'after');
+      const before = cursorArg(args.before, 'before');
       const c = [...scopeConditions(args.scope), ...filterConditions(args.filter)];
       // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
       if (after) c.push(sql`(${callLogs.createdAt}, ${callLogs.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+      if (before) c.push(sql`(${callLogs.createdAt}, ${callLogs.id}) > (${before.createdAt}::timestamptz, ${before.id}::uuid)`);
       const rows = await db
         .select({
           ...recordColumns,
@@ -128,15 +147,19 @@ export function createCallLogQueries(db: Db) {
         })
         .from(callLogs)
         .where(c.length ? and(...c) : undefined)
-        .orderBy(sql`${callLogs.createdAt} desc`, sql`${callLogs.id} desc`)
+        // a backward page reads the window from its oldest end: the same index, read the other way
+        .orderBy(...(backward ? [sql`${callLogs.createdAt} asc`, sql`${callLogs.id} asc`] : [sql`${callLogs.createdAt} desc`, sql`${callLogs.id} desc`]))
         .limit(size + 1);
-      const edges = rows.slice(0, size).map(({ cursorAt, ...node }) => ({ cursor: encodeCursor({ createdAt: cursorAt, id: node.id }), node }));
+      const kept = rows.slice(0, size);
+      if (backward) kept.reverse();
+      const edges = kept.map(({ cursorAt, ...node }) => ({ cursor: encodeCursor({ createdAt: cursorAt, id: node.id }), node }));
+      const more = rows.length > size;
       return {
         edges,
         pageInfo: {
-          hasNextPage: rows.length > size,
-          // paging is forward only: a page after a cursor has the cursor's row (or its place) before it
-          hasPreviousPage: after != null,
+          // beyond the cursor a page starts from lies at least the cursor's own row (or its place)
+          hasNextPage: backward ? before != null : more,
+          hasPreviousPage: backward ? more : after != null,
           startCursor: edges[0]?.cursor ?? null,
           endCursor: edges.at(-1)?.cursor ?? null,
         },

@@ -21,8 +21,8 @@ const INVOCATION = `query($id: ID!) {
     attempts { attempt model provider upstreamModel startMs waitMs ttfbMs durationMs status outcome error }
   }
 }`;
-const INVOCATIONS = `query($filter: InvocationFilter, $first: Int, $after: String) {
-  invocations(filter: $filter, first: $first, after: $after) {
+const INVOCATIONS = `query($filter: InvocationFilter, $first: Int, $after: String, $last: Int, $before: String) {
+  invocations(filter: $filter, first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { id requestId createdAt model status level } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
@@ -265,6 +265,23 @@ describe('invocations: filters and pages', () => {
     expect(ids).toEqual(expectedOrder(seeded));
     const empty = ok(await gw.gql<Page>(INVOCATIONS, { filter: { model: SEEDED }, first: 0 }));
     expect(empty.invocations).toEqual({ edges: [], pageInfo: { hasNextPage: true, hasPreviousPage: false, startCursor: null, endCursor: null } });
+  });
+
+  it('pages backward by last/before to the newest, the same rows in the same order', async () => {
+    const pages: string[][] = [];
+    let before: string | null = null;
+    for (;;) {
+      const page: Page = ok(await gw.gql<Page>(INVOCATIONS, { filter: { model: SEEDED }, last: 3, before }));
+      const { edges, pageInfo } = page.invocations;
+      expect(pageInfo.hasNextPage).toBe(before !== null);
+      pages.unshift(edges.map((e) => e.node.id));
+      if (!pageInfo.hasPreviousPage) break;
+      before = pageInfo.startCursor;
+    }
+    expect(pages.map((p) => p.length)).toEqual([1, 3, 3]);
+    expect(pages.flat()).toEqual(expectedOrder(seeded));
+    expectCode(await gw.gql(INVOCATIONS, { last: 201 }), 'BAD_USER_INPUT', 'last');
+    expectCode(await gw.gql(INVOCATIONS, { last: 1, before: 'nope' }), 'BAD_USER_INPUT', 'before');
   });
 
   it('each filter narrows: key, model, status, time range, request id', async () => {
