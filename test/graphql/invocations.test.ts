@@ -194,13 +194,22 @@ describe('invocation(id:)', () => {
   });
 
   it("UsageRecord.invocation is the record's call log entry, batched for a page of records", async () => {
+    const queries = gw.app.services.callLogs;
+    const byIds = queries.byIds;
+    let batches = 0;
+    queries.byIds = (...args) => {
+      batches++;
+      return byIds(...args);
+    };
     const usage = ok(
       await gw.gql<{ usage: { edges: Array<{ node: { invocationId: string; invocation: { id: string; level: string; model: string } | null } }> } }>(
         `query($filter: UsageFilter) { usage(filter: $filter, first: 50) { edges { node { invocationId invocation { id level model } } } } }`,
         { filter: { model: MODEL } },
       ),
     ).usage.edges.map((e) => e.node);
+    queries.byIds = byIds;
     expect(usage.length).toBeGreaterThanOrEqual(5);
+    expect(batches).toBe(1);
     for (const r of usage) expect(r.invocation).toMatchObject({ id: r.invocationId, model: MODEL });
     // a call that was not logged (echo: no logBodies anywhere) has a record and no invocation
     const key = await gw.createKey({ name: 'inv unlogged', scopes: ['INVOKE', 'READ_USAGE'] });
