@@ -6,9 +6,18 @@ import { lintSchema } from './lint-schema.js';
 
 const printed = readFileSync(fileURLToPath(new URL('../../schema/schema.graphql', import.meta.url)), 'utf8');
 
+/**
+ * Invocation's `id` is the invocation id itself (ChatResult.id, UsageRecord.invocationId), as issue 26's design fixes
+ * it, not a global id: InvocationEdge is the one edge whose node is not a Node.
+ */
+const invocationEdgeNode = (() => {
+  const edge = printed.split('\n').indexOf('type InvocationEdge {');
+  return `${edge + 1}:6 Edge type's field \`node\` must implement \`Node\` interface. (@graphql-eslint/relay-edge-types)`;
+})();
+
 describe('schema linter', () => {
   it('finds nothing in schema/schema.graphql (the printed Pothos schema, see schema.test.ts)', async () => {
-    const problems = await lintSchema(printed);
+    const problems = (await lintSchema(printed)).filter((p) => p !== invocationEdgeNode);
     expect(problems, 'add a `description:` in src/schema/*.ts, then run `npm run schema:print`').toEqual([]);
     expect(printed).toContain('type Query');
   });
