@@ -1,0 +1,221 @@
+/*
+ * The console's Calls page and a call's details in headless Chromium, over calls made through the gateway: a FULL
+ * key, a METADATA key and a key with no level; a model whose first target answers 500 and second answers, so one
+ * call has two attempts. The list matches the API, the text search finds only FULL calls with the word, the
+ * details show the ids, the attempts timeline in order with its labels, and message text (HTML included) as the
+ * characters it is. The key form's call log select is checked over GraphQL.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
+import { chatOk, createModel, createProvider, ok, scriptByModel, userSays } from '../gateway/helpers.js';
+import type { AnyJson } from '../kit/json.js';
+import { startGateway, type TestGateway } from '../kit/start-gateway.js';
+import { expectNoProblems, hasChromium, launchConsoleBrowser, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
+
+const XSS_IMG = '<img src=x onerror=alert(1)>';
+const XSS_SCRIPT = '<script>alert(2)</script>';
+/** The word the search looks for: in two FULL calls and in a METADATA one (which keeps no text to search) */
+const WORD = 'zanzibar';
+
+const table = (page: Page) => page.getByRole('table', { name: 'Calls' });
+const shownIds = (page: Page) => table(page).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-invocation')));
+
+interface Seed {
+  full: { id: string; secret: string };
+  /** The call with two attempts (first target 500, second answers), FULL, with the word and HTML in a message */
+  retried: string;
+  /** The other FULL call with the word */
+  plain: string;
+  /** A METADATA call with the word in its message */
+  metadata: string;
+  /** A call by a key with no level set: not logged */
+  unlogged: string;
+}
+
+async function seedCalls(gw: TestGateway, mock: OpenAIMock): Promise<Seed> {
+  const up = scriptByModel(mock);
+  // the failing target answers a little late and the second one streams slowly, so the bars have lengths to show
+  up.set('flaky-1', { ...mockError(500), delayMs: 120 });
+  up.set('steady-2', { text: `Zanzibar in June: dry, warm. ${XSS_IMG}`, delayMs: 80 });
+  await createProvider(gw, { name: 'flaky', kind: 'OPENAI_COMPATIBLE', baseUrl: mock.baseUrl, apiKey: 'sk-flaky' });
+  await createProvider(gw, { name: 'steady', kind: 'OPENAI_COMPATIBLE', baseUrl: mock.baseUrl, apiKey: 'sk-steady' });
+  await createModel(gw, {
+    name: 'travel-gpt',
+    strategy: 'PRIORITY',
+    targets: [
+      { provider: 'flaky', upstreamModel: 'flaky-1', priority: 0 },
+      { provider: 'steady', upstreamModel: 'steady-2', priority: 1 },
+    ],
+    timeoutMs: 5000,
+  });
+  await createModel(gw, { name: 'echo-chat', targets: [{ provider: 'echo', upstreamModel: 'echo-1' }] });
+  const full = await gw.createKey({ name: 'full-logger', scopes: ['INVOKE'], logBodies: 'FULL' });
+  const meta = await gw.createKey({ name: 'metadata-logger', scopes: ['INVOKE'], logBodies: 'METADATA' });
+  const quiet = await gw.createKey({ name: 'not-logged', scopes: ['INVOKE'] });
+
+  const say = (model: string, text: string, key: string, extra: Record<string, unknown> = {}) =>
+    chatOk(gw, { model, messages: userSays(text), ...extra }, key).then((r) => r.id);
+  await say('echo-chat', 'What is the capital of France?', full.secret);
+  const plain = await say('echo-chat', `Tell me about the spice history of ${WORD}`, full.secret, { temperature: 0.3, maxTokens: 64 });
+  const metadata = await say('echo-chat', `A METADATA call about ${WORD}: its text is not kept`, meta.secret);
+  const unlogged = await say('echo-chat', `Nobody logs this ${WORD}`, quiet.secret);
+  const retried = (
+    await chatOk(
+      gw,
+      {
+        model: 'travel-gpt',
+        temperature: 0.7,
+        messages: [
+          { role: 'SYSTEM', content: 'You are a terse travel agent.' },
+          { role: 'USER', content: `Plan a week in ${WORD}. ${XSS_IMG} ${XSS_SCRIPT}` },
+        ],
+      },
+      full.secret,
+    )
+  ).id;
+  await say('echo-chat', 'One more, newest of all', full.secret);
+  await gw.flushUsage();
+  return { full, retried, plain, metadata, unlogged };
+}
+
+describe.runIf(hasChromium)('the Calls page', () => {
+  let gw: TestGateway;
+  let mock: OpenAIMock;
+  let cb: ConsoleBrowser;
+  let seed: Seed;
+  beforeAll(async () => {
+    mock = await startOpenAIMock();
+    gw = await startGateway({}, { policy: { backoffBaseMs: 40, backoffMaxMs: 80, maxAttemptsPerModel: 3, maxAttempts: 4 } });
+    [cb, seed] = await Promise.all([launchConsoleBrowser(), seedCalls(gw, mock)]);
+  }, 90_000);
+  afterAll(async () => {
+    await cb?.close();
+    await gw?.stop();
+    await mock?.close();
+  });
+
+  async function open(): Promise<ConsolePage> {
+    const p = await cb.open();
+    // an alert from injected HTML fails the test through the problems list
+    p.page.on('dialog', (d) => {
+      p.problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    await p.signIn(gw.url, gw.adminKey);
+    return p;
+  }
+
+  /** The invocation ids the API lists for a filter, newest first */
+  async function apiIds(filter: Record<string, unknown> = {}): Promise<string[]> {
+    const data = ok(await gw.gql<AnyJson>('query($f: InvocationFilter) { invocations(filter: $f, first: 200) { edges { node { id } } } }', { f: filter }));
+    return data.invocations.edges.map((e: AnyJson) => e.node.id);
+  }
+
+  it('lists the logged calls newest first, searches FULL calls, and opens a call with its attempts timeline', async () => {
+    const all = await apiIds();
+    expect(all).toContain(seed.retried);
+    expect(all).not.toContain(seed.unlogged);
+    const p = await open();
+    await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Calls', exact: true }).click();
+    await table(p.page).waitFor();
+    await expect.poll(() => shownIds(p.page)).toEqual(all);
+    const retriedRow = table(p.page).locator(`tr[data-invocation="${seed.retried}"]`);
+    expect(await retriedRow.locator('td').nth(5).innerText()).toBe('2');
+    await p.screenshot('calls');
+
+    // the search: the FULL calls holding the word, not the METADATA one (its text is not kept)
+    const found = await apiIds({ search: WORD });
+    expect([...found].sort()).toEqual([seed.retried, seed.plain].sort());
+    await p.page.getByRole('searchbox', { name: 'Search messages and answers' }).fill(WORD);
+    await p.page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => shownIds(p.page)).toEqual(found);
+    expect(new URL(p.page.url()).searchParams.get('search')).toBe(WORD);
+    await p.page.getByRole('searchbox', { name: 'Search messages and answers' }).fill('nosuchwordanywhere');
+    await p.page.getByRole('searchbox', { name: 'Search messages and answers' }).press('Enter');
+    await p.page.getByText('No logged call matches').waitFor();
+    await p.page.getByRole('button', { name: 'Clear' }).click();
+    await expect.poll(() => shownIds(p.page)).toEqual(all);
+    await p.page.getByLabel('Model').selectOption('travel-gpt');
+    await expect.poll(() => shownIds(p.page)).toEqual([seed.retried]);
+
+    // the details
+    await retriedRow.click();
+    await p.page.getByRole('heading', { name: 'Call', exact: true }).waitFor();
+    expect(new URL(p.page.url()).pathname).toBe(`/console/calls/${seed.retried}`);
+    const ids = p.page.getByRole('definition');
+    const api = ok(await gw.gql<AnyJson>('query($id: ID!) { invocation(id: $id) { requestId traceId level } }', { id: seed.retried })).invocation;
+    expect(api.level).toBe('FULL');
+    await expect.poll(() => ids.allInnerTexts()).toEqual(expect.arrayContaining([seed.retried, api.requestId]));
+
+    const bars = p.page.getByTestId('attempt-bar');
+    await expect.poll(() => bars.count()).toBe(2);
+    const [first, second] = [await bars.nth(0).getAttribute('aria-label'), await bars.nth(1).getAttribute('aria-label')];
+    expect(first).toMatch(/^Attempt 1, flaky flaky-1, HTTP 500 ERROR, starts at \d+ ms/);
+    expect(second).toMatch(/^Attempt 2, steady steady-2, HTTP 200 OK, starts at \d+ ms/);
+    expect(second).toMatch(/TTFB \d+ ms/);
+    const results = await p.page.getByTestId('attempt-result').allInnerTexts();
+    expect(results).toEqual(['HTTP 500 ERROR', 'HTTP 200 OK']);
+    // on one axis: the second bar begins where (or after) the first one ends
+    const [a, b] = [await bars.nth(0).boundingBox(), await bars.nth(1).boundingBox()];
+    expect(a!.width).toBeGreaterThan(5);
+    expect(b!.x).toBeGreaterThanOrEqual(a!.x + a!.width - 1);
+    // the gateway's error message for the failed attempt, labelled on its lane
+    expect(await p.page.getByTestId('attempt-error').count()).toBe(1);
+
+    // messages and the answer as text: the HTML shows as its characters, no element is made of it
+    const messages = p.page.getByTestId('call-message');
+    await expect.poll(() => messages.count()).toBe(2);
+    expect(await messages.nth(1).locator('pre').innerText()).toBe(`Plan a week in ${WORD}. ${XSS_IMG} ${XSS_SCRIPT}`);
+    expect(await p.page.getByTestId('call-answer').innerText()).toBe(`Zanzibar in June: dry, warm. ${XSS_IMG}`);
+    expect(await p.page.locator('main img, main script').count()).toBe(0);
+    await p.screenshot('call-details');
+    expectNoProblems(p);
+    await p.close();
+  });
+
+  it('shows a METADATA call without its bodies, and opens a call from a usage record', async () => {
+    const p = await open();
+    await p.page.goto(`${gw.url}/console/calls/${seed.metadata}`);
+    await p.page.getByText('Logged at METADATA').waitFor();
+    expect(await p.page.getByTestId('call-message').count()).toBe(0);
+    await expect.poll(() => p.page.getByTestId('attempt-bar').count()).toBe(1);
+    // a call that was not logged: said so, not an error
+    await p.page.goto(`${gw.url}/console/calls/${seed.unlogged}`);
+    await p.page.getByText('No logged call with this id').waitFor();
+
+    await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Usage', exact: true }).click();
+    await p.page.locator(`tr[data-invocation="${seed.plain}"]`).click();
+    await p.page.getByRole('dialog', { name: 'Usage record' }).getByRole('link', { name: /Call details/ }).click();
+    await p.page.getByRole('heading', { name: 'Call', exact: true }).waitFor();
+    expect(new URL(p.page.url()).pathname).toBe(`/console/calls/${seed.plain}`);
+    await expect.poll(() => p.page.getByTestId('call-message').count()).toBe(1);
+    expectNoProblems(p);
+    await p.close();
+  });
+
+  it("sets a key's call log level in its form", async () => {
+    const key = await gw.createKey({ name: 'to-be-logged', scopes: ['INVOKE'] });
+    const level = async () => ok(await gw.gql<AnyJson>('query($id: ID!) { node(id: $id) { ... on ApiKey { logBodies } } }', { id: key.id })).node.logBodies;
+    expect(await level()).toBeNull();
+    const p = await open();
+    await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Keys', exact: true }).click();
+    const row = p.page.locator('tr', { has: p.page.getByText('to-be-logged', { exact: true }) });
+    await row.getByRole('button', { name: 'Edit to-be-logged' }).click();
+    const dialog = p.page.getByRole('dialog', { name: 'Edit key “to-be-logged”' });
+    expect(await dialog.getByLabel('Call log').inputValue()).toBe('');
+    await dialog.getByLabel('Call log').selectOption('METADATA');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(level).toBe('METADATA');
+    // and back to "not set": null clears it
+    await row.getByRole('button', { name: 'Edit to-be-logged' }).click();
+    expect(await dialog.getByLabel('Call log').inputValue()).toBe('METADATA');
+    await dialog.getByLabel('Call log').selectOption('');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(level).toBeNull();
+    expectNoProblems(p);
+    await p.close();
+  });
+});
