@@ -50,6 +50,7 @@ import { createTeamService } from './services/teams.js';
 import { createGuardrailPolicyService } from './services/guardrail-policies.js';
 import { createTeamEvents } from './services/team-events.js';
 import { createUsageQueries } from './services/usage-queries.js';
+import { createCallLogQueries } from './services/call-logs.js';
 import { createWebhookDelivery } from './services/webhook-delivery.js';
 import { createWebhookService } from './services/webhooks.js';
 
@@ -319,6 +320,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     prompts,
     guardrailPolicies,
     usageQueries,
+    callLogs: createCallLogQueries(db),
     limitUsage,
     gateway,
     router,

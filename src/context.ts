@@ -6,6 +6,7 @@ import { createLoaders, type Loaders } from './db/loaders.js';
 import type { Gateway } from './gateway/gateway.js';
 import type { Router } from './gateway/route.js';
 import type { UsageFeed } from './gateway/usage-feed.js';
+import type { CallLogQueries } from './services/call-logs.js';
 import type { BudgetAlertService } from './services/budget-alerts.js';
 import type { CatalogueService } from './services/catalogue.js';
 import type { KeyService, Principal } from './services/keys.js';
@@ -29,6 +30,8 @@ export interface Services {
   prompts: PromptService;
   guardrailPolicies: GuardrailPolicyService;
   usageQueries: UsageQueries;
+  /** Call log reads (Query.invocation, invocations). */
+  callLogs: CallLogQueries;
   /** What keys have used of their limits, read from the limiter's counters. */
   limitUsage: LimitUsageReader;
   gateway: Gateway;

@@ -4,7 +4,7 @@ import type { ProviderSettings } from '../providers/types.js';
 import { builder, grantedScopes } from './builder.js';
 import { policyIds } from './guardrail-policy-names.js';
 import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
-import { ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum } from './enums.js';
+import { LogBodiesEnum, ModelStatusEnum, ProviderKindEnum, RoutingStrategyEnum, logBodiesOf } from './enums.js';
 import { refused, uuidKey } from './global-id.js';
 import { forbidden } from '../errors.js';
 import { seesModel } from '../services/access.js';
@@ -149,6 +149,12 @@ ModelRef.implement({
       description: "Its calls' response cache policy, for calls whose key sets none (scope is the key's)",
       resolve: (m) => ({ cacheMode: m.cacheMode, cacheTtlSeconds: m.cacheTtlSeconds }),
     }),
+    logBodies: t.field({
+      type: LogBodiesEnum,
+      nullable: true,
+      description: "How much of its calls the call log keeps (the lowest of the key's, its team's and the model's applies); null: not set",
+      resolve: (m) => logBodiesOf(m.logBodies),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
 });
@@ -205,6 +211,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
     requiresApproval: t.boolean({ description: 'Whether keys other than ADMIN ones need their team granted it (requestModelAccess) before invoking it (default false)' }),
     guardrailPolicies: t.stringList({ description: 'Names of the guardrail policies every call to it runs, after those of the calling key (default: none)' }),
     cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy, for calls whose key sets none (no scope: the key's applies)" }),
+    logBodies: t.field({ type: LogBodiesEnum, description: 'How much of its calls the call log keeps (see LogBodies; default: not set)' }),
   }),
 });
 
@@ -226,6 +233,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
     requiresApproval: t.boolean({ description: 'Whether keys other than ADMIN ones need their team granted it before invoking it; teams already granted keep it' }),
     guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
     cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
+    logBodies: t.field({ type: LogBodiesEnum, description: 'How much of its calls the call log keeps (see LogBodies); null: not set' }),
   }),
 });
 

@@ -141,3 +141,15 @@ export const GuardrailOutcomeEnum = builder.enumType('GuardrailOutcome', {
     RETRIED: { description: 'The upstream was asked once more because the answer did not match the JSON schema' },
   } as const,
 });
+export const LogBodiesEnum = builder.enumType('LogBodies', {
+  description:
+    "How much of each call the call log keeps. Set on a key, its team and a model, the lowest of those set applies (any one caps it for privacy); none set: NONE",
+  values: {
+    NONE: { description: 'Nothing: the call is not logged (its usage record is still written)' },
+    METADATA: { description: 'Ids, model, status, parameters without any text (temperature, tool names, message count and roles…), the attempts timeline and trace id' },
+    FULL: { description: 'METADATA plus the request as the upstream got it (after guardrail redaction) and the answer; found by Query.invocations(filter: {search})' },
+  } as const,
+});
+/** A stored log_bodies column as the enum answers it: null when not set (or not a level this version knows). */
+export const logBodiesOf = (stored: string | null): typeof LogBodiesEnum.$inferType | null =>
+  stored === 'NONE' || stored === 'METADATA' || stored === 'FULL' ? stored : null;

@@ -9,6 +9,7 @@ import './model-prices.js';
 import './keys.js';
 import './teams.js';
 import './usage.js';
+import './call-log.js';
 import './prompts.js';
 import './guardrails.js';
 import './cache.js';

@@ -7,7 +7,7 @@ import type { KeyLimitUsage } from '../services/limit-usage.js';
 import type { UsageTotals } from '../services/usage-queries.js';
 import { builder } from './builder.js';
 import { CachePolicyInput, CachePolicyRef } from './cache-policy.js';
-import { ScopeEnum } from './enums.js';
+import { LogBodiesEnum, ScopeEnum, logBodiesOf } from './enums.js';
 import { keyOf, refused, uuidKey, type GlobalId } from './global-id.js';
 import { badInput, forbidden, notFound } from '../errors.js';
 import { checkKeyGrant, listedKeysTeamId, managesKey, readsKey } from '../services/access.js';
@@ -81,6 +81,12 @@ ApiKeyRef.implement({
     limits: t.field({ type: KeyLimitsRef, description: 'Its rate limits, quotas and budget', resolve: (k) => k }),
     cache: t.field({ type: CachePolicyRef, description: "Its calls' response cache policy and scope", resolve: (k) => k }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working; null means never' }),
+    logBodies: t.field({
+      type: LogBodiesEnum,
+      nullable: true,
+      description: "How much of its calls the call log keeps (the lowest of the key's, its team's and the model's applies); null: not set",
+      resolve: (k) => logBodiesOf(k.logBodies),
+    }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true, description: 'When the key was revoked; null while it is not' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'When the key last authenticated a request (updated at most once a minute); null if never' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
@@ -125,6 +131,7 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; omitted means never' }),
     guardrailPolicies: t.stringList({ description: "Names of the guardrail policies its calls run, before the model's (default: none)" }),
     cache: t.field({ type: CachePolicyInput, description: "Its calls' response cache policy (default: none set, scope KEY)" }),
+    logBodies: t.field({ type: LogBodiesEnum, description: "How much of its calls the call log keeps (see LogBodies; default: not set)" }),
     team: t.globalID({ description: "The team it joins (Team.id; default: none). A TEAM_ADMIN's keys always join its own team" }),
     endUserLimits: t.field({ type: KeyLimitsInput, description: 'Limits of each end user (ChatInput.user) of its calls (default: none)' }),
     budgetAlertThresholds: t.floatList({
@@ -143,6 +150,7 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     expiresAt: t.field({ type: 'DateTime', description: 'When the key stops working, in the future; null means never' }),
     guardrailPolicies: t.stringList({ description: 'Replaces the names of its guardrail policies ([] removes them all)' }),
     cache: t.field({ type: CachePolicyInput, description: "Replaces its calls' response cache policy; null clears it" }),
+    logBodies: t.field({ type: LogBodiesEnum, description: 'How much of its calls the call log keeps (see LogBodies); null: not set' }),
     team: t.globalID({ description: 'Moves it into this team (Team.id; ADMIN only); null takes it out of its team' }),
     endUserLimits: t.field({ type: KeyLimitsInput, description: 'Changes to the limits of each end user of its calls' }),
     budgetAlertThresholds: t.floatList({ description: 'Replaces its budget alert thresholds (each in (0, 10], at most 10); null returns to the default' }),

@@ -4,6 +4,7 @@ import { forbidden, notFound } from '../errors.js';
 import { readsTeam, readsTeamKeys } from '../services/access.js';
 import { effectiveThresholds, endUserLimitsOf } from '../services/limit-inputs.js';
 import { builder } from './builder.js';
+import { LogBodiesEnum, logBodiesOf } from './enums.js';
 import { keyOf } from './global-id.js';
 import { ApiKeyRef, KeyLimitsInput, KeyLimitsRef, UsageTotalsRef } from './keys.js';
 import { TeamRef } from './team-ref.js';
@@ -44,6 +45,12 @@ TeamRef.implement({
         return ctx.loaders.teamMonthToDate.load(team.id);
       },
     }),
+    logBodies: t.field({
+      type: LogBodiesEnum,
+      nullable: true,
+      description: "How much of its keys' calls the call log keeps (the lowest of the key's, the team's and the model's applies); null: not set",
+      resolve: (team) => logBodiesOf(team.logBodies),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created' }),
   }),
 });
@@ -72,6 +79,7 @@ const teamFields = {
   endUserLimits: 'Limits of each end user across all its keys',
   allowedModels: 'Public model names its keys may invoke',
   budgetAlertThresholds: `${THRESHOLDS}, each in (0, 10], at most 10`,
+  logBodies: "How much of its keys' calls the call log keeps (see LogBodies)",
 };
 
 const CreateTeamInput = builder.inputType('CreateTeamInput', {
@@ -83,6 +91,7 @@ const CreateTeamInput = builder.inputType('CreateTeamInput', {
     endUserLimits: t.field({ type: KeyLimitsInput, description: `${teamFields.endUserLimits} (default: none)` }),
     allowedModels: t.stringList({ description: `${teamFields.allowedModels}; omitted or null means all` }),
     budgetAlertThresholds: t.floatList({ description: `${teamFields.budgetAlertThresholds} (default [0.5, 0.8, 1])` }),
+    logBodies: t.field({ type: LogBodiesEnum, description: `${teamFields.logBodies} (default: not set)` }),
   }),
 });
 
@@ -95,6 +104,7 @@ const UpdateTeamInput = builder.inputType('UpdateTeamInput', {
     endUserLimits: t.field({ type: KeyLimitsInput, description: `Changes to its ${teamFields.endUserLimits.toLowerCase()}` }),
     allowedModels: t.stringList({ description: `Replaces the ${teamFields.allowedModels.toLowerCase()}; null allows all` }),
     budgetAlertThresholds: t.floatList({ description: `Replaces its thresholds; null returns to the default [0.5, 0.8, 1]` }),
+    logBodies: t.field({ type: LogBodiesEnum, description: `${teamFields.logBodies}; null: not set` }),
   }),
 });
 

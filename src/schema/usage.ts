@@ -1,7 +1,7 @@
 /* Usage records: newest-first connection, grouped summaries and the live feed. */
 import { filter, pipe } from 'graphql-yoga';
 import type { GuardrailEvent, UsageEvent } from '../gateway/usage-writer.js';
-import type { UsageRow } from '../db/schema.js';
+import type { ApiKeyRow, UsageRow } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { newLoaders } from '../context.js';
 import { forbidden } from '../errors.js';
@@ -26,7 +26,7 @@ import { ApiKeyRef } from './keys.js';
 import { TeamRef } from './team-ref.js';
 
 /** Rows from the database and events from the feed share one shape (the feed may come through Redis as JSON). */
-type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'costSavedUsd' | 'createdAt' | 'guardrails'> & {
+export type UsageRecordShape = Omit<UsageRow, 'costUsd' | 'costSavedUsd' | 'createdAt' | 'guardrails'> & {
   costUsd: number | string;
   costSavedUsd: number | string;
   createdAt: Date | string;
@@ -44,7 +44,18 @@ const GuardrailEventRef = builder.objectRef<GuardrailEvent>('GuardrailEvent').im
   }),
 });
 
-const UsageRecordRef = builder.nodeRef<UsageRecordShape, RecordKey | null>('UsageRecord', {
+/** The key that made a call, when the caller may read it (UsageRecord.apiKey, Invocation.apiKey); else null. */
+export async function keyOfCall(ctx: Context, apiKeyId: string | null): Promise<ApiKeyRow | null> {
+  const p = ctx.principal!;
+  if (!apiKeyId) return null;
+  if (readsKey(p, apiKeyId)) return ctx.loaders.apiKey.load(apiKeyId);
+  if (!p.isTeamAdmin) return null;
+  // a TEAM_ADMIN reads the keys of its team: which team the key is in now takes reading it
+  const key = await ctx.loaders.apiKey.load(apiKeyId);
+  return key && readsKey(p, key.id, key.teamId) ? key : null;
+}
+
+export const UsageRecordRef = builder.nodeRef<UsageRecordShape, RecordKey | null>('UsageRecord', {
   // the primary key (created_at, id): a lookup by id alone would scan the table
   id: { resolve: (r) => recordKey({ createdAt: new Date(r.createdAt), id: r.id }), parse: parseRecordKey },
   // as `usage`: READ_USAGE or TEAM_ADMIN (FORBIDDEN without), and only the records usageReadScope gives
@@ -62,15 +73,7 @@ UsageRecordRef.implement({
       type: ApiKeyRef,
       nullable: true,
       description: "The key that made the call; null when the record has none, or the caller may not read that key (ADMIN reads every key, a TEAM_ADMIN its team's, any other key itself)",
-      resolve: async (r, _, ctx) => {
-        const p = ctx.principal!;
-        if (!r.apiKeyId) return null;
-        if (readsKey(p, r.apiKeyId)) return ctx.loaders.apiKey.load(r.apiKeyId);
-        if (!p.isTeamAdmin) return null;
-        // a TEAM_ADMIN reads the keys of its team: which team the key is in now takes reading it
-        const key = await ctx.loaders.apiKey.load(r.apiKeyId);
-        return key && readsKey(p, key.id, key.teamId) ? key : null;
-      },
+      resolve: (r, _, ctx) => keyOfCall(ctx, r.apiKeyId),
     }),
     team: t.field({
       type: TeamRef,

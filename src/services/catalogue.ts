@@ -8,6 +8,7 @@ import { badInput, notFound, serviceUnavailable } from '../errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
+import type { LogBodies } from '../call-log/types.js';
 import { upstreamModelProblem } from '../providers/upstream-model-name.js';
 import { createRefreshingCache } from '../util/refreshing-cache.js';
 import { firstPriced, targetPrices, type EffectivePrices } from '../pricing/effective-prices.js';
@@ -129,6 +130,8 @@ export interface ModelInput {
   guardrailPolicyIds?: string[] | null;
   /** undefined: unchanged; null: cleared; otherwise replaces the policy. */
   cache?: CachePolicyInput | null;
+  /** How much of its calls the call log keeps; undefined: unchanged, null: not set. */
+  logBodies?: LogBodies | null;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
@@ -257,6 +260,7 @@ export function createCatalogueService(db: Db, box: SecretBox, opts: { cacheTtlM
     if (input.contextWindow !== undefined) out.contextWindow = input.contextWindow;
     if (input.timeoutMs !== undefined) out.timeoutMs = input.timeoutMs;
     if (input.guardrailPolicyIds != null) out.guardrailPolicyIds = input.guardrailPolicyIds;
+    if (input.logBodies !== undefined) out.logBodies = input.logBodies;
     Object.assign(out, cachePolicyColumns(input.cache, 'input.cache', false));
     return out;
   }

@@ -2,6 +2,7 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/client.js';
+import type { LogBodies } from '../call-log/types.js';
 import { isDatabaseUnavailable } from '../db/is-unavailable.js';
 import { apiKeys, modelAccessRequests, teams, type ApiKeyRow, type TeamRow } from '../db/schema.js';
 import { displayPrefix, generateSecret, hashesEqual, hashSecret } from '../security/api-key.js';
@@ -39,6 +40,8 @@ export interface CreateKeyInput {
   teamId?: string | null;
   endUserLimits?: KeyLimitsInput | null;
   budgetAlertThresholds?: number[] | null;
+  /** How much of its calls the call log keeps; omitted or null: not set. */
+  logBodies?: LogBodies | null;
 }
 
 export interface UpdateKeyInput {
@@ -56,6 +59,8 @@ export interface UpdateKeyInput {
   endUserLimits?: KeyLimitsInput | null;
   /** undefined: unchanged; null: back to the default. */
   budgetAlertThresholds?: number[] | null;
+  /** undefined: unchanged; null: not set. */
+  logBodies?: LogBodies | null;
 }
 
 export interface KeyServiceOptions {
@@ -234,6 +239,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
           guardrailPolicyIds: input.guardrailPolicyIds ?? [],
           teamId: input.teamId ?? null,
           budgetAlertThresholds: thresholds,
+          logBodies: input.logBodies ?? null,
           ...limitColumns(input.limits),
           ...endUserLimitColumns(input.endUserLimits),
           ...cachePolicyColumns(input.cache, 'input.cache', true),
@@ -264,6 +270,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
       }
       if (input.allowedModels !== undefined) patch.allowedModels = input.allowedModels;
       if (input.expiresAt !== undefined) patch.expiresAt = input.expiresAt;
+      if (input.logBodies !== undefined) patch.logBodies = input.logBodies;
       if (input.guardrailPolicyIds != null) patch.guardrailPolicyIds = input.guardrailPolicyIds;
       if (!Object.keys(patch).length) return current;
       const [row] = await db.update(apiKeys).set(patch).where(eq(apiKeys.id, id)).returning();

@@ -1,5 +1,6 @@
 /* Teams: create/update/delete, and reading them by id. A change of limits or models reaches every key of the team at once. */
 import { and, asc, eq, inArray, isNotNull, isNull, ne } from 'drizzle-orm';
+import type { LogBodies } from '../call-log/types.js';
 import type { Db } from '../db/client.js';
 import { apiKeys, prompts, teams, type TeamRow } from '../db/schema.js';
 import { badInput, notFound } from '../errors.js';
@@ -15,6 +16,8 @@ export interface TeamInput {
   endUserLimits?: KeyLimitsInput | null;
   allowedModels?: string[] | null;
   budgetAlertThresholds?: number[] | null;
+  /** How much of its keys' calls the call log keeps; undefined: unchanged, null: not set. */
+  logBodies?: LogBodies | null;
 }
 
 export type CreateTeamInput = TeamInput & { name: string };
@@ -46,6 +49,7 @@ function columns(input: TeamInput): Partial<TeamRow> {
     });
     out.allowedModels = input.allowedModels ? [...new Set(input.allowedModels)] : null;
   }
+  if (input.logBodies !== undefined) out.logBodies = input.logBodies;
   if (input.budgetAlertThresholds !== undefined) {
     out.budgetAlertThresholds = budgetAlertThresholds(input.budgetAlertThresholds, 'input.budgetAlertThresholds');
   }
