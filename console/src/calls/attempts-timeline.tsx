@@ -22,7 +22,7 @@ function describe(a: CallAttempt): string {
   return parts.join(', ');
 }
 
-function Lane({ lane }: { lane: AttemptLane }) {
+function Lane({ lane, ticks }: { lane: AttemptLane; ticks: number[] }) {
   const a = lane.attempt;
   const tone = OUTCOME_TONE[a.outcome];
   const timing = [
@@ -53,6 +53,9 @@ function Lane({ lane }: { lane: AttemptLane }) {
         ) : null}
       </div>
       <div class="lane-track">
+        {ticks.map((at) => (
+          <div key={at} class="lane-grid" style={{ left: `${at}%` }} />
+        ))}
         {lane.wait.width > 0 ? <div class="lane-wait" title={`Retry wait ${formatMs(a.waitMs)}`} style={{ left: `${lane.wait.left}%`, width: `${lane.wait.width}%` }} /> : null}
         <div
           class={`lane-bar ${tone}${lane.bar.open ? ' open' : ''}`}
@@ -75,7 +78,7 @@ export function AttemptsTimeline({ attempts, totalMs }: { attempts: readonly Cal
     <div class="timeline">
       <ol class="timeline-lanes" aria-label="Attempts timeline">
         {layout.lanes.map((lane) => (
-          <Lane key={lane.attempt.attempt} lane={lane} />
+          <Lane key={lane.attempt.attempt} lane={lane} ticks={layout.ticks.slice(1).map((t) => t.at)} />
         ))}
       </ol>
       <div class="timeline-axis" aria-hidden="true">
