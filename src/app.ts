@@ -20,6 +20,7 @@ import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
 import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
+import { startCallLogRetention } from './call-log/retention.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
 import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
@@ -287,6 +288,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     guardrailPolicies,
     cache,
     modelAccess,
+    callLog: config.callLog,
   });
   // the semantic half embeds through the gateway (recorded and limited on the caller's key), so it is made after it
   cache.semantic ??= await createSemanticCache({
@@ -348,6 +350,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
   const sealing = startQuantileSealing(usageQueries, log);
   const responseSweep = startResponseSweep(storedResponses, log);
+  const callLogRetention = startCallLogRetention(db, config.callLog.retentionDays, log);
   // alerts whose webhooks were still being retried when the last run stopped
   deliveries.resumePending().then(
     (n) => n && log.info({ deliveries: n }, 'budget alert webhooks: resuming pending deliveries'),
@@ -402,6 +405,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         http.server.close(() => {});
         if (retention) clearInterval(retention);
         responseSweep.stop();
+        await callLogRetention.stop();
         await sealing.stop();
         await usage.stop();
         await deliveries.stop();

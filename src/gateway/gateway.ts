@@ -45,6 +45,8 @@ export interface GatewayDeps {
   cache?: ResponseCache;
   /** Teams' model access requests (the refusal of a model that requires approval says where its request stands). */
   modelAccess?: PipelineDeps['modelAccess'];
+  /** The call log's limits (config.callLog). */
+  callLog?: PipelineDeps['callLog'];
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -81,6 +83,7 @@ export function createGateway(deps: GatewayDeps) {
     guardrailPolicies: deps.guardrailPolicies,
     cache: deps.cache,
     modelAccess: deps.modelAccess,
+    callLog: deps.callLog,
   };
 
   async function begin(inv: Invocation): Promise<void> {

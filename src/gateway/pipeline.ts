@@ -2,7 +2,7 @@
  * The invocation pipeline: the ordered steps every call goes through, for GraphQL, REST, prompts and embeddings alike.
  * A step is one file in steps/ and one line in PIPELINE; no step knows which surface the call came from.
  *
- *   before, in order:   authorize → read input → resolve model → guardrails (input) → cache lookup → reserve limits
+ *   before, in order:   authorize → read input → resolve model → call log → guardrails (input) → cache lookup → reserve limits
  *   the call:           unless a step answered: call upstream | open stream → relay (output filters) → classify end
  *   after, in reverse:  output schemas → cache store → guardrails (output) on the complete answer
  *   then:               settle → record
@@ -26,6 +26,7 @@ import type { UsageEvent, UsageWriter } from './usage-writer.js';
 import { authorize } from './steps/authorize.js';
 import { readInput } from './steps/read-input.js';
 import { resolveModel } from './steps/resolve-model.js';
+import { callLog } from './steps/call-log.js';
 import { reserveLimits } from './steps/reserve-limits.js';
 import { guardrails } from './steps/guardrails.js';
 import { cache } from './steps/cache.js';
@@ -63,6 +64,8 @@ export interface PipelineDeps {
   modelAccess?: Pick<ModelAccessService, 'statusOf'>;
   /** The step list this gateway runs: PIPELINE unless an embedder (or a test) gives its own. */
   steps: readonly Step[];
+  /** The call log's limits (CALL_LOG_*); absent: the defaults. */
+  callLog?: { maxBodyBytes: number };
 }
 
 export interface Step {
@@ -77,7 +80,8 @@ export interface Step {
 // guardrails first: a refused input reserves nothing, and the cache is looked up with the input as they left it
 // (redacted); the cache before the limits: a hit skips them, admitted by the cache step as a request that uses no
 // tokens or budget; the output schemas last: they judge (and may ask again for) an answer before it is stored
-export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, guardrails, cache, reserveLimits, outputSchema];
+// the call log right after the model is known: every call that gets that far is logged, refused or not
+export const PIPELINE: readonly Step[] = [authorize, readInput, resolveModel, callLog, guardrails, cache, reserveLimits, outputSchema];
 
 /**
  * Each step's `before` in order, until one answers; remembers which ran. Only a hook that returned a promise is

@@ -11,8 +11,19 @@ export function createUsageFeed(eventTarget?: UsageFeedEventTarget | EventTarget
   const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget: eventTarget as UsageFeedEventTarget } : undefined);
   return {
     publish(events: UsageEvent[]): void {
-      for (const e of events) pubsub.publish('usage', e);
+      for (const e of events) pubsub.publish('usage', e.callLog || e.onDurable ? withoutPrivateParts(e) : e);
     },
     subscribe: () => pubsub.subscribe('usage'),
   };
+}
+
+/**
+ * The event as the feed may carry it: a call log's bodies are for the call log's readers only, and the feed (on Redis,
+ * serialized whole) reaches every usage subscriber; a hook is no data.
+ */
+function withoutPrivateParts(e: UsageEvent): UsageEvent {
+  const { callLog, onDurable, ...rest } = e;
+  void callLog;
+  void onDurable;
+  return rest;
 }

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { usageRecords } from '../db/schema.js';
 import { UsageBacklog } from './usage-backlog.js';
 import type { CallLogEntry } from '../call-log/types.js';
+import { insertCallLogs } from '../call-log/insert.js';
 
 export type UsageStatus = 'OK' | 'ERROR' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CANCELLED';
 
@@ -234,13 +235,15 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
         // the database refused a value, not the connection: write one by one, drop only what it refuses
         written = await writeEachDroppingRefused(db, backlog, batch, opts);
       }
+      // the database going away here puts the records back with their logs (usage rows already in are skipped)
+      await writeCallLogs(db, written, opts.log).catch((err: unknown) => {
+        backlog.putBack(written);
+        backlog.enforceBound();
+        throw err;
+      });
       backlog.done();
       failures = 0;
-      try {
-        opts.onWritten?.(written);
-      } catch (err) {
-        opts.log.warn({ err }, 'usage onWritten hook failed');
-      }
+      announceWritten(written, opts);
     }
   }
 
@@ -321,6 +324,59 @@ async function writeEachDroppingRefused(db: Db, backlog: UsageBacklog, events: U
     }
   }
   return written;
+}
+
+/** Tells the hooks (the feed, each record's own) that these records are durably written; a failing hook is logged. */
+function announceWritten(written: UsageEvent[], opts: UsageWriterOptions): void {
+  try {
+    opts.onWritten?.(written);
+  } catch (err) {
+    opts.log.warn({ err }, 'usage onWritten hook failed');
+  }
+  for (const e of written) {
+    try {
+      e.onDurable?.();
+    } catch (err) {
+      opts.log.warn({ err }, 'usage onDurable hook failed');
+    }
+  }
+}
+
+/**
+ * The call logs of records just written, in one statement. A log the database refuses is dropped (and logged), never
+ * its usage record; an outage (or any other failure) throws, and the batch is tried again.
+ */
+async function writeCallLogs(db: Db, events: UsageEvent[], log: Logger): Promise<void> {
+  let entries: CallLogEntry[] | undefined;
+  for (const e of events) if (e.callLog) (entries ??= []).push(e.callLog);
+  if (!entries) return;
+  try {
+    await db.execute(insertCallLogs(entries, storableJson));
+    return;
+  } catch (err) {
+    if (!isRefusedValue(err)) throw err;
+  }
+  // one of them was refused: each alone, so only the refused ones are lost
+  for (const entry of entries) {
+    try {
+      await db.execute(insertCallLogs([entry], storableJson));
+    } catch (err) {
+      if (!isRefusedValue(err)) throw err;
+      log.error({ err, invocationId: entry.id, model: entry.model }, 'call log refused by the database: dropped (its usage record is kept)');
+    }
+  }
+}
+
+/**
+ * SQLSTATE classes 22 (data exception), 23 (integrity constraint) and 54 (program limit exceeded, e.g. a tsvector
+ * too long): this value can never be stored, so retrying it would only hold back every record after it.
+ */
+function isRefusedValue(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
 }
 
 /** Flushes until nothing is left or the deadline passes, pausing between failed attempts. */

@@ -47,4 +47,16 @@ export class Redactions {
   get anyRestorable(): boolean {
     return this.restoredBy.size > 0;
   }
+
+  /**
+   * `text` with every value given back to answers hidden again behind its placeholder: what the call log keeps of an
+   * answer, so a value the caller's prompt had redacted is not stored because the model echoed its placeholder.
+   */
+  hideRestored(text: string): string {
+    if (!this.restoredBy.size) return text;
+    // longest first: a value inside another is not split out of it
+    const restored = [...this.restoredBy.keys()].map((p) => [p, this.byPlaceholder.get(p)!] as const).sort((a, b) => b[1].length - a[1].length);
+    for (const [placeholder, value] of restored) if (value) text = text.replaceAll(value, placeholder);
+    return text;
+  }
 }

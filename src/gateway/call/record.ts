@@ -4,9 +4,21 @@ import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
 import type { Invocation } from '../invocation.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { UsageEvent, UsageStatus } from '../usage-writer.js';
+import { buildCallLogEntry } from '../../call-log/entry.js';
 
-export function record(inv: Invocation, { usage, observer }: PipelineDeps): void {
+/** CALL_LOG_MAX_BODY_BYTES' default, for a gateway built without call log settings (tests, embedders). */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export function record(inv: Invocation, { usage, observer, callLog, log }: PipelineDeps): void {
   if (!inv.finishOnce()) return;
+  if (inv.callLog) {
+    try {
+      inv.event.callLog = buildCallLogEntry(inv, inv.callLog, callLog?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+    } catch (err) {
+      // a call log is never worth the usage record: it is the one left out
+      log.error({ err, invocationId: inv.id }, 'call log entry not built');
+    }
+  }
   usage.record(inv.event);
   observer.invocationFinished?.(inv.event);
 }

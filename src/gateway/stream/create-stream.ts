@@ -28,6 +28,8 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
   // answeredBy is read only on the upstream path, which needs the resolved model anyway; a step may answer before
   // resolve-model ran, and its stream is replayed without it
   const progress: StreamProgress = { answeredBy: inv.model!, text: '', argsChars: '', toolCalls: [], reasoning: [], reasoningOpen: { value: false }, sent: 0 };
+  // a stream that ends early is logged with what it had received
+  if (inv.callLog) inv.callLog.stream = progress;
   // a bug in the producer must end this stream with an error, never surface as an unhandled rejection, and still
   // release the reservation and the target and leave its usage record (each is a no-op when already done)
   const start = (): void =>
