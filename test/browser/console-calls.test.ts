@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
-import { chatOk, createModel, createProvider, ok, scriptByModel, userSays } from '../gateway/helpers.js';
+import { chat, chatOk, closedPort, createModel, createProvider, ok, scriptByModel, userSays } from '../gateway/helpers.js';
 import type { AnyJson } from '../kit/json.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { expectNoProblems, hasChromium, launchConsoleBrowser, type ConsoleBrowser, type ConsolePage } from './console-kit.js';
@@ -31,6 +31,15 @@ interface Seed {
   metadata: string;
   /** A call by a key with no level set: not logged */
   unlogged: string;
+  /** A FULL call whose only target refuses connections: retried with waits, then ERROR */
+  failed: string;
+}
+
+/** The invocation ids the API lists for a filter, newest first */
+async function logIds(gw: TestGateway, filter: Record<string, unknown> = {}): Promise<string[]> {
+  await gw.flushUsage();
+  const data = ok(await gw.gql<AnyJson>('query($f: InvocationFilter) { invocations(filter: $f, first: 200) { edges { node { id } } } }', { f: filter }));
+  return data.invocations.edges.map((e: AnyJson) => e.node.id);
 }
 
 async function seedCalls(gw: TestGateway, mock: OpenAIMock): Promise<Seed> {
@@ -74,9 +83,21 @@ async function seedCalls(gw: TestGateway, mock: OpenAIMock): Promise<Seed> {
       full.secret,
     )
   ).id;
+  await createProvider(gw, { name: 'offline', kind: 'OPENAI_COMPATIBLE', baseUrl: `http://127.0.0.1:${await closedPort()}/v1`, apiKey: 'sk-offline' });
+  await createModel(gw, { name: 'offline-model', targets: [{ provider: 'offline', upstreamModel: 'nothing' }], timeoutMs: 2000 });
+  const refused = await chat(gw, { model: 'offline-model', messages: userSays('Is anyone there?') }, full.secret);
+  if (!refused.errors?.length) throw new Error('the offline model answered');
+  const [failed] = await logIds(gw, { model: 'offline-model' });
+  // a few more, so the list looks like a day's traffic
+  for (const [text, key] of [
+    ['Summarise this ticket: printer on floor 3 jams', full.secret],
+    ['Translate "good morning" to Swahili', meta.secret],
+    ['Write a haiku about gateways', full.secret],
+  ] as const)
+    await say('echo-chat', text, key);
   await say('echo-chat', 'One more, newest of all', full.secret);
   await gw.flushUsage();
-  return { full, retried, plain, metadata, unlogged };
+  return { full, retried, plain, metadata, unlogged, failed };
 }
 
 describe.runIf(hasChromium)('the Calls page', () => {
@@ -106,11 +127,7 @@ describe.runIf(hasChromium)('the Calls page', () => {
     return p;
   }
 
-  /** The invocation ids the API lists for a filter, newest first */
-  async function apiIds(filter: Record<string, unknown> = {}): Promise<string[]> {
-    const data = ok(await gw.gql<AnyJson>('query($f: InvocationFilter) { invocations(filter: $f, first: 200) { edges { node { id } } } }', { f: filter }));
-    return data.invocations.edges.map((e: AnyJson) => e.node.id);
-  }
+  const apiIds = (filter: Record<string, unknown> = {}) => logIds(gw, filter);
 
   it('lists the logged calls newest first, searches FULL calls, and opens a call with its attempts timeline', async () => {
     const all = await apiIds();
@@ -180,6 +197,14 @@ describe.runIf(hasChromium)('the Calls page', () => {
     await p.page.getByText('Logged at METADATA').waitFor();
     expect(await p.page.getByTestId('call-message').count()).toBe(0);
     await expect.poll(() => p.page.getByTestId('attempt-bar').count()).toBe(1);
+    // a failed call: every try on its lane, each retry after its wait, all errors
+    await p.page.goto(`${gw.url}/console/calls/${seed.failed}`);
+    const bars = p.page.getByTestId('attempt-bar');
+    await expect.poll(() => bars.count()).toBe(3);
+    const labels = await bars.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+    labels.forEach((label, i) => expect(label).toMatch(new RegExp(`^Attempt ${i + 1}, offline nothing, ERROR,`)));
+    expect(labels[1]).toMatch(/after a retry wait of \d+ ms/);
+    await p.screenshot('call-details-retries');
     // a call that was not logged: said so, not an error
     await p.page.goto(`${gw.url}/console/calls/${seed.unlogged}`);
     await p.page.getByText('No logged call with this id').waitFor();
@@ -190,6 +215,25 @@ describe.runIf(hasChromium)('the Calls page', () => {
     await p.page.getByRole('heading', { name: 'Call', exact: true }).waitFor();
     expect(new URL(p.page.url()).pathname).toBe(`/console/calls/${seed.plain}`);
     await expect.poll(() => p.page.getByTestId('call-message').count()).toBe(1);
+    expectNoProblems(p);
+    await p.close();
+  });
+
+  it('shows an INVOKE key its own calls only', async () => {
+    const own = await logIds(gw);
+    const p = await cb.open();
+    await p.signIn(gw.url, seed.full.secret);
+    await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Calls', exact: true }).click();
+    await table(p.page).waitFor();
+    const mine = ok(await gw.gql<AnyJson>('{ invocations(first: 200) { edges { node { id } } } }', {}, seed.full.secret)).invocations.edges.map((e: AnyJson) => e.node.id);
+    expect(mine).not.toContain(seed.metadata);
+    expect(mine.length).toBeLessThan(own.length);
+    await expect.poll(() => shownIds(p.page)).toEqual(mine);
+    // the model filter is typed (the key may not read usage summaries, where the choices come from)
+    await p.page.getByLabel('Model').fill('travel-gpt');
+    await p.page.getByLabel('Model').press('Enter');
+    await expect.poll(() => shownIds(p.page)).toEqual([seed.retried]);
+    expect(await p.page.getByRole('alert').count()).toBe(0);
     expectNoProblems(p);
     await p.close();
   });

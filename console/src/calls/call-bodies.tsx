@@ -90,7 +90,15 @@ export function RequestBody({ request }: { request: unknown }) {
   );
 }
 
-export function ResponseBody({ response }: { response: unknown }) {
+/** The answer; `ended` says how the call ended, for a call that has none */
+export function ResponseBody({ response, ended }: { response: unknown; ended: string }) {
+  if (response == null) {
+    return (
+      <Section title="Answer">
+        <p class="muted">No answer: the call ended {ended}.</p>
+      </Section>
+    );
+  }
   if (!isObject(response) || !('content' in response || 'toolCalls' in response)) {
     return (
       <Section title="Answer">

@@ -80,7 +80,7 @@ function Bodies({ call }: { call: CallDetails }) {
       ) : null}
       <div class="call-bodies">
         <RequestBody request={call.request} />
-        <ResponseBody response={call.response} />
+        <ResponseBody response={call.response} ended={call.usageRecord?.errorCode ? `${call.status} (${call.usageRecord.errorCode})` : call.status} />
       </div>
     </>
   );
