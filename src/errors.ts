@@ -77,10 +77,13 @@ export const bodyTooLarge = (maxBytes: number) =>
  * The GraphQL response body for an error answered outside Yoga (before a request reaches it, or when it failed):
  * the same message and extensions.code Yoga's error plugin would give; anything unexpected is masked.
  */
-export function toGraphqlErrorBody(err: unknown, requestId: string): { errors: Array<{ message: string; extensions: Record<string, unknown> }> } {
+export function toGraphqlErrorBody(
+  err: unknown,
+  requestId: string,
+): { errors: Array<{ message: string; extensions: Record<string, unknown> }>; extensions: { requestId: string } } {
   const ge = isGatewayError(err) ? err : null;
   const message = ge ? ge.message : UNEXPECTED_ERROR_MESSAGE;
-  return { errors: [{ message, extensions: { code: ge ? ge.code : 'INTERNAL_SERVER_ERROR', requestId } }] };
+  return { errors: [{ message, extensions: { code: ge ? ge.code : 'INTERNAL_SERVER_ERROR', requestId } }], extensions: { requestId } };
 }
 
 export const unauthenticated = (message = 'A valid API key is required (Authorization: Bearer gw_...)') =>

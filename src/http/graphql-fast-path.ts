@@ -20,6 +20,7 @@ import { readBody } from './request-body.js';
 import { toClientJson, withErrorCodes } from './plugins/use-error-codes.js';
 import { usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
 import { addWarnings } from './plugins/use-warnings.js';
+import { withRequestId } from './plugins/use-request-id.js';
 import type { GatewayYoga } from './yoga.js';
 
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
@@ -225,7 +226,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     } catch (e) {
       // answered here: parsing again in Yoga would count an armor refusal (token limit) twice
       if (!(e instanceof GraphQLError)) throw e;
-      send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withErrorCodes({ errors: [e] }, requestId));
+      send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withRequestId(withErrorCodes({ errors: [e] }, requestId), requestId));
       return true;
     }
     const operation = getOperationAST(document, graphqlParams.operationName);
@@ -240,7 +241,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
       // answered here, not by Yoga: validating twice would count an armor refusal twice
       const invalid = validate(schema, document);
       if (invalid.length) {
-        send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withErrorCodes({ errors: invalid }, requestId));
+        send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withRequestId(withErrorCodes({ errors: invalid }, requestId), requestId));
         return true;
       }
       validated.add(document);
@@ -269,7 +270,7 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
 
 /** An execution's result, with the status and headers Yoga gives it (its result processor's rule, see statusOf). */
 function answer(res: ServerResponse, type: string, result: ExecutionResult, requestId: string): void {
-  const coded = withErrorCodes(result, requestId);
+  const coded = withRequestId(withErrorCodes(result, requestId), requestId);
   const { status, headers } = statusOf(coded, type !== GRAPHQL_RESPONSE);
   send(res, type, status, coded, headers);
 }

@@ -14,13 +14,14 @@ import type { OpenSessions } from './open-sessions.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 import type { GatewayYoga } from './yoga.js';
 import { toClientJson, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
+import { withRequestId } from './plugins/use-request-id.js';
 
 type Extra = {
   principal?: Principal | null;
   /** connectionParams.authorization, kept to check the key again on every operation */
   authorization?: unknown;
-  /** graphql-ws operation id → the request id its errors carry. */
-  requestIds?: Map<string, string>;
+  /** graphql-ws operation id → its request. */
+  requests?: Map<string, OperationRequest>;
   [k: string]: unknown;
 };
 
@@ -32,6 +33,16 @@ export interface WsOptions {
   metrics?: Metrics;
   /** Where each connection is listed by its key, to be closed (4403) when the key is revoked, rotated or expires. */
   sessions?: OpenSessions;
+}
+
+/**
+ * One operation of a socket is one request: its own request id (its context's, so its call log rows carry it), named
+ * in extensions.requestId of its first result and in its errors.
+ */
+interface OperationRequest {
+  id: string;
+  /** Its first result has gone out (it named the request). */
+  named: boolean;
 }
 
 /** graphql-ws's code for a connection whose credentials are refused (as at connection_init). */
@@ -48,12 +59,14 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
     coalesceWrites(socket);
   });
 
-  const requestIdOf = (extra: Extra, id: string): string => {
-    extra.requestIds ??= new Map();
-    let rid = extra.requestIds.get(id);
-    if (!rid) extra.requestIds.set(id, (rid = randomUUID()));
-    return rid;
+  // a fresh id for every subscribe message: a client's own id could make two operations one request
+  const requestOf = (extra: Extra, id: string): OperationRequest => {
+    extra.requests ??= new Map();
+    let r = extra.requests.get(id);
+    if (!r) extra.requests.set(id, (r = { id: randomUUID(), named: false }));
+    return r;
   };
+  const requestIdOf = (extra: Extra, id: string): string => requestOf(extra, id).id;
 
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
@@ -141,19 +154,25 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
           subscribe,
         } as unknown as ExecutionArgs;
       },
-      // results and `error` messages carry extensions.code and extensions.requestId, as on HTTP
+      // results and `error` messages carry extensions.code and extensions.requestId, as on HTTP; the first result
+      // names the request in the result's extensions too
       onNext: (ctx, id, _payload, _args, result) => {
-        if (!result.errors?.length) return;
-        const r = withErrorCodes(result, requestIdOf(ctx.extra, id));
+        const request = requestOf(ctx.extra, id);
+        const first = !request.named;
+        request.named = true;
+        if (!first && !result.errors?.length) return;
+        const named = first ? withRequestId(result, request.id) : result;
+        if (!named.errors?.length) return named as never;
+        const r = withErrorCodes(named, request.id);
         return { ...r, errors: r.errors?.map((e) => (e instanceof GraphQLError ? toClientJson(e) : e)) } as never;
       },
       onError: (ctx, id, _payload, errors) => {
         const requestId = requestIdOf(ctx.extra, id);
-        ctx.extra.requestIds?.delete(id);
+        ctx.extra.requests?.delete(id);
         return errors.map((e) => toClientJson(withErrorCode(e, requestId)));
       },
       onComplete: (ctx, id) => {
-        ctx.extra.requestIds?.delete(id);
+        ctx.extra.requests?.delete(id);
       },
       onClose: (ctx, code, reason) => {
         const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;

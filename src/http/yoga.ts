@@ -26,6 +26,7 @@ import { useArmor } from './plugins/use-armor.js';
 import { useAutomaticPersistedQueries } from './plugins/use-automatic-persisted-queries.js';
 import { useCompiledSubscriptionEvents } from './plugins/use-compiled-subscription-events.js';
 import { useErrorCodes, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
+import { useRequestId } from './plugins/use-request-id.js';
 import { useIncrementalDelivery, usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
 import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-subscription-limit.js';
 import { DOCUMENT_ID_PARAM, useTrustedDocuments } from './plugins/use-trusted-documents.js';
@@ -357,6 +358,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       useWarnings(),
       useBodyLimitCode(maxBodyBytes),
       useErrorCodes((req) => req.headers.get('x-request-id') ?? undefined),
+      useRequestId((req) => req.headers.get('x-request-id') ?? undefined),
       ...(options.plugins ?? []),
       useEndUnsendableStreams(),
       useJitForQueriesAndMutations(services.log),

@@ -83,7 +83,7 @@ describe('@defer and @stream', () => {
     expect(type).toMatch(/^multipart\/mixed/);
     expect(parts.length).toBeGreaterThanOrEqual(2);
     const [first, ...rest] = parts;
-    expect(first).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true });
+    expect(first).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true, extensions: { requestId: expect.any(String) } });
     const incremental = rest.flatMap((p) => p.incremental ?? []);
     expect(incremental).toEqual([{ data: { usageSummary: expected }, path: [], label: 'summary' }]);
     expect(parts.at(-1)!.hasNext).toBe(false);
@@ -93,7 +93,7 @@ describe('@defer and @stream', () => {
   it('SSE: the same payloads as next events, then complete', async () => {
     const expected = await summary();
     const events = await sseCollect(gw.url, DASHBOARD, undefined, invoke);
-    expect(events[0]).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true });
+    expect(events[0]).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true, extensions: { requestId: expect.any(String) } });
     expect(events.slice(1).flatMap((e) => (e as Payload).incremental ?? [])).toEqual([{ data: { usageSummary: expected }, path: [], label: 'summary' }]);
     expect((events.at(-1) as Payload).hasNext).toBe(false);
   });
@@ -175,7 +175,7 @@ describe('@defer and @stream', () => {
     const expected = await summary();
     const whole = await post(DASHBOARD.replace('@defer(label: "summary")', '@defer(if: false)'));
     expect(whole.status).toBe(200);
-    expect(await whole.json()).toEqual({ data: { viewer: { name: 'dashboard' }, usageSummary: expected } });
+    expect(await whole.json()).toEqual({ data: { viewer: { name: 'dashboard' }, usageSummary: expected }, extensions: { requestId: whole.headers.get('x-request-id') } });
   });
 
   it('graphql-ws: one next message a payload', async () => {
@@ -183,7 +183,7 @@ describe('@defer and @stream', () => {
     try {
       const expected = await summary();
       const results = (await wsCollect(client, DASHBOARD)) as Payload[];
-      expect(results[0]).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true });
+      expect(results[0]).toEqual({ data: { viewer: { name: 'dashboard' } }, hasNext: true, extensions: { requestId: expect.any(String) } });
       expect(results.slice(1).flatMap((r) => r.incremental ?? [])).toEqual([{ data: { usageSummary: expected }, path: [], label: 'summary' }]);
     } finally {
       await client.dispose();

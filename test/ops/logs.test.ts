@@ -154,7 +154,7 @@ describe('logs, request ids and secrets over a full session', () => {
     expect(own.requestId).toBe('client-req-42');
     expect(own.json.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', requestId: 'client-req-42' });
     const hostile = await call('hostile request id', '/graphql?query=%7B__typename%7D', { headers: { 'x-request-id': 'a b\tc', accept: 'application/json' } });
-    expect(hostile.json).toEqual({ data: { __typename: 'Query' } });
+    expect(hostile.json).toEqual({ data: { __typename: 'Query' }, extensions: { requestId: hostile.requestId } });
     expect(hostile.requestId).toMatch(/^[0-9a-f-]{36}$/);
 
     // REST: ok, bad key
