@@ -11,7 +11,7 @@ import './attempts-timeline.css';
 const OUTCOME_TONE: Record<CallAttempt['outcome'], string> = { OK: 'ok', ERROR: 'bad', TIMEOUT: 'warn', CANCELLED: 'off' };
 
 /** "HTTP 500 ERROR", or the outcome alone when no response came */
-export const attemptResult = (a: CallAttempt) => (a.status == null ? a.outcome : `HTTP ${a.status} ${a.outcome}`);
+const attemptResult = (a: CallAttempt) => (a.status == null ? a.outcome : `HTTP ${a.status} ${a.outcome}`);
 
 /** What the bar says to a screen reader (and in its tooltip): everything the picture shows */
 function describe(a: CallAttempt): string {
