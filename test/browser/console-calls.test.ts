@@ -262,4 +262,37 @@ describe.runIf(hasChromium)('the Calls page', () => {
     expectNoProblems(p);
     await p.close();
   });
+
+  it("sets a model's and a team's call log level in their forms; the lowest level set applies to a call", async () => {
+    const team = ok(await gw.gql<AnyJson>('mutation { createTeam(input: { name: "logged-team" }) { id } }')).createTeam.id;
+    const p = await open();
+    const nav = p.page.getByRole('navigation', { name: 'Console' });
+
+    await nav.getByRole('link', { name: 'Teams', exact: true }).click();
+    await p.page.getByRole('button', { name: 'Edit team logged-team' }).click();
+    const teamForm = p.page.getByRole('dialog', { name: 'Edit team “logged-team”' });
+    await teamForm.getByLabel('Call log').selectOption('FULL');
+    await teamForm.getByRole('button', { name: 'Save changes' }).click();
+    await teamForm.waitFor({ state: 'hidden' });
+    const teamLevel = async () => ok(await gw.gql<AnyJson>('query($id: ID!) { node(id: $id) { ... on Team { logBodies } } }', { id: team })).node.logBodies;
+    await expect.poll(teamLevel).toBe('FULL');
+
+    await nav.getByRole('link', { name: 'Models', exact: true }).click();
+    await p.page.getByRole('button', { name: 'Edit model echo-chat' }).click();
+    const modelForm = p.page.getByRole('dialog', { name: 'Edit model echo-chat' });
+    expect(await modelForm.getByLabel('Call log').inputValue()).toBe('');
+    await modelForm.getByLabel('Call log').selectOption('METADATA');
+    await modelForm.getByRole('button', { name: 'Save model' }).click();
+    await modelForm.waitFor({ state: 'hidden' });
+    const modelLevel = async () => ok(await gw.gql<AnyJson>('{ model(name: "echo-chat") { logBodies } }')).model.logBodies;
+    await expect.poll(modelLevel).toBe('METADATA');
+    expectNoProblems(p);
+    await p.close();
+
+    // the FULL key on the METADATA model: logged at METADATA, the lower of the two
+    const id = (await chatOk(gw, { model: 'echo-chat', messages: userSays('after the model was capped') }, seed.full.secret)).id;
+    await gw.flushUsage();
+    const logged = ok(await gw.gql<AnyJson>('query($id: ID!) { invocation(id: $id) { level request } }', { id })).invocation;
+    expect(logged).toEqual({ level: 'METADATA', request: null });
+  });
 });
