@@ -33,6 +33,8 @@ interface Seed {
   unlogged: string;
   /** A FULL call whose only target refuses connections: retried with waits, then ERROR */
   failed: string;
+  /** The last call made (FULL): first in the usage explorer too */
+  newest: string;
 }
 
 /** The invocation ids the API lists for a filter, newest first */
@@ -65,6 +67,9 @@ async function seedCalls(gw: TestGateway, mock: OpenAIMock): Promise<Seed> {
 
   const say = (model: string, text: string, key: string, extra: Record<string, unknown> = {}) =>
     chatOk(gw, { model, messages: userSays(text), ...extra }, key).then((r) => r.id);
+  // more than one page of the list (50), for "Load more"; the older ones, so the newest page shows the calls below
+  for (let i = 0; i < 48; i += 16)
+    await Promise.all(Array.from({ length: 16 }, (_, j) => say('echo-chat', `Ticket ${i + j}: reset my password`, (i + j) % 3 ? full.secret : meta.secret)));
   await say('echo-chat', 'What is the capital of France?', full.secret);
   const plain = await say('echo-chat', `Tell me about the spice history of ${WORD}`, full.secret, { temperature: 0.3, maxTokens: 64 });
   const metadata = await say('echo-chat', `A METADATA call about ${WORD}: its text is not kept`, meta.secret);
@@ -95,9 +100,9 @@ async function seedCalls(gw: TestGateway, mock: OpenAIMock): Promise<Seed> {
     ['Write a haiku about gateways', full.secret],
   ] as const)
     await say('echo-chat', text, key);
-  await say('echo-chat', 'One more, newest of all', full.secret);
+  const newest = await say('echo-chat', 'One more, newest of all', full.secret);
   await gw.flushUsage();
-  return { full, retried, plain, metadata, unlogged, failed };
+  return { full, retried, plain, metadata, unlogged, failed, newest };
 }
 
 describe.runIf(hasChromium)('the Calls page', () => {
@@ -136,10 +141,17 @@ describe.runIf(hasChromium)('the Calls page', () => {
     const p = await open();
     await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Calls', exact: true }).click();
     await table(p.page).waitFor();
+    // the first page, then the rest after "Load more"
+    expect(all.length).toBeGreaterThan(50);
+    await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 50));
+    await p.page.getByText('50 calls shown').waitFor();
+    await p.screenshot('calls');
+    await p.page.getByRole('button', { name: 'Load more' }).click();
     await expect.poll(() => shownIds(p.page)).toEqual(all);
+    await p.page.getByText(`${all.length} calls shown, the oldest reached`).waitFor();
+    expect(await p.page.getByRole('button', { name: 'Load more' }).isDisabled()).toBe(true);
     const retriedRow = table(p.page).locator(`tr[data-invocation="${seed.retried}"]`);
     expect(await retriedRow.locator('td').nth(5).innerText()).toBe('2');
-    await p.screenshot('calls');
 
     // the search: the FULL calls holding the word, not the METADATA one (its text is not kept)
     const found = await apiIds({ search: WORD });
@@ -152,7 +164,7 @@ describe.runIf(hasChromium)('the Calls page', () => {
     await p.page.getByRole('searchbox', { name: 'Search messages and answers' }).press('Enter');
     await p.page.getByText('No logged call matches').waitFor();
     await p.page.getByRole('button', { name: 'Clear' }).click();
-    await expect.poll(() => shownIds(p.page)).toEqual(all);
+    await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 50));
     await p.page.getByLabel('Model').selectOption('travel-gpt');
     await expect.poll(() => shownIds(p.page)).toEqual([seed.retried]);
 
@@ -210,10 +222,10 @@ describe.runIf(hasChromium)('the Calls page', () => {
     await p.page.getByText('No logged call with this id').waitFor();
 
     await p.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Usage', exact: true }).click();
-    await p.page.locator(`tr[data-invocation="${seed.plain}"]`).click();
+    await p.page.locator(`tr[data-invocation="${seed.newest}"]`).click();
     await p.page.getByRole('dialog', { name: 'Usage record' }).getByRole('link', { name: /Call details/ }).click();
     await p.page.getByRole('heading', { name: 'Call', exact: true }).waitFor();
-    expect(new URL(p.page.url()).pathname).toBe(`/console/calls/${seed.plain}`);
+    expect(new URL(p.page.url()).pathname).toBe(`/console/calls/${seed.newest}`);
     await expect.poll(() => p.page.getByTestId('call-message').count()).toBe(1);
     expectNoProblems(p);
     await p.close();
@@ -228,7 +240,7 @@ describe.runIf(hasChromium)('the Calls page', () => {
     const mine = ok(await gw.gql<AnyJson>('{ invocations(first: 200) { edges { node { id } } } }', {}, seed.full.secret)).invocations.edges.map((e: AnyJson) => e.node.id);
     expect(mine).not.toContain(seed.metadata);
     expect(mine.length).toBeLessThan(own.length);
-    await expect.poll(() => shownIds(p.page)).toEqual(mine);
+    await expect.poll(() => shownIds(p.page)).toEqual(mine.slice(0, 50));
     // the model filter is typed (the key may not read usage summaries, where the choices come from)
     await p.page.getByLabel('Model').fill('travel-gpt');
     await p.page.getByLabel('Model').press('Enter');
@@ -252,7 +264,8 @@ describe.runIf(hasChromium)('the Calls page', () => {
     await dialog.getByRole('button', { name: 'Save changes' }).click();
     await dialog.waitFor({ state: 'hidden' });
     await expect.poll(level).toBe('METADATA');
-    // and back to "not set": null clears it
+    // and back to "not set": null clears it (after a reload, so the form starts from the key as stored)
+    await p.page.reload();
     await row.getByRole('button', { name: 'Edit to-be-logged' }).click();
     expect(await dialog.getByLabel('Call log').inputValue()).toBe('METADATA');
     await dialog.getByLabel('Call log').selectOption('');
