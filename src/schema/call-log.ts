@@ -140,7 +140,9 @@ builder.queryFields((t) => ({
     nullable: true,
     description: `One logged invocation by its invocation id, or by a request id (then the newest invocation of that request), among ${WHOSE}; null when there is none`,
     authScopes: { authenticated: true },
-    args: { id: t.arg.id({ required: true, description: 'An invocation id (ChatResult.id) or a request id (x-request-id, extensions.requestId)' }) },
+    args: {
+      id: t.arg.id({ required: true, description: 'An invocation id (ChatResult.id, ChatChunk.invocationId or a ChatChunk.id), or a request id (x-request-id, extensions.requestId)' }),
+    },
     resolve: (_, { id }, ctx) => ctx.services.callLogs.byId(String(id).trim(), usageReadScope(ctx.principal!)),
   }),
   invocations: t.field({

@@ -71,6 +71,13 @@ function pageSize(first: number | null | undefined): number {
   return size;
 }
 
+/** The invocation id an id names: itself, or the invocation of a ChatChunk id (`<invocation id>:<index>`). */
+function invocationIdIn(id: string): string | null {
+  if (isUuid(id)) return id;
+  const chunk = /^([^:]+):\d+$/.exec(id);
+  return chunk && isUuid(chunk[1]) ? chunk[1] : null;
+}
+
 export type CallLogQueries = ReturnType<typeof createCallLogQueries>;
 
 export function createCallLogQueries(db: Db) {
@@ -81,14 +88,14 @@ export function createCallLogQueries(db: Db) {
      */
     async byId(id: string, scope: UsageReadScope): Promise<CallLogRecord | null> {
       if (!id) return null;
-      const byInvocation = isUuid(id);
-      const match = byInvocation ? sql`(${callLogs.id} = ${id}::uuid or ${callLogs.requestId} = ${id})` : eq(callLogs.requestId, id);
+      const invocationId = invocationIdIn(id);
+      const match = invocationId ? sql`(${callLogs.id} = ${invocationId}::uuid or ${callLogs.requestId} = ${id})` : eq(callLogs.requestId, id);
       const [row] = await db
         .select(recordColumns)
         .from(callLogs)
         .where(and(...scopeConditions(scope), match))
         // an invocation id names that invocation even if some request reused the same text as its request id
-        .orderBy(...(byInvocation ? [sql`(${callLogs.id} = ${id}::uuid) desc`] : []), sql`${callLogs.createdAt} desc`, sql`${callLogs.id} desc`)
+        .orderBy(...(invocationId ? [sql`(${callLogs.id} = ${invocationId}::uuid) desc`] : []), sql`${callLogs.createdAt} desc`, sql`${callLogs.id} desc`)
         .limit(1);
       return row ?? null;
     },
