@@ -9,7 +9,7 @@ import type { Invocation } from '../gateway/invocation.js';
 import type { CallLogDraft } from './draft.js';
 import { hasOutputRules, loggedAnswer } from './logged-answer.js';
 import { fitBodies } from './truncate.js';
-import type { CallLogEntry } from './types.js';
+import type { AttemptRecord, CallLogEntry } from './types.js';
 
 /**
  * The search text is cut here: a tsvector holds at most 1 MB, and a call log the database refuses is dropped whole.
@@ -31,7 +31,7 @@ export function buildCallLogEntry(inv: Invocation, draft: CallLogDraft, maxBodyB
     parameters: parametersOf(inv),
     request: null,
     response: null,
-    attempts: draft.attempts,
+    attempts: ev.status === 'CANCELLED' ? endedByCancel(draft.attempts) : draft.attempts,
     traceId: inv.trace?.traceId ?? null,
     searchText: null,
     bodyBytes: 0,
@@ -46,6 +46,16 @@ export function buildCallLogEntry(inv: Invocation, draft: CallLogDraft, maxBodyB
   const text = searchText(fitted.request, fitted.response);
   entry.searchText = text.length > SEARCH_TEXT_MAX_CHARS ? text.slice(0, SEARCH_TEXT_MAX_CHARS) : text;
   return entry;
+}
+
+/**
+ * A stream the client left ends its held attempt as released, which the router counts as a success: the timeline
+ * says what happened to it.
+ */
+function endedByCancel(attempts: AttemptRecord[]): AttemptRecord[] {
+  const last = attempts.at(-1);
+  if (last?.outcome !== 'OK') return attempts;
+  return [...attempts.slice(0, -1), { ...last, outcome: 'CANCELLED', error: 'cancelled by the client' }];
 }
 
 /** How the call was asked, without a word of its text: no contents, no arguments, no stop sequences. */

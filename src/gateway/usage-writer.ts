@@ -315,8 +315,8 @@ async function writeEachDroppingRefused(db: Db, backlog: UsageBacklog, events: U
       written.push(events[i]);
     } catch (err) {
       if (!isDataError(err)) {
-        backlog.putBack(events.slice(i));
-        if (written.length) opts.onWritten?.(written);
+        // the ones written go back too: their call logs and hooks come with the retry (their rows are skipped then)
+        backlog.putBack(written.concat(events.slice(i)));
         throw err;
       }
       backlog.refused(1);

@@ -10,7 +10,7 @@ import { effectiveLogLevel } from '../../src/call-log/level.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import type { AnyJson } from '../kit/json.js';
 import { mockError, startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
-import { chat, chatOk, createModel, createProvider, ok, streamAll, textOf, uniq, wsClient } from '../gateway/helpers.js';
+import { chat, chatOk, createModel, createProvider, ok, streamAll, subscribeChat, textOf, uniq, withTimeout, wsClient } from '../gateway/helpers.js';
 import { callLogsOf, dumpDatabase, keyWithLevel, mockModel, query, teamWithLevel } from './kit.js';
 
 let gw: TestGateway;
@@ -109,6 +109,19 @@ describe('FULL', () => {
     // the held stream attempt ended when the stream broke: its timeline says so
     expect(rows[1].attempts).toHaveLength(1);
     expect(rows[1].attempts[0]).toMatchObject({ status: 200, outcome: 'ERROR' });
+  });
+
+  it('stores what a stream the client left had received, and says the attempt was cancelled', async () => {
+    const model = await mockModel(gw, mock, 'FULL');
+    ws ??= wsClient(gw, gw.adminKey);
+    mock.replyOnce({ chunks: ['Begun', ' then', ' much', ' more'], gapMs: 400 });
+    const run = subscribeChat(ws, { model, messages: [{ role: 'USER', content: 'Start and stop' }] });
+    expect((await withTimeout(run.firstChunk, 3000, 'the first chunk')).delta).toBe('Begun');
+    run.unsubscribe();
+    const [row] = await callLogsOf(gw, model, 1);
+    expect(row.status).toBe('CANCELLED');
+    expect(row.response).toMatchObject({ content: 'Begun', partial: true });
+    expect(row.attempts).toEqual([expect.objectContaining({ status: 200, outcome: 'CANCELLED' })]);
   });
 
   it('stores a REST stream (SSE) assembled', async () => {

@@ -9,6 +9,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallLogEntry } from '../../src/call-log/types.js';
 import { deleteOldCallLogs, startCallLogRetention } from '../../src/call-log/retention.js';
+import { fitBodies } from '../../src/call-log/truncate.js';
 import type { Db } from '../../src/db/client.js';
 import { createUsageWriter, type UsageEvent } from '../../src/gateway/usage-writer.js';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
@@ -68,6 +69,21 @@ describe('truncation', () => {
     expect(row.request.messages[1].content.length).toBeLessThan(4096);
     expect(row.response.content.startsWith('answer yyy')).toBe(true);
     expect(row.response.finishReason).toBe('STOP');
+  });
+
+  it('cuts text of any script within the limit, never inside a character', () => {
+    const emoji = '😀'.repeat(3000);
+    const greek = 'αβγδ'.repeat(2000);
+    const out = fitBodies({ messages: [{ role: 'USER', content: emoji }, { role: 'USER', content: greek }] }, { content: 'ok' }, 2048);
+    const json = JSON.stringify(out.request) + JSON.stringify(out.response);
+    expect(out.truncated).toBe(true);
+    expect(out.bodyBytes).toBeGreaterThan(20_000);
+    expect(Buffer.byteLength(json)).toBeLessThanOrEqual(2048);
+    expect(json.isWellFormed()).toBe(true);
+    const [a, b] = (out.request as { messages: Array<{ content: string }> }).messages;
+    expect(a.content.startsWith('😀😀')).toBe(true);
+    expect(b.content.startsWith('αβγδ')).toBe(true);
+    expect(out.response).toEqual({ content: 'ok' });
   });
 
   it('keeps a body under the limit whole', async () => {
