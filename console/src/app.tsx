@@ -13,6 +13,8 @@ import { PlaygroundPage } from './pages/playground';
 import { PromptsPage } from './pages/prompts';
 import { TeamsPage } from './pages/teams';
 import { AccessPage } from './pages/access';
+import { CallDetailsPage } from './pages/call-details';
+import { CallsPage } from './pages/calls';
 import { UsagePage } from './pages/usage';
 import { SessionContext, type Scope, type Session, type Viewer } from './session';
 import { checkKey, SignIn } from './sign-in';
@@ -21,6 +23,7 @@ const PAGES = {
   [`${BASE}/`]: OverviewPage,
   [`${BASE}/live`]: LiveTailPage,
   [`${BASE}/usage`]: UsagePage,
+  [`${BASE}/calls`]: CallsPage,
   [`${BASE}/keys`]: KeysPage,
   [`${BASE}/models`]: ModelsPage,
   [`${BASE}/teams`]: TeamsPage,
@@ -32,6 +35,9 @@ const PAGES = {
 function can(viewer: Viewer, scope: Scope): boolean {
   return viewer.scopes.includes('ADMIN') || viewer.scopes.includes(scope);
 }
+
+/** The nav entry of the page shown: its own path, or a path under it (a call's details are under Calls) */
+const current = (path: string, item: string) => path === item || (item === `${BASE}/` ? path === BASE : path.startsWith(`${item}/`));
 
 function Frame({ session }: { session: Session }) {
   const { path } = useLocation();
@@ -45,7 +51,7 @@ function Frame({ session }: { session: Session }) {
         <ul>
           {items.map((n) => (
             <li key={n.path}>
-              <a href={n.path} aria-current={path === n.path || (n.path === `${BASE}/` && path === BASE) ? 'page' : undefined}>
+              <a href={n.path} aria-current={current(path, n.path) ? 'page' : undefined}>
                 {n.label}
               </a>
             </li>
@@ -67,6 +73,7 @@ function Frame({ session }: { session: Session }) {
             ...Object.entries(PAGES)
               .filter(([p]) => allowed.has(p))
               .map(([p, Page]) => <Route key={p} path={p} component={Page} />),
+            ...(allowed.has(`${BASE}/calls`) ? [<Route key="call" path={`${BASE}/calls/:id`} component={CallDetailsPage} />] : []),
             <Route key="base" path={BASE} component={allowed.has(`${BASE}/`) ? OverviewPage : () => <Redirect to={home} />} />,
             <Route key="default" default component={() => <Redirect to={home} />} />,
           ]}

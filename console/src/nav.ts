@@ -14,6 +14,8 @@ export const NAV: NavItem[] = [
   { path: `${BASE}/`, label: 'Overview', scopes: ['READ_USAGE'] },
   { path: `${BASE}/live`, label: 'Live tail', scopes: ['READ_USAGE'] },
   { path: `${BASE}/usage`, label: 'Usage', scopes: ['READ_USAGE'] },
+  // any key may read its own calls (the API scopes them), so INVOKE keys see the page too
+  { path: `${BASE}/calls`, label: 'Calls', scopes: ['READ_USAGE', 'INVOKE'] },
   { path: `${BASE}/keys`, label: 'Keys', scopes: ['ADMIN'] },
   { path: `${BASE}/models`, label: 'Models', scopes: ['ADMIN'] },
   { path: `${BASE}/teams`, label: 'Teams', scopes: ['ADMIN', 'TEAM_ADMIN'] },

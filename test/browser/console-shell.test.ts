@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../kit/start-gateway.js';
 import { expectNoProblems, hasChromium, launchConsoleBrowser, PHONE, SKIP_NOTE, type ConsoleBrowser } from './console-kit.js';
 
-const ALL_PAGES = ['Overview', 'Live tail', 'Usage', 'Keys', 'Models', 'Teams', 'Access', 'Prompts', 'Playground'];
+const ALL_PAGES = ['Overview', 'Live tail', 'Usage', 'Calls', 'Keys', 'Models', 'Teams', 'Access', 'Prompts', 'Playground'];
 
 describe('the console is served by the gateway', () => {
   let gw: TestGateway;
@@ -114,7 +114,7 @@ describe.runIf(hasChromium)('the console in headless Chromium', () => {
     const nav = p.page.getByRole('navigation', { name: 'Console' });
     await nav.getByRole('link', { name: 'Overview', exact: true }).waitFor();
     const shown = await nav.getByRole('link').allInnerTexts();
-    expect(shown).toEqual(['Overview', 'Live tail', 'Usage', 'Prompts', 'Playground']);
+    expect(shown).toEqual(['Overview', 'Live tail', 'Usage', 'Calls', 'Prompts', 'Playground']);
     await p.page.goto(`${gw.url}/console/keys`);
     await nav.waitFor();
     await expect.poll(() => new URL(p.page.url()).pathname).toBe('/console/');

@@ -1,6 +1,7 @@
 /* Everything one usage record holds, in a drawer beside the table; metadata is shown as pretty JSON text. */
 import { useEffect, useRef } from 'preact/hooks';
 import { formatInt, formatMs, formatTime, formatUsd } from '../format';
+import { callUrl } from '../calls/filter-url';
 import type { UsageRecord } from '../usage/record';
 import { StatusBadge } from './status-badge';
 import './usage-records.css';
@@ -40,8 +41,10 @@ export function UsageRecordDrawer({ record, onClose }: { record: UsageRecord; on
           Close
         </button>
       </header>
-      <p>
+      <p class="drawer-status">
         <StatusBadge status={record.status} />
+        {/* the call log's view of the same invocation (when it was logged): attempts timeline, messages */}
+        <a href={callUrl(record.invocationId)}>Call details →</a>
       </p>
       <dl class="kv">
         {rows.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`} class={k === 'Invocation id' ? 'mono' : undefined}>{v}</dd>])}

@@ -9,7 +9,7 @@ import type { UsagePageQuery } from './usage-query';
 
 export type UsageFilterInput = NonNullable<VariablesOf<typeof UsagePageQuery>['filter']>;
 
-const FilterChoicesQuery = graphql(`
+export const FilterChoicesQuery = graphql(`
   query ConsoleUsageFilterChoices($admin: Boolean!) {
     models: usageSummary(groupBy: MODEL) {
       key
@@ -25,8 +25,8 @@ const FilterChoicesQuery = graphql(`
 `);
 
 /** A datetime-local value (the browser's time zone) as an ISO instant, or undefined when empty */
-const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
-const toLocal = (iso: string | null | undefined) => {
+export const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
+export const toLocal = (iso: string | null | undefined) => {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';

@@ -9,6 +9,7 @@ export const KeyRowFields = graphql(`
     scopes
     allowedModels
     expiresAt
+    logBodies
     lastUsedAt
     revokedAt
     createdAt

@@ -2,6 +2,7 @@
  * A key as its form holds it (strings, as inputs give them) and the API inputs made from it. An empty limit means
  * no limit; an empty expiry means never; "all models" means allowedModels null.
  */
+import { logBodiesChoice, logBodiesInput, type LogBodiesChoice } from '../../components/log-bodies-select';
 import type { ResultOf, VariablesOf } from '../../graphql';
 import type { CreateKeyMutation, KeyRowFields, UpdateKeyMutation } from './documents';
 
@@ -30,6 +31,8 @@ export interface KeyDraft {
   expiresOn: string;
   /** The team's global id; '' for none */
   team: string;
+  /** The call log level; '' for not set */
+  logBodies: LogBodiesChoice;
 }
 
 export const EMPTY_DRAFT: KeyDraft = {
@@ -43,6 +46,7 @@ export const EMPTY_DRAFT: KeyDraft = {
   models: [],
   expiresOn: '',
   team: '',
+  logBodies: '',
 };
 
 const text = (n: number | null | undefined) => (n == null ? '' : String(n));
@@ -59,6 +63,7 @@ export function draftFromKey(key: KeyRow): KeyDraft {
     models: key.allowedModels ?? [],
     expiresOn: key.expiresAt ? key.expiresAt.slice(0, 10) : '',
     team: key.team?.id ?? '',
+    logBodies: logBodiesChoice(key.logBodies),
   };
 }
 
@@ -84,6 +89,7 @@ export function toCreateInput(d: KeyDraft): CreateInput {
     allowedModels: d.allModels ? null : d.models,
     expiresAt: expiry(d.expiresOn),
     ...(d.team ? { team: d.team } : {}),
+    ...(d.logBodies ? { logBodies: d.logBodies } : {}),
   };
 }
 
@@ -96,6 +102,7 @@ export function toUpdateInput(d: KeyDraft, before: KeyDraft): UpdateInput {
     allowedModels: d.allModels ? null : d.models,
     ...(d.expiresOn !== before.expiresOn ? { expiresAt: expiry(d.expiresOn) } : {}),
     ...(d.team !== before.team ? { team: d.team || null } : {}),
+    ...(d.logBodies !== before.logBodies ? { logBodies: logBodiesInput(d.logBodies) } : {}),
   };
 }
 

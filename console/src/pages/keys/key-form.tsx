@@ -1,6 +1,7 @@
 /* The form for a new key and for changing one: name, scopes, limits, allowed models and expiry. */
 import { FormFooter } from '../../components/form-footer';
 import { useState } from 'preact/hooks';
+import { LogBodiesSelect } from '../../components/log-bodies-select';
 import { draftProblem, SCOPES, type KeyDraft } from './key-draft';
 
 export interface KeyFormProps {
@@ -63,6 +64,7 @@ export function KeyForm({ initial, models, teams, submitLabel, busy, error, onSu
             ))}
           </select>
         </label>
+        <LogBodiesSelect value={d.logBodies} onChange={(logBodies) => set({ logBodies })} />
       </div>
       <fieldset>
         <legend>Scopes</legend>

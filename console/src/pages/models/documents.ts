@@ -33,6 +33,7 @@ export const ModelFields = graphql(`
     priceCatalogueVersion
     contextWindow
     requiresApproval
+    logBodies
     targets {
       provider {
         name

@@ -2,6 +2,7 @@
  * A model as its form holds it (strings, as inputs give them) and the API inputs made from it. Empty optional
  * fields mean "none" (no price, no context window, the gateway's default timeout).
  */
+import { logBodiesChoice, logBodiesInput, type LogBodiesChoice } from '../../components/log-bodies-select';
 import type { ResultOf, VariablesOf } from '../../graphql';
 import type { CreateModelMutation, ModelFields, UpdateModelMutation } from './documents';
 
@@ -40,12 +41,14 @@ export interface ModelDraft {
   contextWindow: string;
   /** Keys other than ADMIN ones need their team granted it (the Access page) */
   requiresApproval: boolean;
+  /** The call log level; '' for not set */
+  logBodies: LogBodiesChoice;
 }
 
 export const newTarget = (provider = ''): TargetDraft => ({ provider, upstreamModel: '', priority: '0', weight: '1' });
 
 export function emptyModelDraft(firstProvider: string): ModelDraft {
-  return { name: '', description: '', status: 'ACTIVE', strategy: 'PRIORITY', targets: [newTarget(firstProvider)], fallbacks: '', timeoutMs: '', inputPrice: '', outputPrice: '', contextWindow: '', requiresApproval: false };
+  return { name: '', description: '', status: 'ACTIVE', strategy: 'PRIORITY', targets: [newTarget(firstProvider)], fallbacks: '', timeoutMs: '', inputPrice: '', outputPrice: '', contextWindow: '', requiresApproval: false, logBodies: '' };
 }
 
 const text = (n: number | null | undefined) => (n == null ? '' : String(n));
@@ -64,6 +67,7 @@ export function draftFromModel(m: ModelRow): ModelDraft {
     outputPrice: m.priceSource === 'OPERATOR' ? text(m.outputPricePerMTok) : '',
     contextWindow: text(m.contextWindow),
     requiresApproval: m.requiresApproval,
+    logBodies: logBodiesChoice(m.logBodies),
   };
 }
 
@@ -87,8 +91,8 @@ function fields(d: ModelDraft) {
   };
 }
 
-export const toCreateModelInput = (d: ModelDraft): CreateInput => ({ name: d.name.trim(), ...fields(d) });
-export const toUpdateModelInput = (d: ModelDraft): UpdateInput => fields(d);
+export const toCreateModelInput = (d: ModelDraft): CreateInput => ({ name: d.name.trim(), ...fields(d), ...(d.logBodies ? { logBodies: d.logBodies } : {}) });
+export const toUpdateModelInput = (d: ModelDraft): UpdateInput => ({ ...fields(d), logBodies: logBodiesInput(d.logBodies) });
 
 /** What the form refuses before asking the gateway: numbers that are not numbers, a model without targets. */
 export function modelDraftProblem(d: ModelDraft): string | null {

@@ -5,6 +5,7 @@
 import { FormFooter } from '../../components/form-footer';
 import { useState } from 'preact/hooks';
 import { ConfirmDialog } from '../../components/confirm-dialog';
+import { LogBodiesSelect } from '../../components/log-bodies-select';
 import { modelDraftProblem, STATUS_EFFECT, STRATEGIES, type ModelDraft, type ModelStatus, type Strategy } from './model-draft';
 import { TargetRows } from './target-rows';
 
@@ -103,6 +104,7 @@ export function ModelForm({ initial, editing, providers, busy, error, onSubmit, 
           Context window (tokens)
           <input name="contextWindow" type="number" min="0" step="1" value={d.contextWindow} onInput={(e) => set({ contextWindow: e.currentTarget.value })} />
         </label>
+        <LogBodiesSelect value={d.logBodies} onChange={(logBodies) => set({ logBodies })} />
       </div>
       <FormFooter error={problem ?? error} busy={busy} submitLabel={editing ? 'Save model' : 'Create model'} onCancel={onCancel} />
       <ConfirmDialog

@@ -7,6 +7,7 @@ export const TeamFields = graphql(`
     name
     description
     allowedModels
+    logBodies
     createdAt
     limits {
       requestsPerMinute

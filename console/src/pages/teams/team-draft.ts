@@ -2,6 +2,7 @@
  * A team as its form holds it (strings, as inputs give them) and the API inputs made from it. An empty limit means
  * no limit; "all models" means allowedModels null. Limits the form does not show (tokens a minute) are left alone.
  */
+import { logBodiesChoice, logBodiesInput, type LogBodiesChoice } from '../../components/log-bodies-select';
 import type { ResultOf, VariablesOf } from '../../graphql';
 import type { CreateTeamMutation, TeamFields, UpdateTeamMutation } from './documents';
 
@@ -17,9 +18,11 @@ export interface TeamDraft {
   monthlyBudgetUsd: string;
   allModels: boolean;
   models: string[];
+  /** The call log level; '' for not set */
+  logBodies: LogBodiesChoice;
 }
 
-export const EMPTY_TEAM: TeamDraft = { name: '', description: '', requestsPerMinute: '', tokensPerDay: '', monthlyBudgetUsd: '', allModels: true, models: [] };
+export const EMPTY_TEAM: TeamDraft = { name: '', description: '', requestsPerMinute: '', tokensPerDay: '', monthlyBudgetUsd: '', allModels: true, models: [], logBodies: '' };
 
 const text = (n: number | null | undefined) => (n == null ? '' : String(n));
 
@@ -32,6 +35,7 @@ export function draftFromTeam(t: TeamRow): TeamDraft {
     monthlyBudgetUsd: text(t.limits.monthlyBudgetUsd),
     allModels: t.allowedModels == null,
     models: t.allowedModels ?? [],
+    logBodies: logBodiesChoice(t.logBodies),
   };
 }
 
@@ -46,8 +50,8 @@ function fields(d: TeamDraft) {
   };
 }
 
-export const toCreateTeamInput = (d: TeamDraft): CreateInput => fields(d);
-export const toUpdateTeamInput = (d: TeamDraft): UpdateInput => fields(d);
+export const toCreateTeamInput = (d: TeamDraft): CreateInput => ({ ...fields(d), ...(d.logBodies ? { logBodies: d.logBodies } : {}) });
+export const toUpdateTeamInput = (d: TeamDraft): UpdateInput => ({ ...fields(d), logBodies: logBodiesInput(d.logBodies) });
 
 /** What the form refuses before asking the gateway: the one thing the API cannot say in the user's words. */
 export function teamDraftProblem(d: TeamDraft): string | null {

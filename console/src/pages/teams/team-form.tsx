@@ -1,6 +1,7 @@
 /* The form for a new team and for changing one: name, description, shared limits and the models its keys may invoke. */
 import { useState } from 'preact/hooks';
 import { FormFooter } from '../../components/form-footer';
+import { LogBodiesSelect } from '../../components/log-bodies-select';
 import { teamDraftProblem, type TeamDraft } from './team-draft';
 
 export interface TeamFormProps {
@@ -44,6 +45,7 @@ export function TeamForm({ initial, models, submitLabel, busy, error, onSubmit, 
           Name
           <input name="name" required maxLength={200} value={d.name} onInput={(e) => set({ name: e.currentTarget.value })} />
         </label>
+        <LogBodiesSelect value={d.logBodies} onChange={(logBodies) => set({ logBodies })} />
       </div>
       <label>
         Description (optional)
