@@ -33,7 +33,8 @@
  *
  * Options: --duration=5 --warmup=1 --concurrency=1,10,50 --prompt-kb=4 --mock-delay-ms=200 --rounds=3 (the median
  * of the rounds stands) --sections=cache,guardrails,limits (also: calllog, tracing, baseline) --base-ref=<ref>
- * --base-rounds=5 --base-concurrency=10
+ * --base-rounds=5 --base-concurrency=10 --prewarm=5 (seconds of unmeasured load on each variant of calllog, tracing and
+ * baseline before their first paired round)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { loadavg, cpus } from 'node:os';
@@ -55,6 +56,7 @@ const PROMPT_KB = Number(opt('prompt-kb', '4'));
 const MOCK_DELAY_MS = Number(opt('mock-delay-ms', '200'));
 const ROUNDS = Number(opt('rounds', '3'));
 const SECTIONS = new Set(opt('sections', 'cache,guardrails,limits').split(','));
+const PREWARM = Number(opt('prewarm', '5'));
 const BASE_REF = opt('base-ref', '');
 const BASE_ROUNDS = Number(opt('base-rounds', '5'));
 const BASE_CONCURRENCY = opt('base-concurrency', '10').split(',').map(Number);
@@ -231,7 +233,9 @@ async function keyWithLevel(gw: Gateway, name: string, level: 'METADATA' | 'FULL
 }
 
 type Out = (line: string) => void;
-const rounds = (r: number) => ({ rounds: r, durationS: DURATION, warmupS: WARMUP });
+const load = () => `load average ${loadavg()[0]!.toFixed(1)}`;
+/** paired-round options; the first concurrency of a section pre-warms its variants (fresh gateway processes) */
+const rounds = (r: number, first: boolean) => ({ rounds: r, durationS: DURATION, warmupS: WARMUP, prewarmS: first ? PREWARM : 0 });
 
 async function calllogSection(gw: Gateway, out: Out): Promise<void> {
   const none = await newKey(gw.url, 'log-none');
@@ -239,7 +243,7 @@ async function calllogSection(gw: Gateway, out: Out): Promise<void> {
   const full = await keyWithLevel(gw, 'log-full', 'FULL');
   const keys = { NONE: none, METADATA: metadata.secret, FULL: full.secret };
   out(`## calllog: the same /v1/chat/completions call from keys with logBodies unset (NONE), METADATA and FULL, cache off`);
-  out(`(level set by ${metadata.how}; median of ${ROUNDS} paired rounds of ${DURATION} s)`);
+  out(`(level set by ${metadata.how}; median of ${ROUNDS} paired rounds of ${DURATION} s; ${load()})`);
   const answered = { NONE: 0, METADATA: 0, FULL: 0 };
   const variant = (level: keyof typeof keys, content: string, label: string = level): Variant => ({
     name: label,
@@ -251,13 +255,13 @@ async function calllogSection(gw: Gateway, out: Out): Promise<void> {
   });
   const tally = (rs: VariantResult[], levels: (keyof typeof keys)[]) => rs.forEach((r, i) => (answered[levels[i]!] += r.answered));
   for (const c of CONCURRENCY) {
-    const rs = await pairedRounds([variant('NONE', 'Say hello.'), variant('METADATA', 'Say hello.'), variant('FULL', 'Say hello.')], { connections: c, ...rounds(ROUNDS) });
+    const rs = await pairedRounds([variant('NONE', 'Say hello.'), variant('METADATA', 'Say hello.'), variant('FULL', 'Say hello.')], { connections: c, ...rounds(ROUNDS, c === CONCURRENCY[0]) });
     tally(rs, ['NONE', 'METADATA', 'FULL']);
     formatPaired(rs, `c=${c}  `).forEach(out);
   }
   const cMax = Math.max(...CONCURRENCY);
   const prompt = promptWithPii(PROMPT_KB);
-  const big = await pairedRounds([variant('NONE', prompt, `NONE, ${PROMPT_KB} KB prompt`), variant('FULL', prompt, `FULL, ${PROMPT_KB} KB prompt`)], { connections: cMax, ...rounds(ROUNDS) });
+  const big = await pairedRounds([variant('NONE', prompt, `NONE, ${PROMPT_KB} KB prompt`), variant('FULL', prompt, `FULL, ${PROMPT_KB} KB prompt`)], { connections: cMax, ...rounds(ROUNDS, false) });
   tally(big, ['NONE', 'FULL']);
   formatPaired(big, `c=${cMax}  `).forEach(out);
 
@@ -310,7 +314,7 @@ async function tracingSection(gw: Gateway, mockUrl: string, out: Out): Promise<v
     call(traced, onKey, 'on'),
   ];
   out(`## tracing: the same /v1/chat/completions call, tracing off (with and without the caller's traceparent) and on (OTLP/HTTP to a receiver in the bench process), cache off`);
-  out(`(off and on are two gateway processes alike but for OTEL_EXPORTER_OTLP_ENDPOINT; median of ${ROUNDS} paired rounds of ${DURATION} s)`);
+  out(`(off and on are two gateway processes alike but for OTEL_EXPORTER_OTLP_ENDPOINT; median of ${ROUNDS} paired rounds of ${DURATION} s; ${load()})`);
   await settleSpans(sink.spans); // the set-up calls' spans
   let spansTotal = 0;
   let answeredTotal = 0;
@@ -320,7 +324,7 @@ async function tracingSection(gw: Gateway, mockUrl: string, out: Out): Promise<v
     let mark = { spans: 0, at: 0 };
     const rs = await pairedRounds(variants, {
       connections: c,
-      ...rounds(ROUNDS),
+      ...rounds(ROUNDS, c === CONCURRENCY[0]),
       beforeRun: (v) => v.name === 'on' && (mark = { spans: sink.spans(), at: performance.now() }),
       afterRun: (v) => v.name === 'on' && rates.push((sink.spans() - mark.spans) / ((performance.now() - mark.at) / 1000)),
     });
@@ -370,10 +374,11 @@ async function baselineSection(mockUrl: string, out: Out): Promise<void> {
     const [newGql, newRest] = await targets(newGw, 'new');
     newGql.against = baseGql.name;
     newRest.against = baseRest.name;
+    baseRest.against = baseRest.name;
     out(`## baseline: base ${BASE_REF} (${base.commit.slice(0, 10)}) against the working tree (${head}), two fresh gateways, tracing off, call log NONE`);
-    out(`(GraphQL chat and /v1/chat/completions, ${BASE_ROUNDS} paired rounds of ${DURATION} s; ratio = new / base in each round, and its median)`);
+    out(`(GraphQL chat and /v1/chat/completions, ${BASE_ROUNDS} paired rounds of ${DURATION} s; ratio = new / base in each round, and its median; ${load()})`);
     for (const c of BASE_CONCURRENCY) {
-      const rs = await pairedRounds([baseGql, newGql, baseRest, newRest], { connections: c, ...rounds(BASE_ROUNDS) });
+      const rs = await pairedRounds([baseGql, newGql, baseRest, newRest], { connections: c, ...rounds(BASE_ROUNDS, c === BASE_CONCURRENCY[0]) });
       formatPaired(rs, `c=${c}  `).forEach(out);
     }
     baseGw.child.kill('SIGTERM');

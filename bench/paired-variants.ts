@@ -55,6 +55,8 @@ export interface PairedOptions {
   rounds: number;
   durationS: number;
   warmupS: number;
+  /** seconds of load on each variant before the first round, unmeasured: a fresh process's JIT warms up */
+  prewarmS?: number;
   /** called just before and just after each measured run (not its warm-up), e.g. to read a span count */
   beforeRun?(variant: Variant): void;
   afterRun?(variant: Variant, run: VariantRun, round: number): void;
@@ -135,6 +137,10 @@ async function measureOnce(v: Variant, o: PairedOptions, answered: Map<string, n
 export async function pairedRounds(variants: Variant[], o: PairedOptions): Promise<VariantResult[]> {
   const runs = new Map<string, VariantRun[]>(variants.map((v) => [v.name, []]));
   const answered = new Map<string, number>();
+  for (const v of o.prewarmS ? variants : []) {
+    const warm = await shoot(v, o.connections, o.prewarmS!);
+    answered.set(v.name, (answered.get(v.name) ?? 0) + warm.ok2xx);
+  }
   for (let round = 0; round < o.rounds; round++) {
     for (const v of round % 2 ? [...variants].reverse() : variants) {
       const run = await measureOnce(v, o, answered);
