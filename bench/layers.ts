@@ -265,20 +265,24 @@ async function calllogSection(gw: Gateway, out: Out): Promise<void> {
   tally(big, ['NONE', 'FULL']);
   formatPaired(big, `c=${cMax}  `).forEach(out);
 
-  // the usage writer flushes every USAGE_FLUSH_MS (200 ms); give a backlog time to drain
-  await sleep(2000);
   try {
-    const rows = await sqlRows<{ name: string; level: string; n: number; body_bytes: number; stored_bytes: number }>(
+    // the usage writer may still hold a backlog: wait until the records stop growing
+    const t0 = Date.now();
+    const written = async () => (await sqlRows<{ n: number }>(gw, `select count(*)::int as n from usage_records`))[0]!.n;
+    for (let last = -1, now = await written(); now !== last && Date.now() - t0 < 60_000; ) [last, now] = [now, (await sleep(1000), await written())];
+    if (Date.now() - t0 > 2500) out(`(the usage writer was still writing for ${((Date.now() - t0) / 1000).toFixed(0)} s after the load)`);
+    const rows = await sqlRows<{ name: string; records: number; logs: number; level: string | null; body_bytes: number; stored_bytes: number }>(
       gw,
-      `select k.name, c.level, count(*)::int as n, coalesce(avg(c.body_bytes), 0)::int as body_bytes,
+      `select k.name, (select count(*)::int from usage_records u where u.api_key_id = k.id) as records,
+         count(c.id)::int as logs, min(c.level) as level, coalesce(avg(c.body_bytes), 0)::int as body_bytes,
          coalesce(avg(coalesce(pg_column_size(c.request), 0) + coalesce(pg_column_size(c.response), 0)), 0)::int as stored_bytes
-       from call_logs c join api_keys k on k.id = c.api_key_id where k.name like 'log-%' group by 1, 2 order by 1, 2`,
+       from api_keys k left join call_logs c on c.api_key_id = k.id where k.name like 'log-%' group by k.id, k.name order by k.name`,
     );
     for (const level of ['NONE', 'METADATA', 'FULL'] as const) {
-      const mine = rows.filter((r) => r.name === `log-${level.toLowerCase()}`);
-      const n = mine.reduce((a, r) => a + r.n, 0);
-      const detail = mine.map((r) => `${r.n} ${r.level}, bodies ${r.body_bytes} B, request+response stored ${r.stored_bytes} B (averages)`).join('; ');
-      out(`rows: ${level} key: ${n} call_logs rows for ${answered[level]} answered calls${detail ? ` (${detail})` : ''}`);
+      const r = rows.find((x) => x.name === `log-${level.toLowerCase()}`);
+      if (!r) continue;
+      const bytes = r.logs ? `; level ${r.level}, bodies ${r.body_bytes} B, request+response as stored ${r.stored_bytes} B (averages)` : '';
+      out(`rows: ${level} key: ${r.logs} call_logs rows, ${r.records} usage records, ${answered[level]} calls answered 2xx${bytes}`);
     }
   } catch (e) {
     out(`rows: not read (${(e as Error).message.slice(0, 200)})`);
