@@ -1,5 +1,6 @@
 /*
- * npm run bench:layers [-- options]: what the response cache and the guardrails cost and save. Not a timed test.
+ * npm run bench:layers [-- options]: what the response cache, the guardrails, the limits, the call log and tracing cost
+ * (and save), and a build against an earlier one (--sections=baseline). Not a timed test.
  *
  * Processes as in `npm run bench` (bench/run.ts): the mock upstream, the thin proxy in front of it, and the gateway as
  * `npm start` runs it (the dist/ build, in-memory database), each in its own process; autocannon in this one.
