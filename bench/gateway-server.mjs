@@ -7,13 +7,19 @@
  *
  * Prints one JSON line {"ready":true,"url":…,"pid":…} on stdout when listening. SIGTERM/SIGINT stop it
  * gracefully and exit, so `--cpu-prof` gets to write its profile. With an IPC channel, answers {type:"mem"}
- * messages with process.memoryUsage() (after a full GC when asked and started with --expose-gc).
+ * messages with process.memoryUsage() (after a full GC when asked and started with --expose-gc), and
+ * {type:"sql",id,text} with the statement's rows ({type:"sql",id,rows} or {…,error}).
+ * GATEWAY_ROOT=<dir> runs the build of another checkout (its dist/current) instead of this one's.
  * BENCH_ALLOC_PROFILE=<file>: samples every allocation, garbage included (V8's sampling heap profiler with the
  * collected objects kept), and writes a .heapprofile there on stop: what the young-generation GC is busy with.
  * BENCH_GC_STATS=<file>: count and pause time of each kind of GC (perf_hooks), written as JSON on stop.
  */
+import { pathToFileURL } from 'node:url';
+
+// GATEWAY_ROOT: another checkout to run (bench/base-build.ts: the base ref of a before/after run); default this one
+const checkout = process.env.GATEWAY_ROOT ? pathToFileURL(`${process.env.GATEWAY_ROOT}/`).href : new URL('..', import.meta.url).href;
 // the build `npm run build` made current (scripts/dist-pointer.mjs)
-const root = process.env.GATEWAY_BUILD === 'source' ? '../src' : `../dist/${(await import('../scripts/dist-pointer.mjs')).readPointer()}/src`;
+const root = process.env.GATEWAY_BUILD === 'source' ? `${checkout}src` : `${checkout}dist/${(await import(`${checkout}scripts/dist-pointer.mjs`)).readPointer()}/src`;
 const { createApp } = await import(`${root}/app.js`);
 const { loadConfig } = await import(`${root}/config.js`);
 
@@ -62,6 +68,17 @@ if (process.env.BENCH_ALLOC_PROFILE) {
 const app = await createApp(config);
 const url = await app.start(config.http.port, config.http.host);
 process.stdout.write(`${JSON.stringify({ ready: true, url, pid: process.pid })}\n`);
+
+// the bench reads rows of this gateway's database over the IPC channel, and sets a column no API sets yet
+process.on('message', (msg) => {
+  if (msg?.type !== 'sql' || !process.send) return;
+  import('drizzle-orm')
+    .then(({ sql }) => app.services.database.db.execute(sql.raw(msg.text)))
+    .then(
+      (r) => process.send({ type: 'sql', id: msg.id, rows: Array.isArray(r) ? [...r] : r.rows }),
+      (err) => process.send({ type: 'sql', id: msg.id, error: String(err?.message ?? err) }),
+    );
+});
 
 // the bench asks for memory figures over the IPC channel (optionally after a full GC: node --expose-gc)
 process.on('message', (msg) => {

@@ -48,6 +48,7 @@ import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { formatSummary, newestProfile, summarizeProfile, type ProfileSummary } from './top-functions.js';
 import { consoleFirstPageSize } from './console-size.js';
+import { cpuMs, mainThreadCpuMs, rssMb } from './proc-stats.js';
 
 // ---------------------------------------------------------------- options
 
@@ -142,38 +143,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** user+system CPU time of the process's main thread (tid = pid), ms: the event loop, which caps one process. */
-function mainThreadCpuMs(pid: number): number {
-  return cpuMs(pid, `/proc/${pid}/task/${pid}/stat`);
-}
-
-/** user+system CPU time of a process, ms (all threads: event loop, GC helpers, workers such as PGlite's). */
-function cpuMs(pid: number, file = `/proc/${pid}/stat`): number {
-  try {
-    const stat = readFileSync(file, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 
 async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
