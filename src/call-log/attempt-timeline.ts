@@ -7,7 +7,7 @@ import type { AttemptRecord } from './types.js';
  * The gateway's own words for a failed attempt, from its status alone: the upstream's error body may echo the
  * prompt, and a METADATA log keeps no message text.
  */
-export function attemptErrorMessage(err: UpstreamError): string {
+function attemptErrorMessage(err: UpstreamError): string {
   if (err.timeout) return 'upstream timed out';
   if (err.status !== undefined) return `upstream returned ${err.status}`;
   return 'upstream request failed';

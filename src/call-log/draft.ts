@@ -3,7 +3,7 @@ import type { ToolCall } from '../providers/types.js';
 import type { AttemptRecord, LogBodies } from './types.js';
 
 /** What a stream has received from the upstream so far (its StreamProgress): the answer of a stream that did not finish. */
-export interface StreamSoFar {
+interface StreamSoFar {
   readonly text: string;
   /** Sparse while streaming: indexed by the upstream's tool call index. */
   readonly toolCalls: ReadonlyArray<ToolCall | undefined>;

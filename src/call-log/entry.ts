@@ -15,7 +15,7 @@ import type { AttemptRecord, CallLogEntry } from './types.js';
  * The search text is cut here: a tsvector holds at most 1 MB, and a call log the database refuses is dropped whole.
  * Words past it are not found by the search; the stored bodies still have them.
  */
-export const SEARCH_TEXT_MAX_CHARS = 200_000;
+const SEARCH_TEXT_MAX_CHARS = 200_000;
 
 export function buildCallLogEntry(inv: Invocation, draft: CallLogDraft, maxBodyBytes: number): CallLogEntry {
   const ev = inv.event;

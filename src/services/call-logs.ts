@@ -31,7 +31,7 @@ export interface InvocationPage {
 
 export const MAX_SEARCH_CHARS = 500;
 export const MAX_INVOCATION_PAGE = 200;
-export const DEFAULT_INVOCATION_PAGE = 50;
+const DEFAULT_INVOCATION_PAGE = 50;
 
 const { search: _search, ...recordColumns } = getTableColumns(callLogs);
 

@@ -35,7 +35,7 @@ function header(headers: HeaderCarrier, name: string): string | undefined {
 }
 
 /** The caller's traceparent (and tracestate) when it sent a well-formed one; undefined otherwise. */
-export function incomingTraceHeaders(traceparent: string | undefined, tracestate: string | undefined): Readonly<Record<string, string>> | undefined {
+function incomingTraceHeaders(traceparent: string | undefined, tracestate: string | undefined): Readonly<Record<string, string>> | undefined {
   if (!traceparent || traceparent.length > 256 || !TRACEPARENT.test(traceparent)) return undefined;
   return tracestate && tracestate.length <= MAX_TRACESTATE ? { traceparent, tracestate } : { traceparent };
 }

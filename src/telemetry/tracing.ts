@@ -10,8 +10,6 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config.js';
 
-export type TracingConfig = NonNullable<Config['tracing']>;
-
 /** Headers as node:http gives them (or any string map). */
 export type HeaderCarrier = Readonly<Record<string, string | string[] | undefined>>;
 

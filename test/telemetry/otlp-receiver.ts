@@ -20,7 +20,7 @@ interface OtlpExport {
   resourceSpans?: Array<{ resource?: { attributes?: KeyValue[] }; scopeSpans?: Array<{ spans?: OtlpSpan[] }> }>;
 }
 
-export type AttrValue = string | number | boolean | AttrValue[] | undefined;
+type AttrValue = string | number | boolean | AttrValue[] | undefined;
 
 export interface ReceivedSpan {
   traceId: string;

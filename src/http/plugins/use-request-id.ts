@@ -11,7 +11,7 @@ export function withRequestId<T extends ExecutionResult>(result: T, requestId: s
 }
 
 /** The same stream, its first result naming the request. */
-export function firstWithRequestId<T extends ExecutionResult>(source: AsyncIterable<T>, requestId: string): AsyncIterableIterator<T> {
+function firstWithRequestId<T extends ExecutionResult>(source: AsyncIterable<T>, requestId: string): AsyncIterableIterator<T> {
   let named = false;
   return mapAsyncIterator(source, (r: T) => {
     if (named) return r;
