@@ -112,19 +112,24 @@ export function endInvocationTrace(t: InvocationTrace, inv: Invocation, ev: Usag
 }
 
 /**
- * Runs one step hook under a `gateway.step {name}` span; a hook that answers at once (no promise) stays
- * synchronous, as runBefore/runAfter expect.
+ * Runs one step hook, under a `gateway.step {name}` span when it waited on something (returned a promise: a
+ * database, Redis, the cache, a scan) or refused the call. A step that decided at once gets no span: most steps on
+ * most calls do, and a span each would cost more than the step. A hook that answers at once stays synchronous, as
+ * runBefore/runAfter expect.
  */
 export function traceStep(t: InvocationTrace, name: string, phase: 'before' | 'after', run: () => void | Promise<void>): void | Promise<void> {
-  const span = t.tracing.tracer.startSpan(`gateway.step ${name}`, { kind: SpanKind.INTERNAL, attributes: { 'gateway.step': name, 'gateway.step.phase': phase } }, t.context);
+  // performance.now() is a start time the SDK reads as relative to the time origin
+  const startTime = performance.now();
+  const open = () => t.tracing.tracer.startSpan(`gateway.step ${name}`, { kind: SpanKind.INTERNAL, startTime, attributes: { 'gateway.step': name, 'gateway.step.phase': phase } }, t.context);
   let pending: void | Promise<void>;
   try {
     pending = run();
   } catch (err) {
-    endStep(span, err);
+    endStep(open(), err);
     throw err;
   }
-  if (!pending) return endStep(span);
+  if (!pending) return;
+  const span = open();
   return pending.then(
     () => endStep(span),
     (err: unknown) => {

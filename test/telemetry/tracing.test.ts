@@ -169,7 +169,10 @@ describe('one trace per call, under the caller’s trace id', () => {
     expect(second.statusCode).not.toBe(STATUS_ERROR);
 
     const stepNames = steps.map((s) => s.name);
-    for (const step of ['authorize', 'read-input', 'resolve-model', 'reserve-limits']) expect(stepNames).toContain(`gateway.step ${step}`);
+    // a step gets a span when it waited on something (the limits here) or refused the call; a step that decided at
+    // once (authorize, read-input) gets none
+    expect(stepNames).toContain('gateway.step reserve-limits');
+    for (const step of ['authorize', 'read-input']) expect(stepNames).not.toContain(`gateway.step ${step}`);
     expect(usageWrite.attributes['gateway.usage.id']).toBe(result.id);
 
     // each upstream was told which attempt span it answers to, in the caller's trace
@@ -316,6 +319,26 @@ describe('one trace per call, under the caller’s trace id', () => {
     const server = spans.find((s) => s.kind === KIND.SERVER)!;
     expect(server.statusCode).toBe(STATUS_ERROR);
     expect(server.attributes['http.response.status_code']).toBe(res.status);
+  });
+
+  it('a call a step refuses: that step has a span with the refusal, the invocation ends with the same code', async () => {
+    const client = clientSpan();
+    const missing = uniq('no-such-model');
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.adminKey}`, traceparent: client.traceparent },
+      body: JSON.stringify({ model: missing, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(404);
+    const spans = await receiver.waitForTrace(client.traceId, (all) => all.some((s) => s.kind === KIND.SERVER) && all.some((s) => s.name === 'gateway.usage.write'));
+    const invocation = spans.find((s) => s.name === `chat ${missing}`)!;
+    expect(invocation.attributes['error.type']).toBe('MODEL_NOT_FOUND');
+    const refusing = spans.filter((s) => s.name === 'gateway.step resolve-model');
+    expect(refusing).toHaveLength(1);
+    expect(refusing[0].parentSpanId).toBe(invocation.spanId);
+    expect(refusing[0].statusCode).toBe(STATUS_ERROR);
+    expect(refusing[0].attributes['error.type']).toBe('MODEL_NOT_FOUND');
+    expect(spans.filter((s) => s.kind === KIND.CLIENT)).toHaveLength(0);
   });
 
   it('GraphQL embed: an `embeddings {model}` span', async () => {
