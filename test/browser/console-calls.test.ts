@@ -206,7 +206,13 @@ describe.runIf(hasChromium)('the Calls page', () => {
   it('shows a METADATA call without its bodies, and opens a call from a usage record', async () => {
     const p = await open();
     await p.page.goto(`${gw.url}/console/calls/${seed.metadata}`);
-    await p.page.getByText('Logged at METADATA').waitFor();
+    // the note names the rule as it is: the lowest level that is set caps the call, an unset one does not
+    const note = p.page.getByRole('note', { name: 'Why no messages' });
+    await note.waitFor();
+    expect((await note.innerText()).replace(/\s+/g, ' ')).toBe(
+      'Logged at METADATA: the messages and the answer were not kept. METADATA is the lowest level set on the key, its team or the model; ' +
+        'to keep them in later calls, raise it to FULL where it is set (or clear it there, when another of them is FULL).',
+    );
     expect(await p.page.getByTestId('call-message').count()).toBe(0);
     await expect.poll(() => p.page.getByTestId('attempt-bar').count()).toBe(1);
     // a failed call: every try on its lane, each retry after its wait, all errors

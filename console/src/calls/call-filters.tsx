@@ -4,8 +4,8 @@
  */
 import { useQuery } from '@urql/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { FilterChoicesQuery, toIso, toLocal } from '../usage/usage-filters';
-import { USAGE_STATUSES } from '../usage/record';
+import { KeyField, StatusAndWindowFields } from '../components/usage-filter-fields';
+import { FilterChoicesQuery } from '../usage/usage-filters';
 import type { CallFilter } from './documents';
 
 export interface CallFiltersProps {
@@ -21,8 +21,7 @@ export function CallFilters({ value, onChange, admin, readUsage }: CallFiltersPr
   const models = (choices.data?.models ?? []).map((b) => b.key);
   const [search, setSearch] = useState(value.search ?? '');
   useEffect(() => setSearch(value.search ?? ''), [value.search]);
-  const set = (field: keyof CallFilter, read: (v: string) => unknown = (v) => v || undefined) => (e: Event) =>
-    onChange({ ...value, [field]: read((e.currentTarget as HTMLInputElement).value) });
+  const set = (field: keyof CallFilter) => (e: Event) => onChange({ ...value, [field]: (e.currentTarget as HTMLInputElement).value || undefined });
 
   return (
     <div class="call-filters">
@@ -52,19 +51,7 @@ export function CallFilters({ value, onChange, admin, readUsage }: CallFiltersPr
         ) : null}
       </form>
       <div class="form-row usage-filters">
-        {admin ? (
-          <label>
-            Key
-            <select value={value.apiKeyId ?? ''} onChange={set('apiKeyId')}>
-              <option value="">All keys</option>
-              {(choices.data?.apiKeys ?? []).map((k) => (
-                <option key={k.id} value={k.id}>
-                  {k.name}
-                </option>
-              ))}
-            </select>
-          </label>
-        ) : null}
+        {admin ? <KeyField keys={choices.data?.apiKeys ?? []} value={value} onChange={onChange} /> : null}
         <label>
           Model
           {readUsage ? (
@@ -78,23 +65,7 @@ export function CallFilters({ value, onChange, admin, readUsage }: CallFiltersPr
             <input value={value.model ?? ''} placeholder="All models" onChange={set('model')} />
           )}
         </label>
-        <label>
-          Status
-          <select value={value.status ?? ''} onChange={set('status')}>
-            <option value="">All statuses</option>
-            {USAGE_STATUSES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          From
-          <input type="datetime-local" value={toLocal(value.from)} onChange={set('from', toIso)} />
-        </label>
-        <label>
-          To
-          <input type="datetime-local" value={toLocal(value.to)} onChange={set('to', toIso)} />
-        </label>
+        <StatusAndWindowFields value={value} onChange={onChange} />
       </div>
     </div>
   );

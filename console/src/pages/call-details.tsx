@@ -66,8 +66,9 @@ function Parameters({ parameters }: { parameters: unknown }) {
 function Bodies({ call }: { call: CallDetails }) {
   if (call.level !== 'FULL') {
     return (
-      <div class="card muted">
-        Logged at METADATA: the messages and the answer were not kept. Set FULL on the key, its team and the model to keep them.
+      <div class="card muted" role="note" aria-label="Why no messages">
+        Logged at METADATA: the messages and the answer were not kept. METADATA is the lowest level set on the key, its team or the model; to keep
+        them in later calls, raise it to FULL where it is set (or clear it there, when another of them is FULL).
       </div>
     );
   }

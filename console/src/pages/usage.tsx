@@ -14,7 +14,7 @@ import { readFragment } from '../graphql';
 import { useSession } from '../session';
 import { usageCsv } from '../usage/csv';
 import { downloadFile, EXPORT_CAP, exportUsage } from '../usage/export-usage';
-import { filterFromQuery, usageUrl } from '../usage/filter-url';
+import { usageFilterFromQuery, usageUrl } from '../usage/filter-url';
 import { UsageRecordFields, type UsageRecord } from '../usage/record';
 import { UsageFilters, type UsageFilterInput } from '../usage/usage-filters';
 import { UsagePageQuery } from '../usage/usage-query';
@@ -49,7 +49,7 @@ function useCsvExport(filter: UsageFilterInput) {
 export function UsagePage() {
   const session = useSession();
   const location = useLocation();
-  const [filter, setFilter] = useState<UsageFilterInput>(() => filterFromQuery(location.query));
+  const [filter, setFilter] = useState<UsageFilterInput>(() => usageFilterFromQuery(location.query));
   const [size, setSize] = useState(50);
   const [position, setPosition] = useState<Position>({});
   const [pageNo, setPageNo] = useState(1);
