@@ -165,6 +165,17 @@ describe.runIf(hasChromium)('the Calls page', () => {
     await p.page.getByText('No logged call matches').waitFor();
     await p.page.getByRole('button', { name: 'Clear' }).click();
     await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 50));
+    // the status filter, in the address too: a reload reads it back
+    const errors = await apiIds({ status: 'ERROR' });
+    expect(errors).toContain(seed.failed);
+    await p.page.getByLabel('Status').selectOption('ERROR');
+    await expect.poll(() => shownIds(p.page)).toEqual(errors);
+    expect(new URL(p.page.url()).searchParams.get('status')).toBe('ERROR');
+    await p.page.reload();
+    await expect.poll(() => shownIds(p.page)).toEqual(errors);
+    expect(await p.page.getByLabel('Status').inputValue()).toBe('ERROR');
+    await p.page.getByLabel('Status').selectOption('');
+    await expect.poll(() => shownIds(p.page)).toEqual(all.slice(0, 50));
     await p.page.getByLabel('Model').selectOption('travel-gpt');
     await expect.poll(() => shownIds(p.page)).toEqual([seed.retried]);
 
@@ -207,7 +218,7 @@ describe.runIf(hasChromium)('the Calls page', () => {
     const p = await open();
     await p.page.goto(`${gw.url}/console/calls/${seed.metadata}`);
     // the note names the rule as it is: the lowest level that is set caps the call, an unset one does not
-    const note = p.page.getByRole('note', { name: 'Why no messages' });
+    const note = p.page.getByText('Logged at METADATA');
     await note.waitFor();
     expect((await note.innerText()).replace(/\s+/g, ' ')).toBe(
       'Logged at METADATA: the messages and the answer were not kept. METADATA is the lowest level set on the key, its team or the model; ' +
