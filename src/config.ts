@@ -5,6 +5,34 @@ import { readTrustedDocuments, TrustedDocumentsError } from './http/trusted-docu
 
 const optionalUrl = z.string().trim().min(1).optional();
 
+/** An OTLP endpoint: an exporter given anything else fails on every export, quietly, inside the SDK. */
+const otlpEndpoint = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional();
+
+/** OTEL_EXPORTER_OTLP_HEADERS: `key1=value1,key2=value2`, values URL-encoded (the OTLP exporter spec). */
+const otlpHeaders = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const out: Record<string, string> = {};
+    for (const pair of (raw ?? '').split(',')) {
+      if (!pair.trim()) continue;
+      const at = pair.indexOf('=');
+      const name = pair.slice(0, at).trim();
+      if (at <= 0 || !name) {
+        ctx.addIssue({ code: 'custom', message: `"${pair.trim().slice(0, 40)}" is not key=value` });
+        return z.NEVER;
+      }
+      try {
+        out[name.toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim());
+      } catch {
+        // the value may be a credential: only the header's name is repeated
+        ctx.addIssue({ code: 'custom', message: `the value of "${name.slice(0, 40)}" is not valid URL encoding` });
+        return z.NEVER;
+      }
+    }
+    return out;
+  });
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('127.0.0.1'),
@@ -56,9 +84,9 @@ const envSchema = z.object({
   CALL_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   CALL_LOG_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   // OpenTelemetry's own variable names (https://opentelemetry.io/docs/specs/otel/protocol/exporter/)
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
-  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpEndpoint,
+  OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders,
   OTEL_SERVICE_NAME: z.string().trim().min(1).default('ai-gateway'),
   OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(1).default(5000),
 });
@@ -126,26 +154,15 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
 
 export class ConfigError extends Error {}
 
-/** `FOO=` in a compose file or a shell means "not set", not "set to nothing": drop empty and blank values before parsing. */
 function tracingConfig(env: z.infer<typeof envSchema>) {
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   // the signal-specific variable is used as given; the general one gets the signal's path appended
   const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
   if (!url) return undefined;
-  return { url, headers: otlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), serviceName: env.OTEL_SERVICE_NAME, scheduleDelayMs: env.OTEL_BSP_SCHEDULE_DELAY };
+  return { url, headers: env.OTEL_EXPORTER_OTLP_HEADERS, serviceName: env.OTEL_SERVICE_NAME, scheduleDelayMs: env.OTEL_BSP_SCHEDULE_DELAY };
 }
 
-/** OTEL_EXPORTER_OTLP_HEADERS: `key1=value1,key2=value2`, values URL-encoded (the OTLP exporter spec). */
-function otlpHeaders(raw: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of (raw ?? '').split(',')) {
-    const at = pair.indexOf('=');
-    if (at <= 0) continue;
-    out[pair.slice(0, at).trim().toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim());
-  }
-  return out;
-}
-
+/** `FOO=` in a compose file or a shell means "not set", not "set to nothing": drop empty and blank values before parsing. */
 function withoutEmpty(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') out[name] = value;

@@ -1,6 +1,7 @@
 /* What the response cache keeps and the contract of its semantic part: shared by the cache step and the stores. */
 import type { ChatResponse } from '../providers/types.js';
 import type { Principal } from '../services/keys.js';
+import type { RequestTrace } from '../telemetry/request-trace.js';
 
 /** One cached answer: enough to answer a later call as the upstream did, and to price what the hit saved. */
 export interface CachedAnswer {
@@ -23,7 +24,16 @@ export type CacheScopeKey = string;
  */
 export interface SemanticCache {
   readonly index: 'pgvector' | 'usearch';
-  lookup(q: { scope: CacheScopeKey; contextHash: string; text: string; principal: Principal; requestId?: string }): Promise<{
+  lookup(q: {
+    scope: CacheScopeKey;
+    contextHash: string;
+    text: string;
+    principal: Principal;
+    /** On log lines only. */
+    requestId?: string;
+    /** The calling invocation's trace: the embedding is made in it. */
+    trace?: RequestTrace;
+  }): Promise<{
     /** The prompt's embedding, for store() to reuse. */
     vector: number[];
     hit: { entry: CachedAnswer; similarity: number } | null;

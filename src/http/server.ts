@@ -32,7 +32,25 @@ export interface HttpServerOptions {
   tracing?: Tracing;
 }
 
-const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/chat/completions', '/v1/embeddings', '/v1/models']);
+const KNOWN_ROUTES = new Set([
+  '/graphql',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/v1/chat/completions',
+  '/v1/embeddings',
+  '/v1/models',
+  '/v1/messages',
+  '/v1/messages/count_tokens',
+  '/v1/responses',
+]);
+/** The REST routes with a name or id in their path, as templates: the label set stays fixed. */
+const ROUTE_TEMPLATES: ReadonlyArray<[RegExp, string]> = [
+  [/^\/v1\/responses\/[^/]+$/, '/v1/responses/{id}'],
+  [/^\/v1\/models\/.+$/, '/v1/models/{name}'],
+  [/^\/v1\/prompts\/.+\/run$/, '/v1/prompts/{name}/run'],
+];
 /** Probes and scrapes succeed every few seconds: their lines go to debug. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -46,7 +64,9 @@ function pathOf(url: string): string {
 function routeOf(path: string): string {
   if (KNOWN_ROUTES.has(path)) return path;
   if (path === '/console' || path.startsWith('/console/')) return '/console/*';
-  return path.startsWith('/v1/') ? '/v1/*' : 'other';
+  if (!path.startsWith('/v1/')) return 'other';
+  for (const [re, template] of ROUTE_TEMPLATES) if (re.test(path)) return template;
+  return '/v1/*';
 }
 
 export function createHttpServer(graphql: GatewayYoga, rest: RestHandler, opts: HttpServerOptions = {}, routes: Route[] = []) {

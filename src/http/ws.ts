@@ -4,7 +4,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLParams } from 'graphql-yoga';
-import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Services } from '../context.js';
 import { isGatewayError } from '../errors.js';
 import type { Principal } from '../services/keys.js';
@@ -141,8 +141,7 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
         }
         const errors = validate(schema, document);
         if (errors.length) return errors.map((e: GraphQLError) => withErrorCode(e, requestId));
-        const op = getOperationAST(document, resolved.operationName);
-        const serverTrace = op && traceWsOperation(services.tracing, (params as GraphQLParams).extensions, request?.headers, { type: op.operation, name: op.name?.value });
+        const serverTrace = traceWsOperation(services.tracing, (params as GraphQLParams).extensions, request?.headers, document, resolved.operationName);
         if (serverTrace) {
           initial.serverTrace = serverTrace;
           (ctx.extra.traces ??= new Map()).set(id, serverTrace);

@@ -373,7 +373,8 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       subscriptionLimit,
       useStreamErrors(services.log),
       useWarnings(),
-      useOperationSpanName(),
+      // tracing off: nothing to name, and no hook to run on every operation
+      ...(services.tracing ? [useOperationSpanName()] : []),
       useBodyLimitCode(maxBodyBytes),
       useErrorCodes((req) => req.headers.get('x-request-id') ?? undefined),
       useRequestId((req) => req.headers.get('x-request-id') ?? undefined),

@@ -122,6 +122,11 @@ function toUpstreamError(provider: string, e: unknown, signal?: CancelSignal): U
   if (signal?.aborted) {
     return new UpstreamError({ provider, message: `${provider}: request aborted`, retryable: false, cause: e });
   }
+  // undici refused to send the request as built (a header value, say): no target would take it, and this one is not
+  // at fault, so it is neither retried nor counted against the target
+  if (e instanceof undiciErrors.InvalidArgumentError) {
+    return new UpstreamError({ provider, message: `${provider}: the gateway could not build the request (${e.message})`, retryable: false, cause: e });
+  }
   const msg = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
   return new UpstreamError({ provider, message: `${provider}: ${msg}`, retryable: true, cause: e });
 }

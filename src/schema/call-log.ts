@@ -18,7 +18,7 @@ const AttemptOutcomeEnum = builder.enumType('AttemptOutcome', {
     OK: { description: 'The upstream answered (for a stream: to its end)' },
     ERROR: { description: 'It failed: an error status, a network error or a broken stream' },
     TIMEOUT: { description: "No answer within the model's per-attempt timeout" },
-    CANCELLED: { description: 'The client went away, or another attempt won, before it ended' },
+    CANCELLED: { description: 'The client went away before it ended' },
   } as const,
 });
 

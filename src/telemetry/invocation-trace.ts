@@ -39,6 +39,8 @@ export interface InvocationTrace {
   /** A context holding the invocation span: the parent of its children. */
   readonly context: Context;
   readonly tracing: Tracing;
+  /** gen_ai.provider.name of the last attempt's target: the one that answered, or the last that failed. */
+  lastProvider?: string;
 }
 
 /** Span names carry the model name the caller sent: bounded, so a long made-up name cannot bloat every export. */
@@ -50,6 +52,22 @@ const DEFAULT_URL: Readonly<Record<string, string>> = {
   ANTHROPIC: 'https://api.anthropic.com',
   GEMINI: 'https://generativelanguage.googleapis.com',
 };
+
+/** The GenAI semconv's name for a provider kind. */
+function genAiProvider(kind: string): string {
+  return GEN_AI_PROVIDER_BY_KIND[kind as keyof typeof GEN_AI_PROVIDER_BY_KIND] ?? kind.toLowerCase();
+}
+
+/**
+ * The invocation's provider: its last attempt's target; with no attempt (a cache hit), the target of the model that
+ * is named as having answered.
+ */
+function providerOf(t: InvocationTrace, inv: Invocation, provider: string | null): string | undefined {
+  if (t.lastProvider) return t.lastProvider;
+  if (!provider || !inv.model) return undefined;
+  const target = inv.model.targets.find((x) => x.provider.name === provider);
+  return target && genAiProvider(target.provider.kind);
+}
 
 function operationOf(inv: Invocation): GenAiOperation {
   return inv.input.kind === 'embed' ? 'embeddings' : 'chat';
@@ -93,6 +111,8 @@ export function endInvocationTrace(t: InvocationTrace, inv: Invocation, ev: Usag
   if (req?.topP !== undefined) span.setAttribute(GEN_AI_REQUEST_TOP_P, req.topP);
   if (ev.upstreamModel) span.setAttribute(GEN_AI_RESPONSE_MODEL, ev.upstreamModel);
   if (ev.provider) span.setAttribute('gateway.provider', ev.provider);
+  const genAiName = providerOf(t, inv, ev.provider);
+  if (genAiName) span.setAttribute(GEN_AI_PROVIDER_NAME, genAiName);
   const finish = (inv.answer?.response as Partial<ChatResponse> | undefined)?.finishReason;
   if (finish && ev.status === 'OK') span.setAttribute(GEN_AI_RESPONSE_FINISH_REASONS, [finish.toLowerCase()]);
   if (ev.status === 'OK') span.setAttribute(GEN_AI_RESPONSE_ID, inv.id);
@@ -152,13 +172,14 @@ function attemptSpans(t: InvocationTrace, op: GenAiOperation): AttemptObserver {
   return {
     attemptStarted(a: AttemptStart): AttemptWatch {
       const { provider, upstreamModel } = a.target;
+      t.lastProvider = genAiProvider(provider.kind);
       const span = t.tracing.tracer.startSpan(
         `${op} ${upstreamModel.slice(0, MAX_NAME)}`,
         {
           kind: SpanKind.CLIENT,
           attributes: {
             [GEN_AI_OPERATION_NAME]: op,
-            [GEN_AI_PROVIDER_NAME]: GEN_AI_PROVIDER_BY_KIND[provider.kind] ?? provider.kind.toLowerCase(),
+            [GEN_AI_PROVIDER_NAME]: t.lastProvider,
             [GEN_AI_REQUEST_MODEL]: upstreamModel,
             'gateway.provider': provider.name,
             'gateway.model': a.model.row.name,

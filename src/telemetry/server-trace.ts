@@ -3,6 +3,7 @@
  * with tracing on, its SERVER span, parent of the invocations it starts; with tracing off, only the caller's own
  * traceparent, passed upstream as it came.
  */
+import { getOperationAST, type DocumentNode } from 'graphql';
 import { SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import {
   ERROR_TYPE,
@@ -13,6 +14,7 @@ import {
   HTTP_ROUTE,
 } from './genai.js';
 import type { RequestTrace } from './request-trace.js';
+import { callerTraceContext } from './trace-context.js';
 import type { HeaderCarrier, Tracing } from './tracing.js';
 
 export interface ServerTrace {
@@ -24,20 +26,9 @@ export interface ServerTrace {
   end(status?: number, failed?: string): void;
 }
 
-/** W3C trace context version 00 (or a later version, read as 00 reads it): version-traceid-parentid-flags. */
-const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}(-.*)?$/;
-/** tracestate: at most 32 list members of 256 characters or so; anything longer is not passed on. */
-const MAX_TRACESTATE = 512;
-
 function header(headers: HeaderCarrier, name: string): string | undefined {
   const v = headers[name];
   return typeof v === 'string' ? v : undefined;
-}
-
-/** The caller's traceparent (and tracestate) when it sent a well-formed one; undefined otherwise. */
-function incomingTraceHeaders(traceparent: string | undefined, tracestate: string | undefined): Readonly<Record<string, string>> | undefined {
-  if (!traceparent || traceparent.length > 256 || !TRACEPARENT.test(traceparent)) return undefined;
-  return tracestate && tracestate.length <= MAX_TRACESTATE ? { traceparent, tracestate } : { traceparent };
 }
 
 /** Tracing off: nothing to name or end, the caller's headers to pass on. */
@@ -80,36 +71,36 @@ class SpanTrace implements ServerTrace {
  * headers to pass on when it is off, undefined when off and the caller sent none (nothing allocated).
  */
 export function traceHttpRequest(tracing: Tracing | undefined, headers: HeaderCarrier, method: string, route: string): ServerTrace | undefined {
-  if (!tracing) {
-    const incoming = incomingTraceHeaders(header(headers, 'traceparent'), header(headers, 'tracestate'));
-    return incoming ? new PassThrough({ incoming }) : undefined;
-  }
-  const parent = tracing.extract(headers);
+  const caller = callerTraceContext(header(headers, 'traceparent'), header(headers, 'tracestate'));
+  if (!tracing) return caller ? new PassThrough({ incoming: caller }) : undefined;
+  const parent = tracing.extract(caller ?? {});
   const span = tracing.tracer.startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { [HTTP_REQUEST_METHOD]: method, [HTTP_ROUTE]: route } }, parent);
   return new SpanTrace(span, parent);
 }
 
 /**
  * A graphql-ws operation's trace: `traceparent` from the subscribe message's extensions, else the upgrade
- * request's headers. Named after the operation from the start (it is known by then).
+ * request's headers. Named after the operation from the start (it is known by then); with tracing off the document
+ * is not looked at.
  */
 export function traceWsOperation(
   tracing: Tracing | undefined,
   extensions: Readonly<Record<string, unknown>> | null | undefined,
   upgradeHeaders: HeaderCarrier | undefined,
-  operation: { type: string; name: string | undefined },
+  document: DocumentNode,
+  operationName: string | null | undefined,
 ): ServerTrace | undefined {
-  const fromMessage = typeof extensions?.traceparent === 'string';
-  const carrier: HeaderCarrier = fromMessage
-    ? { traceparent: extensions!.traceparent as string, tracestate: typeof extensions!.tracestate === 'string' ? extensions!.tracestate : undefined }
-    : (upgradeHeaders ?? {});
-  if (!tracing) {
-    const incoming = incomingTraceHeaders(header(carrier, 'traceparent'), header(carrier, 'tracestate'));
-    return incoming ? new PassThrough({ incoming }) : undefined;
-  }
-  const parent = tracing.extract(carrier);
-  const span = tracing.tracer.startSpan(operation.type, { kind: SpanKind.SERVER }, parent);
+  // the message's traceparent, when it has one, wins even when it is invalid: it is what this operation was sent with
+  const caller =
+    extensions?.traceparent !== undefined
+      ? callerTraceContext(extensions.traceparent, extensions.tracestate)
+      : upgradeHeaders && callerTraceContext(header(upgradeHeaders, 'traceparent'), header(upgradeHeaders, 'tracestate'));
+  if (!tracing) return caller ? new PassThrough({ incoming: caller }) : undefined;
+  const op = getOperationAST(document, operationName);
+  if (!op) return undefined;
+  const parent = tracing.extract(caller ?? {});
+  const span = tracing.tracer.startSpan(op.operation, { kind: SpanKind.SERVER }, parent);
   const out = new SpanTrace(span, parent);
-  out.operation(operation.type, operation.name);
+  out.operation(op.operation, op.name?.value);
   return out;
 }

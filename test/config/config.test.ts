@@ -29,4 +29,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CACHE_MEMORY_MAX_BYTES: '0', DATABASE_URL: 'memory://' })).toThrow(/CACHE_MEMORY_MAX_BYTES: must be at least 1 byte/);
     expect(loadConfig({ CACHE_MEMORY_MAX_BYTES: '1', DATABASE_URL: 'memory://' }).cache.memoryMaxBytes).toBe(1);
   });
+
+  it('refuses a malformed OTLP header or an endpoint that is not an http(s) URL, naming the variable', () => {
+    const refused = (env: Record<string, string>): string => {
+      try {
+        loadConfig({ DATABASE_URL: 'memory://', ...env });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error(`accepted ${JSON.stringify(env)}`);
+    };
+    const headers = refused({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%zz' });
+    expect(headers).toMatch(/OTEL_EXPORTER_OTLP_HEADERS: .*authorization/);
+    // the value may be a secret: it is not repeated
+    expect(headers).not.toContain('Bearer');
+    expect(refused({ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' })).toMatch(/OTEL_EXPORTER_OTLP_HEADERS:/);
+    expect(refused({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318' })).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/);
+    expect(refused({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toMatch(/OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:/);
+
+    const ok = loadConfig({ DATABASE_URL: 'memory://', OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/', OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20x, x-team = a%2Cb,' });
+    expect(ok.tracing).toMatchObject({ url: 'https://collector:4318/v1/traces', headers: { authorization: 'Bearer x', 'x-team': 'a,b' } });
+  });
 });

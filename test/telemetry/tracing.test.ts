@@ -133,6 +133,7 @@ describe('one trace per call, under the caller’s trace id', () => {
 
     expect(invocation.attributes).toMatchObject({
       'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
       'gen_ai.request.model': model,
       'gen_ai.response.model': goodUpstream,
       'gen_ai.response.id': result.id,
@@ -212,6 +213,26 @@ describe('one trace per call, under the caller’s trace id', () => {
     });
     expect(attempts.map((a) => a.attributes['http.response.status_code'])).toEqual([500, 200]);
     expect(upstreamParent(lastChat(good))).toEqual({ traceId: client.traceId, parentId: attempts[1].spanId });
+  });
+
+  it('Anthropic Messages: SERVER span `POST /v1/messages`; probes are not traced at all', async () => {
+    const probe = clientSpan();
+    expect((await fetch(`${gw.url}/healthz`, { headers: { traceparent: probe.traceparent } })).status).toBe(200);
+    const client = clientSpan();
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': gw.adminKey, 'anthropic-version': '2023-06-01', traceparent: client.traceparent },
+      body: JSON.stringify({ model, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const spans = await receiver.waitForTrace(client.traceId, complete);
+    const { server, invocation } = treeOf(spans, client.spanId);
+    expect(server.name).toBe('POST /v1/messages');
+    expect(server.attributes['http.route']).toBe('/v1/messages');
+    expect(invocation.attributes['gen_ai.provider.name']).toBe('openai');
+    // the probe ended before this trace's spans, so an export of it would have arrived by now
+    expect(receiver.spans.filter((s) => s.traceId === probe.traceId || s.attributes['http.route'] === '/healthz')).toEqual([]);
   });
 
   it('REST streamed chat completion (SSE): its trace ends with the stream', async () => {

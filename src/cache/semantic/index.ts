@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../db/client.js';
 import type { Principal } from '../../services/keys.js';
+import type { RequestTrace } from '../../telemetry/request-trace.js';
 import type { SemanticCache } from '../types.js';
 import { createPgvectorStore, preparePgvector } from './pgvector-store.js';
 import { createUsearchStore } from './usearch-store.js';
@@ -10,7 +11,7 @@ import type { VectorStore } from './vector-store.js';
 export { embedThroughGateway } from './embed-through-gateway.js';
 
 /** Embeds texts with the given model on the caller's key (through the gateway, so the call is recorded and limited). */
-export type Embed = (q: { model: string; texts: string[]; principal: Principal; requestId?: string }) => Promise<number[][]>;
+export type Embed = (q: { model: string; texts: string[]; principal: Principal; trace?: RequestTrace }) => Promise<number[][]>;
 
 /** The operator's cache settings (the cache_settings row); read on every lookup, so the reader should cache briefly. */
 type SemanticSettings = () => Promise<{ embeddingModel: string | null; similarityThreshold: number }>;
@@ -59,14 +60,14 @@ export async function createSemanticCache(deps: SemanticCacheDeps): Promise<Sema
 
   return {
     index: store.kind,
-    async lookup({ scope, contextHash, text, principal, requestId }) {
+    async lookup({ scope, contextHash, text, principal, requestId, trace }) {
       // an empty vector tells store() there is nothing to keep
       const miss = { vector: [], hit: null };
       const { embeddingModel, similarityThreshold } = await settings();
       // no embedding model set: the semantic half is off
       if (!embeddingModel) return miss;
       try {
-        const [vector] = await embed({ model: embeddingModel, texts: [text], principal, requestId });
+        const [vector] = await embed({ model: embeddingModel, texts: [text], principal, trace });
         if (!vector?.length) return miss;
         madeBy.set(vector, embeddingModel);
         const near = await store.nearest({ scope, contextHash, embeddingModel }, vector);

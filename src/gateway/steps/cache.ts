@@ -60,8 +60,11 @@ async function lookup(inv: Invocation, deps: PipelineDeps, rc: ResponseCache): P
 
   if (policy.mode === 'SEMANTIC' && semanticOn && rc.semantic && keys.lastUserText) {
     const { principal, requestId } = inv.options;
+    // the embedding is part of this call: a child of its invocation span (tracing on), or sent upstream with the
+    // caller's traceparent (tracing off)
+    const trace = inv.trace ? { context: inv.trace.context } : inv.options.trace;
     const near = await rc.semantic
-      .lookup({ scope: policy.scope, contextHash: keys.contextHash, text: keys.lastUserText, principal, requestId })
+      .lookup({ scope: policy.scope, contextHash: keys.contextHash, text: keys.lastUserText, principal, requestId, trace })
       .catch((err: unknown) => {
         deps.log.warn({ err, requestId }, 'cache: semantic lookup failed; treated as a miss');
         return null;
