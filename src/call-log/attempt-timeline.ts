@@ -15,8 +15,8 @@ function attemptErrorMessage(err: UpstreamError): string {
 
 function outcomeOf(end: AttemptEnd): AttemptRecord['outcome'] {
   if (end.cancelled) return 'CANCELLED';
-  if (!end.error) return 'OK';
-  return end.error.timeout ? 'TIMEOUT' : 'ERROR';
+  if (end.timeout || end.error?.timeout) return 'TIMEOUT';
+  return end.error || end.failed ? 'ERROR' : 'OK';
 }
 
 /** Watches every attempt of the invocation that started at `invocationStarted` (epoch ms), into `attempts`. */
@@ -52,6 +52,8 @@ export function attemptTimeline(invocationStarted: number, attempts: AttemptReco
             rec.status = end.error.status ?? rec.status;
             rec.error = attemptErrorMessage(end.error);
           } else if (end.cancelled) rec.error = 'cancelled by the client';
+          else if (end.timeout) rec.error = 'upstream timed out';
+          else if (end.failed) rec.error = 'upstream attempt failed';
         },
       };
     },

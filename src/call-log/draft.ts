@@ -10,10 +10,14 @@ interface StreamSoFar {
 }
 
 export interface CallLogDraft {
-  readonly level: Exclude<LogBodies, 'NONE'>;
+  /** Lowered when a fallback model caps it (a cap to NONE drops the draft: see steps/call-log.ts). */
+  level: Exclude<LogBodies, 'NONE'>;
   readonly attempts: AttemptRecord[];
-  /** The request as the caller sent it (before the input rules), to tell whether they ran to the end. */
-  readonly asked?: object;
+  /**
+   * Set by the guardrails step once the input rules ran to the end (the request or the embed texts are the
+   * redacted ones): unset while policies apply, the request the log would keep may still hold what they redact.
+   */
+  inputGuarded?: boolean;
   /** Set by a stream when it starts: read in record() when the stream ended without a complete answer. */
   stream?: StreamSoFar;
 }

@@ -84,12 +84,12 @@ const blocked = (inv: Invocation, stage: 'INPUT' | 'OUTPUT'): boolean => inv.eve
 
 function requestBody(inv: Invocation, draft: CallLogDraft): unknown {
   if (blocked(inv, 'INPUT')) return null;
+  // policies apply but their input rules did not run to the end (the call failed in them: an unusable or deleted
+  // policy, the store away): the text they were to redact is still the caller's, and it is not kept
+  const guarded = inv.principal.key.guardrailPolicyIds.length > 0 || inv.resolved.row.guardrailPolicyIds.length > 0;
+  if (guarded && !draft.inputGuarded) return null;
   if (inv.input.kind === 'embed') return { input: embedTexts(inv) };
   if (!inv.request) return null;
-  // the guardrails step replaces the request once its input rules ran: still the caller's, they did not run to the
-  // end (the call failed in them), and the prompt they were to redact is not kept
-  const guarded = inv.principal.key.guardrailPolicyIds.length > 0 || inv.resolved.row.guardrailPolicyIds.length > 0;
-  if (guarded && inv.request === draft.asked) return null;
   return { ...inv.request };
 }
 

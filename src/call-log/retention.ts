@@ -6,11 +6,31 @@ import { callLogs } from '../db/schema.js';
 
 const HOUR_MS = 3_600_000;
 
-/** Deletes the call logs created more than `days` ago, `batch` rows per statement; how many it deleted. */
-export async function deleteOldCallLogs(db: Db, days: number, batch = 5000): Promise<number> {
+/** One sweep's time at most: a backlog of millions of rows is deleted over several ticks, not in one long run. */
+const SWEEP_BUDGET_MS = 60_000;
+
+/** A sweep's next tick when the last one used up its budget with rows left, instead of an hour later. */
+const CONTINUE_MS = 1000;
+
+export interface SweepLimits {
+  batch?: number;
+  /** Checked between batches: true stops the sweep there (the app is stopping). */
+  stopped?: () => boolean;
+  /** The sweep stops after this many ms (between batches), leaving the rest for the next one. */
+  budgetMs?: number;
+}
+
+/**
+ * Deletes the call logs created more than `days` ago, `batch` rows per statement, until none is left, it is told to
+ * stop, or its time budget is spent; how many it deleted, and whether it finished.
+ */
+export async function deleteOldCallLogs(db: Db, days: number, limits: SweepLimits = {}): Promise<{ deleted: number; done: boolean }> {
+  const { batch = 5000, stopped = () => false, budgetMs = SWEEP_BUDGET_MS } = limits;
   const cutoff = new Date(Date.now() - days * 86_400_000).toISOString();
+  const until = Date.now() + budgetMs;
   let total = 0;
   for (;;) {
+    if (stopped() || Date.now() >= until) return { deleted: total, done: false };
     // by row address, as usage retention does: a TID scan per batch instead of a join over the table
     const res = await db.execute(
       sql`delete from ${callLogs} where ctid = any(array(select ctid from ${callLogs} where ${callLogs.createdAt} < ${cutoff}::timestamptz limit ${batch}))`,
@@ -18,24 +38,31 @@ export async function deleteOldCallLogs(db: Db, days: number, batch = 5000): Pro
     const r = res as { affectedRows?: number; count?: number; rowCount?: number };
     const n = Number(r.affectedRows ?? r.count ?? r.rowCount ?? 0);
     total += n;
-    if (n < batch) return total;
+    if (n < batch) return { deleted: total, done: true };
   }
 }
 
 export interface CallLogRetention {
-  /** Stops the timer and waits for a sweep under way. */
+  /** Stops the timer and waits for a sweep under way to finish its current batch. */
   stop(): Promise<void>;
 }
 
-/** Sweeps now and every hour; the timer never keeps the process alive. */
-export function startCallLogRetention(db: Db, days: number, log: Logger): CallLogRetention {
+/**
+ * Sweeps now and every hour (sooner while a sweep left rows behind); the timers never keep the process alive.
+ * `limits`: for tests (batch size, budget).
+ */
+export function startCallLogRetention(db: Db, days: number, log: Logger, limits: Omit<SweepLimits, 'stopped'> = {}): CallLogRetention {
   let running: Promise<void> | undefined;
   let stopped = false;
+  let again: NodeJS.Timeout | undefined;
   const run = (): void => {
     if (running || stopped) return;
-    running = deleteOldCallLogs(db, days)
+    running = deleteOldCallLogs(db, days, { ...limits, stopped: () => stopped })
       .then(
-        (n) => void (n && log.info({ deleted: n, days }, 'call log retention: old entries deleted')),
+        ({ deleted, done }) => {
+          if (deleted) log.info({ deleted, days }, 'call log retention: old entries deleted');
+          if (!done && !stopped) (again = setTimeout(run, CONTINUE_MS)).unref();
+        },
         (err: unknown) => log.warn({ err }, 'call log retention failed; will retry'),
       )
       .finally(() => (running = undefined));
@@ -47,6 +74,7 @@ export function startCallLogRetention(db: Db, days: number, log: Logger): CallLo
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(again);
       await running;
     },
   };

@@ -67,6 +67,10 @@ export interface AttemptEnd {
   error?: UpstreamError;
   /** The client went away during the attempt. */
   cancelled?: boolean;
+  /** It timed out without an UpstreamError to say so (a stream that stalled past the model's timeout). */
+  timeout?: boolean;
+  /** It failed without an UpstreamError to say how (a stream closed without a finish reason, a bug). */
+  failed?: boolean;
 }
 
 export interface AttemptOutcome<T> {
@@ -77,9 +81,11 @@ export interface AttemptOutcome<T> {
   /**
    * Ends a held attempt (`RunOptions.hold`): the target stops counting as in flight and the attempt counts as
    * a success (latency to the first chunk) or, given a `failure` (a stream that broke after its first chunk),
-   * as a failure towards the target's cooldown. Idempotent; a no-op when not held.
+   * as a failure towards the target's cooldown. `end` says how it ended for the observer when that is not the
+   * router's verdict (a timeout, a failure that does not count against the target, the client leaving). Idempotent;
+   * a no-op when not held.
    */
-  release(failure?: { retryAfterMs?: number; error?: UpstreamError }): void;
+  release(failure?: { retryAfterMs?: number; error?: UpstreamError }, end?: AttemptEnd): void;
 }
 
 interface RunOptions {
@@ -302,7 +308,7 @@ async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedMo
         ? new UpstreamError({ provider: target.provider.name, message: `${target.provider.name}: upstream timed out`, retryable: true, timeout: true, cause: e })
         : e;
     if (!isUpstreamError(err)) {
-      watch?.ended({});
+      watch?.ended({ failed: true });
       throw err;
     }
     watch?.ended({ error: err });
@@ -320,13 +326,13 @@ async function attempt<T>(run: Run<T>, target: ResolvedTarget, model: ResolvedMo
 /** AttemptOutcome.release of a held attempt: ends it once, as a success or (given a failure) towards the cooldown. */
 function heldRelease(router: Router, targetId: string, latencyMs: number, watch: AttemptWatch | undefined): AttemptOutcome<unknown>['release'] {
   let released = false;
-  return (failure) => {
+  return (failure, end) => {
     if (released) return;
     released = true;
     router.finished(targetId);
     if (failure) router.failed(targetId, failure.retryAfterMs);
     else router.succeeded(targetId, latencyMs);
-    watch?.ended(failure ? { error: failure.error } : {});
+    watch?.ended(end ?? (failure ? { error: failure.error, failed: true } : {}));
   };
 }
 

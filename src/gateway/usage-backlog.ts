@@ -1,5 +1,9 @@
-/* The usage records not yet written, bounded: past the bound the oldest waiting ones are dropped, and that is logged. */
+/*
+ * The usage records not yet written, bounded: past the bound the oldest waiting ones are dropped, and that is logged.
+ * Their call logs have a byte budget of their own: past it the oldest records lose their call log, never themselves.
+ */
 import type { Logger } from 'pino';
+import { callLogBytes } from '../call-log/size.js';
 import type { UsageEvent } from './usage-writer.js';
 
 export class UsageBacklog {
@@ -10,12 +14,20 @@ export class UsageBacklog {
   private droppedTotal = 0;
   private droppedSinceLog = 0;
   private lastDropLog = 0;
+  /** The records held that carry a call log, oldest first (a Set keeps insertion order), and those logs' bytes. */
+  private readonly withLogs = new Set<UsageEvent>();
+  private logBytes = 0;
+  private strippedTotal = 0;
+  private strippedSinceLog = 0;
+  private lastStripLog = 0;
 
   constructor(
     /** Records kept at most, in flight included. */
     private readonly max: number,
     private readonly log: Logger,
     private readonly onDropped?: (count: number) => void,
+    /** Call log bytes kept at most (estimated: see callLogBytes). */
+    private readonly maxLogBytes = Infinity,
   ) {}
 
   /** Records not yet written (waiting or in flight). */
@@ -31,8 +43,23 @@ export class UsageBacklog {
     return this.droppedTotal;
   }
 
+  /** Call logs taken off records to keep the backlog within its call log budget. */
+  get strippedCallLogs(): number {
+    return this.strippedTotal;
+  }
+
+  /** The call log bytes held now. */
+  get callLogBytes(): number {
+    return this.logBytes;
+  }
+
   add(e: UsageEvent): void {
     this.waiting.push(e);
+    if (e.callLog) {
+      this.withLogs.add(e);
+      this.logBytes += callLogBytes(e.callLog);
+      if (this.logBytes > this.maxLogBytes) this.stripOldestLogs();
+    }
     this.enforceBound();
   }
 
@@ -43,6 +70,7 @@ export class UsageBacklog {
 
   /** The batch in flight is done with (written, or its refused records dropped); the bound is logged afresh. */
   done(): void {
+    this.forget(this.inflight);
     this.inflight = [];
     this.lastDropLog = 0;
   }
@@ -53,17 +81,28 @@ export class UsageBacklog {
     this.inflight = [];
   }
 
-  /** Records the database refused: they are dropped and counted. */
-  refused(count: number): void {
-    this.droppedTotal += count;
-    this.onDropped?.(count);
+  /** A record the database refused: dropped and counted; its hook is told. */
+  refused(e: UsageEvent): void {
+    this.forget([e]);
+    this.droppedTotal += 1;
+    this.onDropped?.(1);
+    tellDropped([e], 'refused', this.log);
+  }
+
+  /** Shutdown: what is still held is lost with the process; logged, and each record's hook told (the records stay). */
+  lost(): void {
+    if (this.size === 0) return;
+    this.log.error({ lost: this.size }, 'usage records could not be written before shutdown');
+    tellDropped(this.inflight.concat(this.waiting), 'dropped', this.log);
   }
 
   /** Keeps at most `max` records (in flight included), dropping the oldest waiting ones. */
   enforceBound(): void {
     const n = Math.min(this.size - this.max, this.waiting.length);
     if (n <= 0) return;
-    this.waiting.splice(0, n);
+    const gone = this.waiting.splice(0, n);
+    this.forget(gone);
+    tellDropped(gone, 'dropped', this.log);
     this.droppedTotal += n;
     this.droppedSinceLog += n;
     this.onDropped?.(n);
@@ -73,6 +112,46 @@ export class UsageBacklog {
       this.log.error({ dropped: this.droppedSinceLog, droppedTotal: this.droppedTotal, bufferMax: this.max }, 'usage buffer full: oldest records dropped');
       this.lastDropLog = now;
       this.droppedSinceLog = 0;
+    }
+  }
+
+  /** Records leaving the backlog: their call logs no longer count. */
+  private forget(events: UsageEvent[]): void {
+    if (this.withLogs.size === 0) return;
+    for (const e of events) if (this.withLogs.delete(e) && e.callLog) this.logBytes -= callLogBytes(e.callLog);
+  }
+
+  /** The oldest records held lose their call logs until the logs fit the budget again; the records stay. */
+  private stripOldestLogs(): void {
+    for (const e of this.withLogs) {
+      if (this.logBytes <= this.maxLogBytes) break;
+      this.withLogs.delete(e);
+      if (!e.callLog) continue;
+      this.logBytes -= callLogBytes(e.callLog);
+      e.callLog = undefined;
+      this.strippedTotal++;
+      this.strippedSinceLog++;
+    }
+    const now = Date.now();
+    if (this.lastStripLog === 0 || now - this.lastStripLog >= 5000) {
+      this.log.error(
+        { stripped: this.strippedSinceLog, strippedTotal: this.strippedTotal, callLogBufferBytes: this.maxLogBytes },
+        'usage buffer: call log budget reached; the oldest waiting records lose their call logs (the records are kept)',
+      );
+      this.lastStripLog = now;
+      this.strippedSinceLog = 0;
+    }
+  }
+}
+
+/** Each dropped record's own hook (its trace's usage write span), told why; a failing hook is logged. */
+function tellDropped(events: UsageEvent[], reason: 'refused' | 'dropped', log: Logger): void {
+  for (const e of events) {
+    if (!e.onDropped) continue;
+    try {
+      e.onDropped(reason);
+    } catch (err) {
+      log.warn({ err }, 'usage onDropped hook failed');
     }
   }
 }

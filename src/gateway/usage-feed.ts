@@ -11,7 +11,7 @@ export function createUsageFeed(eventTarget?: UsageFeedEventTarget | EventTarget
   const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget: eventTarget as UsageFeedEventTarget } : undefined);
   return {
     publish(events: UsageEvent[]): void {
-      for (const e of events) pubsub.publish('usage', e.callLog || e.onDurable ? withoutPrivateParts(e) : e);
+      for (const e of events) pubsub.publish('usage', e.callLog || e.onDurable || e.onDropped ? withoutPrivateParts(e) : e);
     },
     subscribe: () => pubsub.subscribe('usage'),
   };
@@ -22,8 +22,9 @@ export function createUsageFeed(eventTarget?: UsageFeedEventTarget | EventTarget
  * serialized whole) reaches every usage subscriber; a hook is no data.
  */
 function withoutPrivateParts(e: UsageEvent): UsageEvent {
-  const { callLog, onDurable, ...rest } = e;
+  const { callLog, onDurable, onDropped, ...rest } = e;
   void callLog;
   void onDurable;
+  void onDropped;
   return rest;
 }

@@ -6,6 +6,7 @@ import { usageRecords } from '../db/schema.js';
 import { UsageBacklog } from './usage-backlog.js';
 import type { CallLogEntry } from '../call-log/types.js';
 import { insertCallLogs } from '../call-log/insert.js';
+import { chunkBySize } from '../call-log/size.js';
 
 export type UsageStatus = 'OK' | 'ERROR' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CANCELLED';
 
@@ -48,6 +49,11 @@ export interface UsageEvent {
   callLog?: CallLogEntry;
   /** Told once the record is durably written (the trace's usage-write span ends then). */
   onDurable?: () => void;
+  /**
+   * Told instead when the record will never be written: the database refused it, or it was dropped (the buffer's
+   * bound, or still unwritten at shutdown).
+   */
+  onDropped?: (reason: 'refused' | 'dropped') => void;
 }
 
 export type CacheHitKind = 'EXACT' | 'SEMANTIC';
@@ -74,6 +80,8 @@ export interface UsageWriterOptions {
   onDropped?: (count: number) => void;
   /** Bulk path (embedded PGlite's COPY, `Database.copyRows`); any failure falls back to the one-statement insert. */
   copyRows?: (table: string, columns: readonly string[], text: string) => Promise<void>;
+  /** Call log bytes kept at most while records wait (default CALL_LOG_BUFFER_BYTES); past it the oldest lose theirs. */
+  callLogBufferBytes?: number;
 }
 
 export type UsageWriter = ReturnType<typeof createUsageWriter>;
@@ -83,6 +91,21 @@ export type UsageWriter = ReturnType<typeof createUsageWriter>;
  * at most this long after the database is back (plus the pool's reconnect, src/db/client.ts).
  */
 export const RETRY_MAX_MS = 1000;
+
+/**
+ * The call logs the backlog holds at most while the database is away: a few hundred FULL logs of long prompts. The
+ * record bound (USAGE_BUFFER_MAX) was sized for ~1 KB records; without this, buffered bodies would exhaust the heap first.
+ */
+export const CALL_LOG_BUFFER_BYTES = 64 * 1024 * 1024;
+
+/** One call log insert statement carries at most this much (estimated): far from V8's string limit and a huge jsonb. */
+const CALL_LOG_STATEMENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Tries of a batch's call logs that fail while its usage rows went in (so the database is there): past them the logs
+ * are dropped (best effort), never the usage records waiting behind them.
+ */
+const CALL_LOG_TRIES = 3;
 
 /** jsonb (and text) refuse NUL and lone surrogates: one such string from a caller must not block every record. */
 function storable(value: string): string {
@@ -203,13 +226,14 @@ function insertBatch(events: UsageEvent[]): SQL {
 }
 
 export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
-  const batchSize = opts.batchSize ?? 500;
-  const backlog = new UsageBacklog(opts.bufferMax, opts.log, opts.onDropped);
+  const { batchSize = 500, callLogBufferBytes = CALL_LOG_BUFFER_BYTES } = opts;
+  const backlog = new UsageBacklog(opts.bufferMax, opts.log, opts.onDropped, callLogBufferBytes);
   let timer: NodeJS.Timeout | undefined;
   /** The one write attempt running; every write goes through it, so two inserts never take the same records. */
   let running: Promise<void> | undefined;
   let failures = 0;
   let stopped = false;
+  const writeLogs = callLogWriter(db, opts.log);
 
   function schedule(delay: number): void {
     if (timer || stopped) return;
@@ -236,7 +260,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
         written = await writeEachDroppingRefused(db, backlog, batch, opts);
       }
       // the database going away here puts the records back with their logs (usage rows already in are skipped)
-      await writeCallLogs(db, written, opts.log).catch((err: unknown) => {
+      await writeLogs(written).catch((err: unknown) => {
         backlog.putBack(written);
         backlog.enforceBound();
         throw err;
@@ -281,14 +305,15 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
     /** Records not yet written (waiting or in flight). */
     pending: () => backlog.size,
     dropped: () => backlog.dropped,
+    /** The call log bytes held now (estimated), and the logs taken off waiting records to stay within the budget. */
+    callLogBuffer: () => ({ bytes: backlog.callLogBytes, stripped: backlog.strippedCallLogs }),
     /** Flushes everything, retrying for up to `deadlineMs`; records after this are only buffered. */
     async stop(deadlineMs = 10_000): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
       await flushUntil(Date.now() + deadlineMs, flush, () => backlog.size === 0, () => failures > 0);
-      const lost = backlog.size;
-      if (lost) opts.log.error({ lost }, 'usage records could not be written before shutdown');
+      backlog.lost();
     },
   };
 }
@@ -319,7 +344,7 @@ async function writeEachDroppingRefused(db: Db, backlog: UsageBacklog, events: U
         backlog.putBack(written.concat(events.slice(i)));
         throw err;
       }
-      backlog.refused(1);
+      backlog.refused(events[i]);
       opts.log.error({ err, usageId: events[i].id, model: events[i].model }, 'usage record refused by the database: dropped');
     }
   }
@@ -343,13 +368,38 @@ function announceWritten(written: UsageEvent[], opts: UsageWriterOptions): void 
 }
 
 /**
- * The call logs of records just written, in one statement. A log the database refuses is dropped (and logged), never
- * its usage record; an outage (or any other failure) throws, and the batch is tried again.
+ * writeCallLogs, giving way after CALL_LOG_TRIES failures in a row: each came right after the batch's usage rows went
+ * in, so the database is there and the failure is the logs' own (out of memory, a statement timeout, a grant). Then
+ * the logs are dropped (their ids logged) and the usage records behind them go on.
+ */
+function callLogWriter(db: Db, log: Logger): (written: UsageEvent[]) => Promise<void> {
+  let failures = 0;
+  return async (written) => {
+    try {
+      await writeCallLogs(db, written, log);
+      failures = 0;
+    } catch (err) {
+      if (++failures < CALL_LOG_TRIES) throw err;
+      failures = 0;
+      const ids = written.filter((e) => e.callLog).map((e) => e.id);
+      log.error({ sqlState: sqlStateOf(err), err: withoutQuery(err), count: ids.length, invocationIds: ids }, `call logs not written after ${CALL_LOG_TRIES} tries: dropped (their usage records are kept)`);
+    }
+  };
+}
+
+/**
+ * The call logs of records just written, one statement per run of at most CALL_LOG_STATEMENT_BYTES. A log the
+ * database refuses is dropped (and logged), never its usage record; an outage (or any other failure) throws, and the
+ * batch is tried again (runs already in are skipped then).
  */
 async function writeCallLogs(db: Db, events: UsageEvent[], log: Logger): Promise<void> {
   let entries: CallLogEntry[] | undefined;
   for (const e of events) if (e.callLog) (entries ??= []).push(e.callLog);
   if (!entries) return;
+  for (const chunk of chunkBySize(entries, CALL_LOG_STATEMENT_BYTES)) await writeCallLogChunk(db, chunk, log);
+}
+
+async function writeCallLogChunk(db: Db, entries: CallLogEntry[], log: Logger): Promise<void> {
   try {
     await db.execute(insertCallLogs(entries, storableJson));
     return;
@@ -381,8 +431,7 @@ function isRefusedValue(err: unknown): boolean {
  * the logs' bodies.
  */
 function withoutQuery(err: unknown): Error {
-  let code: unknown;
-  for (let e: unknown = err; e && typeof e === 'object' && code === undefined; e = (e as { cause?: unknown }).cause) code = (e as { code?: unknown }).code;
+  const code = sqlStateOf(err) ?? (err as { code?: unknown } | null | undefined)?.code;
   return Object.assign(new Error(`call logs not written (${typeof code === 'string' ? code : 'no error code'})`), { code });
 }
 
@@ -410,10 +459,4 @@ async function flushUntil(until: number, flush: () => Promise<void>, empty: () =
 }
 
 /** SQLSTATE class 22 (data exception): the statement is wrong for this data, retrying it cannot help. */
-function isDataError(err: unknown): boolean {
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('22')) return true;
-  }
-  return false;
-}
+const isDataError = (err: unknown): boolean => sqlStateOf(err)?.startsWith('22') ?? false;

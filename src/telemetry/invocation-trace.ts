@@ -102,8 +102,13 @@ export function startInvocationTrace(tracing: Tracing, inv: Invocation): void {
 export function endInvocationTrace(t: InvocationTrace, inv: Invocation, ev: UsageEvent): void {
   const { span } = t;
   const write = t.tracing.tracer.startSpan('gateway.usage.write', { kind: SpanKind.INTERNAL, attributes: { 'gateway.usage.id': ev.id } }, t.context);
-  // the usage writer calls it once the record's batch is written (never, when the record is dropped)
+  // the usage writer tells one of them: the record's batch is written, or the record will never be
   ev.onDurable = () => write.end();
+  ev.onDropped = (reason) => {
+    write.setAttribute(ERROR_TYPE, reason);
+    write.setStatus({ code: SpanStatusCode.ERROR });
+    write.end();
+  };
 
   const req = inv.request;
   if (req?.temperature !== undefined) span.setAttribute(GEN_AI_REQUEST_TEMPERATURE, req.temperature);
@@ -201,14 +206,17 @@ function attemptSpans(t: InvocationTrace, op: GenAiOperation): AttemptObserver {
   };
 }
 
-function endAttempt(span: Span, { error, cancelled }: AttemptEnd): void {
-  if (error) {
+function endAttempt(span: Span, { error, cancelled, timeout, failed }: AttemptEnd): void {
+  if (cancelled) span.setAttribute('gateway.cancelled', true);
+  else if (error) {
     if (error.status !== undefined) span.setAttribute(HTTP_RESPONSE_STATUS_CODE, error.status);
     // the status, not the message: an upstream's error text may echo what the caller sent
-    span.setAttribute(ERROR_TYPE, error.timeout ? 'timeout' : error.status !== undefined ? String(error.status) : error.name);
+    span.setAttribute(ERROR_TYPE, error.timeout || timeout ? 'timeout' : error.status !== undefined ? String(error.status) : error.name);
     span.setStatus({ code: SpanStatusCode.ERROR });
-  } else if (cancelled) {
-    span.setAttribute('gateway.cancelled', true);
+  } else if (timeout || failed) {
+    // a stream that stalled or closed without a finish reason: no UpstreamError says more
+    span.setAttribute(ERROR_TYPE, timeout ? 'timeout' : '_OTHER');
+    span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
 }

@@ -268,3 +268,62 @@ describe('attempts timeline', () => {
     expect(row.attempts[1].startMs).toBeGreaterThanOrEqual(row.attempts[0].startMs + row.attempts[0].durationMs + 1000);
   });
 });
+
+describe('review fixes', () => {
+  it('keeps no embed input when the input rules did not run to the end (an unusable policy next to a PII one)', async () => {
+    const pii = uniq('cl-pii-embed');
+    const broken = uniq('cl-unusable');
+    ok(
+      await gw.gql(
+        'mutation($a: CreateGuardrailPolicyInput!, $b: CreateGuardrailPolicyInput!) { a: createGuardrailPolicy(input: $a) { id } b: createGuardrailPolicy(input: $b) { id } }',
+        { a: { name: pii, input: { pii: { kinds: ['EMAIL'], action: 'REDACT' } } }, b: { name: broken, input: { pii: { kinds: ['EMAIL'], action: 'REDACT' } } } },
+      ),
+    );
+    // stored by "another version": this one cannot compile it, and refuses the call
+    await query(gw, sql`update guardrail_policies set input = '{"pii":{"kinds":["NOPE"],"action":"X"}}'::jsonb where name = ${broken}`);
+    gw.app.services.guardrailPolicies.invalidate();
+    const model = await mockModel(gw, mock, null);
+    await query(gw, sql`update models set guardrail_policy_ids = array(select id from guardrail_policies where name in (${pii}, ${broken}) order by name <> ${pii}) where name = ${model}`);
+    const key = await keyWithLevel(gw, 'FULL');
+    const address = 'embedded.quux@example.org';
+    const res = await gw.gql('mutation($i: EmbedInput!) { embed(input: $i) { model } }', { i: { model, input: [`embed mail ${address}`] } }, key.secret);
+    expect(res.errors?.[0]?.extensions?.code).toBe('GUARDRAIL_BLOCKED');
+    const [row] = await callLogsOf(gw, model, 1);
+    expect(row.level).toBe('FULL');
+    expect(row.request).toBeNull();
+    expect(await dumpDatabase(gw)).not.toContain(address);
+  });
+
+  it('says TIMEOUT for a stream that stalled past the model timeout', async () => {
+    const model = await mockModel(gw, mock, 'METADATA', { timeoutMs: 300 });
+    ws ??= wsClient(gw, gw.adminKey);
+    mock.replyOnce({ chunks: ['One', ' two', ' three'], stallAfter: 2 });
+    await streamAll(ws, { model, messages: [{ role: 'USER', content: 'stall please' }] });
+    const rows = await callLogsOf(gw, model, 1);
+    expect(rows.map((r) => r.status)).toEqual(['ERROR']);
+    expect(rows[0].attempts).toEqual([expect.objectContaining({ status: 200, outcome: 'TIMEOUT', error: 'upstream timed out' })]);
+  });
+
+  it('lowers the level to a fallback model\'s: NONE keeps no row, METADATA keeps no bodies', async () => {
+    const provider = uniq('cl-openai');
+    await createProvider(gw, { name: provider, kind: 'OPENAI', baseUrl: mock.baseUrl, apiKey: 'sk-test' });
+    const rows: Record<string, CallLogRowOut[]> = {};
+    for (const cap of ['NONE', 'METADATA'] as const) {
+      const fallback = uniq('cl-fallback');
+      await createModel(gw, { name: fallback, targets: [{ provider, upstreamModel: fallback }] });
+      await query(gw, sql`update models set log_bodies = ${cap} where name = ${fallback}`);
+      const primary = uniq('cl-primary');
+      await createModel(gw, { name: primary, targets: [{ provider, upstreamModel: primary }], fallbacks: [fallback] });
+      const key = await keyWithLevel(gw, 'FULL');
+      mock.replyOnce(mockError(500, { message: 'primary down' }), mockError(500, { message: 'primary down' }), mockError(500, { message: 'primary down' }));
+      const out = await chatOk(gw, { model: primary, messages: [{ role: 'USER', content: `private words ${cap}` }] }, key.secret);
+      expect(out.upstreamModel).toBe(fallback);
+      rows[cap] = await callLogsOf(gw, primary, cap === 'NONE' ? 0 : 1, cap === 'NONE' ? 300 : 3000);
+    }
+    expect(rows.NONE).toEqual([]);
+    expect(rows.METADATA).toHaveLength(1);
+    expect(rows.METADATA[0]).toMatchObject({ level: 'METADATA', request: null, response: null, search: null });
+  });
+});
+
+type CallLogRowOut = Awaited<ReturnType<typeof callLogsOf>>[number];

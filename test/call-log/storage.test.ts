@@ -97,7 +97,8 @@ describe('truncation', () => {
 
 describe('usage writer', () => {
   it('drops a call log the database refuses, never its usage record nor the other logs of the batch', async () => {
-    const bad = usageEvent({ bodyBytes: 2 ** 40 });
+    // a time PostgreSQL cannot hold (a size it cannot, 2 ** 40, would be over the writer's call log budget instead)
+    const bad = usageEvent({ createdAt: new Date(8.64e15) });
     const good = usageEvent({});
     const odd = usageEvent({ request: { messages: [{ role: 'USER', content: 'nul \u0000 and lone \ud800 here' }] }, searchText: 'nul \u0000 lone \udc00 here' });
     const durable: string[] = [];
@@ -111,7 +112,7 @@ describe('usage writer', () => {
     expect(await countWhere('call_logs', ids)).toEqual([good.id, odd.id].sort());
     expect(durable.sort()).toEqual([...ids].sort());
     const refusal = gw.logs.find((l) => l.includes('call log refused by the database') && l.includes(bad.id));
-    expect(refusal).toContain('"sqlState":"22003"');
+    expect(refusal).toMatch(/"sqlState":"22[0-9A-Z]{3}"/);
     // the failed query (with the log's bodies) stays out of the logs
     expect(gw.logs.join('\n')).not.toContain('nul \\u0000 and lone');
     expect(refusal).not.toContain('hello');
@@ -185,8 +186,109 @@ describe('usage writer', () => {
     expect(value.model).toBe(model);
     expect(Object.keys(value)).not.toContain('callLog');
     expect(Object.keys(value)).not.toContain('onDurable');
+    expect(Object.keys(value)).not.toContain('onDropped');
     expect(JSON.stringify(value)).not.toContain('feed me');
     expect(await callLogsOf(gw, model, 1)).toHaveLength(1);
+  });
+});
+
+describe('usage writer: call logs are best effort', () => {
+  const dialect = new PgDialect();
+  const isLogs = (q: SQL) => dialect.sqlToQuery(q).sql.includes('call_logs');
+
+  it('drops the logs of a batch after a few failures of their own, and writes the usage records', async () => {
+    const database = gw.app.services.database;
+    let logTries = 0;
+    const logsFail = {
+      execute: async (q: SQL) => {
+        if (isLogs(q)) {
+          logTries++;
+          throw Object.assign(new Error('out of memory'), { code: '53200' });
+        }
+        return database.db.execute(q);
+      },
+    } as unknown as Db;
+    const written: string[] = [];
+    const dropped: string[] = [];
+    const w = createUsageWriter(logsFail, { flushMs: 5, bufferMax: 100, log: gw.app.services.log, onWritten: (es) => written.push(...es.map((e) => e.id)) });
+    const events = [usageEvent({}), usageEvent({}), usageEvent(null)];
+    for (const e of events) {
+      e.onDropped = () => dropped.push(e.id);
+      w.record(e);
+    }
+    await withTimeout(
+      (async () => {
+        while (w.pending() > 0) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      4000,
+      'the writer giving up on the logs',
+    );
+    await w.stop();
+    const ids = events.map((e) => e.id);
+    expect(written.sort()).toEqual([...ids].sort());
+    expect(dropped).toEqual([]);
+    expect(logTries).toBe(3);
+    expect(await countWhere('usage_records', ids)).toEqual([...ids].sort());
+    const line = gw.logs.find((l) => l.includes('call logs not written after 3 tries') && l.includes(ids[0]));
+    expect(line).toContain('"sqlState":"53200"');
+    expect(line).toContain('"count":2');
+  });
+
+  it('cuts a batch of large logs into several statements', async () => {
+    let logStatements = 0;
+    const counting = {
+      execute: async (q: SQL) => {
+        if (isLogs(q)) logStatements++;
+        else await gw.app.services.database.db.execute(q);
+        return { rows: [] };
+      },
+    } as unknown as Db;
+    const w = createUsageWriter(counting, { flushMs: 5, bufferMax: 100, log: gw.app.services.log });
+    const mib = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 20; i++) w.record(usageEvent({ request: { messages: [{ role: 'USER', content: mib }] }, searchText: mib, bodyBytes: mib.length + 40 }));
+    await w.stop();
+    expect(w.pending()).toBe(0);
+    expect(logStatements).toBeGreaterThan(1);
+  });
+
+  it('keeps the call logs it buffers within the byte budget, and every record', async () => {
+    const down = { execute: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) } as unknown as Db;
+    const budget = 16 * 1024 * 1024;
+    const w = createUsageWriter(down, { flushMs: 60_000, bufferMax: 1000, log: gw.app.services.log, callLogBufferBytes: budget });
+    const events = Array.from({ length: 200 }, () => usageEvent({ bodyBytes: 1024 * 1024 }));
+    for (const e of events) w.record(e);
+    await w.flush();
+    expect(w.pending()).toBe(200);
+    expect(w.callLogBuffer().bytes).toBeLessThanOrEqual(budget);
+    const kept = events.filter((e) => e.callLog);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThanOrEqual(16);
+    // the oldest lost theirs first
+    expect(events.at(-1)!.callLog).toBeDefined();
+    expect(events[0].callLog).toBeUndefined();
+    expect(w.callLogBuffer().stripped).toBe(200 - kept.length);
+    await w.stop(0);
+  });
+
+  it('tells a refused or dropped record\'s hook, which ends its trace span', async () => {
+    const refused = usageEvent(null);
+    refused.latencyMs = 2 ** 40;
+    const reasons: string[] = [];
+    refused.onDropped = (r) => reasons.push(`refused:${r}`);
+    const w = createUsageWriter(gw.app.services.database.db, { flushMs: 5, bufferMax: 1, log: gw.app.services.log });
+    w.record(refused);
+    await w.flush();
+    expect(reasons).toEqual(['refused:refused']);
+    const down = { execute: () => Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' })) } as unknown as Db;
+    const w2 = createUsageWriter(down, { flushMs: 60_000, bufferMax: 1, log: gw.app.services.log });
+    const [a, b] = [usageEvent(null), usageEvent(null)];
+    a.onDropped = (r) => reasons.push(`a:${r}`);
+    b.onDropped = (r) => reasons.push(`b:${r}`);
+    w2.record(a);
+    w2.record(b);
+    expect(reasons).toContain('a:dropped');
+    await w2.stop(0);
+    expect(reasons).toEqual(['refused:refused', 'a:dropped', 'b:dropped']);
   });
 });
 
@@ -202,9 +304,32 @@ describe('retention', () => {
   it('deletes the logs older than the retention, in batches, and keeps the others', async () => {
     const old = [await insertAged(45), await insertAged(31), await insertAged(400)];
     const kept = [await insertAged(29), await insertAged(0)];
-    expect(await deleteOldCallLogs(gw.app.services.database.db, 30, 2)).toBe(3);
+    expect(await deleteOldCallLogs(gw.app.services.database.db, 30, { batch: 2 })).toEqual({ deleted: 3, done: true });
     expect(await left()).toEqual([...kept].sort());
     expect(old).toHaveLength(3);
+  });
+
+  it('stops between batches: stop() does not wait for the rest of a long sweep', async () => {
+    const ids = [await insertAged(90), await insertAged(91), await insertAged(92)];
+    const database = gw.app.services.database;
+    let deletes = 0;
+    const slow = {
+      execute: async (q: SQL) => {
+        deletes++;
+        await new Promise((r) => setTimeout(r, 50));
+        return database.db.execute(q);
+      },
+    } as unknown as Db;
+    const sweep = startCallLogRetention(slow, 30, gw.app.services.log, { batch: 1 });
+    while (deletes < 1) await new Promise((r) => setTimeout(r, 5));
+    const t0 = Date.now();
+    await sweep.stop();
+    expect(Date.now() - t0).toBeLessThan(120);
+    expect(deletes).toBeLessThan(3);
+    const rest = (await left()).filter((id) => ids.includes(id));
+    expect(rest.length).toBeGreaterThan(0);
+    // the others' rows: the next test's sweep must not meet them
+    await deleteOldCallLogs(database.db, 30);
   });
 
   it('sweeps at start (then hourly) and stops', async () => {

@@ -50,20 +50,26 @@ export const guardrails: Step = {
 /** The input rules on the prompt (or an embed call's texts); a stream also gets the output rules as filters. */
 async function applyInputRules(inv: Invocation, store: NonNullable<PipelineDeps['guardrailPolicies']>, ids: string[]): Promise<void> {
   const policies = await store.compiledByIds(ids);
-  if (policies.length === 0) return;
+  if (policies.length === 0) return inputGuarded(inv);
   const run: GuardRun = { redactions: new Redactions(), note: countingNotes((e) => inv.noteGuardrail(e)) };
   // the texts of an embed call leave the gateway as a prompt does: the input rules apply; there is no answer text
   if (inv.input.kind === 'embed') {
     setEmbedTexts(inv, guardEmbedInput(policies, inv.input.embed.input, run));
-    return;
+    return inputGuarded(inv);
   }
   if (!inv.request) return;
   guarded.set(inv, { policies, run });
   inv.request = { ...inv.request, messages: guardInput(policies, inv.request.messages, run) };
+  inputGuarded(inv);
   if (inv.input.kind === 'stream') {
     const filters = outputFilters(policies, run);
     inv.outputFilters.push(...filters);
     // a tool call's arguments are judged whole, once the stream has them all (see text-filter.ts)
     if (filters.length) inv.guardToolArguments = (args) => guardOutput(policies, { content: args, toolCalls: [] }, run).content ?? '';
   }
+}
+
+/** The call log may keep the request now: every input rule ran on it. */
+function inputGuarded(inv: Invocation): void {
+  if (inv.callLog) inv.callLog.inputGuarded = true;
 }

@@ -35,7 +35,7 @@ export function createStream(inv: Invocation, deps: PipelineDeps): Channel<ChatC
   const start = (): void =>
     void produce().catch((err: unknown) => {
       log.error({ err }, 'stream failed unexpectedly');
-      progress.release?.();
+      progress.release?.(undefined, { failed: true });
       inv.settle(0, 0);
       Object.assign(inv.event, { status: 'ERROR', errorCode: 'INTERNAL', latencyMs: inv.elapsedMs() });
       record(inv, deps);

@@ -3,7 +3,7 @@ import { countMessagesTokens, countTextTokens } from '../../providers/count-toke
 import { isGatewayError } from '../../errors.js';
 import type { ChatResponse, Usage } from '../../providers/types.js';
 import { isUpstreamError } from '../../providers/types.js';
-import { AttemptsCancelled, AttemptsFailed } from '../attempt.js';
+import { AttemptsCancelled, AttemptsFailed, type AttemptEnd } from '../attempt.js';
 import type { Channel } from '../channel.js';
 import type { Answer, Invocation } from '../invocation.js';
 import { runAfter, type PipelineDeps } from '../pipeline.js';
@@ -12,13 +12,13 @@ import { markCancelled, noteAttempts, record } from '../call/record.js';
 import { priceUsage, settleStreamed } from '../call/settle.js';
 import { lastChunk, streamChunk } from './chunks.js';
 import { flushFilters } from './text-filter.js';
-import type { StreamEnd } from './classify-end.js';
+import { isTimeout, type StreamEnd } from './classify-end.js';
 import type { StreamProgress } from './open-stream.js';
 
 /** Settles and records the stream, then tells the client how it ended: the last chunk with usage, or the error. */
 export async function finishStream(inv: Invocation, deps: PipelineDeps, progress: StreamProgress, end: StreamEnd, channel: Channel<ChatChunk>): Promise<void> {
   const { failure, final, target } = progress;
-  progress.release?.(end.broke ? (isUpstreamError(failure) ? { retryAfterMs: failure.retryAfterMs, error: failure } : {}) : undefined);
+  progress.release?.(end.broke ? (isUpstreamError(failure) ? { retryAfterMs: failure.retryAfterMs, error: failure } : {}) : undefined, attemptEnd(end, failure));
   const promptTokens = final?.usage?.promptTokens ?? countMessagesTokens(inv.request!.messages);
   const completionTokens = final?.usage?.completionTokens ?? countTextTokens(progress.text) + (progress.argsChars ? countTextTokens(progress.argsChars) : 0);
   // the target that answered sets the price; before any did, the model's prices value nothing (settled as 0 below)
@@ -62,6 +62,17 @@ export async function finishStream(inv: Invocation, deps: PipelineDeps, progress
     source: 'upstream',
   };
   await closeAnswered(inv, deps, channel, progress.sent, usage);
+}
+
+/**
+ * How the held attempt ended, for its timeline entry and span: whether or not it counts against the target, a
+ * stream that failed upstream (timed out, broke, closed without a finish reason) did not end OK. A step's refusal
+ * (an output guardrail) is not the upstream's failure.
+ */
+function attemptEnd(end: StreamEnd, failure: unknown): AttemptEnd {
+  if (end.kind === 'cancelled') return { cancelled: true };
+  if (end.kind === 'finished' || (isGatewayError(failure) && !(failure instanceof AttemptsFailed))) return {};
+  return { error: isUpstreamError(failure) ? failure : undefined, timeout: isTimeout(failure), failed: true };
 }
 
 /**
