@@ -96,7 +96,7 @@ export const RETRY_MAX_MS = 1000;
  * The call logs the backlog holds at most while the database is away: a few hundred FULL logs of long prompts. The
  * record bound (USAGE_BUFFER_MAX) was sized for ~1 KB records; without this, buffered bodies would exhaust the heap first.
  */
-export const CALL_LOG_BUFFER_BYTES = 64 * 1024 * 1024;
+const CALL_LOG_BUFFER_BYTES = 64 * 1024 * 1024;
 
 /** One call log insert statement carries at most this much (estimated): far from V8's string limit and a huge jsonb. */
 const CALL_LOG_STATEMENT_BYTES = 8 * 1024 * 1024;
