@@ -197,6 +197,10 @@ function bothObservers(a: AttemptObserver, b: AttemptObserver): AttemptObserver 
           ua && ub
             ? {
                 headers: ua.headers || ub.headers ? { ...ua.headers, ...ub.headers } : undefined,
+                sending(origin) {
+                  ua.sending?.(origin);
+                  ub.sending?.(origin);
+                },
                 responded(status) {
                   ua.responded?.(status);
                   ub.responded?.(status);

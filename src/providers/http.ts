@@ -159,6 +159,7 @@ function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
   }
   // the agent's own request()/dispatch(): undici's top-level request() parses the URL again on every call
   const { origin, path } = targets.memo(call.url);
+  call.observe?.sending?.(origin);
   return {
     origin,
     path,

@@ -186,6 +186,8 @@ export interface CallOptions {
 export interface UpstreamObserver {
   /** Added to the request's headers (W3C traceparent / tracestate). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** The request is about to go to this origin (`scheme://host[:port]`), the adapter's default or the configured one. */
+  sending?(origin: string): void;
   /** The upstream's response headers arrived with this status (its time to first byte). */
   responded?(status: number): void;
 }

@@ -46,13 +46,6 @@ export interface InvocationTrace {
 /** Span names carry the model name the caller sent: bounded, so a long made-up name cannot bloat every export. */
 const MAX_NAME = 128;
 
-/** Hosts of the provider kinds whose adapters have a default base URL (the others are always configured with one). */
-const DEFAULT_URL: Readonly<Record<string, string>> = {
-  OPENAI: 'https://api.openai.com',
-  ANTHROPIC: 'https://api.anthropic.com',
-  GEMINI: 'https://generativelanguage.googleapis.com',
-};
-
 /** The GenAI semconv's name for a provider kind. */
 function genAiProvider(kind: string): string {
   return GEN_AI_PROVIDER_BY_KIND[kind as keyof typeof GEN_AI_PROVIDER_BY_KIND] ?? kind.toLowerCase();
@@ -190,7 +183,6 @@ function attemptSpans(t: InvocationTrace, op: GenAiOperation): AttemptObserver {
             'gateway.model': a.model.row.name,
             'gateway.attempt': a.attempt,
             'gateway.retry_wait_ms': a.waitedMs,
-            ...serverOf(provider.baseUrl ?? DEFAULT_URL[provider.kind]),
           },
         },
         t.context,
@@ -198,6 +190,8 @@ function attemptSpans(t: InvocationTrace, op: GenAiOperation): AttemptObserver {
       return {
         upstream: {
           headers: t.tracing.headersFor(span),
+          // the origin the adapter really calls: its default, a configured base URL, or one built from settings
+          sending: (origin) => span.setAttributes(serverOf(origin)),
           responded: (status) => span.setAttribute(HTTP_RESPONSE_STATUS_CODE, status),
         },
         ended: (outcome) => endAttempt(span, outcome),
@@ -221,11 +215,10 @@ function endAttempt(span: Span, { error, cancelled, timeout, failed }: AttemptEn
   span.end();
 }
 
-/** server.address / server.port of a base URL. */
-function serverOf(url: string | undefined): Record<string, string | number> {
-  if (!url) return {};
+/** server.address / server.port of an origin. */
+function serverOf(origin: string): Record<string, string | number> {
   try {
-    const u = new URL(url);
+    const u = new URL(origin);
     const port = u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443;
     return { [SERVER_ADDRESS]: u.hostname, [SERVER_PORT]: port };
   } catch {
