@@ -5,7 +5,7 @@ import { callLogs, type CallLogRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
 import type { UsageReadScope } from './access.js';
-import { encodeCursor, parseRecordKey, type RecordKey } from './usage-queries.js';
+import { decodeCursor, encodeCursor } from './usage-queries.js';
 
 /** A call log row as the API reads it: everything but the search vector. */
 export type CallLogRecord = Omit<CallLogRow, 'search'>;
@@ -71,13 +71,6 @@ function pageSize(value: number | null | undefined, arg: 'first' | 'last'): numb
   return size;
 }
 
-function cursorArg(cursor: string | null | undefined, arg: 'after' | 'before'): RecordKey | null {
-  if (cursor == null) return null;
-  const key = parseRecordKey(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!key) throw badInput(arg, 'is not a valid cursor');
-  return key;
-}
-
 /** The invocation id an id names: itself, or the invocation of a ChatChunk id (`<invocation id>:<index>`). */
 function invocationIdIn(id: string): string | null {
   if (isUuid(id)) return id;
@@ -133,8 +126,8 @@ export function createCallLogQueries(db: Db) {
     }): Promise<InvocationPage> {
       const backward = args.last != null;
       const size = backward ? pageSize(args.last, 'last') : pageSize(args.first, 'first');
-      const after = cursorArg(args.after, 'after');
-      const before = cursorArg(args.before, 'before');
+      const after = args.after != null ? decodeCursor(args.after, 'after') : null;
+      const before = args.before != null ? decodeCursor(args.before, 'before') : null;
       const c = [...scopeConditions(args.scope), ...filterConditions(args.filter)];
       // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
       if (after) c.push(sql`(${callLogs.createdAt}, ${callLogs.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);

@@ -50,7 +50,7 @@ export function encodeCursor(row: { createdAt: Date | string; id: string }): str
   return Buffer.from(recordKey(row)).toString('base64url');
 }
 
-function decodeCursor(cursor: string, arg: 'after' | 'before'): RecordKey {
+export function decodeCursor(cursor: string, arg: 'after' | 'before'): RecordKey {
   const key = parseRecordKey(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!key) throw badInput(arg, 'is not a valid cursor');
   return key;
