@@ -1,8 +1,8 @@
 /* Call logs older than CALL_LOG_RETENTION_DAYS are deleted: at start, then hourly, in batches, off the request path. */
-import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import { callLogs } from '../db/schema.js';
+import { deleteBatchBefore } from '../db/delete-before.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -26,17 +26,12 @@ export interface SweepLimits {
  */
 export async function deleteOldCallLogs(db: Db, days: number, limits: SweepLimits = {}): Promise<{ deleted: number; done: boolean }> {
   const { batch = 5000, stopped = () => false, budgetMs = SWEEP_BUDGET_MS } = limits;
-  const cutoff = new Date(Date.now() - days * 86_400_000).toISOString();
+  const cutoff = new Date(Date.now() - days * 86_400_000);
   const until = Date.now() + budgetMs;
   let total = 0;
   for (;;) {
     if (stopped() || Date.now() >= until) return { deleted: total, done: false };
-    // by row address, as usage retention does: a TID scan per batch instead of a join over the table
-    const res = await db.execute(
-      sql`delete from ${callLogs} where ctid = any(array(select ctid from ${callLogs} where ${callLogs.createdAt} < ${cutoff}::timestamptz limit ${batch}))`,
-    );
-    const r = res as { affectedRows?: number; count?: number; rowCount?: number };
-    const n = Number(r.affectedRows ?? r.count ?? r.rowCount ?? 0);
+    const n = await deleteBatchBefore(db, callLogs, callLogs.createdAt, cutoff, batch);
     total += n;
     if (n < batch) return { deleted: total, done: true };
   }

@@ -1,6 +1,7 @@
 /* Usage reads: newest-first cursor pages, per-key month-to-date totals, grouped summaries and series (usage-rollups.ts), retention. */
 import { and, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { deleteBatchBefore } from '../db/delete-before.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
@@ -215,13 +216,7 @@ export function createUsageQueries(db: Db) {
       const cutoff = new Date(Date.now() - days * 86_400_000);
       let total = 0;
       for (;;) {
-        const res = await db.execute(
-          // an ISO string, not a Date: a raw sql`` parameter skips drizzle's column mapping, and postgres.js rejects Dates.
-          // The batch is picked on the primary key's time order and deleted by row address: `= any(array(…))` is a
-          // TID scan, where `in (select …)` planned a hash join that read the whole table for every batch
-          sql`delete from ${usageRecords} where ctid = any(array(select ctid from ${usageRecords} where ${usageRecords.createdAt} < ${cutoff.toISOString()}::timestamptz limit ${batch}))`,
-        );
-        const n = Number((res as { rowCount?: number; count?: number; affectedRows?: number }).affectedRows ?? (res as { count?: number }).count ?? (res as { rowCount?: number }).rowCount ?? 0);
+        const n = await deleteBatchBefore(db, usageRecords, usageRecords.createdAt, cutoff, batch);
         total += n;
         if (n < batch) return total;
       }
