@@ -55,6 +55,12 @@ const envSchema = z.object({
   USAGE_FLUSH_MS: z.coerce.number().int().min(1).default(200),
   USAGE_BUFFER_MAX: z.coerce.number().int().min(100).default(100_000),
   USAGE_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  // where usage records (and call logs) are appended before the batching writer takes them; `off` disables it
+  USAGE_SPOOL_DIR: z.string().trim().min(1).optional(),
+  // SIGTERM: /readyz answers 503 this long before the listener closes, so a load balancer stops sending first
+  SHUTDOWN_DRAIN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  // SIGTERM: the whole stop (drain delay, in-flight calls and streams, last usage flush) within this long
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(10_000),
   KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(2000),
   DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
   GRAPHQL_INTROSPECTION: z.stringbool().default(true),
@@ -111,7 +117,17 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
       gemini: env.GEMINI_API_KEY ? { apiKey: env.GEMINI_API_KEY, baseUrl: env.GEMINI_BASE_URL } : undefined,
     },
     logLevel: env.LOG_LEVEL,
-    usage: { flushMs: env.USAGE_FLUSH_MS, bufferMax: env.USAGE_BUFFER_MAX, retentionDays: env.USAGE_RETENTION_DAYS },
+    usage: {
+      flushMs: env.USAGE_FLUSH_MS,
+      bufferMax: env.USAGE_BUFFER_MAX,
+      retentionDays: env.USAGE_RETENTION_DAYS,
+      /**
+       * The crash spool's folder; undefined when off. Default: DATA_DIR/spool, except for memory:// where the records
+       * would have nowhere to be replayed into after a restart.
+       */
+      spoolDir: spoolDirOf(env.USAGE_SPOOL_DIR, dbUrl, env.DATA_DIR),
+    },
+    shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_DELAY_MS, graceMs: env.SHUTDOWN_GRACE_MS },
     callLog: { retentionDays: env.CALL_LOG_RETENTION_DAYS, maxBodyBytes: env.CALL_LOG_MAX_BODY_BYTES },
     /** Set only when an OTLP endpoint is: without it no tracer exists and no span is made. */
     tracing: tracingConfig(env),
@@ -153,6 +169,12 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
 }
 
 export class ConfigError extends Error {}
+
+function spoolDirOf(setting: string | undefined, dbUrl: string | undefined, dataDir: string): string | undefined {
+  if (setting?.toLowerCase() === 'off') return undefined;
+  if (setting) return resolve(setting);
+  return dbUrl === 'memory://' ? undefined : resolve(dataDir, 'spool');
+}
 
 function tracingConfig(env: z.infer<typeof envSchema>) {
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -197,5 +219,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** Test helper: a config for an in-memory gateway with overrides. */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Readonly<Config> {
-  return loadConfig({ DATABASE_URL: 'memory://', PORT: '0', LOG_LEVEL: 'silent', GATEWAY_SECRET: 'test-secret-test-secret', ...overrides });
+  // no spool unless a test asks: tests on one Postgres must not share (and replay) each other's ./.data/spool
+  return loadConfig({ DATABASE_URL: 'memory://', PORT: '0', LOG_LEVEL: 'silent', GATEWAY_SECRET: 'test-secret-test-secret', USAGE_SPOOL_DIR: 'off', ...overrides });
 }

@@ -4,7 +4,7 @@
  * it once with the chat mutation. Tokens, cost and latency of the call are shown with the answer.
  */
 import { useMutation, useQuery } from '@urql/preact';
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useEffect, useId, useState, type Dispatch, type StateUpdater } from 'preact/hooks';
 import { errorText, ErrorNote } from '../components/error-note';
 import { draftMessage, MessageEditor, type DraftMessage } from '../components/message-editor';
 import { Page } from '../components/page';
@@ -27,13 +27,14 @@ const ModelsQuery = graphql(`
   }
 `);
 
-function ModelPicker({ model, onChange, disabled }: { model: string; onChange: (m: string) => void; disabled: boolean }) {
+function ModelPicker({ model, onChange, disabled }: { model: string; onChange: Dispatch<StateUpdater<string>>; disabled: boolean }) {
   const [{ data, fetching, error }] = useQuery({ query: ModelsQuery });
   const models = data?.models ?? [];
   const id = useId();
-  // the first model that can answer, once the list arrives
+  // the first model that can answer, once the list arrives; an updater, because a pick made between the list's
+  // render and this effect must win over the default
   useEffect(() => {
-    if (!model && models.length) onChange((models.find((m) => m.status !== 'RETIRED') ?? models[0]).name);
+    if (models.length) onChange((picked) => picked || (models.find((m) => m.status !== 'RETIRED') ?? models[0]).name);
   }, [models.length]);
   if (error) return <ErrorNote error={error} />;
   if (!fetching && data && !models.length) return <p class="notice">This key may not invoke any model. An ADMIN can add models, or allow this key more of them on the Keys page.</p>;
