@@ -129,7 +129,8 @@ describe.runIf(hasChromium)('the console, end to end', () => {
 
     for (const p of [admin, overview, dev]) expectNoProblems(p);
     await Promise.all([admin.close(), overview.close(), dev.close()]);
-  });
+    // a whole operator journey in three browser tabs: some 40 page steps, each waiting on a render
+  }, 90_000);
 });
 
 if (!hasChromium) {
