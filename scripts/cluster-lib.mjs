@@ -129,7 +129,7 @@ function createInstance(index, port, ctx) {
         GATEWAY_SECRET: ctx.secret,
         GATEWAY_ADMIN_KEY: ctx.adminKey,
       };
-      child = spawn(process.execPath, ctx.command, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, ctx.command, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: ctx.detached });
       ctx.children.add(child);
       const c = child;
       proc = supervise(c, name, index, ctx);
@@ -187,7 +187,7 @@ async function startHaproxy(bin, instances, ctx) {
     }),
   );
   // -db: in the foreground, not a daemon, so it is our child and dies with a signal from us
-  const child = spawn(bin, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'], detached: ctx.detached });
   ctx.children.add(child);
   const proc = supervise(child, 'haproxy', undefined, ctx);
   const statsUrl = `http://127.0.0.1:${statsPort}`;
@@ -243,6 +243,8 @@ async function startHaproxy(bin, instances, ctx) {
  * @param {string[]} [opts.command] node's arguments (default: the built gateway, built first if needed)
  * @param {string} [opts.logDir] each process's output goes to logDir/<name>.log (gw0.log …, haproxy.log)
  * @param {(line: string, from: { name: string, index?: number, stream: 'stdout' | 'stderr' }) => void} [opts.onLine]
+ * @param {boolean} [opts.detached] children in process groups of their own: a terminal's Ctrl-C then reaches only
+ *   the caller, which stops them in order (npm run cluster)
  */
 export async function startCluster(opts) {
   const bin = findHaproxy();
@@ -267,6 +269,7 @@ export async function startCluster(opts) {
     command: opts.command ?? builtGateway(),
     logDir: opts.logDir,
     onLine: opts.onLine,
+    detached: opts.detached ?? false,
     port: opts.port === 0 ? await freePort() : (opts.port ?? 8080),
     children: new Set(),
   };
