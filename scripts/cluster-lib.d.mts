@@ -47,7 +47,7 @@ export interface Cluster {
   adminKey: string;
   generated: { secret: boolean; adminKey: boolean };
   spoolRoot: string;
-  /** Drains every instance (SIGTERM, waits), then stops HAProxy. */
+  /** Drains every instance (SIGTERM, waits), then stops HAProxy (and removes the spool folder it made when none was given). */
   stop(): Promise<void>;
 }
 

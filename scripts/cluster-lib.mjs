@@ -239,7 +239,7 @@ async function startHaproxy(bin, instances, ctx) {
  * @param {string} opts.redisUrl
  * @param {Record<string, string>} [opts.env] extra environment of every instance (GATEWAY_SECRET and
  *   GATEWAY_ADMIN_KEY here are shared by all; generated when absent, see the result's `generated`)
- * @param {string} [opts.spoolRoot] instance i spools into spoolRoot/i (default: a new temporary folder)
+ * @param {string} [opts.spoolRoot] instance i spools into spoolRoot/i (default: a new temporary folder, removed by stop())
  * @param {string[]} [opts.command] node's arguments (default: the built gateway, built first if needed)
  * @param {string} [opts.logDir] each process's output goes to logDir/<name>.log (gw0.log …, haproxy.log)
  * @param {(line: string, from: { name: string, index?: number, stream: 'stdout' | 'stderr' }) => void} [opts.onLine]
@@ -266,6 +266,7 @@ export async function startCluster(opts) {
     databaseUrl: opts.databaseUrl,
     redisUrl: opts.redisUrl,
     spoolRoot: resolve(opts.spoolRoot ?? mkdtempSync(join(tmpdir(), 'gw-spool-'))),
+    ownSpoolRoot: opts.spoolRoot === undefined,
     command: opts.command ?? builtGateway(),
     logDir: opts.logDir,
     onLine: opts.onLine,
@@ -287,6 +288,8 @@ export async function startCluster(opts) {
     await Promise.all(instances.map((i) => i.stop()));
     await haproxy?.stop();
     process.off('exit', killChildren);
+    // a temporary spool nobody will start on again; a caller's own spoolRoot is left for the next start
+    if (ctx.ownSpoolRoot) rmSync(ctx.spoolRoot, { recursive: true, force: true });
   };
   try {
     // the first instance alone runs the migrations (the others would wait on the migration lock anyway)
