@@ -65,6 +65,8 @@ describe('the HAProxy configuration', () => {
     expect(template).toMatch(/^\s*option redispatch/m);
     // a request that reached an instance is never sent again
     expect(template.match(/^\s*retry-on (.*)$/m)?.[1]).toBe('conn-failure');
+    // on every answer, HAProxy's own 502s for a call its instance dropped included
+    expect(template).toMatch(/^\s*http-after-response set-header x-gateway-instance %s$/m);
   });
 
   it('renders for npm run cluster with only the marked blocks changed', () => {
