@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHaproxy } from '../../scripts/cluster-haproxy.mjs';
 import { startCluster, type Cluster } from '../../scripts/cluster-lib.mjs';
 import { createWsClient, wsCollect } from '../kit/ws.js';
-import { freshDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../limits/kit.js';
+import { freshDatabase, sleep, TEST_DATABASE_URL, TEST_REDIS_URL } from '../limits/kit.js';
+import { startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 
 const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { message { content } } }';
 const STREAM = 'subscription($input: ChatInput!) { chatStream(input: $input) { delta finishReason } }';
@@ -33,12 +34,21 @@ describe.skipIf(skipReason)('the cluster runner: 3 instances behind HAProxy', ()
   let cluster: Cluster;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let dir: string;
+  let mock: OpenAIMock;
 
-  const chat = async (text: string): Promise<Answer> => {
+  const gql = async (query: string, variables: Record<string, unknown>) => {
     const res = await fetch(`${cluster.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.adminKey}` },
-      body: JSON.stringify({ query: CHAT, variables: { input: { model: 'echo', messages: [{ role: 'USER', content: text }] } } }),
+      body: JSON.stringify({ query, variables }),
+    });
+    return { res, body: (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] } };
+  };
+  const chat = async (text: string, model = 'echo'): Promise<Answer> => {
+    const res = await fetch(`${cluster.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.adminKey}` },
+      body: JSON.stringify({ query: CHAT, variables: { input: { model, messages: [{ role: 'USER', content: text }] } } }),
     });
     const body = (await res.json()) as { data?: { chat: { message: { content: string } } } };
     return { status: res.status, instance: res.headers.get('x-gateway-instance'), content: body.data?.chat.message.content };
@@ -47,6 +57,7 @@ describe.skipIf(skipReason)('the cluster runner: 3 instances behind HAProxy', ()
   // three processes run the migrations and start (building first when the sources changed) on a loaded machine
   beforeAll(async () => {
     db = await freshDatabase(TEST_DATABASE_URL!);
+    mock = await startOpenAIMock({ reply: { text: 'slow answer', delayMs: 300 } });
     dir = mkdtempSync(join(tmpdir(), 'gw-cluster-test-'));
     cluster = await startCluster({
       port: 0,
@@ -62,6 +73,7 @@ describe.skipIf(skipReason)('the cluster runner: 3 instances behind HAProxy', ()
     // a test that failed half-way may leave processes running: stop() is a no-op for those already stopped
     await cluster?.stop();
     await db?.drop();
+    await mock?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -116,6 +128,41 @@ describe.skipIf(skipReason)('the cluster runner: 3 instances behind HAProxy', ()
     expect(after.filter((a) => a.instance === 'gw1').length).toBeGreaterThan(0);
     // a new gateway process starting on a loaded 2-core machine takes 10-20 s of this
   }, 60_000);
+
+  // calls that take a while, so some are in flight on the instance when it gets SIGTERM
+  it('stops an instance with SIGTERM under load without failing a call', async () => {
+    const provider = await gql('mutation($i: CreateProviderInput!) { createProvider(input: $i) { id } }', {
+      i: { name: 'slow', kind: 'OPENAI_COMPATIBLE', baseUrl: mock.baseUrl, apiKey: 'sk-slow' },
+    });
+    expect(provider.body.errors).toBeUndefined();
+    const model = await gql('mutation($i: CreateModelInput!) { createModel(input: $i) { id } }', { i: { name: 'slow-model', targets: [{ provider: 'slow', upstreamModel: 'm' }] } });
+    expect(model.body.errors).toBeUndefined();
+
+    const gw2 = cluster.instances[2];
+    const answers: Array<Answer & { started: number; ended: number }> = [];
+    let stopAt = 0;
+    let done = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !done; i++) {
+        const started = Date.now();
+        const a = await chat(`worker ${w} call ${i}`, 'slow-model');
+        answers.push({ ...a, started, ended: Date.now() });
+      }
+    };
+    const workers = [0, 1, 2, 3, 4, 5].map(worker);
+    await sleep(1500);
+    stopAt = Date.now();
+    const exit = gw2.stop();
+    await sleep(3000);
+    done = true;
+    await Promise.all(workers);
+    expect(await exit).toEqual({ code: 0, signal: null });
+    expect(answers.filter((a) => a.status !== 200 || a.content !== 'slow answer')).toEqual([]);
+    // gw2 answered calls it had received before the signal, and none once it was gone
+    expect(answers.filter((a) => a.instance === 'gw2' && a.started < stopAt && a.ended > stopAt).length).toBeGreaterThan(0);
+    expect(answers.filter((a) => a.instance === 'gw2' && a.started > stopAt + 2500)).toEqual([]);
+    expect(answers.filter((a) => a.started > stopAt).length).toBeGreaterThan(6);
+  }, 30_000);
 
   it('stop() drains every instance (exit code 0), then stops HAProxy', async () => {
     const exits = cluster.instances.map((i) => i.exited);
