@@ -23,11 +23,14 @@ const CHAT = 'mutation($input: ChatInput!) { chat(input: $input) { id message { 
 const STREAM = 'subscription($input: ChatInput!) { chatStream(input: $input) { invocationId delta finishReason } }';
 /** Streamed in pieces 250 ms apart: about 2 s, so it is still running when SIGTERM comes and ends well within the grace. */
 const SHORT_STREAM = ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight'];
+/** About 4 s: still running when the websockets start draining (after the drain delay). */
+const MEDIUM_STREAM = Array.from({ length: 16 }, (_, i) => ` m${i}`);
 
 /** What the upstream answers, by the first word of the last user message. */
 function replyFor(text: string) {
   if (text.startsWith('slow')) return { text: 'slow answer', delayMs: 1500 };
   if (text.startsWith('short-stream')) return { chunks: SHORT_STREAM, gapMs: 250 };
+  if (text.startsWith('medium-stream')) return { chunks: MEDIUM_STREAM, gapMs: 250 };
   // far longer than the grace: cut at the stop's deadline
   if (text.startsWith('long-stream')) return { chunks: Array.from({ length: 60 }, (_, i) => ` w${i}`), gapMs: 500 };
   return { text: 'quick answer' };
@@ -121,6 +124,10 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
     // in flight at the SIGTERM: a graphql-ws stream, an SSE stream (REST), an HTTP call, and a stream too long for the grace
     const wsStreaming = createWsClient(url, key);
     const wsStream = wsCollect<{ chatStream: { invocationId: string; delta: string; finishReason: string | null } }>(wsStreaming, STREAM, { input: input('ws-stream', 'short-stream') }, 20_000);
+    // a socket whose client subscribes again while it drains: that subscribe waits for the socket's close (1012),
+    // after its running stream has ended; a client that retries sends it again on its new connection
+    const wsBusy = createWsClient(url, key);
+    const busyStream = wsCollect<{ chatStream: { delta: string } }>(wsBusy, STREAM, { input: input('ws-busy', 'medium-stream') }, 20_000);
     const wsLong = createWsClient(url, key);
     const longOutcome = wsCollect(wsLong, STREAM, { input: input('ws-long', 'long-stream') }, 30_000).then(
       (r) => ({ cut: false, results: r.length }),
@@ -142,7 +149,7 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
     })();
     const httpCall = gql(CHAT, { input: input('http-slow', 'slow') });
     // the streams have started upstream, the slow call is waiting on it
-    await waitFor(() => mock.chatRequests().length >= 4, 'the calls to reach the upstream', 10_000);
+    await waitFor(() => mock.chatRequests().length >= 5, 'the calls to reach the upstream', 10_000);
     await sleep(300);
 
     const termAt = Date.now();
@@ -158,17 +165,26 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
     // during the drain delay the instance still serves new calls (the load balancer has not noticed yet)
     const duringDelay = await gql(CHAT, { input: input('during-delay', 'quick') });
     const duringDelayAt = Date.now();
+    // the listener has closed and the websockets drain: a new subscribe on the busy socket is held, not run
+    await sleep(Math.max(0, termAt + DRAIN_DELAY_MS + 500 - Date.now()));
+    const heldOutcome = wsCollect(wsBusy, STREAM, { input: input('ws-held', 'quick') }, 20_000).then(
+      (r) => ({ closedWith: undefined as number | undefined, results: r }),
+      (e: unknown) => ({ closedWith: (e as { code?: number }).code, results: [] }),
+    );
 
     const wsResults = await wsStream;
     const sse = await restStream;
     const http = await httpCall;
     const long = await longOutcome;
+    const busyResults = await busyStream;
+    const held = await heldOutcome;
     await waitFor(() => idleCloses.length > 0, 'the idle socket to be closed', GRACE_MS);
     const exitCode = await Promise.race([exited, sleep(GRACE_MS + 5000).then(() => 'still running')]);
     const exitedAfterMs = Date.now() - termAt;
     idle.dispose();
     await wsStreaming.dispose();
     await wsLong.dispose();
+    await wsBusy.dispose();
 
     expect(draining.body).toEqual({ status: 'draining' });
     expect(draining.at - termAt).toBeLessThan(1000);
@@ -181,6 +197,11 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
     expect(wsResults.at(-1)?.data?.chatStream.finishReason).toBeTruthy();
     expect(sse).toEqual({ status: 200, text: SHORT_STREAM.join(''), done: true });
     expect(http.body.data).toMatchObject({ chat: { message: { content: 'slow answer' } } });
+    // the busy socket's stream ran to its end; the subscribe sent while draining never ran here: the socket closed
+    // with 1012 under it (this client does not retry, so the close is its error)
+    expect(busyResults.map((r) => r.data?.chatStream.delta ?? '').join('')).toBe(MEDIUM_STREAM.join(''));
+    expect(held).toEqual({ closedWith: 1012, results: [] });
+    expect(wsBusy.closes.map((c) => c.code)).toEqual([1012]);
     // a stream still running at the deadline is cut
     expect(long.cut).toBe(true);
 
@@ -196,12 +217,13 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
       select metadata->>'tag' as tag, status from usage_records where metadata->>'tag' is not null order by tag`;
     expect(Object.fromEntries(rows.map((r) => [r.tag, r.status]))).toEqual({
       'during-delay': 'OK',
+      'ws-busy': 'OK',
       'http-slow': 'OK',
       'sse-stream': 'OK',
       'ws-long': 'CANCELLED',
       'ws-stream': 'OK',
     });
-    expect(rows).toHaveLength(5);
+    expect(rows).toHaveLength(6);
     const messages = stdout
       .split('\n')
       .filter(Boolean)
