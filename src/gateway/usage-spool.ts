@@ -20,8 +20,8 @@ export interface UsageSpoolOptions {
   commitMs?: number;
   /** A segment is sealed (and a new one begun) past this size. */
   segmentBytes?: number;
-  /** A segment whose records are all written is sealed (and deleted) once it is this old. */
-  idleSealMs?: number;
+  /** A segment is sealed once this old (at its next commit, or when idle), and deleted once its records are written. */
+  sealAfterMs?: number;
 }
 
 /** Where the spool hands its records: the usage writer. */
@@ -70,7 +70,7 @@ export class UsageSpool {
   private readonly log: Logger;
   private readonly commitMs: number;
   private readonly segmentBytes: number;
-  private readonly idleSealMs: number;
+  private readonly sealAfterMs: number;
   private readonly releaseLock: () => void;
   /** Segment files to replay (an earlier run's, or ours whose records were let go from memory), oldest first. */
   private readonly replays: Array<{ path: string; bytes: number }> = [];
@@ -98,7 +98,7 @@ export class UsageSpool {
     this.log = opts.log;
     this.commitMs = opts.commitMs ?? 5;
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
-    this.idleSealMs = opts.idleSealMs ?? 1000;
+    this.sealAfterMs = opts.sealAfterMs ?? 1000;
     mkdirSync(this.dir, { recursive: true });
     this.releaseLock = takeSpoolLock(this.dir);
     // what earlier processes left is replayed; our segments are numbered after theirs
@@ -109,7 +109,7 @@ export class UsageSpool {
       this.replays.push({ path: join(this.dir, name), bytes: statSync(join(this.dir, name)).size });
     }
     if (this.replays.length) this.log.info({ segments: this.replays.length, dir: this.dir }, 'usage spool: replaying segments left by an earlier run');
-    this.idleTimer = setInterval(() => this.sealIfIdle(), this.idleSealMs);
+    this.idleTimer = setInterval(() => this.sealIfIdle(), this.sealAfterMs);
     this.idleTimer.unref();
   }
 
@@ -225,8 +225,9 @@ export class UsageSpool {
       const batch = this.pending;
       this.pending = [];
       const seg = this.current!;
-      // sealed before the sync: appends from now on go to the next segment and the next sync
-      const full = seg.bytes >= this.segmentBytes;
+      // sealed before the sync: appends from now on go to the next segment and the next sync. Sealed by age too, so
+      // under a steady load written segments are deleted within seconds instead of growing to the size bound
+      const full = seg.bytes >= this.segmentBytes || Date.now() - seg.openedAt >= this.sealAfterMs;
       if (full) this.current = undefined;
       const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve));
       if (err) this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
@@ -290,7 +291,7 @@ export class UsageSpool {
   /** The current segment goes once all its records are written and it is old enough: an idle spool keeps no file. */
   private sealIfIdle(): void {
     const seg = this.current;
-    if (!seg || this.committing || this.pending.length || seg.left !== seg.appended || Date.now() - seg.openedAt < this.idleSealMs) return;
+    if (!seg || this.committing || this.pending.length || seg.left !== seg.appended || Date.now() - seg.openedAt < this.sealAfterMs) return;
     this.seal(seg);
     this.retireFinished();
   }

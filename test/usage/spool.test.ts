@@ -141,7 +141,7 @@ describe('usage spool', () => {
   it('a record is in its segment when record() returns; written after the group commit; the segment goes once all are written', async () => {
     const dir = tempDir();
     const { log } = capturingLog();
-    const spool = createUsageSpool({ dir, log, commitMs: 5, idleSealMs: 200 });
+    const spool = createUsageSpool({ dir, log, commitMs: 5, sealAfterMs: 200 });
     const durable: string[] = [];
     const w = createUsageWriter(database.db, { flushMs: 10, bufferMax: 1000, log, spool });
     const events = Array.from({ length: 20 }, (_, i) => ({ ...event(i, i % 3 === 0), onDurable: () => durable.push(`${i}`) }));
@@ -267,7 +267,7 @@ describe('usage spool', () => {
     const { log, lines } = capturingLog();
     const { db, state } = cuttable(database.db);
     state.down = true;
-    const spool = createUsageSpool({ dir, log, idleSealMs: 100 });
+    const spool = createUsageSpool({ dir, log, sealAfterMs: 100 });
     let dropped = 0;
     const w = createUsageWriter(db, { flushMs: 5, bufferMax: 10, batchSize: 4, log, spool, onDropped: (n) => (dropped += n) });
     const events = Array.from({ length: 60 }, (_, i) => event(i, i % 2 === 0));
@@ -296,7 +296,7 @@ describe('usage spool', () => {
     const { log } = capturingLog();
     const { db, state } = cuttable(database.db);
     state.down = true;
-    const w = createUsageWriter(db, { flushMs: 5, bufferMax: 1000, log, spool: createUsageSpool({ dir, log, idleSealMs: 100 }), callLogBufferBytes: 20_000 });
+    const w = createUsageWriter(db, { flushMs: 5, bufferMax: 1000, log, spool: createUsageSpool({ dir, log, sealAfterMs: 100 }), callLogBufferBytes: 20_000 });
     const events = Array.from({ length: 30 }, (_, i) => event(i, true));
     for (const e of events) w.record(e);
     await w.flush();
