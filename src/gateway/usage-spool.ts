@@ -51,7 +51,7 @@ interface Segment {
   bytes: number;
   openedAt: number;
   appended: number;
-  /** Records handed over and since written, refused or let go from memory (they leave in append order). */
+  /** Records handed over and since written, refused or let go from memory. */
   left: number;
   /** Some records were let go from memory unwritten: the sealed segment is replayed, not deleted. */
   evicted: boolean;
@@ -87,10 +87,16 @@ export class UsageSpool {
   private lastWriteErrorLog = 0;
   private readonly idleTimer: NodeJS.Timeout;
 
-  /** BacklogSpool: the writer's backlog tells how many of the oldest handed-over records left. */
+  /**
+   * The segment of each record handed over and not yet left. Set at the hand-over (a commit timer's turn, not the
+   * caller's): records leave out of order (a batch in flight while newer ones are let go at the bound).
+   */
+  private readonly owners = new Map<UsageEvent, Segment>();
+
+  /** BacklogSpool: the writer's backlog tells which handed-over records left. */
   readonly backlog: BacklogSpool = {
-    released: (n) => this.leave(n, false),
-    evicted: (n) => this.leave(n, true),
+    released: (events) => this.leave(events, false),
+    evicted: (events) => this.leave(events, true),
   };
 
   constructor(opts: UsageSpoolOptions) {
@@ -232,6 +238,7 @@ export class UsageSpool {
       const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve));
       if (err) this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
       if (full) this.seal(seg);
+      for (const e of batch) this.owners.set(e, seg);
       this.sink?.committed(batch);
       this.retireFinished();
     }
@@ -269,8 +276,13 @@ export class UsageSpool {
   /** Sealed segments whose records have all left: deleted, or queued for replay when some were let go unwritten. */
   private retireFinished(): void {
     const { live } = this;
-    while (live.length && live[0].fd === undefined && live[0].left === live[0].appended) {
-      const seg = live.shift()!;
+    for (let i = 0; i < live.length; ) {
+      const seg = live[i];
+      if (seg.fd !== undefined || seg.left !== seg.appended) {
+        i++;
+        continue;
+      }
+      live.splice(i, 1);
       if (!seg.evicted) {
         this.remove(seg.path);
         continue;
@@ -296,18 +308,18 @@ export class UsageSpool {
     this.retireFinished();
   }
 
-  /** The `n` oldest handed-over records have left; `evicted`: unwritten. */
-  private leave(n: number, evicted: boolean): void {
-    // after close: records handed over without a segment (appended after the stop) must not retire one
-    if (this.closed) return;
-    for (const seg of this.live) {
-      if (n <= 0) break;
-      const take = Math.min(n, seg.appended - seg.left);
-      if (take <= 0) continue;
-      seg.left += take;
+  /** Handed-over records left the writer; `evicted`: unwritten, their segment is replayed. Told twice: no-op. */
+  private leave(events: readonly UsageEvent[], evicted: boolean): void {
+    let any = false;
+    for (const e of events) {
+      const seg = this.owners.get(e);
+      // not ours (appended after the stop) or already told
+      if (!seg) continue;
+      this.owners.delete(e);
+      seg.left++;
       if (evicted) seg.evicted = true;
-      n -= take;
+      any = true;
     }
-    this.retireFinished();
+    if (any) this.retireFinished();
   }
 }
