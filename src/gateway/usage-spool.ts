@@ -5,7 +5,7 @@
  * far, and only then are the records handed to the writer's backlog.
  */
 import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open as openFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BacklogSpool } from './usage-backlog.js';
@@ -57,6 +57,8 @@ interface Segment {
   evicted: boolean;
   /** A failed write may have left a partial line: the next append starts on a fresh line. */
   torn: boolean;
+  /** The folder was synced since the file was created: its name survives a machine crash too. */
+  named: boolean;
 }
 
 const SEGMENT_FILE = /^(\d+)\.jsonl$/;
@@ -235,12 +237,29 @@ export class UsageSpool {
       // under a steady load written segments are deleted within seconds instead of growing to the size bound
       const full = seg.bytes >= this.segmentBytes || Date.now() - seg.openedAt >= this.sealAfterMs;
       if (full) this.current = undefined;
-      const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve));
+      const err = (await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve))) ?? (await this.syncName(seg));
       if (err) this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
       if (full) this.seal(seg);
       for (const e of batch) this.owners.set(e, seg);
       this.sink?.committed(batch);
       this.retireFinished();
+    }
+  }
+
+  /** A new file's name is durable once its folder is synced: once per segment, with its first commit. */
+  private async syncName(seg: Segment): Promise<NodeJS.ErrnoException | null> {
+    if (seg.named) return null;
+    try {
+      const dir = await openFile(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+      seg.named = true;
+      return null;
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
     }
   }
 
@@ -262,7 +281,7 @@ export class UsageSpool {
       // counted like any segment (appends and syncs fail on it, records go on in memory); tried again once it retires
       this.errorRarely(err, path, 'usage spool: segment not created; records are kept in memory only until it works again');
     }
-    const seg: Segment = { seq, path, fd, bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false };
+    const seg: Segment = { seq, path, fd, bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false, named: false };
     this.live.push(seg);
     return (this.current = seg);
   }
