@@ -447,7 +447,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         await callLogRetention.stop();
         await sealing.stop();
         await partitionUpkeep.stop();
-        await usage.stop();
+        await usage.stop(Math.max(500, left()));
         // after the usage flush, which ends the last usage-write spans; a collector that is away costs at most the deadline
         await tracing?.shutdown(Math.max(500, left()));
         await deliveries.stop();

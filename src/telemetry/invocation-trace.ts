@@ -98,6 +98,12 @@ export function endInvocationTrace(t: InvocationTrace, inv: Invocation, ev: Usag
   // the usage writer tells one of them: the record's batch is written, or the record will never be
   ev.onDurable = () => write.end();
   ev.onDropped = (reason) => {
+    // spooled: left memory for the spool, written later by its replay, outside this trace; not an error
+    if (reason === 'spooled') {
+      write.setAttribute('gateway.usage.spooled', true);
+      write.end();
+      return;
+    }
     write.setAttribute(ERROR_TYPE, reason);
     write.setStatus({ code: SpanStatusCode.ERROR });
     write.end();
