@@ -65,7 +65,7 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
     instanceId: randomBytes(6).toString('hex'),
     intervalMs: opts.heartbeatMs,
     watched: () => watched.entries(),
-    onWindow: (id, reading, at, seq) => refreshWindow(known, since, id, reading, at, seq),
+    onWindow: (id, reading, at, seq) => refreshWindow(known, since, id, reading, at, seq) || unwatch(id),
     order,
     active: () => redis.up,
     onError: (err) => redis.markDown(err),
@@ -140,17 +140,17 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
 }
 
 /**
- * A heartbeat's reading of a window becomes its base: the heartbeats of all instances are aligned to the clock, so
- * they read every window at about the same moment and the shares an outage gives each of what was left then sum
- * to at most the limit; what this instance admits after the reading comes on top (onCounters). Replies on one
- * connection arrive in the order Redis ran the commands, so an admission replied after the reading was not in it.
+ * A heartbeat's reading of a window becomes its base (false: Redis has no open window for it): the heartbeats of all
+ * instances are aligned to the clock, so they read every window at about the same moment and the shares an outage
+ * gives each of what was left then sum to at most the limit; what this instance admits after the reading comes on
+ * top (onCounters). One connection's server runs commands in the order they were sent, so an admission sent after
+ * the beat (a higher seq) is not in the reading, whichever reply this process handles first.
  */
-function refreshWindow(known: LRUCache<string, KnownCounters>, since: Map<string, Since>, id: string, r: WindowReading, at: number, seq: number): void {
+function refreshWindow(known: LRUCache<string, KnownCounters>, since: Map<string, Since>, id: string, r: WindowReading, at: number, seq: number): boolean {
   const k = known.get(id);
   if (r.requests == null) {
-    since.delete(id);
     if (k) k.window = undefined;
-    return;
+    return false;
   }
   const w = k?.window;
   const sameWindow = w && Math.abs(w.start - (at - (WINDOW_MS - r.ttlMs))) < 1000;
@@ -161,6 +161,7 @@ function refreshWindow(known: LRUCache<string, KnownCounters>, since: Map<string
   const window = windowOf(start, r.requests, r.tokens, own);
   if (k) k.window = window;
   else known.set(id, { window });
+  return true;
 }
 
 /** 1, 2, 3, …: commands numbered as they are sent, which is the order one connection's server runs them in. */
