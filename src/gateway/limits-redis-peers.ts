@@ -1,0 +1,109 @@
+/*
+ * Which instances share the limits, and what the shared windows hold, kept fresh while Redis is up: what a Redis
+ * outage's per-instance fallback needs to stay within the limit in total (each instance admits its share of what
+ * was left, limits-memory.ts `peers`).
+ *
+ * Heartbeat: one script (BEAT, limits-redis-scripts.ts) on every multiple of `intervalMs` of the clock: ZADD
+ * <prefix>instances <now> <instanceId>, members older than `liveMs` removed, ZCARD = the live instances. In the
+ * same snapshot it reads the windows this instance holds open counters of: every instance reads them at about the
+ * same moment, so the shares an outage gives each of what was left then add up to at most the limit
+ * (limits-redis-outage.ts refreshWindow).
+ */
+import type { Redis } from 'ioredis';
+import type { ConnectionDeadline } from '../util/loop-aware-deadline.js';
+import type { LimitCommands } from './limits-redis-scripts.js';
+
+export interface WindowReading {
+  /** null: Redis has no open window for it */
+  requests: number | null;
+  tokens: number;
+  /** ms until it ends */
+  ttlMs: number;
+}
+
+export interface PeerTrackerOptions {
+  client: Redis;
+  cmd: LimitCommands;
+  deadline: ConnectionDeadline;
+  /** @see RedisLimiterOptions.redisPrefix */
+  prefix: string;
+  instanceId: string;
+  /** @default 1000 */
+  intervalMs?: number;
+  /** An instance without a heartbeat this long is gone. @default 5000 */
+  liveMs?: number;
+  /** The windows to re-read with each beat: subject id → window key. */
+  watched: () => Iterable<[string, string]>;
+  /** A re-read window (called for every watched one each beat); seq: the beat's place in the connection's order. */
+  onWindow: (subjectId: string, reading: WindowReading, at: number, seq: number) => void;
+  /** @see SharedAdmissionOptions.order */
+  order: () => number;
+  /** Whether timed beats should run (not while Redis is down: the rejoin beats itself). */
+  active: () => boolean;
+  /** A timed beat failed: Redis is likely down. */
+  onError: (err: unknown) => void;
+}
+
+export interface PeerTracker {
+  /** Live instances (this one included) at the last beat; undefined before the first one answered. */
+  readonly peers: number | undefined;
+  /** Beats now; resolves to how many instances beat at or after `since` (epoch ms), this one included. */
+  beat(since?: number): Promise<number>;
+  /** Removes this instance from the set (shutting down: the others' shares grow at once). */
+  leave(): Promise<void>;
+  stop(): void;
+}
+
+export function createPeerTracker(opts: PeerTrackerOptions): PeerTracker {
+  const set = `${opts.prefix}instances`;
+  const liveMs = opts.liveMs ?? 5000;
+  let peers: number | undefined;
+  let beating = false;
+
+  async function beat(since = 0): Promise<number> {
+    const watched = [...opts.watched()];
+    const seq = opts.order();
+    const r = await opts.cmd.gwBeat(1 + watched.length, set, ...watched.map(([, key]) => key), Date.now(), opts.instanceId, liveMs, since);
+    peers = Math.max(1, Number(r[0]));
+    const at = Date.now();
+    watched.forEach(([id], j) => {
+      const [requests, tokens, ttl] = r.slice(2 + j * 3, 5 + j * 3).map(String);
+      const ms = Number(ttl);
+      opts.onWindow(id, { requests: requests === '' || ms <= 0 ? null : Number(requests), tokens: Number(tokens || 0), ttlMs: ms }, at, seq);
+    });
+    return Number(r[1]);
+  }
+
+  const intervalMs = opts.intervalMs ?? 1000;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  // on the clock's multiples of the interval: every instance reads the windows at about the same moment
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(tick, intervalMs - (Date.now() % intervalMs));
+    timer.unref();
+  };
+  const tick = () => {
+    schedule();
+    if (beating || !opts.active()) return;
+    beating = true;
+    beat()
+      .catch((err: unknown) => opts.onError(err))
+      .finally(() => (beating = false));
+  };
+  schedule();
+
+  return {
+    get peers() {
+      return peers;
+    },
+    beat,
+    async leave() {
+      await opts.deadline(opts.client.zrem(set, opts.instanceId));
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
