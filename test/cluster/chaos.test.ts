@@ -80,12 +80,11 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
     // a short stream: 5 words ~40 ms apart; a unary answer after 30 ms
     mock = await startOpenAIMock({ reply: { text: 'one two three four five', delayMs: 30, gapMs: 40 } });
     [pg, redis] = await Promise.all([PrivatePostgres.create(), PrivateRedis.start()]);
-    await pg.query('create database chaos');
     const { startCluster } = (await import(CLUSTER_LIB)) as { startCluster: StartCluster };
     cluster = await startCluster({
       instances: 3,
       port: 0,
-      databaseUrl: pg.url.replace(/\/postgres$/, '/chaos'),
+      databaseUrl: pg.url,
       redisUrl: redis.url,
       spoolRoot: join(dir, 'spool'),
       logDir: join(dir, 'logs'),
