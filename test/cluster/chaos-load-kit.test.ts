@@ -40,16 +40,18 @@ describe('chaos checks', () => {
     const inFlight = call({ outcome: 'failed', startedAt: 900, endedAt: 1200, detail: 'HTTP 502' });
     const other = call({ outcome: 'failed', startedAt: 900, endedAt: 1200, servedBy: 'gw0', detail: 'cut' });
     const late = call({ outcome: 'failed', startedAt: 900, endedAt: 9000, detail: 'timeout' });
+    const dying = call({ outcome: 'failed', startedAt: 1100, endedAt: 1300, detail: 'UND_ERR_SOCKET' });
     const after = call({ outcome: 'failed', startedAt: 2000, endedAt: 2100, detail: 'HTTP 503' });
     const oldSocket = call({ kind: 'ws-stream', outcome: 'failed', startedAt: 1100, endedAt: 1150, socketOpenedAt: 500, detail: 'ws closed 1006' });
     const ok = call({ outcome: 'ok', startedAt: 900, endedAt: 1200 });
-    const r = failuresNotFromKill([inFlight, other, late, after, oldSocket, ok], {
+    const r = failuresNotFromKill([inFlight, other, late, dying, after, oldSocket, ok], {
       at: 1000,
+      exitedAt: 1200,
       instance: 'gw1',
       inFlightAtKill: new Set([inFlight, other, late, ok]),
       graceMs: 5000,
     });
-    expect(r.excused).toEqual([inFlight, oldSocket]);
+    expect(r.excused).toEqual([inFlight, dying, oldSocket]);
     expect(r.unexcused).toEqual([other, late, after]);
   });
 });

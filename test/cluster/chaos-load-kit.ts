@@ -302,14 +302,17 @@ export function rateWindows(admittedAt: number[], limit: number, windowMs = 60_0
 }
 
 /**
- * Failed calls that a kill of one instance at `killedAt` does not account for. A call may fail for the kill when it
- * was in flight then (`inFlightAtKill`), or went out on a graphql-ws socket opened before it; either way it must
- * have ended within `graceMs` of the kill (the instance's sockets close at once), and if the answer's headers said
- * which instance served it, that must be the killed one.
+ * Failed calls that a SIGKILL of one instance at `at` does not account for. A call may fail for the kill when it was
+ * in flight then (`inFlightAtKill`), or started before the process was seen to exit (`exitedAt`: until the kernel has
+ * closed a dying process's listening socket it still accepts connections, which then break without an answer — not
+ * a connection failure the load balancer may retry, as the request did reach an instance), or went out on a
+ * graphql-ws socket opened before the kill. Either way it must have ended within `graceMs` of the kill (the
+ * instance's sockets close at once), and if the answer's headers said which instance served it, that must be the
+ * killed one.
  */
 export function failuresNotFromKill(
   calls: Call[],
-  kill: { at: number; instance: string; inFlightAtKill: Set<Call>; graceMs: number },
+  kill: { at: number; exitedAt: number; instance: string; inFlightAtKill: Set<Call>; graceMs: number },
 ): { excused: Call[]; unexcused: Call[] } {
   const excused: Call[] = [];
   const unexcused: Call[] = [];
@@ -317,7 +320,7 @@ export function failuresNotFromKill(
     if (c.outcome !== 'failed') continue;
     const onOldSocket = c.kind === 'ws-stream' && c.socketOpenedAt !== undefined && c.socketOpenedAt < kill.at;
     const atKill =
-      (kill.inFlightAtKill.has(c) || onOldSocket) && (c.endedAt ?? Infinity) <= kill.at + kill.graceMs && (c.servedBy === undefined || c.servedBy === kill.instance);
+      (kill.inFlightAtKill.has(c) || c.startedAt <= kill.exitedAt || onOldSocket) && (c.endedAt ?? Infinity) <= kill.at + kill.graceMs && (c.servedBy === undefined || c.servedBy === kill.instance);
     (atKill ? excused : unexcused).push(c);
   }
   return { excused, unexcused };

@@ -58,7 +58,7 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
   let load: Load;
   let calls: Call[] = [];
   let records: RecordRow[] = [];
-  let kill: { at: number; instance: string; inFlightAtKill: Set<Call>; graceMs: number };
+  let kill: { at: number; exitedAt: number; instance: string; inFlightAtKill: Set<Call>; graceMs: number };
   let t0 = 0;
   let ran = false;
   const rel = (t: number) => `${((t - t0) / 1000).toFixed(1)}s`;
@@ -88,20 +88,21 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
       redisUrl: redis.url,
       spoolRoot: join(dir, 'spool'),
       logDir: join(dir, 'logs'),
-      // the sources under tsx: no build step, and what is tested is this checkout as it is
-      command: ['--import', 'tsx', 'src/main.ts'],
+      // the built gateway (the cluster library builds it when the sources changed), as `npm run cluster` runs it: it
+      // starts much faster than under tsx on a busy machine, which matters for the restart in the middle of the load
       env: { LOG_LEVEL: 'warn', OPENAI_API_KEY: 'sk-chaos', OPENAI_BASE_URL: mock.baseUrl },
     });
     const create = (name: string, limits?: Record<string, number>) =>
-      admin<{ createApiKey: { secret: string; apiKey: { id: string } } }>(
-        'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret apiKey { id } } }',
+      admin<{ createApiKey: { secret: string } }>(
+        'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }',
         { i: { name, scopes: ['INVOKE'], ...(limits ? { limits } : {}) } },
       );
     const free = await create('chaos unlimited');
     const limited = await create('chaos limited', { requestsPerMinute: RPM });
     secrets.free = free.createApiKey.secret;
     secrets.limited = limited.createApiKey.secret;
-    limitedKeyId = limited.createApiKey.apiKey.id;
+    // ApiKey.id is a global id; the records carry the row's uuid
+    [{ id: limitedKeyId }] = await pg.query<{ id: string }>("select id::text as id from api_keys where name = 'chaos limited'");
   }, 180_000);
 
   afterAll(async () => {
@@ -139,13 +140,18 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
     calls = load.calls;
 
     await at(T.kill);
-    kill = { at: Date.now(), instance: victim.name, inFlightAtKill: new Set(load.inFlight), graceMs: KILL_GRACE_MS };
+    const killedAt = Date.now();
+    const inFlightAtKill = new Set(load.inFlight);
     await victim.kill('SIGKILL');
-    note(`SIGKILL ${victim.name} (${kill.inFlightAtKill.size} calls in flight overall)`);
+    kill = { at: killedAt, exitedAt: Date.now(), instance: victim.name, inFlightAtKill, graceMs: KILL_GRACE_MS };
+    note(`SIGKILL ${victim.name} (${inFlightAtKill.size} calls in flight overall; its exit seen ${kill.exitedAt - killedAt} ms later)`);
     await at(T.restart);
     note(`starting ${victim.name} again`);
-    await victim.start();
-    note(`${victim.name} ready`);
+    // the timeline goes on while it starts
+    const restarted = victim.start().then(
+      () => note(`${victim.name} ready`),
+      (e: unknown) => note(`${victim.name} failed to start: ${String(e)}`),
+    );
 
     await at(T.redisKill);
     await redis!.kill();
@@ -165,6 +171,7 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
     await at(T.end);
     await load.stop();
     note('load stopped');
+    await restarted;
 
     // the spools and writers catch up: wait until the record count stops moving, then stop the cluster (SIGTERM:
     // each instance drains and flushes what is left) and read the records
@@ -193,7 +200,7 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
     for (const c of calls.filter((c) => c.outcome === 'ok' && c.servedBy)) served.set(c.servedBy!, (served.get(c.servedBy!) ?? 0) + 1);
     console.log(
       [
-        '--- chaos summary ---',
+        `--- chaos summary (t0 = ${new Date(t0).toISOString()}) ---`,
         ...events,
         'calls (kind/key: calls ok limited failed):',
         ...tally.map((r) => `  ${r.kind}/${r.key}: ${r.calls} ${r.ok} ${r.limited} ${r.failed}`),
