@@ -20,6 +20,8 @@ import { createRouter, type RouterOptions } from './gateway/route.js';
 import { createRedisEventTarget } from './gateway/redis-event-target.js';
 import { createUsageFeed } from './gateway/usage-feed.js';
 import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
+import { createUsageSpool } from './gateway/usage-spool.js';
+import { registerSpoolMetrics } from './gateway/usage-spool-metrics.js';
 import { startCallLogRetention } from './call-log/retention.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
@@ -246,6 +248,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const webhooks = createWebhookService(db, box, config.webhooks);
   const deliveries = createWebhookDelivery(db, box, log, { ...config.webhooks, sweepMs: options.webhookSweepMs });
   const budgetAlerts = createBudgetAlertService(db, { events: teamEvents, deliveries, log });
+  // taken before anything is served: a second process on the same folder fails here, before its first record
+  const spool = config.usage.spoolDir ? createUsageSpool({ dir: config.usage.spoolDir, log }) : undefined;
+  if (spool) registerSpoolMetrics(metrics.registry, spool);
   const usage = createUsageWriter(db, {
     flushMs: config.usage.flushMs,
     bufferMax: config.usage.bufferMax,
@@ -253,6 +258,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     onWritten: (events) => feed.publish(events),
     onDropped: (n) => metrics.usageDropped.inc(n),
     copyRows: database.copyRows,
+    spool,
   });
   const router = createRouter(options.router);
   const executor = createExecutor({

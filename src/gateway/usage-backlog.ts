@@ -1,10 +1,19 @@
 /*
  * The usage records not yet written, bounded: past the bound the oldest waiting ones are dropped, and that is logged.
  * Their call logs have a byte budget of their own: past it the oldest records lose their call log, never themselves.
+ * With the crash spool on, records leave in the order they came (written, refused or past a bound), and the spool is
+ * told how many left: past a bound (records or call log bytes) the oldest are only let go from memory, their spool
+ * segment is replayed later.
  */
 import type { Logger } from 'pino';
 import { callLogBytes } from '../call-log/size.js';
 import type { UsageEvent } from './usage-writer.js';
+
+/** What the spool is told: the `n` oldest records it handed over are done with, or were let go unwritten. */
+export interface BacklogSpool {
+  released(n: number): void;
+  evicted(n: number): void;
+}
 
 export class UsageBacklog {
   /** Waiting to be written, oldest first. */
@@ -20,6 +29,13 @@ export class UsageBacklog {
   private strippedTotal = 0;
   private strippedSinceLog = 0;
   private lastStripLog = 0;
+  /**
+   * Refused records of a batch that went back (the database went away mid-batch): counted as left only once the
+   * records before them in the batch have left too, so the spool never lets go of a segment too early.
+   */
+  private refusedUncounted = 0;
+  /** Records let go from memory because they are spooled (counted apart from the dropped ones: none is lost). */
+  private evictedTotal = 0;
 
   constructor(
     /** Records kept at most, in flight included. */
@@ -28,6 +44,7 @@ export class UsageBacklog {
     private readonly onDropped?: (count: number) => void,
     /** Call log bytes kept at most (estimated: see callLogBytes). */
     private readonly maxLogBytes = Infinity,
+    private readonly spool?: BacklogSpool,
   ) {}
 
   /** Records not yet written (waiting or in flight). */
@@ -41,6 +58,11 @@ export class UsageBacklog {
 
   get dropped(): number {
     return this.droppedTotal;
+  }
+
+  /** Spooled records let go from memory at a bound; written later from their segments. */
+  get evicted(): number {
+    return this.evictedTotal;
   }
 
   /** Call logs taken off records to keep the backlog within its call log budget. */
@@ -58,7 +80,10 @@ export class UsageBacklog {
     if (e.callLog) {
       this.withLogs.add(e);
       this.logBytes += callLogBytes(e.callLog);
-      if (this.logBytes > this.maxLogBytes) this.stripOldestLogs();
+      if (this.logBytes > this.maxLogBytes) {
+        if (this.spool) this.evictForLogs();
+        else this.stripOldestLogs();
+      }
     }
     this.enforceBound();
   }
@@ -71,12 +96,15 @@ export class UsageBacklog {
   /** The batch in flight is done with (written, or its refused records dropped); the bound is logged afresh. */
   done(): void {
     this.forget(this.inflight);
+    if (this.spool && this.inflight.length + this.refusedUncounted > 0) this.spool.released(this.inflight.length + this.refusedUncounted);
+    this.refusedUncounted = 0;
     this.inflight = [];
     this.lastDropLog = 0;
   }
 
   /** Records of the batch in flight that were not written go back in front of the waiting ones. */
   putBack(events: UsageEvent[]): void {
+    this.refusedUncounted += this.inflight.length - events.length;
     this.waiting = events.concat(this.waiting);
     this.inflight = [];
   }
@@ -96,10 +124,11 @@ export class UsageBacklog {
     tellDropped(this.inflight.concat(this.waiting), 'dropped', this.log);
   }
 
-  /** Keeps at most `max` records (in flight included), dropping the oldest waiting ones. */
+  /** Keeps at most `max` records (in flight included), dropping the oldest waiting ones (spooled: letting them go). */
   enforceBound(): void {
     const n = Math.min(this.size - this.max, this.waiting.length);
     if (n <= 0) return;
+    if (this.spool) return this.evict(n);
     const gone = this.waiting.splice(0, n);
     this.forget(gone);
     tellDropped(gone, 'dropped', this.log);
@@ -113,6 +142,34 @@ export class UsageBacklog {
       this.lastDropLog = now;
       this.droppedSinceLog = 0;
     }
+  }
+
+  /** Spooled: the `n` oldest waiting records leave memory unwritten; their segments bring them back later. */
+  private evict(n: number): void {
+    const gone = this.waiting.splice(0, n);
+    this.forget(gone);
+    tellDropped(gone, 'spooled', this.log);
+    this.spool!.evicted(n);
+    this.evictedTotal += n;
+    const now = Date.now();
+    if (this.lastDropLog === 0 || now - this.lastDropLog >= 5000) {
+      this.log.warn(
+        { evictedTotal: this.evictedTotal, bufferMax: this.max, callLogBytes: this.logBytes },
+        'usage buffer full: the oldest records wait in the spool only, and are written from it once the database takes writes',
+      );
+      this.lastDropLog = now;
+    }
+  }
+
+  /** Spooled: the oldest waiting records leave memory until their call logs fit the budget again. */
+  private evictForLogs(): void {
+    let n = 0;
+    let bytes = this.logBytes;
+    while (n < this.waiting.length && bytes > this.maxLogBytes) {
+      const log = this.waiting[n++].callLog;
+      if (log) bytes -= callLogBytes(log);
+    }
+    if (n > 0) this.evict(n);
   }
 
   /** Records leaving the backlog: their call logs no longer count. */
@@ -145,7 +202,7 @@ export class UsageBacklog {
 }
 
 /** Each dropped record's own hook (its trace's usage write span), told why; a failing hook is logged. */
-function tellDropped(events: UsageEvent[], reason: 'refused' | 'dropped', log: Logger): void {
+function tellDropped(events: UsageEvent[], reason: 'refused' | 'dropped' | 'spooled', log: Logger): void {
   for (const e of events) {
     if (!e.onDropped) continue;
     try {

@@ -1,4 +1,7 @@
-/* Usage records are buffered and written in batches off the request path; kept while the database is away. */
+/*
+ * Usage records are buffered and written in batches off the request path; kept while the database is away. With the
+ * crash spool (usage-spool.ts) each record is on disk before the backlog takes it, and spooled segments are replayed.
+ */
 import { getTableName, sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
@@ -7,6 +10,8 @@ import { UsageBacklog } from './usage-backlog.js';
 import type { CallLogEntry } from '../call-log/types.js';
 import { insertCallLogs } from '../call-log/insert.js';
 import { chunkBySize } from '../call-log/size.js';
+import { rowsOf } from '../db/rows-of.js';
+import type { ReplayJob, UsageSpool } from './usage-spool.js';
 
 export type UsageStatus = 'OK' | 'ERROR' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CANCELLED';
 
@@ -50,10 +55,10 @@ export interface UsageEvent {
   /** Told once the record is durably written (the trace's usage-write span ends then). */
   onDurable?: () => void;
   /**
-   * Told instead when the record will never be written: the database refused it, or it was dropped (the buffer's
-   * bound, or still unwritten at shutdown).
+   * Told instead when the record will never be written by this process: the database refused it, it was dropped (the
+   * buffer's bound, or still unwritten at shutdown), or it was let go from memory and waits in the spool.
    */
-  onDropped?: (reason: 'refused' | 'dropped') => void;
+  onDropped?: (reason: 'refused' | 'dropped' | 'spooled') => void;
 }
 
 export type CacheHitKind = 'EXACT' | 'SEMANTIC';
@@ -82,6 +87,11 @@ export interface UsageWriterOptions {
   copyRows?: (table: string, columns: readonly string[], text: string) => Promise<void>;
   /** Call log bytes kept at most while records wait (default CALL_LOG_BUFFER_BYTES); past it the oldest lose theirs. */
   callLogBufferBytes?: number;
+  /**
+   * The crash spool: records are appended there first and taken once on disk; the bounds then let records go from
+   * memory only (their segments are replayed) instead of dropping them.
+   */
+  spool?: UsageSpool;
 }
 
 export type UsageWriter = ReturnType<typeof createUsageWriter>;
@@ -178,7 +188,7 @@ function toCopyText(events: UsageEvent[]): string {
  * One statement and one JSON parameter per batch, whatever its size: binding 17 parameters per record
  * costs more CPU (query building, and on embedded PGlite the event loop itself) than Postgres parsing JSON.
  */
-function insertBatch(events: UsageEvent[]): SQL {
+function insertBatch(events: UsageEvent[], returning = false): SQL {
   const rows = storableJson(
     events.map((e) => ({
       id: e.id,
@@ -222,18 +232,28 @@ function insertBatch(events: UsageEvent[]): SQL {
       ttft_ms int, status text, error_code text, streamed boolean, attempts int, usage_exact boolean, metadata jsonb,
       cache_hit text, cost_saved_usd numeric, cache_similarity double precision, guardrails jsonb, team_id uuid,
       end_user text, cached_read_tokens int, cache_write_tokens int, reasoning_tokens int)
-    on conflict (created_at, id) do nothing`;
+    on conflict (created_at, id) do nothing${returning ? sql` returning id` : sql``}`;
 }
 
 export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
-  const { batchSize = 500, callLogBufferBytes = CALL_LOG_BUFFER_BYTES } = opts;
-  const backlog = new UsageBacklog(opts.bufferMax, opts.log, opts.onDropped, callLogBufferBytes);
+  const { batchSize = 500, callLogBufferBytes = CALL_LOG_BUFFER_BYTES, spool } = opts;
+  const backlog = new UsageBacklog(opts.bufferMax, opts.log, opts.onDropped, callLogBufferBytes, spool?.backlog);
   let timer: NodeJS.Timeout | undefined;
   /** The one write attempt running; every write goes through it, so two inserts never take the same records. */
   let running: Promise<void> | undefined;
   let failures = 0;
   let stopped = false;
   const writeLogs = callLogWriter(db, opts.log);
+  const replayStep = spool ? spoolReplayer(db, spool, batchSize, writeLogs, opts) : undefined;
+
+  function take(e: UsageEvent): void {
+    backlog.add(e);
+    if (backlog.waitingCount >= batchSize && !failures && !running) void flush();
+    else schedule(opts.flushMs);
+  }
+
+  // records reach the backlog once on disk, in the order they were appended
+  spool?.attach({ committed: (events) => events.forEach(take), replayQueued: () => schedule(opts.flushMs) });
 
   function schedule(delay: number): void {
     if (timer || stopped) return;
@@ -245,29 +265,15 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
   }
 
   async function writeAll(): Promise<void> {
-    while (backlog.waitingCount) {
-      const batch = backlog.take(batchSize);
-      let written = batch;
-      try {
-        await insertEvents(db, opts.copyRows, batch);
-      } catch (err) {
-        if (!isDataError(err)) {
-          backlog.putBack(batch);
-          backlog.enforceBound();
-          throw err;
-        }
-        // the database refused a value, not the connection: write one by one, drop only what it refuses
-        written = await writeEachDroppingRefused(db, backlog, batch, opts);
+    for (;;) {
+      if (!backlog.waitingCount) {
+        // spooled segments (an earlier run's, or records let go at a bound) once the live records are written
+        if (!replayStep || stopped || !(await replayStep())) return;
+        failures = 0;
+        continue;
       }
-      // the database going away here puts the records back with their logs (usage rows already in are skipped)
-      await writeLogs(written).catch((err: unknown) => {
-        backlog.putBack(written);
-        backlog.enforceBound();
-        throw err;
-      });
-      backlog.done();
+      await writeBacklogBatch(db, backlog, batchSize, writeLogs, opts);
       failures = 0;
-      announceWritten(written, opts);
     }
   }
 
@@ -297,14 +303,19 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
 
   return {
     record(e: UsageEvent): void {
-      backlog.add(e);
-      if (backlog.waitingCount >= batchSize && !failures && !running) void flush();
-      else schedule(opts.flushMs);
+      if (spool) spool.append(e);
+      else take(e);
     },
-    flush,
-    /** Records not yet written (waiting or in flight). */
-    pending: () => backlog.size,
+    /** Writes what is waiting (spooled records once on disk), and spooled segments after them. */
+    async flush(): Promise<void> {
+      await spool?.commit();
+      return flush();
+    },
+    /** Records not yet written (waiting for their spool commit, waiting, or in flight). */
+    pending: () => backlog.size + (spool?.uncommitted() ?? 0),
     dropped: () => backlog.dropped,
+    /** Spooled records let go from memory at a bound (written later from their segments). */
+    evicted: () => backlog.evicted,
     /** The call log bytes held now (estimated), and the logs taken off waiting records to stay within the budget. */
     callLogBuffer: () => ({ bytes: backlog.callLogBytes, stripped: backlog.strippedCallLogs }),
     /** Flushes everything, retrying for up to `deadlineMs`; records after this are only buffered. */
@@ -312,9 +323,66 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      await flushUntil(Date.now() + deadlineMs, flush, () => backlog.size === 0, () => failures > 0);
-      backlog.lost();
+      const commitAndFlush = spool ? () => spool.commit().then(flush) : flush;
+      await flushUntil(Date.now() + deadlineMs, commitAndFlush, () => backlog.size === 0 && !spool?.uncommitted(), () => failures > 0);
+      if (spool) await closeSpool(spool, opts.log);
+      else backlog.lost();
     },
+  };
+}
+
+/** Unwritten records are not lost at a stop: their segments stay, and the next start on this folder replays them. */
+async function closeSpool(spool: UsageSpool, log: Logger): Promise<void> {
+  const left = await spool.close();
+  if (left) log.warn({ left, dir: spool.dir }, `${left} usage records left in the spool for the next start`);
+}
+
+/** The backlog's oldest batch, with its call logs; on an outage the records go back (and the error is thrown). */
+async function writeBacklogBatch(db: Db, backlog: UsageBacklog, batchSize: number, writeLogs: (events: UsageEvent[]) => Promise<void>, opts: UsageWriterOptions): Promise<void> {
+  const batch = backlog.take(batchSize);
+  let written = batch;
+  try {
+    await insertEvents(db, opts.copyRows, batch);
+  } catch (err) {
+    if (!isDataError(err)) {
+      backlog.putBack(batch);
+      backlog.enforceBound();
+      throw err;
+    }
+    // the database refused a value, not the connection: write one by one, drop only what it refuses
+    written = await writeEachDroppingRefused(db, backlog, batch, opts);
+  }
+  // the database going away here puts the records back with their logs (usage rows already in are skipped)
+  await writeLogs(written).catch((err: unknown) => {
+    backlog.putBack(written);
+    backlog.enforceBound();
+    throw err;
+  });
+  backlog.done();
+  announceWritten(written, opts);
+}
+
+/**
+ * One batch of spooled segments at a time, through the idempotent insert: records written before (by the process
+ * that spooled them, or an earlier replay) are skipped by the database, so a replay never duplicates one. A step
+ * resolves false when no segment waits; it throws on an outage, and the next step goes on where this one stopped.
+ */
+function spoolReplayer(db: Db, spool: UsageSpool, batchSize: number, writeLogs: (events: UsageEvent[]) => Promise<void>, opts: UsageWriterOptions) {
+  let job: ReplayJob | undefined;
+  return async (): Promise<boolean> => {
+    if (!(job ??= await spool.nextReplay())) return false;
+    const events = spool.parseNext(job, batchSize);
+    const inserted = events.length ? await insertReplayed(db, events, opts.log) : new Set<string>();
+    await writeLogs(events);
+    job.next += batchSize;
+    job.inserted = (job.inserted ?? 0) + inserted.size;
+    // only the records this replay wrote are news to the live feed
+    if (inserted.size) announceWritten(events.filter((e) => inserted.has(e.id)), opts);
+    if (job.next >= job.lines.length) {
+      spool.replayed(job, job.inserted);
+      job = undefined;
+    }
+    return true;
   };
 }
 
@@ -329,6 +397,28 @@ async function insertEvents(db: Db, copyRows: UsageWriterOptions['copyRows'], ev
   }
   // ids and times are ours, so a batch re-sent after a lost acknowledgement cannot duplicate rows
   await db.execute(insertBatch(events));
+}
+
+/**
+ * Spooled records through the insert that skips those already written; the ids it did insert. A value the database
+ * refuses is logged and skipped (it can never be written), one record at a time.
+ */
+async function insertReplayed(db: Db, events: UsageEvent[], log: Logger): Promise<Set<string>> {
+  try {
+    return new Set(rowsOf<{ id: string }>(await db.execute(insertBatch(events, true))).map((r) => r.id));
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+  }
+  const inserted = new Set<string>();
+  for (const e of events) {
+    try {
+      for (const r of rowsOf<{ id: string }>(await db.execute(insertBatch([e], true)))) inserted.add(r.id);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      log.error({ err, usageId: e.id, model: e.model }, 'usage record refused by the database: dropped');
+    }
+  }
+  return inserted;
 }
 
 /** Writes a batch the database refused one record at a time; what it refuses again is dropped (and logged). */

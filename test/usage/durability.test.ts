@@ -5,6 +5,9 @@
  */
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -332,6 +335,8 @@ describe.skipIf(!PG_URL)('durability against real Postgres', () => {
         PORT: '0',
         HOST: '127.0.0.1',
         USAGE_FLUSH_MS: '600000',
+        // a spool of its own (the default ./.data/spool would be shared with, and replayed by, other runs)
+        USAGE_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'gw-durability-')),
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,299 @@
+/*
+ * The usage spool: every record is appended to a local segment file before the batching writer takes it, so a crashed
+ * (or killed) process, or one whose database was away for long, loses nothing: the next start on the same folder
+ * replays what was not written. Appends are group-committed: one fdatasync every `commitMs` covers all appended so
+ * far, and only then are the records handed to the writer's backlog.
+ */
+import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { BacklogSpool } from './usage-backlog.js';
+import { takeSpoolLock } from './usage-spool-lock.js';
+import { parseSpoolLine, spoolLine, splitSegment } from './usage-spool-lines.js';
+import type { UsageEvent } from './usage-writer.js';
+
+export interface UsageSpoolOptions {
+  dir: string;
+  log: Logger;
+  /** How long appends wait for their shared fdatasync: a machine crash loses at most this much. */
+  commitMs?: number;
+  /** A segment is sealed (and a new one begun) past this size. */
+  segmentBytes?: number;
+  /** A segment whose records are all written is sealed (and deleted) once it is this old. */
+  idleSealMs?: number;
+}
+
+/** Where the spool hands its records: the usage writer. */
+export interface SpoolSink {
+  /** Records now on disk (fdatasync'd), in append order. */
+  committed(events: UsageEvent[]): void;
+  /** A segment waits for a replay pass. */
+  replayQueued(): void;
+}
+
+/** One segment file being replayed: its lines, and how far the replay got (kept across failed attempts). */
+export interface ReplayJob {
+  path: string;
+  lines: string[];
+  next: number;
+  /** Lines that were not records (corrupt); the torn last line is not among them. */
+  skipped: number;
+  /** Records the replay inserted so far (the others were written before). */
+  inserted?: number;
+}
+
+interface Segment {
+  seq: number;
+  path: string;
+  /** Open while records are appended; undefined once sealed. */
+  fd: number | undefined;
+  bytes: number;
+  openedAt: number;
+  appended: number;
+  /** Records handed over and since written, refused or let go from memory (they leave in append order). */
+  left: number;
+  /** Some records were let go from memory unwritten: the sealed segment is replayed, not deleted. */
+  evicted: boolean;
+  /** A failed write may have left a partial line: the next append starts on a fresh line. */
+  torn: boolean;
+}
+
+const SEGMENT_FILE = /^(\d+)\.jsonl$/;
+
+export function createUsageSpool(opts: UsageSpoolOptions): UsageSpool {
+  return new UsageSpool(opts);
+}
+
+export class UsageSpool {
+  readonly dir: string;
+  private readonly log: Logger;
+  private readonly commitMs: number;
+  private readonly segmentBytes: number;
+  private readonly idleSealMs: number;
+  private readonly releaseLock: () => void;
+  /** Segment files to replay (an earlier run's, or ours whose records were let go from memory), oldest first. */
+  private readonly replays: Array<{ path: string; bytes: number }> = [];
+  private nextSeq = 1;
+  /** Segments with records not yet left, oldest first; the last may be the one appended to. */
+  private readonly live: Segment[] = [];
+  private current: Segment | undefined;
+  /** Appended, not yet covered by an fdatasync. */
+  private pending: UsageEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private sink: SpoolSink | undefined;
+  private closed = false;
+  private lastWriteErrorLog = 0;
+  private readonly idleTimer: NodeJS.Timeout;
+
+  /** BacklogSpool: the writer's backlog tells how many of the oldest handed-over records left. */
+  readonly backlog: BacklogSpool = {
+    released: (n) => this.leave(n, false),
+    evicted: (n) => this.leave(n, true),
+  };
+
+  constructor(opts: UsageSpoolOptions) {
+    this.dir = opts.dir;
+    this.log = opts.log;
+    this.commitMs = opts.commitMs ?? 5;
+    this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
+    this.idleSealMs = opts.idleSealMs ?? 1000;
+    mkdirSync(this.dir, { recursive: true });
+    this.releaseLock = takeSpoolLock(this.dir);
+    // what earlier processes left is replayed; our segments are numbered after theirs
+    for (const name of readdirSync(this.dir).sort()) {
+      const m = SEGMENT_FILE.exec(name);
+      if (!m) continue;
+      this.nextSeq = Math.max(this.nextSeq, Number(m[1]) + 1);
+      this.replays.push({ path: join(this.dir, name), bytes: statSync(join(this.dir, name)).size });
+    }
+    if (this.replays.length) this.log.info({ segments: this.replays.length, dir: this.dir }, 'usage spool: replaying segments left by an earlier run');
+    this.idleTimer = setInterval(() => this.sealIfIdle(), this.idleSealMs);
+    this.idleTimer.unref();
+  }
+
+  /** The usage writer: records go there once on disk, and it is told of segments to replay. */
+  attach(sink: SpoolSink): void {
+    this.sink = sink;
+    if (this.replays.length) sink.replayQueued();
+  }
+
+  /**
+   * Appends the record as one line, synchronously: once this returns, its bytes are in the kernel and survive the
+   * process being killed. Nothing here waits for the disk.
+   */
+  append(e: UsageEvent): void {
+    if (this.closed) return this.sink?.committed([e]);
+    const seg = this.current ?? this.open();
+    try {
+      const line = spoolLine(e);
+      writeSync(seg.fd!, seg.torn ? '\n' + line : line);
+      seg.bytes += line.length;
+      seg.torn = false;
+    } catch (err) {
+      // a full disk must not fail the call: the record goes on in memory, as without the spool
+      seg.torn = true;
+      const now = Date.now();
+      if (now - this.lastWriteErrorLog >= 5000) {
+        this.lastWriteErrorLog = now;
+        this.log.error({ err, path: seg.path }, 'usage spool: append failed; records are kept in memory only until it works again');
+      }
+    }
+    seg.appended++;
+    this.pending.push(e);
+    this.timer ??= setTimeout(() => void this.commit(), this.commitMs);
+  }
+
+  /** Syncs what was appended and hands it over; one at a time, again while more came meanwhile. */
+  commit(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.committing) return this.committing.then(() => (this.pending.length ? this.commit() : undefined));
+    if (!this.pending.length) return Promise.resolve();
+    this.committing = this.commitAll().finally(() => (this.committing = undefined));
+    return this.committing;
+  }
+
+  /** Records appended and not yet handed over (waiting for their fdatasync). */
+  uncommitted(): number {
+    return this.pending.length;
+  }
+
+  /** The next segment to replay, read and split into lines; undefined when none is waiting. */
+  async nextReplay(): Promise<ReplayJob | undefined> {
+    while (this.replays.length) {
+      const { path } = this.replays[0];
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        this.replays.shift();
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path }, 'usage spool: segment not readable; left in place');
+        continue;
+      }
+      const { lines, torn } = splitSegment(text);
+      if (torn) this.log.warn({ path }, 'usage spool: the last line of a segment was torn (the process died mid-write); skipped');
+      return { path, lines, next: 0, skipped: 0 };
+    }
+    return undefined;
+  }
+
+  /** The records of the job's next `n` lines (corrupt lines skipped, counted); advance with `job.next += n` once written. */
+  parseNext(job: ReplayJob, n: number): UsageEvent[] {
+    const out: UsageEvent[] = [];
+    const end = Math.min(job.lines.length, job.next + n);
+    for (let i = job.next; i < end; i++) {
+      const e = parseSpoolLine(job.lines[i]);
+      if (e) out.push(e);
+      else job.skipped++;
+    }
+    return out;
+  }
+
+  /** Every record of the job is written (or was already): its segment goes. */
+  replayed(job: ReplayJob, inserted: number): void {
+    const i = this.replays.findIndex((r) => r.path === job.path);
+    if (i >= 0) this.replays.splice(i, 1);
+    this.remove(job.path);
+    if (job.skipped) this.log.error({ path: job.path, skipped: job.skipped }, 'usage spool: lines that were not records skipped in a replayed segment');
+    this.log.info({ path: job.path, records: job.lines.length - job.skipped, inserted }, 'usage spool: segment replayed');
+  }
+
+  /** Segments on disk and their bytes (estimated from the characters appended). */
+  stats(): { segments: number; bytes: number } {
+    let bytes = 0;
+    for (const s of this.live) bytes += s.bytes;
+    for (const r of this.replays) bytes += r.bytes;
+    return { segments: this.live.length + this.replays.length, bytes };
+  }
+
+  /**
+   * Syncs what is left, seals the segment and releases the lock; what was not written stays for the next start.
+   * Returns how many records that is (not counting segments still waiting for a replay: those are not read).
+   */
+  async close(): Promise<number> {
+    await this.commit();
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    if (this.current) this.seal(this.current);
+    this.retireFinished();
+    let left = 0;
+    for (const s of this.live) left += s.appended - s.left;
+    this.releaseLock();
+    return left;
+  }
+
+  private async commitAll(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      const seg = this.current!;
+      // sealed before the sync: appends from now on go to the next segment and the next sync
+      const full = seg.bytes >= this.segmentBytes;
+      if (full) this.current = undefined;
+      const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve));
+      if (err) this.log.error({ err, path: seg.path }, 'usage spool: fdatasync failed; the records are kept in memory only');
+      if (full) this.seal(seg);
+      this.sink?.committed(batch);
+      this.retireFinished();
+    }
+  }
+
+  private open(): Segment {
+    const seq = this.nextSeq++;
+    const path = join(this.dir, `${String(seq).padStart(12, '0')}.jsonl`);
+    const seg: Segment = { seq, path, fd: openSync(path, 'a'), bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false };
+    this.live.push(seg);
+    return (this.current = seg);
+  }
+
+  private seal(seg: Segment): void {
+    if (seg.fd !== undefined) closeSync(seg.fd);
+    seg.fd = undefined;
+    if (this.current === seg) this.current = undefined;
+  }
+
+  /** Sealed segments whose records have all left: deleted, or queued for replay when some were let go unwritten. */
+  private retireFinished(): void {
+    const { live } = this;
+    while (live.length && live[0].fd === undefined && live[0].left === live[0].appended) {
+      const seg = live.shift()!;
+      if (!seg.evicted) {
+        this.remove(seg.path);
+        continue;
+      }
+      this.replays.push({ path: seg.path, bytes: seg.bytes });
+      this.sink?.replayQueued();
+    }
+  }
+
+  private remove(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path }, 'usage spool: segment not deleted');
+    }
+  }
+
+  /** The current segment goes once all its records are written and it is old enough: an idle spool keeps no file. */
+  private sealIfIdle(): void {
+    const seg = this.current;
+    if (!seg || this.committing || this.pending.length || seg.left !== seg.appended || Date.now() - seg.openedAt < this.idleSealMs) return;
+    this.seal(seg);
+    this.retireFinished();
+  }
+
+  /** The `n` oldest handed-over records have left; `evicted`: unwritten. */
+  private leave(n: number, evicted: boolean): void {
+    for (const seg of this.live) {
+      if (n <= 0) break;
+      const take = Math.min(n, seg.appended - seg.left);
+      if (take <= 0) continue;
+      seg.left += take;
+      if (evicted) seg.evicted = true;
+      n -= take;
+    }
+    this.retireFinished();
+  }
+}
