@@ -30,6 +30,7 @@ import type { DrainBounds } from './http/drain-unread-body.js';
 import { attachWebSockets } from './http/ws.js';
 import { createGatewayYoga } from './http/yoga.js';
 import { createMetricsRoute } from './http/metrics-route.js';
+import { createReadiness } from './http/readiness.js';
 import { createConsoleRoute } from './http/console/route.js';
 import { createGraphiqlAssetsRoute } from './http/graphiql/route.js';
 import { createOpenSessions } from './http/open-sessions.js';
@@ -178,6 +179,9 @@ function startQuantileSealing(queries: ReturnType<typeof createUsageQueries>, lo
     },
   };
 }
+
+/** The part of the stop's grace kept for the last usage flush and the closing (a quarter of shorter graces). */
+const FLUSH_RESERVE_MS = 2000;
 
 /**
  * Counts invocations the gateway core started and has not yet recorded (the observer hooks are balanced:
@@ -348,7 +352,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   // open subscriptions and websockets by key: a revoked, rotated, expired or narrowed key ends what it has open
   const sessions = createOpenSessions();
   const revalidation = revalidateSessions({ sessions, keys, intervalMs: Math.max(config.keyCacheTtlMs, 250), log });
-  const yoga = createGatewayYoga(config, services, { metrics, sessions, plugins: options.yogaPlugins });
+  const readiness = createReadiness(() => database.ping());
+  const yoga = createGatewayYoga(config, services, { metrics, sessions, plugins: options.yogaPlugins, readiness });
   const fastPath = createGraphqlFastPath(yoga, services, DEFAULT_MAX_BODY_BYTES);
   const http = createHttpServer(yoga, createRestHandler(services, { sessions }), { log, metrics, fastPath, drainBounds: options.drainBounds, tracing }, [
     createMetricsRoute(metrics, () => usage.pending(), config.metricsToken),
@@ -392,24 +397,43 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       log.info({ url: this.url }, 'gateway listening');
       return this.url;
     },
-    /** Stop accepting, let in-flight requests finish, flush usage, close everything. */
-    stop(graceMs = 10_000): Promise<void> {
+    /**
+     * The graceful stop, all within `graceMs`: /readyz turns 503 at once and the instance keeps serving for
+     * `drainDelayMs` (a load balancer notices and stops sending); then the listener closes, websockets are told to
+     * reconnect elsewhere (each once its operations have ended), calls and streams in flight finish; only then is
+     * usage flushed and everything closed. What still runs near the deadline is cut (and recorded) so the last
+     * flush keeps its share of the grace.
+     */
+    stop(graceMs = 10_000, drainDelayMs = 0): Promise<void> {
       stopping ??= (async () => {
         // one deadline for every wait: an orchestrator's stop timeout (docker's 10 s) must still see the last usage flush
         const deadline = Date.now() + graceMs;
         const left = () => Math.max(0, deadline - Date.now());
+        // calls and streams may run until here; the rest of the grace is the last flush's and the closing's
+        const streamsUntil = deadline - Math.min(FLUSH_RESERVE_MS, graceMs / 4);
+        const streamsLeft = () => Math.max(0, streamsUntil - Date.now());
+        readiness.drain();
+        if (drainDelayMs > 0) {
+          log.info({ drainDelayMs, graceMs }, 'draining: /readyz answers 503; still serving until the load balancer notices');
+          await new Promise((resolve) => setTimeout(resolve, Math.min(drainDelayMs, streamsLeft())));
+        }
         revalidation.close();
         const { closed } = await http.stopAccepting();
+        const wsDrained = ws.drain(streamsUntil);
         // a connection whose answer said `close` is closed by node; one idle since the stop is closed once no request
         // has come for a second (its client may have been writing one when the stop began, on a busy client a while ago)
-        await http.quiet(1000, left());
+        await http.quiet(1000, streamsLeft());
         http.server.closeIdleConnections();
-        await ws.dispose();
-        // a stream cut by the socket close records its usage (CANCELLED) a moment later: wait for it before the last flush
-        await invocations.settled(left());
-        // requests that arrived meanwhile (on a connection whose answer had gone out before the stop) are answered too
-        await http.drained(left());
+        // calls and SSE streams in flight, and requests that arrived meanwhile (on a connection whose answer had gone
+        // out before the stop), then the websockets' operations
+        await http.drained(streamsLeft());
+        await wsDrained;
+        // past the streams' deadline: what is left is cut; a stream cut so records its usage (CANCELLED) a moment
+        // later, so that is waited for before the last flush
+        await ws.dispose(Math.max(100, left()));
         http.server.closeAllConnections();
+        await invocations.settled(left());
+        await http.drained(left());
         await closed;
         // http.Server's own close clears its connection-checking timer (the listener is already closed: that error is expected)
         http.server.close(() => {});

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1);
     app.services.log.info({ signal }, 'shutting down');
-    app.stop(app.config.shutdown.graceMs).then(
+    app.stop(app.config.shutdown.graceMs, app.config.shutdown.drainDelayMs).then(
       () => process.exit(0),
       (err) => {
         app.services.log.error({ err }, 'shutdown failed');

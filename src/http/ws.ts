@@ -6,7 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLParams } from 'graphql-yoga';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Services } from '../context.js';
-import { isGatewayError } from '../errors.js';
+import { isGatewayError, serviceUnavailable } from '../errors.js';
 import type { Principal } from '../services/keys.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { traceWsOperation, type ServerTrace } from '../telemetry/server-trace.js';
@@ -50,14 +50,37 @@ interface OperationRequest {
 
 /** graphql-ws's code for a connection whose credentials are refused (as at connection_init). */
 const FORBIDDEN = 4403;
+/**
+ * "Service Restart", sent to every socket when the instance drains. graphql-ws's client retries it with its default
+ * options: isFatalInternalCloseCode() lists 1012 among the codes that are not fatal, and the default shouldRetry
+ * accepts any close event (node_modules/graphql-ws/dist/client.js, graphql-ws 6.4), so the client reconnects (through
+ * a load balancer, to another instance) and subscribes again what it had open.
+ */
+export const SERVICE_RESTART = 1012;
+/** How often a draining instance looks for sockets whose operations have all ended. */
+const DRAIN_POLL_MS = 50;
+
+/** What a socket has open, from graphql-ws's Context (its public `subscriptions`, queries and mutations included). */
+interface SocketState {
+  id: string;
+  at: number;
+  operations: number;
+  unlist?: () => void;
+  ctx?: { readonly subscriptions: Record<string, unknown> };
+  /** Subscribe messages that arrived while draining, held until the socket closes (the client sends them again). */
+  held: number;
+  closed: Promise<void>;
+}
 
 export function attachWebSockets(server: Server, graphql: GatewayYoga, services: Services, opts: WsOptions = {}) {
   const { log } = services;
   const { yoga } = graphql;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_BODY_BYTES });
-  const opened = new WeakMap<WebSocket, { id: string; at: number; operations: number; unlist?: () => void }>();
+  const opened = new WeakMap<WebSocket, SocketState>();
+  let draining = false;
   wss.on('connection', (socket) => {
-    opened.set(socket, { id: randomUUID(), at: Date.now(), operations: 0 });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    opened.set(socket, { id: randomUUID(), at: Date.now(), operations: 0, held: 0, closed });
     opts.metrics?.wsConnections.inc();
     coalesceWrites(socket);
   });
@@ -77,6 +100,8 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
       execute: (args) => (args as unknown as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args as unknown as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onConnect: async (ctx) => {
+        const state = opened.get((ctx.extra as unknown as { socket: WebSocket }).socket);
+        if (state) state.ctx = ctx;
         try {
           const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
           const principal = await authenticate(services.keys, authorization);
@@ -110,6 +135,13 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
         const conn = opened.get(socket);
         if (conn) conn.operations++;
         const requestId = requestIdOf(ctx.extra, id);
+        if (draining && conn) {
+          // held, not refused: once the socket's other operations end it is closed with 1012, and the client sends
+          // this subscribe again on its new connection (to another instance); the error below is never sent
+          conn.held++;
+          await conn.closed;
+          return [withErrorCode(serviceUnavailable('This instance is shutting down; reconnect and retry'), requestId)];
+        }
         // the key is checked again for every operation (a cache hit): revoking it stops new operations on open sockets
         let principal: Principal | null = null;
         try {
@@ -195,10 +227,39 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
     },
     wss,
   );
+  /** Closes the socket with 1012 once nothing but held subscribes is open on it. */
+  const closeIfDone = (socket: WebSocket): void => {
+    if (socket.readyState !== socket.OPEN) return;
+    const conn = opened.get(socket);
+    const open = conn?.ctx ? Object.keys(conn.ctx.subscriptions).length : 0;
+    if (open <= (conn?.held ?? 0)) socket.close(SERVICE_RESTART, 'Service Restart: reconnect');
+  };
+
   return {
     wss,
-    async dispose(): Promise<void> {
-      await disposable.dispose();
+    /**
+     * Tells every socket to reconnect elsewhere (1012): at once when nothing is running on it, otherwise as soon as
+     * its operations (streams, queries) have ended; new subscribes meanwhile wait for that close. Resolves when every
+     * socket is closed, or at `until` (epoch ms) with the ones still running left for dispose().
+     */
+    async drain(until: number): Promise<void> {
+      draining = true;
+      while (wss.clients.size > 0 && Date.now() < until) {
+        for (const socket of wss.clients) closeIfDone(socket);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(DRAIN_POLL_MS, until - Date.now()))));
+      }
+    },
+    /**
+     * Closes what is left (1001, cutting its operations) and the server; a client that does not answer the close
+     * within `timeoutMs` has its connection destroyed.
+     */
+    async dispose(timeoutMs = 5000): Promise<void> {
+      const done = Promise.resolve(disposable.dispose());
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+      if (await Promise.race([done.then(() => false), late])) for (const socket of wss.clients) socket.terminate();
+      clearTimeout(timer);
+      await done;
     },
   };
 }

@@ -33,6 +33,7 @@ import { useSubscriptionLimit, type SubscriptionCounter } from './plugins/use-su
 import { DOCUMENT_ID_PARAM, useTrustedDocuments } from './plugins/use-trusted-documents.js';
 import { useWarnings } from './plugins/use-warnings.js';
 import type { OpenSessions } from './open-sessions.js';
+import { createReadiness, type Readiness } from './readiness.js';
 import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 
 /** What node:http and graphql-ws hand to Yoga besides the request. */
@@ -83,6 +84,8 @@ export interface GatewayYogaOptions {
   plugins?: Plugin[];
   /** Where running subscriptions are listed by key, to be ended when their key is revoked, rotated, expired or narrowed. */
   sessions?: OpenSessions;
+  /** What /readyz answers; without it, one of its own that never drains (a Yoga made on its own, in tests). */
+  readiness?: Readiness;
 }
 
 /**
@@ -327,6 +330,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
   // Yoga's logger is services.log itself (`logging` below)
   const maskUnexpected = masker(services.log);
   const persisted = usePersistedDocuments(trusted);
+  const readiness = options.readiness ?? createReadiness(() => services.database.ping());
   const subscriptionLimit = useSubscriptionLimit(config.graphql.maxSubscriptionsPerKey, {
     observer: {
       opened: (field, transport) => metrics?.subscriptionsOpen.inc({ field, transport }),
@@ -359,7 +363,7 @@ export function createGatewayYoga(config: Config, services: Services, options: G
       return createContext({ services, principal, signal: initial.request?.signal, requestId, trace: initial.serverTrace?.trace });
     },
     plugins: [
-      useReadinessCheck({ endpoint: '/readyz', check: () => services.database.ping() }),
+      useReadinessCheck({ endpoint: '/readyz', check: (args) => readiness.check(args) }),
       persisted,
       useIncrementalDelivery(maskUnexpected),
       useIntrospectionSwitch(config.graphql.introspection),

@@ -99,8 +99,12 @@ function checkName(name: string | null | undefined, field: string): void {
   if (name.length > 200) throw badInput(field, 'must be at most 200 characters');
 }
 
-/** How long past its TTL a cached key may still be used while the database cannot be reached. */
-const MAX_STALE_MS = 30_000;
+/**
+ * How long past its TTL a cached key may still be used while the database cannot be reached: long enough to serve
+ * through a database restart or failover (minutes), bounded so a revocation whose broadcast was lost cannot outlive
+ * a long outage. A revocation seen before the outage removed the entry, so it still applies.
+ */
+const MAX_STALE_MS = 10 * 60_000;
 /** How long past its TTL a cached key is still answered from while a background lookup refreshes it. */
 const REVALIDATE_MS = 10_000;
 

@@ -34,7 +34,8 @@ describe('the gateway process', () => {
 
   beforeAll(async () => {
     mock = await startOpenAIMock({ reply: { text: 'slow answer', delayMs: 300 } });
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'memory://', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    // no drain delay: this file checks the stop's end (refused connections, every received request answered); drain.test.ts the delay
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'memory://', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_DELAY_MS: '0' };
     // a first start: no admin key configured, none in the (empty) database
     for (const k of ['GATEWAY_ADMIN_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'REDIS_URL']) delete env[k];
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
