@@ -37,6 +37,18 @@ interface Window {
   start: number;
   requests: number;
   tokens: number;
+  /** What the shared counters held when this limiter took the window over (0 for a window it opened itself). */
+  base: number;
+  baseTokens: number;
+  /** What the shared counters have been told of this window (limits-redis-rejoin.ts adds the rest). */
+  syncedRequests: number;
+  syncedTokens: number;
+  /**
+   * What this instance admitted after the base was read and before it took the window over: in a Redis that kept
+   * the window already, missing from one restarted empty (sent once, with the first reconcile).
+   */
+  ownBefore: number;
+  ownBeforeTokens: number;
 }
 
 interface Counter {
@@ -51,14 +63,20 @@ interface KeyState {
   /** USD since the start of the UTC month */
   month?: Counter;
   seeding?: Promise<void>;
+  /** The subject as last admitted: whose shared counters this window is reconciled into. */
+  subject?: LimitSubject;
   /** Admissions holding this state across an await (seeding another subject): pruning it would lose what they count. */
   admitting?: number;
 }
 
 /** A subject's counters as another limiter last saw them (the shared Redis counters before an outage). */
 export interface KnownCounters {
-  /** the current rate window: epoch ms it started, requests and tokens admitted in it */
-  window?: { start: number; requests: number; tokens: number };
+  /**
+   * the current rate window: epoch ms it started, requests and tokens admitted in it; base/baseTokens: what every
+   * instance read of it at one moment (a heartbeat), so the shares they take over sum to what was left then
+   * (requests − base is this instance's own since that moment); absent: the counts themselves
+   */
+  window?: { start: number; requests: number; tokens: number; base?: number; baseTokens?: number };
   /** tokens of the UTC day `period` (2025-06-01) */
   day?: { period: string; used: number };
   /** USD of the UTC month `period` (2025-06) */
@@ -75,6 +93,13 @@ export interface MemoryLimiterOptions {
   /** @see LimiterOptions.onBudgetSettled */
   onBudgetSettled?: (reading: BudgetReading) => void;
   /**
+   * How many instances enforce the same limits without seeing each other's counters (a Redis outage): this one
+   * admits at most its share of what was left in a window, base + floor((limit − base) / peers), where base is what
+   * the shared window held when it was taken over (0 for a window opened here). 0: unknown (it never saw the shared
+   * counters), so a subject with a per-minute limit is refused until they are back. @default 1
+   */
+  peers?: number;
+  /**
    * End users come and go by the million: from this many subjects on, once a minute, the end users without an open
    * window are dropped (their day and month counters are seeded again if they come back). @default 100_000
    */
@@ -84,7 +109,28 @@ export interface MemoryLimiterOptions {
 export type MemoryLimiter = Limiter & {
   /** Drops every counter of a subject (a key id, or a LimitSubject id; the next admission re-seeds from usage_records). */
   forget(subjectId: string): void;
+  /**
+   * What this limiter admitted in open windows that the shared counters have not been told yet, marked told; the
+   * caller undoes an entry whose sending failed.
+   */
+  takeUnsynced(): UnsyncedWindow[];
 };
+
+/** Requests and tokens admitted here in an open window of a subject, not yet added to the shared counters. */
+export interface UnsyncedWindow {
+  subject: LimitSubject;
+  addRequests: number;
+  addTokens: number;
+  /** What the shared window held when taken over (0: opened here), and this instance's admissions on top not in it. */
+  base: number;
+  baseTokens: number;
+  ownBefore: number;
+  ownBeforeTokens: number;
+  /** ms until the window ends */
+  ttlMs: number;
+  /** Marks the entry untold again. */
+  undo(): void;
+}
 
 /** One subject of an admission with its state. */
 interface Entry {
@@ -98,6 +144,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
   const warnSeedFailure = createSeedFailureWarning(opts.log, clock);
   const live = (id: string) => states.get(id);
   const pruneAt = opts.pruneAt ?? 100_000;
+  const peers = opts.peers ?? 1;
   let nextPrune = 0;
   function pruneEndUsers(now: number): void {
     if (now < nextPrune) return;
@@ -116,6 +163,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
   function stateOf(s: LimitSubject): KeyState {
     let st = states.get(s.id);
     if (!st) states.set(s.id, (st = startState(opts.initial?.(s.id))));
+    st.subject = s;
     if (s.limits.tpd == null) st.day = undefined;
     if (s.limits.budget == null) st.month = undefined;
     return st;
@@ -133,7 +181,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
         const rated = requestOnlySubjects(all);
         if (rated.length === 0) return NOOP_RESERVATION;
         const now = clock();
-        return reserve(rated.map((subject) => ({ subject, st: states.get(subject.id)! })), req, now, utcDay(now), utcMonth(now), live, settled);
+        return reserve(rated.map((subject) => ({ subject, st: states.get(subject.id)! })), req, now, utcDay(now), utcMonth(now), live, settled, peers);
       }
       let now = clock();
       let day = utcDay(now);
@@ -157,7 +205,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
           month = utcMonth(now);
         }
       }
-      return reserve(entries, req, now, day, month, live, settled);
+      return reserve(entries, req, now, day, month, live, settled, peers);
     },
     async peek(keys) {
       const now = clock();
@@ -170,10 +218,35 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
     forget(subjectId) {
       states.delete(subjectId);
     },
+    takeUnsynced: () => takeUnsynced(states, clock()),
     async close() {
       states.clear();
     },
   };
+}
+
+/** What takeUnsynced() says: the open windows' admissions not yet told, marked told. */
+function takeUnsynced(states: ReadonlyMap<string, KeyState>, now: number): UnsyncedWindow[] {
+  const out: UnsyncedWindow[] = [];
+  for (const st of states.values()) {
+    const w = st.window;
+    if (!w || !st.subject || now - w.start >= WINDOW_MS) continue;
+    const addRequests = w.requests - w.syncedRequests;
+    const addTokens = w.tokens - w.syncedTokens;
+    const { ownBefore, ownBeforeTokens } = w;
+    if (addRequests === 0 && addTokens === 0 && ownBefore === 0 && ownBeforeTokens === 0) continue;
+    w.syncedRequests += addRequests;
+    w.syncedTokens += addTokens;
+    w.ownBefore = w.ownBeforeTokens = 0;
+    const undo = () => {
+      w.syncedRequests -= addRequests;
+      w.syncedTokens -= addTokens;
+      w.ownBefore = ownBefore;
+      w.ownBeforeTokens = ownBeforeTokens;
+    };
+    out.push({ subject: st.subject, addRequests, addTokens, base: w.base, baseTokens: w.baseTokens, ownBefore, ownBeforeTokens, ttlMs: w.start + WINDOW_MS - now, undo });
+  }
+  return out;
 }
 
 /** Loads the day/month counters this admission needs; one query per subject however many requests wait. */
@@ -211,8 +284,19 @@ function countersOf(st: KnownCounters | undefined, l: KeyLimitSet | null, now: n
 function startState(known: KnownCounters | undefined): KeyState {
   if (!known) return {};
   // copies: the counters diverge from here on
+  const w = known.window;
   return {
-    window: known.window && { ...known.window },
+    window: w && {
+      start: w.start,
+      requests: w.requests,
+      tokens: w.tokens,
+      base: w.base ?? w.requests,
+      baseTokens: w.baseTokens ?? w.tokens,
+      syncedRequests: w.requests,
+      syncedTokens: w.tokens,
+      ownBefore: w.requests - (w.base ?? w.requests),
+      ownBeforeTokens: w.tokens - (w.baseTokens ?? w.tokens),
+    },
     day: known.day && { ...known.day },
     month: known.month && { ...known.month },
   };
@@ -239,6 +323,7 @@ function reserve(
   month: Period,
   live: (id: string) => KeyState | undefined,
   onSettled: (s: LimitSubject, month: Counter | undefined) => void,
+  peers: number,
 ): Reservation {
   const est = toTokens(req.estimatedTokens);
   const estCost = toUsd(req.estimatedCostUsd);
@@ -258,9 +343,14 @@ function reserve(
     if (st.window && now - st.window.start >= WINDOW_MS) st.window = undefined;
     if (l.rpm == null && l.tpm == null) continue;
     const w = st.window;
+    if (peers === 0) {
+      // how much of the window the other instances used is unknown: nothing is safe to admit until Redis answers
+      if (l.rpm != null) throw rateLimited(messages.requestsPerMinute(l.rpm, kind), UNKNOWN_PEERS_RETRY_MS);
+      throw rateLimited(messages.tokensPerMinute(l.tpm!, kind), UNKNOWN_PEERS_RETRY_MS);
+    }
     const retryAfterMs = w ? w.start + WINDOW_MS - now : WINDOW_MS;
-    if (l.rpm != null && (w?.requests ?? 0) >= l.rpm) throw rateLimited(messages.requestsPerMinute(l.rpm, kind), retryAfterMs);
-    if (l.tpm != null && (w?.tokens ?? 0) >= l.tpm) throw rateLimited(messages.tokensPerMinute(l.tpm, kind), retryAfterMs);
+    if (l.rpm != null && (w?.requests ?? 0) >= shareOf(l.rpm, w?.base ?? 0, peers)) throw rateLimited(messages.requestsPerMinute(l.rpm, kind), retryAfterMs);
+    if (l.tpm != null && (w?.tokens ?? 0) >= shareOf(l.tpm, w?.baseTokens ?? 0, peers)) throw rateLimited(messages.tokensPerMinute(l.tpm, kind), retryAfterMs);
   }
 
   // 2. reserve everything
@@ -268,7 +358,7 @@ function reserve(
     const { dayC, monthC } = counters[i]!;
     let w: Window | undefined;
     if (subject.limits.rpm != null || subject.limits.tpm != null) {
-      w = st.window ??= { start: now, requests: 0, tokens: 0 };
+      w = st.window ??= { start: now, requests: 0, tokens: 0, base: 0, baseTokens: 0, syncedRequests: 0, syncedTokens: 0, ownBefore: 0, ownBeforeTokens: 0 };
       w.requests += 1;
       w.tokens += est;
     }
@@ -278,6 +368,12 @@ function reserve(
   });
   return memoryReservation(reserved, est, estCost, live, onSettled);
 }
+
+/** How often a caller refused for want of the peer count is told to retry: about when a probe may have reached Redis. */
+const UNKNOWN_PEERS_RETRY_MS = 1000;
+
+/** What this instance may fill a window up to: its share of what was left when it took the window over. */
+const shareOf = (limit: number, base: number, peers: number): number => (peers === 1 ? limit : base + Math.floor((limit - base) / peers));
 
 /** Settles once: the estimate on the counters the call reserved on is replaced by what it used, on every subject. */
 function memoryReservation(

@@ -32,7 +32,7 @@ export interface SharedAdmissionOptions {
   seeder: UsageSeeder;
   log: Logger;
   /** The counters every reply showed for a subject: where per-instance counters start if Redis goes away. */
-  onCounters: (subjectId: string, state: AdmitState, now: number, day: Period, month: Period) => void;
+  onCounters: (subjectId: string, windowKey: string, state: AdmitState, admitted: number | undefined, now: number, day: Period, month: Period) => void;
   /** A settlement could not be sent. */
   onSettleError: (err: unknown) => void;
   /** @see LimiterOptions.onBudgetSettled */
@@ -98,7 +98,9 @@ export function createSharedAdmission(opts: SharedAdmissionOptions): SharedAdmit
         continue;
       }
       const at = Date.now();
-      subjects.forEach((s, i) => opts.onCounters(s.id, subjectReply(r, i).slice(3) as AdmitState, at, day, month));
+      // admitted: the tokens this call reserved on each window (undefined when refused)
+      const admitted = r[0] === 'OK' ? estTokens : undefined;
+      subjects.forEach((s, i) => opts.onCounters(s.id, keys[i * 3]!, subjectReply(r, i).slice(3) as AdmitState, admitted, at, day, month));
       // a burst's replies arrive together: their calls go on over several turns of the loop, not all in this one
       const wait = loopTurn();
       if (wait) await wait;
@@ -111,7 +113,7 @@ export function createSharedAdmission(opts: SharedAdmissionOptions): SharedAdmit
 const subjectReply = (r: Admitted, i: number): SubjectReply => r.slice(4 + i * SUBJECT_REPLY_LENGTH, 4 + (i + 1) * SUBJECT_REPLY_LENGTH) as SubjectReply;
 
 /** Generation ids, unique across instances: a settlement touches a counter only if it is still the one it reserved on. */
-function createGenerations(): () => string {
+export function createGenerations(): () => string {
   const instance = randomBytes(4).toString('hex');
   let seq = 0;
   return () => `${instance}.${(++seq).toString(36)}`;

@@ -13,7 +13,8 @@
  *   <prefix>{<teamId>}:u:<sha1(user)>         an end user under a team
  * The part in braces is the cluster hash tag: every key one call touches is in one slot (a key moved into or out
  * of a team starts new counters there; its day and month are seeded again from usage_records).
- *   :w  hash g (window generation), r (requests), t (tokens); PEXPIRE 60 s
+ *   :w  hash g (window generation), r (requests), t (tokens); PEXPIRE 60 s; b, bt when re-created after an outage
+ *       (RECONCILE)
  *   :d  hash g (seed generation), v (tokens); expires an hour after the day
  *   :m  hash g, v (USD, HINCRBYFLOAT); expires an hour after the month
  */
@@ -174,6 +175,47 @@ end
 return 1
 `;
 
+/**
+ * After an outage: adds what an instance admitted on its own to the shared windows, before it uses them again.
+ * KEYS: window keys. ARGV: new window generation, then per key: requests and tokens admitted locally during the
+ * outage, admitted by this instance before it but after the base was read (pre: requests, tokens; sent once), the
+ * base (what a heartbeat read of the window, the same moment for every instance: requests, tokens), ms until the
+ * window ends. A window Redis kept through the outage gets the local admissions added. One an instance back earlier
+ * re-created (fields b/bt: the base it was re-created from) gets them plus the pre ones, and the difference when
+ * this instance's base is the larger. A missing one (Redis restarted empty) is re-created with base + pre + local
+ * for the time it has left.
+ */
+const RECONCILE = `
+for i = 1, #KEYS do
+  local a = 1 + (i - 1) * 7
+  local k = KEYS[i]
+  local addR, addT = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local preR, preT = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local baseR, baseT, ttl = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  if redis.call('EXISTS', k) == 1 then
+    local b = redis.call('HMGET', k, 'b', 'bt')
+    if b[1] then
+      addR = addR + preR
+      addT = addT + preT
+      if baseR > tonumber(b[1]) then
+        addR = addR + baseR - tonumber(b[1])
+        redis.call('HSET', k, 'b', baseR)
+      end
+      if baseT > tonumber(b[2]) then
+        addT = addT + baseT - tonumber(b[2])
+        redis.call('HSET', k, 'bt', baseT)
+      end
+    end
+    redis.call('HINCRBY', k, 'r', addR)
+    redis.call('HINCRBY', k, 't', addT)
+  elseif ttl > 0 then
+    redis.call('HSET', k, 'g', ARGV[1], 'r', baseR + preR + addR, 't', baseT + preT + addT, 'b', baseR, 'bt', baseT)
+    redis.call('PEXPIRE', k, ttl)
+  end
+end
+return #KEYS
+`;
+
 /** window requests, window tokens, window ms left, day tokens, month USD: numbers as Redis returns them, '' = none */
 export type AdmitState = [string | number, string | number, string | number, string | number, string | number];
 /** Window, day and month generations ('' where not reserved), then the subject's state: 8 fields per subject. */
@@ -187,6 +229,8 @@ export interface LimitCommands {
   gwAdmit(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<AdmitReply>;
   gwSettle(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<string[]>;
   gwSeed(k1: string, k2: string, ...argv: Array<string | number>): Promise<number>;
+  /** numKeys first (one window key per subject), then the keys, then ARGV */
+  gwReconcile(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<number>;
 }
 
 /** The window, day and month counter keys of a subject (LimitSubject.redisBase) for the given day and month. */
@@ -211,6 +255,7 @@ export function createLimitsConnection(url: string, timeoutMs: number, log: Logg
   client.defineCommand('gwAdmit', { lua: ADMIT });
   client.defineCommand('gwSettle', { lua: SETTLE });
   client.defineCommand('gwSeed', { numberOfKeys: 2, lua: SEED });
+  client.defineCommand('gwReconcile', { lua: RECONCILE });
   client.on('error', (err) => log.debug({ err }, 'limits: redis connection error'));
   const scripts = client as unknown as LimitCommands;
   const deadline = createConnectionDeadline(timeoutMs);
@@ -218,6 +263,7 @@ export function createLimitsConnection(url: string, timeoutMs: number, log: Logg
     gwAdmit: (...a) => deadline(scripts.gwAdmit(...a)),
     gwSettle: (...a) => deadline(scripts.gwSettle(...a)),
     gwSeed: (...a) => deadline(scripts.gwSeed(...a)),
+    gwReconcile: (...a) => deadline(scripts.gwReconcile(...a)),
   };
   return { client, cmd, deadline };
 }

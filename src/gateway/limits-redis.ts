@@ -10,28 +10,36 @@
  * while the call ran. Three short scripts do all of it in one round trip each.
  *
  * The scripts and the key layout are in limits-redis-scripts.ts, admission and seeding in limits-redis-admit.ts,
- * reading them for display in limits-redis-peek.ts, the up/down state in redis-availability.ts; this file puts them
- * together with the fallback.
+ * reading them for display in limits-redis-peek.ts, the fallback during an outage in limits-redis-outage.ts (with
+ * limits-redis-peers.ts and limits-redis-rejoin.ts); this file puts them together.
  *
- * Outage: fail open to per-instance counters. When a command fails or gets no reply within the timeout
- * (500 ms of an event loop free to read it: a burst that blocks the loop must not make a healthy Redis
- * look dead, see loop-aware-deadline.ts), admissions go to an in-memory limiter with the same semantics,
- * which starts each key from the counters the last Redis reply showed for it (a fresh window would admit
- * the limit again on every instance); day/month quotas of keys it has not seen are seeded from
- * usage_records. Keys stay limited per instance instead of the whole gateway going down with Redis.
- * The switch is logged at warn; a probe pings twice a second and shared counters resume (logged at
- * info) as soon as Redis answers. Requests wait at most the command timeout plus the loop's own delays.
+ * Outage: fall back to per-instance counters that still hold the limits in total. When a command fails or gets
+ * no reply within the timeout (500 ms of an event loop free to read it: a burst that blocks the loop must not make
+ * a healthy Redis look dead, see loop-aware-deadline.ts), admissions go to an in-memory limiter with the same
+ * semantics, which starts each subject from the counters Redis last showed for it (a fresh window would admit the
+ * limit again on every instance) and admits only this instance's share of what was left in each per-minute window:
+ * floor((limit − count) / peers), a fresh window floor(limit / peers), where peers is the number of live instances
+ * a heartbeat counts (limits-redis-peers.ts, which also keeps those counts fresh). An instance that never reached
+ * Redis does not know its share and refuses subjects with a per-minute limit (RATE_LIMITED, retry in 1 s) until
+ * Redis answers: admitting anything could exceed the limit, and a 429 is what a caller over its limit gets anyway.
+ * Day/month quotas of subjects it has not seen are seeded from usage_records as before. The switch is logged at
+ * warn; a probe pings twice a second, and when Redis answers the instance first adds its outage admissions to the
+ * shared windows and waits for its peers to do the same (limits-redis-rejoin.ts), then shared counters resume
+ * (logged at info). Requests wait at most the command timeout plus the loop's own delays.
+ *
+ * What it cannot see: admissions of the other instances since this one last read a window (at most one heartbeat
+ * of them), and a subject this instance never admitted while the others did (it starts a fresh window). A
+ * partition that cuts off only some instances leaves the others on the shared counters, which do not see the
+ * cut-off ones' admissions until they return.
  */
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.js';
-import { type BudgetReading, type Limiter, type Period, type UsageSeeder, NOOP_RESERVATION, WINDOW_MS, toTokens, toUsd, utcDay, utcMonth } from './limits.js';
+import { type BudgetReading, type Limiter, type UsageSeeder, NOOP_RESERVATION, toTokens, toUsd, utcDay, utcMonth } from './limits.js';
 import { requestOnlySubjects, subjectsOf, unlimitedOf } from './limit-subjects.js';
-import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
 import { createSharedAdmission } from './limits-redis-admit.js';
+import { createOutageFallback } from './limits-redis-outage.js';
 import { createSharedPeek } from './limits-redis-peek.js';
-import { counterKeys, createLimitsConnection, type AdmitState } from './limits-redis-scripts.js';
-import { createRedisAvailability } from './redis-availability.js';
+import { counterKeys, createLimitsConnection } from './limits-redis-scripts.js';
 import { withTimeout } from '../util/with-timeout.js';
 
 export interface RedisLimiterOptions {
@@ -46,6 +54,10 @@ export interface RedisLimiterOptions {
   probeMs?: number;
   /** @see LimiterOptions.onBudgetSettled */
   onBudgetSettled?: (reading: BudgetReading) => void;
+  /** Heartbeat period (limits-redis-peers.ts). @default 1000 */
+  heartbeatMs?: number;
+  /** How long a returning instance waits for its peers to reconcile too (limits-redis-rejoin.ts). @default 5000 */
+  rejoinSettleMs?: number;
 }
 
 export type RedisLimiter = Limiter & {
@@ -59,37 +71,21 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   const log = opts.log;
   const { client, cmd, deadline } = createLimitsConnection(opts.url, timeoutMs, log);
 
-  /**
-   * Each subject's shared counters as the last reply showed them: where the fallback starts if Redis goes away. The
-   * least recently admitted go first when end users are many (those start the fallback from usage_records instead).
-   */
-  const known = new LRUCache<string, KnownCounters>({ max: 100_000 });
-  const fallbackOf = (): MemoryLimiter =>
-    createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id), onBudgetSettled: opts.onBudgetSettled });
-  let fallback = fallbackOf();
-  const redis = createRedisAvailability({
-    ping: () => deadline(client.ping()),
-    probeMs: opts.probeMs ?? 500,
-    onDown: (err) => {
-      // an outage starts from the shared counts this instance last saw, not from the leftovers of an earlier one
-      fallback = fallbackOf();
-      log.warn({ err }, 'limits: Redis unreachable; enforcing limits per instance (in memory) until it returns');
-    },
-    onUp: () => log.info('limits: Redis reachable again; limits are shared across instances again'),
-  });
+  const outage = createOutageFallback({ ...opts, client, cmd, deadline, prefix });
+  const { redis } = outage;
   const admitShared = createSharedAdmission({
     cmd,
     prefix,
     seeder: opts.seeder,
     log,
-    onCounters: (subjectId, state, now, day, month) => known.set(subjectId, toKnownCounters(state, now, day, month)),
+    onCounters: outage.onCounters,
     onSettleError: (err) => redis.markDown(err),
     onBudgetSettled: opts.onBudgetSettled,
   });
 
   try {
     await withTimeout(client.connect(), Math.max(2000, timeoutMs));
-    redis.markUp();
+    await outage.connected();
   } catch (err) {
     log.warn({ err }, 'limits: Redis unreachable at start-up; enforcing limits per instance (in memory) until it answers');
     redis.probeUntilUp();
@@ -101,8 +97,7 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
   const limited = new Set<string>();
 
   function forgetShared(subjectId: string, redisBase: string): void {
-    fallback.forget(subjectId);
-    known.delete(subjectId);
+    outage.forget(subjectId);
     if (!redis.up) return;
     const now = Date.now();
     const [, d, m] = counterKeys(prefix, redisBase, utcDay(now).id, utcMonth(now).id);
@@ -120,39 +115,29 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
       for (const s of all) if (s.kind !== 'endUser') limited.add(s.id);
       const subjects = req.requestOnly ? requestOnlySubjects(all) : all;
       if (subjects.length === 0) return NOOP_RESERVATION;
-      if (!redis.up) return fallback.admit(req);
+      if (!redis.up) return outage.fallback.admit(req);
       try {
         return await admitShared(subjects, toTokens(req.estimatedTokens), toUsd(req.estimatedCostUsd), req.requestOnly);
       } catch (err) {
         if (isGatewayError(err)) throw err;
         redis.markDown(err);
-        return fallback.admit(req);
+        return outage.fallback.admit(req);
       }
     },
     async peek(keys) {
       // while admissions use per-instance counters, those are the ones that decide
-      if (!redis.up) return fallback.peek(keys);
+      if (!redis.up) return outage.fallback.peek(keys);
       try {
         return await peekShared(keys);
       } catch (err) {
         redis.markDown(err);
-        return fallback.peek(keys);
+        return outage.fallback.peek(keys);
       }
     },
     async close() {
-      redis.close();
-      await fallback.close();
+      await outage.close();
       // settlements already sent get their replies; a dead Redis does not hold up shutdown
       await withTimeout(client.quit(), 1000).catch(() => client.disconnect());
     },
   };
-}
-
-/** An ADMIT reply's counters of one subject ('' where it has none) as the fallback takes them. */
-function toKnownCounters([wr, wt, wttl, dv, mv]: AdmitState, now: number, day: Period, month: Period): KnownCounters {
-  const k: KnownCounters = {};
-  if (wr !== '') k.window = { start: now - (WINDOW_MS - Number(wttl)), requests: Number(wr), tokens: Number(wt) };
-  if (dv !== '') k.day = { period: day.id, used: Number(dv) };
-  if (mv !== '') k.month = { period: month.id, used: Number(mv) };
-  return k;
 }

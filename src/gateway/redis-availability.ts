@@ -1,6 +1,6 @@
 /*
  * Whether the shared limits' Redis is up: it goes down when a command fails, and comes back when a probe's PING
- * is answered. The limiter decides what down means (per-instance counters); this only keeps the state.
+ * is answered (and the limiter's beforeUp is done). The limiter decides what down means (per-instance counters); this only keeps the state.
  */
 
 export interface RedisAvailabilityOptions {
@@ -10,7 +10,12 @@ export interface RedisAvailabilityOptions {
   probeMs: number;
   /** Called once per outage, when an up Redis fails a command. */
   onDown: (err: unknown) => void;
-  /** Called when a probe gets its answer. */
+  /**
+   * Run when a probe got its answer, before Redis counts as up (the limiter reconciles its outage admissions);
+   * when it throws, Redis stays down and the probe goes on.
+   */
+  beforeUp?: () => Promise<void>;
+  /** Called when a probe gets its answer (and beforeUp succeeded). */
   onUp: () => void;
 }
 
@@ -38,6 +43,7 @@ export function createRedisAvailability(opts: RedisAvailabilityOptions): RedisAv
       pinging = true;
       opts
         .ping()
+        .then(() => opts.beforeUp?.())
         .then(() => {
           if (up || closed) return;
           up = true;

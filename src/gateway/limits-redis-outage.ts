@@ -1,0 +1,153 @@
+/*
+ * The Redis limiter's outage side (limits-redis.ts has the why): whether Redis is up, what each subject's shared
+ * counters last held, the peers heartbeat that keeps those fresh, the per-instance fallback an outage switches to,
+ * and the rejoin that reconciles it when Redis answers again.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { type BudgetReading, type Period, type UsageSeeder, WINDOW_MS } from './limits.js';
+import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
+import { createGenerations } from './limits-redis-admit.js';
+import { createPeerTracker, type WindowReading } from './limits-redis-peers.js';
+import { reconcile, rejoin } from './limits-redis-rejoin.js';
+import type { AdmitState, LimitCommands } from './limits-redis-scripts.js';
+import { createRedisAvailability, type RedisAvailability } from './redis-availability.js';
+import type { ConnectionDeadline } from '../util/loop-aware-deadline.js';
+
+export interface OutageFallbackOptions {
+  client: Redis;
+  cmd: LimitCommands;
+  deadline: ConnectionDeadline;
+  prefix: string;
+  seeder: UsageSeeder;
+  log: Logger;
+  onBudgetSettled?: (reading: BudgetReading) => void;
+  /** @see RedisLimiterOptions */
+  probeMs?: number;
+  heartbeatMs?: number;
+  rejoinSettleMs?: number;
+}
+
+export interface OutageFallback {
+  redis: RedisAvailability;
+  /** The per-instance limiter admissions go to while Redis is down. */
+  readonly fallback: MemoryLimiter;
+  /** An ADMIT reply's counters of a subject (createSharedAdmission's onCounters). */
+  onCounters(subjectId: string, windowKey: string, state: AdmitState, admitted: number | undefined, now: number, day: Period, month: Period): void;
+  forget(subjectId: string): void;
+  /** Connected at start-up: up, and the peer count read at once (an outage in the first second knows its share). */
+  connected(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createOutageFallback(opts: OutageFallbackOptions): OutageFallback {
+  const { cmd, prefix, log } = opts;
+  /**
+   * Each subject's shared counters as the last reply showed them: where the fallback starts if Redis goes away. The
+   * least recently admitted go first when end users are many (those start the fallback from usage_records instead).
+   */
+  const known = new LRUCache<string, KnownCounters>({ max: 100_000 });
+  /** Subjects with an open window in `known` (id → window key), the most recently admitted: re-read each heartbeat. */
+  const watched = new LRUCache<string, string>({ max: 2_000 });
+  const generation = createGenerations();
+  const peers = createPeerTracker({
+    client: opts.client,
+    deadline: opts.deadline,
+    prefix,
+    instanceId: randomBytes(6).toString('hex'),
+    intervalMs: opts.heartbeatMs,
+    watched: () => watched.entries(),
+    onWindow: (id, reading, at) => refreshWindow(known, watched, id, reading, at),
+    active: () => redis.up,
+    onError: (err) => redis.markDown(err),
+  });
+  // before the first heartbeat answered the peers are unknown (0): per-minute limits refuse
+  const fallbackOf = (): MemoryLimiter =>
+    createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id), onBudgetSettled: opts.onBudgetSettled, peers: peers.peers ?? 0 });
+  let fallback = fallbackOf();
+  let downAt = Date.now();
+  let peersAtDown: number | undefined;
+  const rejoinOpts = { cmd, prefix, peers, generation, settleMs: opts.rejoinSettleMs };
+  const redis = createRedisAvailability({
+    ping: () => opts.deadline(opts.client.ping()),
+    probeMs: opts.probeMs ?? 500,
+    onDown: (err) => {
+      downAt = Date.now();
+      peersAtDown = peers.peers;
+      // an outage starts from the shared counts this instance last saw, not from the leftovers of an earlier one
+      fallback = fallbackOf();
+      log.warn({ err, peers: peersAtDown }, 'limits: Redis unreachable; enforcing limits per instance (in memory, a share each) until it returns');
+    },
+    beforeUp: () => rejoin(rejoinOpts, fallback, downAt, peersAtDown),
+    onUp: () => {
+      log.info('limits: Redis reachable again; limits are shared across instances again');
+      // what the fallback admitted during the rejoin's last round trip
+      reconcile(cmd, prefix, fallback, generation).catch((err: unknown) => redis.markDown(err));
+    },
+  });
+
+  return {
+    redis,
+    get fallback() {
+      return fallback;
+    },
+    onCounters(subjectId, windowKey, state, admitted, now, day, month) {
+      const k = toKnownCounters(state, now, day, month);
+      const beat = known.get(subjectId)?.window;
+      if (k.window && beat?.base !== undefined && Math.abs(beat.start - k.window.start) < 1000) {
+        // the window the last heartbeat read: its reading stays the base, this admission is this instance's own
+        k.window = admitted === undefined ? beat : { ...beat, requests: beat.requests + 1, tokens: beat.tokens + admitted };
+      }
+      known.set(subjectId, k);
+      if (k.window) watched.set(subjectId, windowKey);
+      else watched.delete(subjectId);
+    },
+    forget(subjectId) {
+      fallback.forget(subjectId);
+      known.delete(subjectId);
+      watched.delete(subjectId);
+    },
+    async connected() {
+      redis.markUp();
+      await peers.beat().catch((err: unknown) => redis.markDown(err));
+    },
+    async close() {
+      peers.stop();
+      // the others' shares in an outage grow at once instead of after this one's heartbeat expires
+      if (redis.up) await peers.leave().catch(() => {});
+      redis.close();
+      await fallback.close();
+    },
+  };
+}
+
+/**
+ * A heartbeat's reading of a window becomes its base: the heartbeats of all instances are aligned to the clock, so
+ * they read every window at about the same moment and the shares an outage gives each of what was left then sum
+ * to at most the limit; what this instance admits after the reading comes on top (onCounters). Replies on one
+ * connection arrive in the order Redis ran the commands, so an admission replied after the reading was not in it.
+ */
+function refreshWindow(known: LRUCache<string, KnownCounters>, watched: LRUCache<string, string>, id: string, r: WindowReading, at: number): void {
+  const k = known.get(id);
+  if (r.requests == null) {
+    watched.delete(id);
+    if (k) k.window = undefined;
+    return;
+  }
+  const w = k?.window;
+  const start = w && Math.abs(w.start - (at - (WINDOW_MS - r.ttlMs))) < 1000 ? w.start : at - (WINDOW_MS - r.ttlMs);
+  const window = { start, requests: r.requests, tokens: r.tokens, base: r.requests, baseTokens: r.tokens };
+  if (k) k.window = window;
+  else known.set(id, { window });
+}
+
+/** An ADMIT reply's counters of one subject ('' where it has none) as the fallback takes them. */
+function toKnownCounters([wr, wt, wttl, dv, mv]: AdmitState, now: number, day: Period, month: Period): KnownCounters {
+  const k: KnownCounters = {};
+  if (wr !== '') k.window = { start: now - (WINDOW_MS - Number(wttl)), requests: Number(wr), tokens: Number(wt) };
+  if (dv !== '') k.day = { period: day.id, used: Number(dv) };
+  if (mv !== '') k.month = { period: month.id, used: Number(mv) };
+  return k;
+}
