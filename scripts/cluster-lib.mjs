@@ -129,7 +129,7 @@ function createInstance(index, port, ctx) {
         GATEWAY_SECRET: ctx.secret,
         GATEWAY_ADMIN_KEY: ctx.adminKey,
       };
-      child = spawn(process.execPath, ctx.command, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, ctx.command, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: ctx.detached });
       ctx.children.add(child);
       const c = child;
       proc = supervise(c, name, index, ctx);
@@ -187,7 +187,7 @@ async function startHaproxy(bin, instances, ctx) {
     }),
   );
   // -db: in the foreground, not a daemon, so it is our child and dies with a signal from us
-  const child = spawn(bin, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'], detached: ctx.detached });
   ctx.children.add(child);
   const proc = supervise(child, 'haproxy', undefined, ctx);
   const statsUrl = `http://127.0.0.1:${statsPort}`;
@@ -239,10 +239,12 @@ async function startHaproxy(bin, instances, ctx) {
  * @param {string} opts.redisUrl
  * @param {Record<string, string>} [opts.env] extra environment of every instance (GATEWAY_SECRET and
  *   GATEWAY_ADMIN_KEY here are shared by all; generated when absent, see the result's `generated`)
- * @param {string} [opts.spoolRoot] instance i spools into spoolRoot/i (default: a new temporary folder)
+ * @param {string} [opts.spoolRoot] instance i spools into spoolRoot/i (default: a new temporary folder, removed by stop())
  * @param {string[]} [opts.command] node's arguments (default: the built gateway, built first if needed)
  * @param {string} [opts.logDir] each process's output goes to logDir/<name>.log (gw0.log …, haproxy.log)
  * @param {(line: string, from: { name: string, index?: number, stream: 'stdout' | 'stderr' }) => void} [opts.onLine]
+ * @param {boolean} [opts.detached] children in process groups of their own: a terminal's Ctrl-C then reaches only
+ *   the caller, which stops them in order (npm run cluster)
  */
 export async function startCluster(opts) {
   const bin = findHaproxy();
@@ -264,9 +266,11 @@ export async function startCluster(opts) {
     databaseUrl: opts.databaseUrl,
     redisUrl: opts.redisUrl,
     spoolRoot: resolve(opts.spoolRoot ?? mkdtempSync(join(tmpdir(), 'gw-spool-'))),
+    ownSpoolRoot: opts.spoolRoot === undefined,
     command: opts.command ?? builtGateway(),
     logDir: opts.logDir,
     onLine: opts.onLine,
+    detached: opts.detached ?? false,
     port: opts.port === 0 ? await freePort() : (opts.port ?? 8080),
     children: new Set(),
   };
@@ -284,6 +288,8 @@ export async function startCluster(opts) {
     await Promise.all(instances.map((i) => i.stop()));
     await haproxy?.stop();
     process.off('exit', killChildren);
+    // a temporary spool nobody will start on again; a caller's own spoolRoot is left for the next start
+    if (ctx.ownSpoolRoot) rmSync(ctx.spoolRoot, { recursive: true, force: true });
   };
   try {
     // the first instance alone runs the migrations (the others would wait on the migration lock anyway)
