@@ -13,27 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../../scripts/cluster-lib.mjs';
 import { startOpenAIMock, type OpenAIMock } from '../mocks/openai.js';
 import { sleep } from '../limits/kit.js';
 import { chaosSkipReason, PrivatePostgres, PrivateRedis } from './chaos-kit.js';
 import { answersWithoutOneOkRecord, failuresNotFromKill, rateWindows, startLoad, tallyCalls, type Call, type Load, type RecordRow } from './chaos-load-kit.js';
-
-/** The part of scripts/cluster-lib.mjs this test drives (the module has no type declarations). */
-interface Instance {
-  name: string;
-  url: string;
-  kill(signal?: NodeJS.Signals): Promise<unknown>;
-  start(): Promise<void>;
-}
-interface Cluster {
-  url: string;
-  adminKey: string;
-  instances: Instance[];
-  haproxy: { waitFor(server: string, status: 'UP' | 'DOWN', timeoutMs?: number): Promise<void> };
-  stop(): Promise<void>;
-}
-type StartCluster = (opts: Record<string, unknown>) => Promise<Cluster>;
-const CLUSTER_LIB = new URL('../../scripts/cluster-lib.mjs', import.meta.url).href;
 
 const RPM = 120;
 const MODEL = 'gpt-4o-mini';
@@ -85,7 +69,6 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
     // a short stream: 5 words ~40 ms apart; a unary answer after 30 ms
     mock = await startOpenAIMock({ reply: { text: 'one two three four five', delayMs: 30, gapMs: 40 } });
     [pg, redis] = await Promise.all([PrivatePostgres.create(), PrivateRedis.start()]);
-    const { startCluster } = (await import(CLUSTER_LIB)) as { startCluster: StartCluster };
     cluster = await startCluster({
       instances: 3,
       port: 0,
