@@ -23,6 +23,7 @@ import { createUsageWriter, type UsageEvent } from './gateway/usage-writer.js';
 import { createUsageSpool } from './gateway/usage-spool.js';
 import { registerSpoolMetrics } from './gateway/usage-spool-metrics.js';
 import { startCallLogRetention } from './call-log/retention.js';
+import { ensureUsagePartitions, startUsagePartitionUpkeep } from './db/usage-partitions.js';
 import { createRestHandler } from './http/rest/index.js';
 import { createGraphqlFastPath } from './http/graphql-fast-path.js';
 import { createHttpServer, DEFAULT_MAX_BODY_BYTES } from './http/server.js';
@@ -117,11 +118,12 @@ async function connectFeedRedis(url: string) {
   return { publishClient, subscribeClient };
 }
 
-/** Deletes old usage records hourly, in batches, off the request path. */
+/** Drops old usage days and deletes the old records left hourly, off the request path. */
 function startRetention(queries: ReturnType<typeof createUsageQueries>, days: number, log: pino.Logger): NodeJS.Timeout {
   const run = () =>
-    queries.deleteOlderThan(days).then(
-      (n) => n && log.info({ deleted: n, days }, 'usage retention: old records deleted'),
+    queries.retain(days).then(
+      ({ partitions, deleted }) =>
+        (partitions.length || deleted) && log.info({ partitions, deleted, days }, 'usage retention: old records deleted'),
       (err) => log.warn({ err }, 'usage retention failed; will retry'),
     );
   const timer = setInterval(run, 3_600_000);
@@ -229,6 +231,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const database = await createDatabase(config.db);
   await database.migrate();
   const db = database.db;
+  // today's and the next days' usage partitions before the first record; a failure leaves them to the hourly runs
+  await ensureUsagePartitions(db).catch((err: unknown) => log.warn({ err }, 'usage partitions: days not added; will retry'));
 
   const box = createSecretBox(resolveSecret(config));
   // revoke/rotate/update reach the other instances' key caches at once (Redis pub/sub or LISTEN/NOTIFY)
@@ -364,6 +368,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
   const sealing = startQuantileSealing(usageQueries, log);
+  const partitionUpkeep = startUsagePartitionUpkeep(db, log);
   const responseSweep = startResponseSweep(storedResponses, log);
   const callLogRetention = startCallLogRetention(db, config.callLog.retentionDays, log);
   // alerts whose webhooks were still being retried when the last run stopped
@@ -441,6 +446,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         responseSweep.stop();
         await callLogRetention.stop();
         await sealing.stop();
+        await partitionUpkeep.stop();
         await usage.stop();
         // after the usage flush, which ends the last usage-write spans; a collector that is away costs at most the deadline
         await tracing?.shutdown(Math.max(500, left()));

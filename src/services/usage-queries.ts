@@ -2,6 +2,7 @@
 import { and, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { deleteBatchBefore } from '../db/delete-before.js';
+import { dropUsagePartitionsBefore } from '../db/usage-partitions.js';
 import { usageRecords, type UsageRow } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isUuid } from '../util/input-rules.js';
@@ -220,6 +221,16 @@ export function createUsageQueries(db: Db) {
         total += n;
         if (n < batch) return total;
       }
+    },
+
+    /**
+     * Usage retention: the day partitions wholly older than `days` are dropped (with their rollup hours), then the
+     * records before the cutoff that are left (in the day it cuts, and in the default partition) are deleted in
+     * batches as deleteOlderThan does. A dropped day's records are not counted: counting them would read them.
+     */
+    async retain(days: number, batch = 5000): Promise<{ partitions: string[]; deleted: number }> {
+      const partitions = await dropUsagePartitionsBefore(db, new Date(Date.now() - days * 86_400_000));
+      return { partitions, deleted: await this.deleteOlderThan(days, batch) };
     },
   };
 }

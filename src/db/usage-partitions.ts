@@ -1,0 +1,111 @@
+/*
+ * Upkeep of usage_records' day partitions (migrations/0011_usage_partitions.sql): the coming days' partitions made
+ * ahead of their records, and retention's whole days dropped.
+ */
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from './client.js';
+import { rowsOf } from './rows-of.js';
+
+const DAY_MS = 86_400_000;
+/** The partitions 0011 and usage_records_add_partition() make: usage_records_pYYYYMMDD holds that UTC day. */
+const DAY_PARTITION = /^usage_records_p(\d{4})(\d{2})(\d{2})$/;
+
+/** The UTC day starting at or before `t`. */
+function utcDay(t: Date): Date {
+  return new Date(Math.floor(t.getTime() / DAY_MS) * DAY_MS);
+}
+
+/**
+ * Makes the partitions of today and the `daysAhead` next days (UTC) that are missing, moving any of their rows that
+ * the default partition took meanwhile; the days it made. Idempotent, and safe when instances run it at once (the
+ * SQL function takes an advisory lock).
+ */
+export async function ensureUsagePartitions(db: Db, opts: { daysAhead?: number; now?: Date } = {}): Promise<string[]> {
+  const today = utcDay(opts.now ?? new Date());
+  const made: string[] = [];
+  for (let i = 0; i <= (opts.daysAhead ?? 3); i++) {
+    const day = new Date(today.getTime() + i * DAY_MS).toISOString().slice(0, 10);
+    // one day a statement: each holds the lock, and the default partition's, only for its own day
+    const [row] = rowsOf<{ made: boolean }>(await db.execute(sql`select usage_records_add_partition(${day}::date) as made`));
+    if (row?.made) made.push(day);
+  }
+  return made;
+}
+
+interface DayPartition {
+  name: string;
+  from: Date;
+  to: Date;
+}
+
+async function dayPartitions(db: Db): Promise<DayPartition[]> {
+  const rows = rowsOf<{ name: string }>(
+    await db.execute(
+      sql`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'usage_records'::regclass`,
+    ),
+  );
+  const out: DayPartition[] = [];
+  for (const { name } of rows) {
+    const m = DAY_PARTITION.exec(name);
+    if (!m) continue;
+    const from = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+    out.push({ name, from, to: new Date(from.getTime() + DAY_MS) });
+  }
+  return out.sort((a, b) => a.from.getTime() - b.from.getTime());
+}
+
+/**
+ * Drops every day partition that ends at or before `cutoff`; the names it dropped. Dropping a table fires no delete
+ * trigger, so the same transaction takes the day's hours out of the rollups, as the batched delete's trigger would
+ * have: a day partition holds every record of its hours (the default partition cannot hold any of them), so the
+ * rollups keep exactly the hours that still have records. The drop waits for the parent's lock at most
+ * `lockTimeoutMs` (a long read holding it would otherwise queue every insert behind the drop); the next run retries.
+ * Rows older than the cutoff in the day it cuts, and in the default partition, are the batched delete's.
+ */
+export async function dropUsagePartitionsBefore(db: Db, cutoff: Date, opts: { lockTimeoutMs?: number } = {}): Promise<string[]> {
+  const dropped: string[] = [];
+  for (const p of await dayPartitions(db)) {
+    if (p.to.getTime() > cutoff.getTime()) break;
+    await db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`set local lock_timeout = ${Math.trunc(opts.lockTimeoutMs ?? 5000)}`));
+      await tx.execute(sql.raw(`drop table if exists "${p.name}"`));
+      const from = p.from.toISOString();
+      const to = p.to.toISOString();
+      await tx.execute(sql`delete from usage_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
+      await tx.execute(sql`delete from usage_group_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
+    });
+    dropped.push(p.name);
+  }
+  return dropped;
+}
+
+export interface UsagePartitionUpkeep {
+  /** Stops the timer and waits for a run under way. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs ensureUsagePartitions hourly, off the request path; the first run is the caller's (at start-up). A failed run
+ * costs nothing but a warning: records of a day without partition go to the default one, and the next run that
+ * makes the day moves them.
+ */
+export function startUsagePartitionUpkeep(db: Db, log: Logger, everyMs = 3_600_000): UsagePartitionUpkeep {
+  let running: Promise<void> | undefined;
+  const run = (): void => {
+    running ??= ensureUsagePartitions(db)
+      .then(
+        (made) => made.length && log.info({ days: made }, 'usage partitions: days added'),
+        (err: unknown) => log.warn({ err }, 'usage partitions: days not added; will retry'),
+      )
+      .then(() => (running = undefined));
+  };
+  const timer = setInterval(run, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

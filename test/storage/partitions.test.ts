@@ -1,0 +1,278 @@
+/*
+ * usage_records by day partition (migrations/0011, src/db/usage-partitions.ts), on embedded PGlite and on PostgreSQL
+ * (TEST_DATABASE_URL): the upgrade from 0010 moves every record into its day with the rollups untouched, the coming
+ * days are made idempotently (and at once from two connections), records the default partition took move into their
+ * day, retention drops whole days and deletes the rest, and the usage writer's inserts land in the partitions.
+ */
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { sql } from 'drizzle-orm';
+import { createDatabase, type Database, type Db } from '../../src/db/client.js';
+import { rowsOf } from '../../src/db/rows-of.js';
+import { dropUsagePartitionsBefore, ensureUsagePartitions } from '../../src/db/usage-partitions.js';
+import { createUsageWriter, type UsageEvent } from '../../src/gateway/usage-writer.js';
+import { createUsageQueries } from '../../src/services/usage-queries.js';
+import { freshDatabase, PG_URL, type FreshDatabase } from '../usage/usage-kit.js';
+
+const DAY = 86_400_000;
+const journal = JSON.parse(readFileSync(new URL('../../migrations/meta/_journal.json', import.meta.url), 'utf8')) as {
+  entries: Array<{ tag: string }>;
+};
+const KEY = '00000000-0000-4000-8000-0000000000a1';
+
+const dayName = (t: Date) => `usage_records_p${t.toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+function event(createdAt: Date, n: number): UsageEvent {
+  return {
+    id: randomUUID(),
+    createdAt,
+    apiKeyId: KEY,
+    model: `m${n % 3}`,
+    provider: 'p',
+    upstreamModel: 'u',
+    promptTokens: n,
+    completionTokens: 1,
+    cachedReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    costUsd: 0.000001,
+    latencyMs: 10 + n,
+    ttftMs: n % 2 ? 5 : null,
+    status: n % 5 ? 'OK' : 'ERROR',
+    errorCode: null,
+    streamed: false,
+    attempts: 1,
+    usageExact: true,
+    metadata: null,
+    cacheHit: null,
+    costSavedUsd: 0,
+    cacheSimilarity: null,
+    guardrails: null,
+    teamId: null,
+    endUser: null,
+  };
+}
+
+async function insertAt(db: Database, times: Date[], from = 0): Promise<void> {
+  for (const [i, t] of times.entries()) {
+    const n = from + i;
+    await db.db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, status, prompt_tokens, latency_ms, ttft_ms)
+      values (${randomUUID()}::uuid, ${t.toISOString()}::timestamptz, ${KEY}::uuid, ${`m${n % 3}`}, 'p', ${n % 5 ? 'OK' : 'ERROR'}, ${n}, ${10 + n}, ${n % 2 ? 5 : null})`);
+  }
+}
+
+/** Every record with the partition that holds it, oldest first. */
+async function placement(db: Database): Promise<Array<{ at: string; part: string; tokens: number }>> {
+  const res = await db.db.execute(
+    sql`select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as at, tableoid::regclass::text as part, prompt_tokens as tokens
+        from usage_records order by created_at, id`,
+  );
+  return rowsOf(res);
+}
+
+async function partitions(db: Database): Promise<string[]> {
+  const res = await db.db.execute(
+    sql`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'usage_records'::regclass order by 1`,
+  );
+  return rowsOf<{ name: string }>(res).map((r) => r.name);
+}
+
+type Exec = Pick<Db, 'execute'>;
+
+/** Both rollup tables, every column but the cached percentiles, in a fixed order. */
+async function rollupsOf(db: Exec): Promise<unknown[]> {
+  const r = await db.execute(sql`select bucket_start::text, api_key_id::text, model, provider, status, requests::text, errors::text,
+      prompt_tokens::text, completion_tokens::text, cost_usd::text, ttft_count::text, latency_hist::text, ttft_hist::text
+      from usage_rollups order by 1, 2, 3, 4, 5`);
+  const g = await db.execute(sql`select group_by, bucket_start::text, group_key, requests::text, errors::text, prompt_tokens::text,
+      completion_tokens::text, cost_usd::text, ttft_count::text, latency_hist::text, ttft_hist::text
+      from usage_group_rollups order by 1, 2, 3`);
+  return [rowsOf(r), rowsOf(g)];
+}
+
+const rollups = (db: Database) => rollupsOf(db.db);
+
+/** The rollups as usage_rollups_rebuild() computes them from the records now; the database is left as it was. */
+async function rebuiltRollups(db: Database): Promise<unknown[]> {
+  let rebuilt: unknown[] = [];
+  const undo = new Error('undo the rebuild');
+  await db.db
+    .transaction(async (tx) => {
+      await tx.execute(sql`select usage_rollups_rebuild()`);
+      rebuilt = await rollupsOf(tx);
+      throw undo;
+    })
+    .catch((err: unknown) => {
+      if (err !== undo) throw err;
+    });
+  return rebuilt;
+}
+
+const backends = [
+  { name: 'PGlite', postgres: false },
+  { name: 'PostgreSQL', postgres: true },
+] as const;
+
+for (const backend of backends) {
+  describe.skipIf(backend.postgres && !PG_URL)(`usage partitions on ${backend.name}`, () => {
+    const opened: Array<{ db: Database; fresh?: FreshDatabase }> = [];
+
+    /** A database of its own, migrated to `upTo` migrations (all by default). */
+    async function open(upTo = journal.entries.length): Promise<{ db: Database; url: string }> {
+      const fresh = backend.postgres ? await freshDatabase(PG_URL!) : undefined;
+      const url = fresh?.url ?? 'memory://';
+      const db = await createDatabase({ url, dataDir: '' });
+      opened.push({ db, fresh });
+      if (upTo === journal.entries.length) {
+        await db.migrate();
+        return { db, url };
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
+      try {
+        const src = new URL('../../migrations/', import.meta.url).pathname;
+        for (const e of journal.entries.slice(0, upTo)) cpSync(join(src, `${e.tag}.sql`), join(dir, `${e.tag}.sql`));
+        cpSync(join(src, 'meta'), join(dir, 'meta'), { recursive: true });
+        writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, upTo) }));
+        const { migrate } = db.kind === 'pglite' ? await import('drizzle-orm/pglite/migrator') : await import('drizzle-orm/postgres-js/migrator');
+        await migrate(db.db as never, { migrationsFolder: dir });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      return { db, url };
+    }
+
+    let shared: { db: Database; url: string };
+    // one migrated database for the tests after the upgrade's, emptied for each: a migration run is what costs PGlite
+    // most (tens of seconds on a loaded 2-core machine)
+    beforeAll(async () => {
+      shared = await open();
+    }, 90_000);
+
+    async function migrated(): Promise<{ db: Database; url: string }> {
+      const { db } = shared;
+      for (const name of await partitions(db)) if (name !== 'usage_records_default') await db.db.execute(sql.raw(`drop table "${name}"`));
+      // the truncate trigger empties the rollups too
+      await db.db.execute(sql`truncate usage_records`);
+      return shared;
+    }
+
+    afterAll(async () => {
+      for (const { db, fresh } of opened) {
+        await db.close().catch(() => {});
+        await fresh?.drop();
+      }
+    });
+
+    it('the upgrade from 0010 moves every record into its day, and leaves the rollups as they were', async () => {
+      const { db } = await open(journal.entries.findIndex((e) => e.tag.startsWith('0011')));
+      expect(await partitions(db)).toEqual([]);
+      const now = Date.now();
+      const times = [
+        ...[0, 1, 2, 3].map((i) => new Date(now - 3 * DAY - i * 60_000)),
+        ...[0, 1].map((i) => new Date(now - 2 * DAY - i * 3_600_000)),
+        new Date(now - DAY),
+        ...[0, 1, 2].map((i) => new Date(now - i * 1000)),
+      ];
+      await insertAt(db, times);
+      const before = await rollups(db);
+      const days = [...new Set(times.map(dayName))].sort();
+
+      await db.migrate();
+
+      expect(await partitions(db)).toEqual([...days, 'usage_records_default'].sort());
+      const placed = await placement(db);
+      expect(placed).toHaveLength(times.length);
+      for (const p of placed) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
+      expect(placed.map((p) => p.tokens).sort((a, b) => a - b)).toEqual(times.map((_, i) => i));
+      // the moved records were not counted a second time
+      expect(await rollups(db)).toEqual(before);
+
+      // the triggers work on the new table: a record more is one more request in its hour
+      await insertAt(db, [new Date(now)], 100);
+      expect(await rollups(db)).toEqual(await rebuiltRollups(db));
+      const total = await createUsageQueries(db.db).summary({ groupBy: 'MODEL', readScope: { kind: 'all' } });
+      expect(total.reduce((s, b) => s + b.requests, 0)).toBe(times.length + 1);
+    }, 90_000); // two migration runs on a database of its own: tens of seconds on PGlite on a loaded machine
+
+    it('ensureUsagePartitions makes the coming days once, even from two connections at once, and moves what the default partition took', async () => {
+      const { db, url } = await migrated();
+      const now = new Date();
+      const inTwoDays = new Date(now.getTime() + 2 * DAY);
+      // no day partition yet for these: they go to the default one
+      await insertAt(db, [inTwoDays, new Date(inTwoDays.getTime() + 1000)]);
+      expect(new Set((await placement(db)).map((p) => p.part))).toEqual(new Set(['usage_records_default']));
+      const before = await rollups(db);
+
+      const second = backend.postgres ? await createDatabase({ url, dataDir: '' }) : db;
+      try {
+        const made = await Promise.all([ensureUsagePartitions(db.db, { now }), ensureUsagePartitions(second.db, { now })]);
+        const expected = [0, 1, 2, 3].map((i) => new Date(now.getTime() + i * DAY).toISOString().slice(0, 10));
+        // each day made exactly once, by one or the other
+        expect([...made[0], ...made[1]].sort()).toEqual(expected);
+      } finally {
+        if (second !== db) await second.close();
+      }
+      expect(await ensureUsagePartitions(db.db, { now })).toEqual([]);
+      expect(await partitions(db)).toEqual([0, 1, 2, 3].map((i) => dayName(new Date(now.getTime() + i * DAY))).concat('usage_records_default').sort());
+      expect((await placement(db)).map((p) => p.part)).toEqual([dayName(inTwoDays), dayName(inTwoDays)]);
+      expect(await rollups(db)).toEqual(before);
+    });
+
+    it('retention drops the whole days before the cutoff with their rollup hours, and deletes the older records left', async () => {
+      const { db } = await migrated();
+      const queries = createUsageQueries(db.db);
+      const now = Date.now();
+      const cutoff = now - 7 * DAY;
+      const old = [new Date(now - 10 * DAY), new Date(now - 10 * DAY + 1000), new Date(now - 9 * DAY)];
+      const straddling = [new Date(cutoff - 60_000), new Date(cutoff + 60_000)];
+      const recent = [new Date(now - DAY), new Date(now)];
+      for (const t of [...old, ...straddling, ...recent]) {
+        await db.db.execute(sql`select usage_records_add_partition(${t.toISOString().slice(0, 10)}::date)`);
+      }
+      // a day without partition: its record is in the default one
+      const stray = new Date(now - 20 * DAY);
+      await insertAt(db, [...old, ...straddling, ...recent, stray]);
+      const dayOfStray = dayName(stray);
+      expect(await partitions(db)).not.toContain(dayOfStray);
+
+      const { partitions: dropped, deleted } = await queries.retain(7);
+      expect(dropped).toEqual([...new Set(old.map(dayName))].sort());
+      const left = await partitions(db);
+      for (const name of dropped) expect(left).not.toContain(name);
+      expect(left).toContain(dayName(straddling[0]!));
+      // the straddling day's older record and the default partition's one went by the batched delete
+      expect(deleted).toBe(2);
+      const kept = await placement(db);
+      expect(kept.map((p) => new Date(`${p.at}Z`).getTime())).toEqual([straddling[1]!, ...recent].map((t) => t.getTime()));
+      // the rollups describe exactly the records left, as the delete trigger leaves them
+      expect(await rollups(db)).toEqual(await rebuiltRollups(db));
+      const series = await queries.summary({ groupBy: 'MODEL', readScope: { kind: 'all' } });
+      expect(series.reduce((s, b) => s + b.requests, 0)).toBe(3);
+
+      // nothing left to drop
+      expect(await dropUsagePartitionsBefore(db.db, new Date(cutoff))).toEqual([]);
+    });
+
+    it("the usage writer's batches land in the day partitions", async () => {
+      const { db } = await migrated();
+      await ensureUsagePartitions(db.db);
+      const writer = createUsageWriter(db.db, { flushMs: 5, bufferMax: 1000, log: pino({ level: 'silent' }), copyRows: db.copyRows });
+      const now = Date.now();
+      const events = [0, 1, 2, 3, 4].map((i) => event(new Date(now - i * 1000), i));
+      // and one for a day without partition (the default one)
+      events.push(event(new Date(now - 40 * DAY), 5));
+      for (const e of events) writer.record(e);
+      await writer.flush();
+      await writer.stop();
+      const placed = await placement(db);
+      expect(placed).toHaveLength(6);
+      expect(placed[0]!.part).toBe('usage_records_default');
+      for (const p of placed.slice(1)) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
+      expect(await rollups(db)).toEqual(await rebuiltRollups(db));
+    });
+  });
+}
