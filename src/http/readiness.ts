@@ -11,7 +11,6 @@ const PING_TIMEOUT_MS = 1000;
 export interface Readiness {
   /** From now on /readyz answers 503 `{ status: 'draining' }`, so balancers stop sending new requests here. */
   drain(): void;
-  readonly draining: boolean;
   /** useReadinessCheck's check: the answer to a probe. */
   check(args: { fetchAPI: { Response: typeof Response } }): Promise<Response>;
 }
@@ -34,9 +33,6 @@ export function createReadiness(ping: () => Promise<boolean>, pingTimeoutMs = PI
   return {
     drain() {
       draining = true;
-    },
-    get draining() {
-      return draining;
     },
     async check({ fetchAPI }) {
       if (draining) return answer(fetchAPI.Response, 503, { status: 'draining' });

@@ -56,7 +56,7 @@ const FORBIDDEN = 4403;
  * accepts any close event (node_modules/graphql-ws/dist/client.js, graphql-ws 6.4), so the client reconnects (through
  * a load balancer, to another instance) and subscribes again what it had open.
  */
-export const SERVICE_RESTART = 1012;
+const SERVICE_RESTART = 1012;
 /** How often a draining instance looks for sockets whose operations have all ended. */
 const DRAIN_POLL_MS = 50;
 

@@ -65,7 +65,7 @@ describe.skipIf(!PG_URL)('PostgreSQL outage and return (through a TCP proxy)', (
     await fresh?.drop();
   });
 
-  it('is ready within a second of the return; calls stay fast; buffered usage lands within two seconds', async () => {
+  it('stays ready, reports the database up within a second of the return; calls stay fast; buffered usage lands within two seconds', async () => {
     const key = await gw.createKey({ name: 'load', scopes: ['INVOKE'] });
     // created before the outage and never used: not in the key cache when the database goes away
     const coldKey = await gw.createKey({ name: 'cold', scopes: ['INVOKE'] });
