@@ -32,7 +32,9 @@ export interface SharedAdmissionOptions {
   seeder: UsageSeeder;
   log: Logger;
   /** The counters every reply showed for a subject: where per-instance counters start if Redis goes away. */
-  onCounters: (subjectId: string, windowKey: string, state: AdmitState, admitted: number | undefined, now: number, day: Period, month: Period) => void;
+  onCounters: (subjectId: string, windowKey: string, state: AdmitState, admission: Admission, now: number, day: Period, month: Period) => void;
+  /** Numbers the commands sent on the connection, in the order Redis runs them (limits-redis-outage.ts). */
+  order?: () => number;
   /** A settlement could not be sent. */
   onSettleError: (err: unknown) => void;
   /** @see LimiterOptions.onBudgetSettled */
@@ -44,6 +46,12 @@ export interface SharedAdmissionOptions {
  * that refused; Redis errors pass through. requestOnly: the subjects carry their rpm only (requestOnlySubjects), and
  * their day and month counters are left as they are.
  */
+/** One ADMIT as onCounters is told it: its place in the connection's order, and the tokens it reserved (undefined: refused). */
+export interface Admission {
+  seq: number;
+  tokens: number | undefined;
+}
+
 export type SharedAdmit = (subjects: readonly LimitSubject[], estTokens: number, estCost: number, requestOnly?: boolean) => Promise<Reservation>;
 
 type Admitted = Exclude<AdmitReply, ['SEED', ...number[]]>;
@@ -73,6 +81,7 @@ export function createSharedAdmission(opts: SharedAdmissionOptions): SharedAdmit
         const drop = requestOnly ? 0 : (l.tpd == null ? 1 : 0) + (l.budget == null ? 2 : 0);
         argv.push(l.rpm ?? -1, l.tpm ?? -1, quotas ? (l.tpd ?? -1) : -1, quotas ? (l.budget ?? -1) : -1, drop);
       });
+      const seq = opts.order?.() ?? 0;
       const r = await cmd.gwAdmit(keys.length, ...keys, ...argv);
       if (r[0] === 'SEED') {
         const missing = r.slice(1).map((i) => Number(i) - 1);
@@ -98,9 +107,8 @@ export function createSharedAdmission(opts: SharedAdmissionOptions): SharedAdmit
         continue;
       }
       const at = Date.now();
-      // admitted: the tokens this call reserved on each window (undefined when refused)
-      const admitted = r[0] === 'OK' ? estTokens : undefined;
-      subjects.forEach((s, i) => opts.onCounters(s.id, keys[i * 3]!, subjectReply(r, i).slice(3) as AdmitState, admitted, at, day, month));
+      const admission = { seq, tokens: r[0] === 'OK' ? estTokens : undefined };
+      subjects.forEach((s, i) => opts.onCounters(s.id, keys[i * 3]!, subjectReply(r, i).slice(3) as AdmitState, admission, at, day, month));
       // a burst's replies arrive together: their calls go on over several turns of the loop, not all in this one
       const wait = loopTurn();
       if (wait) await wait;

@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { type BudgetReading, type Period, type UsageSeeder, WINDOW_MS } from './limits.js';
 import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
-import { createGenerations } from './limits-redis-admit.js';
+import { type Admission, createGenerations } from './limits-redis-admit.js';
 import { createPeerTracker, type WindowReading } from './limits-redis-peers.js';
 import { reconcile, rejoin } from './limits-redis-rejoin.js';
 import type { AdmitState, LimitCommands } from './limits-redis-scripts.js';
@@ -35,7 +35,9 @@ export interface OutageFallback {
   /** The per-instance limiter admissions go to while Redis is down. */
   readonly fallback: MemoryLimiter;
   /** An ADMIT reply's counters of a subject (createSharedAdmission's onCounters). */
-  onCounters(subjectId: string, windowKey: string, state: AdmitState, admitted: number | undefined, now: number, day: Period, month: Period): void;
+  onCounters(subjectId: string, windowKey: string, state: AdmitState, admission: Admission, now: number, day: Period, month: Period): void;
+  /** @see SharedAdmissionOptions.order */
+  order(): number;
   forget(subjectId: string): void;
   /** Connected at start-up: up, and the peer count read at once (an outage in the first second knows its share). */
   connected(): Promise<void>;
@@ -50,7 +52,11 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
    */
   const known = new LRUCache<string, KnownCounters>({ max: 100_000 });
   /** Subjects with an open window in `known` (id → window key), the most recently admitted: re-read each heartbeat. */
-  const watched = new LRUCache<string, string>({ max: 2_000 });
+  /** Per watched subject: the last heartbeat's place in the connection's order, and this instance's admissions after it. */
+  const since = new Map<string, Since>();
+  const watched = new LRUCache<string, string>({ max: 2_000, dispose: (_key, id, reason) => reason === 'evict' && since.delete(id) });
+  let sent = 0;
+  const order = () => ++sent;
   const generation = createGenerations();
   const peers = createPeerTracker({
     client: opts.client,
@@ -59,7 +65,8 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
     instanceId: randomBytes(6).toString('hex'),
     intervalMs: opts.heartbeatMs,
     watched: () => watched.entries(),
-    onWindow: (id, reading, at) => refreshWindow(known, watched, id, reading, at),
+    onWindow: (id, reading, at, seq) => refreshWindow(known, since, id, reading, at, seq),
+    order,
     active: () => redis.up,
     onError: (err) => redis.markDown(err),
   });
@@ -88,26 +95,35 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
     },
   });
 
+  function unwatch(id: string): void {
+    watched.delete(id);
+    since.delete(id);
+  }
+
   return {
     redis,
     get fallback() {
       return fallback;
     },
-    onCounters(subjectId, windowKey, state, admitted, now, day, month) {
+    onCounters(subjectId, windowKey, state, admission, now, day, month) {
       const k = toKnownCounters(state, now, day, month);
       const beat = known.get(subjectId)?.window;
-      if (k.window && beat?.base !== undefined && Math.abs(beat.start - k.window.start) < 1000) {
-        // the window the last heartbeat read: its reading stays the base, this admission is this instance's own
-        k.window = admitted === undefined ? beat : { ...beat, requests: beat.requests + 1, tokens: beat.tokens + admitted };
+      const s = since.get(subjectId);
+      if (k.window && s && beat?.base !== undefined && Math.abs(beat.start - k.window.start) < 1000) {
+        // the window the last heartbeat read: its reading stays the base; an admission Redis ran after the reading
+        // is this instance's own on top of it, one it ran before is in the base already
+        if (admission.tokens !== undefined && admission.seq > s.seq) s.own.push({ seq: admission.seq, tokens: admission.tokens });
+        k.window = windowOf(beat.start, beat.base, beat.baseTokens ?? 0, s.own);
       }
       known.set(subjectId, k);
       if (k.window) watched.set(subjectId, windowKey);
-      else watched.delete(subjectId);
+      else unwatch(subjectId);
     },
+    order,
     forget(subjectId) {
       fallback.forget(subjectId);
       known.delete(subjectId);
-      watched.delete(subjectId);
+      unwatch(subjectId);
     },
     async connected() {
       redis.markUp();
@@ -129,18 +145,32 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
  * to at most the limit; what this instance admits after the reading comes on top (onCounters). Replies on one
  * connection arrive in the order Redis ran the commands, so an admission replied after the reading was not in it.
  */
-function refreshWindow(known: LRUCache<string, KnownCounters>, watched: LRUCache<string, string>, id: string, r: WindowReading, at: number): void {
+function refreshWindow(known: LRUCache<string, KnownCounters>, since: Map<string, Since>, id: string, r: WindowReading, at: number, seq: number): void {
   const k = known.get(id);
   if (r.requests == null) {
-    watched.delete(id);
+    since.delete(id);
     if (k) k.window = undefined;
     return;
   }
   const w = k?.window;
-  const start = w && Math.abs(w.start - (at - (WINDOW_MS - r.ttlMs))) < 1000 ? w.start : at - (WINDOW_MS - r.ttlMs);
-  const window = { start, requests: r.requests, tokens: r.tokens, base: r.requests, baseTokens: r.tokens };
+  const sameWindow = w && Math.abs(w.start - (at - (WINDOW_MS - r.ttlMs))) < 1000;
+  const start = sameWindow ? w.start : at - (WINDOW_MS - r.ttlMs);
+  // replies to admissions sent after this beat may have been handled before it: they stay this instance's own
+  const own = sameWindow ? (since.get(id)?.own.filter((o) => o.seq > seq) ?? []) : [];
+  since.set(id, { seq, own });
+  const window = windowOf(start, r.requests, r.tokens, own);
   if (k) k.window = window;
   else known.set(id, { window });
+}
+
+interface Since {
+  seq: number;
+  own: Array<{ seq: number; tokens: number }>;
+}
+
+/** A window as a heartbeat read it (the base) with this instance's own admissions since on top. */
+function windowOf(start: number, base: number, baseTokens: number, own: Since['own']): NonNullable<KnownCounters['window']> {
+  return { start, base, baseTokens, requests: base + own.length, tokens: own.reduce((t, o) => t + o.tokens, baseTokens) };
 }
 
 /** An ADMIT reply's counters of one subject ('' where it has none) as the fallback takes them. */

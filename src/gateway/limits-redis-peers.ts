@@ -31,8 +31,10 @@ export interface PeerTrackerOptions {
   liveMs?: number;
   /** The windows to re-read with each beat: subject id → window key. */
   watched: () => Iterable<[string, string]>;
-  /** A re-read window (called for every watched one each beat). */
-  onWindow: (subjectId: string, reading: WindowReading, at: number) => void;
+  /** A re-read window (called for every watched one each beat); seq: the beat's place in the connection's order. */
+  onWindow: (subjectId: string, reading: WindowReading, at: number, seq: number) => void;
+  /** @see SharedAdmissionOptions.order */
+  order: () => number;
   /** Whether timed beats should run (not while Redis is down: the rejoin beats itself). */
   active: () => boolean;
   /** A timed beat failed: Redis is likely down. */
@@ -68,6 +70,7 @@ export function createPeerTracker(opts: PeerTrackerOptions): PeerTracker {
       p.hmget(key, 'r', 't');
       p.pttl(key);
     }
+    const seq = opts.order();
     const replies = await opts.deadline(p.exec());
     if (!replies) throw new Error('limits: the heartbeat was discarded');
     for (const [err] of replies) if (err) throw err;
@@ -77,7 +80,7 @@ export function createPeerTracker(opts: PeerTrackerOptions): PeerTracker {
     watched.forEach(([id], j) => {
       const [r, t] = value(5 + j * 2) as Array<string | null>;
       const ttl = Number(value(6 + j * 2));
-      opts.onWindow(id, { requests: r == null || ttl <= 0 ? null : Number(r), tokens: Number(t ?? 0), ttlMs: ttl }, at);
+      opts.onWindow(id, { requests: r == null || ttl <= 0 ? null : Number(r), tokens: Number(t ?? 0), ttlMs: ttl }, at, seq);
     });
     return Number(value(4));
   }

@@ -79,6 +79,7 @@ export async function createRedisLimiter(opts: RedisLimiterOptions): Promise<Red
     seeder: opts.seeder,
     log,
     onCounters: outage.onCounters,
+    order: outage.order,
     onSettleError: (err) => redis.markDown(err),
     onBudgetSettled: opts.onBudgetSettled,
   });
