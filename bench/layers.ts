@@ -27,18 +27,24 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT pointing at an OTLP/HTTP receiver in this process (bench/otlp-sink.ts), in paired
  * rounds; then the spans received per answered call, spans/s and the spans' names.
  *
+ * Spool (--sections=spool): the same call on the gateway above (in-memory database: no usage spool) and on a second
+ * gateway process alike but for USAGE_SPOOL_DIR (a temporary folder: each record appended to a segment file, an
+ * fdatasync every 5 ms), in paired rounds at each --concurrency; then both with a FULL call log of the --prompt-kb
+ * prompt (the spool writes the log into the record's line) at the highest concurrency.
+ *
  * Before/after (--sections=baseline --base-ref=<ref>): the gateway built from <ref> in a temporary git worktree
  * (bench/base-build.ts) and the working tree's, each in a fresh process with tracing off and the call log NONE;
  * GraphQL `chat` and /v1/chat/completions on both in --base-rounds paired rounds at each --base-concurrency: the
  * ratio new/base per round and its median.
  *
  * Options: --duration=5 --warmup=1 --concurrency=1,10,50 --prompt-kb=4 --mock-delay-ms=200 --rounds=3 (the median
- * of the rounds stands) --sections=cache,guardrails,limits (also: calllog, tracing, baseline) --base-ref=<ref>
+ * of the rounds stands) --sections=cache,guardrails,limits (also: calllog, tracing, spool, baseline) --base-ref=<ref>
  * --base-rounds=5 --base-concurrency=10 --prewarm=5 (seconds of unmeasured load on each variant of calllog, tracing and
  * baseline before their first paired round)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { loadavg, cpus } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +68,7 @@ const BASE_REF = opt('base-ref', '');
 const BASE_ROUNDS = Number(opt('base-rounds', '5'));
 const BASE_CONCURRENCY = opt('base-concurrency', '10').split(',').map(Number);
 /** the sections that load the shared gateway (baseline starts gateways of its own) */
-const SHARED_GATEWAY_SECTIONS = ['cache', 'guardrails', 'limits', 'calllog', 'tracing'];
+const SHARED_GATEWAY_SECTIONS = ['cache', 'guardrails', 'limits', 'calllog', 'tracing', 'spool'];
 const ADMIN_KEY = `gw_bench_admin_${Math.random().toString(36).slice(2)}_0123456789`;
 const log = (m: string) => process.stderr.write(`[layers ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
@@ -351,6 +357,38 @@ async function tracingSection(gw: Gateway, mockUrl: string, out: Out): Promise<v
   await sink.close();
 }
 
+async function spoolSection(gw: Gateway, mockUrl: string, out: Out): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+  atExit.push(() => rmSync(dir, { recursive: true, force: true }));
+  const spooled = await startGateway('gateway-spooled', mockUrl, { USAGE_SPOOL_DIR: dir });
+  const plain = { off: await newKey(gw.url, 'spool-off'), on: await newKey(spooled.url, 'spool-on') };
+  const full = { off: (await keyWithLevel(gw, 'spool-off-full', 'FULL')).secret, on: (await keyWithLevel(spooled, 'spool-on-full', 'FULL')).secret };
+  const call = (g: Gateway, key: string, name: string, content: string): Variant => ({
+    name,
+    url: `${g.url}/v1/chat/completions`,
+    headers: auth(key, 'off'),
+    body: body('bench', content),
+    pid: g.pid,
+    ok: hasChoices,
+  });
+  out(`## spool: the same /v1/chat/completions call without and with the usage spool (USAGE_SPOOL_DIR on ${dir}), cache off`);
+  out(`(two gateway processes alike but for USAGE_SPOOL_DIR; median of ${ROUNDS} paired rounds of ${DURATION} s; ${load()})`);
+  for (const c of CONCURRENCY) {
+    const rs = await pairedRounds([call(gw, plain.off, 'spool off', 'Say hello.'), call(spooled, plain.on, 'spool on', 'Say hello.')], { connections: c, ...rounds(ROUNDS, c === CONCURRENCY[0]) });
+    formatPaired(rs, `c=${c}  `).forEach(out);
+  }
+  const cMax = Math.max(...CONCURRENCY);
+  const prompt = promptWithPii(PROMPT_KB);
+  const big = await pairedRounds(
+    [call(gw, full.off, `spool off, FULL log, ${PROMPT_KB} KB prompt`, prompt), call(spooled, full.on, `spool on, FULL log, ${PROMPT_KB} KB prompt`, prompt)],
+    { connections: cMax, ...rounds(ROUNDS, false) },
+  );
+  formatPaired(big, `c=${cMax}  `).forEach(out);
+  await sleep(1500);
+  out(`spool folder 1.5 s after the load: ${readdirSync(dir).filter((n) => n.endsWith('.jsonl')).length} segment files (written segments are deleted)`);
+  spooled.child.kill('SIGTERM');
+}
+
 async function baselineSection(mockUrl: string, out: Out): Promise<void> {
   if (!BASE_REF) throw new Error('--sections=baseline needs --base-ref=<git ref>');
   const base = prepareBaseBuild(ROOT, BASE_REF, log);
@@ -466,6 +504,7 @@ async function sharedGatewaySections(mockUrl: string, out: Out): Promise<void> {
 
   if (SECTIONS.has('calllog')) await calllogSection(gw, out);
   if (SECTIONS.has('tracing')) await tracingSection(gw, mockUrl, out);
+  if (SECTIONS.has('spool')) await spoolSection(gw, mockUrl, out);
 }
 
 main().catch((e: unknown) => {

@@ -46,7 +46,7 @@ export interface ReplayJob {
 interface Segment {
   seq: number;
   path: string;
-  /** Open while records are appended; undefined once sealed. */
+  /** Open while records are appended (-1 when the file could not be created); undefined once sealed. */
   fd: number | undefined;
   bytes: number;
   openedAt: number;
@@ -134,11 +134,7 @@ export class UsageSpool {
     } catch (err) {
       // a full disk must not fail the call: the record goes on in memory, as without the spool
       seg.torn = true;
-      const now = Date.now();
-      if (now - this.lastWriteErrorLog >= 5000) {
-        this.lastWriteErrorLog = now;
-        this.log.error({ err, path: seg.path }, 'usage spool: append failed; records are kept in memory only until it works again');
-      }
+      this.errorRarely(err, seg.path, 'usage spool: append failed; records are kept in memory only until it works again');
     }
     seg.appended++;
     this.pending.push(e);
@@ -233,23 +229,38 @@ export class UsageSpool {
       const full = seg.bytes >= this.segmentBytes;
       if (full) this.current = undefined;
       const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve));
-      if (err) this.log.error({ err, path: seg.path }, 'usage spool: fdatasync failed; the records are kept in memory only');
+      if (err) this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
       if (full) this.seal(seg);
       this.sink?.committed(batch);
       this.retireFinished();
     }
   }
 
+  /** One error line every 5 s at most while the disk fails (every append and commit would log otherwise). */
+  private errorRarely(err: unknown, path: string, msg: string): void {
+    const now = Date.now();
+    if (now - this.lastWriteErrorLog < 5000) return;
+    this.lastWriteErrorLog = now;
+    this.log.error({ err, path }, msg);
+  }
+
   private open(): Segment {
     const seq = this.nextSeq++;
     const path = join(this.dir, `${String(seq).padStart(12, '0')}.jsonl`);
-    const seg: Segment = { seq, path, fd: openSync(path, 'a'), bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false };
+    let fd = -1;
+    try {
+      fd = openSync(path, 'a');
+    } catch (err) {
+      // counted like any segment (appends and syncs fail on it, records go on in memory); tried again once it retires
+      this.errorRarely(err, path, 'usage spool: segment not created; records are kept in memory only until it works again');
+    }
+    const seg: Segment = { seq, path, fd, bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false };
     this.live.push(seg);
     return (this.current = seg);
   }
 
   private seal(seg: Segment): void {
-    if (seg.fd !== undefined) closeSync(seg.fd);
+    if (seg.fd !== undefined && seg.fd >= 0) closeSync(seg.fd);
     seg.fd = undefined;
     if (this.current === seg) this.current = undefined;
   }
@@ -286,6 +297,8 @@ export class UsageSpool {
 
   /** The `n` oldest handed-over records have left; `evicted`: unwritten. */
   private leave(n: number, evicted: boolean): void {
+    // after close: records handed over without a segment (appended after the stop) must not retire one
+    if (this.closed) return;
     for (const seg of this.live) {
       if (n <= 0) break;
       const take = Math.min(n, seg.appended - seg.left);

@@ -133,6 +133,10 @@ describeIf('usage spool, real processes on PostgreSQL', () => {
     expect(answered.filter((id) => !after.has(id)), 'answered calls without a usage record').toEqual([]);
     expect([...after.values()].every((n) => n === 1)).toBe(true);
     expect(second.output()).toMatch(/usage spool: segment replayed/);
+    // the spool's size is on /metrics (read when scraped)
+    const metrics = await (await fetch(`${second.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gateway_usage_spool_segments \d+$/m);
+    expect(metrics).toMatch(/^gateway_usage_spool_bytes \d+$/m);
 
     second.child.kill('SIGTERM');
     await second.exited;

@@ -230,6 +230,38 @@ describe('usage spool', () => {
     await w2.stop(2000);
   });
 
+  it('a process that dies mid-replay (no stop, lock left behind with its pid) is replayed again by the next one, without duplicates', async () => {
+    const dir = tempDir();
+    const events = Array.from({ length: 30 }, (_, i) => event(i, i % 4 === 0));
+    writeFileSync(join(dir, '000000000003.jsonl'), events.map(spoolLine).join(''));
+    const { log } = capturingLog();
+    // the dying process: its database stops answering after the first batch and never comes back for it
+    const dying = cuttable(database.db);
+    let calls = 0;
+    const flaky = new Proxy(dying.db, {
+      get(target, prop, receiver) {
+        if (prop !== 'execute') return Reflect.get(target, prop, receiver) as unknown;
+        return (q: Parameters<Db['execute']>[0]) => {
+          if (++calls === 2) dying.state.down = true;
+          return target.execute(q);
+        };
+      },
+    });
+    createUsageWriter(flaky, { flushMs: 10, bufferMax: 1000, batchSize: 10, log, spool: createUsageSpool({ dir, log }) });
+    await waitFor(() => calls >= 3, 'the first replay to stall');
+    expect(await countOf('usage_records', events.map((e) => e.id))).toBe(10);
+    // never stopped: the lock still names this pid, which a restarted container gets again
+    expect(readFileSync(join(dir, '.lock'), 'utf8').trim()).toBe(String(process.pid));
+
+    const w2 = createUsageWriter(database.db, { flushMs: 10, bufferMax: 1000, batchSize: 10, log, spool: createUsageSpool({ dir, log }) });
+    await waitFor(() => segments(dir).length === 0, 'the second replay');
+    const rows = await perId(events.map((e) => e.id));
+    expect(rows).toHaveLength(30);
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+    expect(await countOf('call_logs', events.filter((e) => e.callLog).map((e) => e.id))).toBe(8);
+    await w2.stop(2000);
+  });
+
   it('past the record bound during an outage nothing is lost: records leave memory only, and are written from the spool afterwards', async () => {
     const dir = tempDir();
     const { log, lines } = capturingLog();
