@@ -79,7 +79,8 @@ describe.skipIf(Boolean(skip))('chaos: a 3-instance cluster under load through a
       logDir: join(dir, 'logs'),
       // the built gateway (the cluster library builds it when the sources changed), as `npm run cluster` runs it: it
       // starts much faster than under tsx on a busy machine, which matters for the restart in the middle of the load
-      env: { LOG_LEVEL: 'warn', OPENAI_API_KEY: 'sk-chaos', OPENAI_BASE_URL: mock.baseUrl },
+      // CHAOS_LOG_LEVEL=info (with CHAOS_KEEP_LOGS=1) keeps the instances' info lines too, e.g. the limiter's rejoin
+      env: { LOG_LEVEL: process.env.CHAOS_LOG_LEVEL || 'warn', OPENAI_API_KEY: 'sk-chaos', OPENAI_BASE_URL: mock.baseUrl },
     });
     const create = (name: string, limits?: Record<string, number>) =>
       admin<{ createApiKey: { secret: string } }>(
