@@ -8,11 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import postgres from 'postgres';
+import { findHaproxy } from '../../scripts/cluster-haproxy.mjs';
 import { ControlledRedis, HAS_REDIS_SERVER, sleep } from '../limits/kit.js';
 
 const PG_VERSION = '15';
+/** Start and stop the server directly, also where systemd runs (pg_ctlcluster would hand them to systemctl there). */
+const CTL = ['--skip-systemctl-redirect'];
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -36,7 +39,7 @@ export function chaosSkipReason(): string | undefined {
   if (!existsSync('/usr/bin/pg_createcluster')) return 'pg_createcluster missing (apt-get install postgresql-common)';
   if (!existsSync(`/usr/lib/postgresql/${PG_VERSION}/bin/postgres`)) return `PostgreSQL ${PG_VERSION} binaries missing`;
   if (!HAS_REDIS_SERVER) return 'redis-server missing';
-  if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0 && !existsSync('/usr/sbin/haproxy')) return 'haproxy missing (apt-get install haproxy)';
+  if (!findHaproxy()) return 'haproxy missing (apt-get install haproxy)';
   return undefined;
 }
 
@@ -57,8 +60,8 @@ export class PrivatePostgres {
     // fsync off: a fast stop is a clean shutdown, the test never crashes the machine, and the 2 cores' disk is shared
     // (listen_addresses stays the default, localhost)
     try {
-      await run('pg_createcluster', [PG_VERSION, pg.name, '-p', String(pg.port), '--start', '-o', 'fsync=off', '-o', 'max_connections=200', '--', '--auth-host=trust', '--auth-local=trust']);
-      await pg.waitUp();
+      await run('pg_createcluster', [PG_VERSION, pg.name, '-p', String(pg.port), '-o', 'fsync=off', '-o', 'max_connections=200', '--', '--auth-host=trust', '--auth-local=trust']);
+      await pg.start();
     } catch (e) {
       pg.drop();
       throw e;
@@ -68,16 +71,17 @@ export class PrivatePostgres {
 
   /** Stops it as an operator would (`-m fast`: open connections are cut, new ones refused). */
   stop(): Promise<void> {
-    return run('pg_ctlcluster', [PG_VERSION, this.name, 'stop', '-m', 'fast']);
+    return run('pg_ctlcluster', [...CTL, PG_VERSION, this.name, 'stop', '-m', 'fast']);
   }
 
   async start(): Promise<void> {
-    await run('pg_ctlcluster', [PG_VERSION, this.name, 'start']);
+    await run('pg_ctlcluster', [...CTL, PG_VERSION, this.name, 'start']);
     await this.waitUp();
   }
 
   drop(): void {
-    spawnSync('pg_dropcluster', [PG_VERSION, this.name, '--stop'], { stdio: 'ignore' });
+    spawnSync('pg_ctlcluster', [...CTL, PG_VERSION, this.name, 'stop', '-m', 'immediate'], { stdio: 'ignore' });
+    spawnSync('pg_dropcluster', [PG_VERSION, this.name], { stdio: 'ignore' });
   }
 
   /** A short-lived client for the test's own queries (never held across an outage). */

@@ -11,8 +11,8 @@ import { readSse } from '../kit/sse.js';
 import { wsUrl } from '../kit/ws.js';
 import { sleep } from '../limits/kit.js';
 
-export type CallKind = 'graphql' | 'rest' | 'rest-stream' | 'ws-stream';
-export type KeyName = 'free' | 'limited';
+type CallKind = 'graphql' | 'rest' | 'rest-stream' | 'ws-stream';
+type KeyName = 'free' | 'limited';
 
 export interface Call {
   kind: CallKind;
@@ -35,7 +35,7 @@ type Ended = Pick<Call, 'outcome' | 'invocationId' | 'detail' | 'servedBy'>;
 
 const servedBy = (res: Response) => res.headers.get('x-gateway-instance') ?? undefined;
 
-export interface LoadOptions {
+interface LoadOptions {
   /** The load balancer's base URL. */
   url: string;
   model: string;
@@ -279,7 +279,7 @@ export function answersWithoutOneOkRecord(calls: Call[], records: RecordRow[]): 
   return { missing, duplicated, notOk };
 }
 
-export interface RateWindow {
+interface RateWindow {
   start: number;
   admitted: number;
 }
