@@ -55,11 +55,11 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
   /** Per watched subject: the last heartbeat's place in the connection's order, and this instance's admissions after it. */
   const since = new Map<string, Since>();
   const watched = new LRUCache<string, string>({ max: 2_000, dispose: (_key, id, reason) => reason === 'evict' && since.delete(id) });
-  let sent = 0;
-  const order = () => ++sent;
+  const order = sequence();
   const generation = createGenerations();
   const peers = createPeerTracker({
     client: opts.client,
+    cmd,
     deadline: opts.deadline,
     prefix,
     instanceId: randomBytes(6).toString('hex'),
@@ -161,6 +161,12 @@ function refreshWindow(known: LRUCache<string, KnownCounters>, since: Map<string
   const window = windowOf(start, r.requests, r.tokens, own);
   if (k) k.window = window;
   else known.set(id, { window });
+}
+
+/** 1, 2, 3, …: commands numbered as they are sent, which is the order one connection's server runs them in. */
+function sequence(): () => number {
+  let n = 0;
+  return () => ++n;
 }
 
 interface Since {

@@ -3,13 +3,15 @@
  * outage's per-instance fallback needs to stay within the limit in total (each instance admits its share of what
  * was left, limits-memory.ts `peers`).
  *
- * Heartbeat: one pipeline on every multiple of `intervalMs` of the clock: ZADD <prefix>instances <now> <instanceId>, members older than `liveMs`
- * removed, ZCARD = the live instances. It also re-reads the windows this instance holds open counters of, so the
- * counts an outage starts from lag the truth by at most one heartbeat of the other instances' admissions rather
- * than by however long ago this instance last admitted the subject (limits-redis-outage.ts refreshWindow).
+ * Heartbeat: one script (BEAT, limits-redis-scripts.ts) on every multiple of `intervalMs` of the clock: ZADD
+ * <prefix>instances <now> <instanceId>, members older than `liveMs` removed, ZCARD = the live instances. In the
+ * same snapshot it reads the windows this instance holds open counters of: every instance reads them at about the
+ * same moment, so the shares an outage gives each of what was left then add up to at most the limit
+ * (limits-redis-outage.ts refreshWindow).
  */
 import type { Redis } from 'ioredis';
 import type { ConnectionDeadline } from '../util/loop-aware-deadline.js';
+import type { LimitCommands } from './limits-redis-scripts.js';
 
 export interface WindowReading {
   /** null: Redis has no open window for it */
@@ -21,6 +23,7 @@ export interface WindowReading {
 
 export interface PeerTrackerOptions {
   client: Redis;
+  cmd: LimitCommands;
   deadline: ConnectionDeadline;
   /** @see RedisLimiterOptions.redisPrefix */
   prefix: string;
@@ -58,31 +61,17 @@ export function createPeerTracker(opts: PeerTrackerOptions): PeerTracker {
   let beating = false;
 
   async function beat(since = 0): Promise<number> {
-    const now = Date.now();
-    const p = opts.client.pipeline();
-    p.zadd(set, now, opts.instanceId);
-    p.zremrangebyscore(set, '-inf', now - liveMs);
-    p.pexpire(set, liveMs * 2);
-    p.zcard(set);
-    p.zcount(set, since, '+inf');
     const watched = [...opts.watched()];
-    for (const [, key] of watched) {
-      p.hmget(key, 'r', 't');
-      p.pttl(key);
-    }
     const seq = opts.order();
-    const replies = await opts.deadline(p.exec());
-    if (!replies) throw new Error('limits: the heartbeat was discarded');
-    for (const [err] of replies) if (err) throw err;
-    const value = (i: number) => replies[i]![1];
-    peers = Math.max(1, Number(value(3)));
+    const r = await opts.cmd.gwBeat(1 + watched.length, set, ...watched.map(([, key]) => key), Date.now(), opts.instanceId, liveMs, since);
+    peers = Math.max(1, Number(r[0]));
     const at = Date.now();
     watched.forEach(([id], j) => {
-      const [r, t] = value(5 + j * 2) as Array<string | null>;
-      const ttl = Number(value(6 + j * 2));
-      opts.onWindow(id, { requests: r == null || ttl <= 0 ? null : Number(r), tokens: Number(t ?? 0), ttlMs: ttl }, at, seq);
+      const [requests, tokens, ttl] = r.slice(2 + j * 3, 5 + j * 3).map(String);
+      const ms = Number(ttl);
+      opts.onWindow(id, { requests: requests === '' || ms <= 0 ? null : Number(requests), tokens: Number(tokens || 0), ttlMs: ms }, at, seq);
     });
-    return Number(value(4));
+    return Number(r[1]);
   }
 
   const intervalMs = opts.intervalMs ?? 1000;

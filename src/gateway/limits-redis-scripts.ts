@@ -216,6 +216,26 @@ end
 return #KEYS
 `;
 
+/**
+ * The peers heartbeat (limits-redis-peers.ts), one atomic snapshot. KEYS: the instances set, then window keys.
+ * ARGV: now (epoch ms), instance id, liveMs, since (epoch ms). Records the beat, drops instances older than liveMs,
+ * returns {live instances, instances that beat at or after since, then per window: requests ('' = none), tokens, ms left}.
+ */
+const BEAT = `
+local now = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+local out = {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[1], ARGV[4], '+inf')}
+for i = 2, #KEYS do
+  local w = redis.call('HMGET', KEYS[i], 'r', 't')
+  out[#out + 1] = w[1] or ''
+  out[#out + 1] = w[2] or ''
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+end
+return out
+`;
+
 /** window requests, window tokens, window ms left, day tokens, month USD: numbers as Redis returns them, '' = none */
 export type AdmitState = [string | number, string | number, string | number, string | number, string | number];
 /** Window, day and month generations ('' where not reserved), then the subject's state: 8 fields per subject. */
@@ -229,6 +249,8 @@ export interface LimitCommands {
   gwAdmit(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<AdmitReply>;
   gwSettle(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<string[]>;
   gwSeed(k1: string, k2: string, ...argv: Array<string | number>): Promise<number>;
+  /** numKeys first (the instances set, then window keys), then the keys, then ARGV */
+  gwBeat(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<Array<string | number>>;
   /** numKeys first (one window key per subject), then the keys, then ARGV */
   gwReconcile(numKeys: number, ...keysAndArgv: Array<string | number>): Promise<number>;
 }
@@ -256,6 +278,7 @@ export function createLimitsConnection(url: string, timeoutMs: number, log: Logg
   client.defineCommand('gwSettle', { lua: SETTLE });
   client.defineCommand('gwSeed', { numberOfKeys: 2, lua: SEED });
   client.defineCommand('gwReconcile', { lua: RECONCILE });
+  client.defineCommand('gwBeat', { lua: BEAT });
   client.on('error', (err) => log.debug({ err }, 'limits: redis connection error'));
   const scripts = client as unknown as LimitCommands;
   const deadline = createConnectionDeadline(timeoutMs);
@@ -264,6 +287,7 @@ export function createLimitsConnection(url: string, timeoutMs: number, log: Logg
     gwSettle: (...a) => deadline(scripts.gwSettle(...a)),
     gwSeed: (...a) => deadline(scripts.gwSeed(...a)),
     gwReconcile: (...a) => deadline(scripts.gwReconcile(...a)),
+    gwBeat: (...a) => deadline(scripts.gwBeat(...a)),
   };
   return { client, cmd, deadline };
 }
