@@ -296,6 +296,8 @@ export const usageRecords = pgTable(
   // row (see bench/README.md for what that saved). Every index is in the default order:
   // pages ask for `created_at desc, id desc` and read them backwards, while new records (time-ordered ids and
   // times) go to the right edge, where btree inserts take their fast path and page splits leave full pages.
+  // The table is range-partitioned by created_at, a partition per UTC day and a default one
+  // (migrations/0011_usage_partitions.sql makes it, as drizzle-kit cannot; src/db/usage-partitions.ts keeps the days).
   (t) => [
     primaryKey({ name: 'usage_records_pkey', columns: [t.createdAt, t.id] }),
     index('usage_key_created_idx').on(t.apiKeyId, t.createdAt, t.id),
