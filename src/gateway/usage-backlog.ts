@@ -1,18 +1,17 @@
 /*
  * The usage records not yet written, bounded: past the bound the oldest waiting ones are dropped, and that is logged.
  * Their call logs have a byte budget of their own: past it the oldest records lose their call log, never themselves.
- * With the crash spool on, records leave in the order they came (written, refused or past a bound), and the spool is
- * told how many left: past a bound (records or call log bytes) the oldest are only let go from memory, their spool
- * segment is replayed later.
+ * With the crash spool on, the spool is told of each record that leaves (written, refused, or let go past a bound):
+ * past a bound (records or call log bytes) the oldest are only let go from memory, and their segment is replayed later.
  */
 import type { Logger } from 'pino';
 import { callLogBytes } from '../call-log/size.js';
 import type { UsageEvent } from './usage-writer.js';
 
-/** What the spool is told: the `n` oldest records it handed over are done with, or were let go unwritten. */
+/** What the spool is told: records it handed over are done with (written or refused), or were let go unwritten. */
 export interface BacklogSpool {
-  released(n: number): void;
-  evicted(n: number): void;
+  released(events: readonly UsageEvent[]): void;
+  evicted(events: readonly UsageEvent[]): void;
 }
 
 export class UsageBacklog {
@@ -29,11 +28,6 @@ export class UsageBacklog {
   private strippedTotal = 0;
   private strippedSinceLog = 0;
   private lastStripLog = 0;
-  /**
-   * Refused records of a batch that went back (the database went away mid-batch): counted as left only once the
-   * records before them in the batch have left too, so the spool never lets go of a segment too early.
-   */
-  private refusedUncounted = 0;
   /** Records let go from memory because they are spooled (counted apart from the dropped ones: none is lost). */
   private evictedTotal = 0;
 
@@ -96,15 +90,13 @@ export class UsageBacklog {
   /** The batch in flight is done with (written, or its refused records dropped); the bound is logged afresh. */
   done(): void {
     this.forget(this.inflight);
-    if (this.spool && this.inflight.length + this.refusedUncounted > 0) this.spool.released(this.inflight.length + this.refusedUncounted);
-    this.refusedUncounted = 0;
+    this.spool?.released(this.inflight);
     this.inflight = [];
     this.lastDropLog = 0;
   }
 
   /** Records of the batch in flight that were not written go back in front of the waiting ones. */
   putBack(events: UsageEvent[]): void {
-    this.refusedUncounted += this.inflight.length - events.length;
     this.waiting = events.concat(this.waiting);
     this.inflight = [];
   }
@@ -112,6 +104,7 @@ export class UsageBacklog {
   /** A record the database refused: dropped and counted; its hook is told. */
   refused(e: UsageEvent): void {
     this.forget([e]);
+    this.spool?.released([e]);
     this.droppedTotal += 1;
     this.onDropped?.(1);
     tellDropped([e], 'refused', this.log);
@@ -149,7 +142,7 @@ export class UsageBacklog {
     const gone = this.waiting.splice(0, n);
     this.forget(gone);
     tellDropped(gone, 'spooled', this.log);
-    this.spool!.evicted(n);
+    this.spool!.evicted(gone);
     this.evictedTotal += n;
     const now = Date.now();
     if (this.lastDropLog === 0 || now - this.lastDropLog >= 5000) {

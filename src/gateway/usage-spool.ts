@@ -5,7 +5,7 @@
  * far, and only then are the records handed to the writer's backlog.
  */
 import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open as openFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BacklogSpool } from './usage-backlog.js';
@@ -20,8 +20,8 @@ export interface UsageSpoolOptions {
   commitMs?: number;
   /** A segment is sealed (and a new one begun) past this size. */
   segmentBytes?: number;
-  /** A segment whose records are all written is sealed (and deleted) once it is this old. */
-  idleSealMs?: number;
+  /** A segment is sealed once this old (at its next commit, or when idle), and deleted once its records are written. */
+  sealAfterMs?: number;
 }
 
 /** Where the spool hands its records: the usage writer. */
@@ -51,12 +51,14 @@ interface Segment {
   bytes: number;
   openedAt: number;
   appended: number;
-  /** Records handed over and since written, refused or let go from memory (they leave in append order). */
+  /** Records handed over and since written, refused or let go from memory. */
   left: number;
   /** Some records were let go from memory unwritten: the sealed segment is replayed, not deleted. */
   evicted: boolean;
   /** A failed write may have left a partial line: the next append starts on a fresh line. */
   torn: boolean;
+  /** The folder was synced since the file was created: its name survives a machine crash too. */
+  named: boolean;
 }
 
 const SEGMENT_FILE = /^(\d+)\.jsonl$/;
@@ -70,7 +72,7 @@ export class UsageSpool {
   private readonly log: Logger;
   private readonly commitMs: number;
   private readonly segmentBytes: number;
-  private readonly idleSealMs: number;
+  private readonly sealAfterMs: number;
   private readonly releaseLock: () => void;
   /** Segment files to replay (an earlier run's, or ours whose records were let go from memory), oldest first. */
   private readonly replays: Array<{ path: string; bytes: number }> = [];
@@ -87,10 +89,16 @@ export class UsageSpool {
   private lastWriteErrorLog = 0;
   private readonly idleTimer: NodeJS.Timeout;
 
-  /** BacklogSpool: the writer's backlog tells how many of the oldest handed-over records left. */
+  /**
+   * The segment of each record handed over and not yet left. Set at the hand-over (a commit timer's turn, not the
+   * caller's): records leave out of order (a batch in flight while newer ones are let go at the bound).
+   */
+  private readonly owners = new Map<UsageEvent, Segment>();
+
+  /** BacklogSpool: the writer's backlog tells which handed-over records left. */
   readonly backlog: BacklogSpool = {
-    released: (n) => this.leave(n, false),
-    evicted: (n) => this.leave(n, true),
+    released: (events) => this.leave(events, false),
+    evicted: (events) => this.leave(events, true),
   };
 
   constructor(opts: UsageSpoolOptions) {
@@ -98,7 +106,7 @@ export class UsageSpool {
     this.log = opts.log;
     this.commitMs = opts.commitMs ?? 5;
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
-    this.idleSealMs = opts.idleSealMs ?? 1000;
+    this.sealAfterMs = opts.sealAfterMs ?? 1000;
     mkdirSync(this.dir, { recursive: true });
     this.releaseLock = takeSpoolLock(this.dir);
     // what earlier processes left is replayed; our segments are numbered after theirs
@@ -109,7 +117,7 @@ export class UsageSpool {
       this.replays.push({ path: join(this.dir, name), bytes: statSync(join(this.dir, name)).size });
     }
     if (this.replays.length) this.log.info({ segments: this.replays.length, dir: this.dir }, 'usage spool: replaying segments left by an earlier run');
-    this.idleTimer = setInterval(() => this.sealIfIdle(), this.idleSealMs);
+    this.idleTimer = setInterval(() => this.sealIfIdle(), this.sealAfterMs);
     this.idleTimer.unref();
   }
 
@@ -225,14 +233,33 @@ export class UsageSpool {
       const batch = this.pending;
       this.pending = [];
       const seg = this.current!;
-      // sealed before the sync: appends from now on go to the next segment and the next sync
-      const full = seg.bytes >= this.segmentBytes;
+      // sealed before the sync: appends from now on go to the next segment and the next sync. Sealed by age too, so
+      // under a steady load written segments are deleted within seconds instead of growing to the size bound
+      const full = seg.bytes >= this.segmentBytes || Date.now() - seg.openedAt >= this.sealAfterMs;
       if (full) this.current = undefined;
-      const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve));
+      const err = (await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve))) ?? (await this.syncName(seg));
       if (err) this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
       if (full) this.seal(seg);
+      for (const e of batch) this.owners.set(e, seg);
       this.sink?.committed(batch);
       this.retireFinished();
+    }
+  }
+
+  /** A new file's name is durable once its folder is synced: once per segment, with its first commit. */
+  private async syncName(seg: Segment): Promise<NodeJS.ErrnoException | null> {
+    if (seg.named) return null;
+    try {
+      const dir = await openFile(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+      seg.named = true;
+      return null;
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
     }
   }
 
@@ -254,7 +281,7 @@ export class UsageSpool {
       // counted like any segment (appends and syncs fail on it, records go on in memory); tried again once it retires
       this.errorRarely(err, path, 'usage spool: segment not created; records are kept in memory only until it works again');
     }
-    const seg: Segment = { seq, path, fd, bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false };
+    const seg: Segment = { seq, path, fd, bytes: 0, openedAt: Date.now(), appended: 0, left: 0, evicted: false, torn: false, named: false };
     this.live.push(seg);
     return (this.current = seg);
   }
@@ -268,8 +295,13 @@ export class UsageSpool {
   /** Sealed segments whose records have all left: deleted, or queued for replay when some were let go unwritten. */
   private retireFinished(): void {
     const { live } = this;
-    while (live.length && live[0].fd === undefined && live[0].left === live[0].appended) {
-      const seg = live.shift()!;
+    for (let i = 0; i < live.length; ) {
+      const seg = live[i];
+      if (seg.fd !== undefined || seg.left !== seg.appended) {
+        i++;
+        continue;
+      }
+      live.splice(i, 1);
       if (!seg.evicted) {
         this.remove(seg.path);
         continue;
@@ -290,23 +322,23 @@ export class UsageSpool {
   /** The current segment goes once all its records are written and it is old enough: an idle spool keeps no file. */
   private sealIfIdle(): void {
     const seg = this.current;
-    if (!seg || this.committing || this.pending.length || seg.left !== seg.appended || Date.now() - seg.openedAt < this.idleSealMs) return;
+    if (!seg || this.committing || this.pending.length || seg.left !== seg.appended || Date.now() - seg.openedAt < this.sealAfterMs) return;
     this.seal(seg);
     this.retireFinished();
   }
 
-  /** The `n` oldest handed-over records have left; `evicted`: unwritten. */
-  private leave(n: number, evicted: boolean): void {
-    // after close: records handed over without a segment (appended after the stop) must not retire one
-    if (this.closed) return;
-    for (const seg of this.live) {
-      if (n <= 0) break;
-      const take = Math.min(n, seg.appended - seg.left);
-      if (take <= 0) continue;
-      seg.left += take;
+  /** Handed-over records left the writer; `evicted`: unwritten, their segment is replayed. Told twice: no-op. */
+  private leave(events: readonly UsageEvent[], evicted: boolean): void {
+    let any = false;
+    for (const e of events) {
+      const seg = this.owners.get(e);
+      // not ours (appended after the stop) or already told
+      if (!seg) continue;
+      this.owners.delete(e);
+      seg.left++;
       if (evicted) seg.evicted = true;
-      n -= take;
+      any = true;
     }
-    this.retireFinished();
+    if (any) this.retireFinished();
   }
 }
