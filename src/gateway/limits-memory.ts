@@ -234,7 +234,9 @@ function takeUnsynced(states: ReadonlyMap<string, KeyState>, now: number): Unsyn
     const addRequests = w.requests - w.syncedRequests;
     const addTokens = w.tokens - w.syncedTokens;
     const { ownBefore, ownBeforeTokens } = w;
-    if (addRequests === 0 && addTokens === 0 && ownBefore === 0 && ownBeforeTokens === 0) continue;
+    // a window taken over with a count (base) is told even when nothing was added to it: a Redis that came back empty
+    // has lost it, and a full window nobody could add to would otherwise open afresh (RECONCILE keeps base idempotent)
+    if (addRequests === 0 && addTokens === 0 && ownBefore === 0 && ownBeforeTokens === 0 && w.base === 0 && w.baseTokens === 0) continue;
     w.syncedRequests += addRequests;
     w.syncedTokens += addTokens;
     w.ownBefore = w.ownBeforeTokens = 0;

@@ -141,6 +141,27 @@ describe.skipIf(!HAS_REDIS_SERVER)('per-minute limits across a Redis restart, th
     expect(await attempt(limiters[1]!, key2)).toBe('RATE_LIMITED');
   }, 25_000);
 
+  it('a window filled before the kill, nothing admitted during the outage: after an empty restart it is still full', async () => {
+    limiters = await Promise.all([start(), start(), start()]);
+    await sleep(3 * HEARTBEAT_MS);
+    const key = keyRow(12);
+    const before = await Promise.all(Array.from({ length: 15 }, (_, i) => attempt(limiters[i % 3]!, key)));
+    expect(okCount(before)).toBe(12);
+    await sleep(2 * HEARTBEAT_MS);
+
+    await redis.kill();
+    // every share of a full window is 0
+    const during = await Promise.all(limiters.map((l) => attempt(l, key)));
+    expect(during).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
+
+    await redis.start();
+    await until('all three shared again', () => limiters.every((l) => l.shared));
+    // the window the empty Redis lost is told again though no instance added to it
+    expect((await windowOf(key)).requests).toBe(12);
+    const after = await Promise.all(Array.from({ length: 6 }, (_, i) => attempt(limiters[i % 3]!, key)));
+    expect(okCount(after)).toBe(0);
+  }, 25_000);
+
   it('steady load from three instances through a kill and an empty restart: never more than the limit in the window', async () => {
     limiters = await Promise.all([start(), start(), start()]);
     await sleep(3 * HEARTBEAT_MS);
