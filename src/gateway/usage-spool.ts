@@ -39,6 +39,8 @@ export interface ReplayJob {
   next: number;
   /** Lines that were not records (corrupt); the torn last line is not among them. */
   skipped: number;
+  /** Lines before this one were parsed (and their skips counted) before: a step retried after an outage counts none twice. */
+  parsed?: number;
   /** Records the replay inserted so far (the others were written before). */
   inserted?: number;
 }
@@ -187,11 +189,13 @@ export class UsageSpool {
   parseNext(job: ReplayJob, n: number): UsageEvent[] {
     const out: UsageEvent[] = [];
     const end = Math.min(job.lines.length, job.next + n);
+    const counted = job.parsed ?? 0;
     for (let i = job.next; i < end; i++) {
       const e = parseSpoolLine(job.lines[i]);
       if (e) out.push(e);
-      else job.skipped++;
+      else if (i >= counted) job.skipped++;
     }
+    job.parsed = Math.max(counted, end);
     return out;
   }
 

@@ -231,6 +231,40 @@ describe('usage spool', () => {
     await w2.stop(2000);
   });
 
+  it('corrupt lines are counted once in the replay\'s report, however often an outage makes a step retry', async () => {
+    const dir = tempDir();
+    const events = Array.from({ length: 12 }, (_, i) => event(i));
+    const lines = events.map(spoolLine);
+    // three corrupt lines in the first batch, one in the second
+    lines.splice(2, 0, 'not json\n', '{"id":1}\n');
+    lines.splice(6, 0, '{"broken\n');
+    lines.splice(12, 0, '[]\n');
+    writeFileSync(join(dir, '000000000001.jsonl'), lines.join(''));
+    const { db, state } = cuttable(database.db);
+    state.down = true;
+    let attempts = 0;
+    const counting = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'execute') return Reflect.get(target, prop, receiver) as unknown;
+        return (q: Parameters<Db['execute']>[0]) => {
+          attempts++;
+          return target.execute(q);
+        };
+      },
+    });
+    const { log, lines: logged } = capturingLog();
+    const w = createUsageWriter(counting, { flushMs: 5, bufferMax: 1000, batchSize: 10, log, spool: createUsageSpool({ dir, log }) });
+    // the first batch is parsed again on every failed attempt
+    await waitFor(() => attempts >= 4, 'the replay to fail a few times');
+    state.down = false;
+    await waitFor(() => segments(dir).length === 0, 'the replay');
+    const report = logged.find((l) => /lines that were not records skipped/.test(l.msg));
+    expect(report, JSON.stringify(logged)).toMatchObject({ skipped: 4 });
+    expect(logged.find((l) => l.msg === 'usage spool: segment replayed')).toMatchObject({ records: 12, inserted: 12 });
+    expect(await countOf('usage_records', events.map((e) => e.id))).toBe(12);
+    await w.stop(2000);
+  });
+
   it('a process that dies mid-replay (no stop, lock left behind with its pid) is replayed again by the next one, without duplicates', async () => {
     const dir = tempDir();
     const events = Array.from({ length: 30 }, (_, i) => event(i, i % 4 === 0));
