@@ -12,6 +12,8 @@ import type { UsageEvent } from './usage-writer.js';
 export interface BacklogSpool {
   released(events: readonly UsageEvent[]): void;
   evicted(events: readonly UsageEvent[]): void;
+  /** Is the record's line on disk (a replay brings it back)? */
+  onDisk(e: UsageEvent): boolean;
 }
 
 export class UsageBacklog {
@@ -22,6 +24,8 @@ export class UsageBacklog {
   private droppedTotal = 0;
   private droppedSinceLog = 0;
   private lastDropLog = 0;
+  /** Spooled: the last log of records dropped because their lines never reached the disk. */
+  private lastLostLog = 0;
   /** The records held that carry a call log, oldest first (a Set keeps insertion order), and those logs' bytes. */
   private readonly withLogs = new Set<UsageEvent>();
   private logBytes = 0;
@@ -137,20 +141,44 @@ export class UsageBacklog {
     }
   }
 
-  /** Spooled: the `n` oldest waiting records leave memory unwritten; their segments bring them back later. */
+  /**
+   * Spooled: the `n` oldest waiting records leave memory unwritten; their segments bring them back later. Those whose
+   * line never reached the disk (the spool's write failed) are dropped instead, and counted so.
+   */
   private evict(n: number): void {
+    const spool = this.spool!;
     const gone = this.waiting.splice(0, n);
     this.forget(gone);
-    tellDropped(gone, 'spooled', this.log);
-    this.spool!.evicted(gone);
-    this.evictedTotal += n;
+    const spooled = gone.filter((e) => spool.onDisk(e));
+    const lost = spooled.length === gone.length ? [] : gone.filter((e) => !spool.onDisk(e));
+    if (spooled.length) {
+      tellDropped(spooled, 'spooled', this.log);
+      spool.evicted(spooled);
+      this.evictedTotal += spooled.length;
+    }
+    if (lost.length) {
+      tellDropped(lost, 'dropped', this.log);
+      // done with as far as the spool is concerned: their segment holds nothing a replay could bring back
+      spool.released(lost);
+      this.droppedTotal += lost.length;
+      this.droppedSinceLog += lost.length;
+      this.onDropped?.(lost.length);
+    }
     const now = Date.now();
-    if (this.lastDropLog === 0 || now - this.lastDropLog >= 5000) {
+    if (spooled.length && (this.lastDropLog === 0 || now - this.lastDropLog >= 5000)) {
       this.log.warn(
         { evictedTotal: this.evictedTotal, bufferMax: this.max, callLogBytes: this.logBytes },
         'usage buffer full: the oldest records wait in the spool only, and are written from it once the database takes writes',
       );
       this.lastDropLog = now;
+    }
+    if (lost.length && (this.lastLostLog === 0 || now - this.lastLostLog >= 5000)) {
+      this.log.error(
+        { dropped: this.droppedSinceLog, droppedTotal: this.droppedTotal, bufferMax: this.max },
+        'usage buffer full: oldest records dropped (the spool could not write them to disk)',
+      );
+      this.lastLostLog = now;
+      this.droppedSinceLog = 0;
     }
   }
 

@@ -65,6 +65,12 @@ interface Segment {
 
 const SEGMENT_FILE = /^(\d+)\.jsonl$/;
 
+/** fdatasync's failure as a value; a segment that was never created (fd -1) fails like a bad descriptor, not by throwing. */
+function syncData(fd: number): Promise<NodeJS.ErrnoException | null> {
+  if (fd < 0) return Promise.resolve(Object.assign(new Error('usage spool: segment file not open'), { code: 'EBADF' }));
+  return new Promise((resolve) => fdatasync(fd, resolve));
+}
+
 export function createUsageSpool(opts: UsageSpoolOptions): UsageSpool {
   return new UsageSpool(opts);
 }
@@ -77,7 +83,7 @@ export class UsageSpool {
   private readonly sealAfterMs: number;
   private readonly releaseLock: () => void;
   /** Segment files to replay (an earlier run's, or ours whose records were let go from memory), oldest first. */
-  private readonly replays: Array<{ path: string; bytes: number }> = [];
+  private readonly replays: Array<{ path: string; bytes: number; ours?: boolean }> = [];
   private nextSeq = 1;
   /** Segments with records not yet left, oldest first; the last may be the one appended to. */
   private readonly live: Segment[] = [];
@@ -97,10 +103,17 @@ export class UsageSpool {
    */
   private readonly owners = new Map<UsageEvent, Segment>();
 
+  /**
+   * Records whose line did not reach the disk (a failed write or fdatasync, or a segment never created): a replay
+   * cannot bring them back, so the backlog must not let them go as spooled.
+   */
+  private readonly unspooled = new WeakSet<UsageEvent>();
+
   /** BacklogSpool: the writer's backlog tells which handed-over records left. */
   readonly backlog: BacklogSpool = {
     released: (events) => this.leave(events, false),
     evicted: (events) => this.leave(events, true),
+    onDisk: (e) => !this.unspooled.has(e),
   };
 
   constructor(opts: UsageSpoolOptions) {
@@ -144,6 +157,7 @@ export class UsageSpool {
     } catch (err) {
       // a full disk must not fail the call: the record goes on in memory, as without the spool
       seg.torn = true;
+      this.unspooled.add(e);
       this.errorRarely(err, seg.path, 'usage spool: append failed; records are kept in memory only until it works again');
     }
     seg.appended++;
@@ -169,13 +183,17 @@ export class UsageSpool {
   /** The next segment to replay, read and split into lines; undefined when none is waiting. */
   async nextReplay(): Promise<ReplayJob | undefined> {
     while (this.replays.length) {
-      const { path } = this.replays[0];
+      const { path, ours } = this.replays[0];
       let text: string;
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
         this.replays.shift();
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err, path }, 'usage spool: segment not readable; left in place');
+        const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        // an earlier run's segment may have been replayed by a run that died before forgetting it; ours was let go
+        // from memory for this very replay, so its absence means records lost
+        if (!gone) this.log.error({ err, path }, 'usage spool: segment not readable; left in place');
+        else if (ours) this.log.error({ path }, 'usage spool: a segment queued for replay is gone; records let go from memory are lost');
         continue;
       }
       const { lines, torn } = splitSegment(text);
@@ -241,8 +259,12 @@ export class UsageSpool {
       // under a steady load written segments are deleted within seconds instead of growing to the size bound
       const full = seg.bytes >= this.segmentBytes || Date.now() - seg.openedAt >= this.sealAfterMs;
       if (full) this.current = undefined;
-      const err = (await new Promise<NodeJS.ErrnoException | null>((resolve) => fdatasync(seg.fd!, resolve))) ?? (await this.syncName(seg));
-      if (err) this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
+      const err = (await syncData(seg.fd!)) ?? (await this.syncName(seg));
+      if (err) {
+        // the kernel may have dropped the unsynced pages: the lines cannot be counted on for a replay
+        for (const e of batch) this.unspooled.add(e);
+        this.errorRarely(err, seg.path, 'usage spool: fdatasync failed; the records are kept in memory only');
+      }
       if (full) this.seal(seg);
       for (const e of batch) this.owners.set(e, seg);
       this.sink?.committed(batch);
@@ -310,7 +332,7 @@ export class UsageSpool {
         this.remove(seg.path);
         continue;
       }
-      this.replays.push({ path: seg.path, bytes: seg.bytes });
+      this.replays.push({ path: seg.path, bytes: seg.bytes, ours: true });
       this.sink?.replayQueued();
     }
   }

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -325,6 +325,36 @@ describe('usage spool', () => {
     const rows = await perId(events.map((e) => e.id));
     expect(rows.every((r) => r.n === 1)).toBe(true);
     expect(await countOf('call_logs', events.filter((e) => e.callLog).map((e) => e.id))).toBe(100);
+    await w.stop(2000);
+  });
+
+  it('records whose spool write failed are counted dropped at the bound, not let go as spooled (a replay could not bring them back)', async () => {
+    const dir = tempDir();
+    const { log, lines } = capturingLog();
+    const { db, state } = cuttable(database.db);
+    state.down = true;
+    const spool = createUsageSpool({ dir, log, sealAfterMs: 60_000 });
+    // the spool's first segment cannot be created (a folder has its name): every append fails, as on a full disk
+    mkdirSync(join(dir, '000000000001.jsonl'));
+    let dropped = 0;
+    const w = createUsageWriter(db, { flushMs: 5, bufferMax: 10, batchSize: 4, log, spool, onDropped: (n) => (dropped += n) });
+    const reasons = new Map<string, string>();
+    const events = Array.from({ length: 50 }, (_, i) => event(i));
+    for (const e of events) w.record({ ...e, onDropped: (r) => reasons.set(e.id, r) });
+    await w.flush();
+    expect(lines.some((l) => /usage spool: segment not created/.test(l.msg))).toBe(true);
+    expect(w.pending()).toBeLessThanOrEqual(10);
+
+    state.down = false;
+    await waitFor(() => w.pending() === 0, 'the records held to be written', 10_000);
+    const written = (await perId(events.map((e) => e.id))).map((r) => r.id);
+    // every record is either written or counted dropped, and told so: none vanished as "waiting in the spool"
+    expect(written.length).toBeGreaterThanOrEqual(1);
+    expect(w.dropped()).toBe(events.length - written.length);
+    expect(dropped).toBe(events.length - written.length);
+    expect(w.evicted()).toBe(0);
+    expect(events.filter((e) => !written.includes(e.id)).every((e) => reasons.get(e.id) === 'dropped')).toBe(true);
+    expect(lines.some((l) => /oldest records dropped \(the spool could not write them to disk\)/.test(l.msg))).toBe(true);
     await w.stop(2000);
   });
 
