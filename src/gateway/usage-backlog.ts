@@ -121,6 +121,14 @@ export class UsageBacklog {
     tellDropped(this.inflight.concat(this.waiting), 'dropped', this.log);
   }
 
+  /** A record that came after the stop and cannot be kept: counted dropped, logged, its hook told. */
+  lostAfterStop(e: UsageEvent): void {
+    this.droppedTotal += 1;
+    this.onDropped?.(1);
+    this.log.error({ usageId: e.id, model: e.model }, 'usage record came after the stop and could not be kept: lost');
+    tellDropped([e], 'dropped', this.log);
+  }
+
   /** Keeps at most `max` records (in flight included), dropping the oldest waiting ones (spooled: letting them go). */
   enforceBound(): void {
     const n = Math.min(this.size - this.max, this.waiting.length);

@@ -4,7 +4,7 @@
  * replays what was not written. Appends are group-committed: one fdatasync every `commitMs` covers all appended so
  * far, and only then are the records handed to the writer's backlog.
  */
-import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { open as openFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -94,6 +94,8 @@ export class UsageSpool {
   private committing: Promise<void> | undefined;
   private sink: SpoolSink | undefined;
   private closed = false;
+  /** The segment records recorded after close() go to (opened by the first of them); null once it could not be. */
+  private late: { fd: number; path: string; torn: boolean } | null | undefined;
   private lastWriteErrorLog = 0;
   private readonly idleTimer: NodeJS.Timeout;
 
@@ -144,10 +146,11 @@ export class UsageSpool {
 
   /**
    * Appends the record as one line, synchronously: once this returns, its bytes are in the kernel and survive the
-   * process being killed. Nothing here waits for the disk.
+   * process being killed. Nothing here waits for the disk. False only after close(), for a record that could not be
+   * kept for the next start (the caller counts it lost).
    */
-  append(e: UsageEvent): void {
-    if (this.closed) return this.sink?.committed([e]);
+  append(e: UsageEvent): boolean {
+    if (this.closed) return this.appendLate(e);
     const seg = this.current ?? this.open();
     try {
       const line = spoolLine(e);
@@ -163,6 +166,51 @@ export class UsageSpool {
     seg.appended++;
     this.pending.push(e);
     this.timer ??= setTimeout(() => void this.commit(), this.commitMs);
+    return true;
+  }
+
+  /**
+   * A record that finished after the stop (a stream cut at the deadline whose upstream was slow to abort): nothing
+   * writes it any more, so it goes to a segment of its own for the next start to replay. Synced at once (the process
+   * is about to exit); the lock, released by close(), is taken again until the process exits.
+   */
+  private appendLate(e: UsageEvent): boolean {
+    if (this.late === null) return false;
+    try {
+      if (!this.late) {
+        const release = takeSpoolLock(this.dir);
+        const path = join(this.dir, `${String(this.nextSeq++).padStart(12, '0')}.jsonl`);
+        let fd: number;
+        try {
+          fd = openSync(path, 'a');
+          const dir = openSync(this.dir, 'r');
+          try {
+            fsyncSync(dir);
+          } finally {
+            closeSync(dir);
+          }
+        } catch (err) {
+          release();
+          throw err;
+        }
+        process.once('exit', release);
+        this.late = { fd, path, torn: false };
+      }
+      const late = this.late;
+      const line = spoolLine(e);
+      const text = late.torn ? '\n' + line : line;
+      // a write that fails part way leaves a partial line: the next one starts on a fresh line
+      late.torn = true;
+      writeSync(late.fd, text);
+      late.torn = false;
+      fdatasyncSync(late.fd);
+      return true;
+    } catch (err) {
+      // another gateway took the folder over, or the disk fails: the writer counts the record lost
+      if (!this.late) this.late = null;
+      this.log.error({ err, dir: this.dir }, 'usage spool: a record that came after the stop could not be kept for the next start');
+      return false;
+    }
   }
 
   /** Syncs what was appended and hands it over; one at a time, again while more came meanwhile. */

@@ -243,6 +243,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
   let running: Promise<void> | undefined;
   let failures = 0;
   let stopped = false;
+  let finished = false; // stop() returned: nothing writes the backlog, so a record the spool cannot keep is lost (counted)
   const writeLogs = callLogWriter(db, opts.log);
   const replayStep = spool ? spoolReplayer(db, spool, batchSize, writeLogs, opts) : undefined;
 
@@ -303,8 +304,8 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
 
   return {
     record(e: UsageEvent): void {
-      if (spool) spool.append(e);
-      else take(e);
+      if (spool ? !spool.append(e) : finished) backlog.lostAfterStop(e);
+      else if (!spool) take(e);
     },
     /** Writes what is waiting (spooled records once on disk), and spooled segments after them. */
     async flush(): Promise<void> {
@@ -318,15 +319,15 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions) {
     evicted: () => backlog.evicted,
     /** The call log bytes held now (estimated), and the logs taken off waiting records to stay within the budget. */
     callLogBuffer: () => ({ bytes: backlog.callLogBytes, stripped: backlog.strippedCallLogs }),
-    /** Flushes everything, retrying for up to `deadlineMs`; records after this are only buffered. */
+    /** Flushes everything, retrying for up to `deadlineMs`; a record after this goes to the spool for the next start, or is counted lost. */
     async stop(deadlineMs = 10_000): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
       const commitAndFlush = spool ? () => spool.commit().then(flush) : flush;
       await flushUntil(Date.now() + deadlineMs, commitAndFlush, () => backlog.size === 0 && !spool?.uncommitted(), () => failures > 0);
-      if (spool) await closeSpool(spool, opts.log);
-      else backlog.lost();
+      await (spool ? closeSpool(spool, opts.log) : backlog.lost());
+      finished = true;
     },
   };
 }

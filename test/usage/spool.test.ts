@@ -396,6 +396,50 @@ describe('usage spool', () => {
     await w2.stop(2000);
   });
 
+  it('a record that comes after the stop is kept in a segment of its own and written by the next start; counted lost when the folder is taken', async () => {
+    const dir = tempDir();
+    const { log, lines } = capturingLog();
+    const w1 = createUsageWriter(database.db, { flushMs: 5, bufferMax: 1000, log, spool: createUsageSpool({ dir, log }) });
+    const before = event(1);
+    w1.record(before);
+    await w1.stop(2000);
+    expect(segments(dir)).toEqual([]);
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    // a stream cut at the deadline records its usage a moment after the stop
+    const late = event(2);
+    const told: string[] = [];
+    w1.record({ ...late, onDropped: (r) => told.push(r) });
+    expect(segments(dir)).toHaveLength(1);
+    expect(readFileSync(join(dir, segments(dir)[0]), 'utf8')).toBe(spoolLine(late));
+    // the folder is ours again until the process exits
+    expect(readFileSync(join(dir, '.lock'), 'utf8').trim()).toBe(String(process.pid));
+    expect(w1.dropped()).toBe(0);
+    expect(told).toEqual([]);
+
+    const w2 = createUsageWriter(database.db, { flushMs: 5, bufferMax: 1000, log, spool: createUsageSpool({ dir, log }) });
+    await waitFor(() => segments(dir).length === 0, 'the late record to be replayed');
+    expect(await perId([before.id, late.id])).toHaveLength(2);
+    await w2.stop(2000);
+
+    // another live gateway holds the folder now: the late record cannot be kept, and is counted lost
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      let dropped = 0;
+      const w3 = createUsageWriter(database.db, { flushMs: 5, bufferMax: 1000, log, spool: createUsageSpool({ dir, log }), onDropped: (n) => (dropped += n) });
+      await w3.stop(2000);
+      writeFileSync(join(dir, '.lock'), `${other.pid}\n`);
+      const lost = event(3);
+      w3.record({ ...lost, onDropped: (r) => told.push(r) });
+      expect(w3.dropped()).toBe(1);
+      expect(dropped).toBe(1);
+      expect(told).toEqual(['dropped']);
+      expect(lines.some((l) => /came after the stop and could not be kept: lost/.test(l.msg) && l.usageId === lost.id)).toBe(true);
+      expect(segments(dir)).toEqual([]);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   it('lock file: a live other pid refuses the start naming USAGE_SPOOL_DIR; a dead pid or our own is taken over', async () => {
     const dir = tempDir();
     const { log } = capturingLog();
