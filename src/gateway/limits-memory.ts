@@ -40,6 +40,8 @@ interface Window {
   /** What the shared counters held when this limiter took the window over (0 for a window it opened itself). */
   base: number;
   baseTokens: number;
+  /** The base is a heartbeat's reading, the one every instance took over (not this instance's own last reply). */
+  based: boolean;
   /** What the shared counters have been told of this window (limits-redis-rejoin.ts adds the rest). */
   syncedRequests: number;
   syncedTokens: number;
@@ -67,6 +69,11 @@ interface KeyState {
   subject?: LimitSubject;
   /** Admissions holding this state across an await (seeding another subject): pruning it would lose what they count. */
   admitting?: number;
+  /**
+   * Before this (epoch ms) no window is opened here and one without a heartbeat base is not admitted in: another
+   * instance may hold a shared window of the subject this one never read (MemoryLimiterOptions.outageStart).
+   */
+  freeAfter?: number;
 }
 
 /** A subject's counters as another limiter last saw them (the shared Redis counters before an outage). */
@@ -100,6 +107,13 @@ export interface MemoryLimiterOptions {
    */
   peers?: number;
   /**
+   * When the outage began (epoch ms), with peers > 1: a subject whose shared window no heartbeat read (this instance
+   * never admitted it, or only since the last beat) is refused (RATE_LIMITED, retry in 1 s) until that window has
+   * surely ended: its own end when this instance saw it open, else a window after the outage began. Its count as
+   * only this instance saw it is not what the others took over, and a fresh window would come on top of theirs.
+   */
+  outageStart?: number;
+  /**
    * End users come and go by the million: from this many subjects on, once a minute, the end users without an open
    * window are dropped (their day and month counters are seeded again if they come back). @default 100_000
    */
@@ -114,6 +128,11 @@ export type MemoryLimiter = Limiter & {
    * caller undoes an entry whose sending failed.
    */
   takeUnsynced(): UnsyncedWindow[];
+  /**
+   * Takes over what an earlier limiter admitted and could not tell (a Redis flap while it was being told): added to
+   * this limiter's windows, still untold, so its shares count them and its reconcile tells them.
+   */
+  adopt(untold: readonly UnsyncedWindow[]): void;
 };
 
 /** Requests and tokens admitted here in an open window of a subject, not yet added to the shared counters. */
@@ -128,6 +147,9 @@ export interface UnsyncedWindow {
   ownBeforeTokens: number;
   /** ms until the window ends */
   ttlMs: number;
+  /** epoch ms the window started */
+  start: number;
+  based: boolean;
   /** Marks the entry untold again. */
   undo(): void;
 }
@@ -162,7 +184,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
   /** The subject's counters, started from what another limiter knew; counters whose limit was removed go. */
   function stateOf(s: LimitSubject): KeyState {
     let st = states.get(s.id);
-    if (!st) states.set(s.id, (st = startState(opts.initial?.(s.id))));
+    if (!st) states.set(s.id, (st = startState(opts.initial?.(s.id), peers > 1 ? opts.outageStart : undefined)));
     st.subject = s;
     if (s.limits.tpd == null) st.day = undefined;
     if (s.limits.budget == null) st.month = undefined;
@@ -215,10 +237,9 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions): MemoryLimiter {
       const counters = keys.map((k) => countersOf(states.get(k.id) ?? opts.initial?.(k.id), limitsOf(k), now, day, month));
       return { day, month, counters };
     },
-    forget(subjectId) {
-      states.delete(subjectId);
-    },
+    forget: (subjectId) => void states.delete(subjectId),
     takeUnsynced: () => takeUnsynced(states, clock()),
+    adopt: (untold) => untold.forEach((u) => adoptWindow(stateOf(u.subject), u, clock())),
     async close() {
       states.clear();
     },
@@ -246,9 +267,51 @@ function takeUnsynced(states: ReadonlyMap<string, KeyState>, now: number): Unsyn
       w.ownBefore = ownBefore;
       w.ownBeforeTokens = ownBeforeTokens;
     };
-    out.push({ subject: st.subject, addRequests, addTokens, base: w.base, baseTokens: w.baseTokens, ownBefore, ownBeforeTokens, ttlMs: w.start + WINDOW_MS - now, undo });
+    out.push({
+      subject: st.subject,
+      addRequests,
+      addTokens,
+      base: w.base,
+      baseTokens: w.baseTokens,
+      ownBefore,
+      ownBeforeTokens,
+      ttlMs: w.start + WINDOW_MS - now,
+      start: w.start,
+      based: w.based,
+      undo,
+    });
   }
   return out;
+}
+
+/** An earlier limiter's untold admissions in a window, on top of this limiter's (still untold: its reconcile sends them). */
+function adoptWindow(st: KeyState, u: UnsyncedWindow, now: number): void {
+  if (now - u.start >= WINDOW_MS) return;
+  const w = st.window && now - st.window.start < WINDOW_MS ? st.window : undefined;
+  if (!w) {
+    // the window as the earlier limiter had it, with what it told counted as told
+    const told = u.base + u.ownBefore;
+    const toldTokens = u.baseTokens + u.ownBeforeTokens;
+    st.window = {
+      start: u.start,
+      requests: told + u.addRequests,
+      tokens: toldTokens + u.addTokens,
+      base: u.base,
+      baseTokens: u.baseTokens,
+      based: u.based,
+      syncedRequests: told,
+      syncedTokens: toldTokens,
+      ownBefore: u.ownBefore,
+      ownBeforeTokens: u.ownBeforeTokens,
+    };
+    return;
+  }
+  // another window of the subject by now: what the earlier one admitted is not in it
+  if (Math.abs(w.start - u.start) >= 1000) return;
+  w.requests += u.addRequests;
+  w.tokens += u.addTokens;
+  w.ownBefore += u.ownBefore;
+  w.ownBeforeTokens += u.ownBeforeTokens;
 }
 
 /** Loads the day/month counters this admission needs; one query per subject however many requests wait. */
@@ -283,17 +346,22 @@ function countersOf(st: KnownCounters | undefined, l: KeyLimitSet | null, now: n
   };
 }
 
-function startState(known: KnownCounters | undefined): KeyState {
-  if (!known) return {};
+function startState(known: KnownCounters | undefined, outageStart: number | undefined): KeyState {
+  const w = known?.window;
+  // the subject's shared window this instance saw open when the outage began ends at its own time; any other, at most
+  // a window after the outage began
+  const freeAfter = outageStart === undefined ? undefined : w && w.start + WINDOW_MS > outageStart ? w.start + WINDOW_MS : outageStart + WINDOW_MS;
+  if (!known) return { freeAfter };
   // copies: the counters diverge from here on
-  const w = known.window;
   return {
+    freeAfter,
     window: w && {
       start: w.start,
       requests: w.requests,
       tokens: w.tokens,
       base: w.base ?? w.requests,
       baseTokens: w.baseTokens ?? w.tokens,
+      based: w.base !== undefined,
       syncedRequests: w.requests,
       syncedTokens: w.tokens,
       ownBefore: w.requests - (w.base ?? w.requests),
@@ -345,8 +413,9 @@ function reserve(
     if (st.window && now - st.window.start >= WINDOW_MS) st.window = undefined;
     if (l.rpm == null && l.tpm == null) continue;
     const w = st.window;
-    if (peers === 0) {
-      // how much of the window the other instances used is unknown: nothing is safe to admit until Redis answers
+    // how much of the window the other instances used is unknown: nothing is safe to admit until Redis answers (or,
+    // for a window no heartbeat read, until it has surely ended)
+    if (peers === 0 || (!w?.based && now < (st.freeAfter ?? 0))) {
       if (l.rpm != null) throw rateLimited(messages.requestsPerMinute(l.rpm, kind), UNKNOWN_PEERS_RETRY_MS);
       throw rateLimited(messages.tokensPerMinute(l.tpm!, kind), UNKNOWN_PEERS_RETRY_MS);
     }
@@ -360,7 +429,7 @@ function reserve(
     const { dayC, monthC } = counters[i]!;
     let w: Window | undefined;
     if (subject.limits.rpm != null || subject.limits.tpm != null) {
-      w = st.window ??= { start: now, requests: 0, tokens: 0, base: 0, baseTokens: 0, syncedRequests: 0, syncedTokens: 0, ownBefore: 0, ownBeforeTokens: 0 };
+      w = st.window ??= { start: now, requests: 0, tokens: 0, base: 0, baseTokens: 0, based: false, syncedRequests: 0, syncedTokens: 0, ownBefore: 0, ownBeforeTokens: 0 };
       w.requests += 1;
       w.tokens += est;
     }

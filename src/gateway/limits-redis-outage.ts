@@ -11,7 +11,7 @@ import { type BudgetReading, type Period, type UsageSeeder, WINDOW_MS } from './
 import { createMemoryLimiter, type KnownCounters, type MemoryLimiter } from './limits-memory.js';
 import { type Admission, createGenerations } from './limits-redis-admit.js';
 import { createPeerTracker, type WindowReading } from './limits-redis-peers.js';
-import { reconcile, rejoin } from './limits-redis-rejoin.js';
+import { type RejoinOptions, reconcile, rejoin } from './limits-redis-rejoin.js';
 import type { AdmitState, LimitCommands } from './limits-redis-scripts.js';
 import { createRedisAvailability, type RedisAvailability } from './redis-availability.js';
 import type { ConnectionDeadline } from '../util/loop-aware-deadline.js';
@@ -50,11 +50,15 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
    * Each subject's shared counters as the last reply showed them: where the fallback starts if Redis goes away. The
    * least recently admitted go first when end users are many (those start the fallback from usage_records instead).
    */
-  const known = new LRUCache<string, KnownCounters>({ max: 100_000 });
-  /** Subjects with an open window in `known` (id → window key), the most recently admitted: re-read each heartbeat. */
+  const known = new LRUCache<string, KnownCounters>({ max: 100_000, dispose: (_k, id, reason) => reason === 'evict' && unwatch(id) });
+  /**
+   * Subjects with an open window in `known` (id → window key): re-read each heartbeat, every one of them for as long
+   * as it is open. One left out would keep an older base than the other instances', and the shares they take over
+   * of it would no longer sum to the limit.
+   */
+  const watched = new Map<string, string>();
   /** Per watched subject: the last heartbeat's place in the connection's order, and this instance's admissions after it. */
   const since = new Map<string, Since>();
-  const watched = new LRUCache<string, string>({ max: 2_000, dispose: (_key, id, reason) => reason === 'evict' && since.delete(id) });
   const order = sequence();
   const generation = createGenerations();
   const peers = createPeerTracker({
@@ -71,8 +75,8 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
     onError: (err) => redis.markDown(err),
   });
   // before the first heartbeat answered the peers are unknown (0): per-minute limits refuse
-  const fallbackOf = (): MemoryLimiter =>
-    createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id), onBudgetSettled: opts.onBudgetSettled, peers: peers.peers ?? 0 });
+  const fallbackOf = (outageStart?: number): MemoryLimiter =>
+    createMemoryLimiter({ seeder: opts.seeder, log, initial: (id) => known.get(id), onBudgetSettled: opts.onBudgetSettled, peers: peers.peers ?? 0, outageStart });
   let fallback = fallbackOf();
   let downAt = Date.now();
   let peersAtDown: number | undefined;
@@ -83,15 +87,16 @@ export function createOutageFallback(opts: OutageFallbackOptions): OutageFallbac
     onDown: (err) => {
       downAt = Date.now();
       peersAtDown = peers.peers;
-      // an outage starts from the shared counts this instance last saw, not from the leftovers of an earlier one
-      fallback = fallbackOf();
+      // an outage starts from the shared counts this instance last saw, not from the leftovers of an earlier one; but
+      // what the earlier one admitted and could not tell (Redis failed again while onUp told it) is carried over
+      fallback = carry(fallback, fallbackOf(downAt));
       log.warn({ err, peers: peersAtDown }, 'limits: Redis unreachable; enforcing limits per instance (in memory, a share each) until it returns');
     },
     beforeUp: () => rejoin(rejoinOpts, fallback, downAt, peersAtDown),
     onUp: () => {
       log.info('limits: Redis reachable again; limits are shared across instances again');
       // what the fallback admitted during the rejoin's last round trip
-      reconcile(cmd, prefix, fallback, generation).catch((err: unknown) => redis.markDown(err));
+      tellLast(rejoinOpts, () => fallback, (err) => redis.markDown(err));
     },
   });
 
@@ -162,6 +167,25 @@ function refreshWindow(known: LRUCache<string, KnownCounters>, since: Map<string
   if (k) k.window = window;
   else known.set(id, { window });
   return true;
+}
+
+/** What `from` admitted and has not told (nor is telling) goes to `to`, which tells it; returns `to`. */
+function carry(from: MemoryLimiter, to: MemoryLimiter): MemoryLimiter {
+  // a window that only has a base was told already, and `to` starts from the shared counts anyway
+  to.adopt(from.takeUnsynced().filter((w) => w.addRequests !== 0 || w.addTokens !== 0 || w.ownBefore !== 0 || w.ownBeforeTokens !== 0));
+  return to;
+}
+
+/**
+ * onUp's last reconcile. When it fails, Redis is down again and a new fallback has taken over (or does now, with
+ * markDown): what could not be told goes to it, or the next return would never tell it.
+ */
+function tellLast(o: Pick<RejoinOptions, 'cmd' | 'prefix' | 'generation'>, current: () => MemoryLimiter, markDown: (err: unknown) => void): void {
+  const telling = current();
+  reconcile(o.cmd, o.prefix, telling, o.generation).catch((err: unknown) => {
+    markDown(err);
+    if (current() !== telling) carry(telling, current());
+  });
 }
 
 /** 1, 2, 3, …: commands numbered as they are sent, which is the order one connection's server runs them in. */

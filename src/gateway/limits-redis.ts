@@ -27,10 +27,17 @@
  * shared windows and waits for its peers to do the same (limits-redis-rejoin.ts), then shared counters resume
  * (logged at info). Requests wait at most the command timeout plus the loop's own delays.
  *
+ * With several instances, a subject whose window no heartbeat read (this instance never admitted it, or only since
+ * the last beat) is refused like that until the window it may have elsewhere has surely ended (a minute into the
+ * outage at most): the count only this instance saw is not what the others took over, and a fresh window would
+ * come on top of theirs. An instance that joined less than two heartbeats before the outage may not be counted by
+ * the others yet (their shares would be too large with it on top), so it refuses as one that never reached Redis.
+ * A Redis that fails again while the returning instance tells its last admissions: those go to the next outage's
+ * fallback, which counts them and tells them at the next return.
+ *
  * What it cannot see: admissions of the other instances since this one last read a window (at most one heartbeat
- * of them), and a subject this instance never admitted while the others did (it starts a fresh window). A
- * partition that cuts off only some instances leaves the others on the shared counters, which do not see the
- * cut-off ones' admissions until they return.
+ * of them). A partition that cuts off only some instances leaves the others on the shared counters, which do not
+ * see the cut-off ones' admissions until they return.
  */
 import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.js';

@@ -204,6 +204,9 @@ export class TcpProxy {
   private cutOff = false;
   /** Called with each chunk a client sends, once it has been passed on to the server. */
   onClientData?: (chunk: Buffer) => void;
+  /** Decides each chunk a client sends before it is passed on: 'hold' keeps it (and what follows) until release(), 'cut' drops it and cuts. */
+  filter?: (chunk: Buffer) => 'forward' | 'hold' | 'cut';
+  private held: Array<() => void> = [];
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -221,8 +224,14 @@ export class TcpProxy {
       const upstream = connect(Number(t.port || 6379), t.hostname);
       proxy.track(client, upstream);
       client.on('data', (chunk: Buffer) => {
-        upstream.write(chunk);
-        proxy.onClientData?.(chunk);
+        const verdict = proxy.filter?.(chunk) ?? 'forward';
+        if (verdict === 'cut') return proxy.cut();
+        const pass = () => {
+          upstream.write(chunk);
+          proxy.onClientData?.(chunk);
+        };
+        if (verdict === 'hold' || proxy.held.length !== 0) proxy.held.push(pass);
+        else pass();
       });
       upstream.on('data', (chunk: Buffer) => client.write(chunk));
     });
@@ -236,11 +245,19 @@ export class TcpProxy {
   /** Closes every connection and refuses new ones until restore(): the server is unreachable. */
   cut(): void {
     this.cutOff = true;
+    this.held = [];
     for (const s of this.sockets) s.destroy();
   }
 
   restore(): void {
     this.cutOff = false;
+  }
+
+  /** Passes on what filter() held, in order. */
+  release(): void {
+    const held = this.held;
+    this.held = [];
+    for (const pass of held) pass();
   }
 
   async close(): Promise<void> {
