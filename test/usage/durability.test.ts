@@ -18,7 +18,7 @@ import { createDatabase, type Database } from '../../src/db/client.js';
 import { createUsageWriter, USAGE_COPY_COLUMNS, type UsageEvent } from '../../src/gateway/usage-writer.js';
 import { createUsageQueries } from '../../src/services/usage-queries.js';
 import { ADMIN_KEY, startGateway } from '../kit/start-gateway.js';
-import { chat, createPricedModel, freshDatabase, PG_URL, rowsOf, sleep, waitFor, type FreshDatabase } from './usage-kit.js';
+import { chat, createPricedModel, freshDatabase, PG_URL, rowsOf, sleep, usageDays, waitFor, type FreshDatabase } from './usage-kit.js';
 
 function event(n: number): UsageEvent {
   return {
@@ -390,6 +390,8 @@ for (const backend of retentionBackends) {
     });
 
     async function insertAged(n: number, daysAgo: number): Promise<void> {
+      const newest = Date.now() - daysAgo * 86_400_000;
+      await usageDays(database.db, new Date(newest - (n + 60) * 1000), new Date(newest + 60_000));
       await database.db.execute(sql`insert into usage_records (id, created_at, model, status)
         select gen_random_uuid(), now() - ${daysAgo} * interval '1 day' - g * interval '1 second', 'm', 'OK' from generate_series(1, ${n}) g`);
     }
