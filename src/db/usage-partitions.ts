@@ -21,11 +21,14 @@ function utcDay(t: Date): Date {
  * checks a batch's days against memory and sends nothing when all are known. A day dropped by another instance's
  * retention stays "known" here: the insert then finds it missing, and withUsagePartitions makes it again.
  */
-const knownDays = new WeakMap<Db, Set<number>>();
+const knownDays = new WeakMap<object, Set<number>>();
 
 function known(db: Db): Set<number> {
-  let days = knownDays.get(db);
-  if (!days) knownDays.set(db, (days = new Set()));
+  // by the driver's client (drizzle's public $client): every wrapper of one database shares what is known of it
+  const client = (db as { $client?: unknown }).$client;
+  const key = client && typeof client === 'object' ? client : db;
+  let days = knownDays.get(key);
+  if (!days) knownDays.set(key, (days = new Set()));
   return days;
 }
 

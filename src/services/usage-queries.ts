@@ -200,6 +200,8 @@ export function createUsageQueries(db: Db, opts: { recentFirst?: boolean } = {})
       const bounds = backward || !recentFirst ? [null] : recentBounds(after ? dayOf(after) : new Date());
       // past the cursor's day nothing can be on the page: a constant the planner prunes the newer days with
       const below = after ? [sql`${usageRecords.createdAt} < ${atLiteral(dayAfter(after))}`] : [];
+      // the cursor's check goes out first (drizzle sends a statement when it is awaited)
+      const beyondSent = beyond ? beyond.then((r) => r) : Promise.resolve([]);
       const readNewest = async () => {
         for (const bound of bounds) {
           const last = !bound || (since != null && bound.getTime() <= since.getTime());
@@ -209,7 +211,7 @@ export function createUsageQueries(db: Db, opts: { recentFirst?: boolean } = {})
         }
         throw new Error('unreachable: the last bound is none');
       };
-      const [beyondRows, rows] = await Promise.all([beyond ?? [], readNewest()]);
+      const [beyondRows, rows] = await Promise.all([beyondSent, readNewest()]);
       const more = rows.length > size;
       const kept = rows.slice(0, size);
       if (backward) kept.reverse();

@@ -295,5 +295,57 @@ for (const backend of backends) {
       for (const p of placed) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
       expect(await rollups(db)).toEqual(await rebuiltRollups(db));
     });
+
+    it('newest-first pages read the newest days first and answer exactly as a read of every day does, cursors included', async () => {
+      const { db } = await migrated();
+      const now = Date.now();
+      const midnight = Math.floor(now / DAY) * DAY;
+      // dense today, thinner back through the week, month and year, a few older than a year, one ahead of the clock,
+      // and ties at a day boundary (the same microsecond, three records)
+      const times = [
+        ...Array.from({ length: 30 }, (_, i) => new Date(now - i * 60_000)),
+        ...Array.from({ length: 20 }, (_, i) => new Date(now - (1 + i * 0.3) * DAY)),
+        ...Array.from({ length: 20 }, (_, i) => new Date(now - (8 + i * 1.2) * DAY)),
+        ...Array.from({ length: 20 }, (_, i) => new Date(now - (32 + i * 16) * DAY)),
+        ...Array.from({ length: 6 }, (_, i) => new Date(now - (370 + i * 40) * DAY)),
+        new Date(now + 2 * DAY),
+        new Date(midnight), new Date(midnight), new Date(midnight),
+      ];
+      await insertAt(db, times);
+      const recentFirst = createUsageQueries(db.db);
+      const everyDay = createUsageQueries(db.db, { recentFirst: false });
+      type Queries = ReturnType<typeof createUsageQueries>;
+      /** Every page of a walk through the list, forward with first/after or backward with last/before. */
+      async function walk(q: Queries, filter: Record<string, unknown>, size: number, backward: boolean) {
+        const pages = [];
+        let cursor: string | null = null;
+        for (let n = 0; n < 200; n++) {
+          const page = await q.page({
+            filter,
+            readScope: { kind: 'all' },
+            ...(backward ? { last: size, before: cursor } : { first: size, after: cursor }),
+          });
+          pages.push({ ids: page.edges.map((e) => e.cursor), info: page.pageInfo });
+          if (!(backward ? page.pageInfo.hasPreviousPage : page.pageInfo.hasNextPage)) break;
+          cursor = backward ? page.pageInfo.startCursor : page.pageInfo.endCursor;
+        }
+        return pages;
+      }
+      const filters: Array<[Record<string, unknown>, number]> = [
+        [{}, times.length],
+        // sparse: one record in five, spread over every period
+        [{ status: 'ERROR' }, times.filter((_, i) => i % 5 === 0).length],
+        [{ model: 'm1', from: new Date(now - 100 * DAY) }, -1],
+      ];
+      for (const [filter, expected] of filters) {
+        for (const size of [1, 7, 50]) {
+          for (const backward of [false, true]) {
+            const got = await walk(recentFirst, filter, size, backward);
+            expect(got).toEqual(await walk(everyDay, filter, size, backward));
+            if (expected >= 0) expect(got.flatMap((p) => p.ids)).toHaveLength(expected);
+          }
+        }
+      }
+    }, 60_000); // a few hundred pages on PGlite on a loaded machine
   });
 }
