@@ -58,9 +58,12 @@ function event(createdAt: Date, n: number): UsageEvent {
   };
 }
 
-/** Records inserted directly at these times; `withDays` makes their days' partitions first (not before 0011). */
+/**
+ * Records inserted directly at these times; `withDays` makes their days' partitions first (not before 0011), whatever
+ * this process remembers: the tests drop partitions behind its back.
+ */
 async function insertAt(db: Database, times: Date[], from = 0, withDays = true): Promise<void> {
-  if (withDays) await ensureUsagePartitionsFor(db.db, times);
+  if (withDays) await ensureUsagePartitionsFor(db.db, times, true);
   for (const [i, t] of times.entries()) {
     const n = from + i;
     await db.db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, status, prompt_tokens, latency_ms, ttft_ms)
