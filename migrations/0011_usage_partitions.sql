@@ -1,6 +1,8 @@
 -- Custom SQL migration (drizzle-kit generate --custom): usage_records made again, range-partitioned by created_at into
--- one partition per UTC day (usage_records_pYYYYMMDD) and a DEFAULT partition (usage_records_default) that takes a
--- record whose day has no partition yet, so an insert never fails for want of one. Retention then drops a whole day
+-- one partition per UTC day (usage_records_pYYYYMMDD). There is no DEFAULT partition: with one, Postgres cannot read
+-- the partitions in order (a newest page becomes a Merge Append that descends every day's index). The usage writer
+-- makes a batch's days before inserting it (usage_records_add_partition, src/db/usage-partitions.ts), and makes the
+-- day and retries when an insert still finds none. Retention then drops a whole day
 -- (src/db/usage-partitions.ts) instead of deleting its rows one by one, and the newest pages and the inserts touch
 -- only the newest day's indexes however long the history is. drizzle-kit cannot declare partitions: schema.ts keeps
 -- describing the columns and indexes, which are the same.
@@ -9,8 +11,7 @@
 -- reads them during the copy, and building the new ones after it is cheaper than maintaining them row by row), the
 -- rows copied into the new table's day partitions, the old table dropped. The rollup triggers of 0004 are made on
 -- the new table only after the copy: the moved records are already counted in the rollups, and must not be again.
--- Triggers with transition tables are allowed on a partitioned table as statement triggers, which these are; a
--- statement on one partition directly (the moves below) fires none of the parent's statement triggers.
+-- Triggers with transition tables are allowed on a partitioned table as statement triggers, which these are.
 ALTER TABLE usage_records RENAME TO usage_records_0010;
 --> statement-breakpoint
 ALTER TABLE usage_records_0010 RENAME CONSTRAINT usage_records_pkey TO usage_records_0010_pkey;
@@ -28,13 +29,9 @@ DROP INDEX usage_end_user_created_idx;
 -- the same columns, in the same order, with the same types, NOT NULLs and defaults
 CREATE TABLE usage_records (LIKE usage_records_0010 INCLUDING DEFAULTS INCLUDING STORAGE) PARTITION BY RANGE (created_at);
 --> statement-breakpoint
-CREATE TABLE usage_records_default PARTITION OF usage_records DEFAULT;
---> statement-breakpoint
--- Adds the partition of one UTC day if it is missing; true when it did. Rows of that day already in the default
--- partition move into it first: Postgres refuses a partition whose range has rows in the default. The new day is made
--- as a plain table and attached, which locks the parent less than CREATE TABLE … PARTITION OF (SHARE UPDATE EXCLUSIVE,
--- so inserts and reads go on). The moved rows stay counted in the rollups: the statements name the partitions, and
--- the rollup triggers are statement triggers of the parent. Instances starting at once take turns on the lock.
+-- Adds the partition of one UTC day if it is missing; true when it did. The new day is made as a plain table and
+-- attached, which locks the parent less than CREATE TABLE … PARTITION OF (SHARE UPDATE EXCLUSIVE, so inserts and reads
+-- go on). Instances (and writers) adding the same day at once take turns on the lock.
 CREATE FUNCTION usage_records_add_partition(day date) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
   part text := 'usage_records_p' || to_char(day, 'YYYYMMDD');
@@ -46,8 +43,6 @@ BEGIN
     RETURN false;
   END IF;
   EXECUTE format('CREATE TABLE %I (LIKE usage_records INCLUDING DEFAULTS INCLUDING STORAGE)', part);
-  EXECUTE format('WITH moved AS (DELETE FROM usage_records_default WHERE created_at >= $1 AND created_at < $2 RETURNING *) '
-    'INSERT INTO %I SELECT * FROM moved', part) USING lo, hi;
   EXECUTE format('ALTER TABLE usage_records ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
   RETURN true;
 END

@@ -17,20 +17,82 @@ function utcDay(t: Date): Date {
 }
 
 /**
- * Makes the partitions of today and the `daysAhead` next days (UTC) that are missing, moving any of their rows that
- * the default partition took meanwhile; the days it made. Idempotent, and safe when instances run it at once (the
- * SQL function takes an advisory lock).
+ * The days (ms of their UTC midnight) whose partition this process made or saw made, per database: the writer then
+ * checks a batch's days against memory and sends nothing when all are known. A day dropped by another instance's
+ * retention stays "known" here: the insert then finds it missing, and withUsagePartitions makes it again.
+ */
+const knownDays = new WeakMap<object, Set<number>>();
+
+function known(db: Db): Set<number> {
+  // by the driver's client (drizzle's public $client): every wrapper of one database shares what is known of it
+  const client = (db as { $client?: unknown }).$client;
+  const key = client && typeof client === 'object' ? client : db;
+  let days = knownDays.get(key);
+  if (!days) knownDays.set(key, (days = new Set()));
+  return days;
+}
+
+/** Makes one day's partition if missing (the SQL function of migration 0011); whether it did. */
+async function addDay(db: Db, dayMs: number): Promise<boolean> {
+  const day = new Date(dayMs).toISOString().slice(0, 10);
+  // one day a statement: each holds the function's lock only for its own day
+  const [row] = rowsOf<{ made: boolean }>(await db.execute(sql`select usage_records_add_partition(${day}::date) as made`));
+  known(db).add(dayMs);
+  return row?.made === true;
+}
+
+/**
+ * Makes the partitions of today and the `daysAhead` next days (UTC) that are missing; the days it made. Idempotent,
+ * and safe when instances run it at once (the SQL function takes an advisory lock).
  */
 export async function ensureUsagePartitions(db: Db, opts: { daysAhead?: number; now?: Date } = {}): Promise<string[]> {
-  const today = utcDay(opts.now ?? new Date());
+  const today = utcDay(opts.now ?? new Date()).getTime();
   const made: string[] = [];
   for (let i = 0; i <= (opts.daysAhead ?? 3); i++) {
-    const day = new Date(today.getTime() + i * DAY_MS).toISOString().slice(0, 10);
-    // one day a statement: each holds the lock, and the default partition's, only for its own day
-    const [row] = rowsOf<{ made: boolean }>(await db.execute(sql`select usage_records_add_partition(${day}::date) as made`));
-    if (row?.made) made.push(day);
+    const day = today + i * DAY_MS;
+    if (await addDay(db, day)) made.push(new Date(day).toISOString().slice(0, 10));
   }
   return made;
+}
+
+/**
+ * Makes sure the partitions of these records' UTC days exist before they are inserted (there is no default partition
+ * to take a record of a day without one): nothing is sent when every day is known to this process, which is the rule
+ * for records of today. `force` makes them whatever memory says (after an insert found one missing). A day retention
+ * dropped comes back for a late record (a spool replayed after days); retention drops it again on its next run.
+ */
+export async function ensureUsagePartitionsFor(db: Db, times: Iterable<Date>, force = false): Promise<void> {
+  const days = known(db);
+  let missing: Set<number> | undefined;
+  for (const t of times) {
+    const day = Math.floor(t.getTime() / DAY_MS) * DAY_MS;
+    if (force || !days.has(day)) (missing ??= new Set()).add(day);
+  }
+  if (missing) for (const day of missing) await addDay(db, day);
+}
+
+/** Whether an insert failed because a record's day has no partition (SQLSTATE 23514 "no partition of relation … found for row"). */
+export function isMissingPartition(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (code === '23514' && typeof message === 'string' && message.startsWith('no partition of relation')) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs an insert of these records once their days' partitions exist; when it still finds one missing (dropped by
+ * retention elsewhere, or made before this process started and dropped since), makes them all and tries once more.
+ */
+export async function withUsagePartitions<T>(db: Db, times: Iterable<Date>, insert: () => Promise<T>): Promise<T> {
+  await ensureUsagePartitionsFor(db, times);
+  try {
+    return await insert();
+  } catch (err) {
+    if (!isMissingPartition(err)) throw err;
+  }
+  await ensureUsagePartitionsFor(db, times, true);
+  return insert();
 }
 
 interface DayPartition {
@@ -58,10 +120,9 @@ async function dayPartitions(db: Db): Promise<DayPartition[]> {
 /**
  * Drops every day partition that ends at or before `cutoff`; the names it dropped. Dropping a table fires no delete
  * trigger, so the same transaction takes the day's hours out of the rollups, as the batched delete's trigger would
- * have: a day partition holds every record of its hours (the default partition cannot hold any of them), so the
- * rollups keep exactly the hours that still have records. The drop waits for the parent's lock at most
+ * have: a day partition holds every record of its hours, so the rollups keep exactly the hours that still have records. The drop waits for the parent's lock at most
  * `lockTimeoutMs` (a long read holding it would otherwise queue every insert behind the drop); the next run retries.
- * Rows older than the cutoff in the day it cuts, and in the default partition, are the batched delete's.
+ * Rows older than the cutoff in the day it cuts are the batched delete's.
  */
 export async function dropUsagePartitionsBefore(db: Db, cutoff: Date, opts: { lockTimeoutMs?: number } = {}): Promise<string[]> {
   const dropped: string[] = [];
@@ -75,6 +136,7 @@ export async function dropUsagePartitionsBefore(db: Db, cutoff: Date, opts: { lo
       await tx.execute(sql`delete from usage_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
       await tx.execute(sql`delete from usage_group_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
     });
+    known(db).delete(p.from.getTime());
     dropped.push(p.name);
   }
   return dropped;
@@ -87,8 +149,7 @@ export interface UsagePartitionUpkeep {
 
 /**
  * Runs ensureUsagePartitions hourly, off the request path; the first run is the caller's (at start-up). A failed run
- * costs nothing but a warning: records of a day without partition go to the default one, and the next run that
- * makes the day moves them.
+ * costs nothing but a warning: the writer makes a day it finds missing itself.
  */
 export function startUsagePartitionUpkeep(db: Db, log: Logger, everyMs = 3_600_000): UsagePartitionUpkeep {
   let running: Promise<void> | undefined;

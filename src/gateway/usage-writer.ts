@@ -11,6 +11,7 @@ import type { CallLogEntry } from '../call-log/types.js';
 import { insertCallLogs } from '../call-log/insert.js';
 import { chunkBySize } from '../call-log/size.js';
 import { rowsOf } from '../db/rows-of.js';
+import { withUsagePartitions } from '../db/usage-partitions.js';
 import type { ReplayJob, UsageSpool } from './usage-spool.js';
 
 export type UsageStatus = 'OK' | 'ERROR' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CANCELLED';
@@ -387,7 +388,14 @@ function spoolReplayer(db: Db, spool: UsageSpool, batchSize: number, writeLogs: 
   };
 }
 
-async function insertEvents(db: Db, copyRows: UsageWriterOptions['copyRows'], events: UsageEvent[]): Promise<void> {
+/** The records' creation times, whose days need a partition before they are inserted. */
+const createdAts = (events: UsageEvent[]): Date[] => events.map((e) => e.createdAt);
+
+function insertEvents(db: Db, copyRows: UsageWriterOptions['copyRows'], events: UsageEvent[]): Promise<void> {
+  return withUsagePartitions(db, createdAts(events), () => insertEventsNow(db, copyRows, events));
+}
+
+async function insertEventsNow(db: Db, copyRows: UsageWriterOptions['copyRows'], events: UsageEvent[]): Promise<void> {
   if (copyRows) {
     try {
       return await copyRows(getTableName(usageRecords), USAGE_COPY_COLUMNS, toCopyText(events));
@@ -406,7 +414,8 @@ async function insertEvents(db: Db, copyRows: UsageWriterOptions['copyRows'], ev
  */
 async function insertReplayed(db: Db, events: UsageEvent[], log: Logger): Promise<Set<string>> {
   try {
-    return new Set(rowsOf<{ id: string }>(await db.execute(insertBatch(events, true))).map((r) => r.id));
+    const rows = await withUsagePartitions(db, createdAts(events), () => db.execute(insertBatch(events, true)));
+    return new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
   } catch (err) {
     if (!isDataError(err)) throw err;
   }

@@ -73,6 +73,27 @@ function pageSize(first: number | null | undefined, last: number | null | undefi
 const sortKey = sql`(${usageRecords.createdAt}, ${usageRecords.id})`;
 const keyRow = (k: RecordKey) => sql`(${k.createdAt}::timestamptz, ${k.id}::uuid)`;
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The lower bounds a newest-first page tries in turn, from the UTC day of `upper` (the cursor's, or now's) back: a
+ * week, a month, a year, then none. Each is written into the statement as a literal: Postgres prunes the day
+ * partitions at plan time only on constants, and planning (and opening) every day's partition is what a page of a
+ * year of history would otherwise cost. A bound that holds more rows than the page asks for gives the same rows as
+ * none (the page is the newest rows of it), so the answers do not change; only sparse filters reach further.
+ */
+function recentBounds(upper: Date): Array<Date | null> {
+  const day = dayOf(upper).getTime();
+  return [0, 7, 31, 366].map((d): Date | null => new Date(day - d * DAY_MS)).concat(null);
+}
+
+/** The start of the UTC day of a record key, and of the next day. */
+const dayOf = (k: RecordKey | Date): Date => new Date(Math.floor(new Date(k instanceof Date ? k : k.createdAt).getTime() / DAY_MS) * DAY_MS);
+const dayAfter = (k: RecordKey): Date => new Date(dayOf(k).getTime() + DAY_MS);
+
+/** A timestamp as a constant of the statement (for plan-time partition pruning); ours (a Date), never the caller's text. */
+const atLiteral = (t: Date) => sql.raw(`'${t.toISOString()}'::timestamptz`);
+
 /** `readScope` restricts to the records the caller reads (access.ts). */
 function conditions(filter: UsageFilter | null | undefined, readScope: UsageReadScope): SQL[] {
   const scope = toUsageScope(filter, readScope);
@@ -94,7 +115,8 @@ function monthStart(now = new Date()): Date {
 
 export type UsageQueries = ReturnType<typeof createUsageQueries>;
 
-export function createUsageQueries(db: Db) {
+export function createUsageQueries(db: Db, opts: { recentFirst?: boolean } = {}) {
+  const recentFirst = opts.recentFirst ?? true;
   async function monthToDateBy(column: typeof usageRecords.apiKeyId | typeof usageRecords.teamId, ids: readonly string[]): Promise<UsageTotals[]> {
     const rows = await db
       .select({
@@ -139,6 +161,7 @@ export function createUsageQueries(db: Db) {
       const after = args.after ? decodeCursor(args.after, 'after') : null;
       const before = args.before ? decodeCursor(args.before, 'before') : null;
       const c = conditions(args.filter, args.readScope);
+      const since = toUsageScope(args.filter, args.readScope).from;
       const window = [...c];
       // a row comparison is one range condition on (created_at desc, id desc): the index seeks straight to the cursor
       if (after) window.push(sql`${sortKey} < ${keyRow(after)}`);
@@ -149,23 +172,46 @@ export function createUsageQueries(db: Db) {
         ? db
             .select({ one: sql<number>`1` })
             .from(usageRecords)
-            .where(and(...c, backward ? sql`${sortKey} <= ${keyRow(from)}` : sql`${sortKey} >= ${keyRow(from)}`))
+            // with the cursor's day as a constant too, which prunes the days on the other side at plan time
+            .where(
+              and(
+                ...c,
+                backward
+                  ? sql`${sortKey} <= ${keyRow(from)} and ${usageRecords.createdAt} < ${atLiteral(dayAfter(from))}`
+                  : sql`${sortKey} >= ${keyRow(from)} and ${usageRecords.createdAt} >= ${atLiteral(dayOf(from))}`,
+              ),
+            )
             .limit(1)
         : null;
-      const page = db
-        .select({
-          ...getTableColumns(usageRecords),
-          cursorAt: sql<string>`to_char(${usageRecords.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
-        })
-        .from(usageRecords)
-        .where(window.length ? and(...window) : undefined)
-        // plain DESC (nulls first: both columns are NOT NULL) is what the default-ordered indexes give read
-        // backwards; Postgres does not match `DESC NULLS LAST` to them and would sort the whole table for every page.
-        // A backward page reads the window from its oldest end: the same indexes read forwards
-        .orderBy(...(backward ? [sql`${usageRecords.createdAt} asc`, sql`${usageRecords.id} asc`] : [sql`${usageRecords.createdAt} desc`, sql`${usageRecords.id} desc`]))
-        .limit(size + 1);
-      // the page's statement goes out last: test/usage/plans.test.ts explains the last statement sent
-      const [beyondRows, rows] = await Promise.all([beyond ?? [], page]);
+      const readPage = (extra: SQL[]) =>
+        db
+          .select({
+            ...getTableColumns(usageRecords),
+            cursorAt: sql<string>`to_char(${usageRecords.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+          })
+          .from(usageRecords)
+          .where(window.length || extra.length ? and(...window, ...extra) : undefined)
+          // plain DESC (nulls first: both columns are NOT NULL) is what the default-ordered indexes give read
+          // backwards; Postgres does not match `DESC NULLS LAST` to them and would sort the whole table for every page.
+          // A backward page reads the window from its oldest end: the same indexes read forwards
+          .orderBy(...(backward ? [sql`${usageRecords.createdAt} asc`, sql`${usageRecords.id} asc`] : [sql`${usageRecords.createdAt} desc`, sql`${usageRecords.id} desc`]))
+          .limit(size + 1);
+      // a forward page reads the newest days first (recentBounds), a backward one starts from the oldest end
+      const bounds = backward || !recentFirst ? [null] : recentBounds(after ? dayOf(after) : new Date());
+      // past the cursor's day nothing can be on the page: a constant the planner prunes the newer days with
+      const below = after ? [sql`${usageRecords.createdAt} < ${atLiteral(dayAfter(after))}`] : [];
+      // the cursor's check goes out first (drizzle sends a statement when it is awaited)
+      const beyondSent = beyond ? beyond.then((r) => r) : Promise.resolve([]);
+      const readNewest = async () => {
+        for (const bound of bounds) {
+          const last = !bound || (since != null && bound.getTime() <= since.getTime());
+          // the page's statement goes out last: test/usage/plans.test.ts explains the last statement sent
+          const rows = await readPage(bound && !last ? [...below, sql`${usageRecords.createdAt} >= ${atLiteral(bound)}`] : below);
+          if (last || rows.length > size) return rows;
+        }
+        throw new Error('unreachable: the last bound is none');
+      };
+      const [beyondRows, rows] = await Promise.all([beyondSent, readNewest()]);
       const more = rows.length > size;
       const kept = rows.slice(0, size);
       if (backward) kept.reverse();

@@ -1,8 +1,9 @@
 /*
  * usage_records by day partition (migrations/0011, src/db/usage-partitions.ts), on embedded PGlite and on PostgreSQL
  * (TEST_DATABASE_URL): the upgrade from 0010 moves every record into its day with the rollups untouched, the coming
- * days are made idempotently (and at once from two connections), records the default partition took move into their
- * day, retention drops whole days and deletes the rest, and the usage writer's inserts land in the partitions.
+ * days are made idempotently (and at once from two connections), retention drops whole days and deletes the rest, and
+ * the usage writer's inserts land in the partitions, making the day of a record that has none (there is no default
+ * partition) instead of refusing it.
  */
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import pino from 'pino';
 import { sql } from 'drizzle-orm';
 import { createDatabase, type Database, type Db } from '../../src/db/client.js';
 import { rowsOf } from '../../src/db/rows-of.js';
-import { dropUsagePartitionsBefore, ensureUsagePartitions } from '../../src/db/usage-partitions.js';
+import { dropUsagePartitionsBefore, ensureUsagePartitions, ensureUsagePartitionsFor } from '../../src/db/usage-partitions.js';
 import { createUsageWriter, type UsageEvent } from '../../src/gateway/usage-writer.js';
 import { createUsageQueries } from '../../src/services/usage-queries.js';
 import { freshDatabase, PG_URL, type FreshDatabase } from '../usage/usage-kit.js';
@@ -57,7 +58,12 @@ function event(createdAt: Date, n: number): UsageEvent {
   };
 }
 
-async function insertAt(db: Database, times: Date[], from = 0): Promise<void> {
+/**
+ * Records inserted directly at these times; `withDays` makes their days' partitions first (not before 0011), whatever
+ * this process remembers: the tests drop partitions behind its back.
+ */
+async function insertAt(db: Database, times: Date[], from = 0, withDays = true): Promise<void> {
+  if (withDays) await ensureUsagePartitionsFor(db.db, times, true);
   for (const [i, t] of times.entries()) {
     const n = from + i;
     await db.db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, status, prompt_tokens, latency_ms, ttft_ms)
@@ -154,7 +160,7 @@ for (const backend of backends) {
 
     async function migrated(): Promise<{ db: Database; url: string }> {
       const { db } = shared;
-      for (const name of await partitions(db)) if (name !== 'usage_records_default') await db.db.execute(sql.raw(`drop table "${name}"`));
+      for (const name of await partitions(db)) await db.db.execute(sql.raw(`drop table "${name}"`));
       // the truncate trigger empties the rollups too
       await db.db.execute(sql`truncate usage_records`);
       return shared;
@@ -177,13 +183,13 @@ for (const backend of backends) {
         new Date(now - DAY),
         ...[0, 1, 2].map((i) => new Date(now - i * 1000)),
       ];
-      await insertAt(db, times);
+      await insertAt(db, times, 0, false);
       const before = await rollups(db);
       const days = [...new Set(times.map(dayName))].sort();
 
       await db.migrate();
 
-      expect(await partitions(db)).toEqual([...days, 'usage_records_default'].sort());
+      expect(await partitions(db)).toEqual(days);
       const placed = await placement(db);
       expect(placed).toHaveLength(times.length);
       for (const p of placed) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
@@ -198,14 +204,10 @@ for (const backend of backends) {
       expect(total.reduce((s, b) => s + b.requests, 0)).toBe(times.length + 1);
     }, 90_000); // two migration runs on a database of its own: tens of seconds on PGlite on a loaded machine
 
-    it('ensureUsagePartitions makes the coming days once, even from two connections at once, and moves what the default partition took', async () => {
+    it('ensureUsagePartitions makes the coming days once, even from two connections at once', async () => {
       const { db, url } = await migrated();
       const now = new Date();
       const inTwoDays = new Date(now.getTime() + 2 * DAY);
-      // no day partition yet for these: they go to the default one
-      await insertAt(db, [inTwoDays, new Date(inTwoDays.getTime() + 1000)]);
-      expect(new Set((await placement(db)).map((p) => p.part))).toEqual(new Set(['usage_records_default']));
-      const before = await rollups(db);
 
       const second = backend.postgres ? await createDatabase({ url, dataDir: '' }) : db;
       try {
@@ -217,9 +219,9 @@ for (const backend of backends) {
         if (second !== db) await second.close();
       }
       expect(await ensureUsagePartitions(db.db, { now })).toEqual([]);
-      expect(await partitions(db)).toEqual([0, 1, 2, 3].map((i) => dayName(new Date(now.getTime() + i * DAY))).concat('usage_records_default').sort());
+      expect(await partitions(db)).toEqual([0, 1, 2, 3].map((i) => dayName(new Date(now.getTime() + i * DAY))));
+      await insertAt(db, [inTwoDays, new Date(inTwoDays.getTime() + 1000)]);
       expect((await placement(db)).map((p) => p.part)).toEqual([dayName(inTwoDays), dayName(inTwoDays)]);
-      expect(await rollups(db)).toEqual(before);
     });
 
     it('retention drops the whole days before the cutoff with their rollup hours, and deletes the older records left', async () => {
@@ -233,19 +235,15 @@ for (const backend of backends) {
       for (const t of [...old, ...straddling, ...recent]) {
         await db.db.execute(sql`select usage_records_add_partition(${t.toISOString().slice(0, 10)}::date)`);
       }
-      // a day without partition: its record is in the default one
-      const stray = new Date(now - 20 * DAY);
-      await insertAt(db, [...old, ...straddling, ...recent, stray]);
-      const dayOfStray = dayName(stray);
-      expect(await partitions(db)).not.toContain(dayOfStray);
+      await insertAt(db, [...old, ...straddling, ...recent]);
 
       const { partitions: dropped, deleted } = await queries.retain(7);
       expect(dropped).toEqual([...new Set(old.map(dayName))].sort());
       const left = await partitions(db);
       for (const name of dropped) expect(left).not.toContain(name);
       expect(left).toContain(dayName(straddling[0]!));
-      // the straddling day's older record and the default partition's one went by the batched delete
-      expect(deleted).toBe(2);
+      // the straddling day's older record went by the batched delete
+      expect(deleted).toBe(1);
       const kept = await placement(db);
       expect(kept.map((p) => new Date(`${p.at}Z`).getTime())).toEqual([straddling[1]!, ...recent].map((t) => t.getTime()));
       // the rollups describe exactly the records left, as the delete trigger leaves them
@@ -257,22 +255,100 @@ for (const backend of backends) {
       expect(await dropUsagePartitionsBefore(db.db, new Date(cutoff))).toEqual([]);
     });
 
-    it("the usage writer's batches land in the day partitions", async () => {
+    it("the usage writer's batches land in the day partitions, and a record of a day without one (past or future) makes it instead of being refused", async () => {
       const { db } = await migrated();
       await ensureUsagePartitions(db.db);
-      const writer = createUsageWriter(db.db, { flushMs: 5, bufferMax: 1000, log: pino({ level: 'silent' }), copyRows: db.copyRows });
+      const log = pino({ level: 'silent' });
+      const writer = createUsageWriter(db.db, { flushMs: 5, bufferMax: 1000, log, copyRows: db.copyRows });
       const now = Date.now();
       const events = [0, 1, 2, 3, 4].map((i) => event(new Date(now - i * 1000), i));
-      // and one for a day without partition (the default one)
-      events.push(event(new Date(now - 40 * DAY), 5));
+      // days no partition was made for: 40 days ago and 10 days ahead
+      const past = new Date(now - 40 * DAY);
+      const future = new Date(now + 10 * DAY);
+      expect(await partitions(db)).not.toContain(dayName(past));
+      expect(await partitions(db)).not.toContain(dayName(future));
+      events.push(event(past, 5), event(future, 6));
       for (const e of events) writer.record(e);
       await writer.flush();
+      expect(writer.dropped()).toBe(0);
+      let placed = await placement(db);
+      expect(placed).toHaveLength(7);
+      for (const p of placed) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
+      expect(await partitions(db)).toContain(dayName(past));
+      expect(await partitions(db)).toContain(dayName(future));
+
+      // the days dropped behind the writer's back (as another instance's retention does): its memory says they exist,
+      // the insert finds them missing, and the writer makes them again and writes the records
+      for (const t of [past, future]) {
+        const from = new Date(Math.floor(t.getTime() / DAY) * DAY).toISOString();
+        await db.db.execute(sql.raw(`drop table "${dayName(t)}"`));
+        // with the day's rollup hours, as retention drops a day
+        for (const table of ['usage_rollups', 'usage_group_rollups']) {
+          await db.db.execute(sql`delete from ${sql.identifier(table)} where bucket_start >= ${from}::timestamptz and bucket_start < ${from}::timestamptz + interval '1 day'`);
+        }
+      }
+      const late = [event(new Date(past.getTime() + 1000), 7), event(new Date(future.getTime() + 1000), 8), event(new Date(now), 9)];
+      for (const e of late) writer.record(e);
+      await writer.flush();
       await writer.stop();
-      const placed = await placement(db);
-      expect(placed).toHaveLength(6);
-      expect(placed[0]!.part).toBe('usage_records_default');
-      for (const p of placed.slice(1)) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
+      expect(writer.dropped()).toBe(0);
+      placed = await placement(db);
+      // 5 and 6 went with their dropped days
+      expect(placed.map((p) => p.tokens).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 7, 8, 9]);
+      for (const p of placed) expect(p.part).toBe(dayName(new Date(`${p.at}Z`)));
       expect(await rollups(db)).toEqual(await rebuiltRollups(db));
     });
+
+    it('newest-first pages read the newest days first and answer exactly as a read of every day does, cursors included', async () => {
+      const { db } = await migrated();
+      const now = Date.now();
+      const midnight = Math.floor(now / DAY) * DAY;
+      // dense today, thinner back through the week, month and year, a few older than a year, one ahead of the clock,
+      // and ties at a day boundary (the same microsecond, three records)
+      const times = [
+        ...Array.from({ length: 30 }, (_, i) => new Date(now - i * 60_000)),
+        ...Array.from({ length: 20 }, (_, i) => new Date(now - (1 + i * 0.3) * DAY)),
+        ...Array.from({ length: 20 }, (_, i) => new Date(now - (8 + i * 1.2) * DAY)),
+        ...Array.from({ length: 20 }, (_, i) => new Date(now - (32 + i * 16) * DAY)),
+        ...Array.from({ length: 6 }, (_, i) => new Date(now - (370 + i * 40) * DAY)),
+        new Date(now + 2 * DAY),
+        new Date(midnight), new Date(midnight), new Date(midnight),
+      ];
+      await insertAt(db, times);
+      const recentFirst = createUsageQueries(db.db);
+      const everyDay = createUsageQueries(db.db, { recentFirst: false });
+      type Queries = ReturnType<typeof createUsageQueries>;
+      /** Every page of a walk through the list, forward with first/after or backward with last/before. */
+      async function walk(q: Queries, filter: Record<string, unknown>, size: number, backward: boolean) {
+        const pages = [];
+        let cursor: string | null = null;
+        for (let n = 0; n < 200; n++) {
+          const page = await q.page({
+            filter,
+            readScope: { kind: 'all' },
+            ...(backward ? { last: size, before: cursor } : { first: size, after: cursor }),
+          });
+          pages.push({ ids: page.edges.map((e) => e.cursor), info: page.pageInfo });
+          if (!(backward ? page.pageInfo.hasPreviousPage : page.pageInfo.hasNextPage)) break;
+          cursor = backward ? page.pageInfo.startCursor : page.pageInfo.endCursor;
+        }
+        return pages;
+      }
+      const filters: Array<[Record<string, unknown>, number]> = [
+        [{}, times.length],
+        // sparse: one record in five, spread over every period
+        [{ status: 'ERROR' }, times.filter((_, i) => i % 5 === 0).length],
+        [{ model: 'm1', from: new Date(now - 100 * DAY) }, -1],
+      ];
+      for (const [filter, expected] of filters) {
+        for (const size of [1, 7, 50]) {
+          for (const backward of [false, true]) {
+            const got = await walk(recentFirst, filter, size, backward);
+            expect(got).toEqual(await walk(everyDay, filter, size, backward));
+            if (expected >= 0) expect(got.flatMap((p) => p.ids)).toHaveLength(expected);
+          }
+        }
+      }
+    }, 60_000); // a few hundred pages on PGlite on a loaded machine
   });
 }

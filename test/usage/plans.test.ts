@@ -108,7 +108,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
   it('first page for one key walks usage_key_created_idx', async () => {
     const text = await plan('first page, one key', () => queries.page({ first: 50, readScope: { kind: 'key', keyId: keyId(42) } }));
     expectIndexOnly(text, 'usage_key_created_idx');
-    expect(text).toMatch(/Index Cond: \(api_key_id = /);
+    expect(text).toMatch(/Index Cond: \(\(?api_key_id = /);
   });
 
   it('a page after a cursor deep in the table seeks to the cursor in the index', async () => {
@@ -118,7 +118,7 @@ describe.skipIf(!PG_URL)('usage query plans on 1M records (Postgres)', () => {
     const after = encodeCursor({ createdAt: mid!.at, id: mid!.id });
     const text = await plan('page after a cursor at row 500 000, ADMIN', () => queries.page({ first: 50, after, readScope: { kind: 'all' } }));
     expectIndexOnly(text, 'usage_records_pkey');
-    expect(text).toMatch(/Index Cond: \(ROW\(created_at, id\) < ROW\(/);
+    expect(text).toMatch(/Index Cond: \(\(?ROW\(created_at, id\) < ROW\(/);
 
     const [midKey] = await client.unsafe(
       `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, id::text as id

@@ -16,6 +16,7 @@ import {
   PRICED_MODEL,
   rowsOf,
   units,
+  usageDays,
   withinHistogramBound,
   type FreshDatabase,
 } from './usage-kit.js';
@@ -170,6 +171,7 @@ for (const backend of backends) {
 
       const db = gw.app.services.database.db;
       // history: one row every 30 minutes on 2024-03-01, known latencies, every third an error
+      await usageDays(db, new Date('2024-03-01T00:00:00Z'), new Date('2024-03-02T00:00:00Z'));
       for (let k = 0; k < 12; k++) {
         const at = new Date(Date.UTC(2024, 2, 1, 0, 30 * k)).toISOString();
         await db.execute(sql`insert into usage_records (id, created_at, api_key_id, model, provider, prompt_tokens, completion_tokens, cost_usd, latency_ms, status)

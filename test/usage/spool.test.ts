@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { createDatabase, type Database, type Db } from '../../src/db/client.js';
 import { rowsOf } from '../../src/db/rows-of.js';
+import { ensureUsagePartitions } from '../../src/db/usage-partitions.js';
 import { createUsageSpool } from '../../src/gateway/usage-spool.js';
 import { SpoolLockedError } from '../../src/gateway/usage-spool-lock.js';
 import { spoolLine } from '../../src/gateway/usage-spool-lines.js';
@@ -132,6 +133,8 @@ describe('usage spool', () => {
   beforeAll(async () => {
     database = await createDatabase(testConfig().db);
     await database.migrate();
+    // today's partitions, as the gateway makes them at start-up (the replays below count the statements they send)
+    await ensureUsagePartitions(database.db);
   }, 60_000);
   afterAll(async () => {
     await database.close();

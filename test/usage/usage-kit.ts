@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import type { TestGateway } from '../kit/start-gateway.js';
+import type { Db } from '../../src/db/client.js';
+import { ensureUsagePartitionsFor } from '../../src/db/usage-partitions.js';
 
 export const PG_URL = process.env.TEST_DATABASE_URL;
 export const REDIS_URL = process.env.TEST_REDIS_URL;
@@ -138,4 +140,14 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000
 /** Rows of `db.execute(...)`: PGlite answers `{ rows }`, postgres.js an array. */
 export function rowsOf<T = Record<string, unknown>>(res: unknown): T[] {
   return ((res as { rows?: T[] }).rows ?? (res as T[])) as T[];
+}
+
+/**
+ * Makes the day partitions of usage_records for records inserted directly at these times (from `from` to `to` when
+ * given both: every day between): there is no default partition, and the gateway's writer makes its days itself.
+ */
+export async function usageDays(db: Db, from: Date, to = from): Promise<void> {
+  const days: Date[] = [];
+  for (let t = from.getTime(); t < to.getTime() + 86_400_000; t += 86_400_000) days.push(new Date(t));
+  await ensureUsagePartitionsFor(db, days);
 }
