@@ -72,7 +72,7 @@ export async function ensureUsagePartitionsFor(db: Db, times: Iterable<Date>, fo
 }
 
 /** Whether an insert failed because a record's day has no partition (SQLSTATE 23514 "no partition of relation … found for row"). */
-export function isMissingPartition(err: unknown): boolean {
+function isMissingPartition(err: unknown): boolean {
   for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
     const { code, message } = e as { code?: unknown; message?: unknown };
     if (code === '23514' && typeof message === 'string' && message.startsWith('no partition of relation')) return true;
