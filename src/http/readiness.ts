@@ -10,8 +10,10 @@
  */
 import { withTimeout } from '../util/with-timeout.js';
 
-/** How often the database is pinged in the background. */
-const PING_EVERY_MS = 1000;
+/** How often the database is pinged in the background while it answers (a probe's answer is at most this old)... */
+const PING_EVERY_MS = 500;
+/** ...and while it does not: its return is reported within a moment (the pool's reconnect wait is shorter still). */
+const PING_DOWN_EVERY_MS = 250;
 /** A ping not answered by then counts as the database being down (the ping itself is left to finish). */
 const PING_TIMEOUT_MS = 500;
 
@@ -22,8 +24,9 @@ export interface Readiness {
   check(args: { fetchAPI: { Response: typeof Response } }): Promise<Response>;
 }
 
-export function createReadiness(ping: () => Promise<boolean>, opts: { everyMs?: number; timeoutMs?: number } = {}): Readiness {
+export function createReadiness(ping: () => Promise<boolean>, opts: { everyMs?: number; downEveryMs?: number; timeoutMs?: number } = {}): Readiness {
   const everyMs = opts.everyMs ?? PING_EVERY_MS;
+  const downEveryMs = opts.downEveryMs ?? PING_DOWN_EVERY_MS;
   const timeoutMs = opts.timeoutMs ?? PING_TIMEOUT_MS;
   let draining = false;
   let up: boolean | undefined;
@@ -35,7 +38,7 @@ export function createReadiness(ping: () => Promise<boolean>, opts: { everyMs?: 
     const p = ping().catch(() => false);
     up = await withTimeout(p, timeoutMs).catch(() => false);
     await p;
-    if (!draining) (timer = setTimeout(() => void pingOnce(), everyMs)).unref();
+    if (!draining) (timer = setTimeout(() => void pingOnce(), up ? everyMs : downEveryMs)).unref();
   };
   const first = pingOnce();
 

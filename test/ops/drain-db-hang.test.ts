@@ -67,7 +67,7 @@ describe.skipIf(!PG_URL)('a PostgreSQL that hangs instead of refusing', () => {
     console.log(`[drain-db-hang] /readyz during the hang: slowest ${Math.round(Math.max(...probes.map((p) => p.ms)))} ms over ${probes.length} probes`);
     expect(probes.every((p) => p.status === 200)).toBe(true);
     expect(probes.filter((p) => p.ms >= PROBE_WITHIN_MS)).toEqual([]);
-    // a ping that does not answer within its 500 ms counts as down (pinged every 1 s)
+    // a ping that does not answer within its 500 ms counts as down (pinged every 500 ms)
     expect(probes.filter((p) => p.at >= 2000).map((p) => p.body)).toContainEqual({ status: 'ok', database: 'down' });
     expect(probes.at(-1)!.body).toEqual({ status: 'ok', database: 'down' });
   });

@@ -115,7 +115,7 @@ describe.skipIf(!PG_URL)('serving through a PostgreSQL outage', () => {
     expect(outcomes.filter((o) => o.at >= downAt + KEY_TTL_MS + 10_500).length).toBeGreaterThanOrEqual(5);
     expect(probes.length).toBeGreaterThan(5);
     expect(probes.every((p) => p.status === 200)).toBe(true);
-    // /readyz answers from a background ping (every 1 s, 500 ms timeout): the probes of the first moments may still say up
+    // /readyz answers from a background ping (every 500 ms, 500 ms timeout): the probes of the first moments may still say up
     expect(probes.filter((p) => p.at >= downAt + 2000).every((p) => (p.body as { database?: string }).database === 'down')).toBe(true);
 
     const tags = outcomes.map((o) => o.tag);
