@@ -447,12 +447,14 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         responseSweep.stop();
         // the housekeeping is told to stop now (no new sweep starts) but waited for only after the last flush: the
         // flush is what the reserve is kept for, and a sweep stuck on a hanging database must not eat it
-        const housekeeping = [callLogRetention.stop(), sealing.stop(), partitionUpkeep.stop()];
+        const housekeeping = Promise.all([callLogRetention.stop(), sealing.stop(), partitionUpkeep.stop()]);
+        // its failure is logged below, once waited for: not an unhandled rejection meanwhile
+        housekeeping.catch(() => {});
         await usage.stop(left());
         // every later wait is bounded by the deadline: what has not ended by then is abandoned (the process exits)
         const bounded = (what: string, p: Promise<unknown> | undefined): Promise<unknown> =>
           p ? withTimeout(p, left()).catch((err: unknown) => log.warn({ err, what }, 'stop: failed, or not done by the deadline (left behind)')) : Promise.resolve();
-        await bounded('housekeeping', Promise.all(housekeeping));
+        await bounded('housekeeping', housekeeping);
         // after the usage flush, which ends the last usage-write spans; a collector that is away costs at most the deadline
         await bounded('tracing', tracing?.shutdown(left()));
         await bounded('deliveries', deliveries.stop());
