@@ -39,6 +39,7 @@ import { revalidateSessions } from './http/revalidate-sessions.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { createTracing } from './telemetry/tracing.js';
+import { withTimeout } from './util/with-timeout.js';
 import { closeUpstreamAgent } from './providers/http.js';
 import { createAdapterRegistry, type AdapterRegistry, type ProviderKind } from './providers/registry.js';
 import { WELL_KNOWN_MODELS } from './providers/well-known.js';
@@ -435,7 +436,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         await wsDrained;
         // past the streams' deadline: what is left is cut; a stream cut so records its usage (CANCELLED) a moment
         // later, so that is waited for before the last flush
-        await ws.dispose(Math.max(100, left()));
+        await ws.dispose(left());
         http.server.closeAllConnections();
         await invocations.settled(left());
         await http.drained(left());
@@ -444,23 +445,30 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         http.server.close(() => {});
         if (retention) clearInterval(retention);
         responseSweep.stop();
-        await callLogRetention.stop();
-        await sealing.stop();
-        await partitionUpkeep.stop();
-        await usage.stop(Math.max(500, left()));
+        // the housekeeping is told to stop now (no new sweep starts) but waited for only after the last flush: the
+        // flush is what the reserve is kept for, and a sweep stuck on a hanging database must not eat it
+        const housekeeping = Promise.all([callLogRetention.stop(), sealing.stop(), partitionUpkeep.stop()]);
+        // its failure is logged below, once waited for: not an unhandled rejection meanwhile
+        housekeeping.catch(() => {});
+        await usage.stop(left());
+        // every later wait is bounded by the deadline: what has not ended by then is abandoned (the process exits)
+        const bounded = (what: string, p: Promise<unknown> | undefined): Promise<unknown> =>
+          p ? withTimeout(p, left()).catch((err: unknown) => log.warn({ err, what }, 'stop: failed, or not done by the deadline (left behind)')) : Promise.resolve();
+        await bounded('housekeeping', housekeeping);
         // after the usage flush, which ends the last usage-write spans; a collector that is away costs at most the deadline
-        await tracing?.shutdown(Math.max(500, left()));
-        await deliveries.stop();
+        await bounded('tracing', tracing?.shutdown(left()));
+        await bounded('deliveries', deliveries.stop());
         if (feedRedis) {
           feedRedis.publishClient.disconnect();
           feedRedis.subscribeClient.disconnect();
         }
-        await limiter.close();
-        await cache.exact.close();
-        await keyInvalidation?.close();
-        await purgeBroadcast?.close();
-        await closeUpstreamAgent();
-        await database.close();
+        await bounded('limiter', limiter.close());
+        await bounded('exact cache', cache.exact.close());
+        await bounded('key invalidation', keyInvalidation?.close());
+        await bounded('purge broadcast', purgeBroadcast?.close());
+        await bounded('upstream agent', closeUpstreamAgent());
+        // postgres.js waits up to 5 s for queries in flight: on a hanging database, longer than the grace has left
+        await bounded('database', database.close());
         log.info('gateway stopped');
       })();
       return stopping;

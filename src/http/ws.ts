@@ -16,6 +16,7 @@ import { DEFAULT_MAX_BODY_BYTES } from './server.js';
 import type { GatewayYoga } from './yoga.js';
 import { toClientJson, withErrorCode, withErrorCodes } from './plugins/use-error-codes.js';
 import { withRequestId } from './plugins/use-request-id.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 type Extra = {
   principal?: Principal | null;
@@ -255,10 +256,11 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
      */
     async dispose(timeoutMs = 5000): Promise<void> {
       const done = Promise.resolve(disposable.dispose());
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
-      if (await Promise.race([done.then(() => false), late])) for (const socket of wss.clients) socket.terminate();
-      clearTimeout(timer);
+      const late = await withTimeout(done, timeoutMs).then(
+        () => false,
+        () => true,
+      );
+      if (late) for (const socket of wss.clients) socket.terminate();
       await done;
     },
   };

@@ -107,6 +107,11 @@ function checkName(name: string | null | undefined, field: string): void {
 const MAX_STALE_MS = 10 * 60_000;
 /** How long past its TTL a cached key is still answered from while a background lookup refreshes it. */
 const REVALIDATE_MS = 10_000;
+/**
+ * Past the revalidation window, how long a call waits for the lookup before a key that may answer stale does: a
+ * database that hangs (a connect timeout is 10 s) must not hold every call of the key for a whole failed lookup.
+ */
+const STALE_WAIT_MS = 300;
 
 export type KeyService = ReturnType<typeof createKeyService>;
 
@@ -125,6 +130,7 @@ export function createKeyService(db: Db, opts: KeyServiceOptions) {
     ttlMs: opts.cacheTtlMs,
     revalidateMs: REVALIDATE_MS,
     maxStaleMs: MAX_STALE_MS,
+    staleWaitMs: STALE_WAIT_MS,
     load: lookup,
   });
   const watchers = new Set<(secretHash: string) => void>();

@@ -82,6 +82,7 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
     exited = new Promise((r) => child.on('exit', (code) => r(code)));
+    // tsx compiles the whole source tree on a cold start: on a loaded 2-core machine that alone has taken minutes
     await waitFor(() => /on (http:\/\/\S+)\/graphql/.test(stderr) || child.exitCode !== null, 'the gateway to listen', 150_000);
     expect(child.exitCode, stderr).toBeNull();
     url = /on (http:\/\/\S+)\/graphql/.exec(stderr)![1];
@@ -93,7 +94,7 @@ describe.skipIf(!PG_URL)('SIGTERM drains the gateway process', () => {
     const k = await gql('mutation { createApiKey(input: { name: "drain", scopes: [INVOKE] }) { secret } }', {}, ADMIN_KEY);
     expect(k.body.errors).toBeUndefined();
     key = (k.body.data as { createApiKey: { secret: string } }).createApiKey.secret;
-  }, 180_000);
+  }, 180_000); // the cold start above (up to 150 s) plus the fresh database and the setup calls
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await mock?.close();
