@@ -4,68 +4,10 @@
  * this process share a private redis-server (--save "") this test kills. The difference shows only once the windows
  * open before the outage have ended (before that, nobody opens a window no heartbeat read): the test waits out a minute.
  */
-import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ApiKeyRow } from '../../src/db/schema.js';
-import type { AdmitRequest, UsageSeeder } from '../../src/gateway/limits.js';
 import { createRedisLimiter, type RedisLimiter } from '../../src/gateway/limits-redis.js';
-import { toPrincipal } from '../../src/services/keys.js';
+import { log, seeder, keyRow, attempt, attempts, okCount } from './restart-kit.js';
 import { ControlledRedis, HAS_REDIS_SERVER, sleep } from './kit.js';
-
-const log = pino({ level: 'silent' });
-const seeder: UsageSeeder = async () => ({ tokensToday: 0, costMonth: 0 });
-
-function keyRow(requestsPerMinute: number): ApiKeyRow {
-  return {
-    id: randomUUID(),
-    name: 'k',
-    prefix: 'gw_x',
-    secretHash: 'x',
-    scopes: ['INVOKE'],
-    allowedModels: null,
-    requestsPerMinute,
-    tokensPerMinute: null,
-    tokensPerDay: null,
-    monthlyBudgetUsd: null,
-    expiresAt: null,
-    revokedAt: null,
-    lastUsedAt: null,
-    cacheMode: null,
-    cacheTtlSeconds: null,
-    cacheScope: null,
-    guardrailPolicyIds: [],
-    teamId: null,
-    endUserRequestsPerMinute: null,
-    endUserTokensPerMinute: null,
-    endUserTokensPerDay: null,
-    endUserMonthlyBudgetUsd: null,
-    budgetAlertThresholds: null,
-    logBodies: null,
-    createdAt: new Date(),
-  };
-}
-
-const req = (key: ApiKeyRow): AdmitRequest => ({ principal: toPrincipal(key), model: 'echo', estimatedTokens: 10, estimatedCostUsd: 0 });
-
-/** 'OK' or the refusal's code; a refusal without a retry-after is reported as such (a 429 must carry one). */
-async function attempt(l: RedisLimiter, key: ApiKeyRow): Promise<string> {
-  try {
-    (await l.admit(req(key))).settle({ tokens: 10, costUsd: 0 });
-    return 'OK';
-  } catch (e) {
-    const err = e as { code?: string; extensions?: { retryAfterMs?: number } };
-    return err.code === 'RATE_LIMITED' && !((err.extensions?.retryAfterMs ?? 0) > 0) ? 'RATE_LIMITED without retry-after' : String(err.code ?? e);
-  }
-}
-
-async function attempts(l: RedisLimiter, key: ApiKeyRow, n: number): Promise<string[]> {
-  const outs: string[] = [];
-  for (let i = 0; i < n; i++) outs.push(await attempt(l, key));
-  return outs;
-}
-
-const okCount = (outs: string[]) => outs.filter((o) => o === 'OK').length;
 
 describe.skipIf(!HAS_REDIS_SERVER)('per-minute limits across a Redis outage: an instance that joined just before it', () => {
   let redis: ControlledRedis | undefined;
