@@ -129,7 +129,8 @@ describe('usage writer', () => {
     const flaky = {
       execute: async (q: SQL) => {
         const text = dialect.sqlToQuery(q).sql;
-        statements.push(text.includes('call_logs') ? 'logs' : 'usage');
+        // the day's partition, made once before the first insert, is not a write of records or logs
+        if (!text.includes('usage_records_add_partition')) statements.push(text.includes('call_logs') ? 'logs' : 'usage');
         if (text.includes('call_logs') && failLogs-- > 0) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
         return database.db.execute(q);
       },
