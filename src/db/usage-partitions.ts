@@ -120,26 +120,48 @@ async function dayPartitions(db: Db): Promise<DayPartition[]> {
 /**
  * Drops every day partition that ends at or before `cutoff`; the names it dropped. Dropping a table fires no delete
  * trigger, so the same transaction takes the day's hours out of the rollups, as the batched delete's trigger would
- * have: a day partition holds every record of its hours, so the rollups keep exactly the hours that still have records. The drop waits for the parent's lock at most
- * `lockTimeoutMs` (a long read holding it would otherwise queue every insert behind the drop); the next run retries.
- * Rows older than the cutoff in the day it cuts are the batched delete's.
+ * have: a day partition holds every record of its hours, so the rollups keep exactly the hours that still have records.
+ * The drop needs the parent's exclusive lock, and while it waits for one every later insert and read of usage_records
+ * queues behind it: so it waits at most `lockTimeoutMs` a try (behind a long read), a few tries apart, and otherwise
+ * leaves the day to the next run. Rows older than the cutoff in the day it cuts are the batched delete's.
  */
-export async function dropUsagePartitionsBefore(db: Db, cutoff: Date, opts: { lockTimeoutMs?: number } = {}): Promise<string[]> {
+export async function dropUsagePartitionsBefore(db: Db, cutoff: Date, opts: { lockTimeoutMs?: number; tries?: number; pauseMs?: number } = {}): Promise<string[]> {
+  const { lockTimeoutMs = 200, tries = 3, pauseMs = 1000 } = opts;
   const dropped: string[] = [];
   for (const p of await dayPartitions(db)) {
     if (p.to.getTime() > cutoff.getTime()) break;
-    await db.transaction(async (tx) => {
-      await tx.execute(sql.raw(`set local lock_timeout = ${Math.trunc(opts.lockTimeoutMs ?? 5000)}`));
-      await tx.execute(sql.raw(`drop table if exists "${p.name}"`));
-      const from = p.from.toISOString();
-      const to = p.to.toISOString();
-      await tx.execute(sql`delete from usage_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
-      await tx.execute(sql`delete from usage_group_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await dropDay(db, p, lockTimeoutMs);
+        break;
+      } catch (err) {
+        if (!isLockTimeout(err) || attempt >= tries) throw err;
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    }
     known(db).delete(p.from.getTime());
     dropped.push(p.name);
   }
   return dropped;
+}
+
+async function dropDay(db: Db, p: DayPartition, lockTimeoutMs: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`));
+    await tx.execute(sql.raw(`drop table if exists "${p.name}"`));
+    const from = p.from.toISOString();
+    const to = p.to.toISOString();
+    await tx.execute(sql`delete from usage_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
+    await tx.execute(sql`delete from usage_group_rollups where bucket_start >= ${from}::timestamptz and bucket_start < ${to}::timestamptz`);
+  });
+}
+
+/** SQLSTATE 55P03 (lock_not_available): lock_timeout ran out. */
+function isLockTimeout(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '55P03') return true;
+  }
+  return false;
 }
 
 export interface UsagePartitionUpkeep {
