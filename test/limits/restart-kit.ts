@@ -1,44 +1,17 @@
 /* What the redis-restart tests share: a key row with a per-minute limit, and admissions reported as their outcome. */
-import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { ApiKeyRow } from '../../src/db/schema.js';
 import type { AdmitRequest, UsageSeeder } from '../../src/gateway/limits.js';
 import type { RedisLimiter } from '../../src/gateway/limits-redis.js';
 import { toPrincipal } from '../../src/services/keys.js';
 import { sleep } from './kit.js';
+import { keyRow as teamKitKeyRow } from '../teams/limiter-kit.js';
 
 export const log = pino({ level: 'silent' });
 export const seeder: UsageSeeder = async () => ({ tokensToday: 0, costMonth: 0 });
 
-export function keyRow(requestsPerMinute: number): ApiKeyRow {
-  return {
-    id: randomUUID(),
-    name: 'k',
-    prefix: 'gw_x',
-    secretHash: 'x',
-    scopes: ['INVOKE'],
-    allowedModels: null,
-    requestsPerMinute,
-    tokensPerMinute: null,
-    tokensPerDay: null,
-    monthlyBudgetUsd: null,
-    expiresAt: null,
-    revokedAt: null,
-    lastUsedAt: null,
-    cacheMode: null,
-    cacheTtlSeconds: null,
-    cacheScope: null,
-    guardrailPolicyIds: [],
-    teamId: null,
-    endUserRequestsPerMinute: null,
-    endUserTokensPerMinute: null,
-    endUserTokensPerDay: null,
-    endUserMonthlyBudgetUsd: null,
-    budgetAlertThresholds: null,
-    logBodies: null,
-    createdAt: new Date(),
-  };
-}
+/** A key with only a per-minute request limit. */
+export const keyRow = (requestsPerMinute: number): ApiKeyRow => teamKitKeyRow({ requestsPerMinute });
 
 const req = (key: ApiKeyRow): AdmitRequest => ({ principal: toPrincipal(key), model: 'echo', estimatedTokens: 10, estimatedCostUsd: 0 });
 
