@@ -66,6 +66,12 @@ async function migrateTo0010(database: Database): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // The writer makes a batch's day partition before inserting it (src/db/usage-partitions.ts); on the plain table the
+  // same call must succeed and make nothing, or every batch would fail at that call and the insert cost would be the
+  // cost of an error.
+  await database.db.execute(
+    sql.raw(`create function usage_records_add_partition(day date) returns boolean language sql as 'select false'`),
+  );
 }
 
 /** Records g in [lo, hi] of `size`, evenly over [start, start + DAYS days), every field derived from g. */
@@ -138,10 +144,16 @@ function event(): UsageEvent {
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
+async function countRecords(database: Database): Promise<number> {
+  const [row] = rowsOf<{ n: string }>(await database.db.execute(sql`select count(*)::text as n from usage_records`));
+  return Number(row!.n);
+}
+
 /** µs per record of the writer's batch insert at the head of the table, median batch. */
 async function insertCost(database: Database): Promise<number> {
   const writer = createUsageWriter(database.db, { flushMs: 60_000, bufferMax: 10_000, batchSize: 500, log: pino({ level: 'silent' }) });
   const perRow: number[] = [];
+  const before = await countRecords(database);
   for (let b = 0; b < BATCHES + 5; b++) {
     const events = Array.from({ length: 500 }, event);
     // the 500th record starts the batch's write: the clock starts before the first
@@ -151,6 +163,9 @@ async function insertCost(database: Database): Promise<number> {
     if (b >= 5) perRow.push(((performance.now() - t0) * 1000) / 500);
   }
   await writer.stop();
+  // a batch the writer could not write costs only its error: the figure counts only if every record is in the table
+  const stored = (await countRecords(database)) - before;
+  if (stored !== (BATCHES + 5) * 500) throw new Error(`the writer stored ${stored} of ${(BATCHES + 5) * 500} records`);
   return quantile(perRow, 0.5);
 }
 
