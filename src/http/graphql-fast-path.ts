@@ -182,6 +182,8 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     const sse = wantsEventStream(req.headers.accept);
     const type = sse ? undefined : answerType(req.headers.accept);
     if (!type && !sse) return false;
+    // a chunked body may pass the limit, and Yoga answers that over SSE in its own way: only announced bodies here
+    if (sse && req.headers['content-length'] === undefined) return false;
 
     const body = await readBody(req, maxBodyBytes);
     if (!body) {
