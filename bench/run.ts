@@ -7,7 +7,7 @@
  *   - thin proxy (bench/thin-proxy.ts): a minimal node:http pass-through
  *   - floor proxy (bench/floor-proxy.ts): parses the request and the reply and writes a new one, nothing else
  *   - the gateway (bench/gateway-server.mjs, the dist/ build as `npm start` runs it): `chat` over HTTP, /v1/chat/completions (when it exists),
- *     `chatStream` over graphql-ws; real INVOKE key with limits, usage records on
+ *     `chatStream` over graphql-ws and GraphQL SSE; real INVOKE key with limits, usage records on
  *   - Portkey's gateway from npm (@portkey-ai/gateway), pointed at the same mock
  *
  * Options:
@@ -440,6 +440,31 @@ function sseStream(url: string, headers: Record<string, string>, body: string): 
 }
 
 const CHAT_STREAM = `subscription($input: ChatInput!) { chatStream(input: $input) { delta finishReason usage { totalTokens } } }`;
+const DELTA_RE = /"delta":"tok\d/;
+
+/** chatStream over GraphQL SSE (POST /graphql, Accept: text/event-stream: one response per subscription, as Yoga serves it). */
+function gqlSseStream(url: string, key: string, input: Record<string, unknown>): StreamFn {
+  const headers = { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${key}` };
+  const body = JSON.stringify({ query: CHAT_STREAM, variables: { input } });
+  return async () => {
+    const t0 = performance.now();
+    const res = await request(url, { method: 'POST', headers, body, dispatcher: sseAgent });
+    if (res.statusCode !== 200) {
+      const text = await res.body.text();
+      throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+    }
+    let ttft = NaN;
+    let text = '';
+    for await (const chunk of res.body) {
+      text += (chunk as Buffer).toString('utf8');
+      if (Number.isNaN(ttft) && DELTA_RE.test(text)) ttft = performance.now() - t0;
+    }
+    const ttlt = performance.now() - t0;
+    if (text.includes('"errors"')) throw new Error(`stream carried errors: ${text.slice(text.indexOf('"errors"'), text.indexOf('"errors"') + 300)}`);
+    if (!text.includes('"finishReason":"STOP"') || !text.endsWith('event: complete\ndata:\n\n')) throw new Error(`stream ended without STOP and complete: ${text.slice(-200)}`);
+    return { ttftMs: ttft, ttltMs: ttlt, tokens: text.match(TOKEN_RE)?.length ?? 0 };
+  };
+}
 
 interface ChunkData {
   chatStream?: { delta: string; finishReason: string | null };
@@ -768,7 +793,9 @@ async function main(): Promise<void> {
   let wsLatencyClient: Client | undefined;
   if (wanted('gw-graphql')) {
     wsLatencyClient = await wsClient(gwUrl, KEY);
-    streamTargets.push({ id: 'gw-ws', fn: wsStream(wsLatencyClient, { model: 'bench', messages: [{ role: 'USER', content: USER_TEXT }], maxTokens: SSE_TOKENS }), proc: gw });
+    const input = { model: 'bench', messages: [{ role: 'USER', content: USER_TEXT }], maxTokens: SSE_TOKENS };
+    streamTargets.push({ id: 'gw-ws', fn: wsStream(wsLatencyClient, input), proc: gw });
+    streamTargets.push({ id: 'gw-gql-sse', fn: gqlSseStream(`${gwUrl}/graphql`, KEY, input), proc: gw });
   }
   if (targets.some((t) => t.id === 'gw-rest')) {
     streamTargets.push({ id: 'gw-rest', fn: sseStream(`${gwUrl}/v1/chat/completions`, { ...json, authorization: `Bearer ${KEY}` }, sseBody('bench')), proc: gw });
@@ -876,7 +903,7 @@ async function main(): Promise<void> {
 
   const sget = (id: string, c: number) => sseRuns.find((r) => r.target === id && r.concurrency === c);
   out.push('');
-  out.push(`Streaming latency (${SSE_TOKENS} tokens, ${MOCK_GAP_MS} ms apart), ${SSE_DURATION_MS / 1000} s per run; gw-ws = chatStream over graphql-ws, others SSE`);
+  out.push(`Streaming latency (${SSE_TOKENS} tokens, ${MOCK_GAP_MS} ms apart), ${SSE_DURATION_MS / 1000} s per run; gw-ws = chatStream over graphql-ws, gw-gql-sse = chatStream over GraphQL SSE, others SSE`);
   out.push(
     table(
       ['target', 'c', 'streams/s', 'TTFT p50', 'TTFT p99', '+TTFT p50', 'TTLT p50', 'TTLT p99', '+TTLT p50', 'errors'],
@@ -897,6 +924,13 @@ async function main(): Promise<void> {
       }),
     ),
   );
+  // issue 28: a subscription's first token over GraphQL SSE within 1 ms of graphql-ws
+  const sseVsWs = SSE_CONCURRENCY.flatMap((c) => {
+    const s = sget('gw-gql-sse', c);
+    const w = sget('gw-ws', c);
+    return s && w ? [`c=${c} ${f(s.ttftMs.p50, 2)} vs ${f(w.ttftMs.p50, 2)} ms (${s.ttftMs.p50 >= w.ttftMs.p50 ? '+' : ''}${f(s.ttftMs.p50 - w.ttftMs.p50, 2)})`] : [];
+  });
+  if (sseVsWs.length) out.push(`TTFT p50 gw-gql-sse vs gw-ws: ${sseVsWs.join(', ')}; target: within 1 ms`);
 
   if (startup) {
     out.push('');

@@ -135,7 +135,7 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
     defaultTimeoutMs: env.DEFAULT_TIMEOUT_MS,
     graphql: {
       introspection: env.GRAPHQL_INTROSPECTION,
-      /** Plain JSON queries and mutations skip the Fetch-API layer (src/http/graphql-fast-path.ts); answers are the same either way. */
+      /** Plain JSON queries and mutations, and subscriptions over GraphQL SSE, skip the Fetch-API layer (src/http/graphql-fast-path.ts); answers are the same either way. */
       fastPath: env.GRAPHQL_FAST_PATH,
       /**
        * GRAPHQL_TRUSTED_DOCUMENTS, read: id → document. When set, only these documents run (by id); otherwise

@@ -4,7 +4,9 @@
  * transport — what graphql-ws does too), without the Fetch-API request/response layer, which cost as much
  * CPU per chat as the whole gateway core. Anything unusual (subscriptions, batching, bad JSON, a refused
  * document, a bad key, other Accept types, CORS, persisted queries, parameters beyond the four plain ones,
- * @defer/@stream) is handed to Yoga itself, so its answers stay the reference.
+ * @defer/@stream) is handed to Yoga itself, so its answers stay the reference. Subscriptions asked for as
+ * text/event-stream run the same way and go out as GraphQL over SSE (graphql-sse.ts); other operations asked for
+ * that way are Yoga's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
@@ -20,6 +22,7 @@ import { readBody } from './request-body.js';
 import { toClientJson, withErrorCodes } from './plugins/use-error-codes.js';
 import { usesIncrementalDelivery } from './plugins/use-incremental-delivery.js';
 import { addWarnings } from './plugins/use-warnings.js';
+import { wantsEventStream, writeSse } from './graphql-sse.js';
 import { withRequestId } from './plugins/use-request-id.js';
 import type { GatewayYoga } from './yoga.js';
 import type { ServerTrace } from '../telemetry/server-trace.js';
@@ -176,8 +179,11 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     if (!support) return false;
     if (req.method !== 'POST' || req.url !== yoga.graphqlEndpoint || req.headers.origin) return false;
     if (!req.headers['content-type']?.startsWith('application/json')) return false;
-    const type = answerType(req.headers.accept);
-    if (!type) return false;
+    const sse = wantsEventStream(req.headers.accept);
+    const type = sse ? undefined : answerType(req.headers.accept);
+    if (!type && !sse) return false;
+    // a chunked body may pass the limit, and Yoga answers that over SSE in its own way: only announced bodies here
+    if (sse && req.headers['content-length'] === undefined) return false;
 
     const body = await readBody(req, maxBodyBytes);
     if (!body) {
@@ -218,13 +224,14 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
       operationName: (params.operationName ?? undefined) as string | undefined,
       extensions: params.extensions as Record<string, unknown> | undefined,
     };
-    const known = ready.get(graphqlParams.query)?.get(graphqlParams.operationName);
+    // only queries and mutations are kept ready, and they go out as JSON
+    const known = type && ready.get(graphqlParams.query)?.get(graphqlParams.operationName);
     if (known) {
       answer(res, type, await runDirect(known, request, graphqlParams, requestId, principal, serverTrace), requestId);
       return true;
     }
 
-    const { schema, parse, validate, contextFactory, execute } = yoga.getEnveloped({
+    const { schema, parse, validate, contextFactory, execute, subscribe } = yoga.getEnveloped({
       request,
       params: graphqlParams,
       requestId,
@@ -238,11 +245,13 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     } catch (e) {
       // answered here: parsing again in Yoga would count an armor refusal (token limit) twice
       if (!(e instanceof GraphQLError)) throw e;
+      if (!type) return refuseSse(req, res, { errors: [e] }, requestId);
       send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withRequestId(withErrorCodes({ errors: [e] }, requestId), requestId));
       return true;
     }
     const operation = getOperationAST(document, graphqlParams.operationName);
-    if (!operation || operation.operation === 'subscription' || usesIncrementalDelivery(document)) {
+    const subscription = operation?.operation === 'subscription';
+    if (!operation || subscription !== sse || usesIncrementalDelivery(document)) {
       await viaYoga(req, res, body, requestId, ac.signal, serverTrace);
       return true;
     }
@@ -253,10 +262,31 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
       // answered here, not by Yoga: validating twice would count an armor refusal twice
       const invalid = validate(schema, document);
       if (invalid.length) {
+        if (!type) return refuseSse(req, res, { errors: invalid }, requestId);
         send(res, type, type === GRAPHQL_RESPONSE ? 400 : 200, withRequestId(withErrorCodes({ errors: invalid }, requestId), requestId));
         return true;
       }
       validated.add(document);
+    }
+
+    if (!type) {
+      const contextValue = await contextFactory();
+      const result = (await subscribe({
+        schema,
+        document,
+        variableValues: graphqlParams.variables,
+        operationName: graphqlParams.operationName,
+        contextValue,
+      })) as ExecutionResult | AsyncIterable<ExecutionResult>;
+      if (!isAsyncIterable(result)) return refuseSse(req, res, result, requestId);
+      // the first result names the request (useRequestId); errors in events already carry their codes (useStreamErrors)
+      let named = false;
+      await writeSse(req, res, result, { status: 200, headers: {} }, (r) => {
+        if (named) return resultJson(r);
+        named = true;
+        return resultJson(withRequestId(r, requestId));
+      });
+      return true;
     }
 
     const prepared = prepare(schema, document, operation, graphqlParams.query, graphqlParams.operationName);
@@ -278,6 +308,14 @@ export function createGraphqlFastPath(graphql: GatewayYoga, services: Services, 
     return true;
   };
   return Object.assign(handle, { enabled: support !== undefined });
+}
+
+/** A subscription that did not start (or a document refused) as GraphQL over SSE: one `next` event with the errors. */
+async function refuseSse(req: IncomingMessage, res: ServerResponse, result: ExecutionResult, requestId: string): Promise<true> {
+  const coded = withRequestId(withErrorCodes(result, requestId), requestId);
+  // Yoga's SSE processor reads the errors' statuses as for application/json: the spec's 4xx hints do not count
+  await writeSse(req, res, coded, statusOf(coded, true), resultJson);
+  return true;
 }
 
 /** An execution's result, with the status and headers Yoga gives it (its result processor's rule, see statusOf). */
@@ -309,9 +347,13 @@ function statusOf(result: ExecutionResult, isApplicationJson: boolean): { status
   return { status: status ?? (unexpected && !('data' in result) ? 500 : 200), headers };
 }
 
+/** A result as Yoga's serialiser writes it: its errors without the hints meant for the server. */
+function resultJson(result: ExecutionResult): string {
+  return JSON.stringify(result.errors?.length ? { ...result, errors: result.errors.map(toClientJson) } : result);
+}
+
 function send(res: ServerResponse, type: string, status: number, result: ExecutionResult, headers: Record<string, string> = {}): void {
-  const payload = result.errors?.length ? { ...result, errors: result.errors.map(toClientJson) } : result;
-  const out = JSON.stringify(payload);
+  const out = resultJson(result);
   res.writeHead(status, { ...headers, 'content-type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(out) });
   res.end(out);
 }

@@ -50,11 +50,23 @@ function explodingEcho(): ProviderAdapter {
   return {
     ...echo,
     chat: (req, opts) => (req.messages.some((m) => m.content === 'explode') ? Promise.reject(new Error('internal detail: /var/secret')) : echo.chat(req, opts)),
+    // a first chunk, then a failure: the stream's last event carries the (masked) error
+    stream: (req, opts) =>
+      req.messages.some((m) => m.content === 'explode')
+        ? (async function* () {
+            yield { delta: 'partial ' };
+            throw new Error('internal detail: /var/secret');
+          })()
+        : echo.stream(req, opts),
   };
 }
 
 const CHAT = `mutation($m: String!, $c: String!) { chat(input: { model: $m, messages: [{ role: USER, content: $c }] }) {
   message { content } finishReason model provider usage { promptTokens completionTokens totalTokens costUsd } } }`;
+
+const STREAM = `subscription($m: String!, $c: String!) { chatStream(input: { model: $m, messages: [{ role: USER, content: $c }] }) {
+  delta finishReason usage { promptTokens completionTokens totalTokens } } }`;
+const SSE = 'text/event-stream';
 
 const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
 const APQ_QUERY = 'query Persisted { viewer { name scopes } }';
@@ -92,6 +104,20 @@ const CORPUS: Array<[string, unknown, string, string?]> = [
   ['@defer with JSON first, multipart/mixed accepted too', { query: DEFERRED }, 'admin', 'application/json, multipart/mixed'],
   ['@defer(if: false) answers whole', { query: DEFERRED.replace('@defer', '@defer(if: false)') }, 'admin'],
   ['@stream', { query: '{ models @stream(initialCount: 0) { name } }' }, 'admin', 'application/json, multipart/mixed'],
+  ['SSE: chatStream', { query: STREAM, variables: { m: 'echo', c: 'one two three' } }, 'invoke', SSE],
+  ['SSE: chatStream again (a validated document)', { query: STREAM, variables: { m: 'echo', c: 'four five' } }, 'invoke', SSE],
+  ['SSE: chatStream with text/event-stream listed first of several', { query: STREAM, variables: { m: 'echo', c: 'six' } }, 'invoke', `${SSE}, application/json`],
+  ['SSE: a stream that fails midway (masked)', { query: STREAM, variables: { m: 'echo', c: 'explode' } }, 'invoke', SSE],
+  ['SSE: unknown model', { query: STREAM, variables: { m: 'nope', c: 'hi' } }, 'invoke', SSE],
+  ['SSE: deprecated model', { query: STREAM, variables: { m: 'legacy', c: 'hi' } }, 'invoke', SSE],
+  ['SSE: no key', { query: STREAM, variables: { m: 'echo', c: 'hi' } }, 'none', SSE],
+  ['SSE: an unknown key', { query: STREAM, variables: { m: 'echo', c: 'hi' } }, 'bad', SSE],
+  ['SSE: missing scope', { query: STREAM, variables: { m: 'echo', c: 'hi' } }, 'admin', SSE],
+  ['SSE: a variable that does not coerce', { query: STREAM, variables: { m: 1, c: null } }, 'invoke', SSE],
+  ['SSE: a subscription that does not validate', { query: 'subscription { chatStream(input: { model: "echo", messages: [] }) { nope } }' }, 'invoke', SSE],
+  ['SSE: a document that does not parse', { query: 'subscription { chatStream(' }, 'invoke', SSE],
+  ['SSE: a query asked for as an event stream', { query: '{ viewer { name } }' }, 'admin', SSE],
+  ['SSE: a subscription asked for as JSON (406)', { query: STREAM, variables: { m: 'echo', c: 'hi' } }, 'invoke', 'application/json'],
 ];
 
 interface Gw {
