@@ -44,4 +44,4 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 \
 # more than that (compose.yaml's stop_grace_period)
 STOPSIGNAL SIGTERM
 # node itself, not npm: the signal reaches the gateway, and npm start would rebuild
-CMD ["node", "--max-semi-space-size=64", "--no-allocation-site-pretenuring", "--enable-source-maps", "scripts/start.mjs"]
+CMD ["node", "--max-semi-space-size=64", "--no-allocation-site-pretenuring", "scripts/start.mjs"]

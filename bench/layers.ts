@@ -37,6 +37,11 @@
  * GraphQL `chat` and /v1/chat/completions on both in --base-rounds paired rounds at each --base-concurrency: the
  * ratio new/base per round and its median.
  *
+ * Node flags (--sections=flags): the gateway in one fresh process per set of V8 flags (the three `npm start` had, none,
+ * each alone; --flags-database=postgres://…/name for empty databases name_0 … name_4, one per process, else in memory): its RSS idle after
+ * start, then GraphQL `chat` and /v1/chat/completions in --base-rounds paired rounds at each --base-concurrency
+ * (throughput, CPU a call and peak RSS per variant), then its RSS once the load has stopped.
+ *
  * Options: --duration=5 --warmup=1 --concurrency=1,10,50 --prompt-kb=4 --mock-delay-ms=200 --rounds=3 (the median
  * of the rounds stands) --sections=cache,guardrails,limits (also: calllog, tracing, spool, baseline) --base-ref=<ref>
  * --base-rounds=5 --base-concurrency=10 --prewarm=5 (seconds of unmeasured load on each variant of calllog, tracing and
@@ -52,6 +57,7 @@ import autocannon from 'autocannon';
 import { prepareBaseBuild } from './base-build.js';
 import { startOtlpSink } from './otlp-sink.js';
 import { formatPaired, pairedRounds, type Variant, type VariantResult } from './paired-variants.js';
+import { rssMb } from './proc-stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const argv = process.argv.slice(2);
@@ -68,6 +74,15 @@ const BASE_REF = opt('base-ref', '');
 const BASE_ROUNDS = Number(opt('base-rounds', '5'));
 const BASE_CONCURRENCY = opt('base-concurrency', '10').split(',').map(Number);
 /** the sections that load the shared gateway (baseline starts gateways of its own) */
+const FLAGS_DATABASE = opt('flags-database', '');
+/** The three V8 flags `npm start` gave the gateway (package.json has dropped source maps since), and each alone */
+const FLAG_VARIANTS: Array<[string, string[]]> = [
+  ['all three flags', ['--max-semi-space-size=64', '--no-allocation-site-pretenuring', '--enable-source-maps']],
+  ['no flags', []],
+  ['semi-space 64 only', ['--max-semi-space-size=64']],
+  ['no pretenuring only', ['--no-allocation-site-pretenuring']],
+  ['source maps only', ['--enable-source-maps']],
+];
 const SHARED_GATEWAY_SECTIONS = ['cache', 'guardrails', 'limits', 'calllog', 'tracing', 'spool'];
 const ADMIN_KEY = `gw_bench_admin_${Math.random().toString(36).slice(2)}_0123456789`;
 const log = (m: string) => process.stderr.write(`[layers ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -191,8 +206,8 @@ interface Gateway {
 }
 
 /** A gateway process (bench/gateway-server.mjs, in-memory database) with the mock provider and the bench models, set up through the API. */
-async function startGateway(name: string, mockUrl: string, env: Record<string, string> = {}, cwd?: string): Promise<Gateway> {
-  const info = await start(name, [join(ROOT, 'bench/gateway-server.mjs')], { ...GATEWAY_ENV, ...env }, { cwd, ipc: true });
+async function startGateway(name: string, mockUrl: string, env: Record<string, string> = {}, cwd?: string, nodeFlags: string[] = []): Promise<Gateway> {
+  const info = await start(name, [...nodeFlags, join(ROOT, 'bench/gateway-server.mjs')], { ...GATEWAY_ENV, ...env }, { cwd, ipc: true });
   const url = info.url as string;
   await gql(url, ADMIN_KEY, `mutation($i: CreateProviderInput!) { createProvider(input: $i) { name } }`, {
     i: { name: 'mock', kind: 'OPENAI_COMPATIBLE', baseUrl: `${mockUrl}/v1`, apiKey: 'sk-mock' },
@@ -431,6 +446,42 @@ async function baselineSection(mockUrl: string, out: Out): Promise<void> {
   }
 }
 
+async function flagsSection(mockUrl: string, out: Out): Promise<void> {
+  const gateways: Array<{ label: string; gw: Gateway; idleMb: number }> = [];
+  for (const [i, [label, flags]] of FLAG_VARIANTS.entries()) {
+    // a database per process, so no variant waits on another's usage writes
+    const env: Record<string, string> = FLAGS_DATABASE ? { DATABASE_URL: `${FLAGS_DATABASE}_${i}`, USAGE_SPOOL_DIR: 'off' } : {};
+    const gw = await startGateway(`gateway-flags-${i}`, mockUrl, env, undefined, flags);
+    gateways.push({ label, gw, idleMb: 0 });
+  }
+  await sleep(3000);
+  for (const g of gateways) g.idleMb = rssMb(g.gw.pid);
+  const chatQuery = 'mutation($input: ChatInput!) { chat(input: $input) { id message { content } finishReason usage { promptTokens completionTokens totalTokens costUsd } } }';
+  const variants: Variant[] = [];
+  for (const { label, gw } of gateways) {
+    const key = await newKey(gw.url, `flags-${label}`);
+    variants.push({
+      name: `${label} GraphQL`,
+      url: `${gw.url}/graphql`,
+      headers: { ...auth(key), accept: 'application/graphql-response+json, application/json' },
+      body: JSON.stringify({ query: chatQuery, variables: { input: { model: 'bench', messages: [{ role: 'USER', content: 'Say hello.' }], maxTokens: 16 } } }),
+      pid: gw.pid,
+      ok: (b) => b.includes('"chat":{') && !b.includes('"errors"'),
+    });
+    variants.push({ name: `${label} REST`, url: `${gw.url}/v1/chat/completions`, headers: auth(key), body: body('bench', 'Say hello.'), pid: gw.pid, ok: hasChoices, against: `${FLAG_VARIANTS[0]![0]} REST` });
+  }
+  out(`## node flags: one fresh gateway per set of flags (${FLAGS_DATABASE ? 'PostgreSQL, a database each' : 'in-memory database'}), tracing off, call log NONE`);
+  out(`(${BASE_ROUNDS} paired rounds of ${DURATION} s; ratio = variant / all three flags in each round, and its median; ${load()})`);
+  for (const { label, gw, idleMb } of gateways) out(`${label.padEnd(22)} [${FLAG_VARIANTS.find(([l]) => l === label)![1].join(' ')}]  idle RSS ${idleMb.toFixed(0)} MB (pid ${gw.pid})`);
+  for (const c of BASE_CONCURRENCY) {
+    const rs = await pairedRounds(variants, { connections: c, ...rounds(BASE_ROUNDS, c === BASE_CONCURRENCY[0]) });
+    formatPaired(rs, `c=${c}  `).forEach(out);
+  }
+  await sleep(3000);
+  for (const { label, gw } of gateways) out(`${label.padEnd(22)} RSS 3 s after the load ${rssMb(gw.pid).toFixed(0)} MB`);
+  for (const { gw } of gateways) gw.child.kill('SIGTERM');
+}
+
 async function main(): Promise<void> {
   log(`node ${process.version}, ${cpus().length} CPUs, loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const tsx = ['--import', 'tsx'];
@@ -441,6 +492,7 @@ async function main(): Promise<void> {
   const out = (s: string) => (lines.push(s), log(s));
   if (SHARED_GATEWAY_SECTIONS.some((x) => SECTIONS.has(x))) await sharedGatewaySections(mockUrl, out);
   if (SECTIONS.has('baseline')) await baselineSection(mockUrl, out);
+  if (SECTIONS.has('flags')) await flagsSection(mockUrl, out);
   process.stdout.write(`\n${lines.join('\n')}\n`);
   process.exit(0);
 }

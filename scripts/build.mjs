@@ -8,19 +8,27 @@
  *   then dist/current (a one-line text file naming the folder) is replaced by rename (atomic as well);
  * - older builds are removed only when no live process holds a lease on them (scripts/start.mjs writes one).
  *
- * Prints the build folder (relative to the checkout) on stdout.
+ * Whether the sources changed is first asked of the current build's inputs list (dist/<hash>/inputs.json: each
+ * input's path, size and modification time, written with the build): when every entry still matches, nothing is
+ * read or hashed and esbuild is not loaded, which keeps an unchanged `npm start` cheap. Like make, an edit that keeps
+ * a file's size and time is not seen; any other difference falls back to the digest of the contents.
+ *
+ * Prints the build folder (relative to the checkout) on stderr.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
-import { build, version as esbuildVersion } from 'esbuild';
-import { buildConsole } from '../console/build.mjs';
 import { BUILD_NAME, DIST, readPointer } from './dist-pointer.mjs';
 
 const ROOT = join(DIST, '..');
 const POINTER = join(DIST, 'current');
 /** The inputs of a build; migrations travel with it (dist/<hash>/src/db/client.js reads ../../migrations), the console is bundled into it. */
 const INPUTS = ['src', 'migrations', 'console'];
+/** The scripts that make a build: a change to one of them is a new build too. */
+const SCRIPTS = ['scripts/build.mjs', 'scripts/build-bundle.mjs', 'scripts/dist-pointer.mjs'];
+/** Written into each build: what it was built from, for the cheap comparison. */
+const INPUTS_LIST = 'inputs.json';
 /** A pointer written this recently may have been read by a start that has not taken its lease yet. */
 const POINTER_GRACE_MS = 60_000;
 /** A temporary folder this old belongs to a build that died. */
@@ -36,17 +44,51 @@ function filesUnder(dir) {
   return out;
 }
 
-/** Digest of the inputs, this script and the esbuild version: equal digests give equal builds. */
-function inputsHash() {
+/** Read from its package.json: importing esbuild to ask would cost what the cheap check saves. */
+function esbuildVersion() {
+  const require = createRequire(import.meta.url);
+  return JSON.parse(readFileSync(require.resolve('esbuild/package.json'), 'utf8')).version;
+}
+
+/** Every file a build reads (relative to the checkout, sorted), with its size and modification time. */
+function currentInputs() {
+  const files = [...SCRIPTS.map((s) => join(ROOT, s)), ...INPUTS.flatMap((d) => filesUnder(join(ROOT, d))).sort()];
+  return {
+    esbuild: esbuildVersion(),
+    files: files.map((file) => {
+      const st = statSync(file);
+      return [relative(ROOT, file), st.size, st.mtimeMs];
+    }),
+  };
+}
+
+/** The inputs list a build was made from, or undefined (none written, or unreadable). */
+function builtInputs(name) {
+  try {
+    return JSON.parse(readFileSync(join(DIST, name, INPUTS_LIST), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+const sameInputs = (a, b) => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+
+/** Digest of the inputs' contents and the esbuild version: equal digests give equal builds. */
+function inputsHash(inputs) {
   const h = createHash('sha256');
-  h.update(`esbuild ${esbuildVersion}\0`);
-  for (const script of ['build.mjs', 'dist-pointer.mjs']) h.update(readFileSync(join(ROOT, 'scripts', script)));
-  const files = INPUTS.flatMap((d) => filesUnder(join(ROOT, d))).sort();
-  for (const file of files) {
-    h.update(`\0${relative(ROOT, file)}\0`);
-    h.update(readFileSync(file));
+  h.update(`esbuild ${inputs.esbuild}\0`);
+  for (const [file] of inputs.files) {
+    h.update(`\0${file}\0`);
+    h.update(readFileSync(join(ROOT, file)));
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/** Writes a build's inputs list through a temporary file and a rename: a reader sees a whole list or the old one. */
+function writeInputs(folder, inputs) {
+  const tmp = join(folder, `.${INPUTS_LIST}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  writeFileSync(tmp, `${JSON.stringify(inputs)}\n`);
+  renameSync(tmp, join(folder, INPUTS_LIST));
 }
 
 function isAlive(pid) {
@@ -106,38 +148,38 @@ function writePointer(name) {
   renameSync(tmp, POINTER);
 }
 
-async function main() {
+/** The build folder's name for the sources as they are, building it first when no build of them exists. */
+async function ensureBuild() {
   mkdirSync(DIST, { recursive: true });
-  const name = inputsHash();
+  const inputs = currentInputs();
+  const current = readPointer();
+  if (current && existsSync(join(DIST, current)) && sameInputs(builtInputs(current), inputs)) return current;
+  const name = inputsHash(inputs);
   const target = join(DIST, name);
-  if (!existsSync(target)) {
-    const tmp = join(DIST, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await build({
-      absWorkingDir: ROOT,
-      entryPoints: ['src/**/*.ts', 'src/db/pglite-worker.mjs'],
-      outbase: '.',
-      outdir: tmp,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      sourcemap: true,
-      loader: { '.mjs': 'copy' },
-      logLevel: 'warning',
-    });
-    cpSync(join(ROOT, 'migrations'), join(tmp, 'migrations'), { recursive: true });
-    // the operator's console, beside the server's code: src/http/console/console-files.js reads ../../../console/
-    await buildConsole({ outdir: join(tmp, 'console') });
-    try {
-      renameSync(tmp, target);
-    } catch (e) {
-      // another build of the same sources got there first: theirs is the same, keep it
-      rmSync(tmp, { recursive: true, force: true });
-      if (!existsSync(target)) throw e;
-    }
+  if (existsSync(target)) {
+    // same contents, other times (a checkout, a touch): the next start takes the cheap path again
+    if (!sameInputs(builtInputs(name), inputs)) writeInputs(target, inputs);
+    return name;
   }
+  const tmp = join(DIST, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const { buildInto } = await import('./build-bundle.mjs');
+  await buildInto({ root: ROOT, outdir: tmp });
+  writeInputs(tmp, inputs);
+  try {
+    renameSync(tmp, target);
+  } catch (e) {
+    // another build of the same sources got there first: theirs is the same, keep it
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(target)) throw e;
+  }
+  return name;
+}
+
+async function main() {
+  const name = await ensureBuild();
   writePointer(name);
   removeUnused(name);
-  process.stderr.write(`${relative(ROOT, target)}\n`);
+  process.stderr.write(`${relative(ROOT, join(DIST, name))}\n`);
 }
 
 await main();

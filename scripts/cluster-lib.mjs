@@ -15,7 +15,7 @@ import { findHaproxy, renderHaproxyConfig } from './cluster-haproxy.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** What `npm start` runs after its build (package.json). */
-const BUILT_GATEWAY = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring', '--enable-source-maps', 'scripts/start.mjs'];
+const BUILT_GATEWAY = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring', 'scripts/start.mjs'];
 /**
  * HAProxy takes an instance out after `fall 2` failed checks `inter 500ms` apart (deploy/haproxy.cfg): about 1 s,
  * plus a check's own timeout. A draining instance keeps serving this long before closing its listener, so the load

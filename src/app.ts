@@ -247,7 +247,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const guardrailPolicies = createGuardrailPolicyService(db, { cacheTtlMs: 2000, log });
   const usageQueries = createUsageQueries(db);
   const metrics = createMetrics();
-  const tracing = createTracing(config.tracing);
+  const tracing = await createTracing(config.tracing);
   // with Redis, a record written by any instance reaches subscribers on every instance
   const feedRedis = config.redis ? await connectFeedRedis(config.redis.url) : undefined;
   const feed = createUsageFeed(feedRedis ? createRedisEventTarget({ ...feedRedis, channelPrefix: `${options.redisPrefix ?? 'gw:'}feed:` }) : undefined);

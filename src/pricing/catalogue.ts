@@ -5,9 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { calcPrice, findProvider, type ModelPrice } from '@pydantic/genai-prices';
+import type { ModelPrice } from '@pydantic/genai-prices';
 import type { PriceTier } from '../gateway/pricing.js';
 import type { ProviderKind } from '../providers/registry.js';
+import { lazyRequire } from '../util/lazy-require.js';
+
+/** The catalogue's data is a large module: loaded with the first price lookup, not at start-up. */
+const genaiPrices = lazyRequire<typeof import('@pydantic/genai-prices')>('@pydantic/genai-prices');
 
 /** One model's published prices, USD per million tokens; null where the catalogue has no separate rate. */
 export interface CatalogueEntry {
@@ -85,7 +89,7 @@ function lookup(kind: ProviderKind, upstreamModel: string): CatalogueEntry | nul
   const providerId = CATALOGUE_PROVIDER[kind];
   if (!providerId) return null;
   // calcPrice is the package's one public way to match a model id (its match rules); one token of each is a probe
-  const found = calcPrice({ input_tokens: 1, output_tokens: 1 }, upstreamModel, { providerId });
+  const found = genaiPrices().calcPrice({ input_tokens: 1, output_tokens: 1 }, upstreamModel, { providerId });
   if (!found) return null;
   const p = found.model_price;
   const input = rate(p, 'input_mtok');
@@ -121,6 +125,6 @@ export function cataloguePrices(kind: ProviderKind, upstreamModel: string): Cata
 /** How many models the bundled data prices, over the providers the gateway's kinds map to. */
 export function catalogueModelCount(): number {
   let n = 0;
-  for (const id of new Set(Object.values(CATALOGUE_PROVIDER))) n += findProvider({ providerId: id })?.models.length ?? 0;
+  for (const id of new Set(Object.values(CATALOGUE_PROVIDER))) n += genaiPrices().findProvider({ providerId: id })?.models.length ?? 0;
   return n;
 }

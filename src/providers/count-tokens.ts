@@ -1,7 +1,20 @@
 /* Local token counting for when a provider reports no usage (estimates: never marked exact). */
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
 import type { ChatMessage } from './types.js';
 import { LRUCache } from 'lru-cache';
+
+type Encode = (text: string) => number[];
+let encodeOnce: Encode | undefined;
+
+/**
+ * The BPE tables are the largest thing the gateway loads (tens of MB of heap, a good part of a start's CPU), and
+ * nothing before the first counted prompt needs them: loaded on first use, synchronously so counting stays a plain
+ * function call (the package's CommonJS build, the same encoder as its ES one).
+ */
+function encode(text: string): number[] {
+  encodeOnce ??= (createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as { encode: Encode }).encode;
+  return encodeOnce(text);
+}
 
 /**
  * Limit estimates count every prompt before it is admitted, and system prompts and templates repeat call after

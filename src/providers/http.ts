@@ -1,15 +1,19 @@
 /* Shared upstream HTTP: one keep-alive undici pool, JSON calls, SSE event iteration, error mapping. */
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { UpstreamError, type UpstreamObserver } from './types.js';
 import { LRUCache } from 'lru-cache';
 import type { CancelSignal } from '../util/cancellation.js';
+import { lazyRequire } from '../util/lazy-require.js';
+
+/** Loaded with the first upstream call: nothing before it needs undici. */
+const undici = lazyRequire<typeof import('undici')>('undici');
 
 let agent: Agent | undefined;
 
 /** The process-wide keep-alive pool; created lazily so tests that never call upstream open nothing. */
 function upstreamAgent(): Agent {
-  agent ??= new Agent({
+  agent ??= new (undici().Agent)({
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
     // no per-origin cap: thousands of concurrent streams to one provider must not queue behind each other
@@ -111,6 +115,7 @@ function errorMessageFromBody(text: string): string | undefined {
 /** Maps a thrown fetch/undici error (network, timeout, abort) to an UpstreamError. */
 function toUpstreamError(provider: string, e: unknown, signal?: CancelSignal): UpstreamError {
   if (e instanceof UpstreamError) return e;
+  const undiciErrors = undici().errors;
   if (
     e instanceof undiciErrors.HeadersTimeoutError ||
     e instanceof undiciErrors.BodyTimeoutError ||

@@ -5,7 +5,11 @@
  */
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
+import { lazyRequire } from '../util/lazy-require.js';
+
+/** Loaded with the first delivery. */
+const undici = lazyRequire<typeof import('undici')>('undici');
 
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -51,7 +55,7 @@ export async function privateAddressOf(hostname: string): Promise<string | undef
 
 /** A dispatcher whose connections refuse non-public addresses: the check is on the address really connected to. */
 export function publicOnlyDispatcher(): Agent {
-  return new Agent({
+  return new (undici().Agent)({
     connect: {
       lookup(hostname, options, callback) {
         lookupCallback(hostname, options, callback);

@@ -8,11 +8,14 @@ import { createHmac } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { fetch as undiciFetch } from 'undici';
 import type { Db } from '../db/client.js';
 import { apiKeys, budgetAlerts, teams, webhookDeliveries, webhooks, type BudgetAlertRow, type WebhookRow } from '../db/schema.js';
 import type { SecretBox } from '../security/secret-box.js';
+import { lazyRequire } from '../util/lazy-require.js';
 import { privateAddressOf, publicOnlyDispatcher } from './webhook-address.js';
+
+/** Loaded with the first delivery. */
+const undici = lazyRequire<typeof import('undici')>('undici');
 
 export interface WebhookDeliveryOptions {
   /** The wait before the first retry; each next one waits twice as long. @default 1000 */
@@ -84,7 +87,7 @@ export function createWebhookDelivery(db: Db, box: SecretBox, log: Logger, opts:
         const bad = await privateAddressOf(new URL(hook.url).hostname);
         if (bad) return { ok: false, error: `refused: the webhook's host resolves to the non-public address ${bad}` };
       }
-      const res = await undiciFetch(hook.url, {
+      const res = await undici().fetch(hook.url, {
         dispatcher: restricted ? (publicOnly ??= publicOnlyDispatcher()) : undefined,
         method: 'POST',
         headers: {

@@ -4,10 +4,6 @@
  * each span's context to the code that makes its children, so an embedder's own OpenTelemetry set-up is untouched.
  */
 import { ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config.js';
 
 /** Headers as node:http gives them (or any string map). */
@@ -23,9 +19,19 @@ export interface Tracing {
   shutdown(deadlineMs: number): Promise<void>;
 }
 
-/** Undefined when no OTLP endpoint is configured: then no span is ever made (callers check for it). */
-export function createTracing(config: Config['tracing']): Tracing | undefined {
+/**
+ * Undefined when no OTLP endpoint is configured: then no span is ever made (callers check for it). The SDK and the
+ * exporter are imported only then: they are a good part of a start's module loading, for a feature that is off
+ * by default.
+ */
+export async function createTracing(config: Config['tracing']): Promise<Tracing | undefined> {
   if (!config) return undefined;
+  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { BasicTracerProvider, BatchSpanProcessor }] = await Promise.all([
+    import('@opentelemetry/core'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-base'),
+  ]);
   const exporter = new OTLPTraceExporter({ url: config.url, headers: config.headers });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),

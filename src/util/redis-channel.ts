@@ -3,9 +3,12 @@
  * queue, a short command timeout) and a subscriber that ioredis reconnects and re-subscribes. Used where a change on
  * one instance must reach the in-process state of the others (key invalidation, cache purges).
  */
-import { Redis } from 'ioredis';
+import { lazyRequire } from './lazy-require.js';
 import type { Logger } from 'pino';
 import { withTimeout } from './with-timeout.js';
+
+/** Loaded with the first channel: a gateway without Redis never loads ioredis. */
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 export interface RedisChannel {
   /** Sends a message to every subscriber; never throws, never waits. */
@@ -21,6 +24,7 @@ export interface RedisChannel {
  */
 export function createRedisChannel(url: string, channel: string, log: Logger, what: string, missed: string): RedisChannel {
   const common = { lazyConnect: true, connectTimeout: 1000, retryStrategy: (times: number) => Math.min(times * 100, 1000) };
+  const { Redis } = ioredis();
   const pub = new Redis(url, { ...common, enableOfflineQueue: false, commandTimeout: 500, maxRetriesPerRequest: 0 });
   // subscriptions are re-sent by ioredis after a reconnect (autoResubscribe)
   const sub = new Redis(url, { ...common, maxRetriesPerRequest: null });

@@ -2,7 +2,7 @@
  * instance, an unchanged checkout is not rebuilt, and old builds go once no instance uses them. Each test works in
  * its own copy of the checkout (package.json, scripts, src, migrations; node_modules linked). */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,6 +101,32 @@ describe('npm start, several at once in one checkout', () => {
     const second = await build(dir);
     expect(second).not.toBe(first);
     expect(readFileSync(join(dir, 'dist', 'current'), 'utf8').trim()).toBe(second.slice('dist/'.length));
+  });
+
+  it('an unchanged checkout is recognised from the inputs list alone, without loading esbuild or reading the sources', async () => {
+    const dir = copyCheckout();
+    dirs.push(dir);
+    // a whole second, which a file's time can be set back to exactly
+    const main = join(dir, 'src', 'main.ts');
+    const time = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(main, time, time);
+    const first = await build(dir);
+    // esbuild's package.json stays (its version is part of the inputs), its code goes: importing it would fail
+    unlinkSync(join(dir, 'node_modules'));
+    mkdirSync(join(dir, 'node_modules', 'esbuild'), { recursive: true });
+    cpSync(join(ROOT, 'node_modules', 'esbuild', 'package.json'), join(dir, 'node_modules', 'esbuild', 'package.json'));
+    expect(await build(dir)).toBe(first);
+    // the same size and time with other contents: only a check that read the files would see it
+    const { size } = statSync(main);
+    writeFileSync(main, readFileSync(main, 'utf8').replace(/\S(?=\s*$)/, (c) => (c === ';' ? '}' : ';')));
+    expect(statSync(main).size).toBe(size);
+    utimesSync(main, time, time);
+    expect(await build(dir)).toBe(first);
+    // the contents back, at a new time: the digest matches the build (still no esbuild), whose list takes the new time
+    writeFileSync(main, readFileSync(join(ROOT, 'src', 'main.ts')));
+    expect(await build(dir)).toBe(first);
+    const listed = JSON.parse(readFileSync(join(dir, first, 'inputs.json'), 'utf8')) as { files: Array<[string, number, number]> };
+    expect(listed.files.find(([f]) => f === 'src/main.ts')?.[2]).toBe(statSync(main).mtimeMs);
   });
 
   // one real `npm start`: on an idle machine about 5 s, far more on a loaded one (importing and starting the app)

@@ -5,7 +5,6 @@ import type { Principal } from '../../services/keys.js';
 import type { RequestTrace } from '../../telemetry/request-trace.js';
 import type { SemanticCache } from '../types.js';
 import { createPgvectorStore, preparePgvector } from './pgvector-store.js';
-import { createUsearchStore } from './usearch-store.js';
 import type { VectorStore } from './vector-store.js';
 
 export { embedThroughGateway } from './embed-through-gateway.js';
@@ -41,6 +40,8 @@ async function chooseStore(deps: SemanticCacheDeps): Promise<VectorStore> {
     // listed but not creatable (no privilege): the in-process index still serves
     deps.log.warn({ err }, 'semantic cache: pgvector could not be set up; using the in-process index');
   }
+  // imported only here: usearch is a native addon, loaded for nothing where pgvector serves
+  const { createUsearchStore } = await import('./usearch-store.js');
   return createUsearchStore({ maxEntries: deps.maxEntries ?? 10_000, maxBytes: deps.maxBytes ?? 64 * 1024 * 1024 });
 }
 

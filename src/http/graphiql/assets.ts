@@ -3,8 +3,10 @@
  * files named by their content hash, so a browser downloads each once, compressed, and then keeps it.
  */
 import { createHash } from 'node:crypto';
-import * as bundle from '@graphql-yoga/render-graphiql/graphiql';
+import { createRequire } from 'node:module';
 import { createStaticFile, type StaticFile } from '../static-file.js';
+
+type Bundle = typeof import('@graphql-yoga/render-graphiql/graphiql');
 
 /** Where the files are served; under the GraphQL endpoint so that one proxy rule covers both. */
 export const GRAPHIQL_ASSETS_PATH = '/graphql/graphiql/';
@@ -37,6 +39,8 @@ function fromDataUrl(url: string): { contentType: string; body: Buffer } {
 }
 
 function build(): GraphiqlAssets {
+  // read only here, on a browser's first GraphiQL request: the module is the bundle's text, megabytes to compile and hold
+  const bundle = createRequire(import.meta.url)('@graphql-yoga/render-graphiql/graphiql') as Bundle;
   const files = new Map<string, StaticFile>();
   const add = (stem: string, ext: string, contentType: string, body: Buffer): string => {
     const name = `${stem}.${createHash('sha256').update(body).digest('hex').slice(0, 16)}.${ext}`;

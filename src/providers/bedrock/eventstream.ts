@@ -3,12 +3,16 @@
  * headers parsed) by @smithy/eventstream-codec. A message may arrive split over any number of TCP chunks, and
  * one chunk may hold several messages.
  */
-import { EventStreamCodec, type Message } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import type { EventStreamCodec, Message } from '@smithy/eventstream-codec';
+import { lazyRequire } from '../../util/lazy-require.js';
 import { UpstreamError } from '../types.js';
 import { PROVIDER } from './errors.js';
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
+/** Loaded with the first Bedrock stream: other deployments never load it. */
+const eventStreamCodec = lazyRequire<typeof import('@smithy/eventstream-codec')>('@smithy/eventstream-codec');
+export const smithyUtf8 = lazyRequire<typeof import('@smithy/util-utf8')>('@smithy/util-utf8');
+let codecOnce: EventStreamCodec | undefined;
+const codec = () => (codecOnce ??= new (eventStreamCodec().EventStreamCodec)(smithyUtf8().toUtf8, smithyUtf8().fromUtf8));
 
 /** Prelude (total length, headers length, prelude CRC) + message CRC. */
 const MIN_MESSAGE_BYTES = 16;
@@ -34,7 +38,7 @@ export async function* eventStreamMessages(chunks: AsyncIterable<Uint8Array>): A
       if (buf.length < total) break;
       let message: Message;
       try {
-        message = codec.decode(buf.subarray(0, total));
+        message = codec().decode(buf.subarray(0, total));
       } catch (e) {
         throw malformed(e instanceof Error ? e.message : 'undecodable message', e);
       }

@@ -1,12 +1,15 @@
 /* AWS Signature Version 4 for Bedrock runtime calls, with the maintained @smithy signer. */
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import { LRUCache } from 'lru-cache';
 import { badRequest, PROVIDER } from './errors.js';
 import { UpstreamError } from '../types.js';
+import { lazyRequire } from '../../util/lazy-require.js';
 
 /** The service name in the credential scope of bedrock-runtime (the SDK's signing name). */
 const SIGNING_SERVICE = 'bedrock';
+/** Loaded with the first Bedrock call: other deployments never load the AWS signer. */
+const smithyHash = lazyRequire<typeof import('@smithy/hash-node')>('@smithy/hash-node');
+const smithySigner = lazyRequire<typeof import('@smithy/signature-v4')>('@smithy/signature-v4');
 
 export interface AwsCredential {
   accessKeyId: string;
@@ -55,7 +58,7 @@ function signerFor(credential: AwsCredential, region: string): SignatureV4 {
   const key = `${region}\n${credential.accessKeyId}\n${credential.secretAccessKey}\n${credential.sessionToken ?? ''}`;
   let signer = signers.get(key);
   if (!signer) {
-    signer = new SignatureV4({ credentials: credential, region, service: SIGNING_SERVICE, sha256: Hash.bind(null, 'sha256') });
+    signer = new (smithySigner().SignatureV4)({ credentials: credential, region, service: SIGNING_SERVICE, sha256: smithyHash().Hash.bind(null, 'sha256') });
     signers.set(key, signer);
   }
   return signer;

@@ -1,9 +1,8 @@
 /* ConverseStream event-stream messages → unified StreamChunks. */
 import type { Message } from '@smithy/eventstream-codec';
-import { toUtf8 } from '@smithy/util-utf8';
 import { UpstreamError, type ChatRequest, type StreamChunk } from '../types.js';
 import { PROVIDER, streamException } from './errors.js';
-import { headerString } from './eventstream.js';
+import { headerString, smithyUtf8 } from './eventstream.js';
 import { mapStopReason } from './finish-reason.js';
 import { estimateUsage, mapUsage, type BedrockUsage } from './usage.js';
 
@@ -23,7 +22,7 @@ interface ContentBlockDelta {
 
 function parseBody<T>(message: Message): T {
   try {
-    return JSON.parse(toUtf8(message.body)) as T;
+    return JSON.parse(smithyUtf8().toUtf8(message.body)) as T;
   } catch {
     throw new UpstreamError({ provider: PROVIDER, message: `${PROVIDER} sent a malformed stream event`, retryable: true });
   }
@@ -58,7 +57,7 @@ export async function* converseStream(messages: AsyncIterable<Message>, req: Cha
       const kind = headerString(m, ':message-type');
       // modelled exceptions carry their name in :exception-type and `{ message }` in the body; a protocol-level
       // `error` message carries both in headers (:error-code, :error-message)
-      if (kind === 'exception') throw streamException(headerString(m, ':exception-type'), toUtf8(m.body));
+      if (kind === 'exception') throw streamException(headerString(m, ':exception-type'), smithyUtf8().toUtf8(m.body));
       if (kind === 'error') {
         throw streamException(headerString(m, ':error-code'), JSON.stringify({ message: headerString(m, ':error-message') ?? 'unknown error' }));
       }

@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { gaxios, JWT } from 'google-auth-library';
+import type { gaxios, JWT } from 'google-auth-library';
 import type { CancelSignal } from '../../util/cancellation.js';
 import { isRetryableStatus } from '../http.js';
 import { UpstreamError } from '../types.js';
+import { lazyRequire } from '../../util/lazy-require.js';
 import { GOOGLE_TOKEN_URL, PROVIDER, type ServiceAccountKey } from './service-account.js';
 
 /** Vertex AI takes the cloud-platform scope. @see https://cloud.google.com/vertex-ai/docs/authentication */
@@ -18,21 +19,28 @@ const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const REFRESH_BEFORE_EXPIRY_MS = 60_000;
 /** The token exchange's own limit; a caller's shorter timeout or cancel stops its wait earlier. */
 const TOKEN_TIMEOUT_MS = 30_000;
+/** Loaded with the first Vertex AI credential: other deployments never load it. */
+const googleAuth = lazyRequire<typeof import('google-auth-library')>('google-auth-library');
 
 /**
  * The JWT client posts to Google's token URL, which is written into the library; this transport sends that request
  * to the key file's token_uri instead (the same URL for every real key; another for private endpoints and tests).
  * The gateway retries whole calls itself, so gaxios does not retry the exchange.
  */
-class TokenUriTransport extends gaxios.Gaxios {
-  constructor(private readonly tokenUri: string) {
-    super({ timeout: TOKEN_TIMEOUT_MS });
-  }
+let TokenUriTransport: (new (tokenUri: string) => gaxios.Gaxios) | undefined;
 
-  override request<T>(opts: gaxios.GaxiosOptions): gaxios.GaxiosPromise<T> {
-    const url = String(opts.url) === GOOGLE_TOKEN_URL ? this.tokenUri : opts.url;
-    return super.request<T>({ ...opts, url, retry: false, retryConfig: { retry: 0, noResponseRetries: 0 } });
-  }
+function tokenUriTransport(tokenUri: string): gaxios.Gaxios {
+  TokenUriTransport ??= class extends googleAuth().gaxios.Gaxios {
+    constructor(private readonly tokenUri: string) {
+      super({ timeout: TOKEN_TIMEOUT_MS });
+    }
+
+    override request<T>(opts: gaxios.GaxiosOptions): gaxios.GaxiosPromise<T> {
+      const url = String(opts.url) === GOOGLE_TOKEN_URL ? this.tokenUri : opts.url;
+      return super.request<T>({ ...opts, url, retry: false, retryConfig: { retry: 0, noResponseRetries: 0 } });
+    }
+  };
+  return new TokenUriTransport(tokenUri);
 }
 
 /** One JWT client per credential (keyed by its hash, not the key itself): each keeps its own cached token. */
@@ -46,13 +54,13 @@ function clientFor(key: ServiceAccountKey): JWT {
   const id = createHash('sha256').update(`${key.client_email}\n${key.private_key}\n${key.token_uri}`).digest('hex');
   let client = clients.get(id);
   if (!client) {
-    client = new JWT({
+    client = new (googleAuth().JWT)({
       email: key.client_email,
       key: key.private_key,
       keyId: key.private_key_id,
       scopes: [SCOPE],
       eagerRefreshThresholdMillis: REFRESH_BEFORE_EXPIRY_MS,
-      transporter: new TokenUriTransport(key.token_uri),
+      transporter: tokenUriTransport(key.token_uri),
     });
     clients.set(id, client);
   }
