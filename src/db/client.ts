@@ -111,7 +111,6 @@ export async function createDatabase(c: DbConfig, options: CreateDatabaseOptions
     };
   }
 
-  const { drizzle } = await import('drizzle-orm/pglite');
   let dataDir: string | undefined;
   if (c.url !== 'memory://') {
     mkdirSync(c.dataDir, { recursive: true });
@@ -120,7 +119,7 @@ export async function createDatabase(c: DbConfig, options: CreateDatabaseOptions
   const settings = [`shared_buffers=${c.pgliteSharedBuffers ?? PGLITE_SHARED_BUFFERS}`];
   const template = options.template ?? DEFAULT_TEMPLATE_DIR;
   // PGlite runs its SQL synchronously on its thread: that thread is a worker, not the event loop
-  if (dataDir && !existsSync(`${dataDir}/PG_VERSION`) && !(template && copyTemplate(template, dataDir))) {
+  if (dataDir && !existsSync(`${dataDir}/PG_VERSION`) && !(template && (await copyTemplate(template, dataDir)))) {
     // creating the cluster (initdb) leaves hundreds of MB of WebAssembly memory that PGlite never gives back; a
     // new thread on the now existing files starts without it (figures in bench/README.md)
     const init = new PGliteRemote(dataDir, settings);
@@ -128,6 +127,8 @@ export async function createDatabase(c: DbConfig, options: CreateDatabaseOptions
     await init.close();
   }
   const pg = new PGliteRemote(dataDir, settings);
+  // imported while the worker starts: the driver loads all of PGlite's JavaScript once more on this thread
+  const { drizzle } = await import('drizzle-orm/pglite');
   await pg.waitReady;
   const db = drizzle(pg as unknown as PGlite, { schema, logger }) as unknown as Db;
   return {

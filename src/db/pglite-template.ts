@@ -5,7 +5,8 @@
  * it (`copyTemplate`) when it was made by the installed PGlite; otherwise the start creates the cluster itself.
  * The migrations still run after the copy, so a template older than the migrations is brought up to date.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
@@ -56,28 +57,29 @@ export async function makeTemplate(outDir: string): Promise<void> {
 /**
  * Copies the template's data directory to `dataDir` (which must not hold a database); false when there is no
  * template or the installed PGlite did not make it. The copy lands beside `dataDir` and is renamed into place, so
- * a start that dies half-way leaves no half-copied database behind.
+ * a start that dies half-way leaves no half-copied database behind. Asynchronous: a thousand files to write, while
+ * the start has modules to load.
  */
-export function copyTemplate(templateDir: string, dataDir: string): boolean {
+export async function copyTemplate(templateDir: string, dataDir: string): Promise<boolean> {
   let stamp: string;
   try {
-    stamp = readFileSync(join(templateDir, STAMP), 'utf8');
+    stamp = await readFile(join(templateDir, STAMP), 'utf8');
   } catch {
     return false;
   }
   if (stamp !== templateStamp() || !existsSync(join(templateDir, PGDATA, 'PG_VERSION'))) return false;
   // anything already in `dataDir` is not ours to replace (the rename below would refuse it too, after the copy)
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return false;
-  const work = mkdtempSync(join(dirname(dataDir), `.${basename(dataDir)}-`));
+  const work = await mkdtemp(join(dirname(dataDir), `.${basename(dataDir)}-`));
   try {
     const copy = join(work, PGDATA);
-    cpSync(join(templateDir, PGDATA), copy, { recursive: true });
+    await cp(join(templateDir, PGDATA), copy, { recursive: true });
     // replaces `dataDir` only when it is missing or empty
-    renameSync(copy, dataDir);
+    await rename(copy, dataDir);
     return true;
   } catch {
     return false;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
   }
 }

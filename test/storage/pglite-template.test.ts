@@ -102,20 +102,20 @@ describe('embedded PGlite: first start from a template, restart', () => {
     }
   }, 120_000);
 
-  it('a template another PGlite made, or none, is not copied', () => {
+  it('a template another PGlite made, or none, is not copied', async () => {
     const other = join(root, 'other');
     cpSync(template, other, { recursive: true });
     writeFileSync(join(other, 'stamp.json'), JSON.stringify(['@electric-sql/pglite@0.0.1']));
     const target = join(root, 'not-copied');
     mkdirSync(target);
-    expect(copyTemplate(other, join(target, 'pgdata'))).toBe(false);
-    expect(copyTemplate(join(root, 'missing'), join(target, 'pgdata'))).toBe(false);
+    expect(await copyTemplate(other, join(target, 'pgdata'))).toBe(false);
+    expect(await copyTemplate(join(root, 'missing'), join(target, 'pgdata'))).toBe(false);
     expect(existsSync(join(target, 'pgdata'))).toBe(false);
     expect(readdirSync(target)).toEqual([]);
     // a data directory that already holds files is never replaced
     mkdirSync(join(target, 'pgdata'));
     writeFileSync(join(target, 'pgdata', 'somebody-elses'), '');
-    expect(copyTemplate(template, join(target, 'pgdata'))).toBe(false);
+    expect(await copyTemplate(template, join(target, 'pgdata'))).toBe(false);
     expect(readdirSync(join(target, 'pgdata'))).toEqual(['somebody-elses']);
     expect(readdirSync(target)).toEqual(['pgdata']);
   });
