@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
@@ -14,6 +15,9 @@ import { basename, dirname, join } from 'node:path';
 export const DEFAULT_TEMPLATE_DIR = new URL('../../pglite-template', import.meta.url).pathname;
 
 const STAMP = 'stamp.json';
+const MIGRATIONS = 'migrations.sha256';
+/** The migrations client.ts runs (dist/<hash>/migrations in a build). */
+const MIGRATIONS_DIR = new URL('../../migrations', import.meta.url).pathname;
 const PGDATA = 'pgdata';
 
 /**
@@ -30,23 +34,50 @@ function templateStamp(): string {
   return JSON.stringify([versionOf('@electric-sql/pglite'), versionOf('@electric-sql/pglite-pgvector')]);
 }
 
+/** The migrations a template ran, by content: a template of other migrations is made anew, not reused. */
+function migrationsDigest(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string, rel: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.isDirectory()) walk(join(dir, entry.name), `${rel}${entry.name}/`);
+      else h.update(`\0${rel}${entry.name}\0`).update(readFileSync(join(dir, entry.name)));
+    }
+  };
+  walk(MIGRATIONS_DIR, '');
+  return h.digest('hex');
+}
+
 /**
- * Writes the template into `outDir` (which must not exist yet): a new data directory, migrated, closed. Takes as
- * long as a first start without a template; meant for the build.
+ * Writes the template into `outDir` (which must not exist yet): a new data directory, migrated, closed. That takes
+ * as long as a first start without a template; so a template in one of `reuse` (earlier builds' templates) made by
+ * the same PGlite from the same migrations is copied instead.
  */
-export async function makeTemplate(outDir: string): Promise<void> {
+export async function makeTemplate(outDir: string, reuse: readonly string[] = []): Promise<void> {
   // imported here: client.ts imports this module for copyTemplate
   const { createDatabase } = await import('./client.js');
   mkdirSync(dirname(outDir), { recursive: true });
   const work = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}-`));
+  const stamp = templateStamp();
+  const migrations = migrationsDigest();
   try {
-    const database = await createDatabase({ url: undefined, dataDir: work }, { template: false });
-    try {
-      await database.migrate();
-    } finally {
-      await database.close();
+    const same = reuse.find((dir) => {
+      try {
+        return readFileSync(join(dir, STAMP), 'utf8') === stamp && readFileSync(join(dir, MIGRATIONS), 'utf8') === migrations;
+      } catch {
+        return false;
+      }
+    });
+    if (!same || !(await copyTemplate(same, join(work, PGDATA)))) {
+      rmSync(join(work, PGDATA), { recursive: true, force: true });
+      const database = await createDatabase({ url: undefined, dataDir: work }, { template: false });
+      try {
+        await database.migrate();
+      } finally {
+        await database.close();
+      }
     }
-    writeFileSync(join(work, STAMP), templateStamp());
+    writeFileSync(join(work, MIGRATIONS), migrations);
+    writeFileSync(join(work, STAMP), stamp);
     renameSync(work, outDir);
   } catch (e) {
     rmSync(work, { recursive: true, force: true });

@@ -89,6 +89,16 @@ describe('embedded PGlite: first start from a template, restart', () => {
     // nothing half-copied is left beside the data directory
     expect(readdirSync(dataDir)).toEqual(['pgdata']);
 
+    // a build whose PGlite and migrations are those of an earlier build's template copies it instead of making one
+    const reused = join(root, 'reused');
+    await makeTemplate(reused, [join(root, 'missing'), marked]);
+    const fromReused = await createDatabase({ url: undefined, dataDir: join(root, 'from-reused') }, { template: reused });
+    try {
+      expect(await one(fromReused, sql`select v from template_mark`)).toEqual({ v: 'template' });
+    } finally {
+      await fromReused.close();
+    }
+
     const again = await createDatabase({ url: undefined, dataDir, pgliteSharedBuffers: '8MB' }, { template: marked });
     try {
       const applied = await one<{ n: number }>(again, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
