@@ -4,11 +4,12 @@
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { buildConsole } from '../console/build.mjs';
 
-/** @param {{ root: string, outdir: string }} options */
-export async function buildInto({ root, outdir }) {
+/** @param {{ root: string, outdir: string, templates?: string[] }} options  templates: earlier builds' database templates */
+export async function buildInto({ root, outdir, templates = [] }) {
   await build({
     absWorkingDir: root,
     entryPoints: ['src/**/*.ts', 'src/db/pglite-worker.mjs'],
@@ -24,4 +25,8 @@ export async function buildInto({ root, outdir }) {
   cpSync(join(root, 'migrations'), join(outdir, 'migrations'), { recursive: true });
   // the operator's console, beside the server's code: src/http/console/console-files.js reads ../../../console/
   await buildConsole({ outdir: join(outdir, 'console') });
+  // the embedded database of a first start, made once per build (or copied from an earlier build made by the same
+  // PGlite from the same migrations): a first start copies it instead of running initdb and every migration
+  const { makeTemplate } = await import(pathToFileURL(join(outdir, 'src/db/pglite-template.js')).href);
+  await makeTemplate(join(outdir, 'pglite-template'), templates);
 }

@@ -163,7 +163,10 @@ async function ensureBuild() {
   }
   const tmp = join(DIST, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const { buildInto } = await import('./build-bundle.mjs');
-  await buildInto({ root: ROOT, outdir: tmp });
+  const templates = readdirSync(DIST)
+    .filter((n) => BUILD_NAME.test(n))
+    .map((n) => join(DIST, n, 'pglite-template'));
+  await buildInto({ root: ROOT, outdir: tmp, templates });
   writeInputs(tmp, inputs);
   try {
     renameSync(tmp, target);

@@ -12,7 +12,7 @@ import { purgeInProcessStores, type ResponseCache } from './cache/response-cache
 import { createSemanticCache, embedThroughGateway } from './cache/semantic/index.js';
 import type { SemanticCache } from './cache/types.js';
 import type { Services } from './context.js';
-import { createDatabase } from './db/client.js';
+import { createDatabase, type Database } from './db/client.js';
 import { createExecutor, type AttemptPolicy } from './gateway/attempt.js';
 import { createGateway, type GatewayObserver, type Step } from './gateway/gateway.js';
 import { createDbRecordedUsage, createDbUsageSeeder, createLimiter, type Limiter } from './gateway/limits.js';
@@ -83,6 +83,8 @@ export interface AppOptions {
   steps?: readonly Step[];
   /** Replaces the semantic half of the response cache (pgvector or usearch, chosen at start-up). */
   semanticCache?: SemanticCache;
+  /** The database of `config.db`, already being opened (src/main.ts starts it before loading the app). */
+  database?: Promise<Database>;
 }
 
 /** GATEWAY_SECRET, or one generated once into DATA_DIR for embedded use, or an ephemeral one in memory. */
@@ -229,7 +231,7 @@ export type App = Awaited<ReturnType<typeof createApp>>;
 
 export async function createApp(config: Config, options: AppOptions = {}) {
   const log = createLogger(config.logLevel, options.logDestination);
-  const database = await createDatabase(config.db);
+  const database = await (options.database ?? createDatabase(config.db));
   await database.migrate();
   const db = database.db;
   // today's and the next days' usage partitions before the first record; a failure leaves them to the hourly runs

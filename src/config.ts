@@ -42,6 +42,12 @@ const envSchema = z.object({
     .optional()
     .refine((v) => !v || v === 'memory://' || /^postgres(ql)?:\/\//.test(v), 'must be postgres://…, postgresql://… or memory://'),
   DATA_DIR: z.string().default('./.data'),
+  // embedded PGlite's shared_buffers (Postgres units: 16MB, 1GB); undefined: src/db/client.ts's default
+  PGLITE_SHARED_BUFFERS: z
+    .string()
+    .trim()
+    .regex(/^\d+(kB|MB|GB)$/, 'must be a size like 16MB, 512kB or 1GB')
+    .optional(),
   GATEWAY_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   GATEWAY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   REDIS_URL: optionalUrl,
@@ -107,6 +113,8 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
       /** undefined → embedded PGlite in dataDir */
       url: dbUrl,
       dataDir: env.DATA_DIR,
+      /** embedded PGlite's shared_buffers; undefined: the default of src/db/client.ts */
+      pgliteSharedBuffers: env.PGLITE_SHARED_BUFFERS,
     },
     redis: env.REDIS_URL ? { url: env.REDIS_URL } : undefined,
     adminKey: env.GATEWAY_ADMIN_KEY,

@@ -1,6 +1,6 @@
 /* Entry point: config → app → listen; SIGTERM/SIGINT → graceful stop. */
 import { ConfigError, loadConfig } from './config.js';
-import { createApp } from './app.js';
+import { createDatabase } from './db/client.js';
 
 async function main(): Promise<void> {
   let config;
@@ -13,7 +13,13 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const app = await createApp(config);
+  // the embedded database starts in its own thread while this one loads the rest of the app: on two cores, the
+  // start-up takes the longer of the two instead of their sum
+  const database = createDatabase(config.db);
+  // its failure is createApp's to report (it awaits it); meanwhile it is not an unhandled rejection
+  database.catch(() => {});
+  const { createApp } = await import('./app.js');
+  const app = await createApp(config, { database });
   const url = await app.start();
   // stdout carries only the JSON log lines (`npm start | jq`); what a person reads goes to stderr
   if (app.bootstrapAdminSecret) {

@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGliteRemote } from './pglite-remote.js';
+import { copyTemplate, DEFAULT_TEMPLATE_DIR } from './pglite-template.js';
 import * as schema from './schema.js';
 import type { Config } from '../config.js';
 
@@ -46,7 +47,26 @@ function reconnectBackoff(failures: number): number {
   return Math.min(0.05 * 2 ** failures, RECONNECT_MAX_S) * (0.5 + Math.random() / 2);
 }
 
-export async function createDatabase(c: Config['db']): Promise<Database> {
+/**
+ * Embedded PGlite's `shared_buffers` unless configured. Postgres zeroes its whole shared memory when it starts, so
+ * all of it is resident in PGlite's WebAssembly memory from the first second, and WebAssembly memory never
+ * shrinks: Postgres' default of 128 MB was the largest part of an idle gateway. Pages that do not fit are read
+ * through the operating system's file cache instead (figures in bench/README.md).
+ */
+export const PGLITE_SHARED_BUFFERS = '16MB';
+
+export interface CreateDatabaseOptions {
+  /**
+   * Embedded PGlite on disk: the template a first start copies instead of creating the cluster
+   * (src/db/pglite-template.ts); false: always create it. Default: the one the build made.
+   */
+  template?: string | false;
+}
+
+/** Config['db']; callers outside the app (tests, benches) may leave PGlite's settings out. */
+type DbConfig = Omit<Config['db'], 'pgliteSharedBuffers'> & Partial<Pick<Config['db'], 'pgliteSharedBuffers'>>;
+
+export async function createDatabase(c: DbConfig, options: CreateDatabaseOptions = {}): Promise<Database> {
   let count = 0;
   const logger = { logQuery: () => void count++ };
 
@@ -91,21 +111,24 @@ export async function createDatabase(c: Config['db']): Promise<Database> {
     };
   }
 
-  const { drizzle } = await import('drizzle-orm/pglite');
   let dataDir: string | undefined;
   if (c.url !== 'memory://') {
     mkdirSync(c.dataDir, { recursive: true });
     dataDir = `${c.dataDir.replace(/\/$/, '')}/pgdata`;
   }
+  const settings = [`shared_buffers=${c.pgliteSharedBuffers ?? PGLITE_SHARED_BUFFERS}`];
+  const template = options.template ?? DEFAULT_TEMPLATE_DIR;
   // PGlite runs its SQL synchronously on its thread: that thread is a worker, not the event loop
-  if (dataDir && !existsSync(`${dataDir}/PG_VERSION`)) {
+  if (dataDir && !existsSync(`${dataDir}/PG_VERSION`) && !(template && (await copyTemplate(template, dataDir)))) {
     // creating the cluster (initdb) leaves hundreds of MB of WebAssembly memory that PGlite never gives back; a
     // new thread on the now existing files starts without it (figures in bench/README.md)
-    const init = new PGliteRemote(dataDir);
+    const init = new PGliteRemote(dataDir, settings);
     await init.waitReady;
     await init.close();
   }
-  const pg = new PGliteRemote(dataDir);
+  const pg = new PGliteRemote(dataDir, settings);
+  // imported while the worker starts: the driver loads all of PGlite's JavaScript once more on this thread
+  const { drizzle } = await import('drizzle-orm/pglite');
   await pg.waitReady;
   const db = drizzle(pg as unknown as PGlite, { schema, logger }) as unknown as Db;
   return {

@@ -42,10 +42,13 @@ export class PGliteRemote {
   private dead: Error | undefined;
   readonly waitReady: Promise<void>;
 
-  /** `dataDir` undefined: in memory. */
-  constructor(dataDir?: string) {
+  /**
+   * @param dataDir undefined: in memory
+   * @param settings Postgres settings as `name=value`, given on the command line at every start
+   */
+  constructor(dataDir?: string, settings: readonly string[] = []) {
     // the worker is plain JavaScript: no loader flags needed, and profiling flags are not wanted in it
-    this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir }, execArgv: [] });
+    this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir, settings }, execArgv: [] });
     this.waitReady = new Promise<void>((resolve, reject) => this.pending.set(0, { resolve: () => resolve(), reject }));
     this.worker.on('message', (m: { id: number; result?: unknown; error?: { message: string } & Record<string, unknown> }) => {
       const p = this.pending.get(m.id);

@@ -4,7 +4,7 @@
  * a month of usage would stall every request and stream for as long as it runs.
  *
  * Plain JavaScript so that it starts the same under node, tsx and vitest without a TypeScript loader in the
- * worker. The other side is `pglite-remote.ts`; messages:
+ * worker. The other side is `pglite-remote.ts`; workerData: {dataDir?, settings?: ['name=value', …]}; messages:
  *   → {id, op: 'query', sql, params, rowMode, tx?}   ← {id, result}
  *   → {id, op: 'exec', sql, tx?}                      ← {id, result}
  *   → {id, op: 'copy', sql, data: Uint8Array}         ← {id, result: {affectedRows}}  (COPY … FROM '/dev/blob')
@@ -51,8 +51,13 @@ const fail = (id, err) => parentPort.postMessage({ id, error: errorOf(err) });
 
 let pg;
 try {
-  // pgvector ships with the embedded database so the semantic cache keeps its vectors there (it creates the extension)
-  pg = new PGlite({ dataDir: workerData.dataDir ?? undefined, extensions: { vector } });
+  pg = new PGlite({
+    dataDir: workerData.dataDir ?? undefined,
+    // pgvector ships with the embedded database so the semantic cache keeps its vectors there (it creates the extension)
+    extensions: { vector },
+    // `-c name=value` after PGlite's own parameters: they win over postgresql.conf and leave the data directory as it is
+    startParams: [...PGlite.defaultStartParams, ...(workerData.settings ?? []).flatMap((s) => ['-c', s])],
+  });
   await pg.waitReady;
 } catch (err) {
   parentPort.postMessage({ id: 0, error: errorOf(err) });

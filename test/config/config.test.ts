@@ -30,6 +30,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ CACHE_MEMORY_MAX_BYTES: '1', DATABASE_URL: 'memory://' }).cache.memoryMaxBytes).toBe(1);
   });
 
+  it('takes PGLITE_SHARED_BUFFERS as a Postgres size and refuses anything else, naming it', () => {
+    expect(loadConfig({ PGLITE_SHARED_BUFFERS: '64MB' }).db.pgliteSharedBuffers).toBe('64MB');
+    expect(loadConfig({ PGLITE_SHARED_BUFFERS: '' }).db.pgliteSharedBuffers).toBeUndefined();
+    // a value Postgres would refuse only when the database thread starts, or one that would add a second `-c`
+    for (const bad of ['64', '64 MB', '1TB', '16MB -c fsync=on']) {
+      expect(() => loadConfig({ PGLITE_SHARED_BUFFERS: bad })).toThrow(/PGLITE_SHARED_BUFFERS: must be a size like 16MB/);
+    }
+  });
+
   it('refuses a malformed OTLP header or an endpoint that is not an http(s) URL, naming the variable', () => {
     const refused = (env: Record<string, string>): string => {
       try {
