@@ -27,6 +27,8 @@
  *   --no-portkey            skip Portkey
  *   --sse-duration=3        seconds per streaming-latency run; --sse-tokens=20; --sse-concurrency=1,10
  *   --streams=2000          concurrent chatStream subscriptions (0 skips)  --stream-tokens=100  --stream-gap-ms=50
+ *                           (above 2000 streams the defaults become a gap of streams/2 ms and 150 s worth of tokens:
+ *                           about 2000 tokens a second in all, and every stream still open when the last one opens)
  *   --ws-connections=40     websocket connections the subscriptions are spread over
  *   --database=disk         the gateway's database: disk = embedded PGlite in a fresh temporary DATA_DIR (the
  *                           zero-setup default), memory = memory://, or a postgres:// URL (BENCH_DATABASE_URL)
@@ -88,8 +90,14 @@ const SSE_DURATION_MS = Number(opt('sse-duration', '3')) * 1000;
 const SSE_TOKENS = Number(opt('sse-tokens', '20'));
 const SSE_CONCURRENCY = nums(opt('sse-concurrency', '1,10'));
 const STREAMS = Number(opt('streams', '2000'));
-const STREAM_TOKENS = Number(opt('stream-tokens', '100'));
-const STREAM_GAP_MS = Number(opt('stream-gap-ms', '50'));
+/**
+ * Past 2000 streams, 50 ms apart would ask this 2-core machine to relay 20 tokens a second per stream (200 000 a
+ * second at 10 000); opening them also takes a minute or more, and a stream that ends before the last one opened
+ * was never concurrent with it. So by default the tokens in all stay about 2000 a second and each stream lasts 150 s.
+ */
+const MANY_STREAMS = STREAMS > 2000;
+const STREAM_GAP_MS = Number(opt('stream-gap-ms', MANY_STREAMS ? String(Math.round(STREAMS / 2)) : '50'));
+const STREAM_TOKENS = Number(opt('stream-tokens', MANY_STREAMS ? String(Math.ceil(150_000 / STREAM_GAP_MS)) : '100'));
 const WS_CONNECTIONS = Number(opt('ws-connections', '40'));
 const SPREAD_ORIGINS = Number(opt('spread-origins', '8'));
 const MOCK_GAP_MS = 1;
@@ -613,6 +621,9 @@ async function main(): Promise<void> {
     ...databaseEnv(),
     // one key opens all the subscriptions of the concurrency test
     MAX_SUBSCRIPTIONS_PER_KEY: String(Math.max(100, STREAMS + 100)),
+    // thousands of streams keep this machine's cores (the load generator's too) so busy that a pong can take more
+    // than graphql-ws's 12 s, and the socket is terminated with every subscription on it
+    ...(MANY_STREAMS ? { WS_KEEPALIVE_MS: '60000' } : {}),
   }, undefined, true);
   const gwUrl = gw.info.url as string;
   let portkey: Proc | undefined;
@@ -1106,9 +1117,11 @@ async function manyStreams(gwUrl: string, key: string, gw: Proc, mockUrl: string
   const ttlt: number[] = [];
   const sample = () => {
     // retained heap once every subscription is open and none has finished: when all upstream streams are open,
-    // or (a connection pool caps them) when their number has not changed for a second
+    // or (a connection pool caps them) when their number has not changed for a while: a second, or ten past 2000
+    // streams, whose opening stalls for seconds at a time while the gateway takes a burst of subscribe messages
     const now = performance.now();
-    const settled = upstreamOpen > 0 && now - started > 2000 && now - upstreamOpenSince > 1000;
+    const settleMs = MANY_STREAMS ? 10_000 : 1000;
+    const settled = upstreamOpen > 0 && now - started > 2 * settleMs && now - upstreamOpenSince > settleMs;
     if (!heapAsked && completed + errors === 0 && (upstreamOpen >= STREAMS || settled)) {
       heapAsked = true;
       heapUpstreamOpen = upstreamOpen;
@@ -1130,7 +1143,9 @@ async function manyStreams(gwUrl: string, key: string, gw: Proc, mockUrl: string
   const sampler = setInterval(sample, 100);
   const input = { model, messages: [{ role: 'USER', content: USER_TEXT }], maxTokens: STREAM_TOKENS };
   let deadlineTimer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((r) => (deadlineTimer = setTimeout(() => r('timeout'), 180_000)));
+  // long enough to open them all (a few ms each on a busy machine) and relay every token twice over
+  const deadlineMs = Math.max(180_000, 2 * STREAM_TOKENS * STREAM_GAP_MS + 20 * STREAMS);
+  const deadline = new Promise<'timeout'>((r) => (deadlineTimer = setTimeout(() => r('timeout'), deadlineMs)));
   const all = Promise.all(
     Array.from({ length: STREAMS }, (_, i) => {
       let streaming = false;

@@ -367,7 +367,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     createGraphiqlAssetsRoute(),
     createConsoleRoute(),
   ]);
-  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, metrics, sessions });
+  const ws = attachWebSockets(http.server, yoga, services, { connectionInitWaitTimeout: options.wsInitTimeoutMs, keepAliveMs: config.graphql.wsKeepAliveMs, metrics, sessions });
 
   const retention = config.usage.retentionDays > 0 ? startRetention(usageQueries, config.usage.retentionDays, log) : undefined;
   const sealing = startQuantileSealing(usageQueries, log);

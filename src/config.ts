@@ -80,6 +80,8 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(100),
+  // websocket keep-alive: a ping this often, and the socket is terminated when its pong takes longer (0 = no pings)
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(3_600_000).default(12_000),
   // the LRU bounded in bytes needs a positive bound; no cache at all is a cache mode (OFF), not a size
   CACHE_MEMORY_MAX_BYTES: z.coerce
     .number()
@@ -159,6 +161,8 @@ function toConfig(env: z.infer<typeof envSchema>, trustedDocuments: ReadonlyMap<
       },
       /** Open subscriptions (chatStream, usageRecorded) per API key, over websockets and SSE together. */
       maxSubscriptionsPerKey: env.MAX_SUBSCRIPTIONS_PER_KEY,
+      /** graphql-ws keep-alive: ping interval and pong deadline in one (its own default, 12 s); 0 sends none. */
+      wsKeepAliveMs: env.WS_KEEPALIVE_MS,
     },
     metricsToken: env.METRICS_TOKEN,
     /** The response cache's in-process stores, bounded in bytes: the exact one (without REDIS_URL), the usearch index (without pgvector). */

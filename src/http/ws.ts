@@ -32,6 +32,12 @@ type Extra = {
 export interface WsOptions {
   /** Sockets that never send connection_init are closed after this long (close code 4408). @default 10000 */
   connectionInitWaitTimeout?: number;
+  /**
+   * graphql-ws pings every socket this often and terminates one whose pong has not come back within as long again
+   * (0: no pings). A gateway busy with thousands of streams can read a pong late: a longer one keeps those sockets.
+   * @default 12000 (graphql-ws's own)
+   */
+  keepAliveMs?: number;
   /** Largest message accepted (bigger ones close the socket with 1009), as for HTTP bodies. @default 2 MiB */
   maxPayloadBytes?: number;
   metrics?: Metrics;
@@ -227,6 +233,7 @@ export function attachWebSockets(server: Server, graphql: GatewayYoga, services:
       },
     },
     wss,
+    opts.keepAliveMs ?? 12_000,
   );
   /** Closes the socket with 1012 once nothing but held subscribes is open on it. */
   const closeIfDone = (socket: WebSocket): void => {

@@ -22,21 +22,9 @@ export function withScrubbedErrors(adapter: ProviderAdapter): ProviderAdapter {
         throw scrubbed(e, opts.apiKey);
       }),
     // a plain iterator, not an async generator: return() must reach the adapter at once, even while a read is pending
-    stream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamChunk> {
-      return {
-        [Symbol.asyncIterator]: () => {
-          const inner = adapter.stream(req, opts)[Symbol.asyncIterator]();
-          const fail = (e: unknown): never => {
-            throw scrubbed(e, opts.apiKey);
-          };
-          return {
-            next: () => inner.next().catch(fail),
-            return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ value: undefined, done: true as const }),
-            throw: (e?: unknown) => inner.throw?.(e) ?? Promise.reject(e),
-          };
-        },
-      };
-    },
+    stream: (req: ChatRequest, opts: CallOptions): AsyncIterable<StreamChunk> => ({
+      [Symbol.asyncIterator]: () => new ScrubbedStream(adapter.stream(req, opts)[Symbol.asyncIterator](), opts.apiKey),
+    }),
   };
   const embed = adapter.embed?.bind(adapter);
   if (embed) {
@@ -46,4 +34,26 @@ export function withScrubbedErrors(adapter: ProviderAdapter): ProviderAdapter {
       });
   }
   return wrapped;
+}
+
+/** The adapter's stream with every error it fails with scrubbed; one object per stream, its methods shared. */
+class ScrubbedStream implements AsyncIterator<StreamChunk> {
+  constructor(
+    private readonly inner: AsyncIterator<StreamChunk>,
+    private readonly credential: string | undefined,
+  ) {}
+
+  next(): Promise<IteratorResult<StreamChunk>> {
+    return this.inner.next().catch((e: unknown) => {
+      throw scrubbed(e, this.credential);
+    });
+  }
+
+  return(value?: unknown): Promise<IteratorResult<StreamChunk>> {
+    return this.inner.return?.(value) ?? Promise.resolve({ value: undefined, done: true as const });
+  }
+
+  throw(e?: unknown): Promise<IteratorResult<StreamChunk>> {
+    return this.inner.throw?.(e) ?? Promise.reject(e);
+  }
 }

@@ -13,6 +13,13 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('info');
   });
 
+  it("WS_KEEPALIVE_MS: graphql-ws's own 12 s unless set, 0 turns the pings off, a negative value is refused", () => {
+    expect(loadConfig({ DATABASE_URL: 'memory://' }).graphql.wsKeepAliveMs).toBe(12_000);
+    expect(loadConfig({ DATABASE_URL: 'memory://', WS_KEEPALIVE_MS: '60000' }).graphql.wsKeepAliveMs).toBe(60_000);
+    expect(loadConfig({ DATABASE_URL: 'memory://', WS_KEEPALIVE_MS: '0' }).graphql.wsKeepAliveMs).toBe(0);
+    expect(() => loadConfig({ DATABASE_URL: 'memory://', WS_KEEPALIVE_MS: '-1' })).toThrow(/WS_KEEPALIVE_MS/);
+  });
+
   it('still refuses a value that is set but invalid, naming every variable at once', () => {
     let error: unknown;
     try {

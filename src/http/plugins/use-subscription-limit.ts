@@ -101,7 +101,7 @@ export function useSubscriptionLimit(max: number, opts: SubscriptionLimitOptions
           return result as ExecutionResult;
         }
         const stream = endable(result as AsyncIterable<ExecutionResult>, done, ctx.signal);
-        if (sessions && !released) unlist = sessions.add({ principal, field, args: fieldArgs, model: ctx.invokedModel, end: stream.end });
+        if (sessions && !released) unlist = sessions.add({ principal, field, args: fieldArgs, model: ctx.invokedModel, end: (error) => stream.end(error) });
         return stream;
       });
     },
@@ -135,66 +135,78 @@ function rootField(args: ExecutionArgs): { field: string; fieldArgs: Record<stri
  * request's signal returns the stream itself (and with it the upstream call and the slot).
  */
 function endable<T>(source: AsyncIterable<T>, done: () => void, signal?: CancelSignal): AsyncIterableIterator<T> & { end(error: unknown): void } {
-  const it = source[Symbol.asyncIterator]();
+  return new Endable(source[Symbol.asyncIterator](), done, signal);
+}
+
+/** endable()'s stream: one object per subscription, its methods shared (thousands of streams stay open at once). */
+class Endable<T> implements AsyncIterableIterator<T> {
   /** Set by `end` until the consumer has been told. */
-  let ending: { error: unknown } | undefined;
-  let over = false;
-  if (signal) {
-    const leave = () => void out.return().catch(() => {});
+  private ending: { error: unknown } | undefined;
+  private over = false;
+
+  constructor(
+    private readonly it: AsyncIterator<T>,
+    private done: () => void,
+    signal?: CancelSignal,
+  ) {
+    if (!signal) return;
+    const leave = () => void this.return().catch(() => {});
     if (signal.aborted) queueMicrotask(leave);
     else {
       signal.addEventListener('abort', leave, { once: true });
-      const finish = done;
-      done = () => {
+      this.done = () => {
         signal.removeEventListener('abort', leave);
-        finish();
+        done();
       };
     }
   }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(...a: [] | [unknown]): Promise<IteratorResult<T>> {
+    if (this.ending) return Promise.resolve().then(() => this.endingError());
+    if (this.over) return Promise.resolve({ done: true, value: undefined as T });
+    return this.it.next(...a).then(
+      (r) => {
+        // the source answers a read pending when `end` returned it with done: the consumer gets the error instead
+        if (this.ending) this.endingError();
+        if (r.done) this.done();
+        return r;
+      },
+      (e) => {
+        this.done();
+        throw e;
+      },
+    );
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.over = true;
+    this.ending = undefined;
+    this.done();
+    return this.it.return ? this.it.return(value) : Promise.resolve({ done: true, value: value as T });
+  }
+
+  throw(e?: unknown): Promise<IteratorResult<T>> {
+    this.over = true;
+    this.done();
+    return this.it.throw ? this.it.throw(e) : Promise.reject(e);
+  }
+
+  end(error: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.ending = { error };
+    this.done();
+    void Promise.resolve(this.it.return?.()).catch(() => {});
+  }
+
   /** The error `end` left for the consumer, once. */
-  const endingError = (): never => {
-    const { error } = ending!;
-    ending = undefined;
+  private endingError(): never {
+    const { error } = this.ending!;
+    this.ending = undefined;
     throw error;
-  };
-  const out = {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    next(...a: [] | [unknown]): Promise<IteratorResult<T>> {
-      if (ending) return Promise.resolve().then(endingError);
-      if (over) return Promise.resolve({ done: true, value: undefined as T });
-      return it.next(...a).then(
-        (r) => {
-          // the source answers a read pending when `end` returned it with done: the consumer gets the error instead
-          if (ending) endingError();
-          if (r.done) done();
-          return r;
-        },
-        (e) => {
-          done();
-          throw e;
-        },
-      );
-    },
-    return(value?: unknown): Promise<IteratorResult<T>> {
-      over = true;
-      ending = undefined;
-      done();
-      return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
-    },
-    throw(e?: unknown): Promise<IteratorResult<T>> {
-      over = true;
-      done();
-      return it.throw ? it.throw(e) : Promise.reject(e);
-    },
-    end(error: unknown): void {
-      if (over) return;
-      over = true;
-      ending = { error };
-      done();
-      void Promise.resolve(it.return?.()).catch(() => {});
-    },
-  };
-  return out;
+  }
 }
