@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { buildConsole } from '../console/build.mjs';
 
-/** @param {{ root: string, outdir: string, templates?: string[] }} options  templates: earlier builds' database templates */
+/** @param {{ root: string, outdir: string, templates?: string[] | null }} options  templates: earlier builds' database templates (null: make none) */
 export async function buildInto({ root, outdir, templates = [] }) {
   await build({
     absWorkingDir: root,
@@ -27,6 +27,7 @@ export async function buildInto({ root, outdir, templates = [] }) {
   await buildConsole({ outdir: join(outdir, 'console') });
   // the embedded database of a first start, made once per build (or copied from an earlier build made by the same
   // PGlite from the same migrations): a first start copies it instead of running initdb and every migration
+  if (templates === null) return;
   const { makeTemplate } = await import(pathToFileURL(join(outdir, 'src/db/pglite-template.js')).href);
   await makeTemplate(join(outdir, 'pglite-template'), templates);
 }

@@ -13,7 +13,8 @@ const ROOT = process.cwd();
 
 /** The environment a user's shell would give `npm start`: no vitest variables, an in-memory database, any port. */
 function startEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'memory://', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' };
+  // no embedded database on disk here, so no build needs the first start's template (test/storage/pglite-template.test.ts)
+  return { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'memory://', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', BUILD_PGLITE_TEMPLATE: 'off' };
 }
 
 function copyCheckout(): string {

@@ -2,7 +2,8 @@
  * Embedded PGlite's first start from the build's template (src/db/pglite-template.ts) against one that creates the
  * cluster and runs the migrations, and a restart on an existing data directory.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -129,4 +130,20 @@ describe('embedded PGlite: first start from a template, restart', () => {
     expect(readdirSync(join(target, 'pgdata'))).toEqual(['somebody-elses']);
     expect(readdirSync(target)).toEqual(['pgdata']);
   });
+});
+
+describe('the build makes the template', () => {
+  it('`node scripts/build.mjs` leaves a template in the current build that a first start copies', async () => {
+    const env = { ...process.env };
+    delete env.BUILD_PGLITE_TEMPLATE;
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: process.cwd(), env, stdio: 'pipe' });
+    const current = readFileSync(join(process.cwd(), 'dist', 'current'), 'utf8').trim();
+    const dir = mkdtempSync(join(tmpdir(), 'gw-template-build-'));
+    try {
+      expect(await copyTemplate(join(process.cwd(), 'dist', current, 'pglite-template'), join(dir, 'data'))).toBe(true);
+      expect(existsSync(join(dir, 'data', 'PG_VERSION'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
