@@ -427,23 +427,28 @@ const sseAgent = new Agent({ connections: null, keepAliveTimeout: 30_000, pipeli
 const TOKEN_RE = /tok\d+ /g;
 const CONTENT_RE = /"content":"tok\d/;
 
+/** POSTs, reads the SSE answer to its end, and times the first chunk that matches `first` and the last byte. */
+async function readSse(url: string, headers: Record<string, string>, body: string, first: RegExp): Promise<{ ttftMs: number; ttltMs: number; text: string }> {
+  const t0 = performance.now();
+  const res = await request(url, { method: 'POST', headers, body, dispatcher: sseAgent });
+  if (res.statusCode !== 200) {
+    const text = await res.body.text();
+    throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  }
+  let ttft = NaN;
+  let text = '';
+  for await (const chunk of res.body) {
+    text += (chunk as Buffer).toString('utf8');
+    if (Number.isNaN(ttft) && first.test(text)) ttft = performance.now() - t0;
+  }
+  return { ttftMs: ttft, ttltMs: performance.now() - t0, text };
+}
+
 function sseStream(url: string, headers: Record<string, string>, body: string): StreamFn {
   return async () => {
-    const t0 = performance.now();
-    const res = await request(url, { method: 'POST', headers, body, dispatcher: sseAgent });
-    if (res.statusCode !== 200) {
-      const text = await res.body.text();
-      throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
-    }
-    let ttft = NaN;
-    let text = '';
-    for await (const chunk of res.body) {
-      text += (chunk as Buffer).toString('utf8');
-      if (Number.isNaN(ttft) && CONTENT_RE.test(text)) ttft = performance.now() - t0;
-    }
-    const ttlt = performance.now() - t0;
+    const { ttftMs, ttltMs, text } = await readSse(url, headers, body, CONTENT_RE);
     if (!text.includes('[DONE]')) throw new Error(`stream ended without [DONE]: ${text.slice(-200)}`);
-    return { ttftMs: ttft, ttltMs: ttlt, tokens: text.match(TOKEN_RE)?.length ?? 0 };
+    return { ttftMs, ttltMs, tokens: text.match(TOKEN_RE)?.length ?? 0 };
   };
 }
 
@@ -455,22 +460,10 @@ function gqlSseStream(url: string, key: string, input: Record<string, unknown>):
   const headers = { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${key}` };
   const body = JSON.stringify({ query: CHAT_STREAM, variables: { input } });
   return async () => {
-    const t0 = performance.now();
-    const res = await request(url, { method: 'POST', headers, body, dispatcher: sseAgent });
-    if (res.statusCode !== 200) {
-      const text = await res.body.text();
-      throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
-    }
-    let ttft = NaN;
-    let text = '';
-    for await (const chunk of res.body) {
-      text += (chunk as Buffer).toString('utf8');
-      if (Number.isNaN(ttft) && DELTA_RE.test(text)) ttft = performance.now() - t0;
-    }
-    const ttlt = performance.now() - t0;
+    const { ttftMs, ttltMs, text } = await readSse(url, headers, body, DELTA_RE);
     if (text.includes('"errors"')) throw new Error(`stream carried errors: ${text.slice(text.indexOf('"errors"'), text.indexOf('"errors"') + 300)}`);
     if (!text.includes('"finishReason":"STOP"') || !text.endsWith('event: complete\ndata:\n\n')) throw new Error(`stream ended without STOP and complete: ${text.slice(-200)}`);
-    return { ttftMs: ttft, ttltMs: ttlt, tokens: text.match(TOKEN_RE)?.length ?? 0 };
+    return { ttftMs, ttltMs, tokens: text.match(TOKEN_RE)?.length ?? 0 };
   };
 }
 
