@@ -29,5 +29,10 @@ export async function buildInto({ root, outdir, templates = [] }) {
   // PGlite from the same migrations): a first start copies it instead of running initdb and every migration
   if (templates === null) return;
   const { makeTemplate } = await import(pathToFileURL(join(outdir, 'src/db/pglite-template.js')).href);
-  await makeTemplate(join(outdir, 'pglite-template'), templates);
+  try {
+    await makeTemplate(join(outdir, 'pglite-template'), templates);
+  } catch (e) {
+    // the build is still whole without it: a first start then creates the database itself, only slower
+    process.stderr.write(`warning: the first start's database template could not be made (${e instanceof Error ? e.message : String(e)}); first starts will create the database themselves\n`);
+  }
 }

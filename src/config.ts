@@ -47,6 +47,8 @@ const envSchema = z.object({
     .string()
     .trim()
     .regex(/^\d+(kB|MB|GB)$/, 'must be a size like 16MB, 512kB or 1GB')
+    // Postgres' own floor; below it the embedded database would fail to start with a less clear message
+    .refine((v) => Number.parseInt(v, 10) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[v.replace(/^\d+/, '') as 'kB' | 'MB' | 'GB'] >= 128, 'must be at least 128kB')
     .optional(),
   GATEWAY_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   GATEWAY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),

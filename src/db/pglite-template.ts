@@ -5,8 +5,8 @@
  * it (`copyTemplate`) when it was made by the installed PGlite; otherwise the start creates the cluster itself.
  * The migrations still run after the copy, so a template older than the migrations is brought up to date.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmod, cp, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -78,11 +78,20 @@ export async function makeTemplate(outDir: string, reuse: readonly string[] = []
     }
     writeFileSync(join(work, MIGRATIONS), migrations);
     writeFileSync(join(work, STAMP), stamp);
+    // readable by every user: the build may run as another user than the gateway (a container builds as root and
+    // runs as `node`), and Postgres writes its files owner-only; copyTemplate makes the copy owner-only again
+    readableByAll(work);
     renameSync(work, outDir);
   } catch (e) {
     rmSync(work, { recursive: true, force: true });
     throw e;
   }
+}
+
+function readableByAll(path: string): void {
+  const st = statSync(path);
+  chmodSync(path, st.isDirectory() ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const name of readdirSync(path)) readableByAll(join(path, name));
 }
 
 /**
@@ -105,6 +114,8 @@ export async function copyTemplate(templateDir: string, dataDir: string): Promis
   try {
     const copy = join(work, PGDATA);
     await cp(join(templateDir, PGDATA), copy, { recursive: true });
+    // a data directory is its owner's alone (Postgres refuses one that others may enter); the template's is readable
+    await chmod(copy, 0o700);
     // replaces `dataDir` only when it is missing or empty
     await rename(copy, dataDir);
     return true;

@@ -75,11 +75,23 @@ export async function writeSse(
         return;
       }
       // a slow client holds the stream (and so the upstream read) instead of buffering its events here
-      if (res.writableNeedDrain) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (res.writableNeedDrain) await drainedOrClosed(res);
     }
   } finally {
     // a stream that failed (a source error is a last `next` event, see useStreamErrors) reaches the caller, which
     // logs it and ends the answer without `complete`
     clearInterval(ping);
   }
+}
+
+/** Resolves when the response can take more, or is gone; removes both listeners either way (a long stream to a slow
+ * client waits here many times). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
 }

@@ -44,6 +44,11 @@ describe('loadConfig', () => {
     for (const bad of ['64', '64 MB', '1TB', '16MB -c fsync=on']) {
       expect(() => loadConfig({ PGLITE_SHARED_BUFFERS: bad })).toThrow(/PGLITE_SHARED_BUFFERS: must be a size like 16MB/);
     }
+    // below Postgres' floor of 128kB
+    for (const small of ['0MB', '8kB', '127kB']) {
+      expect(() => loadConfig({ PGLITE_SHARED_BUFFERS: small })).toThrow(/PGLITE_SHARED_BUFFERS: must be at least 128kB/);
+    }
+    expect(loadConfig({ PGLITE_SHARED_BUFFERS: '128kB' }).db.pgliteSharedBuffers).toBe('128kB');
   });
 
   it('refuses a malformed OTLP header or an endpoint that is not an http(s) URL, naming the variable', () => {

@@ -3,7 +3,7 @@
  * cluster and runs the migrations, and a restart on an existing data directory.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -140,8 +140,14 @@ describe('the build makes the template', () => {
     const current = readFileSync(join(process.cwd(), 'dist', 'current'), 'utf8').trim();
     const dir = mkdtempSync(join(tmpdir(), 'gw-template-build-'));
     try {
-      expect(await copyTemplate(join(process.cwd(), 'dist', current, 'pglite-template'), join(dir, 'data'))).toBe(true);
+      const template = join(process.cwd(), 'dist', current, 'pglite-template');
+      // readable by every user (an image builds as root and runs as another user), Postgres' owner-only files included
+      for (const file of ['stamp.json', 'pgdata/global/pg_control']) expect(statSync(join(template, file)).mode & 0o004).toBe(0o004);
+      expect(statSync(join(template, 'pgdata')).mode & 0o005).toBe(0o005);
+      expect(await copyTemplate(template, join(dir, 'data'))).toBe(true);
       expect(existsSync(join(dir, 'data', 'PG_VERSION'))).toBe(true);
+      // the copy is its owner's alone again
+      expect(statSync(join(dir, 'data')).mode & 0o777).toBe(0o700);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
