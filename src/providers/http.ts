@@ -154,7 +154,7 @@ const targets = new LRUCache<string, { origin: string; path: string }>({
  * The dispatch options of a call: URL split once per URL, body serialized, content type added. The caller's
  * headers object is never changed: adapters may hand the same one to every call. A malformed base URL throws.
  */
-function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
+function requestOptions(call: UpstreamCall) {
   let headers = call.headers;
   if (call.observe?.headers) headers = { ...headers, ...call.observe.headers };
   let body: string | undefined;
@@ -174,7 +174,6 @@ function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
     body,
     headersTimeout: call.timeoutMs,
     bodyTimeout: call.timeoutMs,
-    signal,
   } as const;
 }
 
