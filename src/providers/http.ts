@@ -5,7 +5,6 @@ import { UpstreamError, type UpstreamObserver } from './types.js';
 import { LRUCache } from 'lru-cache';
 import type { CancelSignal } from '../util/cancellation.js';
 import { lazyRequire } from '../util/lazy-require.js';
-import { UpstreamBody } from './upstream-body.js';
 
 /** Loaded with the first upstream call: nothing before it needs undici. */
 const undici = lazyRequire<typeof import('undici')>('undici');
@@ -154,7 +153,7 @@ const targets = new LRUCache<string, { origin: string; path: string }>({
  * The dispatch options of a call: URL split once per URL, body serialized, content type added. The caller's
  * headers object is never changed: adapters may hand the same one to every call. A malformed base URL throws.
  */
-function requestOptions(call: UpstreamCall) {
+function requestOptions(call: UpstreamCall, signal?: CancelSignal) {
   let headers = call.headers;
   if (call.observe?.headers) headers = { ...headers, ...call.observe.headers };
   let body: string | undefined;
@@ -174,6 +173,7 @@ function requestOptions(call: UpstreamCall) {
     body,
     headersTimeout: call.timeoutMs,
     bodyTimeout: call.timeoutMs,
+    signal,
   } as const;
 }
 
@@ -188,6 +188,27 @@ function statusError(call: UpstreamCall, status: number, text: string, headers: 
     retryable: own?.retryable ?? isRetryableStatus(status),
     retryAfterMs: parseRetryAfter(headers()) ?? retryDelayFromBody(text),
   });
+}
+
+async function send(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+  try {
+    const res = await upstreamAgent().request(requestOptions(call, call.signal));
+    call.observe?.responded?.(res.statusCode);
+    return res;
+  } catch (e) {
+    throw toUpstreamError(call.provider, e, call.signal);
+  }
+}
+
+async function throwForStatus(call: UpstreamCall, res: Dispatcher.ResponseData): Promise<void> {
+  if (res.statusCode < 400) return;
+  let text = '';
+  try {
+    text = await res.body.text();
+  } catch {
+    /* the body is informative only */
+  }
+  throw statusError(call, res.statusCode, text, () => res.headers);
 }
 
 /** What a unary call brings back: the status, the raw header list (parsed only on errors) and the whole body. */
@@ -280,118 +301,37 @@ export async function callJson<T>(call: UpstreamCall): Promise<T> {
 /**
  * Opens a streaming call and yields the raw body bytes as they arrive, for binary stream formats (Bedrock's
  * application/vnd.amazon.eventstream) and as the transport of callSse. Non-2xx answers, read errors, timeouts and
- * abort become UpstreamErrors; a consumer that stops early (`return()`, at once even while a read is pending) has
- * the connection closed, not left half-read. Not a generator: each open stream keeps one small object here.
+ * abort become UpstreamErrors; a consumer that stops early has the socket destroyed, not left half-read.
  */
-export function callBytes(call: UpstreamCall): AsyncIterableIterator<Uint8Array> {
-  return new ByteStream(call);
-}
-
-class ByteStream implements AsyncIterableIterator<Uint8Array> {
-  private readonly body = new UpstreamBody();
-  private opened: Promise<void> | undefined;
-  private done = false;
-
-  constructor(private readonly call: UpstreamCall) {}
-
-  next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.done) return Promise.resolve({ done: true, value: undefined });
-    this.opened ??= this.open();
-    return this.opened.then(() => this.body.next()).then(
-      (r) => {
-        if (r.done) this.close();
-        return r;
-      },
-      (e: unknown) => {
-        this.close();
-        throw toUpstreamError(this.call.provider, e, this.call.signal);
-      },
-    );
-  }
-
-  return(): Promise<IteratorResult<Uint8Array>> {
-    this.close();
-    return this.body.return();
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  /** An abort of the call's signal fails the pending read (or the wait for the headers) with its reason. */
-  private readonly onAbort = (): void => this.body.abort(this.call.signal.reason);
-
-  private async open(): Promise<void> {
-    const { call, body } = this;
-    const { signal } = call;
-    if (signal.aborted) throw signal.reason ?? new Error('aborted');
-    signal.addEventListener('abort', this.onAbort);
-    const head = await body.start(upstreamAgent(), requestOptions(call));
-    call.observe?.responded?.(head.statusCode);
-    if (head.statusCode < 400) return;
-    let text = '';
-    try {
-      const chunks: Buffer[] = [];
-      for (let r = await body.next(); !r.done; r = await body.next()) chunks.push(r.value);
-      text = Buffer.concat(chunks).toString('utf8');
-    } catch {
-      /* the body is informative only */
-    }
-    throw statusError(call, head.statusCode, text, () => undici().util.parseHeaders(head.rawHeaders) as Record<string, string | string[] | undefined>);
-  }
-
-  private close(): void {
-    if (this.done) return;
-    this.done = true;
-    this.call.signal.removeEventListener('abort', this.onAbort);
+export async function* callBytes(call: UpstreamCall): AsyncGenerator<Uint8Array> {
+  const res = await send(call);
+  await throwForStatus(call, res);
+  try {
+    for await (const buf of res.body) yield buf as Buffer;
+  } catch (e) {
+    throw toUpstreamError(call.provider, e, call.signal);
+  } finally {
+    if (!res.body.destroyed) res.body.destroy();
   }
 }
 
 /**
  * Opens a streaming call and yields each SSE event as it arrives. The caller parses `data` as it needs.
  * Built on callBytes (errors, timeouts, abort and early stops behave the same); aborting `call.signal` rejects the
- * pending read, so the stream ends at once.
+ * pending read, so the generator ends at once.
  */
-export function callSse(call: UpstreamCall): AsyncIterableIterator<EventSourceMessage> {
-  return new SseStream(callBytes(call));
-}
-
-class SseStream implements AsyncIterableIterator<EventSourceMessage> {
-  private readonly queue: EventSourceMessage[] = [];
-  private readonly parser = createParser({ onEvent: (ev) => this.queue.push(ev) });
-  private readonly decoder = new TextDecoder();
-  private ended = false;
-  private returned = false;
-
-  constructor(private readonly bytes: AsyncIterableIterator<Uint8Array>) {}
-
-  async next(): Promise<IteratorResult<EventSourceMessage>> {
-    for (;;) {
-      const ev = this.queue.shift();
-      if (ev) return { done: false, value: ev };
-      if (this.ended) return { done: true, value: undefined };
-      const r = await this.bytes.next();
-      // returned while this read was pending: nothing more is handed out
-      if (this.returned) return { done: true, value: undefined };
-      if (r.done) {
-        this.ended = true;
-        this.parser.feed(this.decoder.decode());
-        this.parser.feed('\n\n');
-      } else this.parser.feed(this.decoder.decode(r.value, { stream: true }));
-    }
+export async function* callSse(call: UpstreamCall): AsyncGenerator<EventSourceMessage> {
+  const queue: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (ev) => queue.push(ev) });
+  const decoder = new TextDecoder();
+  // leaving this loop early (the consumer stopped) returns callBytes, whose finally destroys the socket
+  for await (const buf of callBytes(call)) {
+    parser.feed(decoder.decode(buf, { stream: true }));
+    while (queue.length) yield queue.shift()!;
   }
-
-  /** Stopping early returns callBytes, which closes the connection. */
-  return(): Promise<IteratorResult<EventSourceMessage>> {
-    this.ended = true;
-    this.returned = true;
-    this.queue.length = 0;
-    return this.bytes.return!().then(() => ({ done: true, value: undefined }));
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
+  parser.feed(decoder.decode());
+  parser.feed('\n\n');
+  while (queue.length) yield queue.shift()!;
 }
 
 /** Parses one SSE `data:` payload; a malformed one is a retryable upstream error. */
